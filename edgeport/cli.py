@@ -1,0 +1,168 @@
+"""The ``edgeport`` command line: a thin table of commands, each a function over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import EdgeportError
+
+
+def _load(args):
+    from .config import load_config
+
+    return load_config(args.config, args.override)
+
+
+def _apply_runtime(cfg) -> None:
+    import os
+
+    import torch
+
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
+    if _offline_ok(cfg):
+        # Nothing at run time touches the network unless the config names a hub id.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+
+def _offline_ok(cfg) -> bool:
+    from .data import resolve_local_dir
+    from .models import resolve_model_dir
+
+    return isinstance(resolve_model_dir(cfg.teacher.model), Path) and resolve_local_dir(cfg.data) is not None
+
+
+def cmd_run(args) -> int:
+    from .pipeline import execute, make_plan, run_dir_for
+    from .pipeline.manifest import Manifest
+    from .stages import STAGES
+
+    cfg = _load(args)
+    _apply_runtime(cfg)
+    if args.dry_run:
+        from .data import data_fingerprint
+
+        plan = make_plan(STAGES, cfg, Manifest.load(run_dir_for(cfg)), args.until, args.force,
+                         data_fingerprint(cfg.data))
+        print(f"plan for {run_dir_for(cfg)} (dry run, nothing is executed):")
+        for item in plan:
+            print(f"  {item.stage.name:<10} {item.action:<14} {item.reason}")
+        return 0
+    summary = execute(STAGES, cfg, args.until, args.force)
+    from .pipeline.dist import is_main
+
+    if is_main():
+        _print_summary(summary)
+    if summary.gate_failures:
+        from .pipeline import GateError
+
+        raise GateError("gates failed:\n" + "\n".join(f"  - {f}" for f in summary.gate_failures))
+    return 0
+
+
+def _print_summary(summary) -> None:
+    print(f"\nrun: {summary.run_dir}")
+    print(f"  {'stage':<10} {'status':<14} {'time':>8}  key metric")
+    for row in summary.rows:
+        secs = f"{row['seconds']:.1f}s" if row["status"] == "ran" else "-"
+        print(f"  {row['stage']:<10} {row['status']:<14} {secs:>8}  {row['metric'] or ''}")
+
+
+def cmd_status(args) -> int:
+    from .data import data_fingerprint
+    from .pipeline import make_plan, run_dir_for
+    from .pipeline.manifest import Manifest
+    from .stages import STAGES
+
+    cfg = _load(args)
+    manifest = Manifest.load(run_dir_for(cfg))
+    plan = make_plan(STAGES, cfg, manifest, data_fp=data_fingerprint(cfg.data))
+    print(f"run: {run_dir_for(cfg)}")
+    for item in plan:
+        entry = manifest.entry(item.stage.name) or {}
+        state = "up to date" if item.action == "skip" else item.action if item.action != "run" else "needs run"
+        metric = entry.get("metrics", {}).get(item.stage.key_metric) if item.stage.key_metric else None
+        extra = f" ({item.reason})" if item.action == "run" else ""
+        shown = f"  {item.stage.key_metric}={metric}" if metric is not None else ""
+        print(f"  {item.stage.name:<10} {entry.get('status', '-'):<12} {state}{extra}{shown}")
+    return 0
+
+
+def cmd_configs(args) -> int:
+    from .config import shipped_configs
+
+    import yaml
+
+    for name, path in shipped_configs().items():
+        first = path.read_text().splitlines()[0].lstrip("# ").strip() if path.stat().st_size else ""
+        print(f"  {name:<12} {first}")
+    return 0
+
+
+def cmd_cp(args) -> int:
+    from .config import ConfigError, shipped_configs
+
+    shipped = shipped_configs()
+    if args.name not in shipped:
+        raise ConfigError([f"no shipped config '{args.name}'; shipped: {', '.join(shipped)}"], source="edgeport cp")
+    dest = Path(args.file)
+    if dest.exists() and not args.force:
+        raise EdgeportError(f"{dest} already exists; choose another name or pass --force to overwrite it")
+    shutil.copyfile(shipped[args.name], dest)
+    print(f"copied {args.name} to {dest}; edit it, then: edgeport run {dest}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="edgeport", description=__doc__)
+    p.add_argument("--version", action="version", version=f"edgeport {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def with_config(sp):
+        sp.add_argument("config", help="a pipeline YAML file or the name of a shipped config")
+        sp.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="dotted override, e.g. -o distill.temperature=3 (repeatable)")
+        return sp
+
+    r = with_config(sub.add_parser("run", help="run the pipeline make-style"))
+    r.add_argument("--until", metavar="STAGE", help="stop after this stage")
+    r.add_argument("--force", action="append", default=[], metavar="STAGE", help="re-run this stage (and later ones)")
+    r.add_argument("--dry-run", action="store_true", help="print the plan and why each stage runs or is skipped")
+    r.set_defaults(fn=cmd_run)
+    with_config(sub.add_parser("status", help="what is done and what would re-run")).set_defaults(fn=cmd_status)
+    sub.add_parser("configs", help="list the shipped configs").set_defaults(fn=cmd_configs)
+    c = sub.add_parser("cp", help="copy a shipped config for editing")
+    c.add_argument("name")
+    c.add_argument("file")
+    c.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    c.set_defaults(fn=cmd_cp)
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return p
+
+
+# Commands contributed by other modules (export/predict, bench/report, android): each adds its subparser.
+_EXTRA_COMMANDS: list = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except EdgeportError as exc:
+        print(f"edgeport: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("edgeport: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,278 @@
+"""Typed pipeline config: one YAML file, one section per stage, validated all at once.
+
+Every problem (unknown key, wrong type, impossible value, conflicting options) is collected into a single
+``ConfigError`` naming the key as the user wrote it (``distill.train.lr``) and what to change.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+SHIPPED_DIR = Path(__file__).parent / "configs"
+
+# The stage is called "validate"; as a field name it shadows pydantic's deprecated BaseModel.validate, harmlessly.
+warnings.filterwarnings("ignore", message='Field name "validate"', category=UserWarning)
+
+
+class Section(BaseModel):
+    # extra="forbid" turns a typo into an error instead of a silently ignored key.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunConfig(Section):
+    name: str | None = Field(None, description="run directory name under runs_dir; defaults to the config file's stem")
+    runs_dir: str = "runs"
+    seed: int = 42
+    threads: int | None = Field(None, ge=1, description="torch intra-op threads; default: all cores")
+
+
+class DataConfig(Section):
+    local: str | None = Field("sst2", description="local dataset dir, absolute or under $EDGEPORT_DATA_DIR")
+    hub_id: str | None = Field(None, description="Hugging Face datasets id, used when no local copy is found")
+    hub_config: str | None = None
+    train_split: str = "train"
+    eval_split: str = "validation"
+    text_column: str = "sentence"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    label_names: list[str] | None = None
+    max_seq_len: int = Field(128, ge=8, le=4096)
+    train_limit: int | None = Field(None, ge=1, description="teacher fine-tuning uses the first N training rows (after a seeded shuffle)")
+    eval_limit: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _source(self):
+        if not self.local and not self.hub_id:
+            raise ValueError("set data.local (a local dataset dir) or data.hub_id (a Hugging Face dataset id)")
+        if self.label_names is not None and len(self.label_names) < 2:
+            raise ValueError("data.label_names needs at least two classes")
+        if self.label_names is not None and len(set(self.label_names)) != len(self.label_names):
+            raise ValueError("data.label_names has duplicates")
+        return self
+
+
+class TrainConfig(Section):
+    epochs: float = Field(1.0, gt=0)
+    lr: float = Field(5e-5, gt=0, lt=1)
+    batch_size: int = Field(32, ge=1)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.06, ge=0, lt=1)
+    max_grad_norm: float | None = Field(1.0, gt=0)
+    eval_every: int | None = Field(None, ge=1, description="evaluate every N optimizer steps; default: each epoch")
+    patience: int | None = Field(None, ge=1, description="stop after N evaluations without improvement")
+    eval_batch_size: int = Field(64, ge=1)
+
+
+class TeacherConfig(Section):
+    model: str = Field("builtin:minilm-l6", description="builtin:NAME, a local HF directory, or a hub id")
+    finetune: Literal["auto", "always", "never"] = "auto"
+    dropout: float | None = Field(None, ge=0, lt=1, description="override hidden/attention dropout")
+    allow_pickle: bool = Field(False, description="allow loading pickle checkpoints (pytorch_model.bin): only for files you trust")
+    train: TrainConfig = TrainConfig(lr=1e-4)
+
+
+class StudentConfig(Section):
+    layers: list[int] = Field(default_factory=lambda: [0, 2, 4], description="teacher layers that initialise the student")
+    hidden_size: int | None = Field(None, ge=8, description="narrower student (random init) when set")
+    intermediate_size: int | None = Field(None, ge=8)
+    num_attention_heads: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _layers(self):
+        if not self.layers:
+            raise ValueError("student.layers must name at least one teacher layer")
+        if len(set(self.layers)) != len(self.layers) or sorted(self.layers) != self.layers:
+            raise ValueError("student.layers must be distinct and increasing, e.g. [0, 2, 4]")
+        if self.hidden_size and self.num_attention_heads and self.hidden_size % self.num_attention_heads:
+            raise ValueError("student.hidden_size must be divisible by student.num_attention_heads")
+        return self
+
+
+class DistillConfig(Section):
+    enabled: bool = True
+    student: StudentConfig = StudentConfig()
+    alpha: float = Field(0.5, ge=0, le=1, description="weight of the hard-label CE; 1-alpha goes to the KD term")
+    temperature: float = Field(2.0, gt=0)
+    hidden_loss_weight: float = Field(0.0, ge=0, description="weight of hidden-state MSE on mapped layers")
+    train_limit: int | None = Field(None, ge=1, description="distillation rows (first N of the shuffled train split); default: data.train_limit")
+    train: TrainConfig = TrainConfig(lr=1e-4, epochs=3)
+
+
+class PruneConfig(Section):
+    enabled: bool = False
+
+
+class QuantizeConfig(Section):
+    enabled: bool = True
+
+
+class ExportConfig(Section):
+    enabled: bool = True
+
+
+class ValidateConfig(Section):
+    enabled: bool = True
+
+
+class ReportConfig(Section):
+    enabled: bool = True
+
+
+class PipelineConfig(Section):
+    run: RunConfig = RunConfig()
+    data: DataConfig = DataConfig()
+    teacher: TeacherConfig = TeacherConfig()
+    distill: DistillConfig = DistillConfig()
+    prune: PruneConfig = PruneConfig()
+    quantize: QuantizeConfig = QuantizeConfig()
+    export: ExportConfig = ExportConfig()
+    validate: ValidateConfig = ValidateConfig()
+    report: ReportConfig = ReportConfig()
+
+    @model_validator(mode="after")
+    def _cross_field(self):
+        problems = []
+        if self.teacher.model.startswith("builtin:") and self.teacher.finetune == "never":
+            problems.append("teacher.finetune=never: the built-in teachers have no classification head; "
+                            "use 'auto' or 'always', or point teacher.model at a fine-tuned classifier")
+        if self.data.text_pair_column and self.data.text_pair_column == self.data.text_column:
+            problems.append("data.text_pair_column must differ from data.text_column")
+        if self.data.label_column in (self.data.text_column, self.data.text_pair_column):
+            problems.append("data.label_column must differ from the text columns")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def section(self, name: str) -> dict[str, Any]:
+        return getattr(self, name).model_dump(mode="json")
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+def shipped_configs() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(SHIPPED_DIR.glob("*.yaml"))}
+
+
+def resolve_config_path(name_or_path: str) -> Path:
+    """A config is a file path or the name of a shipped config (``edgeport configs`` lists them)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = shipped_configs()
+    if name_or_path in shipped:
+        return shipped[name_or_path]
+    hint = difflib.get_close_matches(name_or_path, list(shipped), n=1)
+    raise ConfigError(
+        [f"no config file '{name_or_path}' and no shipped config of that name"
+         + (f" (did you mean '{hint[0]}'?)" if hint else "")
+         + f"; shipped configs: {', '.join(shipped)}"],
+        source="config",
+    )
+
+
+def load_config(name_or_path: str, overrides: list[str] | None = None) -> PipelineConfig:
+    path = resolve_config_path(name_or_path)
+    raw = _read_yaml(path)
+    problems = _apply_overrides(raw, overrides or [])
+    cfg, more = _validate(raw)
+    problems += more
+    if problems:
+        raise ConfigError(problems, source=str(path))
+    if cfg.run.name is None:
+        cfg = cfg.model_copy(update={"run": cfg.run.model_copy(update={"name": path.stem})})
+    return cfg
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(["the file is not UTF-8 text; save it as UTF-8"], source=str(path))
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"YAML syntax error at {where}{problem}; fix the YAML there"], source=str(path))
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError([f"the top level must be a mapping of sections (run:, data:, ...), got {type(raw).__name__}"],
+                          source=str(path))
+    return raw
+
+
+def _apply_overrides(raw: dict, overrides: list[str]) -> list[str]:
+    """Apply ``-o a.b.c=value`` overrides in place; the value is parsed as YAML (``3``, ``true``, ``[0, 2]``)."""
+    problems = []
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            problems.append(f"override '{item}' must look like section.key=value, e.g. distill.epochs=2")
+            continue
+        parts = key.strip().split(".")
+        node = raw
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                problems.append(f"override '{item}': '{part}' is not a section")
+                break
+        else:
+            try:
+                node[parts[-1]] = yaml.safe_load(value)
+            except yaml.YAMLError:
+                node[parts[-1]] = value
+    return problems
+
+
+def _validate(raw: dict) -> tuple[PipelineConfig | None, list[str]]:
+    try:
+        return PipelineConfig.model_validate(raw), []
+    except ValidationError as exc:
+        return None, [_describe(err) for err in exc.errors()]
+
+
+def _describe(err: dict) -> str:
+    loc = ".".join(str(p) for p in err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent, _, leaf = loc.rpartition(".")
+        known = _known_keys(parent)
+        hint = difflib.get_close_matches(leaf, known, n=1)
+        suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
+        where = f"section '{parent}'" if parent else "the top level"
+        return f"{loc}: unknown key{suggestion}; {where} accepts: {', '.join(known)}"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    got = err.get("input")
+    shown = "" if kind.startswith("value_error") or isinstance(got, dict) else f" (got {got!r})"
+    return f"{loc or 'config'}: {msg}{shown}"
+
+
+def _known_keys(dotted: str) -> list[str]:
+    model: type[BaseModel] = PipelineConfig
+    for part in [p for p in dotted.split(".") if p]:
+        field = model.model_fields.get(part)
+        ann = getattr(field, "annotation", None)
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return []
+        model = ann
+    return list(model.model_fields)
+
+
+def data_root() -> Path | None:
+    """Where local dataset copies live (``EDGEPORT_DATA_DIR``); CI points it at ``../shared/data``."""
+    value = os.environ.get("EDGEPORT_DATA_DIR")
+    return Path(value) if value else None

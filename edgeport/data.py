@@ -1,0 +1,263 @@
+"""Datasets: local TSV/CSV/JSONL/Parquet directories, or Hugging Face ``datasets`` ids for online users.
+
+A local dataset is a directory holding ``<split>.<ext>`` files (``train.tsv``, ``validation.tsv``...). TSV is read
+with no quoting (GLUE style), CSV with standard quoting. Every bad row is reported with file, line and what to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import DataConfig, data_root
+from .errors import DataError
+
+EXTENSIONS = ("tsv", "csv", "jsonl", "parquet")
+
+
+@dataclass
+class Split:
+    name: str
+    source: str
+    texts: list[str]
+    pairs: list[str] | None
+    labels: list[int]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def select(self, indices: list[int]) -> "Split":
+        pick = lambda xs: None if xs is None else [xs[i] for i in indices]  # noqa: E731
+        return Split(self.name, self.source, pick(self.texts), pick(self.pairs), pick(self.labels))
+
+    def head(self, n: int | None) -> "Split":
+        return self if n is None or n >= len(self) else self.select(list(range(n)))
+
+
+@dataclass
+class Task:
+    train: Split
+    eval: Split
+    label_names: list[str]
+    fingerprint: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_names)
+
+
+# ------------------------------------------------------------------------------------------ resolution
+
+
+def resolve_local_dir(cfg: DataConfig) -> Path | None:
+    """The local dataset directory, or None when the config should fall back to the hub."""
+    if not cfg.local:
+        return None
+    candidates = [Path(cfg.local).expanduser()]
+    root = data_root()
+    if root is not None and not candidates[0].is_absolute():
+        candidates.append(root / cfg.local)
+    for cand in candidates:
+        if cand.is_dir():
+            return cand
+    if cfg.hub_id:
+        return None
+    tried = ", ".join(str(c) for c in candidates)
+    raise DataError(
+        f"dataset directory '{cfg.local}' not found (looked in: {tried}). Set data.local to the directory that "
+        f"holds {cfg.train_split}.tsv/.csv/.jsonl, or set EDGEPORT_DATA_DIR to the folder that contains '{cfg.local}'"
+        + ("" if root else " (EDGEPORT_DATA_DIR is not set)")
+    )
+
+
+def split_file(directory: Path, split: str) -> Path:
+    found = [directory / f"{split}.{ext}" for ext in EXTENSIONS if (directory / f"{split}.{ext}").is_file()]
+    if not found:
+        raise DataError(
+            f"{directory}: no file for split '{split}' (expected {split}.tsv, .csv, .jsonl or .parquet). "
+            f"Add it, or set data.train_split / data.eval_split to the split names you have"
+        )
+    if len(found) > 1:
+        raise DataError(f"{directory}: several files for split '{split}' ({', '.join(p.name for p in found)}); keep one")
+    return found[0]
+
+
+def data_fingerprint(cfg: DataConfig) -> str:
+    """Hash of the data files (or the hub id) plus the data config: a change re-runs every data-using stage."""
+    h = hashlib.sha256(json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode())
+    directory = resolve_local_dir(cfg)
+    if directory is None:
+        h.update(f"hub:{cfg.hub_id}:{cfg.hub_config}".encode())
+    else:
+        for split in (cfg.train_split, cfg.eval_split):
+            h.update(hashlib.sha256(split_file(directory, split).read_bytes()).digest())
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+
+def load_task(cfg: DataConfig, seed: int = 42) -> Task:
+    directory = resolve_local_dir(cfg)
+    if directory is None:
+        rows, names = _load_hub(cfg)
+    else:
+        rows = {s: _read_rows(split_file(directory, s)) for s in (cfg.train_split, cfg.eval_split)}
+        names = cfg.label_names
+    label_names = names or _infer_label_names(rows[cfg.train_split], cfg)
+    train = _to_split(cfg.train_split, rows[cfg.train_split], cfg, label_names)
+    evaluation = _to_split(cfg.eval_split, rows[cfg.eval_split], cfg, label_names)
+    if len(set(train.labels)) < 2:
+        raise DataError(f"{train.source}: every training row has the same label; a classifier needs at least two "
+                        f"classes in the training split")
+    # Train is shuffled once with the run's seed; stages take its first N rows (Split.head), so a teacher on
+    # 20k rows and a student distilled on 40k rows see the same first 20k.
+    order = list(range(len(train)))
+    random.Random(seed).shuffle(order)
+    train = train.select(order)
+    evaluation = evaluation.head(cfg.eval_limit)
+    return Task(train, evaluation, label_names, data_fingerprint(cfg))
+
+
+Row = tuple[int, dict]  # (line number, record)
+
+
+def _read_rows(path: Path) -> tuple[str, list[Row]]:
+    raw = path.read_bytes()
+    ext = path.suffix.lstrip(".")
+    if ext == "parquet":
+        return str(path), _read_parquet(path)
+    lines = raw.split(b"\n")
+    for lineno, line in enumerate(lines, start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{path}:{lineno}: bytes that are not UTF-8 ({exc.reason} at byte {exc.start}); "
+                            f"re-save the file as UTF-8 or fix that line") from None
+    text = raw.decode("utf-8").lstrip("\ufeff")
+    if not text.strip():
+        raise DataError(f"{path}: the file is empty; it needs a header line and at least one row")
+    if ext == "jsonl":
+        return str(path), _parse_jsonl(path, text)
+    return str(path), _parse_delimited(path, text, "\t" if ext == "tsv" else ",")
+
+
+def _parse_delimited(path: Path, text: str, delimiter: str) -> list[Row]:
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, quoting=quoting)
+    header = next(reader)
+    rows = []
+    for record in reader:
+        lineno = reader.line_num
+        if not record or record == [""]:
+            continue
+        if len(record) != len(header):
+            raise DataError(f"{path}:{lineno}: {len(record)} fields but the header has {len(header)} "
+                            f"({', '.join(header)}); fix that row (a stray tab or comma?)")
+        rows.append((lineno, dict(zip(header, record))))
+    return rows
+
+
+def _parse_jsonl(path: Path, text: str) -> list[Row]:
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}:{lineno}: not valid JSON ({exc.msg}); each line must be one JSON object") from None
+        if not isinstance(record, dict):
+            raise DataError(f"{path}:{lineno}: expected a JSON object per line, got {type(record).__name__}")
+        rows.append((lineno, record))
+    return rows
+
+
+def _read_parquet(path: Path) -> list[Row]:
+    from .errors import require
+
+    pq = require("pyarrow.parquet", "hub")
+    table = pq.read_table(path).to_pylist()
+    return [(i + 1, rec) for i, rec in enumerate(table)]
+
+
+def _load_hub(cfg: DataConfig) -> tuple[dict, list[str] | None]:
+    from .errors import require
+
+    datasets = require("datasets", "hub")
+    rows, names = {}, cfg.label_names
+    for split in (cfg.train_split, cfg.eval_split):
+        try:
+            ds = datasets.load_dataset(cfg.hub_id, cfg.hub_config, split=split)
+        except Exception as exc:  # network, unknown id, unknown split: all user-fixable
+            raise DataError(f"could not load dataset '{cfg.hub_id}' ({cfg.hub_config}) split '{split}' from the hub: "
+                            f"{exc}. Offline? Point data.local or EDGEPORT_DATA_DIR at a local copy") from None
+        feature = ds.features.get(cfg.label_column)
+        if names is None and hasattr(feature, "names"):
+            names = list(feature.names)
+        rows[split] = (f"{cfg.hub_id}/{cfg.hub_config or ''}:{split}", [(i + 1, r) for i, r in enumerate(ds)])
+    return rows, names
+
+
+def _infer_label_names(rows: tuple[str, list[Row]], cfg: DataConfig) -> list[str]:
+    source, records = rows
+    values = {str(r.get(cfg.label_column, "")).strip() for _, r in records}
+    values.discard("")
+    if values and all(v.lstrip("-").isdigit() for v in values):
+        top = max(int(v) for v in values)
+        return [str(i) for i in range(top + 1)]
+    return sorted(values)
+
+
+def _to_split(name: str, rows: tuple[str, list[Row]], cfg: DataConfig, label_names: list[str]) -> Split:
+    source, records = rows
+    if not records:
+        raise DataError(f"{source}: split '{name}' has no rows; add data or point data.{'train' if name == cfg.train_split else 'eval'}_split elsewhere")
+    columns = [cfg.text_column, cfg.label_column] + ([cfg.text_pair_column] if cfg.text_pair_column else [])
+    first_line, first = records[0]
+    missing = [c for c in columns if c not in first]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {', '.join(repr(m) for m in missing)}; the file has "
+                        f"{', '.join(repr(k) for k in first)}. Set data.text_column / data.text_pair_column / "
+                        f"data.label_column to the right names")
+    index = {n: i for i, n in enumerate(label_names)}
+    texts, pairs, labels = [], [] if cfg.text_pair_column else None, []
+    for lineno, rec in records:
+        texts.append(_text(rec, cfg.text_column, source, lineno))
+        if pairs is not None:
+            pairs.append(_text(rec, cfg.text_pair_column, source, lineno))
+        labels.append(_label(rec.get(cfg.label_column), index, label_names, source, lineno))
+    return Split(name, source, texts, pairs, labels)
+
+
+def _text(rec: dict, column: str, source: str, lineno: int) -> str:
+    value = rec.get(column)
+    if value is None or not str(value).strip():
+        raise DataError(f"{source}:{lineno}: empty text in column '{column}'; remove the row or fill it in")
+    return str(value)
+
+
+def _label(value, index: dict[str, int], names: list[str], source: str, lineno: int) -> int:
+    key = "" if value is None else str(value).strip()
+    if key in index:
+        return index[key]
+    if key.lstrip("-").isdigit() and 0 <= int(key) < len(names):
+        return int(key)
+    raise DataError(f"{source}:{lineno}: label {key!r} is not one of the labels {names} "
+                    f"(or their indices 0..{len(names) - 1}); fix the row or set data.label_names")
+
+
+# ------------------------------------------------------------------------------------------ tokenization
+
+
+def encode(split: Split, tokenizer, max_len: int) -> list[dict]:
+    """Tokenize without padding: batches are padded dynamically to their own longest row."""
+    enc = tokenizer(split.texts, split.pairs, truncation=True, max_length=max_len)
+    keys = [k for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc]
+    return [{k: enc[k][i] for k in keys} | {"labels": split.labels[i]} for i in range(len(split))]

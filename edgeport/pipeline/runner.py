@@ -1,0 +1,255 @@
+"""The make-style runner: plan, fingerprint, skip, atomic publish, lock, manifest.
+
+A stage re-runs only when its fingerprint changed (its config sections, the data, the outputs of the stages it
+consumes, the edgeport version), when it was forced, or when its recorded outputs are missing or corrupted.
+Each stage writes into ``.tmp-<stage>/`` and is published by a rename; only then does the manifest mark it done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import __version__
+from ..config import PipelineConfig
+from ..errors import ConfigError, EdgeportError
+from . import dist
+from .lock import RunLock
+from .manifest import Manifest, fsync_dir, hash_tree
+from .stage import Stage, StageContext
+
+
+class GateError(EdgeportError):
+    """A validation gate failed; every result was still written."""
+
+    exit_code = 1
+
+
+@dataclass
+class PlanItem:
+    stage: Stage
+    action: str  # run | skip | disabled | not-requested
+    reason: str
+
+
+@dataclass
+class RunSummary:
+    run_dir: Path
+    rows: list[dict] = field(default_factory=list)
+    gate_failures: list[str] = field(default_factory=list)
+
+
+def run_dir_for(cfg: PipelineConfig) -> Path:
+    return Path(cfg.run.runs_dir) / cfg.run.name
+
+
+# ------------------------------------------------------------------------------------------ fingerprints
+
+
+def fingerprint_parts(stage: Stage, cfg: PipelineConfig, manifest: Manifest, data_fp: str | None) -> dict[str, str]:
+    def h(obj) -> str:
+        return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+    parts = {"edgeport": __version__, "seed": h(cfg.run.seed)}
+    parts |= {f"config.{s}": h(cfg.section(s)) for s in stage.sections}
+    if stage.uses_data:
+        parts["data"] = (data_fp or "")[:16]
+    for role, upstream in sorted(stage.inputs(cfg).items()):
+        parts[f"input.{upstream}"] = manifest.outputs_digest(upstream)[:16]
+    return parts
+
+
+def fingerprint(parts: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _changed(old: dict, new: dict) -> str:
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return ", ".join(keys) or "fingerprint"
+
+
+# ------------------------------------------------------------------------------------------ planning
+
+
+def check_stage_names(stages: list[Stage], until: str | None, force: list[str]) -> None:
+    names = [s.name for s in stages]
+    bad = [n for n in ([until] if until else []) + list(force) if n not in names]
+    if bad:
+        raise ConfigError([f"unknown stage {b!r}; stages are: {', '.join(names)}" for b in bad], source="command line")
+
+
+def make_plan(stages: list[Stage], cfg: PipelineConfig, manifest: Manifest, until: str | None = None,
+              force: list[str] = (), data_fp: str | None = None) -> list[PlanItem]:
+    check_stage_names(stages, until, force)
+    plan, rerun, past_until = [], set(), False
+    for stage in stages:
+        if past_until:
+            plan.append(PlanItem(stage, "not-requested", f"after --until {until}"))
+            continue
+        past_until = stage.name == until
+        if not stage.enabled(cfg):
+            plan.append(PlanItem(stage, "disabled", f"{stage.name}.enabled is false"))
+            continue
+        upstream = [u for u in stage.inputs(cfg).values() if u in rerun]
+        entry = manifest.entry(stage.name) or {}
+        parts = fingerprint_parts(stage, cfg, manifest, data_fp)
+        if stage.name in force:
+            reason = "forced (--force)"
+        elif upstream:
+            reason = f"upstream {', '.join(upstream)} re-runs"
+        elif not entry:
+            reason = "never ran"
+        elif problem := manifest.verify(stage.name):
+            reason = problem
+        elif entry.get("fingerprint") != fingerprint(parts):
+            reason = f"changed: {_changed(entry.get('fingerprint_parts', {}), parts)}"
+        else:
+            plan.append(PlanItem(stage, "skip", "up to date"))
+            continue
+        rerun.add(stage.name)
+        plan.append(PlanItem(stage, "run", reason))
+    return plan
+
+
+# ------------------------------------------------------------------------------------------ execution
+
+
+def execute(stages: list[Stage], cfg: PipelineConfig, until: str | None = None, force: list[str] = (),
+            echo=print) -> RunSummary:
+    from ..data import data_fingerprint
+
+    run_dir = run_dir_for(cfg)
+    check_stage_names(stages, until, force)
+    data_fp = data_fingerprint(cfg.data)
+    if dist.is_main():
+        run_dir.mkdir(parents=True, exist_ok=True)
+    lock = RunLock(run_dir)
+    dist.run_on_main(lock.acquire)
+    try:
+        if lock.recovered is not None and dist.is_main():
+            echo(f"recovered a stale lock left by pid {lock.recovered.get('pid')} (that process is gone)")
+        if dist.is_main():
+            _clean_leftovers(run_dir)
+        dist.barrier()
+        manifest = Manifest.load(run_dir)
+        plan = make_plan(stages, cfg, manifest, until, force, data_fp)
+        dist.barrier()  # every process has planned before anything is written
+        summary = RunSummary(run_dir)
+        shared: dict = {}
+        for item in plan:
+            summary.rows.append(_do(item, cfg, run_dir, data_fp, shared, echo))
+        manifest = Manifest.load(run_dir)
+        summary.gate_failures = [f for e in manifest.stages.values() for f in e.get("metrics", {}).get("gate_failures", [])]
+        return summary
+    finally:
+        if dist.is_main():
+            lock.release()
+
+
+def _do(item: PlanItem, cfg, run_dir: Path, data_fp: str, shared: dict, echo) -> dict:
+    stage = item.stage
+    manifest = Manifest.load(run_dir)  # upstream stages may have just been published
+    entry = manifest.entry(stage.name) or {}
+    row = {"stage": stage.name, "status": item.action, "seconds": 0.0, "metric": None}
+    if item.action != "run":
+        if item.action == "skip":
+            row["metric"] = _key_metric(stage, entry)
+        return row
+    parts = fingerprint_parts(stage, cfg, manifest, data_fp)
+    fp = fingerprint(parts)
+    if item.reason.startswith("upstream") and entry.get("fingerprint") == fp and manifest.verify(stage.name) is None:
+        row.update(status="skip", metric=_key_metric(stage, entry))
+        return row  # the upstream re-ran but produced the same bytes
+    if dist.is_main():
+        echo(f"==> {stage.name}: {item.reason}")
+    start = time.perf_counter()
+    metrics = _run_stage(stage, cfg, run_dir, manifest, fp, parts, shared)
+    row.update(status="ran", seconds=round(time.perf_counter() - start, 1),
+               metric=_format_metric(stage.key_metric, metrics))
+    return row
+
+
+def _run_stage(stage: Stage, cfg, run_dir: Path, manifest: Manifest, fp: str, parts: dict, shared: dict) -> dict:
+    tmp = run_dir / f".tmp-{stage.name}"
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    if dist.is_main():
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir()
+        # Mark the stage as running first: if we are killed, the manifest cannot say "done" for it.
+        manifest.stages[stage.name] = {"status": "running", "fingerprint": fp, "started_at": started}
+        manifest.save()
+    dist.barrier()
+    inputs = {role: run_dir / up for role, up in stage.inputs(cfg).items()}
+    ctx = StageContext(cfg, run_dir, tmp, inputs, manifest, shared)
+    t0 = time.perf_counter()
+    try:
+        metrics = stage.run(ctx) if (stage.distributed or dist.is_main()) else {}
+    except BaseException as exc:
+        if dist.is_main():
+            _record_failure(manifest, stage.name, fp, started, exc)
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    dist.barrier()
+    if dist.is_main():
+        seconds = round(time.perf_counter() - t0, 2)
+        (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        _publish(tmp, run_dir / stage.name)
+        manifest.stages[stage.name] = {
+            "status": "done", "fingerprint": fp, "fingerprint_parts": parts,
+            "outputs": hash_tree(run_dir / stage.name, run_dir), "metrics": metrics,
+            "started_at": started, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": seconds,
+        }
+        manifest.data["config"] = json.loads(cfg.model_dump_json())
+        manifest.save()
+    dist.barrier()
+    return metrics
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Swap the finished temp dir in: the old version moves aside first and is deleted last."""
+    old = final.with_name(f".old-{final.name}")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    fsync_dir(final.parent)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def _record_failure(manifest: Manifest, name: str, fp: str, started: str, exc: BaseException) -> None:
+    status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+    manifest.stages[name] = {"status": status, "fingerprint": fp, "started_at": started,
+                             "error": f"{type(exc).__name__}: {exc}"[:2000]}
+    manifest.save()
+
+
+def _clean_leftovers(run_dir: Path) -> None:
+    """Temp dirs from a killed run are never trusted; they are removed before planning."""
+    for path in run_dir.glob(".tmp-*"):
+        shutil.rmtree(path, ignore_errors=True)
+    for path in run_dir.glob(".old-*"):
+        final = run_dir / path.name[len(".old-"):]
+        if final.exists():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.rename(final)  # killed mid-swap: put the old version back; its checksums decide if it is used
+    for path in run_dir.glob(".*.tmp"):
+        path.unlink(missing_ok=True)
+
+
+def _key_metric(stage: Stage, entry: dict):
+    return _format_metric(stage.key_metric, entry.get("metrics", {}))
+
+
+def _format_metric(key: str | None, metrics: dict):
+    if not key or key not in metrics:
+        return None
+    value = metrics[key]
+    return f"{key}={value:.4f}" if isinstance(value, float) else f"{key}={value}"

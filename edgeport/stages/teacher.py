@@ -1,0 +1,63 @@
+"""Teacher stage: load the teacher and fine-tune a classification head (or take an existing classifier as is)."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from ..data import encode
+from ..errors import ModelError
+from ..models import load_classifier, load_tokenizer, resolve_model_dir, save_model
+from ..models.loading import has_classifier_head
+from ..pipeline import dist
+from ..training import evaluate, fit
+from ..training.loop import make_collate, model_inputs
+
+
+def ce_loss(model, batch):
+    return F.cross_entropy(model(**model_inputs(batch)).logits, batch["labels"])
+
+
+class TeacherStage:
+    name = "teacher"
+    sections = ("data", "teacher")
+    uses_data = True
+    distributed = True
+    key_metric = "eval_accuracy"
+
+    def enabled(self, cfg) -> bool:
+        return True
+
+    def inputs(self, cfg) -> dict[str, str]:
+        return {}
+
+    def run(self, ctx) -> dict:
+        cfg, task = ctx.cfg, ctx.task()
+        spec = resolve_model_dir(cfg.teacher.model)
+        tokenizer = load_tokenizer(spec)
+        ready = has_classifier_head(spec, task.label_names)
+        if cfg.teacher.finetune == "never" and not ready:
+            raise ModelError(f"teacher.finetune is 'never' but {cfg.teacher.model} has no classification head for "
+                             f"the labels {task.label_names}; set teacher.finetune: auto")
+        finetune = cfg.teacher.finetune == "always" or not ready
+        model = load_classifier(spec, label_names=task.label_names, allow_pickle=cfg.teacher.allow_pickle,
+                                dropout=cfg.teacher.dropout)
+        collate = make_collate(tokenizer.pad_token_id or 0)
+        eval_rows = encode(task.eval, tokenizer, cfg.data.max_seq_len)
+        metrics = {"model": cfg.teacher.model, "finetuned": finetune,
+                   "params": sum(p.numel() for p in model.parameters()),
+                   "layers": model.config.num_hidden_layers, "hidden_size": model.config.hidden_size}
+        if finetune:
+            train = task.train.head(cfg.data.train_limit)
+            rows = encode(train, tokenizer, cfg.data.max_seq_len)
+            result = fit(model, rows, eval_rows, cfg.teacher.train, ce_loss, collate, cfg.run.seed, "teacher")
+            metrics |= {"eval_accuracy": result.best_accuracy, "train_rows": len(rows), "steps": result.steps,
+                        "best_step": result.best_step, "train_seconds": result.seconds,
+                        "stopped_early": result.stopped_early, "history": result.history}
+        else:
+            loader = DataLoader(eval_rows, batch_size=cfg.teacher.train.eval_batch_size, collate_fn=collate)
+            metrics["eval_accuracy"] = evaluate(model, loader)
+        metrics["eval_rows"] = len(eval_rows)
+        if dist.is_main():
+            save_model(model, tokenizer, ctx.out)
+        return metrics
