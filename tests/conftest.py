@@ -72,12 +72,12 @@ def sst2_slice(tmp_path_factory) -> Path:
     return out
 
 
-def write_config(path: Path, teacher: Path, data: Path, runs: Path, **sections) -> Path:
+def write_config(path: Path, teacher_dir: Path, data_dir: Path, runs_dir: Path, **sections) -> Path:
     """A tiny pipeline config: quick training, small model; sections override/extend the defaults."""
     cfg = {
-        "run": {"name": "tiny", "runs_dir": str(runs), "seed": 0},
-        "data": {"local": str(data), "label_names": ["negative", "positive"], "max_seq_len": 32},
-        "teacher": {"model": str(teacher), "train": {"epochs": 2, "lr": 1e-3, "batch_size": 16}},
+        "run": {"name": "tiny", "runs_dir": str(runs_dir), "seed": 0},
+        "data": {"local": str(data_dir), "label_names": ["negative", "positive"], "max_seq_len": 32},
+        "teacher": {"model": str(teacher_dir), "train": {"epochs": 2, "lr": 1e-3, "batch_size": 16}},
         "distill": {"student": {"layers": [1]}, "train": {"epochs": 2, "lr": 1e-3, "batch_size": 16}},
     }
     for key, value in sections.items():

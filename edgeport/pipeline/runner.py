@@ -16,8 +16,9 @@ from pathlib import Path
 
 from .. import __version__
 from ..config import PipelineConfig
-from ..errors import ConfigError, EdgeportError
+from ..errors import ArtifactError, ConfigError, EdgeportError
 from . import dist
+from .faults import fault_point
 from .lock import RunLock
 from .manifest import Manifest, fsync_dir, hash_tree
 from .stage import Stage, StageContext
@@ -85,6 +86,10 @@ def check_stage_names(stages: list[Stage], until: str | None, force: list[str]) 
 def make_plan(stages: list[Stage], cfg: PipelineConfig, manifest: Manifest, until: str | None = None,
               force: list[str] = (), data_fp: str | None = None) -> list[PlanItem]:
     check_stage_names(stages, until, force)
+    if data_fp is None:
+        from ..data import data_fingerprint
+
+        data_fp = data_fingerprint(cfg.data)
     plan, rerun, past_until = [], set(), False
     for stage in stages:
         if past_until:
@@ -137,9 +142,10 @@ def execute(stages: list[Stage], cfg: PipelineConfig, until: str | None = None, 
         dist.barrier()
         manifest = Manifest.load(run_dir)
         plan = make_plan(stages, cfg, manifest, until, force, data_fp)
+        shared: dict = {}
+        _preflight(plan, cfg, shared)
         dist.barrier()  # every process has planned before anything is written
         summary = RunSummary(run_dir)
-        shared: dict = {}
         for item in plan:
             summary.rows.append(_do(item, cfg, run_dir, data_fp, shared, echo))
         manifest = Manifest.load(run_dir)
@@ -148,6 +154,30 @@ def execute(stages: list[Stage], cfg: PipelineConfig, until: str | None = None, 
     finally:
         if dist.is_main():
             lock.release()
+
+
+def _preflight(plan: list[PlanItem], cfg, shared: dict) -> None:
+    """Read the data and check each stage's inputs before any stage writes: a bad data file or model directory
+    fails here, and the run directory (manifest and published outputs) stays exactly as it was.
+
+    A stage may define ``preflight(cfg)``: cheap checks of what it will load (model dirs, shapes vs config)."""
+    to_run = [item.stage for item in plan if item.action == "run"]
+    if any(s.uses_data for s in to_run):
+        from ..data import load_task
+
+        shared["task"] = load_task(cfg.data, seed=cfg.run.seed)  # StageContext.task() reuses it
+    for stage in to_run:
+        check = getattr(stage, "preflight", None)
+        if check is not None:
+            check(cfg)
+
+
+def _check_inputs(stage: Stage, cfg, manifest: Manifest) -> None:
+    """A stage consumes only upstream outputs that still hash to what the manifest recorded."""
+    for upstream in stage.inputs(cfg).values():
+        if problem := manifest.verify(upstream):
+            raise ArtifactError(f"{stage.name} would consume {upstream}/, but {problem} (changed during this run?). "
+                                f"Run again: {upstream} is rebuilt first")
 
 
 def _do(item: PlanItem, cfg, run_dir: Path, data_fp: str, shared: dict, echo) -> dict:
@@ -176,6 +206,8 @@ def _do(item: PlanItem, cfg, run_dir: Path, data_fp: str, shared: dict, echo) ->
 def _run_stage(stage: Stage, cfg, run_dir: Path, manifest: Manifest, fp: str, parts: dict, shared: dict) -> dict:
     tmp = run_dir / f".tmp-{stage.name}"
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    _check_inputs(stage, cfg, manifest)
+    previous = manifest.stages.get(stage.name)
     if dist.is_main():
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -183,22 +215,26 @@ def _run_stage(stage: Stage, cfg, run_dir: Path, manifest: Manifest, fp: str, pa
         # Mark the stage as running first: if we are killed, the manifest cannot say "done" for it.
         manifest.stages[stage.name] = {"status": "running", "fingerprint": fp, "started_at": started}
         manifest.save()
+        fault_point("stage.running-marked")
     dist.barrier()
     inputs = {role: run_dir / up for role, up in stage.inputs(cfg).items()}
     ctx = StageContext(cfg, run_dir, tmp, inputs, manifest, shared)
     t0 = time.perf_counter()
+    _seed_everything(cfg.run.seed)
     try:
         metrics = stage.run(ctx) if (stage.distributed or dist.is_main()) else {}
     except BaseException as exc:
         if dist.is_main():
-            _record_failure(manifest, stage.name, fp, started, exc)
+            _record_failure(manifest, stage.name, fp, started, exc, previous)
             shutil.rmtree(tmp, ignore_errors=True)
         raise
     dist.barrier()
     if dist.is_main():
         seconds = round(time.perf_counter() - t0, 2)
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        fault_point("stage.ran")
         _publish(tmp, run_dir / stage.name)
+        fault_point("stage.published")
         manifest.stages[stage.name] = {
             "status": "done", "fingerprint": fp, "fingerprint_parts": parts,
             "outputs": hash_tree(run_dir / stage.name, run_dir), "metrics": metrics,
@@ -210,6 +246,14 @@ def _run_stage(stage: Stage, cfg, run_dir: Path, manifest: Manifest, fp: str, pa
     return metrics
 
 
+def _seed_everything(seed: int) -> None:
+    """Every stage starts from the run's seed, so a re-run (or a resumed run) repeats it exactly - head
+    initialisation included, which happens before any training loop seeds itself."""
+    from accelerate.utils import set_seed
+
+    set_seed(seed)
+
+
 def _publish(tmp: Path, final: Path) -> None:
     """Swap the finished temp dir in: the old version moves aside first and is deleted last."""
     old = final.with_name(f".old-{final.name}")
@@ -217,16 +261,28 @@ def _publish(tmp: Path, final: Path) -> None:
         shutil.rmtree(old)
     if final.exists():
         final.rename(old)
+        fault_point("publish.moved-aside")
     tmp.rename(final)
     fsync_dir(final.parent)
+    fault_point("publish.renamed")
     if old.exists():
         shutil.rmtree(old)
 
 
-def _record_failure(manifest: Manifest, name: str, fp: str, started: str, exc: BaseException) -> None:
+def _record_failure(manifest: Manifest, name: str, fp: str, started: str, exc: BaseException,
+                    previous: dict | None) -> None:
     status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-    manifest.stages[name] = {"status": status, "fingerprint": fp, "started_at": started,
-                             "error": f"{type(exc).__name__}: {exc}"[:2000]}
+    failure = {"status": status, "fingerprint": fp, "started_at": started,
+               "error": f"{type(exc).__name__}: {exc}"[:2000]}
+    manifest.stages[name] = failure
+    if previous and previous.get("status") == "done":
+        # The attempt wrote only into .tmp-<stage>/, so what an earlier attempt published is intact: keep
+        # vouching for it (downstream fingerprints still match it) and note the failure beside it.
+        manifest.stages[name] = previous
+        if manifest.verify(name) is None:
+            manifest.stages[name] = {**previous, "last_failure": failure}
+        else:
+            manifest.stages[name] = failure
     manifest.save()
 
 

@@ -1,0 +1,78 @@
+"""End to end through the real CLI: a tiny random BERT teacher and a few hundred SST-2 rows."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.conftest import run_cli, write_config
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_bert, sst2_slice, tmp_path_factory):
+    base = tmp_path_factory.mktemp("e2e")
+    cfg = write_config(base / "tiny.yaml", tiny_bert, sst2_slice, base / "runs")
+    first = run_cli("run", cfg, cwd=base)
+    return cfg, base, first
+
+
+def test_first_run_completes_with_summary(tiny_run):
+    cfg, base, first = tiny_run
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "teacher" in first.stdout and "distill" in first.stdout and "ran" in first.stdout
+    manifest = json.loads((base / "runs" / "tiny" / "manifest.json").read_text())
+    for stage in ("teacher", "distill"):
+        entry = manifest["stages"][stage]
+        assert entry["status"] == "done"
+        assert 0.0 <= entry["metrics"]["eval_accuracy"] <= 1.0
+        assert any(k.endswith("model.safetensors") for k in entry["outputs"])
+    assert manifest["stages"]["distill"]["metrics"]["layers"] == 1
+
+
+def test_second_run_skips_everything_quickly(tiny_run):
+    cfg, base, _ = tiny_run
+    start = time.perf_counter()
+    again = run_cli("run", cfg, cwd=base)
+    elapsed = time.perf_counter() - start
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "ran" not in again.stdout.split("run:")[-1]
+    assert again.stdout.count("skip") >= 2
+    assert elapsed < 30  # generous: the 5 s target is measured on the real run (see README)
+
+
+def test_dry_run_explains_what_a_change_reruns(tiny_run):
+    cfg, base, _ = tiny_run
+    plan = run_cli("run", cfg, "--dry-run", "-o", "distill.temperature=3.5", cwd=base)
+    assert plan.returncode == 0, plan.stderr
+    lines = {ln.split()[0]: ln for ln in plan.stdout.splitlines()[1:] if ln.strip()}
+    assert "skip" in lines["teacher"]
+    assert "run" in lines["distill"] and "config.distill" in lines["distill"]
+
+
+def test_status_reports_stages(tiny_run):
+    cfg, base, _ = tiny_run
+    out = run_cli("status", cfg, cwd=base)
+    assert out.returncode == 0 and "up to date" in out.stdout
+
+
+def test_student_loads_with_transformers(tiny_run):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    _, base, _ = tiny_run
+    path = base / "runs" / "tiny" / "distill"
+    model = AutoModelForSequenceClassification.from_pretrained(path)
+    tok = AutoTokenizer.from_pretrained(path)
+    logits = model(**tok(["a fine film"], return_tensors="pt")).logits
+    assert logits.shape == (1, 2)
+    assert model.config.id2label == {0: "negative", 1: "positive"}
+
+
+def test_bad_config_exits_2_without_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("distill: {temprature: 2}\nteacher: {train: {lr: 0}}\n")
+    out = run_cli("run", bad, cwd=tmp_path)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert "2 problem(s)" in out.stderr and "did you mean 'temperature'" in out.stderr
