@@ -119,6 +119,17 @@ def cmd_cp(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    from .runtimes.text import predict
+
+    if args.threads < 1:
+        raise EdgeportError("--threads must be at least 1")
+    result = predict(Path(args.artifact), [args.text], [args.text_pair] if args.text_pair else None, args.threads)[0]
+    probs = ", ".join(f"{name}={p:.4f}" for name, p in result["probs"].items())
+    print(f"{result['label']}\t{probs}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="edgeport", description=__doc__)
     p.add_argument("--version", action="version", version=f"edgeport {__version__}")
@@ -142,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file")
     c.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     c.set_defaults(fn=cmd_cp)
+    pr = sub.add_parser("predict", help="classify a text with any exported artifact (.pt, .onnx, .tflite)")
+    pr.add_argument("artifact", help="an artifact's model file or its directory (e.g. runs/NAME/quantize/tflite-int8)")
+    pr.add_argument("text")
+    pr.add_argument("text_pair", nargs="?", help="second sentence, for sentence-pair tasks")
+    pr.add_argument("--threads", type=int, default=1)
+    pr.set_defaults(fn=cmd_predict)
     for register in _EXTRA_COMMANDS:
         register(sub)
     return p
@@ -149,6 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Commands contributed by other modules (export/predict, bench/report, android): each adds its subparser.
 _EXTRA_COMMANDS: list = []
+
+from .bench.commands import register as _register_bench  # noqa: E402  (targets, bench, report)
+
+_EXTRA_COMMANDS.append(_register_bench)
+
+from .android import register as _register_android  # noqa: E402  (android: the demo app's assets)
+
+_EXTRA_COMMANDS.append(_register_android)
 
 
 def main(argv: list[str] | None = None) -> int:

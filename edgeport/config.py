@@ -34,6 +34,15 @@ class RunConfig(Section):
     seed: int = 42
     threads: int | None = Field(None, ge=1, description="torch intra-op threads; default: all cores")
 
+    @model_validator(mode="after")
+    def _plain_name(self):
+        # The name is one directory under runs_dir: a path in it would write (and lock) somewhere else.
+        if self.name is not None and (not self.name.strip() or self.name in (".", "..") or "/" in self.name
+                                      or "\\" in self.name):
+            raise ValueError(f"run.name {self.name!r} must be a plain directory name (no '/', not '.' or '..'); "
+                             f"set run.runs_dir to choose where runs go")
+        return self
+
 
 class DataConfig(Section):
     local: str | None = Field("sst2", description="local dataset dir, absolute or under $EDGEPORT_DATA_DIR")
@@ -109,22 +118,99 @@ class DistillConfig(Section):
 
 class PruneConfig(Section):
     enabled: bool = False
+    heads_fraction: float = Field(0.0, ge=0, lt=1, description="share of attention heads removed from EVERY layer "
+                                  "(rounded down; at least one head per layer always stays)")
+    ffn_fraction: float = Field(0.0, ge=0, lt=1, description="share of FFN neurons removed from every layer")
+    score_batches: int = Field(16, ge=1, description="training batches (of train.batch_size rows) that score "
+                               "head and neuron importance")
+    vocab: bool = Field(False, description="drop vocabulary entries the training data never uses")
+    vocab_top_k: int | None = Field(None, ge=1, description="with vocab: also keep the first K entries of vocab.txt")
+    recover: bool = Field(True, description="distil from the teacher after heads/neurons are removed")
+    alpha: float = Field(0.5, ge=0, le=1, description="recovery: weight of the hard-label CE")
+    temperature: float = Field(2.0, gt=0)
+    train_limit: int | None = Field(None, ge=1, description="recovery rows; default: distill.train_limit, "
+                                    "then data.train_limit (the same rows reuse distill's cached teacher logits)")
+    train: TrainConfig = TrainConfig(lr=5e-5, epochs=1)
+    latency_seconds: float = Field(2.0, ge=0, description="timing per variant for the 1-thread p50 table; 0 skips it")
+    latency_seq_len: int = Field(128, ge=8, le=4096)
 
 
 class QuantizeConfig(Section):
-    enabled: bool = True
+    enabled: bool = Field(True, description="write an INT8 artifact beside every fp32 one (needs export.enabled)")
+    torchscript: Literal["dynamic"] = Field("dynamic", description="torch dynamic quantization of Linear layers")
+    onnx: Literal["dynamic", "static"] = Field(
+        "dynamic", description="dynamic: per-channel QInt8 weights, activations quantised at run time; "
+                               "static: QDQ calibrated on training rows (often wrecks BERT accuracy)")
+    tflite: Literal["dynamic", "full_integer"] = Field(
+        "dynamic", description="dynamic: dynamic-range INT8 (ai-edge-quantizer); full_integer: INT8 activations "
+                               "too, calibrated on training rows (often wrecks BERT accuracy)")
+    calibration_rows: int = Field(128, ge=1, le=100_000,
+                                  description="training rows used to calibrate the static/full_integer modes")
 
 
 class ExportConfig(Section):
     enabled: bool = True
+    formats: list[Literal["torchscript", "onnx", "tflite"]] = Field(
+        default_factory=lambda: ["torchscript", "onnx", "tflite"], description="formats to export, fp32 each")
+    seq_len: int | None = Field(None, ge=8, le=4096,
+                                description="static TFLite sequence length; default: data.max_seq_len")
+
+    @model_validator(mode="after")
+    def _formats(self):
+        if self.enabled and not self.formats:
+            raise ValueError("export.formats is empty; list at least one of torchscript, onnx, tflite")
+        if len(set(self.formats)) != len(self.formats):
+            raise ValueError("export.formats has duplicates")
+        return self
+
+
+class ToleranceConfig(Section):
+    max_abs: float | None = Field(None, ge=0, description="max |logit - reference logit| over the eval split")
+    mean_abs: float | None = Field(None, ge=0, description="mean |logit - reference logit| over the eval split")
+
+
+class LatencyConfig(Section):
+    enabled: bool = True
+    threads: int = Field(1, ge=1)
+    seq_len: int | None = Field(None, ge=1, description="tokens per timed call (batch 1); default: export seq_len; "
+                                                       "TFLite always uses its static length")
+    warmup: int = Field(10, ge=0)
+    runs: int = Field(50, ge=1, description="at least this many timed calls ...")
+    min_seconds: float = Field(2.0, ge=0, description="... and at least this long")
 
 
 class ValidateConfig(Section):
     enabled: bool = True
+    fp32_min_agreement: float = Field(0.999, ge=0, le=1,
+                                      description="gate: fp32 artifacts agree with the torch model on this share of labels")
+    int8_max_accuracy_drop: float = Field(1.0, ge=0, le=100,
+                                          description="gate: INT8 accuracy may be at most this many points below fp32 torch")
+    check_tolerances: bool = Field(True, description="gate on each (format, precision) logit tolerance too")
+    tolerances: dict[str, ToleranceConfig] = Field(
+        default_factory=dict, description="override per artifact name, e.g. {onnx-int8: {max_abs: 4.0}}; "
+                                          "defaults live on each exporter class")
+    batch_size: int = Field(64, ge=1, description="rows per runner call for the dynamic-shape formats")
+    latency: LatencyConfig = LatencyConfig()
+    targets: list[str] = Field(default_factory=lambda: ["host", "android-flagship", "android-lowend", "raspberry-pi-4", "x86-laptop"],
+                               description="device profiles (targets/*.yaml; `edgeport targets`) to measure/estimate latency for")
+
+    @model_validator(mode="after")
+    def _names(self):
+        bad = [k for k in self.tolerances
+               if k.rpartition("-")[0] not in ("torchscript", "onnx", "tflite") or k.rpartition("-")[2] not in ("fp32", "int8")]
+        if bad:
+            raise ValueError(f"validate.tolerances: unknown artifact names {bad}; use FORMAT-PRECISION, e.g. onnx-int8")
+        return self
 
 
 class ReportConfig(Section):
     enabled: bool = True
+    plots: bool = Field(True, description="write PNG plots (needs matplotlib: pip install 'edgeport[report]')")
+    budget_gate: Literal["off", "any", "all"] = Field(
+        "any", description="fail the run on target budgets: 'any' = each target needs one artifact in its preferred "
+                           "format within every budget; 'all' = every artifact in that format must be; 'off'")
+    baseline: str | None = Field(None, description="a previous report.json; the run fails if a figure regressed")
+    max_regression: float = Field(0.10, gt=0, lt=10, description="allowed relative regression vs the baseline (0.10 = 10%)")
 
 
 class PipelineConfig(Section):
@@ -148,6 +234,13 @@ class PipelineConfig(Section):
             problems.append("data.text_pair_column must differ from data.text_column")
         if self.data.label_column in (self.data.text_column, self.data.text_pair_column):
             problems.append("data.label_column must differ from the text columns")
+        from .targets import all_targets  # lazy: profiles are files, read only when a config is checked
+
+        known = all_targets()
+        problems += [f"validate.targets: unknown target '{t}'; known targets: {', '.join(known)}"
+                     for t in self.validate.targets if t not in known]
+        if self.quantize.enabled and not self.export.enabled:
+            problems.append("quantize.enabled needs export.enabled: INT8 artifacts are made from the exported fp32 files")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -198,6 +291,8 @@ def _read_yaml(path: Path) -> dict:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(["the file is not UTF-8 text; save it as UTF-8"], source=str(path))
+    except OSError as exc:
+        raise ConfigError([f"cannot read the file ({exc.strerror}); check its permissions"], source=str(path))
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -56,6 +56,36 @@ def check_model_dir(path: Path, allow_pickle: bool) -> None:
         raise ModelError(f"{path}: no tokenizer (tokenizer.json or vocab.txt); save the tokenizer beside the model")
 
 
+def read_model_config(spec: Path | str):
+    """The model's config.json as a transformers config; a broken file is the user's to fix, not a traceback."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(str(spec))
+    except Exception as exc:
+        hint = "" if isinstance(spec, Path) else (" ('%s' is not a local directory, so it was taken as a hub id; "
+                                                  "give a path that exists, e.g. ./%s)" % (spec, spec))
+        raise ModelError(f"could not read the model config from '{spec}': {str(exc)[:500]}{hint}") from None
+
+
+def check_architecture(config, spec: Path | str, max_seq_len: int | None = None) -> None:
+    if config.model_type not in SUPPORTED_TYPES:
+        raise ModelError(f"'{spec}' is a '{config.model_type}' model; edgeport supports BERT-architecture encoders "
+                         f"({', '.join(SUPPORTED_TYPES)}) such as MiniLM, BERT and TinyBERT; set teacher.model to one")
+    limit = getattr(config, "max_position_embeddings", None)
+    if max_seq_len and limit and max_seq_len > limit:
+        raise ModelError(f"data.max_seq_len {max_seq_len} exceeds what '{spec}' can take "
+                         f"(max_position_embeddings {limit}); set data.max_seq_len <= {limit}")
+
+
+def check_teacher(spec: Path | str, allow_pickle: bool, max_seq_len: int | None = None) -> None:
+    """Everything about a local teacher that can be checked without loading its weights."""
+    if not isinstance(spec, Path):
+        return  # a hub id: checked when it is downloaded
+    check_model_dir(spec, allow_pickle)
+    check_architecture(read_model_config(spec), spec, max_seq_len)
+
+
 def load_tokenizer(spec: Path | str):
     from transformers import AutoTokenizer
 
@@ -72,13 +102,8 @@ def load_classifier(spec: Path | str, num_labels: int | None = None, label_names
 
     if isinstance(spec, Path):
         check_model_dir(spec, allow_pickle)
-    try:
-        config = AutoConfig.from_pretrained(str(spec))
-    except Exception as exc:
-        raise ModelError(f"could not read the model config from '{spec}': {exc}") from None
-    if config.model_type not in SUPPORTED_TYPES:
-        raise ModelError(f"'{spec}' is a '{config.model_type}' model; edgeport supports BERT-architecture encoders "
-                         f"({', '.join(SUPPORTED_TYPES)}) such as MiniLM, BERT and TinyBERT")
+    config = read_model_config(spec)
+    check_architecture(config, spec)
     kwargs = {}
     if label_names is not None:
         kwargs = dict(num_labels=len(label_names), id2label=dict(enumerate(label_names)),
@@ -98,11 +123,9 @@ def load_classifier(spec: Path | str, num_labels: int | None = None, label_names
 
 def has_classifier_head(spec: Path | str, label_names: list[str]) -> bool:
     """True when the checkpoint already holds a classification head for exactly these labels."""
-    from transformers import AutoConfig
-
     if not isinstance(spec, Path):
         return False
-    config = AutoConfig.from_pretrained(str(spec))
+    config = read_model_config(spec)
     archs = config.architectures or []
     if not any(a.endswith("ForSequenceClassification") for a in archs):
         return False

@@ -19,11 +19,21 @@ def build_student(teacher, cfg: StudentConfig):
     """
     from transformers import AutoModelForSequenceClassification
 
-    n_teacher = teacher.config.num_hidden_layers
+    config, changed = student_config(teacher.config, cfg)
+    student = AutoModelForSequenceClassification.from_config(config)
+    if not changed:
+        _copy_from_teacher(teacher, student, cfg.layers)
+    return student
+
+
+def student_config(teacher_config, cfg: StudentConfig):
+    """The student's transformers config and which width settings differ from the teacher's; needs only the
+    teacher's config, so a bad student spec fails before the teacher is trained (the distill stage's preflight)."""
+    n_teacher = teacher_config.num_hidden_layers
     bad = [i for i in cfg.layers if not 0 <= i < n_teacher]
     if bad:
         raise ConfigError([f"distill.student.layers: {bad} out of range; the teacher has layers 0..{n_teacher - 1}"])
-    config = copy.deepcopy(teacher.config)
+    config = copy.deepcopy(teacher_config)
     config.num_hidden_layers = len(cfg.layers)
     narrow = {k: v for k, v in dict(hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
                                     num_attention_heads=cfg.num_attention_heads).items() if v is not None}
@@ -33,10 +43,7 @@ def build_student(teacher, cfg: StudentConfig):
     if config.hidden_size % config.num_attention_heads:
         raise ConfigError([f"distill.student: hidden_size {config.hidden_size} is not divisible by "
                            f"num_attention_heads {config.num_attention_heads}; set both so it divides"])
-    student = AutoModelForSequenceClassification.from_config(config)
-    if not changed:
-        _copy_from_teacher(teacher, student, cfg.layers)
-    return student
+    return config, changed
 
 
 @torch.no_grad()

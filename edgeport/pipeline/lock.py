@@ -1,7 +1,14 @@
-"""A run directory is locked while a run is active; a lock left by a dead process is detected and taken over."""
+"""A run directory is locked while a run is active; a lock left by a dead process is detected and taken over.
+
+The lock is an exclusive ``flock`` on ``runs/<name>/.lock``, held for the life of the run. The kernel drops it when
+the process dies, however it dies (SIGKILL, OOM killer, a cancelled CI job), so a killed run never blocks the next
+one, and two processes can never both believe they took over the same stale lock (a pid-file check-then-delete
+can: both see the dead pid, both delete, both create). The file also records who holds it, for the messages.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -13,65 +20,72 @@ from ..errors import LockError
 LOCK = ".lock"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class RunLock:
     def __init__(self, run_dir: Path):
         self.path = run_dir / LOCK
-        self.recovered: dict | None = None
+        self.recovered: dict | None = None  # the holder a killed run left behind, when we took its lock over
+        self._fd: int | None = None
 
     def acquire(self) -> "RunLock":
-        me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-        for _ in range(3):
+        for _ in range(10):
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = self._holder()
-                if holder is None or self._stale(holder):
-                    self.recovered = holder or {}
-                    self.path.unlink(missing_ok=True)
-                    continue
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read(fd)
+                os.close(fd)
                 raise LockError(
-                    f"{self.path.parent} is in use by edgeport pid {holder.get('pid')} on {holder.get('host')} "
-                    f"(since {holder.get('started')}). Wait for that run to finish, or use another run.name; if that "
-                    f"process is gone, delete {self.path}"
+                    f"{self.path.parent} is in use by edgeport pid {holder.get('pid', '?')} on "
+                    f"{holder.get('host', '?')} (since {holder.get('started', '?')}). Wait for that run to finish, "
+                    f"or set another run.name for this one"
                 ) from None
-            with os.fdopen(fd, "w") as f:
-                json.dump(me, f)
+            # The holder before us unlinks the file on release: if we locked that unlinked inode, retry on the
+            # new file, or two runs would each hold a lock on a different inode.
+            if not _same_file(fd, self.path):
+                os.close(fd)
+                continue
+            previous = _read(fd)
+            self.recovered = previous or None  # a clean release deletes the file: content means its holder died
+            _write(fd, {"pid": os.getpid(), "host": socket.gethostname(),
+                        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+            self._fd = fd
             return self
-        raise LockError(f"could not take the lock {self.path}; another process keeps re-creating it")
-
-    def _holder(self) -> dict | None:
-        try:
-            return json.loads(self.path.read_text())
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-            # Killed between create and write: an empty or partial lock file is stale if old enough.
-            try:
-                age = time.time() - self.path.stat().st_mtime
-            except FileNotFoundError:
-                return None
-            return None if age > 5 else {"pid": -1, "host": "?", "started": "just now"}
-
-    @staticmethod
-    def _stale(holder: dict) -> bool:
-        if holder.get("host") != socket.gethostname():
-            return False  # cannot see processes on another host: never steal its lock
-        pid = holder.get("pid", -1)
-        return pid != -1 and not _alive(int(pid))
+        raise LockError(f"could not take the lock {self.path}; other processes keep re-creating it")
 
     def release(self) -> None:
-        self.path.unlink(missing_ok=True)
+        if self._fd is None:
+            return
+        self.path.unlink(missing_ok=True)  # unlink while still holding it, then let go
+        os.close(self._fd)
+        self._fd = None
 
     def __enter__(self):
         return self.acquire()
 
     def __exit__(self, *exc):
         self.release()
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    mine = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def _read(fd: int) -> dict:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        data = json.loads(os.read(fd, 4096).decode("utf-8") or "{}")
+    except (OSError, ValueError):
+        return {"pid": "?", "note": "unreadable lock file"}  # partial write by a killed holder
+    return data if isinstance(data, dict) else {}
+
+
+def _write(fd: int, holder: dict) -> None:
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, json.dumps(holder).encode())
+    os.fsync(fd)

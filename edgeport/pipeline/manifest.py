@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from .. import __version__
+from .faults import fault_point
 
 MANIFEST = "manifest.json"
 
@@ -31,13 +32,22 @@ def hash_tree(directory: Path, relative_to: Path) -> dict[str, str]:
             for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
+def hash_tree_paths(directory: Path, relative_to: Path) -> list[str]:
+    return [str(p.relative_to(relative_to)) for p in sorted(directory.rglob("*")) if p.is_file()]
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write to a sibling temp file, fsync, then rename over the target: readers see old or new, never half."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
+        half = len(text) // 2
+        f.write(text[:half])
+        f.flush()
+        fault_point("manifest.tmp-partial")
+        f.write(text[half:])
         f.flush()
         os.fsync(f.fileno())
+    fault_point("manifest.tmp-written")
     os.replace(tmp, path)
     fsync_dir(path.parent)
 
@@ -95,6 +105,13 @@ class Manifest:
                 return f"output {rel} is missing"
             if sha256_file(path) != digest:
                 return f"output {rel} does not match its recorded sha256 (changed or corrupted)"
+        # A file dropped into a published stage dir (say a pytorch_model.bin beside model.safetensors) could be
+        # read by a consumer, so the directory must hold exactly what was recorded.
+        stage_dir = self.run_dir / stage
+        if stage_dir.is_dir():
+            extra = sorted(set(hash_tree_paths(stage_dir, self.run_dir)) - set(outputs))
+            if extra:
+                return f"unexpected file {extra[0]} in {stage}/ (not recorded in the manifest)"
         return None
 
     def outputs_digest(self, stage: str) -> str:

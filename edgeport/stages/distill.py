@@ -31,6 +31,22 @@ class DistillStage:
     def inputs(self, cfg) -> dict[str, str]:
         return {"teacher": "teacher"}
 
+    def preflight(self, cfg) -> None:
+        """A student that cannot be built from this teacher fails before the teacher is trained."""
+        from pathlib import Path
+
+        from ..models import resolve_model_dir
+        from ..models.loading import read_model_config
+        from ..models.student import student_config
+
+        spec = resolve_model_dir(cfg.teacher.model)
+        if not isinstance(spec, Path):
+            return  # a hub teacher: checked when distill starts
+        student, _ = student_config(read_model_config(spec), cfg.distill.student)
+        if cfg.distill.hidden_loss_weight > 0 and student.hidden_size != read_model_config(spec).hidden_size:
+            raise ConfigError(["distill.hidden_loss_weight > 0 needs a student as wide as the teacher; unset "
+                               "distill.student.hidden_size or set the weight to 0"])
+
     def run(self, ctx) -> dict:
         cfg, task, dcfg = ctx.cfg, ctx.task(), ctx.cfg.distill
         teacher_dir = ctx.inputs["teacher"]
@@ -88,15 +104,25 @@ class DistillStage:
 
 def _attach_teacher_logits(ctx, teacher, rows: list[dict], collate) -> None:
     """Teacher logits are computed once per (teacher weights, rows) and cached across re-runs of distill."""
-    key = hashlib.sha256(json.dumps([ctx.manifest.outputs_digest("teacher"), ctx.cfg.data.model_dump(mode="json"),
+    # The data fingerprint covers the files' bytes: edited rows must not reuse logits cached for the old ones.
+    key = hashlib.sha256(json.dumps([ctx.manifest.outputs_digest("teacher"), ctx.task().fingerprint,
                                      len(rows), ctx.cfg.run.seed], sort_keys=True).encode()).hexdigest()[:20]
     path = ctx.cache_dir / f"teacher-logits-{key}.safetensors"
-    if dist.is_main() and not path.is_file():
+    if dist.is_main() and _cached_logits(path, len(rows)) is None:
         logits = predict_logits(teacher, rows, collate, desc="teacher logits")
         tmp = path.with_suffix(".tmp")
         save_file({"logits": logits.contiguous()}, str(tmp))
         tmp.replace(path)
     dist.barrier()
-    logits = load_file(str(path))["logits"]
+    logits = _cached_logits(path, len(rows))
     for row, values in zip(rows, logits.tolist()):
         row["teacher_logits"] = values
+
+
+def _cached_logits(path, n_rows: int):
+    """The cached logits, or None when missing, truncated or not for these rows: then they are recomputed."""
+    try:
+        logits = load_file(str(path))["logits"]
+    except Exception:  # noqa: BLE001 - any unreadable cache file is rebuilt, never trusted
+        return None
+    return logits if logits.ndim == 2 and logits.shape[0] == n_rows and torch.isfinite(logits).all() else None

@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader
 from ..data import encode
 from ..errors import ModelError
 from ..models import load_classifier, load_tokenizer, resolve_model_dir, save_model
-from ..models.loading import has_classifier_head
+from ..models.loading import check_teacher, has_classifier_head
 from ..pipeline import dist
 from ..training import evaluate, fit
 from ..training.loop import make_collate, model_inputs
@@ -30,6 +30,9 @@ class TeacherStage:
 
     def inputs(self, cfg) -> dict[str, str]:
         return {}
+
+    def preflight(self, cfg) -> None:
+        check_teacher(resolve_model_dir(cfg.teacher.model), cfg.teacher.allow_pickle, cfg.data.max_seq_len)
 
     def run(self, ctx) -> dict:
         cfg, task = ctx.cfg, ctx.task()

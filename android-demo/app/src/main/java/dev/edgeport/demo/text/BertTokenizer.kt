@@ -1,0 +1,124 @@
+package dev.edgeport.demo.text
+
+/** Model inputs for one example, already truncated and padded to the model's sequence length. */
+class Encoding(val inputIds: IntArray, val attentionMask: IntArray, val tokenTypeIds: IntArray) {
+    val length: Int get() = attentionMask.count { it == 1 }
+}
+
+/**
+ * The Hugging Face fast BERT tokenizer, end to end: special tokens typed literally in the text are kept whole,
+ * the rest is normalized, split on whitespace and punctuation and WordPiece-tokenized; then
+ * `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`, `longest_first` truncation and right padding to [seqLen].
+ */
+class BertTokenizer(
+    private val vocab: Vocab,
+    val seqLen: Int,
+    private val normalizer: BertNormalizer = BertNormalizer(),
+    specialTokens: List<String> = DEFAULT_SPECIAL_TOKENS,
+) {
+    private val wordPiece = WordPiece(vocab)
+    private val clsId = vocab.require("[CLS]")
+    private val sepId = vocab.require("[SEP]")
+    private val padId = vocab.require("[PAD]")
+    // Longest first, so that at one position the longest special token wins (HF: leftmost-longest match).
+    private val specials = specialTokens.sortedByDescending { it.length }.map { it to vocab.require(it) }
+
+    init {
+        require(seqLen >= 4) { "seq_len must be at least 4, got $seqLen" }
+    }
+
+    /** Token ids of [text] without special tokens, truncation or padding. */
+    fun tokenize(text: String): List<Int> {
+        val ids = ArrayList<Int>()
+        var segmentStart = 0
+        var i = 0
+        while (i < text.length) {
+            val special = specials.firstOrNull { text.startsWith(it.first, i) }
+            if (special == null) {
+                i++
+                continue
+            }
+            tokenizeSegment(text.substring(segmentStart, i), ids)
+            ids.add(special.second)
+            i += special.first.length
+            segmentStart = i
+        }
+        tokenizeSegment(text.substring(segmentStart), ids)
+        return ids
+    }
+
+    fun encode(text: String, pair: String? = null): Encoding {
+        val a = tokenize(text)
+        // transformers treats an empty text_pair as no pair at all (one [SEP]); match what Python feeds the model.
+        val b = pair?.takeIf { it.isNotEmpty() }?.let { tokenize(it) }
+        val (na, nb) = truncatedLengths(a.size, b?.size, seqLen - if (b == null) 2 else 3)
+        val ids = ArrayList<Int>(seqLen)
+        val types = ArrayList<Int>(seqLen)
+        ids.add(clsId); ids.addAll(a.subList(0, na)); ids.add(sepId)
+        repeat(ids.size) { types.add(0) }
+        if (b != null) {
+            ids.addAll(b.subList(0, nb)); ids.add(sepId)
+            repeat(nb + 1) { types.add(1) }
+        }
+        val real = ids.size
+        return Encoding(
+            IntArray(seqLen) { if (it < real) ids[it] else padId },
+            IntArray(seqLen) { if (it < real) 1 else 0 },
+            IntArray(seqLen) { if (it < real) types[it] else 0 },
+        )
+    }
+
+    private fun tokenizeSegment(segment: String, out: MutableList<Int>) {
+        if (segment.isEmpty()) return
+        for (word in preTokenize(normalizer.normalize(segment))) wordPiece.tokenize(word, out)
+    }
+
+    companion object {
+        val DEFAULT_SPECIAL_TOKENS = listOf("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+        /** BertPreTokenizer: split on whitespace (dropped), every punctuation character is a word of its own. */
+        fun preTokenize(text: String): List<String> {
+            val words = ArrayList<String>()
+            val current = StringBuilder()
+            var i = 0
+            while (i < text.length) {
+                val cp = text.codePointAt(i)
+                i += Character.charCount(cp)
+                when {
+                    CharClasses.isSplit(cp) -> flush(current, words)
+                    CharClasses.isPunct(cp) -> {
+                        flush(current, words)
+                        words.add(String(Character.toChars(cp)))
+                    }
+                    else -> current.appendCodePoint(cp)
+                }
+            }
+            flush(current, words)
+            return words
+        }
+
+        private fun flush(current: StringBuilder, words: MutableList<String>) {
+            if (current.isNotEmpty()) words.add(current.toString())
+            current.setLength(0)
+        }
+
+        /**
+         * Lengths kept by HF `tokenizers` LongestFirst truncation for a budget of [max] tokens: if only the longer
+         * sequence must shrink it alone is cut, otherwise both get half (the longer one the odd token).
+         * This is not the slow Python tokenizer's one-token-at-a-time loop, whose results differ on ties.
+         */
+        fun truncatedLengths(a: Int, b: Int?, max: Int): Pair<Int, Int> {
+            if (b == null) return Pair(minOf(a, maxOf(max, 0)), 0)
+            if (a + b <= max) return Pair(a, b)
+            val swap = a > b
+            var n1 = minOf(a, b)
+            var n2: Int = if (n1 > max) n1 else maxOf(n1, max - n1)
+            if (n1 + n2 > max) {
+                n1 = max / 2
+                n2 = n1 + max % 2
+            }
+            val (ta, tb) = if (swap) Pair(n2, n1) else Pair(n1, n2)
+            return Pair(minOf(a, ta), minOf(b, tb))
+        }
+    }
+}

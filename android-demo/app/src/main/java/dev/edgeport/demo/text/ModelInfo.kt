@@ -1,0 +1,39 @@
+package dev.edgeport.demo.text
+
+/** labels.json written by `edgeport android`: label names, sequence length, tokenizer flags, model I/O names. */
+class ModelInfo(
+    val labels: List<String>,
+    val seqLen: Int,
+    val doLowerCase: Boolean,
+    val stripAccents: Boolean?,
+    val specialTokens: List<String>,
+    /** Model input name per role ("input_ids", "attention_mask", "token_type_ids"); a role may be absent. */
+    val inputs: Map<String, String>,
+    val output: String?,
+    val signature: String?,
+) {
+    fun tokenizer(vocab: Vocab) =
+        BertTokenizer(vocab, seqLen, BertNormalizer(doLowerCase, stripAccents), specialTokens)
+
+    companion object {
+        const val FORMAT = "edgeport-android/1"
+
+        fun parse(json: String): ModelInfo {
+            val m = MiniJson.parse(json) as? Map<*, *> ?: throw IllegalArgumentException("labels.json: not an object")
+            require(m["format"] == FORMAT) { "labels.json: format ${m["format"]}, expected $FORMAT" }
+            val labels = (m["labels"] as List<*>).map { it as String }
+            require(labels.size >= 2) { "labels.json: need at least two labels" }
+            @Suppress("UNCHECKED_CAST")
+            return ModelInfo(
+                labels,
+                (m["seq_len"] as Double).toInt(),
+                m["do_lower_case"] as? Boolean ?: true,
+                m["strip_accents"] as Boolean?,
+                (m["special_tokens"] as List<*>?)?.map { it as String } ?: BertTokenizer.DEFAULT_SPECIAL_TOKENS,
+                (m["inputs"] as Map<String, Any?>? ?: emptyMap()).filterValues { it != null }.mapValues { it.value as String },
+                m["output"] as String?,
+                m["signature"] as String?,
+            )
+        }
+    }
+}

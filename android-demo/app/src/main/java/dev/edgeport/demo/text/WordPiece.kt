@@ -1,0 +1,62 @@
+package dev.edgeport.demo.text
+
+/** A WordPiece vocabulary: one token per line, the id is the line number (as HF reads vocab.txt). */
+class Vocab(tokens: List<String>) {
+    private val ids: Map<String, Int> = HashMap<String, Int>(tokens.size * 2).also { map ->
+        tokens.forEachIndexed { i, t -> map.putIfAbsent(t, i) }
+    }
+    val size: Int = tokens.size
+
+    operator fun get(token: String): Int? = ids[token]
+
+    fun require(token: String): Int =
+        ids[token] ?: throw IllegalArgumentException("vocab.txt has no '$token' token; is this a BERT vocab?")
+
+    companion object {
+        /** vocab.txt text; HF strips each line's trailing newline only, so keep other whitespace as is. */
+        fun parse(text: String): Vocab {
+            val lines = text.split('\n').map { it.removeSuffix("\r") }
+            return Vocab(if (lines.isNotEmpty() && lines.last().isEmpty()) lines.dropLast(1) else lines)
+        }
+    }
+}
+
+/** Greedy longest-match-first WordPiece, as the HF `WordPiece` model (continuing pieces carry "##"). */
+class WordPiece(
+    private val vocab: Vocab,
+    private val unkToken: String = "[UNK]",
+    private val prefix: String = "##",
+    private val maxInputCharsPerWord: Int = 100,
+) {
+    private val unkId = vocab.require(unkToken)
+
+    fun tokenize(word: String, out: MutableList<Int>) {
+        // Lengths count code points, like Rust's chars(); an over-long word is one [UNK].
+        if (word.codePointCount(0, word.length) > maxInputCharsPerWord) {
+            out.add(unkId)
+            return
+        }
+        val pieces = ArrayList<Int>()
+        var start = 0
+        while (start < word.length) {
+            var end = word.length
+            var found = -1
+            while (start < end) {
+                val sub = word.substring(start, end)
+                val id = vocab[if (start > 0) prefix + sub else sub]
+                if (id != null) {
+                    found = id
+                    break
+                }
+                end = word.offsetByCodePoints(end, -1)
+            }
+            if (found < 0) {
+                out.add(unkId) // one unknown piece makes the whole word [UNK]
+                return
+            }
+            pieces.add(found)
+            start = end
+        }
+        out.addAll(pieces)
+    }
+}

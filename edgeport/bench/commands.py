@@ -1,0 +1,137 @@
+"""CLI commands ``edgeport targets``, ``edgeport bench`` and ``edgeport report`` (registered by edgeport.cli).
+
+Kept out of cli.py so the command table stays thin; nothing heavy is imported until a command runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def cmd_targets(args) -> int:
+    from ..targets import all_targets, search_dirs
+
+    targets = all_targets()
+    print(f"{'name':<18} {'kind':<7} {'format':<12} {'thr':>3} {'seq':>4} {'p90 ms':>7} {'size MB':>8} {'mem MB':>7}  description")
+    for t in targets.values():
+        b = t.budgets
+        print(f"{t.name:<18} {t.kind:<7} {t.format:<12} {t.threads:>3} {t.seq_len:>4} {b.latency_p90_ms:>7g} "
+              f"{b.model_size_mb:>8g} {b.peak_memory_mb:>7g}  {t.description}")
+    if args.verbose:
+        for t in targets.values():
+            print(f"\n{t.name} ({t.path}): {t.hardware.soc}")
+            for key, fig in t.hardware:
+                if key != "soc":
+                    print(f"  {key:<22} {fig.value:>9g}  {fig.source}" + (f"\n  {'':<32}derived: {fig.derived}" if fig.derived else ""))
+    print(f"\nprofiles from: {', '.join(str(d) for d in search_dirs())}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from ..targets import get_target
+    from .adb import AdbBenchmark, run_device_benchmark
+    from .api import artifact_info, bench_artifact
+
+    target = get_target(args.target)
+    if args.threads:
+        target = target.model_copy(update={"threads": args.threads})
+    device = None
+    if args.device:
+        info = artifact_info(Path(args.artifact))
+        seq = info["static_seq_len"] or target.seq_len
+        device = run_device_benchmark(AdbBenchmark(info["file"], Path(args.benchmark_binary or "benchmark_model"),
+                                                   target.threads, seq, serial=args.serial))
+    result = bench_artifact(Path(args.artifact), target, measure_host=not args.no_host,
+                            model_dir=Path(args.model_dir) if args.model_dir else None, device=device,
+                            warmup=args.warmup, runs=args.runs, min_seconds=args.min_seconds)
+    _print_bench(result)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, default=str) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _print_bench(r: dict) -> None:
+    print(f"{r['artifact']}  ({r['format']} {r['precision']}, {r['size_bytes'] / 1e6:.2f} MB)")
+    print(f"target {r['target']}: batch 1, seq_len {r['seq_len']}, {r['threads']} thread(s)")
+    for kind in ("host", "device", "estimate"):
+        fig = r.get(kind)
+        if not fig:
+            continue
+        line = f"  {kind:<9} p50 {fig.get('p50_ms', '-')} ms  p90 {fig.get('p90_ms', '-')} ms"
+        if kind != "estimate":
+            line += (f"  p99 {fig.get('p99_ms', '-')} ms  mean {fig.get('mean_ms', '-')} ms  runs {fig.get('runs', '-')}"
+                     f"  load {fig.get('load_ms', '-')} ms  peak RSS {fig.get('peak_rss_mb', '-')} MB")
+        else:
+            line += (f"  ({fig['bound']}-bound: {fig['gops']} GOP, {fig['mbytes']} MB moved; peak {fig['peak_gops']} "
+                     f"GOPS, {fig['bandwidth_gbs']} GB/s, efficiency {fig['efficiency']}; {fig['method']})")
+        print(line)
+    for c in r["budgets"]:
+        print(f"  budget {c['metric']:<15} {str(c['value']):>9} <= {c['limit']:<7g} {'ok' if c['ok'] else 'OVER'} ({c['kind']})")
+
+
+def cmd_report(args) -> int:
+    from ..report import build_report, compare, comparison_markdown, load_report_json, write_step_summary
+
+    run_dir = Path(args.run_dir)
+    out = Path(args.out) if args.out else run_dir / "report-cli"
+    report = build_report(run_dir, out, budget_gate=args.budget_gate, plots=not args.no_plots)
+    print(f"wrote {out / 'report.md'}, {out / 'report.json'}" + "".join(f", {out / p}" for p in report["plots"]))
+    if report["gate_failures"]:
+        print("gates failing in this run:\n" + "\n".join(f"  - {f}" for f in report["gate_failures"]))
+    if not args.baseline:
+        return 0
+    limit = parse_percent(args.max_regression)
+    rows = compare(report, load_report_json(Path(args.baseline)), limit, args.max_accuracy_drop)
+    table = comparison_markdown(rows, limit)
+    (out / "regression.md").write_text(table)
+    print(table)
+    if where := write_step_summary(table):
+        print(f"appended the table to {where}")
+    return 1 if any(r["status"] == "REGRESSED" for r in rows) else 0
+
+
+def parse_percent(text: str) -> float:
+    """'10%' -> 0.10, '0.1' -> 0.10."""
+    from ..errors import EdgeportError
+
+    try:
+        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise EdgeportError(f"--max-regression {text!r}: give a percentage like 10% or a fraction like 0.1")
+    if not 0 < value < 10:
+        raise EdgeportError(f"--max-regression {text!r}: must be above 0 (e.g. 10%)")
+    return value
+
+
+def register(sub) -> None:
+    t = sub.add_parser("targets", help="list the device profiles (targets/*.yaml)")
+    t.add_argument("-v", "--verbose", action="store_true", help="also print hardware figures and their sources")
+    t.set_defaults(fn=cmd_targets)
+
+    b = sub.add_parser("bench", help="latency of one artifact on a device profile (host / device / estimate)")
+    b.add_argument("artifact", help="a model file (.pt/.onnx/.tflite) or its artifact directory")
+    b.add_argument("--target", default="host", help="a profile name (edgeport targets) or a YAML file")
+    b.add_argument("--threads", type=int, help="override the profile's thread count")
+    b.add_argument("--warmup", type=int, default=10)
+    b.add_argument("--runs", type=int, default=50, help="at least this many timed runs")
+    b.add_argument("--min-seconds", type=float, default=2.0, help="and at least this long")
+    b.add_argument("--no-host", action="store_true", help="skip the host measurement (estimate only)")
+    b.add_argument("--model-dir", help="HF model dir to count the work from (default: found beside the artifact)")
+    b.add_argument("--device", action="store_true", help="also measure on an adb device with benchmark_model")
+    b.add_argument("--benchmark-binary", help="LiteRT benchmark_model built for the device (e.g. android_aarch64)")
+    b.add_argument("--serial", help="adb device serial (adb devices)")
+    b.add_argument("--json", metavar="FILE", help="also write the full result as JSON")
+    b.set_defaults(fn=cmd_bench)
+
+    r = sub.add_parser("report", help="report.md/json + plots from a run's manifest; optional regression gate")
+    r.add_argument("run_dir", help="runs/<name>")
+    r.add_argument("--out", help="output folder (default RUN_DIR/report-cli; the stage's own copy is RUN_DIR/report)")
+    r.add_argument("--baseline", metavar="OLD.json", help="a report.json to compare against; exit 1 on regression")
+    r.add_argument("--max-regression", default="10%", help="allowed relative regression, e.g. 10%% (default)")
+    r.add_argument("--max-accuracy-drop", type=float, metavar="POINTS",
+                   help="judge accuracy by an absolute drop in points instead of --max-regression")
+    r.add_argument("--budget-gate", choices=("off", "any", "all"), default="any")
+    r.add_argument("--no-plots", action="store_true")
+    r.set_defaults(fn=cmd_report)

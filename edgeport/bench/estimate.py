@@ -1,0 +1,127 @@
+"""``estimate`` latency: a roofline from the model's counted work and a profile's published hardware figures.
+
+    time = max(ops / (peak_ops x efficiency), bytes / (bandwidth x efficiency))
+
+ops    2 x the multiply-accumulates of every matmul at batch 1 and the profile's sequence length: each linear
+       layer costs rows x in x out MACs (rows = seq_len, or 1 for the pooler and classifier, which see only the
+       [CLS] row), and each attention layer 2 x seq_len^2 x d_attention (QK^T and PV). Element-wise work
+       (GELU, LayerNorm, softmax) is not counted as ops: it is bandwidth-bound and counted in bytes.
+bytes  the linear weights read once (1 byte each in INT8, 4 in fp32), the embedding rows gathered, and every
+       activation written and read back once in fp32.
+peak   ``peak_int8_gops`` for INT8 artifacts (dynamic-range INT8 runs its matmuls in int8), else
+       ``peak_fp32_gflops``; both are for the cores the profile uses (its thread count).
+
+It is a lower bound stretched by one efficiency factor (the profile's ``estimate.efficiency``); it ignores
+dispatch overhead, threading losses, caches and thermal throttling. It is an estimate and always labelled so.
+The work is counted from the reference model's Hugging Face directory (config.json + safetensors header, so
+pruned layers count with their real shapes); without one, a coarse count from the artifact's file size is used
+and the method says so.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+KIND = "estimate"
+_NOT_LINEAR = ("embeddings", "LayerNorm", "layernorm")
+
+
+def safetensors_shapes(model_dir: Path) -> dict[str, list[int]]:
+    """Tensor name -> shape from the safetensors headers alone (no tensor data is read)."""
+    shapes: dict[str, list[int]] = {}
+    for path in sorted(Path(model_dir).glob("*.safetensors")):
+        with open(path, "rb") as f:
+            (length,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(length))
+        shapes |= {k: v["shape"] for k, v in header.items() if k != "__metadata__"}
+    return shapes
+
+
+def count_work(model_dir: Path, seq_len: int) -> dict:
+    """MACs, parameter counts and activation bytes of a BERT-like encoder classifier at batch 1."""
+    config = json.loads((Path(model_dir) / "config.json").read_text())
+    shapes = safetensors_shapes(model_dir)
+    hidden = int(config.get("hidden_size", 0))
+    head_dim = hidden // max(1, int(config.get("num_attention_heads", 1)))
+    macs = linear_params = params = emb_params = act_elems = 0
+    for name, shape in shapes.items():
+        numel = _numel(shape)
+        params += numel
+        if "embeddings" in name:
+            emb_params += numel
+        if len(shape) != 2 or any(t in name for t in _NOT_LINEAR):
+            continue
+        rows = 1 if ("pooler" in name or "classifier" in name) else seq_len
+        macs += rows * numel
+        linear_params += numel
+        act_elems += rows * shape[0]
+        if name.endswith("attention.self.query.weight"):
+            d_attn = shape[0]
+            heads = max(1, d_attn // max(1, head_dim))
+            macs += 2 * seq_len * seq_len * d_attn
+            act_elems += 2 * heads * seq_len * seq_len  # scores and probabilities
+    return {"macs": macs, "params": params, "linear_params": linear_params, "embedding_params": emb_params,
+            "activation_elems": act_elems, "embedding_row_elems": 3 * seq_len * hidden,
+            "method": f"counted from {Path(model_dir).name}/config.json + safetensors shapes"}
+
+
+def count_from_size(size_bytes: int, precision: str, seq_len: int) -> dict:
+    """Coarse fallback: every stored weight treated as a linear weight applied to every token (overcounts)."""
+    params = size_bytes // _bytes_per_weight(precision)
+    return {"macs": seq_len * params, "params": params, "linear_params": params, "embedding_params": 0,
+            "activation_elems": 0, "embedding_row_elems": 0,
+            "method": "coarse: from the artifact's file size (no model directory found); overestimates"}
+
+
+def roofline(work: dict, target, precision: str) -> dict:
+    """The estimate for one artifact on one profile, with every input it used, so a reader can redo it."""
+    hw, eff = target.hardware, target.estimate.efficiency
+    int8 = precision.lower().startswith("int8")
+    peak_gops = hw.peak_int8_gops.value if int8 else hw.peak_fp32_gflops.value
+    ops = 2 * work["macs"]
+    nbytes = (work["linear_params"] * _bytes_per_weight(precision)
+              + 4 * (2 * work["activation_elems"] + work["embedding_row_elems"]))
+    compute_ms = ops / (peak_gops * 1e9 * eff) * 1e3
+    memory_ms = nbytes / (hw.memory_bandwidth_gbs.value * 1e9 * eff) * 1e3
+    latency = max(compute_ms, memory_ms)
+    return {
+        "kind": KIND, "target": target.name, "p50_ms": _sig(latency), "p90_ms": _sig(latency),
+        "gops": _sig(ops / 1e9), "mbytes": _sig(nbytes / 1e6),
+        "compute_ms": _sig(compute_ms), "memory_ms": _sig(memory_ms),
+        "bound": "compute" if compute_ms >= memory_ms else "memory",
+        "peak_gops": peak_gops, "bandwidth_gbs": hw.memory_bandwidth_gbs.value, "efficiency": eff,
+        "seq_len": target.seq_len, "threads": target.threads, "method": work["method"],
+        "formula": "max(ops / (peak x efficiency), bytes / (bandwidth x efficiency))",
+    }
+
+
+def estimate_memory_mb(work: dict, size_bytes: int) -> float:
+    """Model file + every activation in fp32 without buffer reuse: an upper bound of weights and tensor arena
+    (the runtime's own code and allocator overhead are not counted)."""
+    return round((size_bytes + 4 * work["activation_elems"]) / 2**20, 1)
+
+
+def find_model_dir(artifact: Path, levels: int = 3) -> Path | None:
+    """The HF directory describing an artifact: beside it or in a parent (export dirs keep config.json)."""
+    for directory in [artifact.parent, *list(artifact.parents)[1:levels]]:
+        if (directory / "config.json").is_file() and any(directory.glob("*.safetensors")):
+            return directory
+    return None
+
+
+def _bytes_per_weight(precision: str) -> int:
+    return 1 if precision.lower().startswith("int8") else 4 if precision.lower() in ("fp32", "float32") else 2
+
+
+def _numel(shape: list[int]) -> int:
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+def _sig(x: float, digits: int = 4) -> float:
+    """Significant digits, not decimals: a tiny test model's 0.0004 ms must not round to 0."""
+    return float(f"{x:.{digits}g}")

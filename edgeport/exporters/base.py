@@ -1,0 +1,87 @@
+"""What every exporter shares: the logits-only wrapper, the sample inputs, tolerances and the artifact sidecar.
+
+An artifact is a directory: the model file plus ``artifact.json`` (format, precision, label names, input
+names, static seq_len if any) and the tokenizer files, so ``edgeport predict DIR_OR_FILE "text"`` works for
+any format without the run that produced it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+SIDECAR = "artifact.json"
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+PRECISIONS = ("fp32", "int8")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Logit parity limits of one (format, precision) pair against the fp32 torch model, in logit units."""
+
+    max_abs: float
+    mean_abs: float
+
+
+@dataclass(frozen=True)
+class QuantizeRequest:
+    """Everything a format may need to make its INT8 artifact from the fp32 one."""
+
+    model: object  # the fp32 torch classifier (TorchScript INT8 is made from it, not from the file)
+    fp32_path: Path
+    sample: dict  # name -> torch int tensor [1, seq_len]
+    out_dir: Path
+    mode: str  # per-format: dynamic | static | full_integer
+    calibration: list[dict]  # name -> numpy int [1, seq_len] rows from the training split
+
+
+def logits_only(model):
+    """A torch module ``(input_ids, attention_mask, token_type_ids) -> logits``: exporters trace plain tensors.
+
+    Eager attention: SDPA's fused path is what the converters handle worst (litert-torch, the ONNX
+    exporter), and eager gives the same numbers.
+    """
+    import torch
+
+    model = copy.deepcopy(model).eval().float()
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation("eager")
+
+    class LogitsOnly(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            # .long(): TFLite feeds int32 (LiteRT has no int64 embedding lookup worth using); torch wants int64.
+            return self.inner(input_ids=input_ids.long(), attention_mask=attention_mask.long(),
+                              token_type_ids=token_type_ids.long()).logits
+
+    return LogitsOnly(model).eval()
+
+
+def make_sample(seq_len: int, batch: int = 1, vocab: int = 1000, pad_from: int | None = None) -> dict:
+    """Deterministic int32 sample inputs; padding in the sample so the mask path is traced, not folded away."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(100, max(vocab, 101), (batch, seq_len), generator=gen, dtype=torch.int32)
+    mask = torch.ones(batch, seq_len, dtype=torch.int32)
+    mask[:, pad_from if pad_from is not None else max(1, seq_len * 3 // 4):] = 0
+    ids[mask == 0] = 0
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids)}
+
+
+def write_sidecar(out_dir: Path, *, fmt: str, precision: str, model_file: str, label_names: list[str],
+                  seq_len: int | None, max_seq_len: int, tokenizer=None, extra: dict | None = None) -> None:
+    meta = {"format": fmt, "precision": precision, "model_file": model_file, "label_names": list(label_names),
+            "inputs": list(INPUT_NAMES), "seq_len": seq_len, "max_seq_len": max_seq_len} | (extra or {})
+    (out_dir / SIDECAR).write_text(json.dumps(meta, indent=2) + "\n")
+    if tokenizer is not None:
+        tokenizer.save_pretrained(out_dir)
+
+
+def tolerance_dict(tolerances: dict[str, Tolerance]) -> dict:
+    return {k: asdict(v) for k, v in tolerances.items()}

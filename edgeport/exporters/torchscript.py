@@ -1,0 +1,48 @@
+"""TorchScript: ``torch.jit.trace`` of the logits-only wrapper; INT8 = torch dynamic quantization of Linear.
+
+Why trace (not script): HF BERT is not scriptable, and tracing records exactly the tensor program we validate.
+The one data-dependent branch in transformers' mask helper compares the mask length with the sequence length,
+which is equal for every encoder call, so the trace holds for any batch and sequence length (tests check it).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from .base import INPUT_NAMES, QuantizeRequest, Tolerance, logits_only
+
+
+class TorchScriptExporter:
+    format = "torchscript"
+    suffix = ".pt"
+    dynamic_shapes = True
+    quantize_modes = ("dynamic",)
+    # fp32 replays the same kernels: float noise only. INT8 limits are loose on purpose: the accuracy gate
+    # judges INT8; these only catch a broken artifact (wrecked quantisation gives |Δ| of several logits).
+    tolerances = {"fp32": Tolerance(max_abs=1e-4, mean_abs=1e-5), "int8": Tolerance(max_abs=3.0, mean_abs=0.5)}
+
+    def export(self, model, sample: dict, out_dir: Path) -> Path:
+        return _trace_and_save(logits_only(model), sample, out_dir / f"model{self.suffix}")
+
+    def quantize(self, req: QuantizeRequest) -> Path:
+        import torch
+
+        if req.mode != "dynamic":
+            raise ValueError(f"torchscript INT8 supports only 'dynamic', not {req.mode!r}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao deprecation notice: still the working CPU INT8 path in 2.13
+            wrapper = torch.ao.quantization.quantize_dynamic(logits_only(req.model), {torch.nn.Linear},
+                                                             dtype=torch.qint8)
+        return _trace_and_save(wrapper, req.sample, req.out_dir / f"model{self.suffix}")
+
+
+def _trace_and_save(wrapper, sample: dict, path: Path) -> Path:
+    import torch
+
+    args = tuple(sample[n].long() for n in INPUT_NAMES)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # see the module docstring
+        traced = torch.jit.trace(wrapper, args, check_trace=False)
+    traced.save(str(path))
+    return path

@@ -1,0 +1,88 @@
+"""Saving a pruned BERT so that plain ``transformers`` loads it, and loading it back physically pruned.
+
+The constraint: transformers' ``BertSelfAttention`` derives the head size as ``hidden_size / num_attention_heads``
+and honours no ``head_dim`` attribute, so a BERT ``config.json`` cannot say "6 heads of 32 dims in a 384-wide
+model": its attention width is always ``hidden_size``. (DeBERTa-v2 reads ``attention_head_size`` but its
+attention output projection is still ``hidden x hidden``; the models that do honour ``head_dim`` use rotary
+positions and cannot compute BERT's function.) FFN width (``intermediate_size``) and vocabulary (``vocab_size``)
+have no such problem and are saved physically shrunk.
+
+So a head-pruned model is saved in plain BERT layout with each removed head re-padded as zero rows in
+query/key/value and zero columns in the attention output projection (exactly the function of the pruned model:
+a head with zero value rows outputs zero), and ``config.json`` records the surviving heads under
+``edgeport_kept_heads``. Consequences:
+* ``AutoModelForSequenceClassification.from_pretrained`` loads it with no custom code and identical logits;
+* ``load_pruned`` (and edgeport's exporters through it) slices the zero heads out again, so ONNX/TFLite graphs
+  and the torch latency get the physically smaller attention matrices;
+* the safetensors file still holds the zero attention rows; the file-size gain of head pruning appears in the
+  exported artifacts, not in this directory.
+Every layer keeps the same number of heads and the same FFN width (one config value each for all layers).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .structured import KEPT_HEADS, encoder_layers, prune_heads
+
+
+def _padded_linear(linear: nn.Linear, full: int, idx: torch.Tensor, axis: int) -> nn.Linear:
+    """``linear`` grown back to ``full`` rows (axis 0) or columns (axis 1), zeros everywhere but ``idx``."""
+    shape = list(linear.weight.shape)
+    shape[axis] = full
+    weight = linear.weight.new_zeros(shape)
+    weight.index_copy_(axis, idx, linear.weight.detach())
+    new = nn.Linear(shape[1], shape[0], bias=linear.bias is not None)
+    with torch.no_grad():
+        new.weight.copy_(weight)
+        if linear.bias is not None:
+            bias = linear.bias.detach() if axis == 1 else linear.bias.new_zeros(full).index_copy_(0, idx, linear.bias.detach())
+            new.bias.copy_(bias)
+    return new
+
+
+@torch.no_grad()
+def repad_heads(model):
+    """A copy of a head-pruned model in full BERT layout (removed heads as zeros); the model itself is untouched."""
+    kept = getattr(model.config, KEPT_HEADS, None)
+    full = copy.deepcopy(model)
+    if kept is None:
+        return full
+    d = encoder_layers(full)[0].attention.self.attention_head_size
+    width = model.config.hidden_size
+    for layer, heads in zip(encoder_layers(full), kept):
+        attn = layer.attention.self
+        idx = torch.cat([torch.arange(h * d, (h + 1) * d) for h in heads])
+        attn.query = _padded_linear(attn.query, width, idx, 0)
+        attn.key = _padded_linear(attn.key, width, idx, 0)
+        attn.value = _padded_linear(attn.value, width, idx, 0)
+        layer.attention.output.dense = _padded_linear(layer.attention.output.dense, width, idx, 1)
+        attn.num_attention_heads = model.config.num_attention_heads
+        attn.all_head_size = width
+    return full
+
+
+def save_pruned(model, tokenizer, out: Path) -> None:
+    """A Hugging Face directory (config.json, model.safetensors, tokenizer) that plain transformers loads."""
+    repad_heads(model).save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+
+
+def reslice(model):
+    """Remove the zero-padded heads that ``config.edgeport_kept_heads`` names; a no-op for other models."""
+    kept = getattr(model.config, KEPT_HEADS, None)
+    if kept and len(kept[0]) < model.config.num_attention_heads:
+        delattr(model.config, KEPT_HEADS)  # prune_heads records it again, relative to the full layout
+        prune_heads(model, kept)
+    return model
+
+
+def load_pruned(path: Path):
+    """Plain ``AutoModelForSequenceClassification`` load, then the recorded heads are sliced out physically."""
+    from transformers import AutoModelForSequenceClassification
+
+    return reslice(AutoModelForSequenceClassification.from_pretrained(str(path)).eval())

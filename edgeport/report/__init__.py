@@ -1,0 +1,59 @@
+"""Reports from a run's manifest: ``report.md``, ``report.json``, PNG plots, budget gates, baseline comparison.
+
+``build_report(run_dir, out)`` is shared by the report stage and ``edgeport report RUN_DIR``; it never loads a
+model or measures anything: everything comes from ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .collect import collect
+from .gates import budget_gates, compare, comparison_markdown, write_step_summary
+from .render import markdown
+
+__all__ = ["build_report", "compare", "comparison_markdown", "load_report_json", "write_step_summary"]
+
+
+def build_report(run_dir: Path, out: Path, *, budget_gate: str = "any", plots: bool = True) -> dict:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = collect(Path(run_dir))
+    report["budget_gate"] = budget_gate
+    report["gates"], budget_failures = budget_gates(report, budget_gate)
+    report["gate_failures"] = report["validate_gate_failures"] + budget_failures
+    report["plots"] = _plots(report, out) if plots else []
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    (out / "report.md").write_text(markdown(report))
+    return report
+
+
+def _plots(report: dict, out: Path) -> list[str]:
+    from ..errors import EdgeportError
+    from ..targets import get_target
+    from . import plots
+
+    latency_budgets, size_budgets = {}, {}
+    for name in {r["target"] for r in report["latency"]} | set(report.get("targets") or []):
+        try:
+            t = get_target(name)
+        except EdgeportError:
+            continue
+        latency_budgets[name], size_budgets[name] = t.budgets.latency_p90_ms, t.budgets.model_size_mb
+    made = [plots.accuracy_vs_latency(report, out, latency_budgets), plots.size_per_artifact(report, out, size_budgets)]
+    return [p.name for p in made if p is not None]
+
+
+def load_report_json(path: Path) -> dict:
+    from ..errors import EdgeportError
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EdgeportError(f"baseline {path} not found; pass the report.json of an earlier run")
+    except json.JSONDecodeError as exc:
+        raise EdgeportError(f"baseline {path} is not JSON ({exc}); pass a report.json written by edgeport report")
+    if not isinstance(data, dict) or "artifacts" not in data:
+        raise EdgeportError(f"baseline {path} is not an edgeport report.json (no 'artifacts')")
+    return data

@@ -1,0 +1,154 @@
+"""The report's data, gathered from a run's manifest alone (no model is loaded, nothing is re-measured).
+
+Reads: every stage's status/timing/metrics; the artifacts listed by the export/quantize stages; the validate
+stage's per-artifact results (accuracy, agreement, max |dlogit|, size, host latency), its ``latency`` rows (one
+per artifact x target, from ``edgeport.bench.bench_targets``) and its ``gate_failures``. Key spellings vary a
+little between stages, so each figure is looked up under the names it is known by.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from .. import __version__
+from ..pipeline.manifest import Manifest
+from ..errors import EdgeportError
+
+LATENCY_KINDS = ("device", "host", "estimate")  # strongest evidence first
+_ALIASES = {
+    "accuracy": ("accuracy", "acc", "eval_accuracy"),
+    "agreement": ("agreement", "label_agreement"),
+    "max_abs_diff": ("max_abs_diff", "max_abs", "max_abs_logit_diff", "max_abs_delta"),
+    "mean_abs_diff": ("mean_abs_diff", "mean_abs", "mean_abs_logit_diff"),
+    "size_bytes": ("size_bytes", "size"),
+}
+
+
+def _first(d: dict, key: str):
+    for alias in _ALIASES.get(key, (key,)):
+        if d.get(alias) is not None:
+            return d[alias]
+    return None
+
+
+def load_manifest(run_dir: Path) -> Manifest:
+    run_dir = Path(run_dir)
+    if not (run_dir / "manifest.json").is_file():
+        raise EdgeportError(f"{run_dir}: no manifest.json; pass a run directory (runs/<name>) that has run")
+    return Manifest.load(run_dir)
+
+
+def stage_rows(manifest: Manifest) -> list[dict]:
+    rows = []
+    for name, entry in manifest.stages.items():
+        if name == "report" and entry.get("status") == "running":
+            continue  # the report stage describing itself mid-run
+        metrics = entry.get("metrics") or {}
+        scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, bool)) and k != "gate_failures"}
+        rows.append({"stage": name, "status": entry.get("status"), "seconds": entry.get("seconds"),
+                     "metrics": scalars})
+    return rows
+
+
+def artifact_rows(manifest: Manifest) -> list[dict]:
+    """One row per artifact: what export/quantize made, joined by name with what validate measured."""
+    made: dict[str, dict] = {}
+    for stage in ("export", "quantize"):
+        for art in _as_list((manifest.entry(stage) or {}).get("metrics", {}).get("artifacts")):
+            made[art.get("name") or art.get("path", "?")] = dict(art)
+    validated = _as_list((manifest.entry("validate") or {}).get("metrics", {}).get("artifacts"))
+    for v in validated:
+        made.setdefault(v.get("name") or v.get("path", "?"), {}).update(v)
+    rows = []
+    for name, art in made.items():
+        row = {"name": name, "format": art.get("format"), "precision": art.get("precision"), "path": art.get("path")}
+        row |= {k: _first(art, k) for k in ("accuracy", "agreement", "max_abs_diff", "mean_abs_diff", "size_bytes")}
+        host = art.get("latency") if isinstance(art.get("latency"), dict) else None
+        row["host_latency"] = host
+        rows.append(row)
+    return rows
+
+
+def latency_rows(bench: list[dict], artifacts: list[dict]) -> list[dict]:
+    """Flat rows {artifact, target, kind, p50_ms, p90_ms, ...}: one per kind of evidence, never merged."""
+    rows, seen = [], set()
+    for r in bench:
+        name = r.get("artifact_name") or Path(r.get("artifact", "?")).parent.name
+        for kind in LATENCY_KINDS:
+            fig = r.get(kind)
+            if isinstance(fig, dict):
+                rows.append(_latency_row(name, r.get("target"), kind, fig))
+                seen.add((name, r.get("target"), kind))
+    # Host latency recorded per artifact by validate (1 thread, this machine) when no row covers it.
+    for art in artifacts:
+        host = art.get("host_latency")
+        if host and (art["name"], "host", "host") not in seen and host.get("p50_ms") is not None:
+            rows.append(_latency_row(art["name"], "host", "host", host))
+    return rows
+
+
+def _latency_row(artifact: str, target: str | None, kind: str, fig: dict) -> dict:
+    keep = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "runs", "load_ms", "peak_rss_mb", "threads",
+            "seq_len", "bound", "efficiency", "method", "p90_from", "serial")
+    return {"artifact": artifact, "target": target, "kind": kind} | {k: fig[k] for k in keep if k in fig}
+
+
+def bench_rows(manifest: Manifest, artifacts: list[dict], targets: list[str]) -> list[dict]:
+    """Per (artifact, target) results: recorded by validate (``bench_targets``) or, when it recorded only host
+    latency, completed here with the estimates, which need no measurement: counted work x profile figures."""
+    validate = (manifest.entry("validate") or {}).get("metrics", {})
+    if validate.get("latency"):
+        return _as_list(validate["latency"])
+    from ..bench.api import bench_artifact, check_budgets
+    from ..targets import get_target
+
+    # The length the artifacts were exported for: the app feeds at most that many tokens, on every target.
+    seq_len = (manifest.entry("export") or {}).get("metrics", {}).get("seq_len")
+    model_stage = (validate.get("reference") or {}).get("stage")
+    model_dir = manifest.run_dir / model_stage if model_stage else None
+    rows = []
+    for art in artifacts:
+        path = manifest.run_dir / (art.get("path") or "")
+        if not art.get("path") or not path.exists():
+            continue
+        for target in map(get_target, targets):
+            row = bench_artifact(path, target, measure_host=False, model_dir=model_dir, seq_len=seq_len)
+            host = art.get("host_latency")
+            if target.kind == "host" and host:
+                row["host"] = host  # validate measured it (its own threads/seq_len, recorded with it)
+                row["budgets"] = check_budgets(row, target)
+            rows.append(row | {"artifact": art["path"], "artifact_name": art["name"], "computed_by": "report"})
+    return rows
+
+
+def budget_checks(bench: list[dict]) -> list[dict]:
+    """Per (artifact, target) budget checks, with the kind of evidence each used."""
+    checks = []
+    for r in bench:
+        name = r.get("artifact_name") or Path(r.get("artifact", "?")).parent.name
+        for c in r.get("budgets") or []:
+            checks.append({"artifact": name, "target": r.get("target"), "format": r.get("format")} | c)
+    return checks
+
+
+def collect(run_dir: Path) -> dict:
+    """Everything the Markdown, JSON and plots show."""
+    manifest = load_manifest(run_dir)
+    artifacts = artifact_rows(manifest)
+    validate = (manifest.entry("validate") or {}).get("metrics", {})
+    targets = (manifest.data.get("config") or {}).get("validate", {}).get("targets") or []
+    bench = bench_rows(manifest, artifacts, targets)
+    return {
+        "run": Path(run_dir).resolve().name, "run_dir": str(run_dir), "edgeport_version": __version__,
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "stages": stage_rows(manifest), "artifacts": artifacts,
+        "latency": latency_rows(bench, artifacts), "budget_checks": budget_checks(bench),
+        "validate_gate_failures": list(validate.get("gate_failures") or []), "targets": targets,
+    }
+
+
+def _as_list(value) -> list[dict]:
+    if isinstance(value, dict):  # {name: {...}} is accepted as well as [{name, ...}]
+        return [{"name": k} | v for k, v in value.items() if isinstance(v, dict)]
+    return [v for v in (value or []) if isinstance(v, dict)] if isinstance(value, list) else []

@@ -1,0 +1,113 @@
+"""Gates over a collected report: target budgets (report stage) and regressions against a baseline (CI).
+
+Budgets: a target's budgets apply to the artifacts in its preferred format (those meant for that device).
+``any``: the target passes when at least one of them meets every budget (the one you would ship);
+``all``: every one of them must. Each check names the kind of evidence it used (device / host / estimate).
+
+Baseline: figures are matched by (figure, artifact, target, kind), so an estimate is never compared with a
+measurement. Latency regresses when it grows by more than ``max_regression`` (relative); accuracy when it drops
+by more than ``max_regression`` relative, or by more than ``max_accuracy_drop`` points when that is given.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+LATENCY_FIGURES = ("p50_ms", "p90_ms")
+
+
+def budget_gates(report: dict, policy: str) -> tuple[list[dict], list[str]]:
+    """(gate rows for the report, failure messages for the runner)."""
+    from ..errors import EdgeportError
+    from ..targets import get_target
+
+    gates, failures = [], []
+    by_target: dict[str, list[dict]] = {}
+    for c in report["budget_checks"]:
+        by_target.setdefault(c["target"], []).append(c)
+    for name, checks in by_target.items():
+        try:
+            fmt = get_target(name).format
+        except EdgeportError:
+            fmt = None  # profile gone since the run: show its checks, gate nothing
+        preferred = [c for c in checks if c.get("format") == fmt]
+        for c in checks:
+            gates.append({"scope": "budget", "target": name, "artifact": c["artifact"], "metric": c["metric"],
+                          "value": c["value"], "limit": c["limit"], "kind": c["kind"], "ok": c["ok"],
+                          "gated": policy != "off" and c in preferred})
+        failures += _policy_failures(name, fmt, preferred, policy)
+    return gates, failures
+
+
+def _policy_failures(target: str, fmt: str | None, checks: list[dict], policy: str) -> list[str]:
+    if policy == "off" or fmt is None:
+        return []
+    per_artifact: dict[str, list[dict]] = {}
+    for c in checks:
+        per_artifact.setdefault(c["artifact"], []).append(c)
+    bad = {a: [c for c in cs if not c["ok"]] for a, cs in per_artifact.items()}
+    if not per_artifact:
+        return [f"{target}: no {fmt} artifact was benchmarked for this target"]
+    if policy == "any" and any(not b for b in bad.values()):
+        return []
+    return [f"{a} on {target}: {c['metric']} = {c['value']} ({c['kind']}) exceeds the budget {c['limit']}"
+            for a, cs in bad.items() for c in cs]
+
+
+# ---------------------------------------------------------------------------------------------- baseline
+
+
+def figures(report: dict) -> dict[str, tuple[float, str]]:
+    """figure key -> (value, 'higher' | 'lower' is better)."""
+    out: dict[str, tuple[float, str]] = {}
+    for art in report.get("artifacts", []):
+        if art.get("accuracy") is not None:
+            out[f"accuracy {art['name']}"] = (float(art["accuracy"]), "higher")
+    for row in report.get("latency", []):
+        for fig in LATENCY_FIGURES:
+            if row.get(fig) is not None:
+                out[f"{fig} {row['artifact']} @ {row['target']} [{row['kind']}]"] = (float(row[fig]), "lower")
+    return out
+
+
+def compare(current: dict, baseline: dict, max_regression: float, max_accuracy_drop: float | None = None) -> list[dict]:
+    cur, base = figures(current), figures(baseline)
+    rows = []
+    for key in sorted(set(cur) & set(base)):
+        (new, better), (old, _) = cur[key], base[key]
+        change = (new - old) / old if old else 0.0
+        worse = -change if better == "higher" else change
+        if key.startswith("accuracy") and max_accuracy_drop is not None:
+            regressed = (old - new) * (100 if max(old, new) <= 1 else 1) > max_accuracy_drop
+        else:
+            regressed = worse > max_regression
+        status = "REGRESSED" if regressed else "improved" if worse < -1e-9 else "ok"
+        rows.append({"figure": key, "baseline": old, "current": new, "change_pct": round(100 * change, 2),
+                     "status": status})
+    for key in sorted(set(base) - set(cur)):
+        rows.append({"figure": key, "baseline": base[key][0], "current": None, "change_pct": None, "status": "missing"})
+    return rows
+
+
+def comparison_markdown(rows: list[dict], max_regression: float) -> str:
+    moved = [r for r in rows if r["status"] != "ok"] or rows
+    n_bad = sum(r["status"] == "REGRESSED" for r in rows)
+    head = (f"### edgeport regression gate: {'FAILED' if n_bad else 'passed'} "
+            f"({n_bad} of {len(rows)} figures regressed beyond {100 * max_regression:g}%)\n\n")
+    lines = ["| figure | baseline | current | change | status |", "|---|---|---|---|---|"]
+    for r in sorted(moved, key=lambda r: (r["status"] != "REGRESSED", -(abs(r["change_pct"] or 0)))):
+        change = "-" if r["change_pct"] is None else f"{r['change_pct']:+.1f}%"
+        cur = "-" if r["current"] is None else f"{r['current']:.4g}"
+        lines.append(f"| {r['figure']} | {r['baseline']:.4g} | {cur} | {change} | {r['status']} |")
+    return head + "\n".join(lines) + "\n"
+
+
+def write_step_summary(markdown: str) -> Path | None:
+    """GitHub Actions shows $GITHUB_STEP_SUMMARY on the run page; append, as other steps may have written."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return None
+    with open(target, "a", encoding="utf-8") as f:
+        f.write(markdown + "\n")
+    return Path(target)

@@ -1,0 +1,95 @@
+"""``report.md``: the collected report as Markdown tables. Every latency figure is shown with its kind."""
+
+from __future__ import annotations
+
+KIND_NOTE = {
+    "host": "measured on this machine in the artifact's own runtime (batch 1, the profile's seq len and threads)",
+    "device": "measured on a real device over adb with LiteRT's benchmark_model",
+    "estimate": "roofline estimate: max(ops / (peak x efficiency), bytes / (bandwidth x efficiency)) "
+                "from the model's counted MACs and bytes and the profile's published figures; not a measurement",
+}
+
+
+def _fmt(value, digits: int = 2, scale: float = 1.0, suffix: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) or scale != 1.0:
+        value = value * scale
+        # small figures (sub-ms latencies of tiny models) keep 3 significant digits instead of rounding to 0
+        return f"{value:.{digits}f}{suffix}" if abs(value) >= 1 or value == 0 else f"{value:.3g}{suffix}"
+    return f"{value}{suffix}"
+
+
+def _pct(value) -> str:
+    if value is None:
+        return "-"
+    return f"{value * 100:.2f}" if value <= 1 else f"{value:.2f}"
+
+
+def markdown(report: dict) -> str:
+    parts = [f"# edgeport report: {report['run']}\n",
+             f"edgeport {report['edgeport_version']}, generated {report['generated_at']} from "
+             f"`{report['run_dir']}/manifest.json`.\n",
+             _stages(report), _artifacts(report), _latency(report), _gates(report), _plots(report), _kinds()]
+    return "\n".join(p for p in parts if p)
+
+
+def _stages(report: dict) -> str:
+    lines = ["## Stages\n", "| stage | status | seconds | metrics |", "|---|---|---|---|"]
+    for s in report["stages"]:
+        shown = ", ".join(f"{k}={_fmt(v, 4)}" for k, v in list(s["metrics"].items())[:8]) or "-"
+        lines.append(f"| {s['stage']} | {s['status']} | {_fmt(s['seconds'], 1)} | {shown} |")
+    return "\n".join(lines) + "\n"
+
+
+def _artifacts(report: dict) -> str:
+    if not report["artifacts"]:
+        return "## Artifacts\n\nNo artifacts recorded (export/quantize/validate have not run).\n"
+    lines = ["## Artifacts\n", "| artifact | format | precision | size MB | accuracy % | agreement % | max abs dlogit "
+             "| host p50 ms | host p90 ms |", "|---|---|---|---|---|---|---|---|---|"]
+    for a in report["artifacts"]:
+        host = a.get("host_latency") or {}
+        lines.append(f"| {a['name']} | {a['format'] or '-'} | {a['precision'] or '-'} | "
+                     f"{_fmt(a['size_bytes'], 2, 1e-6)} | {_pct(a['accuracy'])} | {_pct(a['agreement'])} | "
+                     f"{_fmt(a['max_abs_diff'], 4)} | {_fmt(host.get('p50_ms'))} | {_fmt(host.get('p90_ms'))} |")
+    return "\n".join(lines) + "\n"
+
+
+def _latency(report: dict) -> str:
+    if not report["latency"]:
+        return "## Latency per target\n\nNo latency recorded (set `validate.targets`).\n"
+    lines = ["## Latency per target\n", "Every figure is labelled with its kind: **host**, **device** or **estimate** "
+             "(see the end of this report).\n",
+             "| target | artifact | kind | p50 ms | p90 ms | threads | seq len | note |", "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(report["latency"], key=lambda r: (r["target"] or "", r["artifact"], r["kind"])):
+        note = r.get("bound") and f"{r['bound']}-bound, efficiency {r.get('efficiency')}" or \
+            (f"p90 from {r['p90_from']}" if r.get("p90_from") else f"{r.get('runs', '-')} runs")
+        lines.append(f"| {r['target']} | {r['artifact']} | {r['kind']} | {_fmt(r.get('p50_ms'))} | "
+                     f"{_fmt(r.get('p90_ms'))} | {r.get('threads', '-')} | {r.get('seq_len', '-')} | {note} |")
+    return "\n".join(lines) + "\n"
+
+
+def _gates(report: dict) -> str:
+    lines = ["## Gates\n"]
+    failed = report["gate_failures"]
+    lines.append(f"**{'FAIL' if failed else 'PASS'}**: {len(failed)} gate failure(s); budget policy "
+                 f"`{report['budget_gate']}`.\n")
+    lines += [f"- FAIL: {f}" for f in failed]
+    if report["gates"]:
+        lines += ["", "| result | target | artifact | metric | value | limit | evidence | gated |", "|---|---|---|---|---|---|---|---|"]
+        for g in sorted(report["gates"], key=lambda g: (g["ok"], g["target"], g["artifact"])):
+            lines.append(f"| {'pass' if g['ok'] else 'FAIL'} | {g['target']} | {g['artifact']} | {g['metric']} | "
+                         f"{_fmt(g['value'])} | {_fmt(g['limit'])} | {g['kind']} | {'yes' if g['gated'] else 'no'} |")
+        lines.append("\n`gated`: the budget applies to artifacts in the target's preferred format; the others are shown "
+                     "for information.")
+    return "\n".join(lines) + "\n"
+
+
+def _plots(report: dict) -> str:
+    if not report.get("plots"):
+        return ""
+    return "## Plots\n\n" + "\n\n".join(f"![{p}]({p})" for p in report["plots"]) + "\n"
+
+
+def _kinds() -> str:
+    return "## What the numbers are\n\n" + "\n".join(f"- **{k}**: {v}." for k, v in KIND_NOTE.items()) + "\n"

@@ -1,0 +1,62 @@
+"""The runner protocol and what every runner shares: locating the model file and reading its sidecar."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..errors import ArtifactError
+
+SIDECAR = "artifact.json"  # written by edgeport.exporters.base.write_sidecar
+
+
+class Runner(Protocol):
+    format: str
+    path: Path
+    seq_len: int | None  # static sequence length (TFLite), None when any length works
+
+    def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray,
+                 token_type_ids: np.ndarray | None = None) -> np.ndarray: ...
+
+
+def model_file(path: Path) -> Path:
+    """The model file of an artifact given as the file itself or as its directory."""
+    if not path.exists():
+        raise ArtifactError(f"{path}: no such artifact; give a model file (.pt, .onnx, .tflite) or its directory")
+    if path.is_file():
+        return path
+    meta_path = path / SIDECAR
+    if meta_path.is_file():
+        return path / _read_meta(meta_path)["model_file"]
+    found = [p for p in sorted(path.iterdir()) if p.suffix in (".pt", ".onnx", ".tflite")]
+    if len(found) != 1:
+        raise ArtifactError(f"{path}: expected one model file (.pt, .onnx, .tflite) in the directory, "
+                            f"found {len(found)}")
+    return found[0]
+
+
+def artifact_meta(path: Path) -> dict:
+    """The sidecar (format, precision, label names, seq_len) beside a model file; {} when there is none."""
+    file = model_file(Path(path))
+    meta_path = file.parent / SIDECAR
+    return _read_meta(meta_path) if meta_path.is_file() else {}
+
+
+def _read_meta(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path}: unreadable artifact metadata ({exc}); re-export the artifact") from None
+
+
+def with_token_types(input_ids: np.ndarray, token_type_ids: np.ndarray | None) -> np.ndarray:
+    return np.zeros_like(input_ids) if token_type_ids is None else token_type_ids
+
+
+def load_failed(path: Path, exc: Exception) -> ArtifactError:
+    first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    return ArtifactError(f"{path}: cannot be loaded ({first}); the file may be truncated or from another "
+                         f"tool; re-export it (edgeport run CONFIG --force export)")

@@ -1,0 +1,63 @@
+"""Tokenisation for artifacts: the tokenizer saved beside each artifact, padded into numpy batches.
+
+Used by ``edgeport predict``, by validation and by INT8 calibration, so all three see the same token ids.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ArtifactError
+from .common import artifact_meta, model_file
+
+KEYS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def artifact_tokenizer(path: Path):
+    """The tokenizer saved beside the artifact (transformers' fast tokenizer; no torch needed)."""
+    from transformers import AutoTokenizer
+
+    directory = model_file(Path(path)).parent
+    if not any((directory / f).is_file() for f in ("tokenizer.json", "vocab.txt")):
+        raise ArtifactError(f"{directory}: no tokenizer beside the model (tokenizer.json); re-export the artifact")
+    return AutoTokenizer.from_pretrained(str(directory))
+
+
+def encode_rows(tokenizer, texts: list[str], pairs: list[str] | None, max_len: int) -> list[dict[str, list[int]]]:
+    enc = tokenizer(list(texts), list(pairs) if pairs else None, truncation=True, max_length=max_len)
+    n = len(enc["input_ids"])
+    return [{k: (enc[k][i] if k in enc else [0] * len(enc["input_ids"][i])) for k in KEYS} for i in range(n)]
+
+
+def pad_batch(rows: list[dict[str, list[int]]], width: int | None = None, pad_id: int = 0) -> dict[str, np.ndarray]:
+    """Right-pad rows to ``width`` (default: the longest row) with mask 0."""
+    width = width or max(len(r["input_ids"]) for r in rows)
+    out = {}
+    for key in KEYS:
+        fill = pad_id if key == "input_ids" else 0
+        out[key] = np.array([r[key] + [fill] * (width - len(r[key])) for r in rows], dtype=np.int64)
+    return out
+
+
+def artifact_max_len(path: Path, default: int = 128) -> int:
+    """Tokens per text for this artifact: its static length (TFLite) or the max_seq_len it was exported for."""
+    meta = artifact_meta(Path(path))
+    return int(meta.get("seq_len") or meta.get("max_seq_len") or default)
+
+
+def predict(path: Path, texts: list[str], pairs: list[str] | None = None, threads: int = 1) -> list[dict]:
+    """Label and class probabilities for each text, from any artifact."""
+    from . import load
+
+    runner = load(path, threads)
+    tokenizer = artifact_tokenizer(path)
+    labels = artifact_meta(Path(path)).get("label_names")
+    rows = encode_rows(tokenizer, texts, pairs, artifact_max_len(path))
+    logits = runner(**pad_batch(rows, pad_id=tokenizer.pad_token_id or 0))
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    names = labels or [str(i) for i in range(logits.shape[-1])]
+    return [{"label": names[int(p.argmax())], "probs": {n: round(float(v), 6) for n, v in zip(names, p)},
+             "logits": [float(x) for x in lg]} for p, lg in zip(probs, logits)]

@@ -1,0 +1,65 @@
+"""Export stage: the fp32 model of the most processed model stage, in every configured format.
+
+Each artifact is a directory ``export/<format>-fp32/`` holding the model file, ``artifact.json`` and the
+tokenizer. The stage's metrics list them under ``artifacts`` (name, format, precision, path relative to the
+run dir, size_bytes): quantize, validate, report and the Android build read that list from the manifest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..pipeline.stage import model_stage
+
+
+def export_seq_len(cfg) -> int:
+    return cfg.export.seq_len or cfg.data.max_seq_len
+
+
+def label_names(model) -> list[str]:
+    id2label = model.config.id2label
+    return [str(id2label[i]) for i in range(len(id2label))]
+
+
+def artifact_record(stage: str, stage_out: Path, path: Path, fmt: str, precision: str) -> dict:
+    """One ``artifacts`` entry; ``path`` is recorded relative to the run dir (where the stage is published)."""
+    return {"name": f"{fmt}-{precision}", "format": fmt, "precision": precision,
+            "path": f"{stage}/{path.relative_to(stage_out).as_posix()}", "size_bytes": path.stat().st_size}
+
+
+class ExportStage:
+    name = "export"
+    sections = ("data", "export")
+    uses_data = False
+    distributed = False
+    key_metric = "formats"
+
+    def enabled(self, cfg) -> bool:
+        return cfg.export.enabled
+
+    def inputs(self, cfg) -> dict[str, str]:
+        return {"model": model_stage(cfg)}
+
+    def run(self, ctx) -> dict:
+        from ..exporters import get_exporter, make_sample, write_sidecar
+        from ..models import load_classifier, load_tokenizer
+
+        cfg, model_dir = ctx.cfg, ctx.inputs["model"]
+        model = load_classifier(model_dir).eval()
+        tokenizer = load_tokenizer(model_dir)
+        seq_len = export_seq_len(cfg)
+        artifacts = []
+        for fmt in cfg.export.formats:
+            exporter = get_exporter(fmt)
+            # Dynamic formats trace a batch of 2: torch specialises a dimension of size 1 to a constant.
+            sample = make_sample(seq_len, batch=2 if exporter.dynamic_shapes else 1, vocab=tokenizer.vocab_size)
+            out_dir = ctx.out / f"{fmt}-fp32"
+            out_dir.mkdir()
+            print(f"  exporting {fmt} fp32 ...", flush=True)
+            path = exporter.export(model, sample, out_dir)
+            write_sidecar(out_dir, fmt=fmt, precision="fp32", model_file=path.name, label_names=label_names(model),
+                          seq_len=None if exporter.dynamic_shapes else seq_len, max_seq_len=cfg.data.max_seq_len,
+                          tokenizer=tokenizer, extra={"source_stage": model_stage(cfg)})
+            artifacts.append(artifact_record(self.name, ctx.out, path, fmt, "fp32"))
+        return {"formats": ",".join(cfg.export.formats), "seq_len": seq_len, "source_stage": model_stage(cfg),
+                "artifacts": artifacts}

@@ -1,0 +1,173 @@
+"""Device profiles (``targets/*.yaml``): what a model must run on, its published hardware figures and budgets.
+
+A profile is data, validated like a pipeline config: every problem in every file is collected into one
+``ConfigError`` naming the file and the key. Hardware figures carry their public source, and a ``derived`` note
+when they are computed (e.g. peak = cores x clock x SIMD lanes x 2); the latency *estimate* uses them.
+
+Where profiles are found, first match of a name wins:
+  1. ``$EDGEPORT_TARGETS_DIR`` (``os.pathsep``-separated directories), for a user's own profiles;
+  2. ``edgeport/profiles/`` inside the installed package (a symlink to the repo's ``targets/`` in a checkout;
+     setuptools copies the files into wheels through the ``package-data`` entry);
+  3. ``targets/`` next to the package (a source checkout run without installing).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError, EdgeportError
+
+PACKAGED_DIR = Path(__file__).parent / "profiles"
+CHECKOUT_DIR = Path(__file__).resolve().parent.parent / "targets"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Figure(_Strict):
+    value: float = Field(gt=0)
+    source: str = Field(min_length=3, description="public document or URL the figure comes from")
+    derived: str | None = Field(None, description="how the value was computed from sourced figures, if it was")
+
+
+class Hardware(_Strict):
+    soc: str
+    cores: Figure
+    clock_ghz: Figure
+    peak_int8_gops: Figure = Field(description="peak INT8 ops/s (1 MAC = 2 ops) for the cores the profile uses")
+    peak_fp32_gflops: Figure = Field(description="peak fp32 FLOP/s for the cores the profile uses")
+    memory_bandwidth_gbs: Figure
+
+
+class Budgets(_Strict):
+    latency_p90_ms: float = Field(gt=0)
+    model_size_mb: float = Field(gt=0)
+    peak_memory_mb: float = Field(gt=0)
+
+
+class EstimateSettings(_Strict):
+    # Real kernels reach a fraction of peak; 0.5 matches what MiniLM reached on the host (see ARCHITECTURE.md).
+    efficiency: float = Field(0.5, gt=0, le=1, description="fraction of peak compute and bandwidth assumed reached")
+
+
+class Target(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    description: str
+    os: str
+    kind: Literal["device", "host"] = Field("device", description="host: this machine, measured here; device: elsewhere")
+    format: Literal["torchscript", "onnx", "tflite"]
+    runtime: str
+    threads: int = Field(ge=1, le=256)
+    seq_len: int = Field(ge=8, le=4096)
+    hardware: Hardware
+    budgets: Budgets
+    estimate: EstimateSettings = EstimateSettings()
+    path: str | None = Field(None, exclude=True, description="the file it was loaded from (set by the loader)")
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+def search_dirs() -> list[Path]:
+    env = [Path(p) for p in os.environ.get("EDGEPORT_TARGETS_DIR", "").split(os.pathsep) if p]
+    dirs: list[Path] = []
+    for d in env + [PACKAGED_DIR, CHECKOUT_DIR]:
+        if d.is_dir() and d.resolve() not in [x.resolve() for x in dirs]:
+            dirs.append(d)  # the packaged symlink and the checkout dir are often the same folder
+    return dirs
+
+
+def target_files() -> dict[str, Path]:
+    """Profile name (file stem) -> file; earlier directories shadow later ones."""
+    found: dict[str, Path] = {}
+    for directory in search_dirs():
+        for path in sorted(directory.glob("*.yaml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
+def load_target_file(path: Path) -> Target:
+    target, problems = _parse(path)
+    if problems:
+        raise ConfigError(problems, source=str(path))
+    return target
+
+
+def _parse(path: Path) -> tuple[Target | None, list[str]]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        return None, [f"not readable as YAML: {str(exc).splitlines()[0]}"]
+    if not isinstance(raw, dict):
+        return None, ["the top level must be a mapping (name:, description:, hardware:, budgets:, ...)"]
+    problems = []
+    if raw.get("name") not in (None, path.stem):
+        problems.append(f"name: '{raw.get('name')}' must equal the file name '{path.stem}'")
+    try:
+        target = Target.model_validate({**raw, "path": str(path)})
+    except ValidationError as exc:
+        return None, problems + [_describe(e) for e in exc.errors()]
+    return target, problems
+
+
+def _describe(err: dict) -> str:
+    loc = ".".join(str(p) for p in err["loc"]) or "profile"
+    if err["type"] == "extra_forbidden":
+        return f"{loc}: unknown key"
+    got = err.get("input")
+    shown = "" if isinstance(got, dict) or err["type"] == "missing" else f" (got {got!r})"
+    return f"{loc}: {err['msg']}{shown}"
+
+
+@lru_cache(maxsize=None)
+def _registry(key: tuple) -> dict[str, Target]:
+    targets, problems = {}, []
+    for name, path in target_files().items():
+        target, issues = _parse(path)
+        problems += [f"{path}: {p}" for p in issues]
+        if target is not None:
+            targets[name] = target
+    if problems:
+        raise ConfigError(problems, source="device profiles")
+    return targets
+
+
+def all_targets() -> dict[str, Target]:
+    """Every profile found, validated all at once (one error lists every problem in every file)."""
+    files = target_files()
+    key = tuple((n, str(p), p.stat().st_mtime_ns) for n, p in files.items())
+    return _registry(key)
+
+
+class UnknownTargetError(EdgeportError):
+    """A target name that no profile file defines."""
+
+
+def get_target(name_or_path: str) -> Target:
+    """A profile by name (``edgeport targets`` lists them) or by the path of a YAML file."""
+    if name_or_path.endswith((".yaml", ".yml")) and Path(name_or_path).is_file():
+        return load_target_file(Path(name_or_path))
+    known = all_targets()
+    if name_or_path in known:
+        return known[name_or_path]
+    hint = difflib.get_close_matches(name_or_path, list(known), n=1)
+    raise UnknownTargetError(
+        f"unknown target '{name_or_path}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+        + f"; known targets: {', '.join(known) or '(none found)'}; searched: "
+        + ", ".join(str(d) for d in search_dirs()))
+
+
+def check_target_names(names: list[str], source: str = "config") -> None:
+    """Fail early (before a run starts) on any unknown name in a ``targets:`` list."""
+    known = all_targets()
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise ConfigError([f"unknown target '{n}'; known targets: {', '.join(known)}" for n in bad], source=source)

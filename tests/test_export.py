@@ -1,0 +1,206 @@
+"""Exporters, INT8, runtimes, validation gates and ``edgeport predict`` on a tiny BERT, every (format, precision).
+
+A tiny random BERT's logits barely depend on its input (every sentence gets the same label), which would make
+parity and agreement checks vacuous. ``spread_model`` fixes that: encoder weights are scaled up so hidden states
+vary, and the head reads their main direction with logits of std ~1.5. Labels are then set to the fp32 model's
+own predictions, so accuracy drop == disagreement, and the INT8 gate means something on an untrained model.
+Artifacts are built once per module (litert-torch and the ONNX exporter take ~10 s each here).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SST2, make_tiny_bert
+
+from edgeport import runtimes
+from edgeport.config import ValidateConfig
+from edgeport.exporters import EXPORTERS, PRECISIONS, QuantizeRequest, make_sample, tflite_ops, write_sidecar
+from edgeport.validation import (artifact_logits, compare, gate_failures, reference_logits,
+                                 resolved_tolerance)
+
+SEQ = 32
+DEFAULT_MODES = {"torchscript": "dynamic", "onnx": "dynamic", "tflite": "dynamic"}
+PAIRS = [(fmt, prec) for fmt in ("torchscript", "onnx", "tflite") for prec in ("fp32", "int8")]
+LABELS = ["negative", "positive"]
+
+
+def spread_model(directory: Path, texts: list[str], weight_scale: float = 5.0, logit_std: float = 1.5):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(directory)).eval()
+    tok = AutoTokenizer.from_pretrained(str(directory))
+    enc = tok(texts, truncation=True, max_length=SEQ, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        for param in model.bert.parameters():
+            if param.dim() == 2:
+                param.mul_(weight_scale)
+        pooled = model.bert(**enc).pooler_output
+        proj_dir = torch.linalg.svd(pooled - pooled.mean(0), full_matrices=False).Vh[0]
+        proj = pooled @ proj_dir
+        k = logit_std / proj.std()
+        centre = proj.median() * k  # balanced labels on these texts
+        model.classifier.weight.copy_(torch.stack([-proj_dir * k, proj_dir * k]))
+        model.classifier.bias.copy_(torch.stack([centre, -centre]))
+    return model, tok
+
+
+class Split:  # the slice of edgeport.data.Split that validation reads
+    def __init__(self, texts, labels):
+        self.texts, self.pairs, self.labels = texts, None, labels
+
+
+def eval_texts(n: int = 120) -> list[str]:
+    lines = (SST2 / "validation.tsv").read_text(encoding="utf-8").splitlines()[1:n + 1]
+    return [line.split("\t")[0] for line in lines]
+
+
+def random_calibration(vocab: int, n: int = 16) -> list[dict]:
+    """Deliberately bad calibration: random ids, no padding (real inputs have padding and real words)."""
+    rng = np.random.default_rng(0)
+    return [{"input_ids": rng.integers(0, vocab, (1, SEQ)), "attention_mask": np.ones((1, SEQ), np.int64),
+             "token_type_ids": np.zeros((1, SEQ), np.int64)} for _ in range(n)]
+
+
+def _quantize(exporter, model, fp32: Path, out_dir: Path, mode: str, calibration: list[dict]) -> Path:
+    shutil.copytree(fp32.parent, out_dir, ignore=shutil.ignore_patterns(fp32.name))
+    sample = make_sample(SEQ, batch=2 if exporter.dynamic_shapes else 1)
+    return exporter.quantize(QuantizeRequest(model=model, fp32_path=fp32, sample=sample, out_dir=out_dir,
+                                             mode=mode, calibration=calibration))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Every registered format in fp32 and INT8 (default modes) plus two deliberately broken INT8 artifacts."""
+    base = tmp_path_factory.mktemp("export")
+    texts = eval_texts()
+    model, tok = spread_model(make_tiny_bert(base / "tiny", classifier_labels=LABELS), texts)
+    split = Split(texts, [0] * len(texts))
+    ref = reference_logits(model, tok, split, SEQ)
+    split.labels = ref.argmax(-1).tolist()
+    paths, broken = {}, {}
+    for fmt, exporter in EXPORTERS.items():
+        out = base / f"{fmt}-fp32"
+        out.mkdir()
+        sample = make_sample(SEQ, batch=2 if exporter.dynamic_shapes else 1, vocab=tok.vocab_size)
+        fp32 = exporter.export(model, sample, out)
+        write_sidecar(out, fmt=fmt, precision="fp32", model_file=fp32.name, label_names=LABELS,
+                      seq_len=None if exporter.dynamic_shapes else SEQ, max_seq_len=SEQ, tokenizer=tok)
+        paths[(fmt, "fp32")] = fp32
+        paths[(fmt, "int8")] = _quantize(exporter, model, fp32, base / f"{fmt}-int8", DEFAULT_MODES[fmt], [])
+    for fmt, mode in (("tflite", "full_integer"), ("onnx", "static")):
+        broken[fmt] = _quantize(EXPORTERS[fmt], model, paths[(fmt, "fp32")], base / f"{fmt}-int8-{mode}", mode,
+                                random_calibration(tok.vocab_size))
+    return {"model": model, "tok": tok, "split": split, "ref": ref, "paths": paths, "broken": broken}
+
+
+def _validate(path: Path, fmt: str, precision: str, built) -> tuple[dict, list[str]]:
+    runner = runtimes.load(path, threads=2)
+    logits = artifact_logits(runner, path, built["split"], SEQ, batch_size=32)
+    row = {"name": f"{fmt}-{precision}", "format": fmt, "precision": precision}
+    row |= compare(logits, built["ref"], built["split"].labels)
+    vcfg = ValidateConfig()
+    return row, gate_failures(row, 1.0, vcfg, resolved_tolerance(fmt, precision, vcfg))
+
+
+def test_every_registered_exporter_is_covered():
+    assert {(f, p) for f in EXPORTERS for p in PRECISIONS} == set(PAIRS)
+    for fmt, exporter in EXPORTERS.items():
+        assert exporter.suffix in runtimes.RUNTIMES, f"{fmt}: no runtime registered for {exporter.suffix}"
+        assert set(exporter.tolerances) == set(PRECISIONS), f"{fmt}: tolerances for every precision"
+        assert DEFAULT_MODES[fmt] in exporter.quantize_modes
+
+
+@pytest.mark.parametrize("fmt,precision", PAIRS, ids=[f"{f}-{p}" for f, p in PAIRS])
+def test_artifact_matches_torch_on_eval_rows(fmt, precision, built):
+    row, failures = _validate(built["paths"][(fmt, precision)], fmt, precision, built)
+    tol = EXPORTERS[fmt].tolerances[precision]
+    assert row["max_abs_diff"] <= tol.max_abs and row["mean_abs_diff"] <= tol.mean_abs, row
+    # fp32: label-for-label; INT8 on this well-conditioned tiny model: at most 1 point of disagreement.
+    assert row["agreement"] >= (0.999 if precision == "fp32" else 0.99), row
+    assert failures == []
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_dynamic_formats_take_any_batch_and_length(fmt, built):
+    import torch
+
+    rng = np.random.default_rng(1)
+    ids = rng.integers(1000, 2000, (3, 7))
+    mask = np.ones_like(ids)
+    mask[1, 4:] = 0
+    with torch.no_grad():
+        expected = built["model"](input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).logits
+    got = runtimes.load(built["paths"][(fmt, "fp32")])(ids, mask)
+    np.testing.assert_allclose(got, expected.numpy(), atol=EXPORTERS[fmt].tolerances["fp32"].max_abs)
+
+
+def test_tflite_is_static_and_builtin_only(built):
+    runner = runtimes.load(built["paths"][("tflite", "fp32")])
+    assert runner.seq_len == SEQ
+    for precision in PRECISIONS:
+        ops = tflite_ops(built["paths"][("tflite", precision)])
+        assert "GELU" in ops and not any(op.startswith("Flex") for op in ops), ops  # exact GELU, no FlexErf
+
+
+@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
+def test_broken_quantization_fails_the_gate(fmt, built):
+    _, failures = _validate(built["broken"][fmt], fmt, "int8", built)
+    assert any(f.startswith(f"{fmt}-int8: accuracy drop") and "vs limit <= 1.0" in f for f in failures), failures
+
+
+def test_predict_gives_one_label_across_all_six_artifacts(built):
+    from edgeport.runtimes.text import predict
+
+    texts = built["split"].texts[:60]
+    labels = {pair: [r["label"] for r in predict(path, texts)] for pair, path in built["paths"].items()}
+    agree = [i for i in range(len(texts)) if len({labels[p][i] for p in labels}) == 1]
+    assert len(agree) >= 0.95 * len(texts)
+    ref = [LABELS[i] for i in built["split"].labels[:60]]
+    assert all(labels[("tflite", "int8")][i] == ref[i] for i in agree)
+    assert set(ref[i] for i in agree) == set(LABELS)  # both classes occur: the check is not vacuous
+
+
+def test_predict_cli_reads_any_artifact(built, capsys):
+    from edgeport.cli import main
+
+    text = built["split"].texts[0]
+    outputs = set()
+    for path in built["paths"].values():
+        assert main(["predict", str(path.parent), text]) == 0
+        outputs.add(capsys.readouterr().out.split("\t")[0])
+    assert len(outputs) == 1 and outputs <= set(LABELS)
+
+
+def test_predict_rejects_missing_and_truncated_artifacts(built, tmp_path, capsys):
+    from edgeport.cli import main
+
+    assert main(["predict", str(tmp_path / "nope.onnx"), "hi"]) == 2
+    assert "no such artifact" in capsys.readouterr().err
+    for (fmt, precision), path in built["paths"].items():
+        if precision != "fp32":
+            continue
+        cut = tmp_path / path.name
+        cut.write_bytes(path.read_bytes()[:2000])
+        assert main(["predict", str(cut), "hi"]) == 2, fmt
+        assert "cannot be loaded" in capsys.readouterr().err, fmt
+
+
+def test_gate_messages_name_artifact_metric_value_and_limit():
+    row = {"name": "onnx-fp32", "precision": "fp32", "agreement": 0.99, "max_abs_diff": 0.5, "mean_abs_diff": 0.0}
+    failures = gate_failures(row, 0.9, ValidateConfig(), {"max_abs": 1e-3, "mean_abs": 1e-4})
+    assert failures == ["onnx-fp32: label agreement with the fp32 torch model 0.9900 vs limit >= 0.999",
+                        "onnx-fp32: max abs diff 0.5 vs tolerance <= 0.001"]
+
+
+def test_quantize_needs_export():
+    from edgeport.config import PipelineConfig
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="quantize.enabled needs export.enabled"):
+        PipelineConfig.model_validate({"export": {"enabled": False}})

@@ -1,0 +1,134 @@
+"""Structured and vocabulary pruning on tiny random BERTs: shapes shrink, saved dirs reload with plain
+transformers and identical logits, importance finds a dead head, vocabulary pruning keeps training tokenization."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from conftest import make_tiny_bert, run_cli, write_config
+
+from edgeport.config import load_config
+from edgeport.errors import ConfigError
+from edgeport.pruning import (heads_to_keep, load_pruned, prune_ffn, prune_heads, prune_vocab, save_pruned,
+                              token_change, unit_importance)
+
+TEXTS = ["a gripping , funny movie !", "the acting was dreadful and the plot thin", "Café au lait, s'il vous plaît"]
+ATOL = 1e-5
+
+
+@pytest.fixture()
+def tiny(tmp_path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = make_tiny_bert(tmp_path / "tiny", hidden=32, layers=2, heads=4, intermediate=64, classifier_labels=["n", "p"])
+    return AutoModelForSequenceClassification.from_pretrained(str(path)).eval(), AutoTokenizer.from_pretrained(str(path))
+
+
+def logits(model, tok, texts=TEXTS):
+    with torch.no_grad():
+        return model(**tok(texts, padding=True, return_tensors="pt")).logits
+
+
+def test_physical_pruning_shrinks_and_reloads_identically(tiny, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    model, tok = tiny
+    prune_heads(model, [[0, 2], [1, 3]])
+    prune_ffn(model, [list(range(0, 64, 2)), list(range(1, 64, 4))[:16] + list(range(2, 64, 4))[:16]])
+    layer = model.bert.encoder.layer[0]
+    assert layer.attention.self.query.weight.shape == (16, 32)  # 2 heads x 8 dims
+    assert layer.attention.output.dense.weight.shape == (32, 16)
+    assert layer.intermediate.dense.weight.shape == (32, 32) and layer.output.dense.weight.shape == (32, 32)
+    expected = logits(model, tok)
+    save_pruned(model, tok, tmp_path / "out")
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert config["intermediate_size"] == 32 and config["edgeport_kept_heads"] == [[0, 2], [1, 3]]
+    plain = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "out")).eval()
+    torch.testing.assert_close(logits(plain, tok), expected, atol=ATOL, rtol=0)
+    physical = load_pruned(tmp_path / "out")
+    assert physical.bert.encoder.layer[1].attention.self.value.weight.shape == (16, 32)
+    torch.testing.assert_close(logits(physical, tok), expected, atol=ATOL, rtol=0)
+
+
+def test_pruning_twice_composes_head_indices(tiny, tmp_path):
+    model, tok = tiny
+    prune_heads(model, [[0, 1, 3], [0, 2, 3]])
+    prune_heads(model, [[0, 2], [1, 2]])
+    assert model.config.edgeport_kept_heads == [[0, 3], [2, 3]]
+    expected = logits(model, tok)
+    save_pruned(model, tok, tmp_path / "out")
+    torch.testing.assert_close(logits(load_pruned(tmp_path / "out"), tok), expected, atol=ATOL, rtol=0)
+
+
+def test_head_importance_ranks_a_dead_head_lowest(tiny):
+    model, tok = tiny
+    with torch.no_grad():  # head 1 of layer 0 outputs exactly zero: its value rows are zero
+        model.bert.encoder.layer[0].attention.self.value.weight[8:16] = 0
+        model.bert.encoder.layer[0].attention.self.value.bias[8:16] = 0
+    enc = tok(TEXTS * 4, padding=True, return_tensors="pt")
+    batches = [dict(enc, labels=torch.tensor([0, 1, 0] * 4))]
+
+    def loss_fn(m, batch):
+        out = m(**{k: batch[k] for k in ("input_ids", "token_type_ids", "attention_mask")}).logits
+        return torch.nn.functional.cross_entropy(out, batch["labels"])
+
+    heads, ffn = unit_importance(model, batches, loss_fn, max_batches=1)
+    assert heads.shape == (2, 4) and ffn.shape == (2, 64)
+    assert heads[0].argmin().item() == 1 and heads[0, 1].item() == 0.0
+    assert all(heads[0, h] > 0 for h in (0, 2, 3))
+    assert all(p.requires_grad for p in model.parameters())  # scoring leaves the model trainable
+
+
+def test_vocab_pruning_keeps_training_tokenization_and_logits(tiny, tmp_path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model, tok = tiny
+    expected = logits(model, tok)
+    new_tok, kept = prune_vocab(model, tok, TEXTS, tmp_path / "out")
+    assert model.config.vocab_size == len(kept) == model.get_input_embeddings().weight.shape[0] < 5000
+    assert (tmp_path / "out" / "vocab.txt").read_text().splitlines()[0] == "[PAD]"
+    for text in TEXTS:
+        assert new_tok.tokenize(text) == tok.tokenize(text)
+    torch.testing.assert_close(logits(model, new_tok), expected, atol=ATOL, rtol=0)
+    save_pruned(model, new_tok, tmp_path / "out")
+    plain = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "out")).eval()
+    reloaded_tok = AutoTokenizer.from_pretrained(str(tmp_path / "out"))
+    torch.testing.assert_close(logits(plain, reloaded_tok), expected, atol=ATOL, rtol=0)
+    # an unseen word can only be spelled with shorter pieces, never become [UNK]
+    unseen = "extraordinarily"
+    assert "[UNK]" not in new_tok.tokenize(unseen) and "".join(new_tok.tokenize(unseen)).replace("##", "") == unseen
+    change = token_change(tok, new_tok, TEXTS + [unseen])
+    assert change["changed_row_share"] == pytest.approx(1 / 4)
+
+
+def test_heads_fraction_rounding_and_validation(tmp_path):
+    assert heads_to_keep(12, 0.5) == 6 and heads_to_keep(12, 0.3) == 9 and heads_to_keep(4, 0.99) == 1
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("prune: {enabled: true}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(str(cfg), ["prune.heads_fraction=1.0", "prune.ffn_fraction=-0.1", "prune.vocab_top_k=0"])
+    text = str(err.value)
+    assert "prune.heads_fraction" in text and "prune.ffn_fraction" in text and "prune.vocab_top_k" in text
+
+
+def test_prune_stage_via_cli(tmp_path, sst2_slice):
+    teacher = make_tiny_bert(tmp_path / "teacher", hidden=32, layers=2, heads=4, intermediate=64)
+    small = {"epochs": 1, "lr": 1e-3, "batch_size": 16}
+    cfg = write_config(tmp_path / "cfg.yaml", teacher, sst2_slice, tmp_path / "runs",
+                       data={"train_limit": 64, "eval_limit": 64}, teacher={"train": small},
+                       distill={"enabled": False},
+                       prune={"enabled": True, "heads_fraction": 0.5, "ffn_fraction": 0.5, "vocab": True,
+                              "score_batches": 2, "latency_seconds": 0.05, "latency_seq_len": 32, "train": small})
+    result = run_cli("run", cfg, "--until", "prune")
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = json.loads((tmp_path / "runs" / "tiny" / "manifest.json").read_text())
+    metrics = manifest["stages"]["prune"]["metrics"]
+    steps = [row["step"] for row in metrics["variants"]]
+    assert steps == ["unpruned", "heads-pruned", "ffn-pruned", "recovered", "vocab-pruned"]
+    assert metrics["heads_per_layer"] == 2 and metrics["ffn_width"] == 32
+    assert metrics["vocab_size"] < 30522 and metrics["reload_max_abs_diff"] <= ATOL
+    first, last = metrics["variants"][0], metrics["variants"][-1]
+    assert last["params"] < first["params"] and last["file_mb"] < first["file_mb"] and "p50_ms" in last
+    assert (tmp_path / "runs" / "tiny" / "prune" / "vocab.txt").is_file()

@@ -1,0 +1,119 @@
+"""A very small real pipeline (teacher -> distill) for the reliability tests and benchmarks/fault_injection.py.
+
+64 training rows, 1 epoch, a 2-layer hidden-32 BERT, one thread, export/quantize/validate/report disabled: a full
+`edgeport run` takes about 10 seconds here, most of it Python imports. One thread because the comparison is exact: a fixed seed on the same machine and thread count
+gives bit-identical weights on CPU (measured: model.safetensors sha256 equal across runs), so interrupted and
+uninterrupted runs must agree exactly, not within a tolerance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS))
+from conftest import SST2, make_tiny_bert  # noqa: E402
+
+TIMING = re.compile(r"seconds|_ms$|latency|rss|_at$")
+
+
+def make_data(out: Path, train_rows: int = 64, eval_rows: int = 32) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", train_rows), ("validation", eval_rows)):
+        lines = (SST2 / f"{split}.tsv").read_text(encoding="utf-8").splitlines()[: n + 1]
+        (out / f"{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
+def base_config(teacher: Path, data: Path, runs: Path, name: str = "tiny") -> dict:
+    train = {"epochs": 1, "lr": 1e-3, "batch_size": 16, "eval_batch_size": 64}
+    return {
+        "run": {"name": name, "runs_dir": str(runs), "seed": 0, "threads": 1},
+        "data": {"local": str(data), "label_names": ["negative", "positive"], "max_seq_len": 32},
+        "teacher": {"model": str(teacher), "train": dict(train)},
+        "distill": {"student": {"layers": [1]}, "train": dict(train)},
+        # The runner is what is under test; the export/validate stages have their own tests and take a minute.
+        **{stage: {"enabled": False} for stage in ("export", "quantize", "validate", "report")},
+    }
+
+
+def make_workspace(base: Path, name: str = "tiny") -> dict:
+    """teacher dir, data dir, runs dir and a config file under ``base``."""
+    base.mkdir(parents=True, exist_ok=True)
+    teacher = make_tiny_bert(base / "teacher-src") if not (base / "teacher-src").is_dir() else base / "teacher-src"
+    data = make_data(base / "data")
+    cfg = base_config(teacher, data, base / "runs", name)
+    path = base / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return {"base": base, "teacher": teacher, "data": data, "runs": base / "runs", "config": path, "cfg": cfg,
+            "run_dir": base / "runs" / name}
+
+
+def cli(*args, env: dict | None = None, timeout: float = 300, **popen) -> subprocess.CompletedProcess:
+    full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
+    return subprocess.run([sys.executable, "-m", "edgeport.cli", *map(str, args)], env=full_env,
+                          capture_output=True, text=True, timeout=timeout, **popen)
+
+
+def popen(*args, env: dict | None = None) -> subprocess.Popen:
+    full_env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
+    return subprocess.Popen([sys.executable, "-m", "edgeport.cli", *map(str, args)], env=full_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def manifest(run_dir: Path) -> dict:
+    return json.loads((run_dir / "manifest.json").read_text())
+
+
+def results(run_dir: Path) -> dict:
+    """What must not change between runs with the same seed: each stage's metrics (timings dropped) and the sha256
+    of its model weights. metrics.json is left out of the hashes because it holds the timings."""
+    stages = manifest(run_dir)["stages"]
+    out = {}
+    for name, entry in stages.items():
+        assert entry.get("status") == "done", f"{name}: {entry.get('status')} {entry.get('error', '')}"
+        metrics = {k: v for k, v in entry["metrics"].items() if not TIMING.search(k)}
+        weights = {k: v for k, v in entry["outputs"].items() if not k.endswith("metrics.json")}
+        out[name] = {"metrics": metrics, "outputs": weights}
+    return out
+
+
+def tree_digest(directory: Path) -> dict[str, str]:
+    """sha256 of every file under a directory (the lock file aside): 'nothing was touched' checks."""
+    from edgeport.pipeline.manifest import sha256_file
+
+    return {str(p.relative_to(directory)): sha256_file(p) for p in sorted(directory.rglob("*"))
+            if p.is_file() and p.name != ".lock"}
+
+
+_REFERENCE: dict = {}
+
+
+def reference(root: Path) -> dict:
+    """One uninterrupted run per test session, shared by the test files that compare against it."""
+    if "ws" not in _REFERENCE:
+        ws = make_workspace(root / "reference")
+        proc = cli("run", ws["config"])
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        _REFERENCE.update(ws=ws, results=results(ws["run_dir"]))
+    return _REFERENCE
+
+
+def copy_run(ws: dict, dest: Path) -> dict:
+    """A second workspace whose runs dir starts as a copy of ``ws``'s, same teacher and data."""
+    dest.mkdir(parents=True, exist_ok=True)
+    runs = dest / "runs"
+    if ws["runs"].is_dir():
+        shutil.copytree(ws["runs"], runs)
+    cfg = base_config(ws["teacher"], ws["data"], runs, ws["cfg"]["run"]["name"])
+    path = dest / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return dict(ws, base=dest, runs=runs, config=path, cfg=cfg, run_dir=runs / cfg["run"]["name"])
