@@ -27,6 +27,7 @@ SEQ = 32
 DEFAULT_MODES = {"torchscript": "dynamic", "onnx": "dynamic", "tflite": "dynamic"}
 PAIRS = [(fmt, prec) for fmt in ("torchscript", "onnx", "tflite") for prec in ("fp32", "int8")]
 LABELS = ["negative", "positive"]
+MARGIN = 0.5  # min |logit1 - logit0| of the fp32 model for a row to be judged
 
 
 def spread_model(directory: Path, texts: list[str], weight_scale: float = 5.0, logit_std: float = 1.5):
@@ -80,9 +81,12 @@ def built(tmp_path_factory):
     base = tmp_path_factory.mktemp("export")
     texts = eval_texts()
     model, tok = spread_model(make_tiny_bert(base / "tiny", classifier_labels=LABELS), texts)
-    split = Split(texts, [0] * len(texts))
-    ref = reference_logits(model, tok, split, SEQ)
-    split.labels = ref.argmax(-1).tolist()
+    ref = reference_logits(model, tok, Split(texts, [0] * len(texts)), SEQ)
+    # Near-ties flip under any float noise (one tflite-fp32 row did, |Δ| < 1e-4): judge rows with a real margin.
+    # Measured on this model: every good artifact agrees 100% on the 90 kept rows; broken ones 72% / 97%.
+    keep = np.flatnonzero(np.abs(ref[:, 1] - ref[:, 0]) >= MARGIN)
+    split = Split([texts[i] for i in keep], ref[keep].argmax(-1).tolist())
+    ref = ref[keep]
     paths, broken = {}, {}
     for fmt, exporter in EXPORTERS.items():
         out = base / f"{fmt}-fp32"
@@ -157,11 +161,11 @@ def test_broken_quantization_fails_the_gate(fmt, built):
 def test_predict_gives_one_label_across_all_six_artifacts(built):
     from edgeport.runtimes.text import predict
 
-    texts = built["split"].texts[:60]
+    texts = built["split"].texts
     labels = {pair: [r["label"] for r in predict(path, texts)] for pair, path in built["paths"].items()}
     agree = [i for i in range(len(texts)) if len({labels[p][i] for p in labels}) == 1]
     assert len(agree) >= 0.95 * len(texts)
-    ref = [LABELS[i] for i in built["split"].labels[:60]]
+    ref = [LABELS[i] for i in built["split"].labels]
     assert all(labels[("tflite", "int8")][i] == ref[i] for i in agree)
     assert set(ref[i] for i in agree) == set(LABELS)  # both classes occur: the check is not vacuous
 

@@ -6,7 +6,6 @@ import copy
 import json
 from pathlib import Path
 
-import pytest
 
 from edgeport.cli import main
 from edgeport.pipeline.manifest import Manifest

@@ -117,3 +117,43 @@ def copy_run(ws: dict, dest: Path) -> dict:
     path = dest / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return dict(ws, base=dest, runs=runs, config=path, cfg=cfg, run_dir=runs / cfg["run"]["name"])
+
+
+def kill_and_resume(ref: dict, work: Path, scenario: str, fault: str | None = None,
+                    delay: float | None = None) -> dict:
+    """SIGKILL one run (at EDGEPORT_FAULT=``fault``, or from outside after ``delay`` seconds), then re-run it.
+
+    scenario "fresh": the run starts from an empty run dir; "force": it re-runs teacher over a completed run (so the
+    publish has a previous version to move aside)."""
+    import signal
+    import time
+
+    ws = copy_run(ref["ws"], work)
+    args = ["run", ws["config"]]
+    if scenario == "fresh":
+        shutil.rmtree(ws["runs"], ignore_errors=True)
+    else:
+        args += ["--force", "teacher"]
+    t0 = time.perf_counter()
+    if fault:
+        killed = cli(*args, env={"EDGEPORT_FAULT": fault}).returncode == -signal.SIGKILL
+    else:
+        proc = popen(*args)
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        killed = proc.returncode == -signal.SIGKILL
+    left = sorted(p.name for p in ws["run_dir"].iterdir()) if ws["run_dir"].is_dir() else []
+    rerun = cli("run", ws["config"])
+    row = {"scenario": scenario, "fault": fault or f"random {delay:.1f}s", "killed": killed, "left_behind": left,
+           "rerun_rc": rerun.returncode, "stale_lock_recovered": "recovered a stale lock" in rerun.stdout,
+           "seconds": round(time.perf_counter() - t0, 1), "run_dir": str(ws["run_dir"]), "config": str(ws["config"])}
+    try:
+        row["metrics_equal"] = rerun.returncode == 0 and results(ws["run_dir"]) == ref["results"]
+    except AssertionError as exc:
+        row["metrics_equal"], row["error"] = False, str(exc)
+    if rerun.returncode != 0:
+        row["error"] = rerun.stderr[-1500:]
+    return row

@@ -63,8 +63,9 @@ def read_model_config(spec: Path | str):
     try:
         return AutoConfig.from_pretrained(str(spec))
     except Exception as exc:
-        hint = "" if isinstance(spec, Path) else (" ('%s' is not a local directory, so it was taken as a hub id; "
-                                                  "give a path that exists, e.g. ./%s)" % (spec, spec))
+        hint = ("; fix or replace its config.json, or point teacher.model at another model" if isinstance(spec, Path)
+                else f" ('{spec}' is not a local directory, so it was taken as a hub id; to use a local model give a "
+                     f"path that exists, e.g. ./{spec})")
         raise ModelError(f"could not read the model config from '{spec}': {str(exc)[:500]}{hint}") from None
 
 
