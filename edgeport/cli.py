@@ -89,6 +89,8 @@ def cmd_status(args) -> int:
         state = "up to date" if item.action == "skip" else item.action if item.action != "run" else "needs run"
         metric = entry.get("metrics", {}).get(item.stage.key_metric) if item.stage.key_metric else None
         extra = f" ({item.reason})" if item.action == "run" else ""
+        if "last_failure" in entry:  # the earlier result is kept; say that the latest attempt failed
+            extra += f"; last attempt failed: {entry['last_failure'].get('error', '?')[:200]}"
         shown = f"  {item.stage.key_metric}={metric}" if metric is not None else ""
         print(f"  {item.stage.name:<10} {entry.get('status', '-'):<12} {state}{extra}{shown}")
     return 0

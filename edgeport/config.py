@@ -135,17 +135,42 @@ class PruneConfig(Section):
     latency_seq_len: int = Field(128, ge=8, le=4096)
 
 
+class FallbackConfig(Section):
+    enabled: bool = Field(False, description="when an INT8 artifact loses more than max_accuracy_drop on held-out "
+                                             "training rows, keep its most quantization-sensitive Linear layers "
+                                             "in float and re-quantize (torchscript, onnx)")
+    max_fp_layers: int = Field(4, ge=1, le=1000, description="at most this many layers stay in float")
+    rows: int = Field(256, ge=16, le=100_000, description="held-out labelled training rows (after the calibration "
+                                                          "rows) that judge each INT8 candidate; also nncf_accuracy's")
+    max_accuracy_drop: float = Field(1.0, ge=0, le=100, description="points vs the fp32 model on those rows")
+
+
+class QatConfig(Section):
+    enabled: bool = Field(False, description="quantization-aware training: fake-quant INT8 (per-channel weights, "
+                                             "per-tensor run-time activations) during a short distillation from "
+                                             "the teacher; the INT8 artifacts are made from the QAT weights")
+    train_limit: int | None = Field(2000, ge=1, description="training rows (first N of the shuffled split)")
+    alpha: float = Field(0.5, ge=0, le=1, description="weight of the hard-label CE; 1-alpha goes to the KD term")
+    temperature: float = Field(2.0, gt=0)
+    train: TrainConfig = TrainConfig(lr=2e-5, epochs=1, warmup_ratio=0.0)
+
+
 class QuantizeConfig(Section):
     enabled: bool = Field(True, description="write an INT8 artifact beside every fp32 one (needs export.enabled)")
     torchscript: Literal["dynamic"] = Field("dynamic", description="torch dynamic quantization of Linear layers")
-    onnx: Literal["dynamic", "static"] = Field(
+    onnx: Literal["dynamic", "static", "static_linear", "nncf", "nncf_accuracy"] = Field(
         "dynamic", description="dynamic: per-channel QInt8 weights, activations quantised at run time; "
-                               "static: QDQ calibrated on training rows (often wrecks BERT accuracy)")
+                               "static: QDQ of every op calibrated on training rows (wrecks BERT accuracy); "
+                               "static_linear: QDQ of the Linear MatMuls only; nncf: NNCF PTQ (transformer "
+                               "model type, needs edgeport[nncf]); nncf_accuracy: NNCF accuracy-controlled PTQ "
+                               "judged on quantize.fallback.rows held-out rows")
     tflite: Literal["dynamic", "full_integer"] = Field(
         "dynamic", description="dynamic: dynamic-range INT8 (ai-edge-quantizer); full_integer: INT8 activations "
                                "too, calibrated on training rows (often wrecks BERT accuracy)")
     calibration_rows: int = Field(128, ge=1, le=100_000,
                                   description="training rows used to calibrate the static/full_integer modes")
+    fallback: FallbackConfig = FallbackConfig()
+    qat: QatConfig = QatConfig()
 
 
 class ExportConfig(Section):
@@ -241,12 +266,26 @@ class PipelineConfig(Section):
                      for t in self.validate.targets if t not in known]
         if self.quantize.enabled and not self.export.enabled:
             problems.append("quantize.enabled needs export.enabled: INT8 artifacts are made from the exported fp32 files")
+        problems += _quantize_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
     def section(self, name: str) -> dict[str, Any]:
         return getattr(self, name).model_dump(mode="json")
+
+
+def _quantize_problems(cfg: PipelineConfig) -> list[str]:
+    q, problems = cfg.quantize, []
+    limit = cfg.validate.int8_max_accuracy_drop
+    if q.fallback.enabled and q.fallback.max_accuracy_drop > limit:
+        problems.append(f"quantize.fallback.max_accuracy_drop {q.fallback.max_accuracy_drop} exceeds "
+                        f"validate.int8_max_accuracy_drop {limit}: the fallback would stop at artifacts the "
+                        f"validate gate rejects; set it <= {limit}")
+    if q.fallback.enabled and cfg.export.formats == ["tflite"]:
+        problems.append("quantize.fallback supports torchscript and onnx artifacts (ai-edge-quantizer has no "
+                        "per-layer exclusion wired in yet); add one of them to export.formats or disable it")
+    return problems
 
 
 # --------------------------------------------------------------------------------------------- loading

@@ -116,7 +116,11 @@ def test_failed_stage_keeps_previous_outputs_and_is_not_done(setup):
     with pytest.raises(RuntimeError):
         execute(stages, cfg(temperature=5.0), echo=lambda *_: None)
     entry = Manifest.load(run_dir).entry("distill")
-    assert entry["status"] == "failed" and "boom" in entry["error"]
+    # The failed attempt is recorded beside the earlier result, which stays vouched for (reverting the config
+    # skips instead of retraining) but is not done for the new config: the plan still runs distill.
+    assert entry["last_failure"]["status"] == "failed" and "boom" in entry["last_failure"]["error"]
+    assert actions(make_plan(stages, cfg(temperature=5.0), Manifest.load(run_dir)))["distill"] == "run"
+    assert actions(make_plan(stages, cfg(temperature=2.0), Manifest.load(run_dir)))["distill"] == "skip"
     assert (run_dir / "distill" / "out.txt").read_text() == before
     assert not list(run_dir.glob(".tmp-*"))
     assert not (run_dir / ".lock").exists()

@@ -33,8 +33,11 @@ class QuantizeRequest:
     fp32_path: Path
     sample: dict  # name -> torch int tensor [1, seq_len]
     out_dir: Path
-    mode: str  # per-format: dynamic | static | full_integer
+    mode: str  # per-format: dynamic | static | full_integer | static_linear | nncf | nncf_accuracy
     calibration: list[dict]  # name -> numpy int [1, seq_len] rows from the training split
+    keep_fp: tuple[str, ...] = ()  # format-specific layer names left in float (the accuracy-aware fallback)
+    validation: dict | None = None  # {"rows": [...], "labels": [...]}: held-out training rows (nncf_accuracy)
+    max_drop: float = 0.01  # nncf_accuracy: allowed accuracy drop on ``validation`` (a fraction)
 
 
 def logits_only(model):

@@ -22,7 +22,7 @@ class OnnxExporter:
     suffix = ".onnx"
     dynamic_shapes = True
     opset = 18
-    quantize_modes = ("dynamic", "static")
+    quantize_modes = ("dynamic", "static", "static_linear", "nncf", "nncf_accuracy")
     # fp32: ORT fuses attention/LayerNorm differently from torch, so float error is larger than TorchScript's.
     tolerances = {"fp32": Tolerance(max_abs=1e-3, mean_abs=1e-4), "int8": Tolerance(max_abs=3.0, mean_abs=0.5)}
 
@@ -41,32 +41,44 @@ class OnnxExporter:
         return path
 
     def quantize(self, req: QuantizeRequest) -> Path:
-        q = require("onnxruntime.quantization", "onnx")
-        from onnxruntime.quantization.shape_inference import quant_pre_process
+        from . import onnx_int8
 
         out = req.out_dir / f"model{self.suffix}"
+        if req.mode not in self.quantize_modes:
+            raise ValueError(f"onnx INT8 supports {', '.join(self.quantize_modes)}, not {req.mode!r}")
         with tempfile.TemporaryDirectory() as tmp:
-            prepped = Path(tmp) / "prepped.onnx"
-            # Symbolic shape inference fails on BERT graphs; ONNX shape inference + optimisation still run.
-            quant_pre_process(str(req.fp32_path), str(prepped), skip_symbolic_shape=True)
+            prepped = self.prepare(req.fp32_path, Path(tmp))
             if req.mode == "dynamic":
-                q.quantize_dynamic(str(prepped), str(out), per_channel=True, weight_type=q.QuantType.QInt8)
-            elif req.mode == "static":
-                q.quantize_static(str(prepped), str(out), _Reader(req.calibration), quant_format=q.QuantFormat.QDQ,
-                                  per_channel=True, activation_type=q.QuantType.QInt8,
-                                  weight_type=q.QuantType.QInt8)
+                onnx_int8.ort_dynamic(prepped, out, req.keep_fp)
+            elif req.mode in ("static", "static_linear"):
+                onnx_int8.ort_static(prepped, out, req.calibration, req.mode == "static_linear", req.keep_fp)
             else:
-                raise ValueError(f"onnx INT8 supports 'dynamic' or 'static', not {req.mode!r}")
+                onnx_int8.nncf_quantize(prepped, out, req.calibration, req.keep_fp,
+                                        req.validation if req.mode == "nncf_accuracy" else None, req.max_drop)
         for leftover in out.parent.glob("*.onnx.data"):  # calibration scratch, never part of the artifact
             os.remove(leftover)
         return out
 
+    @staticmethod
+    def prepare(fp32_path: Path, tmp: Path) -> Path:
+        """ONNX Runtime's pre-processing; node names in the result are what ``keep_fp`` refers to."""
+        require("onnxruntime.quantization", "onnx")
+        from onnxruntime.quantization.shape_inference import quant_pre_process
 
-class _Reader:
-    """ONNX Runtime's CalibrationDataReader protocol over rows of named int arrays."""
+        prepped = tmp / "prepped.onnx"
+        # Symbolic shape inference fails on BERT graphs; ONNX shape inference + optimisation still run.
+        quant_pre_process(str(fp32_path), str(prepped), skip_symbolic_shape=True)
+        return prepped
 
-    def __init__(self, rows: list[dict]):
-        self._rows = iter([{k: v.astype("int64") for k, v in r.items()} for r in rows])
+    def quant_units(self, fp32_path: Path, linear_names: list[str]) -> dict[str, str]:
+        """Layer name -> node name for the Linear layers, in graph order (what the fallback may keep in float).
 
-    def get_next(self):
-        return next(self._rows, None)
+        The dynamo exporter names weight constants ``val_N``; the Linear MatMul/Gemm nodes appear in the torch
+        modules' execution order, so they are labelled with the torch names when the counts match."""
+        import onnx
+
+        from .onnx_int8 import linear_nodes
+
+        with tempfile.TemporaryDirectory() as tmp:
+            nodes = linear_nodes(onnx.load(str(self.prepare(fp32_path, Path(tmp)))))
+        return dict(zip(linear_names, nodes)) if len(nodes) == len(linear_names) else {n: n for n in nodes}

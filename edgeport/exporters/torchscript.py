@@ -30,11 +30,18 @@ class TorchScriptExporter:
 
         if req.mode != "dynamic":
             raise ValueError(f"torchscript INT8 supports only 'dynamic', not {req.mode!r}")
+        wrapper = logits_only(req.model)
+        # keep_fp (the accuracy-aware fallback): quantize every Linear but those, by module name.
+        spec = ({n for n, m in wrapper.named_modules() if isinstance(m, torch.nn.Linear)} - set(req.keep_fp)
+                if req.keep_fp else {torch.nn.Linear})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.ao deprecation notice: still the working CPU INT8 path in 2.13
-            wrapper = torch.ao.quantization.quantize_dynamic(logits_only(req.model), {torch.nn.Linear},
-                                                             dtype=torch.qint8)
+            wrapper = torch.ao.quantization.quantize_dynamic(wrapper, spec, dtype=torch.qint8)
         return _trace_and_save(wrapper, req.sample, req.out_dir / f"model{self.suffix}")
+
+    def quant_units(self, fp32_path: Path, linear_names: list[str]) -> dict[str, str]:
+        """Layer name -> module name inside the traced wrapper (``logits_only`` nests the model as ``inner``)."""
+        return {n: f"inner.{n}" for n in linear_names}
 
 
 def _trace_and_save(wrapper, sample: dict, path: Path) -> Path:

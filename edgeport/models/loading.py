@@ -119,7 +119,12 @@ def load_classifier(spec: Path | str, num_labels: int | None = None, label_names
             str(spec), config=config, use_safetensors=not allow_pickle or None)
     except Exception as exc:
         raise ModelError(f"could not load weights from '{spec}': {exc}") from None
-    return model
+    # A head-pruned model is saved zero-padded (BertConfig cannot say "fewer heads, same width"; see
+    # pruning/saving.py); slicing the zero heads out here gives every consumer - export, quantize, validate,
+    # training - the physically smaller matrices. A no-op for models without config.edgeport_kept_heads.
+    from ..pruning.saving import reslice
+
+    return reslice(model)
 
 
 def has_classifier_head(spec: Path | str, label_names: list[str]) -> bool:
@@ -135,5 +140,7 @@ def has_classifier_head(spec: Path | str, label_names: list[str]) -> bool:
 
 def save_model(model, tokenizer, out: Path) -> None:
     """Hugging Face directory: config.json, model.safetensors and the tokenizer files."""
-    model.save_pretrained(out, safe_serialization=True)
-    tokenizer.save_pretrained(out)
+    from ..pruning.saving import save_pruned
+
+    # save_pruned re-pads physically removed heads, so plain transformers still loads what load_classifier sliced.
+    save_pruned(model, tokenizer, out)

@@ -278,11 +278,9 @@ def _record_failure(manifest: Manifest, name: str, fp: str, started: str, exc: B
     if previous and previous.get("status") == "done":
         # The attempt wrote only into .tmp-<stage>/, so what an earlier attempt published is intact: keep
         # vouching for it (downstream fingerprints still match it) and note the failure beside it.
-        manifest.stages[name] = previous
-        if manifest.verify(name) is None:
-            manifest.stages[name] = {**previous, "last_failure": failure}
-        else:
-            manifest.stages[name] = failure
+        manifest.stages[name] = previous  # verify() reads the entry from the manifest
+        intact = manifest.verify(name) is None
+        manifest.stages[name] = {**previous, "last_failure": failure} if intact else failure
     manifest.save()
 
 

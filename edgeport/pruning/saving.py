@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .structured import KEPT_HEADS, encoder_layers, prune_heads
+from .structured import KEPT_HEADS, encoder_layers, heads_per_layer, prune_heads
 
 
 def _padded_linear(linear: nn.Linear, full: int, idx: torch.Tensor, axis: int) -> nn.Linear:
@@ -50,8 +50,8 @@ def repad_heads(model):
     """A copy of a head-pruned model in full BERT layout (removed heads as zeros); the model itself is untouched."""
     kept = getattr(model.config, KEPT_HEADS, None)
     full = copy.deepcopy(model)
-    if kept is None:
-        return full
+    if kept is None or heads_per_layer(model) == model.config.num_attention_heads:
+        return full  # not head-pruned, or already in full (zero-padded) layout
     d = encoder_layers(full)[0].attention.self.attention_head_size
     width = model.config.hidden_size
     for layer, heads in zip(encoder_layers(full), kept):
@@ -75,7 +75,9 @@ def save_pruned(model, tokenizer, out: Path) -> None:
 def reslice(model):
     """Remove the zero-padded heads that ``config.edgeport_kept_heads`` names; a no-op for other models."""
     kept = getattr(model.config, KEPT_HEADS, None)
-    if kept and len(kept[0]) < model.config.num_attention_heads:
+    # Only a model still in the zero-padded layout is sliced: reslicing twice must be a no-op, because
+    # models.load_classifier reslices every model it loads and callers may call reslice again.
+    if kept and len(kept[0]) < model.config.num_attention_heads == heads_per_layer(model):
         delattr(model.config, KEPT_HEADS)  # prune_heads records it again, relative to the full layout
         prune_heads(model, kept)
     return model

@@ -4,14 +4,25 @@ It runs after export because ONNX and TFLite INT8 are made on the exported fp32 
 ai-edge-quantizer rewrite the graph); TorchScript INT8 is torch dynamic quantization of the same model, traced.
 Calibration rows (static / full_integer modes) are the first ``quantize.calibration_rows`` training rows,
 tokenised by the artifact's own tokenizer and padded to the export length.
+
+Optional, both inside this stage so it still writes only ``quantize/`` and returns JSON metrics:
+* ``quantize.qat``: quantization-aware training first (``stages/quantize_qat.py``); every format's INT8 is then
+  made from the QAT weights, exported to scratch fp32 files;
+* ``quantize.fallback``: each INT8 artifact is judged on held-out training rows; when it loses too much, its most
+  quantization-sensitive Linear layers stay in float (``edgeport/quant/fallback.py``); the report under
+  ``metrics.fallback.<format>`` names them and their size/latency cost. Validate then judges the final artifact.
 """
 
 from __future__ import annotations
 
 import shutil
+import tempfile
+from pathlib import Path
 
 from ..pipeline.stage import model_stage
 from .export import artifact_record, export_seq_len
+
+CALIBRATED = ("static", "static_linear", "nncf", "nncf_accuracy", "full_integer")  # modes that read training rows
 
 
 class QuantizeStage:
@@ -25,33 +36,67 @@ class QuantizeStage:
         return cfg.quantize.enabled and cfg.export.enabled
 
     def inputs(self, cfg) -> dict[str, str]:
-        return {"model": model_stage(cfg), "export": "export"}
+        inputs = {"model": model_stage(cfg), "export": "export"}
+        if cfg.quantize.qat.enabled:
+            inputs["teacher"] = "teacher"  # QAT distils from it
+        return inputs
 
     def run(self, ctx) -> dict:
-        from ..exporters import QuantizeRequest, get_exporter, make_sample
         from ..models import load_classifier
 
-        cfg = ctx.cfg
+        cfg, qcfg = ctx.cfg, ctx.cfg.quantize
         model = load_classifier(ctx.inputs["model"]).eval()
-        seq_len = export_seq_len(cfg)
-        artifacts, modes = [], {}
-        for src in ctx.input_metrics("export")["artifacts"]:
-            fmt = src["format"]
-            exporter, mode = get_exporter(fmt), getattr(cfg.quantize, fmt)
-            fp32_path = ctx.run_dir / src["path"]
-            out_dir = ctx.out / f"{fmt}-int8"
-            # Tokenizer and sidecar come along; the model file is replaced by the INT8 one.
-            shutil.copytree(fp32_path.parent, out_dir, ignore=shutil.ignore_patterns(fp32_path.name))
-            needs_data = mode in ("static", "full_integer")
-            print(f"  quantizing {fmt} ({mode}) ...", flush=True)
-            req = QuantizeRequest(model=model, fp32_path=fp32_path, out_dir=out_dir, mode=mode,
-                                  sample=make_sample(seq_len, batch=2 if exporter.dynamic_shapes else 1),
-                                  calibration=calibration_rows(ctx, fp32_path, seq_len) if needs_data else [])
+        metrics: dict = {}
+        source = model  # what INT8 is made from: the model stage's weights, or their QAT version
+        if qcfg.qat.enabled:
+            from .quantize_qat import qat_model
+
+            source, metrics["qat"] = qat_model(ctx, model)
+        artifacts, modes, fallback = [], {}, {}
+        with tempfile.TemporaryDirectory() as scratch:  # QAT fp32 exports: inputs to the converters, not outputs
+            for src in ctx.input_metrics("export")["artifacts"]:
+                path, report = self._one(ctx, src, model, source, Path(scratch))
+                artifacts.append(artifact_record(self.name, ctx.out, path, src["format"], "int8"))
+                modes[src["format"]] = getattr(qcfg, src["format"])
+                if report is not None:
+                    fallback[src["format"]] = report
+        metrics |= {"modes": ",".join(f"{k}={v}" for k, v in modes.items()), "artifacts": artifacts}
+        if qcfg.fallback.enabled:
+            metrics["fallback"] = fallback
+        return metrics
+
+    def _one(self, ctx, src: dict, model, source, scratch: Path):
+        """One INT8 artifact (``quantize/<format>-int8/``), through the fallback when it is enabled."""
+        from ..exporters import QuantizeRequest, get_exporter, make_sample
+        from ..quant.fallback import quantize_with_fallback
+
+        cfg, qcfg, fmt = ctx.cfg, ctx.cfg.quantize, src["format"]
+        exporter, mode, seq_len = get_exporter(fmt), getattr(qcfg, fmt), export_seq_len(cfg)
+        fp32_path = ctx.run_dir / src["path"]
+        out_dir = ctx.out / f"{fmt}-int8"
+        # Tokenizer and sidecar come along; the model file is replaced by the INT8 one.
+        shutil.copytree(fp32_path.parent, out_dir, ignore=shutil.ignore_patterns(fp32_path.name))
+        sample = make_sample(seq_len, batch=2 if exporter.dynamic_shapes else 1)
+        if source is not model:  # QAT: the converters read an fp32 file of the QAT weights
+            (scratch / fmt).mkdir()
+            fp32_path = exporter.export(source, sample, scratch / fmt)
+        needs_data = mode in CALIBRATED
+        print(f"  quantizing {fmt} ({mode}{', QAT' if source is not model else ''}) ...", flush=True)
+        req = QuantizeRequest(model=source, fp32_path=fp32_path, out_dir=out_dir, mode=mode, sample=sample,
+                              calibration=calibration_rows(ctx, fp32_path, seq_len) if needs_data else [],
+                              validation=held_out(ctx, fp32_path, seq_len, padded=True)
+                              if mode == "nncf_accuracy" else None,
+                              max_drop=qcfg.fallback.max_accuracy_drop / 100)
+        report = None
+        if qcfg.fallback.enabled:
+            rows, labels = held_out(ctx, fp32_path, seq_len)
+            judge = _judge(ctx, model, rows, labels)
+            path, report = quantize_with_fallback(exporter, req, judge, qcfg.fallback, source, seq_len)
+        else:
             path = exporter.quantize(req)
-            _update_sidecar(out_dir, mode, cfg.quantize.calibration_rows if needs_data else 0)
-            artifacts.append(artifact_record(self.name, ctx.out, path, fmt, "int8"))
-            modes[fmt] = mode
-        return {"modes": ",".join(f"{k}={v}" for k, v in modes.items()), "artifacts": artifacts}
+        _update_sidecar(out_dir, mode, qcfg.calibration_rows if needs_data else 0,
+                        {"qat": source is not model, "layers_fp": (report or {}).get("layers_fp", [])})
+        return path, report
 
 
 def calibration_rows(ctx, artifact_path, seq_len: int) -> list[dict]:
@@ -64,12 +109,42 @@ def calibration_rows(ctx, artifact_path, seq_len: int) -> list[dict]:
     return [pad_batch([r], width=seq_len, pad_id=tokenizer.pad_token_id or 0) for r in rows]
 
 
-def _update_sidecar(out_dir, mode: str, n_calibration: int) -> None:
+def held_out(ctx, artifact_path, seq_len: int, padded: bool = False):
+    """Labelled training rows after the calibration rows (``quantize.fallback.rows``): they judge INT8 candidates
+    in the fallback and in nncf_accuracy. The eval split is left to the validate stage's verdict."""
+    from ..errors import DataError
+    from ..runtimes.text import artifact_tokenizer, encode_rows, pad_batch
+
+    qcfg = ctx.cfg.quantize
+    first = qcfg.calibration_rows
+    train = ctx.task().train.head(first + qcfg.fallback.rows)
+    if len(train) <= first:
+        raise DataError(f"quantize.fallback needs training rows beyond the {first} calibration rows, but the train "
+                        f"split has {len(train)}; lower quantize.calibration_rows")
+    part = train.select(list(range(first, len(train))))
+    tokenizer = artifact_tokenizer(artifact_path)
+    rows = encode_rows(tokenizer, part.texts, part.pairs, seq_len)
+    if padded:
+        rows = [pad_batch([r], width=seq_len, pad_id=tokenizer.pad_token_id or 0) for r in rows]
+        return {"rows": rows, "labels": list(part.labels)}
+    return rows, list(part.labels)
+
+
+def _judge(ctx, model, rows, labels):
+    from ..quant.fallback import Judge
+
+    key = ("judge", len(rows))
+    if key not in ctx._cache:  # one reference pass per run, shared by the formats
+        ctx._cache[key] = Judge(model, rows, labels, pad_id=0)  # BERT's [PAD] is 0 (vocab pruning keeps it)
+    return ctx._cache[key]
+
+
+def _update_sidecar(out_dir, mode: str, n_calibration: int, extra: dict) -> None:
     import json
 
     from ..exporters.base import SIDECAR
 
     path = out_dir / SIDECAR
     meta = json.loads(path.read_text())
-    meta |= {"precision": "int8", "quantization": mode, "calibration_rows": n_calibration}
+    meta |= {"precision": "int8", "quantization": mode, "calibration_rows": n_calibration} | extra
     path.write_text(json.dumps(meta, indent=2) + "\n")

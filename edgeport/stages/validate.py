@@ -55,6 +55,7 @@ class ValidateStage:
         from .. import runtimes
         from ..bench import measure_latency
         from ..exporters import non_builtin_ops, tflite_ops
+        from ..runtimes.text import artifact_tokenizer
         from ..validation import artifact_logits, compare, gate_failures, latency_feed, resolved_tolerance
 
         cfg, vcfg = ctx.cfg, ctx.cfg.validate
@@ -71,7 +72,8 @@ class ValidateStage:
             lat = vcfg.latency
             runner = runtimes.load(path, threads=lat.threads)
             seq = runner.seq_len or lat.seq_len or export_seq_len(cfg)
-            row["latency"] = measure_latency(runner, latency_feed(seq), lat.warmup, lat.runs, lat.min_seconds)
+            vocab = len(artifact_tokenizer(path))  # a vocabulary-pruned model has fewer ids than 30522
+            row["latency"] = measure_latency(runner, latency_feed(seq, vocab), lat.warmup, lat.runs, lat.min_seconds)
             row["latency"] |= {"threads": lat.threads, "batch": 1, "seq_len": seq}
         row["gate_failures"] = gate_failures(row, ref_acc, vcfg, row["tolerance"])
         return row

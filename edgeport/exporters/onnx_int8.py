@@ -1,0 +1,102 @@
+"""Calibrated ONNX INT8: ONNX Runtime static QDQ (naive or Linear-only) and NNCF post-training quantization.
+
+Why several static recipes: BERT's additive attention mask (a large negative constant added to the scores) and the
+softmax/LayerNorm activations have ranges that one INT8 scale per tensor cannot hold; quantizing every op ("static",
+ONNX Runtime's default op set) wrecks the logits. Two ways keep those ops in float:
+* ``static_linear``: ONNX Runtime QDQ on the weight-bearing MatMul/Gemm nodes only (the Linear layers, where the
+  bytes and the FLOPs are); mask add, softmax, LayerNorm, GELU and the activation x activation attention MatMuls
+  stay fp32.
+* ``nncf``: NNCF's post-training quantization with ``model_type=TRANSFORMER``, whose ignored patterns keep the
+  same ops in float, with SmoothQuant and bias correction; ``nncf_accuracy`` adds NNCF's accuracy-controlled
+  search (``quantize_with_accuracy_control``), which reverts the most harmful quantizers to float until the
+  accuracy drop on labelled held-out training rows is within ``quantize.fallback.max_accuracy_drop``.
+Numbers measured on a trained model are in ARCHITECTURE.md ("Calibrated INT8, QAT and fallback").
+
+``keep_fp`` (node names) holds nodes in float in every mode: the accuracy-aware fallback uses it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import require
+
+WEIGHT_OPS = ("MatMul", "Gemm")
+
+
+def linear_nodes(model) -> list[str]:
+    """Names of the MatMul/Gemm nodes with a constant weight (the Linear layers), in graph order."""
+    consts = {i.name for i in model.graph.initializer}
+    consts |= {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
+    return [n.name for n in model.graph.node if n.op_type in WEIGHT_OPS and any(i in consts for i in n.input[1:2])]
+
+
+def ort_static(prepped: Path, out: Path, calibration: list[dict], linear_only: bool, keep_fp=()) -> None:
+    import onnx
+
+    q = require("onnxruntime.quantization", "onnx")
+    kwargs = {}
+    if linear_only:
+        model = onnx.load(str(prepped))
+        kwargs = {"op_types_to_quantize": list(WEIGHT_OPS),
+                  "nodes_to_quantize": [n for n in linear_nodes(model) if n not in set(keep_fp)]}
+    q.quantize_static(str(prepped), str(out), OrtReader(calibration), quant_format=q.QuantFormat.QDQ,
+                      per_channel=True, activation_type=q.QuantType.QInt8, weight_type=q.QuantType.QInt8,
+                      nodes_to_exclude=list(keep_fp), **kwargs)
+
+
+def ort_dynamic(prepped: Path, out: Path, keep_fp=()) -> None:
+    q = require("onnxruntime.quantization", "onnx")
+    q.quantize_dynamic(str(prepped), str(out), per_channel=True, weight_type=q.QuantType.QInt8,
+                       nodes_to_exclude=list(keep_fp))
+
+
+def nncf_quantize(prepped: Path, out: Path, calibration: list[dict], keep_fp=(), validation=None,
+                  max_drop: float = 0.01) -> dict:
+    """NNCF PTQ (``validation`` None) or its accuracy-controlled variant; returns what NNCF reported."""
+    import onnx
+
+    nncf = require("nncf", "nncf")
+    model = onnx.load(str(prepped))
+    rows = [{k: v.astype(np.int64) for k, v in r.items()} for r in calibration]
+    common = dict(model_type=nncf.ModelType.TRANSFORMER, subset_size=len(rows),
+                  ignored_scope=nncf.IgnoredScope(names=list(keep_fp), validate=False) if keep_fp else None)
+    dataset = nncf.Dataset(rows)
+    info: dict = {}
+    if validation is None:
+        result = nncf.quantize(model, dataset, **common)
+    else:
+        result = nncf.quantize_with_accuracy_control(
+            model, dataset, nncf.Dataset(validation["rows"]), _validation_fn(validation["labels"], info),
+            max_drop=max_drop, drop_type=nncf.DropType.ABSOLUTE, **common)
+    onnx.save(result, str(out))
+    return info
+
+
+def _validation_fn(labels: list[int], info: dict):
+    """NNCF's contract: (model, rows) -> (accuracy, per-row values); rows come in the dataset's order."""
+
+    def validate(model, rows) -> tuple[float, list[float]]:
+        import onnxruntime as ort
+
+        session = model if isinstance(model, ort.InferenceSession) else ort.InferenceSession(
+            model.SerializeToString(), providers=["CPUExecutionProvider"])
+        names = {i.name for i in session.get_inputs()}
+        hits = [float(session.run(None, {k: v for k, v in row.items() if k in names})[0].argmax(-1)[0] == label)
+                for row, label in zip(rows, labels)]
+        info.setdefault("validation_accuracies", []).append(round(float(np.mean(hits)), 6))
+        return float(np.mean(hits)), hits
+
+    return validate
+
+
+class OrtReader:
+    """ONNX Runtime's CalibrationDataReader protocol over rows of named int arrays."""
+
+    def __init__(self, rows: list[dict]):
+        self._rows = iter([{k: v.astype("int64") for k, v in r.items()} for r in rows])
+
+    def get_next(self):
+        return next(self._rows, None)

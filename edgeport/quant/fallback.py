@@ -1,0 +1,123 @@
+"""Accuracy-aware fallback: when an INT8 artifact loses too much accuracy, keep its most sensitive layers in float.
+
+Judged on held-out *training* rows (after the calibration rows; never the eval split, which the validate stage
+keeps for the verdict): accuracy of the INT8 artifact vs the fp32 torch model on the same rows, the same measure
+as validate's gate. Steps, with the format's real quantizer and runtime (no simulation):
+1. quantize everything; if the drop is within ``fallback.max_accuracy_drop``, done;
+2. sensitivity, "keep one in float": for each Linear layer, quantize all the others and measure the mean
+   |Δlogit| against the fp32 model; a layer's sensitivity is how much keeping it in float cuts the error of the
+   fully quantized artifact (one re-quantization per layer, so it sees interactions a one-layer-quantized
+   measure would miss: the error that remains when everything else is INT8);
+3. keep the 1, 2, ... ``max_fp_layers`` most sensitive layers in float, re-quantize, re-measure, and stop at the
+   first within the limit (else keep the best candidate; the validate gate then reports the failure).
+Size and latency of the first and the final artifact are measured, so the cost of each float layer is reported.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def linear_names(model) -> list[str]:
+    return [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
+
+
+class Judge:
+    """INT8 candidates scored on labelled rows against the fp32 torch model's logits on the same rows."""
+
+    def __init__(self, reference_model, rows: list[dict], labels: list[int], pad_id: int):
+        from ..validation import run_sorted
+
+        self.rows, self.labels, self.pad_id = rows, np.asarray(labels), pad_id
+        model = reference_model.eval()
+
+        def run(batch):
+            with torch.inference_mode():
+                return model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.float().numpy()
+
+        self.ref = run_sorted(run, rows, 64, pad_id)
+        self.ref_accuracy = float((self.ref.argmax(-1) == self.labels).mean())
+
+    def score(self, path: Path) -> dict:
+        from .. import runtimes
+        from ..validation import run_sorted
+
+        runner = runtimes.load(path, threads=torch.get_num_threads())
+        logits = run_sorted(lambda b: runner(**b), self.rows, 64 if runner.seq_len is None else 16, self.pad_id)
+        diff = np.abs(logits.astype(np.float64) - self.ref)
+        accuracy = float((logits.argmax(-1) == self.labels).mean())
+        return {"accuracy": round(accuracy, 6), "accuracy_drop": round((self.ref_accuracy - accuracy) * 100, 3),
+                "agreement": round(float((logits.argmax(-1) == self.ref.argmax(-1)).mean()), 6),
+                "mean_abs_diff": float(diff.mean()), "max_abs_diff": float(diff.max())}
+
+
+def quantize_with_fallback(exporter, req, judge: Judge, fcfg, source_model, latency_seq: int) -> tuple[Path, dict]:
+    """``exporter.quantize(req)``, then the fallback when the drop exceeds the limit; returns (path, report)."""
+    path = exporter.quantize(req)
+    first = judge.score(path)
+    report = {"rows": len(judge.rows), "reference_accuracy": round(judge.ref_accuracy, 6), "initial": first,
+              "limit": fcfg.max_accuracy_drop, "triggered": first["accuracy_drop"] > fcfg.max_accuracy_drop,
+              "layers_fp": []}
+    if not report["triggered"]:
+        return path, report
+    if not hasattr(exporter, "quant_units"):
+        report["skipped"] = f"{exporter.format}: no per-layer exclusion in its INT8 converter"
+        return path, report
+    before = {"size_bytes": path.stat().st_size, "p50_ms": _p50(path, latency_seq)}
+    units = exporter.quant_units(req.fp32_path, linear_names(source_model))
+    ranking = _sensitivity(exporter, req, judge, units, first["mean_abs_diff"])
+    report["sensitivity"] = ranking
+    best, steps = None, []
+    for k in range(1, min(fcfg.max_fp_layers, len(ranking)) + 1):
+        keep = [r["layer"] for r in ranking[:k]]
+        path = exporter.quantize(replace(req, keep_fp=tuple(units[n] for n in keep)))
+        step = {"layers_fp": keep} | judge.score(path)
+        steps.append(step)
+        if best is None or step["accuracy_drop"] < best["accuracy_drop"]:
+            best = step
+        if step["accuracy_drop"] <= fcfg.max_accuracy_drop:
+            break
+    if best is not steps[-1]:  # no candidate passed: ship the least bad one
+        path = exporter.quantize(replace(req, keep_fp=tuple(units[n] for n in best["layers_fp"])))
+    after = {"size_bytes": path.stat().st_size, "p50_ms": _p50(path, latency_seq)}
+    report |= {"steps": steps, "final": best, "layers_fp": best["layers_fp"],
+               "passed": best["accuracy_drop"] <= fcfg.max_accuracy_drop,
+               "cost": {"before": before, "after": after,
+                        "size_bytes_added": after["size_bytes"] - before["size_bytes"],
+                        "p50_ms_added": round(after["p50_ms"] - before["p50_ms"], 3)}}
+    return path, report
+
+
+def _sensitivity(exporter, req, judge: Judge, units: dict[str, str], all_int8_error: float) -> list[dict]:
+    """Layers sorted by how much keeping each one alone in float reduces the mean |Δlogit| (most first)."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for layer, unit in units.items():
+            out = Path(tmp) / "candidate"
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            path = exporter.quantize(replace(req, out_dir=out, keep_fp=(unit,)))
+            error = judge.score(path)["mean_abs_diff"]
+            rows.append({"layer": layer, "mean_abs_diff_with_layer_fp": error,
+                         "error_reduction": all_int8_error - error})
+    return sorted(rows, key=lambda r: -r["error_reduction"])
+
+
+def _p50(path: Path, seq_len: int) -> float:
+    """1-thread batch-1 p50 (short: a cost comparison between two artifacts of one run, not a benchmark)."""
+    from .. import runtimes
+    from ..bench import measure_latency
+    from ..validation import latency_feed
+
+    threads = torch.get_num_threads()
+    try:
+        runner = runtimes.load(path, threads=1)
+        return round(measure_latency(runner, latency_feed(runner.seq_len or seq_len), 3, 20, 0.5)["p50_ms"], 3)
+    finally:
+        torch.set_num_threads(threads)  # the TorchScript runner sets the process-wide pool
