@@ -52,6 +52,9 @@ def train_student(n_rows: int, work: Path):
     task = load_task(DataConfig(local="sst2", max_seq_len=SEQ), seed=0)
     teacher_dir = resolve_model_dir("builtin:minilm-l6")
     tok = load_tokenizer(teacher_dir)
+    saved = Path(tempfile.gettempdir()) / f"quant-modes-student-{n_rows}"
+    if (saved / "config.json").is_file():  # measurements can be re-run without re-training
+        return task, load_classifier(saved).eval(), tok
     base = load_classifier(teacher_dir, label_names=task.label_names)
     model = build_student(base, StudentConfig(layers=[0, 2, 4]))
     collate = make_collate(tok.pad_token_id or 0)
@@ -64,6 +67,9 @@ def train_student(n_rows: int, work: Path):
     t0 = time.perf_counter()
     fit(model, rows, eval_rows, TrainConfig(epochs=1, lr=1e-4, batch_size=32), ce, collate, 0, "student")
     print(f"trained in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    from edgeport.models import save_model
+
+    save_model(model, tok, saved)
     return task, model.eval(), tok
 
 
@@ -75,6 +81,7 @@ def measure_all(task, model, tok, work: Path, args) -> list[dict]:
     onnx = EXPORTERS["onnx"]
     (work / "fp32").mkdir()
     fp32 = onnx.export(model, make_sample(SEQ, batch=2, vocab=tok.vocab_size), work / "fp32")
+    tok.save_pretrained(work / "fp32")
     train = task.train.head(args.train_rows + 128 + 256)
     enc = encode_rows(tok, train.texts[-384:], None, SEQ)
     calib = [pad_batch([r], width=SEQ) for r in enc[:128]]
@@ -86,6 +93,7 @@ def measure_all(task, model, tok, work: Path, args) -> list[dict]:
     for mode in ("dynamic", "static", "static_linear", "nncf", "nncf_accuracy"):
         out = work / mode
         out.mkdir()
+        tok.save_pretrained(out)
         t0 = time.perf_counter()
         path = onnx.quantize(QuantizeRequest(model=model, fp32_path=fp32, sample={}, out_dir=out, mode=mode,
                                              calibration=calib, validation=validation, max_drop=0.01))
@@ -120,6 +128,7 @@ def qat_rows(task, model, tok, work, args, ref, calib) -> list[dict]:
     fp32 = onnx.export(qat_model, make_sample(SEQ, batch=2, vocab=tok.vocab_size), work / "qat-fp32")
     for mode in ("dynamic", "static_linear"):
         (work / f"qat-{mode}").mkdir()
+        tok.save_pretrained(work / f"qat-{mode}")
         path = onnx.quantize(QuantizeRequest(model=qat_model, fp32_path=fp32, sample={},
                                              out_dir=work / f"qat-{mode}", mode=mode, calibration=calib))
         row = row_for(f"onnx-int8-qat-{mode}", *ort_logits(path, tok, task.eval), ref, task.eval.labels, path)

@@ -127,6 +127,7 @@ def test_local_run_opens_no_connection(tmp_path_factory, tmp_path):
     assert not log.exists() or not log.read_text(), log.read_text()
 
 
+@pytest.mark.slow  # ~50 s: huggingface_hub retries the blocked connection with back-off before giving up
 def test_hub_id_is_the_only_way_online(tmp_path_factory, tmp_path):
     """The guard is real: a hub-id teacher does try the network (and, offline, fails with a clear error)."""
     import subprocess
