@@ -4,7 +4,7 @@ Why this converter: it is torch's own, needs nothing beyond ``onnxscript``, and 
 one file serves every batch size and sequence length. INT8 uses ONNX Runtime's quantizer: dynamic per-channel
 QInt8 weights (activations quantised on the fly; the recipe that kept MiniLM's accuracy) or, as an option,
 static QDQ calibrated on training rows (fixed activation ranges; known to wreck BERT logits without care,
-which validation must catch).
+which validation must catch), and the calibrated recipes in ``onnx_int8.py`` (Linear-only QDQ, NNCF).
 """
 
 from __future__ import annotations

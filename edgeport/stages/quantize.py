@@ -77,8 +77,8 @@ class QuantizeStage:
         # Tokenizer and sidecar come along; the model file is replaced by the INT8 one.
         shutil.copytree(fp32_path.parent, out_dir, ignore=shutil.ignore_patterns(fp32_path.name))
         sample = make_sample(seq_len, batch=2 if exporter.dynamic_shapes else 1)
-        if source is not model:  # QAT: the converters read an fp32 file of the QAT weights
-            (scratch / fmt).mkdir()
+        if source is not model:  # QAT: the converters read an fp32 file of the QAT weights (tokenizer beside it)
+            shutil.copytree(fp32_path.parent, scratch / fmt, ignore=shutil.ignore_patterns(fp32_path.name))
             fp32_path = exporter.export(source, sample, scratch / fmt)
         needs_data = mode in CALIBRATED
         print(f"  quantizing {fmt} ({mode}{', QAT' if source is not model else ''}) ...", flush=True)
