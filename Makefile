@@ -15,7 +15,7 @@ test:
 	$(PY) -m pytest -q
 
 bench:
-	$(PY) benchmarks/peer_comparison.py --run runs/default
+	$(PY) benchmarks/peer_comparison.py runs/default
 
 android:
 	bash android-demo/run-jvm-tests.sh

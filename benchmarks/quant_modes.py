@@ -19,7 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 SEQ = 64
@@ -76,7 +75,7 @@ def train_student(n_rows: int, work: Path):
 def measure_all(task, model, tok, work: Path, args) -> list[dict]:
     from edgeport.exporters import EXPORTERS, QuantizeRequest, make_sample
     from edgeport.runtimes.text import encode_rows, pad_batch
-    from edgeport.validation import compare, reference_logits
+    from edgeport.validation import reference_logits
 
     onnx = EXPORTERS["onnx"]
     (work / "fp32").mkdir()
@@ -147,13 +146,13 @@ def ort_logits(path, tok, split):
 
 def row_for(name, logits, ref, labels, path) -> dict:
     from edgeport import runtimes
-    from edgeport.bench import measure_latency
-    from edgeport.validation import compare, latency_feed
+    from edgeport.bench.host import latency_feed, measure_latency
+    from edgeport.validation import compare
 
     row = {"name": name} | compare(logits, ref, labels)
     if path is not None:
         row["size_mb"] = round(Path(path).stat().st_size / 1e6, 3)
-        lat = measure_latency(runtimes.load(path, threads=1), latency_feed(SEQ), 5, 30, 1.0)
+        lat = measure_latency(runtimes.load(path, threads=1), latency_feed(SEQ, 30000), 5, 30, 1.0)
         row["p50_ms"] = round(lat["p50_ms"], 2)
     return row
 

@@ -20,8 +20,6 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from .errors import ArtifactError, DataError, EdgeportError
 
 GOLDEN_FORMAT = "edgeport-golden/1"  # must match GoldenSet.FORMAT in the Kotlin text package
@@ -110,6 +108,8 @@ def encode_case(tokenizer, text: str, pair: str | None, seq_len: int) -> dict[st
 def golden_vectors(tokenizer, cases, seq_len: int, runner=None, atol: float = DEFAULT_ATOL,
                    rtol: float = DEFAULT_RTOL, source: dict | None = None) -> dict:
     """The golden file: each case's ids from the Python tokenizer and, given a runner, its logits."""
+    import numpy as np
+
     out = []
     for name, text, pair in cases:
         row = {"name": name, "text": text, "text_pair": pair} | encode_case(tokenizer, text, pair, seq_len)
@@ -225,7 +225,7 @@ def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str = "tflite
             "artifact": artifact, "run": str(run_dir)}
     (out / "labels.json").write_text(json.dumps(info, indent=2, ensure_ascii=True) + "\n")
     sentences = read_sst2_sentences(data_dir, golden_limit) if data_dir else []
-    cases = hard_cases() + [(f"sst2-{i}", s, None) for i, s in enumerate(sentences)]
+    cases = golden_cases(sentences, with_pairs=False)
     golden = golden_vectors(tokenizer, cases, io["seq_len"], runner=load(model, threads=1), atol=atol, rtol=rtol,
                             source={"run": str(run_dir), "artifact": artifact})
     write_json(out / "golden.json", golden)
@@ -244,6 +244,8 @@ def default_data_dir() -> Path | None:
 
 
 def cmd_android(args) -> int:
+    if args.golden_count < 0:
+        raise EdgeportError(f"--golden-count must be 0 or more, got {args.golden_count}")
     data_dir = Path(args.data) if args.data else default_data_dir()
     result = write_assets(Path(args.run_dir), Path(args.out), args.artifact, args.golden_count, data_dir,
                           args.atol, args.rtol)

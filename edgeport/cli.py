@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -21,9 +20,9 @@ def _load(args):
 def _apply_runtime(cfg) -> None:
     import os
 
-    import torch
-
     if cfg.run.threads:
+        import torch  # only here: `--dry-run` and `status` never need torch
+
         torch.set_num_threads(cfg.run.threads)
     if _offline_ok(cfg):
         # Nothing at run time touches the network unless the config names a hub id.
@@ -46,10 +45,7 @@ def cmd_run(args) -> int:
     cfg = _load(args)
     _apply_runtime(cfg)
     if args.dry_run:
-        from .data import data_fingerprint
-
-        plan = make_plan(STAGES, cfg, Manifest.load(run_dir_for(cfg)), args.until, args.force,
-                         data_fingerprint(cfg.data))
+        plan = make_plan(STAGES, cfg, Manifest.load(run_dir_for(cfg)), args.until, args.force)
         print(f"plan for {run_dir_for(cfg)} (dry run, nothing is executed):")
         for item in plan:
             print(f"  {item.stage.name:<10} {item.action:<14} {item.reason}")
@@ -75,14 +71,13 @@ def _print_summary(summary) -> None:
 
 
 def cmd_status(args) -> int:
-    from .data import data_fingerprint
     from .pipeline import make_plan, run_dir_for
     from .pipeline.manifest import Manifest
     from .stages import STAGES
 
     cfg = _load(args)
     manifest = Manifest.load(run_dir_for(cfg))
-    plan = make_plan(STAGES, cfg, manifest, data_fp=data_fingerprint(cfg.data))
+    plan = make_plan(STAGES, cfg, manifest)
     print(f"run: {run_dir_for(cfg)}")
     for item in plan:
         entry = manifest.entry(item.stage.name) or {}
@@ -99,8 +94,6 @@ def cmd_status(args) -> int:
 def cmd_configs(args) -> int:
     from .config import shipped_configs
 
-    import yaml
-
     for name, path in shipped_configs().items():
         first = path.read_text().splitlines()[0].lstrip("# ").strip() if path.stat().st_size else ""
         print(f"  {name:<12} {first}")
@@ -114,9 +107,15 @@ def cmd_cp(args) -> int:
     if args.name not in shipped:
         raise ConfigError([f"no shipped config '{args.name}'; shipped: {', '.join(shipped)}"], source="edgeport cp")
     dest = Path(args.file)
+    if dest.is_dir():
+        raise EdgeportError(f"{dest} is a directory; give the file to write, e.g. {dest / (args.name + '.yaml')}")
     if dest.exists() and not args.force:
         raise EdgeportError(f"{dest} already exists; choose another name or pass --force to overwrite it")
-    shutil.copyfile(shipped[args.name], dest)
+    try:
+        shutil.copyfile(shipped[args.name], dest)
+    except OSError as exc:
+        raise EdgeportError(f"cannot write {dest} ({exc.strerror}); check that its folder exists and is "
+                            f"writable") from None
     print(f"copied {args.name} to {dest}; edit it, then: edgeport run {dest}")
     return 0
 
@@ -133,7 +132,9 @@ def cmd_predict(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="edgeport", description=__doc__)
+    p = argparse.ArgumentParser(prog="edgeport", description=(
+        "From a BERT-like teacher to a small, fast, validated text classifier: teacher -> distill -> prune -> "
+        "export -> quantize -> validate -> report, run make-style. Exit codes: 0 ok, 1 a gate failed, 2 bad input."))
     p.add_argument("--version", action="version", version=f"edgeport {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -145,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = with_config(sub.add_parser("run", help="run the pipeline make-style"))
     r.add_argument("--until", metavar="STAGE", help="stop after this stage")
-    r.add_argument("--force", action="append", default=[], metavar="STAGE", help="re-run this stage (and later ones)")
+    r.add_argument("--force", action="append", default=[], metavar="STAGE",
+                   help="re-run this stage even if up to date (later stages re-run when its outputs change)")
     r.add_argument("--dry-run", action="store_true", help="print the plan and why each stage runs or is skipped")
     r.set_defaults(fn=cmd_run)
     with_config(sub.add_parser("status", help="what is done and what would re-run")).set_defaults(fn=cmd_status)

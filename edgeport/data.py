@@ -220,7 +220,7 @@ def _to_split(name: str, rows: tuple[str, list[Row]], cfg: DataConfig, label_nam
     if not records:
         raise DataError(f"{source}: split '{name}' has no rows; add data or point data.{'train' if name == cfg.train_split else 'eval'}_split elsewhere")
     columns = [cfg.text_column, cfg.label_column] + ([cfg.text_pair_column] if cfg.text_pair_column else [])
-    first_line, first = records[0]
+    first = records[0][1]
     missing = [c for c in columns if c not in first]
     if missing:
         raise DataError(f"{source}: missing column(s) {', '.join(repr(m) for m in missing)}; the file has "

@@ -163,11 +163,3 @@ def get_target(name_or_path: str) -> Target:
         f"unknown target '{name_or_path}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
         + f"; known targets: {', '.join(known) or '(none found)'}; searched: "
         + ", ".join(str(d) for d in search_dirs()))
-
-
-def check_target_names(names: list[str], source: str = "config") -> None:
-    """Fail early (before a run starts) on any unknown name in a ``targets:`` list."""
-    known = all_targets()
-    bad = [n for n in names if n not in known]
-    if bad:
-        raise ConfigError([f"unknown target '{n}'; known targets: {', '.join(known)}" for n in bad], source=source)

@@ -88,14 +88,6 @@ def resolved_tolerance(fmt: str, precision: str, vcfg) -> dict:
             "mean_abs": override.mean_abs if override and override.mean_abs is not None else base.mean_abs}
 
 
-def latency_feed(seq_len: int, vocab: int = 30000) -> dict[str, np.ndarray]:
-    """Batch 1, every position a real token (mask 1): the worst case for a sequence of this length."""
-    rng = np.random.default_rng(0)
-    low = min(1000, vocab // 2)  # skip the special/unused ids at the start of a BERT vocabulary
-    ids = rng.integers(low, vocab, size=(1, seq_len)).astype(np.int64)
-    return {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
-
-
 def markdown_table(rows: list[dict]) -> str:
     lines = ["| artifact | accuracy % | agreement % | max abs Δlogit | mean abs Δlogit | size MB | p50 ms | gates |",
              "|---|---|---|---|---|---|---|---|"]

@@ -121,3 +121,21 @@ def test_device_profile_budget_uses_estimate_not_host(torchscript_artifact):
     kinds = {c["metric"]: c["kind"] for c in r["budgets"]}
     assert kinds == {"model_size_mb": "file", "latency_p90_ms": "estimate", "peak_memory_mb": "estimate"}
     assert r["seq_len"] == 128 and r["threads"] == 4
+
+
+def test_latency_feed_stays_inside_the_vocabulary():
+    from edgeport.bench.host import latency_feed
+
+    for vocab in (150, 1200, 30522):
+        feed = latency_feed(64, vocab)
+        ids = feed["input_ids"]
+        assert ids.shape == (1, 64) and ids.min() >= 0 and ids.max() < vocab
+        assert feed["attention_mask"].all() and not feed["token_type_ids"].any()
+
+
+def test_bench_cli_rejects_bad_numbers_and_model_dir(tmp_path, capsys):
+    assert main(["bench", str(tmp_path / "model.onnx"), "--runs", "0", "--threads", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "--runs must be at least 1" in err and "--threads must be at least 1" in err
+    assert main(["bench", str(tmp_path / "model.onnx"), "--model-dir", str(tmp_path)]) == 2
+    assert "--model-dir" in capsys.readouterr().err

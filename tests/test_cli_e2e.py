@@ -76,3 +76,22 @@ def test_bad_config_exits_2_without_traceback(tmp_path):
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert "2 problem(s)" in out.stderr and "did you mean 'temperature'" in out.stderr
+
+
+def test_cli_import_pulls_in_no_heavy_backend():
+    """`edgeport --help` and `edgeport run X --dry-run` import the CLI and every stage: no ML backend loads."""
+    import subprocess
+    import sys
+
+    heavy = ("torch", "numpy", "transformers", "accelerate", "safetensors", "onnx", "onnxruntime", "ai_edge_litert",
+             "litert_torch", "ai_edge_quantizer", "nncf", "matplotlib", "datasets")
+    code = ("import sys, edgeport.cli, edgeport.stages, edgeport.pipeline; "
+            f"print([m for m in {heavy!r} if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_cp_refuses_a_directory_and_a_missing_folder(tmp_path):
+    for dest in (tmp_path, tmp_path / "missing" / "my.yaml"):
+        out = run_cli("cp", "default", dest, cwd=tmp_path)
+        assert out.returncode == 2 and "Traceback" not in out.stderr and "edgeport: error:" in out.stderr

@@ -116,3 +116,22 @@ def test_report_errors_are_user_errors(tmp_path, capsys):
 def test_pareto_front():
     pts = [(1.0, 80.0), (2.0, 85.0), (3.0, 84.0), (4.0, 90.0), (1.5, 79.0)]
     assert pareto_front(pts) == [(1.0, 80.0), (2.0, 85.0), (4.0, 90.0)]
+
+
+def test_report_on_a_wrong_run_dir_creates_nothing(tmp_path):
+    missing = tmp_path / "no-such-run"
+    assert main(["report", str(missing)]) == 2
+    assert not missing.exists()
+
+
+def test_report_stage_depends_on_the_last_stage_that_runs():
+    from edgeport.config import load_config
+    from edgeport.stages.report import ReportStage
+
+    def upstream(*overrides):
+        return ReportStage().inputs(load_config("default", list(overrides)))["upstream"]
+
+    assert upstream() == "validate"
+    # validate.enabled is true, but validate cannot run without export: the report must not wait for it
+    assert upstream("export.enabled=false", "quantize.enabled=false") == "distill"
+    assert upstream("validate.enabled=false") == "quantize"

@@ -4,7 +4,6 @@ passes weights_only=True; nothing at run time opens a network connection unless 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil

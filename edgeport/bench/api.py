@@ -1,6 +1,7 @@
 """Benchmark one artifact against one device profile: the three kinds of latency, and the profile's budgets.
 
-``bench_artifact`` is what ``edgeport bench`` and the validate stage call. Its result keeps the kinds apart:
+``bench_artifact`` is what ``edgeport bench`` and the report (for each ``validate.targets`` profile) call.
+Its result keeps the kinds apart:
 
     {"artifact", "format", "precision", "size_bytes", "seq_len", "threads", "target",
      "host":     measured here, in the artifact's runtime (or None when not measured),
@@ -18,11 +19,9 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import ArtifactError
 from . import estimate as est
-from .host import measure_latency
+from .host import latency_feed, measure_latency
 
 SIDECAR = "artifact.json"  # written by edgeport.exporters next to each model file
 _SUFFIX_FORMAT = {".pt": "torchscript", ".onnx": "onnx", ".tflite": "tflite"}
@@ -47,13 +46,6 @@ def artifact_info(path: Path) -> dict:
             "size_bytes": path.stat().st_size}
 
 
-def make_feed(seq_len: int, vocab: int = 1000) -> dict[str, np.ndarray]:
-    """Batch 1, a full-length sentence: worst case for a padded-to-seq_len model (int32, as exported)."""
-    rng = np.random.default_rng(0)
-    ids = rng.integers(100, max(vocab, 101), size=(1, seq_len), dtype=np.int32)
-    return {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
-
-
 def host_latency(file: Path, threads: int, seq_len: int, **timing) -> dict:
     """Load the artifact in its runtime (timed), then measure it; memory is what the process holds."""
     import psutil
@@ -64,10 +56,21 @@ def host_latency(file: Path, threads: int, seq_len: int, **timing) -> dict:
     t0 = time.perf_counter()
     runner = load(file, threads=threads)
     load_ms = (time.perf_counter() - t0) * 1e3
-    result = measure_latency(runner, make_feed(seq_len), **timing)
+    result = measure_latency(runner, latency_feed(seq_len, _vocab_size(file)), **timing)
     result["load_ms"] = round(load_ms, 2)
     result["model_rss_mb"] = round((psutil.Process().memory_info().rss - rss0) / 2**20, 1)
     return result | {"threads": threads, "seq_len": seq_len}
+
+
+def _vocab_size(file: Path) -> int:
+    """Ids the artifact's embedding takes (a pruned vocabulary has fewer), from the vocab.txt beside it; without
+    one, 1000: every BERT vocabulary has that many. Counted from the file: loading a tokenizer would import
+    transformers into the process whose memory is being measured."""
+    vocab = Path(file).parent / "vocab.txt"
+    if not vocab.is_file():
+        return 1000
+    with open(vocab, "rb") as f:
+        return max(2, sum(1 for _ in f))
 
 
 def bench_artifact(path: Path, target, *, measure_host: bool = True, model_dir: Path | None = None,
@@ -119,28 +122,3 @@ def _check(metric: str, value, limit: float, kind: str) -> dict:
     ok = value is not None and value <= limit
     return {"metric": metric, "value": None if value is None else round(float(value), 3), "limit": limit,
             "kind": kind, "ok": ok}
-
-
-def budget_failures(result: dict) -> list[str]:
-    """Gate messages in the form the runner prints: artifact, target, metric, value (kind), limit."""
-    name = Path(result["artifact"]).parent.name or Path(result["artifact"]).name
-    return [f"{name} on {result['target']}: {c['metric']} = {c['value']} ({c['kind']}) exceeds the budget "
-            f"{c['limit']}" for c in result["budgets"] if not c["ok"]]
-
-
-def bench_targets(artifacts: list[dict], run_dir: Path, targets: list[str], *, model_dir: Path | None = None,
-                  seq_len: int | None = None, **timing) -> list[dict]:
-    """For the validate stage: every artifact x every target. ``artifacts``: the export/quantize ``artifacts``
-    list ({name, format, precision, path relative to the run dir, size_bytes}). Latency is measured here only
-    for profiles of kind ``host`` (this machine); the others get the labelled estimate (and no host number,
-    which would describe this machine, not theirs)."""
-    from ..targets import get_target
-
-    profiles = [get_target(n) for n in targets]
-    rows = []
-    for art in artifacts:
-        for target in profiles:
-            row = bench_artifact(Path(run_dir) / art["path"], target, measure_host=target.kind == "host",
-                                 model_dir=model_dir, seq_len=seq_len, **timing)
-            rows.append(row | {"artifact": art["path"], "artifact_name": art["name"]})
-    return rows

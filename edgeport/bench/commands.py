@@ -29,10 +29,22 @@ def cmd_targets(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    from ..errors import EdgeportError
     from ..targets import get_target
     from .adb import AdbBenchmark, run_device_benchmark
     from .api import artifact_info, bench_artifact
 
+    bad = [f"{flag} must be {rule}, got {value}" for flag, value, ok, rule in (
+        ("--threads", args.threads, args.threads is None or args.threads >= 1, "at least 1"),
+        ("--warmup", args.warmup, args.warmup >= 0, "0 or more"),
+        ("--runs", args.runs, args.runs >= 1, "at least 1"),
+        ("--min-seconds", args.min_seconds, args.min_seconds >= 0, "0 or more")) if not ok]
+    if bad:
+        raise EdgeportError("; ".join(bad))
+    model_dir = Path(args.model_dir) if args.model_dir else None
+    if model_dir is not None and not ((model_dir / "config.json").is_file() and any(model_dir.glob("*.safetensors"))):
+        raise EdgeportError(f"--model-dir {model_dir}: not a Hugging Face model directory (config.json + "
+                            f"*.safetensors); point it at the run's model stage dir, e.g. runs/NAME/distill")
     target = get_target(args.target)
     if args.threads:
         target = target.model_copy(update={"threads": args.threads})
@@ -43,7 +55,7 @@ def cmd_bench(args) -> int:
         device = run_device_benchmark(AdbBenchmark(info["file"], Path(args.benchmark_binary or "benchmark_model"),
                                                    target.threads, seq, serial=args.serial))
     result = bench_artifact(Path(args.artifact), target, measure_host=not args.no_host,
-                            model_dir=Path(args.model_dir) if args.model_dir else None, device=device,
+                            model_dir=model_dir, device=device,
                             warmup=args.warmup, runs=args.runs, min_seconds=args.min_seconds)
     _print_bench(result)
     if args.json:
@@ -99,9 +111,9 @@ def parse_percent(text: str) -> float:
     try:
         value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
     except ValueError:
-        raise EdgeportError(f"--max-regression {text!r}: give a percentage like 10% or a fraction like 0.1")
+        raise EdgeportError(f"--max-regression {text!r}: give a percentage like 10% or a fraction like 0.1") from None
     if not 0 < value < 10:
-        raise EdgeportError(f"--max-regression {text!r}: must be above 0 (e.g. 10%)")
+        raise EdgeportError(f"--max-regression {text!r}: must be above 0% and below 1000% (e.g. 10%)")
     return value
 
 

@@ -28,6 +28,17 @@ def peak_rss_mb() -> float:
     return round(max(peak, psutil.Process().memory_info().rss / 2**20), 1)
 
 
+def latency_feed(seq_len: int, vocab: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
+    """Batch 1, one full-length row: [CLS] random ids [SEP], mask all ones, no padding - the worst case a
+    padded-to-``seq_len`` model sees. Ids stay inside ``vocab`` (a pruned vocabulary has fewer than BERT's 30522;
+    an id beyond it breaks the embedding lookup) and above the special/unused ids at its start where it can.
+    int64; every runner casts to its own input type."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(min(1000, vocab // 2), vocab, size=(1, seq_len), dtype=np.int64)
+    ids[0, 0], ids[0, -1] = min(101, vocab - 1), min(102, vocab - 1)
+    return {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+
+
 def measure_latency(runner, feed: dict[str, np.ndarray], warmup: int = 10, runs: int = 50,
                     min_seconds: float = 2.0) -> dict:
     """Time ``runner(**feed)``: p50/p90/p99/mean in ms, the number of timed runs and the peak RSS in MB."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 SIDECAR = "artifact.json"
@@ -31,7 +31,7 @@ class QuantizeRequest:
 
     model: object  # the fp32 torch classifier (TorchScript INT8 is made from it, not from the file)
     fp32_path: Path
-    sample: dict  # name -> torch int tensor [1, seq_len]
+    sample: dict  # name -> torch int tensor [batch, seq_len] (batch 2 for dynamic-shape formats)
     out_dir: Path
     mode: str  # per-format: dynamic | static | full_integer | static_linear | nncf | nncf_accuracy
     calibration: list[dict]  # name -> numpy int [1, seq_len] rows from the training split
@@ -84,7 +84,3 @@ def write_sidecar(out_dir: Path, *, fmt: str, precision: str, model_file: str, l
     (out_dir / SIDECAR).write_text(json.dumps(meta, indent=2) + "\n")
     if tokenizer is not None:
         tokenizer.save_pretrained(out_dir)
-
-
-def tolerance_dict(tolerances: dict[str, Tolerance]) -> dict:
-    return {k: asdict(v) for k, v in tolerances.items()}

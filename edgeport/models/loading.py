@@ -99,7 +99,7 @@ def load_tokenizer(spec: Path | str):
 def load_classifier(spec: Path | str, num_labels: int | None = None, label_names: list[str] | None = None,
                     allow_pickle: bool = False, dropout: float | None = None):
     """Load a sequence classifier; a missing head is created with ``num_labels`` outputs (the caller fine-tunes it)."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers import AutoModelForSequenceClassification
 
     if isinstance(spec, Path):
         check_model_dir(spec, allow_pickle)

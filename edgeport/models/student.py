@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 
-import torch
-
 from ..config import StudentConfig
 from ..errors import ConfigError
 
@@ -14,8 +12,9 @@ def build_student(teacher, cfg: StudentConfig):
     """A BERT classifier with ``len(cfg.layers)`` layers.
 
     Same width as the teacher: embeddings, the chosen encoder layers, pooler and classifier are copied, so the
-    student starts from the teacher's knowledge. Narrower (``hidden_size`` set): random init, the layer list only
-    fixes the depth.
+    student starts from the teacher's knowledge. Any width setting that differs from the teacher's
+    (``hidden_size``, ``intermediate_size``, ``num_attention_heads``): random init, the layer list only fixes the
+    depth.
     """
     from transformers import AutoModelForSequenceClassification
 
@@ -46,8 +45,8 @@ def student_config(teacher_config, cfg: StudentConfig):
     return config, changed
 
 
-@torch.no_grad()
 def _copy_from_teacher(teacher, student, layers: list[int]) -> None:
+    # load_state_dict copies under no_grad itself
     t, s = teacher.bert, student.bert
     s.embeddings.load_state_dict(t.embeddings.state_dict())
     for dst, src in zip(s.encoder.layer, layers):

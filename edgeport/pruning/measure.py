@@ -6,7 +6,6 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .saving import save_pruned
@@ -28,20 +27,12 @@ def saved_file_mb(model, tokenizer) -> float:
         return round((Path(tmp) / "model.safetensors").stat().st_size / 1e6, 3)
 
 
-def latency_feed(vocab_size: int, seq_len: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """One full-length row: [CLS] random ids [SEP], no padding (the worst case a phone sees at this length)."""
-    rng = np.random.default_rng(seed)
-    ids = rng.integers(min(1000, vocab_size - 1), vocab_size, size=(1, seq_len), dtype=np.int64)
-    ids[0, 0], ids[0, -1] = min(101, vocab_size - 1), min(102, vocab_size - 1)
-    return {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
-
-
 def cpu_latency(model, seq_len: int = 128, seconds: float = 2.0, threads: int = 1) -> dict:
     """p50/p90 of ``model`` at batch 1 on ``threads`` CPU threads (bench.host.measure_latency does the timing)."""
-    from ..bench import measure_latency
+    from ..bench.host import latency_feed, measure_latency
 
     model = model.eval()
-    feed = latency_feed(model.config.vocab_size, seq_len)
+    feed = latency_feed(seq_len, model.config.vocab_size)
 
     @torch.inference_mode()
     def runner(**arrays):

@@ -69,7 +69,8 @@ def quantize_with_fallback(exporter, req, judge: Judge, fcfg, source_model, late
     if not hasattr(exporter, "quant_units"):
         report["skipped"] = f"{exporter.format}: no per-layer exclusion in its INT8 converter"
         return path, report
-    before = {"size_bytes": path.stat().st_size, "p50_ms": _p50(path, latency_seq)}
+    vocab = source_model.config.vocab_size
+    before = {"size_bytes": path.stat().st_size, "p50_ms": _p50(path, latency_seq, vocab)}
     units = exporter.quant_units(req.fp32_path, linear_names(source_model))
     ranking = _sensitivity(exporter, req, judge, units, first["mean_abs_diff"])
     report["sensitivity"] = ranking
@@ -85,7 +86,7 @@ def quantize_with_fallback(exporter, req, judge: Judge, fcfg, source_model, late
             break
     if best is not steps[-1]:  # no candidate passed: ship the least bad one
         path = exporter.quantize(replace(req, keep_fp=tuple(units[n] for n in best["layers_fp"])))
-    after = {"size_bytes": path.stat().st_size, "p50_ms": _p50(path, latency_seq)}
+    after = {"size_bytes": path.stat().st_size, "p50_ms": _p50(path, latency_seq, vocab)}
     report |= {"steps": steps, "final": best, "layers_fp": best["layers_fp"],
                "passed": best["accuracy_drop"] <= fcfg.max_accuracy_drop,
                "cost": {"before": before, "after": after,
@@ -109,15 +110,14 @@ def _sensitivity(exporter, req, judge: Judge, units: dict[str, str], all_int8_er
     return sorted(rows, key=lambda r: -r["error_reduction"])
 
 
-def _p50(path: Path, seq_len: int) -> float:
+def _p50(path: Path, seq_len: int, vocab: int) -> float:
     """1-thread batch-1 p50 (short: a cost comparison between two artifacts of one run, not a benchmark)."""
     from .. import runtimes
-    from ..bench import measure_latency
-    from ..validation import latency_feed
+    from ..bench.host import latency_feed, measure_latency
 
     threads = torch.get_num_threads()
     try:
         runner = runtimes.load(path, threads=1)
-        return round(measure_latency(runner, latency_feed(runner.seq_len or seq_len), 3, 20, 0.5)["p50_ms"], 3)
+        return round(measure_latency(runner, latency_feed(runner.seq_len or seq_len, vocab), 3, 20, 0.5)["p50_ms"], 3)
     finally:
         torch.set_num_threads(threads)  # the TorchScript runner sets the process-wide pool

@@ -17,9 +17,9 @@ __all__ = ["build_report", "compare", "comparison_markdown", "load_report_json",
 
 
 def build_report(run_dir: Path, out: Path, *, budget_gate: str = "any", plots: bool = True) -> dict:
+    report = collect(Path(run_dir))  # first: a wrong RUN_DIR must fail before anything is created in it
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    report = collect(Path(run_dir))
     report["budget_gate"] = budget_gate
     report["gates"], budget_failures = budget_gates(report, budget_gate)
     report["gate_failures"] = report["validate_gate_failures"] + budget_failures

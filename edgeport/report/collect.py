@@ -1,9 +1,10 @@
 """The report's data, gathered from a run's manifest alone (no model is loaded, nothing is re-measured).
 
 Reads: every stage's status/timing/metrics; the artifacts listed by the export/quantize stages; the validate
-stage's per-artifact results (accuracy, agreement, max |dlogit|, size, host latency), its ``latency`` rows (one
-per artifact x target, from ``edgeport.bench.bench_targets``) and its ``gate_failures``. Key spellings vary a
-little between stages, so each figure is looked up under the names it is known by.
+stage's per-artifact results (accuracy, agreement, max |dlogit|, size, host latency), its ``latency`` rows when
+it recorded any (one per artifact x target, in ``edgeport.bench.bench_artifact``'s format) and its
+``gate_failures``. Key spellings vary a little between stages, so each figure is looked up under the names it
+is known by.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def _latency_row(artifact: str, target: str | None, kind: str, fig: dict) -> dic
 
 
 def bench_rows(manifest: Manifest, artifacts: list[dict], targets: list[str]) -> list[dict]:
-    """Per (artifact, target) results: recorded by validate (``bench_targets``) or, when it recorded only host
+    """Per (artifact, target) results: recorded by validate (``bench_artifact`` rows) or, when it recorded only host
     latency, completed here with the estimates, which need no measurement: counted work x profile figures."""
     validate = (manifest.entry("validate") or {}).get("metrics", {})
     if validate.get("latency"):

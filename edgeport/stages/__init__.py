@@ -11,7 +11,3 @@ from .validate import ValidateStage
 # export writes fp32 artifacts; quantize makes INT8 from them (ONNX/TFLite quantise the exported file).
 STAGES = [TeacherStage(), DistillStage(), PruneStage(), ExportStage(), QuantizeStage(), ValidateStage(),
           ReportStage()]
-
-
-def stage_names() -> list[str]:
-    return [s.name for s in STAGES]

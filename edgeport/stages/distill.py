@@ -5,17 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-import torch
-from safetensors.torch import load_file, save_file
-from torch.utils.data import DataLoader
-
-from ..data import encode
 from ..errors import ConfigError
-from ..models import build_student, load_classifier, load_tokenizer, save_model
 from ..pipeline import dist
-from ..training import evaluate, fit, kd_loss, predict_logits
-from ..training.kd import hidden_mse
-from ..training.loop import make_collate, model_inputs
 
 
 class DistillStage:
@@ -48,6 +39,12 @@ class DistillStage:
                                "distill.student.hidden_size or set the weight to 0"])
 
     def run(self, ctx) -> dict:
+        # torch and the training loop load here, not at import: `edgeport run --dry-run` imports every stage.
+        from ..data import encode
+        from ..models import build_student, load_classifier, load_tokenizer, save_model
+        from ..training import fit
+        from ..training.loop import make_collate
+
         cfg, task, dcfg = ctx.cfg, ctx.task(), ctx.cfg.distill
         teacher_dir = ctx.inputs["teacher"]
         tokenizer = load_tokenizer(teacher_dir)
@@ -71,6 +68,12 @@ class DistillStage:
 
     @staticmethod
     def _loss(teacher, dcfg):
+        import torch
+
+        from ..training import kd_loss
+        from ..training.kd import hidden_mse
+        from ..training.loop import model_inputs
+
         layer_map = dcfg.student.layers
 
         def loss_fn(model, batch):
@@ -88,6 +91,8 @@ class DistillStage:
 
     @staticmethod
     def _metrics(ctx, student, teacher, eval_rows, collate, result, n_rows) -> dict:
+        from ..training import predict_logits
+
         t_logits = predict_logits(teacher, eval_rows, collate, desc="teacher eval")
         s_logits = predict_logits(student, eval_rows, collate, desc="student eval")
         agreement = (t_logits.argmax(-1) == s_logits.argmax(-1)).float().mean().item()
@@ -104,6 +109,10 @@ class DistillStage:
 
 def _attach_teacher_logits(ctx, teacher, rows: list[dict], collate) -> None:
     """Teacher logits are computed once per (teacher weights, rows) and cached across re-runs of distill."""
+    from safetensors.torch import save_file
+
+    from ..training import predict_logits
+
     # The data fingerprint covers the files' bytes: edited rows must not reuse logits cached for the old ones.
     key = hashlib.sha256(json.dumps([ctx.manifest.outputs_digest("teacher"), ctx.task().fingerprint,
                                      len(rows), ctx.cfg.run.seed], sort_keys=True).encode()).hexdigest()[:20]
@@ -121,6 +130,9 @@ def _attach_teacher_logits(ctx, teacher, rows: list[dict], collate) -> None:
 
 def _cached_logits(path, n_rows: int):
     """The cached logits, or None when missing, truncated or not for these rows: then they are recomputed."""
+    import torch
+    from safetensors.torch import load_file
+
     try:
         logits = load_file(str(path))["logits"]
     except Exception:  # noqa: BLE001 - any unreadable cache file is rebuilt, never trusted

@@ -9,19 +9,7 @@ logit on training text, so it needs no recovery, and recovery can reuse distill'
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-from torch.utils.data import DataLoader
-
-from ..data import encode
-from ..models import load_classifier, load_tokenizer
 from ..pipeline import dist
-from ..pruning import (heads_to_keep, neurons_to_keep, prune_ffn, prune_heads, prune_vocab, reslice, save_pruned,
-                       token_change, top_k_per_layer, unit_importance)
-from ..pruning.measure import cpu_latency, param_count, saved_file_mb, weights_mb
-from ..pruning.structured import ffn_width, heads_per_layer
-from ..training import evaluate, fit, kd_loss
-from ..training.loop import make_collate, model_inputs
 from .distill import _attach_teacher_logits
 
 
@@ -39,9 +27,19 @@ class PruneStage:
         return {"student": "distill" if cfg.distill.enabled else "teacher", "teacher": "teacher"}
 
     def run(self, ctx) -> dict:
+        # torch and the pruning library load here, not at import: `edgeport run --dry-run` imports every stage.
+        from ..data import encode
+        from ..models import load_classifier, load_tokenizer
+        from ..pruning import (heads_to_keep, neurons_to_keep, prune_ffn, prune_heads, save_pruned,
+                               top_k_per_layer, unit_importance)
+        from ..pruning.measure import param_count
+        from ..pruning.structured import ffn_width, heads_per_layer
+        from ..training import fit
+        from ..training.loop import make_collate
+
         cfg, pcfg, task = ctx.cfg, ctx.cfg.prune, ctx.task()
         tokenizer = load_tokenizer(ctx.inputs["student"])
-        model = reslice(load_classifier(ctx.inputs["student"])).eval()
+        model = load_classifier(ctx.inputs["student"]).eval()  # load_classifier reslices a head-pruned input
         collate = make_collate(tokenizer.pad_token_id or 0)
         rows = encode(task.train.head(pcfg.train_limit or cfg.distill.train_limit or cfg.data.train_limit),
                       tokenizer, cfg.data.max_seq_len)
@@ -86,6 +84,11 @@ class PruneStage:
 
 
 def _loss(pcfg):
+    import torch.nn.functional as F
+
+    from ..training import kd_loss
+    from ..training.loop import model_inputs
+
     def loss_fn(model, batch):
         logits = model(**model_inputs(batch)).logits
         if "teacher_logits" not in batch:  # scoring without recovery: the task loss alone
@@ -95,12 +98,17 @@ def _loss(pcfg):
     return loss_fn
 
 
-def _score_loader(rows, pcfg, collate) -> DataLoader:
+def _score_loader(rows, pcfg, collate):
+    from torch.utils.data import DataLoader
+
     return DataLoader(rows[: pcfg.score_batches * pcfg.train.batch_size], batch_size=pcfg.train.batch_size,
                       collate_fn=collate)
 
 
 def _prune_vocab(ctx, model, tokenizer, eval_rows):
+    from ..data import encode
+    from ..pruning import prune_vocab, token_change
+
     cfg, task = ctx.cfg, ctx.task()
     texts = task.train.texts + (task.train.pairs or [])  # the whole training split, not only the trained rows
     before = model.config.vocab_size
@@ -111,14 +119,17 @@ def _prune_vocab(ctx, model, tokenizer, eval_rows):
     return new_tok, encode(task.eval, new_tok, cfg.data.max_seq_len), info
 
 
-@torch.no_grad()
 def _reload_check(out, model, eval_rows, collate) -> float:
     """Max |logit difference| between the in-memory model and plain transformers loading the saved directory."""
+    import torch
     from transformers import AutoModelForSequenceClassification
+
+    from ..training.loop import model_inputs
 
     reloaded = AutoModelForSequenceClassification.from_pretrained(str(out)).eval()
     batch = model_inputs(collate(eval_rows[:64]))
-    return float((reloaded(**batch).logits - model.eval()(**batch).logits).abs().max())
+    with torch.no_grad():
+        return float((reloaded(**batch).logits - model.eval()(**batch).logits).abs().max())
 
 
 class Table:
@@ -130,6 +141,12 @@ class Table:
         self.rows: list[dict] = []
 
     def add(self, step: str, model, eval_rows) -> None:
+        from torch.utils.data import DataLoader
+
+        from ..pruning.measure import cpu_latency, param_count, saved_file_mb, weights_mb
+        from ..pruning.structured import ffn_width, heads_per_layer
+        from ..training import evaluate
+
         loader = DataLoader(eval_rows, batch_size=self.batch_size, collate_fn=self.collate)
         row = {"step": step, "eval_accuracy": evaluate(model, loader), "params": param_count(model),
                "heads_per_layer": heads_per_layer(model), "ffn_width": ffn_width(model),

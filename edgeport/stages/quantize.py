@@ -44,7 +44,7 @@ class QuantizeStage:
     def run(self, ctx) -> dict:
         from ..models import load_classifier
 
-        cfg, qcfg = ctx.cfg, ctx.cfg.quantize
+        qcfg = ctx.cfg.quantize
         model = load_classifier(ctx.inputs["model"]).eval()
         metrics: dict = {}
         source = model  # what INT8 is made from: the model stage's weights, or their QAT version
@@ -76,7 +76,8 @@ class QuantizeStage:
         out_dir = ctx.out / f"{fmt}-int8"
         # Tokenizer and sidecar come along; the model file is replaced by the INT8 one.
         shutil.copytree(fp32_path.parent, out_dir, ignore=shutil.ignore_patterns(fp32_path.name))
-        sample = make_sample(seq_len, batch=2 if exporter.dynamic_shapes else 1)
+        # ids inside the model's vocabulary: a pruned one may have fewer than make_sample's default 1000
+        sample = make_sample(seq_len, batch=2 if exporter.dynamic_shapes else 1, vocab=model.config.vocab_size)
         if source is not model:  # QAT: the converters read an fp32 file of the QAT weights (tokenizer beside it)
             shutil.copytree(fp32_path.parent, scratch / fmt, ignore=shutil.ignore_patterns(fp32_path.name))
             fp32_path = exporter.export(source, sample, scratch / fmt)

@@ -18,11 +18,12 @@ class ReportStage:
         return cfg.report.enabled
 
     def inputs(self, cfg: PipelineConfig) -> dict[str, str]:
-        # The report reads every stage's entry from the manifest; validate is the last one it depends on.
-        for upstream in ("validate", "export", "quantize", "distill", "teacher"):
-            if upstream == "teacher" or getattr(cfg, upstream).enabled:
-                return {"upstream": upstream}
-        return {}
+        # The report reads every stage's entry from the manifest; it depends on the last stage that runs before
+        # it, judged by each stage's own enabled() (validate.enabled alone is not enough: it needs export too).
+        from . import STAGES
+
+        earlier = [s for s in STAGES if s.name != self.name]
+        return next(({"upstream": s.name} for s in reversed(earlier) if s.enabled(cfg)), {})
 
     def run(self, ctx) -> dict:
         from ..report import build_report, compare, comparison_markdown, load_report_json

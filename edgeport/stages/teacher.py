@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import torch.nn.functional as F
-from torch.utils.data import DataLoader
-
-from ..data import encode
 from ..errors import ModelError
-from ..models import load_classifier, load_tokenizer, resolve_model_dir, save_model
-from ..models.loading import check_teacher, has_classifier_head
+from ..models import resolve_model_dir
+from ..models.loading import check_teacher
 from ..pipeline import dist
-from ..training import evaluate, fit
-from ..training.loop import make_collate, model_inputs
 
 
 def ce_loss(model, batch):
+    import torch.nn.functional as F
+
+    from ..training.loop import model_inputs
+
     return F.cross_entropy(model(**model_inputs(batch)).logits, batch["labels"])
 
 
@@ -35,6 +33,15 @@ class TeacherStage:
         check_teacher(resolve_model_dir(cfg.teacher.model), cfg.teacher.allow_pickle, cfg.data.max_seq_len)
 
     def run(self, ctx) -> dict:
+        # torch and the training loop load here, not at import: `edgeport run --dry-run` imports every stage.
+        from torch.utils.data import DataLoader
+
+        from ..data import encode
+        from ..models import load_classifier, load_tokenizer, save_model
+        from ..models.loading import has_classifier_head
+        from ..training import evaluate, fit
+        from ..training.loop import make_collate
+
         cfg, task = ctx.cfg, ctx.task()
         spec = resolve_model_dir(cfg.teacher.model)
         tokenizer = load_tokenizer(spec)

@@ -53,10 +53,10 @@ class ValidateStage:
     @staticmethod
     def _one(ctx, art: dict, ref, ref_acc: float, eval_threads: int) -> dict:
         from .. import runtimes
-        from ..bench import measure_latency
+        from ..bench.host import latency_feed, measure_latency
         from ..exporters import non_builtin_ops, tflite_ops
         from ..runtimes.text import artifact_tokenizer
-        from ..validation import artifact_logits, compare, gate_failures, latency_feed, resolved_tolerance
+        from ..validation import artifact_logits, compare, gate_failures, resolved_tolerance
 
         cfg, vcfg = ctx.cfg, ctx.cfg.validate
         path = ctx.run_dir / art["path"]
