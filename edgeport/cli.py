@@ -180,9 +180,19 @@ from .android import register as _register_android  # noqa: E402  (android: the 
 _EXTRA_COMMANDS.append(_register_android)
 
 
+def _quiet_third_party_logs() -> None:
+    """transformers imports torchao when it is installed (litert-torch brings it); torchao and torch then log
+    warnings about CUDA kernels and torch.compile internals that say nothing about an edgeport run."""
+    import logging
+
+    for name in ("torchao", "torch.utils._pytree"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _quiet_third_party_logs()
     try:
         return args.fn(args)
     except EdgeportError as exc:
