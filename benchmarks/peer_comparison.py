@@ -6,6 +6,8 @@ Rows (SST-2 validation, batch 1, seq 128 padded, 1 thread, all on this machine =
   teacher fp32, torch eager                 the starting point
   teacher + torch dynamic INT8              the seed's recipe (Linear layers -> qint8)
   teacher ONNX + ONNX Runtime dynamic INT8  what an Optimum user gets (per-channel QInt8)
+  teacher TFLite + dynamic-range INT8       the best recipe DESIGN.md measured on the teacher (litert-torch +
+                                            ai-edge-quantizer)
   student <artifact> for every artifact the run exported (TorchScript / ONNX / TFLite, fp32 and INT8)
 Columns: accuracy, size, p50, p90, speed-up vs the fp32 teacher (p50 ratio). Writes peer_comparison.json and
 peer_comparison.md under --out. Accuracy is computed here for every row with the same tokenisation (padding to
@@ -65,8 +67,7 @@ def peers(teacher_dir: Path, seq_len: int, threads: int, tmp: Path):
     """(name, runner, size_bytes) for the three teacher recipes."""
     import torch
 
-    from edgeport.exporters import QuantizeRequest, make_sample
-    from edgeport.exporters.onnx import OnnxExporter
+    from edgeport.exporters import QuantizeRequest, get_exporter, make_sample
     from edgeport.models import load_classifier
     from edgeport.runtimes import load
 
@@ -75,12 +76,19 @@ def peers(teacher_dir: Path, seq_len: int, threads: int, tmp: Path):
     yield "teacher fp32 (torch eager)", torch_runner(model), torch_size(model, tmp, "fp32")
     q = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     yield "teacher + torch dynamic INT8", torch_runner(q), torch_size(q, tmp, "int8")
-    exporter, sample = OnnxExporter(), make_sample(seq_len)
+    exporter, sample = get_exporter("onnx"), make_sample(seq_len)
     (tmp / "onnx").mkdir()
     fp32 = exporter.export(model, sample, tmp / "onnx")
     (tmp / "onnx-int8").mkdir()
     path = exporter.quantize(QuantizeRequest(model, fp32, sample, tmp / "onnx-int8", "dynamic", []))
     yield "teacher ONNX + ORT dynamic INT8", load(path, threads=threads), path.stat().st_size
+    # The strongest recipe DESIGN.md measured on the teacher: TFLite + dynamic-range INT8 (static [1, seq_len]).
+    tflite, tsample = get_exporter("tflite"), make_sample(seq_len, batch=1)
+    (tmp / "tflite").mkdir()
+    fp32 = tflite.export(model, tsample, tmp / "tflite")
+    (tmp / "tflite-int8").mkdir()
+    path = tflite.quantize(QuantizeRequest(model, fp32, tsample, tmp / "tflite-int8", "dynamic", []))
+    yield "teacher TFLite + dynamic-range INT8", load(path, threads=threads), path.stat().st_size
 
 
 def student_artifacts(run_dir: Path) -> list[dict]:
@@ -105,6 +113,7 @@ def run(args) -> dict:
     from transformers import AutoTokenizer
 
     from edgeport.runtimes import load
+    from edgeport.runtimes.text import artifact_tokenizer
 
     run_dir = Path(args.run_dir)
     teacher_dir = run_dir / "teacher"
@@ -121,7 +130,8 @@ def run(args) -> dict:
     for art in student_artifacts(run_dir):
         runner = load(run_dir / art["path"], threads=args.threads)
         static = getattr(runner, "seq_len", None)
-        art_feeds = feeds if not static or static == args.seq_len else encode(tokenizer, texts, static)
+        # Each artifact is fed by its own tokenizer: a vocabulary-pruned student has its own, smaller vocab.txt.
+        art_feeds = encode(artifact_tokenizer(run_dir / art["path"]), texts, static or args.seq_len)
         results.append(measure(f"student {art['name']}", runner, art["size_bytes"], art_feeds, labels, timing, static))
     base = results[0]["p50_ms"]
     for r in results:
