@@ -61,8 +61,18 @@ if [ "$(cat "$CLASSES/.stamp" 2>/dev/null)" != "$STAMP" ]; then
   echo "$STAMP" > "$CLASSES/.stamp"
 fi
 
+# --- the app's own assets, when `edgeport android RUN_DIR` wrote them (git-ignored, so not in CI): the Kotlin
+# tokenizer on the run's (possibly vocabulary-pruned) vocab.txt must give the ids golden.json recorded in Python.
+CP="$CLASSES:$KOTLIN_HOME/lib/kotlin-stdlib.jar:$JUNIT_JAR:$HAMCREST_JAR"
+ASSETS="$HERE/app/src/main/assets"
+if [ -f "$ASSETS/golden.json" ]; then
+  echo "checking the app assets written by edgeport android ($ASSETS) ..."
+  java -Dedgeport.golden.dir="$ASSETS" -Dedgeport.golden.required=true -cp "$CP" RunJvmTestsKt \
+    dev.edgeport.demo.text.GoldenTokenizerTest
+fi
+
 # --- run
 TESTS=(dev.edgeport.demo.text.GoldenTokenizerTest dev.edgeport.demo.text.UnicodeTablesTest
        dev.edgeport.demo.text.TokenizerUnitTest dev.edgeport.demo.text.SelfCheckTest dev.edgeport.demo.text.PurityTest)
 java -Dedgeport.golden.dir="$GOLDEN" -Dedgeport.golden.required=true -Dedgeport.text.src="$TEXT_SRC" \
-  -cp "$CLASSES:$KOTLIN_HOME/lib/kotlin-stdlib.jar:$JUNIT_JAR:$HAMCREST_JAR" RunJvmTestsKt "${TESTS[@]}"
+  -cp "$CP" RunJvmTestsKt "${TESTS[@]}"
