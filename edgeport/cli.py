@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .android import register as register_android_command
+from .bench.commands import register as register_bench_commands
 from .errors import EdgeportError
 
 
@@ -163,21 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("text_pair", nargs="?", help="second sentence, for sentence-pair tasks")
     pr.add_argument("--threads", type=int, default=1)
     pr.set_defaults(fn=cmd_predict)
-    for register in _EXTRA_COMMANDS:
+    for register in (register_bench_commands, register_android_command):  # commands that live with their feature
         register(sub)
     return p
-
-
-# Commands contributed by other modules (export/predict, bench/report, android): each adds its subparser.
-_EXTRA_COMMANDS: list = []
-
-from .bench.commands import register as _register_bench  # noqa: E402  (targets, bench, report)
-
-_EXTRA_COMMANDS.append(_register_bench)
-
-from .android import register as _register_android  # noqa: E402  (android: the demo app's assets)
-
-_EXTRA_COMMANDS.append(_register_android)
 
 
 def _quiet_third_party_logs() -> None:
@@ -201,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("edgeport: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

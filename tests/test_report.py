@@ -133,5 +133,6 @@ def test_report_stage_depends_on_the_last_stage_that_runs():
 
     assert upstream() == "validate"
     # validate.enabled is true, but validate cannot run without export: the report must not wait for it
-    assert upstream("export.enabled=false", "quantize.enabled=false") == "distill"
+    assert upstream("export.enabled=false", "quantize.enabled=false") == "prune"  # the default prunes
+    assert upstream("export.enabled=false", "quantize.enabled=false", "prune.enabled=false") == "distill"
     assert upstream("validate.enabled=false") == "quantize"

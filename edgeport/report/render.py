@@ -15,8 +15,8 @@ def _fmt(value, digits: int = 2, scale: float = 1.0, suffix: str = "") -> str:
         return "-"
     if isinstance(value, float) or scale != 1.0:
         value = value * scale
-        # small figures (sub-ms latencies of tiny models) keep 3 significant digits instead of rounding to 0
-        return f"{value:.{digits}f}{suffix}" if abs(value) >= 1 or value == 0 else f"{value:.3g}{suffix}"
+        # values below 1 (accuracies, sub-ms latencies of tiny models) keep 4 significant digits, not 0.xx
+        return f"{value:.{digits}f}{suffix}" if abs(value) >= 1 or value == 0 else f"{value:.4g}{suffix}"
     return f"{value}{suffix}"
 
 
