@@ -6,7 +6,7 @@ PY ?= .venv/bin/python
 .PHONY: install pipeline test bench android
 
 install:
-	python3 -m venv .venv && $(PY) -m pip install -e ".[all]"
+	python3 -m venv .venv && $(PY) -m pip install -e ".[all]" -c constraints.txt
 
 pipeline:
 	$(PY) -m edgeport.cli run default
