@@ -33,3 +33,16 @@ def test_stage_seeding_fixes_head_init(tiny_bert):
         _seed_everything(0)
         heads.append(load_classifier(tiny_bert, label_names=["a", "b"]).classifier.weight.detach().clone())
     assert heads[0].equal(heads[1])
+
+
+def test_forced_rerun_with_identical_weights_does_not_rerun_consumers(tmp_path_factory):
+    """Make-style end to end: a forced teacher re-run reproduces its weights exactly, so distill stays skipped
+    (its fingerprint covers the teacher's artifacts, not the wall-clock timings in teacher/metrics.json)."""
+    ref = tinyrun.reference(tmp_path_factory.mktemp("reference-force"))
+    ws = tinyrun.copy_run(ref["ws"], tmp_path_factory.mktemp("forced"))
+    proc = tinyrun.cli("run", ws["config"], "--force", "teacher")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = {line.split()[0]: line.split()[1] for line in proc.stdout.splitlines()
+               if line.strip().startswith(("teacher ", "distill "))}
+    assert summary == {"teacher": "ran", "distill": "skip"}, proc.stdout
+    assert tinyrun.results(ws["run_dir"]) == ref["results"]

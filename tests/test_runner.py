@@ -155,3 +155,20 @@ def test_manifest_written_atomically(setup):
     execute(stages, cfg(), echo=lambda *_: None)
     assert json.loads((run_dir / "manifest.json").read_text())["stages"]["teacher"]["status"] == "done"
     assert not [p for p in os.listdir(run_dir) if p.endswith(".tmp")]
+
+
+def test_consumers_ignore_upstream_metrics_json(setup):
+    """A forced producer that writes the same artifacts but different metrics (timings) leaves its consumers
+    up to date: fingerprints cover what a consumer reads, not <stage>/metrics.json."""
+    cfg, stages, run_dir = setup
+    base_run = stages[0].run
+
+    def run_with_changing_metrics(ctx):
+        metrics = base_run(ctx)
+        return metrics | {"seconds": stages[0].calls}  # differs on every run, like a wall-clock timing
+
+    stages[0].run = run_with_changing_metrics
+    execute(stages, cfg(), echo=lambda *_: None)
+    summary = execute(stages, cfg(), force=["teacher"], echo=lambda *_: None)
+    assert [r["status"] for r in summary.rows] == ["ran", "skip"]
+    assert [s.calls for s in stages] == [2, 1]

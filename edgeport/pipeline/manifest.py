@@ -115,6 +115,11 @@ class Manifest:
         return None
 
     def outputs_digest(self, stage: str) -> str:
-        """One hash over a stage's outputs: downstream fingerprints include it."""
+        """One hash over a stage's outputs: downstream fingerprints include it.
+
+        ``<stage>/metrics.json`` is left out: it holds wall-clock timings, so a re-run that produced the same
+        artifacts would otherwise still re-run every consumer. (It is still checksummed by ``verify``.)
+        """
         outputs = (self.entry(stage) or {}).get("outputs") or {}
-        return hashlib.sha256(json.dumps(outputs, sort_keys=True).encode()).hexdigest()
+        consumed = {k: v for k, v in outputs.items() if k != f"{stage}/metrics.json"}
+        return hashlib.sha256(json.dumps(consumed, sort_keys=True).encode()).hexdigest()
