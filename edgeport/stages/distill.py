@@ -9,6 +9,13 @@ from ..errors import ConfigError
 from ..pipeline import dist
 
 
+def _check_hidden_loss(dcfg, student_width: int, teacher_width: int) -> None:
+    """Hidden-state MSE compares layer outputs directly, so it needs a student as wide as the teacher."""
+    if dcfg.hidden_loss_weight > 0 and student_width != teacher_width:
+        raise ConfigError([f"distill.hidden_loss_weight > 0 needs a student as wide as the teacher ({teacher_width}); "
+                           "unset distill.student.hidden_size or set the weight to 0"])
+
+
 class DistillStage:
     name = "distill"
     sections = ("data", "distill")
@@ -33,10 +40,9 @@ class DistillStage:
         spec = resolve_model_dir(cfg.teacher.model)
         if not isinstance(spec, Path):
             return  # a hub teacher: checked when distill starts
-        student, _ = student_config(read_model_config(spec), cfg.distill.student)
-        if cfg.distill.hidden_loss_weight > 0 and student.hidden_size != read_model_config(spec).hidden_size:
-            raise ConfigError(["distill.hidden_loss_weight > 0 needs a student as wide as the teacher; unset "
-                               "distill.student.hidden_size or set the weight to 0"])
+        teacher = read_model_config(spec)
+        student, _ = student_config(teacher, cfg.distill.student)
+        _check_hidden_loss(cfg.distill, student.hidden_size, teacher.hidden_size)
 
     def run(self, ctx) -> dict:
         # torch and the training loop load here, not at import: `edgeport run --dry-run` imports every stage.
@@ -50,9 +56,7 @@ class DistillStage:
         tokenizer = load_tokenizer(teacher_dir)
         teacher = load_classifier(teacher_dir).eval()
         student = build_student(teacher, dcfg.student)
-        if dcfg.hidden_loss_weight > 0 and student.config.hidden_size != teacher.config.hidden_size:
-            raise ConfigError(["distill.hidden_loss_weight > 0 needs a student as wide as the teacher "
-                               f"({teacher.config.hidden_size}); unset distill.student.hidden_size or set the weight to 0"])
+        _check_hidden_loss(dcfg, student.config.hidden_size, teacher.config.hidden_size)  # hub teachers: first check
         collate = make_collate(tokenizer.pad_token_id or 0)
         train = task.train.head(dcfg.train_limit or cfg.data.train_limit)
         rows = encode(train, tokenizer, cfg.data.max_seq_len)
