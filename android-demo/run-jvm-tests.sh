@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# JVM tests of the app's pure-Kotlin text pipeline (android-demo/app/src/main/java/dev/edgeport/demo/text):
+# JVM tests of the app's pure-Kotlin code (android-demo/app/src/main/java/dev/edgeport/demo/text and DemoController):
 # token ids must equal the Python (Hugging Face) tokenizer's for every golden case, the Unicode tables must equal
-# what the installed `tokenizers` measures for every code point, and the self-check arithmetic must hold.
+# what the installed `tokenizers` measures for every code point, the self-check arithmetic must hold, and the
+# controller must show every failure instead of crashing. Plus the app layer's type-check (AppLayerCompileTest):
+# MainActivity + TfliteClassifier compiled with kotlinc against LiteRT/Android API stubs (jvm-stubs/), and a negative
+# control that must fail to compile (a String? passed as LiteRT's non-null signature).
 #
 #   bash android-demo/run-jvm-tests.sh        (from the repo root; idempotent; installs what is missing)
 #
@@ -17,6 +20,8 @@ BUILD="$HERE/build-jvm"
 KOTLIN_VERSION="2.4.20"
 TEXT_SRC="$HERE/app/src/main/java/dev/edgeport/demo/text"
 TEST_SRC="$HERE/app/src/test/java/dev/edgeport/demo/text"
+APP_SRC="$HERE/app/src/main/java/dev/edgeport/demo"
+APP_TEST_SRC="$HERE/app/src/test/java/dev/edgeport/demo"
 mkdir -p "$BUILD"
 
 PY="${PYTHON:-}"
@@ -50,20 +55,26 @@ echo "generating golden vectors from the Python tokenizer (SST-2 at $DATA_DIR) .
 "$PY" -m edgeport.android tokenizer-golden "$GOLDEN" "$DATA_DIR"
 "$PY" "$HERE/tools/unicode_tables.py" probe "$GOLDEN/unicode-probe.txt"
 
-# --- compile (skipped when no source changed since the last successful compile)
+# --- compile (skipped when no source changed since the last successful compile). The app's pure code is compiled
+# on its own, with no Android or LiteRT class in reach: an android.* import there fails right here.
+MAIN_CLASSES="$BUILD/main-classes"
 CLASSES="$BUILD/classes"
-SOURCES=("$TEXT_SRC"/*.kt "$TEST_SRC"/*.kt "$HERE/jvm-runner/RunJvmTests.kt")
-STAMP="$(cat "${SOURCES[@]}" | sha256sum | cut -c1-16)-$KOTLIN_VERSION"
-if [ "$(cat "$CLASSES/.stamp" 2>/dev/null)" != "$STAMP" ]; then
-  echo "compiling ${#SOURCES[@]} Kotlin files with kotlinc $KOTLIN_VERSION ..."
-  rm -rf "$CLASSES"
-  "$KOTLIN_HOME/bin/kotlinc" -nowarn -jvm-target 17 -cp "$JUNIT_JAR:$HAMCREST_JAR" -d "$CLASSES" "${SOURCES[@]}"
+MAIN_SOURCES=("$TEXT_SRC"/*.kt "$APP_SRC/DemoController.kt")
+TEST_SOURCES=("$TEST_SRC"/*.kt "$APP_TEST_SRC"/*.kt "$HERE"/jvm-runner/*.kt)
+STAMP="$(cat "${MAIN_SOURCES[@]}" "${TEST_SOURCES[@]}" | sha256sum | cut -c1-16)-$KOTLIN_VERSION"
+if [ "$(cat "$CLASSES/.stamp" 2>/dev/null)" != "$STAMP" ] || [ ! -d "$MAIN_CLASSES" ]; then
+  echo "compiling ${#MAIN_SOURCES[@]} app + ${#TEST_SOURCES[@]} test Kotlin files with kotlinc $KOTLIN_VERSION ..."
+  rm -rf "$MAIN_CLASSES" "$CLASSES"
+  "$KOTLIN_HOME/bin/kotlinc" -nowarn -jvm-target 17 -module-name app -d "$MAIN_CLASSES" "${MAIN_SOURCES[@]}"
+  # Tests see the main code's `internal` members, as in Gradle (same module name + friend path).
+  "$KOTLIN_HOME/bin/kotlinc" -nowarn -jvm-target 17 -module-name app -Xfriend-paths="$MAIN_CLASSES" \
+    -cp "$MAIN_CLASSES:$JUNIT_JAR:$HAMCREST_JAR" -d "$CLASSES" "${TEST_SOURCES[@]}"
   echo "$STAMP" > "$CLASSES/.stamp"
 fi
 
 # --- the app's own assets, when `edgeport android RUN_DIR` wrote them (git-ignored, so not in CI): the Kotlin
 # tokenizer on the run's (possibly vocabulary-pruned) vocab.txt must give the ids golden.json recorded in Python.
-CP="$CLASSES:$KOTLIN_HOME/lib/kotlin-stdlib.jar:$JUNIT_JAR:$HAMCREST_JAR"
+CP="$MAIN_CLASSES:$CLASSES:$KOTLIN_HOME/lib/kotlin-stdlib.jar:$JUNIT_JAR:$HAMCREST_JAR"
 ASSETS="$HERE/app/src/main/assets"
 if [ -f "$ASSETS/golden.json" ]; then
   echo "checking the app assets written by edgeport android ($ASSETS) ..."
@@ -71,8 +82,13 @@ if [ -f "$ASSETS/golden.json" ]; then
     dev.edgeport.demo.text.GoldenTokenizerTest
 fi
 
-# --- run
+mkdir -p "$BUILD/app-check"
+
+# --- run (AppLayerCompileTest runs kotlinc itself: the app-layer type-check and its negative control, ~30 s)
 TESTS=(dev.edgeport.demo.text.GoldenTokenizerTest dev.edgeport.demo.text.UnicodeTablesTest
-       dev.edgeport.demo.text.TokenizerUnitTest dev.edgeport.demo.text.SelfCheckTest dev.edgeport.demo.text.PurityTest)
+       dev.edgeport.demo.text.TokenizerUnitTest dev.edgeport.demo.text.SelfCheckTest dev.edgeport.demo.text.PurityTest
+       dev.edgeport.demo.text.ModelInfoTest dev.edgeport.demo.DemoControllerTest AppLayerCompileTest)
 java -Dedgeport.golden.dir="$GOLDEN" -Dedgeport.golden.required=true -Dedgeport.text.src="$TEXT_SRC" \
-  -cp "$CP" RunJvmTestsKt "${TESTS[@]}"
+  -Dedgeport.app.src="$HERE/app/src/main/java" -Dedgeport.app.res="$HERE/app/src/main/res" \
+  -Dedgeport.stubs="$HERE/jvm-stubs" -Dedgeport.text.classes="$MAIN_CLASSES" -Dedgeport.check.dir="$BUILD/app-check" \
+  -Dedgeport.kotlinc="$KOTLIN_HOME/bin/kotlinc" -cp "$CP" RunJvmTestsKt "${TESTS[@]}"

@@ -57,9 +57,24 @@ class DataConfig(Section):
     max_seq_len: int = Field(128, ge=8, le=4096)
     train_limit: int | None = Field(None, ge=1, description="teacher fine-tuning uses the first N training rows (after a seeded shuffle)")
     eval_limit: int | None = Field(None, ge=1)
+    # The selection split: every checkpoint choice, early stop, QAT choice and INT8 fallback is judged here, never
+    # on the evaluation split, which is only measured (one row of SST-2's 872 is 0.11 points: choosing on it would
+    # inflate every number reported on it).
+    selection_fraction: float = Field(0.05, gt=0, lt=0.5, description="share of the training split held out as "
+                                      "the selection split (seeded, stratified by label)")
+    selection_min_rows: int = Field(200, ge=1, description="... at least this many rows (at most a fifth of train)")
+    selection_max_rows: int = Field(2000, ge=1, description="... at most this many rows")
+    selection_split: str | None = Field(None, description="use this split file (e.g. 'dev' -> dev.tsv) as the "
+                                        "selection split instead of carving one from train; training rows with "
+                                        "the same text are dropped so the two stay disjoint")
 
     @model_validator(mode="after")
     def _source(self):
+        if self.selection_min_rows > self.selection_max_rows:
+            raise ValueError("data.selection_min_rows must be <= data.selection_max_rows")
+        if self.selection_split is not None and self.selection_split in (self.train_split, self.eval_split):
+            raise ValueError(f"data.selection_split '{self.selection_split}' must differ from the train and eval "
+                             f"splits: model choices judged on the reported split inflate its numbers")
         if not self.local and not self.hub_id:
             raise ValueError("set data.local (a local dataset dir) or data.hub_id (a Hugging Face dataset id)")
         if self.label_names is not None and len(self.label_names) < 2:
@@ -70,15 +85,24 @@ class DataConfig(Section):
 
 
 class TrainConfig(Section):
-    epochs: float = Field(1.0, gt=0)
+    epochs: float | None = Field(None, gt=0, description="default: enough epochs for min_steps optimizer steps "
+                                 "(at least 1, at most max_epochs), so small datasets still train")
+    min_steps: int = Field(600, ge=1, description="with epochs unset: train at least this many optimizer steps")
+    max_epochs: float = Field(10.0, gt=0, description="with epochs unset: never more epochs than this")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="Accelerate mixed precision; auto = bf16 where the hardware runs it natively "
+                            "(CUDA with bf16, CPUs with AMX), else fp32")
     lr: float = Field(5e-5, gt=0, lt=1)
     batch_size: int = Field(32, ge=1)
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.06, ge=0, lt=1)
     max_grad_norm: float | None = Field(1.0, gt=0)
-    eval_every: int | None = Field(None, ge=1, description="evaluate every N optimizer steps; default: each epoch")
-    patience: int | None = Field(None, ge=1, description="stop after N evaluations without improvement")
+    eval_every: int | None = Field(None, ge=1, description="evaluate on the selection split every N optimizer "
+                                   "steps; default: each epoch")
+    patience: int | None = Field(None, ge=1, description="stop after N selection evaluations without improvement")
     eval_batch_size: int = Field(64, ge=1)
+    useful_gate: bool = Field(True, description="gate: the trained model must beat always answering the majority "
+                              "class on the selection split (one-sided binomial test), else the run fails")
 
 
 class TeacherConfig(Section):
@@ -113,7 +137,7 @@ class DistillConfig(Section):
     temperature: float = Field(2.0, gt=0)
     hidden_loss_weight: float = Field(0.0, ge=0, description="weight of hidden-state MSE on mapped layers")
     train_limit: int | None = Field(None, ge=1, description="distillation rows (first N of the shuffled train split); default: data.train_limit")
-    train: TrainConfig = TrainConfig(lr=1e-4, epochs=3)
+    train: TrainConfig = TrainConfig(lr=1e-4)
 
 
 class PruneConfig(Section):
@@ -136,12 +160,12 @@ class PruneConfig(Section):
 
 
 class FallbackConfig(Section):
-    enabled: bool = Field(False, description="when an INT8 artifact loses more than max_accuracy_drop on held-out "
-                                             "training rows, keep its most quantization-sensitive Linear layers "
+    enabled: bool = Field(False, description="when an INT8 artifact loses more than max_accuracy_drop on "
+                                             "selection-split rows, keep its most quantization-sensitive Linear layers "
                                              "in float and re-quantize (torchscript, onnx)")
     max_fp_layers: int = Field(4, ge=1, le=1000, description="at most this many layers stay in float")
-    rows: int = Field(256, ge=16, le=100_000, description="held-out labelled training rows (after the calibration "
-                                                          "rows) that judge each INT8 candidate; also nncf_accuracy's")
+    rows: int = Field(2000, ge=16, le=100_000, description="selection-split rows (the first N) that judge each "
+                                                           "INT8 candidate; also nncf_accuracy's")
     max_accuracy_drop: float = Field(1.0, ge=0, le=100, description="points vs the fp32 model on those rows")
 
 
@@ -152,7 +176,9 @@ class QatConfig(Section):
     train_limit: int | None = Field(2000, ge=1, description="training rows (first N of the shuffled split)")
     alpha: float = Field(0.5, ge=0, le=1, description="weight of the hard-label CE; 1-alpha goes to the KD term")
     temperature: float = Field(2.0, gt=0)
-    train: TrainConfig = TrainConfig(lr=2e-5, epochs=1, warmup_ratio=0.0)
+    # fp32: fake quantization simulates INT8 rounding of fp32 values; under bf16 autocast it would simulate
+    # something no INT8 path computes.
+    train: TrainConfig = TrainConfig(lr=2e-5, epochs=1, warmup_ratio=0.0, precision="fp32")
 
 
 class QuantizeConfig(Section):
@@ -163,7 +189,7 @@ class QuantizeConfig(Section):
                                "static: QDQ of every op calibrated on training rows (wrecks BERT accuracy); "
                                "static_linear: QDQ of the Linear MatMuls only; nncf: NNCF PTQ (transformer "
                                "model type, needs edgeport[nncf]); nncf_accuracy: NNCF accuracy-controlled PTQ "
-                               "judged on quantize.fallback.rows held-out rows")
+                               "judged on quantize.fallback.rows selection-split rows")
     tflite: Literal["dynamic", "full_integer"] = Field(
         "dynamic", description="dynamic: dynamic-range INT8 (ai-edge-quantizer); full_integer: INT8 activations "
                                "too, calibrated on training rows (often wrecks BERT accuracy)")
@@ -210,10 +236,19 @@ class ValidateConfig(Section):
                                       description="gate: fp32 artifacts agree with the torch model on this share of labels")
     int8_max_accuracy_drop: float = Field(1.0, ge=0, le=100,
                                           description="gate: INT8 accuracy may be at most this many points below fp32 torch")
+    int8_min_agreement: float = Field(0.97, ge=0, le=1, description="gate: INT8 artifacts agree with the fp32 torch "
+                                      "model on this share of labels (flips both ways cancel in accuracy, not here)")
+    max_drop_vs_teacher: float | None = Field(2.0, ge=0, le=100, description="end-to-end gate: every artifact's "
+                                              "accuracy may be at most this many points below the teacher's on the "
+                                              "eval split (null: off)")
+    significance: float = Field(0.05, gt=0, le=1, description="a gate whose point estimate misses its limit fails "
+                                "only when a one-sided exact test on the eval rows gives p below this (else it is "
+                                "reported inconclusive); 1.0 = decide on the point estimate alone")
     check_tolerances: bool = Field(True, description="gate on each (format, precision) logit tolerance too")
     tolerances: dict[str, ToleranceConfig] = Field(
         default_factory=dict, description="override per artifact name, e.g. {onnx-int8: {max_abs: 4.0}}; "
-                                          "defaults live on each exporter class")
+                                          "defaults live on each exporter class (INT8: qtol steps of the "
+                                          "reference logits' range, per mode)")
     batch_size: int = Field(64, ge=1, description="rows per runner call for the dynamic-shape formats")
     latency: LatencyConfig = LatencyConfig()
     targets: list[str] = Field(default_factory=lambda: ["host", "android-flagship", "android-lowend", "raspberry-pi-4", "x86-laptop"],
@@ -236,6 +271,8 @@ class ReportConfig(Section):
                            "format within every budget; 'all' = every artifact in that format must be; 'off'")
     baseline: str | None = Field(None, description="a previous report.json; the run fails if a figure regressed")
     max_regression: float = Field(0.10, gt=0, lt=10, description="allowed relative regression vs the baseline (0.10 = 10%)")
+    max_accuracy_drop: float | None = Field(1.0, ge=0, le=100, description="accuracy vs the baseline is judged in "
+                                            "points: at most this many below it (null: by max_regression)")
 
 
 class PipelineConfig(Section):

@@ -41,7 +41,11 @@ class Split:
 
 @dataclass
 class Task:
+    """Three kinds of rows: ``train`` (stages train on its first N rows), ``select`` (held out from train: every
+    checkpoint choice, early stop and INT8 fallback is judged here) and ``eval`` (only measured)."""
+
     train: Split
+    select: Split
     eval: Split
     label_names: list[str]
     fingerprint: str
@@ -76,6 +80,10 @@ def resolve_local_dir(cfg: DataConfig) -> Path | None:
     )
 
 
+def _split_names(cfg: DataConfig) -> list[str]:
+    return [cfg.train_split, cfg.eval_split] + ([cfg.selection_split] if cfg.selection_split else [])
+
+
 def split_file(directory: Path, split: str) -> Path:
     found = [directory / f"{split}.{ext}" for ext in EXTENSIONS if (directory / f"{split}.{ext}").is_file()]
     if not found:
@@ -89,13 +97,17 @@ def split_file(directory: Path, split: str) -> Path:
 
 
 def data_fingerprint(cfg: DataConfig) -> str:
-    """Hash of the data files (or the hub id) plus the data config: a change re-runs every data-using stage."""
-    h = hashlib.sha256(json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode())
+    """Hash of the data files (or the hub id) plus the data fields that decide which rows and labels there are.
+
+    ``train_limit`` and ``max_seq_len`` are left out: stages that read them declare them in their own ``reads``
+    (distill reads ``distill.train_limit or data.train_limit``), so changing them re-runs only those stages."""
+    fields = cfg.model_dump(mode="json", exclude={"train_limit", "max_seq_len"})
+    h = hashlib.sha256(json.dumps(fields, sort_keys=True).encode())
     directory = resolve_local_dir(cfg)
     if directory is None:
         h.update(f"hub:{cfg.hub_id}:{cfg.hub_config}".encode())
     else:
-        for split in (cfg.train_split, cfg.eval_split):
+        for split in _split_names(cfg):
             h.update(hashlib.sha256(split_file(directory, split).read_bytes()).digest())
     return h.hexdigest()
 
@@ -108,7 +120,7 @@ def load_task(cfg: DataConfig, seed: int = 42) -> Task:
     if directory is None:
         rows, names = _load_hub(cfg)
     else:
-        rows = {s: _read_rows(split_file(directory, s)) for s in (cfg.train_split, cfg.eval_split)}
+        rows = {s: _read_rows(split_file(directory, s)) for s in _split_names(cfg)}
         names = cfg.label_names
     label_names = names or _infer_label_names(rows[cfg.train_split], cfg)
     train = _to_split(cfg.train_split, rows[cfg.train_split], cfg, label_names)
@@ -121,8 +133,49 @@ def load_task(cfg: DataConfig, seed: int = 42) -> Task:
     order = list(range(len(train)))
     random.Random(seed).shuffle(order)
     train = train.select(order)
+    if cfg.selection_split:
+        selection = _to_split(cfg.selection_split, rows[cfg.selection_split], cfg, label_names)
+    else:
+        train, selection = carve_selection(train, cfg, seed)
+    train = drop_overlap(train, selection)
+    if len(set(train.labels)) < 2:
+        raise DataError(f"{train.source}: after holding out the selection split ({len(selection)} rows) the "
+                        f"training rows left have fewer than two classes; add training rows or lower "
+                        f"data.selection_fraction / data.selection_min_rows")
     evaluation = evaluation.head(cfg.eval_limit)
-    return Task(train, evaluation, label_names, data_fingerprint(cfg))
+    return Task(train, selection, evaluation, label_names, data_fingerprint(cfg))
+
+
+def carve_selection(train: Split, cfg: DataConfig, seed: int) -> tuple[Split, Split]:
+    """(rest of train, selection): a seeded, label-stratified sample of the training split."""
+    n = len(train)
+    size = min(cfg.selection_max_rows, max(cfg.selection_min_rows, round(cfg.selection_fraction * n)), n // 5)
+    if size < 2:
+        raise DataError(f"{train.source}: {n} training rows are too few to hold out a selection split (needs "
+                        f"at least 10); add rows or name a split file with data.selection_split")
+    by_label: dict[int, list[int]] = {}
+    for i, label in enumerate(train.labels):
+        by_label.setdefault(label, []).append(i)
+    rng = random.Random(f"selection:{seed}")
+    picked: list[int] = []
+    for label, idx in sorted(by_label.items()):
+        share = max(1, round(size * len(idx) / n)) if len(idx) > 1 else 0
+        picked += rng.sample(idx, min(share, len(idx) - 1))  # every class keeps a training row
+    chosen = set(picked)
+    rest = [i for i in range(n) if i not in chosen]
+    return train.select(rest), train.select(sorted(picked))
+
+
+def drop_overlap(train: Split, selection: Split) -> Split:
+    """Training rows whose text (and pair) also occurs in the selection split are dropped: a duplicated sentence
+    in both would let a model be chosen on a row it trained on."""
+    held = set(_keys(selection))
+    keep = [i for i, key in enumerate(_keys(train)) if key not in held]
+    return train if len(keep) == len(train) else train.select(keep)
+
+
+def _keys(split: Split) -> list[tuple]:
+    return list(zip(split.texts, split.pairs or [None] * len(split)))
 
 
 Row = tuple[int, dict]  # (line number, record)
@@ -192,7 +245,7 @@ def _load_hub(cfg: DataConfig) -> tuple[dict, list[str] | None]:
 
     datasets = require("datasets", "hub")
     rows, names = {}, cfg.label_names
-    for split in (cfg.train_split, cfg.eval_split):
+    for split in _split_names(cfg):
         try:
             ds = datasets.load_dataset(cfg.hub_id, cfg.hub_config, split=split)
         except Exception as exc:  # network, unknown id, unknown split: all user-fixable

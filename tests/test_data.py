@@ -8,15 +8,21 @@ from edgeport.data import encode, load_task
 from edgeport.errors import DataError
 
 
-def make(tmp_path: Path, train: str, validation: str, ext="tsv") -> Path:
+def make(tmp_path: Path, train: str, validation: str, ext="tsv", dev: bool = True) -> Path:
+    """A dataset dir; ``dev`` also writes the validation rows as ``dev.<ext>``, used as the selection split
+    (these files are too small to carve one from train)."""
     d = tmp_path / "ds"
     d.mkdir(exist_ok=True)
     (d / f"train.{ext}").write_text(train, encoding="utf-8")
     (d / f"validation.{ext}").write_text(validation, encoding="utf-8")
+    if dev:
+        (d / f"dev.{ext}").write_text(validation, encoding="utf-8")
     return d
 
 
 def cfg(d: Path, **kw) -> DataConfig:
+    if any(d.glob("dev.*")):
+        kw.setdefault("selection_split", "dev")
     return DataConfig(local=str(d), **kw)
 
 
@@ -30,7 +36,8 @@ def test_tsv_no_quoting_and_labels(tmp_path):
 
 def test_sentence_pairs_multiclass_string_labels_csv(tmp_path):
     rows = "premise,hypothesis,label\n\"a, b\",c,entailment\nd,e,neutral\nf,g,contradiction\n"
-    d = make(tmp_path, rows, rows, ext="csv")
+    train = "premise,hypothesis,label\nd,x,entailment\nd,y,neutral\nf,z,contradiction\n"
+    d = make(tmp_path, train, rows, ext="csv")
     task = load_task(cfg(d, text_column="premise", text_pair_column="hypothesis"))
     assert task.label_names == ["contradiction", "entailment", "neutral"]
     assert task.num_labels == 3
@@ -41,8 +48,8 @@ def test_jsonl_and_encode_pairs(tmp_path):
     from tests.conftest import minilm_dir
     from transformers import AutoTokenizer
 
-    lines = [json.dumps({"q": "is it good", "a": "yes it is", "y": i % 2}) for i in range(4)]
-    d = make(tmp_path, "\n".join(lines), "\n".join(lines), ext="jsonl")
+    lines = [json.dumps({"q": "is it good", "a": f"yes it is {i}", "y": i % 2}) for i in range(4)]
+    d = make(tmp_path, "\n".join(lines[:2]), "\n".join(lines[2:]), ext="jsonl")
     task = load_task(cfg(d, text_column="q", text_pair_column="a", label_column="y"))
     rows = encode(task.eval, AutoTokenizer.from_pretrained(str(minilm_dir())), max_len=16)
     assert set(rows[0]["token_type_ids"]) == {0, 1}
@@ -51,7 +58,7 @@ def test_jsonl_and_encode_pairs(tmp_path):
 
 def test_train_shuffle_is_seeded_and_head_limits(tmp_path):
     body = "sentence\tlabel\n" + "".join(f"s{i}\t{i % 2}\n" for i in range(50))
-    d = make(tmp_path, body, body)
+    d = make(tmp_path, body, body, dev=False)
     a, b = load_task(cfg(d), seed=1), load_task(cfg(d), seed=1)
     assert a.train.texts == b.train.texts
     assert a.train.texts != load_task(cfg(d), seed=2).train.texts
@@ -90,10 +97,51 @@ def test_missing_dir_names_env_var(tmp_path, monkeypatch):
 def test_data_dir_env_var_resolves_names(tmp_path, monkeypatch):
     make(tmp_path, "sentence\tlabel\na\t1\nb\t0\n", "sentence\tlabel\nok\t1\n")
     monkeypatch.setenv("EDGEPORT_DATA_DIR", str(tmp_path))
-    assert len(load_task(DataConfig(local="ds")).train) == 2
+    assert len(load_task(DataConfig(local="ds", selection_split="dev")).train) == 2
 
 
 def test_missing_split_file(tmp_path):
     d = make(tmp_path, "sentence\tlabel\na\t1\nb\t0\n", "sentence\tlabel\nok\t1\n")
     with pytest.raises(DataError, match="no file for split 'test'"):
         load_task(cfg(d, eval_split="test"))
+
+
+# ------------------------------------------------------------------------------ the selection split
+
+
+def _sst2_like(tmp_path, n=1000, positive_share=0.7) -> Path:
+    rows = "".join(f"sentence number {i}\t{int(i % 100 < positive_share * 100)}\n" for i in range(n))
+    return make(tmp_path, "sentence\tlabel\n" + rows, "sentence\tlabel\nheld out\t1\n", dev=False)
+
+
+def test_selection_split_is_stratified_seeded_and_disjoint(tmp_path):
+    d = _sst2_like(tmp_path)
+    task = load_task(cfg(d, selection_fraction=0.1, selection_min_rows=10), seed=3)
+    assert len(task.select) == 100 and len(task.train) == 900
+    assert abs(sum(task.select.labels) / len(task.select) - 0.7) < 0.02  # stratified: same label shares
+    assert not set(task.select.texts) & set(task.train.texts)
+    assert not set(task.select.texts) & set(task.eval.texts)
+    again = load_task(cfg(d, selection_fraction=0.1, selection_min_rows=10), seed=3)
+    assert again.select.texts == task.select.texts
+    other = load_task(cfg(d, selection_fraction=0.1, selection_min_rows=10), seed=4)
+    assert other.select.texts != task.select.texts
+
+
+def test_selection_split_size_bounds(tmp_path):
+    d = _sst2_like(tmp_path, n=1000)
+    assert len(load_task(cfg(d)).select) == 200  # 5% = 50 rows, raised to selection_min_rows
+    assert len(load_task(cfg(d, selection_min_rows=10, selection_max_rows=120, selection_fraction=0.2)).select) == 120
+    assert len(load_task(cfg(d, selection_min_rows=1, selection_fraction=0.01)).select) == 10
+
+
+def test_selection_file_drops_duplicated_training_rows(tmp_path):
+    d = make(tmp_path, "sentence\tlabel\na\t1\nb\t0\nc\t0\nd\t1\n", "sentence\tlabel\nok\t1\n", dev=False)
+    (d / "dev.tsv").write_text("sentence\tlabel\nc\t0\n")
+    task = load_task(cfg(d, selection_split="dev"))
+    assert task.select.texts == ["c"] and sorted(task.train.texts) == ["a", "b", "d"]
+
+
+def test_too_few_rows_for_a_selection_split(tmp_path):
+    d = make(tmp_path, "sentence\tlabel\na\t1\nb\t0\n", "sentence\tlabel\nok\t1\n", dev=False)
+    with pytest.raises(DataError, match="too few to hold out a selection split"):
+        load_task(cfg(d))

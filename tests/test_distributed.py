@@ -19,7 +19,7 @@ LOGIT_TOLERANCE = 1e-3
 
 def test_two_process_distill_matches_one_process(tiny_bert, sst2_slice, tmp_path):
     common = dict(teacher={"model": str(tiny_bert), "dropout": 0.0,
-                           "train": {"epochs": 1, "lr": 1e-3, "batch_size": 16}})
+                           "train": {"epochs": 1, "lr": 1e-3, "batch_size": 16, "useful_gate": False}})
     one = write_config(tmp_path / "one.yaml", tiny_bert, sst2_slice, tmp_path / "runs", **common)
     two = write_config(tmp_path / "two.yaml", tiny_bert, sst2_slice, tmp_path / "runs2", **common)
     single = run_cli("run", one, "--until", "distill", cwd=tmp_path)

@@ -115,7 +115,7 @@ def test_heads_fraction_rounding_and_validation(tmp_path):
 
 def test_prune_stage_via_cli(tmp_path, sst2_slice):
     teacher = make_tiny_bert(tmp_path / "teacher", hidden=32, layers=2, heads=4, intermediate=64)
-    small = {"epochs": 1, "lr": 1e-3, "batch_size": 16}
+    small = {"epochs": 1, "lr": 1e-3, "batch_size": 16, "useful_gate": False}
     cfg = write_config(tmp_path / "cfg.yaml", teacher, sst2_slice, tmp_path / "runs",
                        data={"train_limit": 64, "eval_limit": 64}, teacher={"train": small},
                        distill={"enabled": False},

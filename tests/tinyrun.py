@@ -34,7 +34,7 @@ def make_data(out: Path, train_rows: int = 64, eval_rows: int = 32) -> Path:
 
 
 def base_config(teacher: Path, data: Path, runs: Path, name: str = "tiny") -> dict:
-    train = {"epochs": 1, "lr": 1e-3, "batch_size": 16, "eval_batch_size": 64}
+    train = {"epochs": 1, "lr": 1e-3, "batch_size": 16, "eval_batch_size": 64, "useful_gate": False}
     return {
         "run": {"name": name, "runs_dir": str(runs), "seed": 0, "threads": 1},
         "data": {"local": str(data), "label_names": ["negative", "positive"], "max_seq_len": 32},

@@ -10,20 +10,26 @@ Its result keeps the kinds apart:
      "budgets":  [{metric, value, limit, kind, ok}] }
 
 A budget's latency is checked against the best evidence there is, and the check says which it used:
-``device`` if measured, else ``host`` when the profile *is* this machine, else the ``estimate``.
+``device`` if measured, else ``host`` when the profile *is* this machine, else the ``estimate``. Host memory is
+the artifact's peak RSS measured in a fresh process that loads and runs only it (``bench.memory``).
+
+The estimate counts the artifact's own physical shapes (``model_shapes`` in its artifact.json), so any artifact
+directory is enough and the report, which calls this function on the same directory, gets the same numbers.
 """
 
 from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 
 from ..errors import ArtifactError
 from . import estimate as est
-from .host import latency_feed, measure_latency
+from .host import measure_latency, tokenizer_feed
+from .memory import measure_peak_memory
 
-SIDECAR = "artifact.json"  # written by edgeport.exporters next to each model file
+SIDECAR = est.SIDECAR  # written by edgeport.exporters next to each model file
 _SUFFIX_FORMAT = {".pt": "torchscript", ".onnx": "onnx", ".tflite": "tflite"}
 
 
@@ -43,46 +49,49 @@ def artifact_info(path: Path) -> dict:
         raise ArtifactError(f"{path}: unknown format; expected one of {', '.join(_SUFFIX_FORMAT)}")
     precision = meta.get("precision") or ("int8" if "int8" in path.name.lower() else "fp32")
     return {"file": path, "format": fmt, "precision": precision, "static_seq_len": meta.get("seq_len"),
+            # the length the run exported for (older sidecars: the tokenisation length it was made with)
+            "export_seq_len": meta.get("export_seq_len") or meta.get("max_seq_len"),
             "size_bytes": path.stat().st_size}
 
 
 def host_latency(file: Path, threads: int, seq_len: int, **timing) -> dict:
-    """Load the artifact in its runtime (timed), then measure it; memory is what the process holds."""
-    import psutil
-
+    """Load the artifact in its runtime (timed) and measure its latency here; its peak memory is measured in a
+    fresh process that loads and runs only it (this one may hold anything: a pipeline, a test session)."""
     from ..runtimes import load
 
-    rss0 = psutil.Process().memory_info().rss
     t0 = time.perf_counter()
     runner = load(file, threads=threads)
     load_ms = (time.perf_counter() - t0) * 1e3
-    result = measure_latency(runner, latency_feed(seq_len, _vocab_size(file)), **timing)
+    result = measure_latency(runner, tokenizer_feed(file, seq_len), **timing)
     result["load_ms"] = round(load_ms, 2)
-    result["model_rss_mb"] = round((psutil.Process().memory_info().rss - rss0) / 2**20, 1)
+    result |= measure_peak_memory(file, threads=threads, seq_len=seq_len)
     return result | {"threads": threads, "seq_len": seq_len}
 
 
-def _vocab_size(file: Path) -> int:
-    """Ids the artifact's embedding takes (a pruned vocabulary has fewer), from the vocab.txt beside it; without
-    one, 1000: every BERT vocabulary has that many. Counted from the file: loading a tokenizer would import
-    transformers into the process whose memory is being measured."""
-    vocab = Path(file).parent / "vocab.txt"
-    if not vocab.is_file():
-        return 1000
-    with open(vocab, "rb") as f:
-        return max(2, sum(1 for _ in f))
+def count_artifact_work(info: dict, seq_len: int, model_dir: Path | None = None) -> dict:
+    """The counted work of an artifact: from ``model_dir`` when given, else the physical shapes its artifact.json
+    carries, else a Hugging Face directory in its own folder, else the coarse size-based count, with a warning."""
+    if model_dir is not None:
+        return est.count_work(Path(model_dir), seq_len)
+    if facts := est.artifact_shapes(info["file"]):
+        return est.count_work(facts, seq_len)
+    if beside := est.find_model_dir(info["file"]):
+        return est.count_work(beside, seq_len)
+    work = est.count_from_size(info["size_bytes"], info["precision"], seq_len)
+    warnings.warn(f"{info['file']}: {SIDECAR} has no model_shapes and no model directory was given, so the "
+                  f"latency estimate is {work['method']}; re-export the artifact or pass --model-dir",
+                  est.EstimateWarning, stacklevel=3)
+    return work
 
 
 def bench_artifact(path: Path, target, *, measure_host: bool = True, model_dir: Path | None = None,
                    device: dict | None = None, seq_len: int | None = None, **timing) -> dict:
     """All the latency evidence for ``path`` on ``target`` (a ``Target``); ``device``: a parsed adb result.
-    Sequence length: the artifact's static one (TFLite), else ``seq_len`` (what it was exported for), else the
-    profile's."""
+    Sequence length: the artifact's static one (TFLite), else ``seq_len``, else the length it was exported for
+    (its artifact.json), else the profile's."""
     info = artifact_info(Path(path))
-    seq_len = info["static_seq_len"] or seq_len or target.seq_len
-    model_dir = model_dir or est.find_model_dir(info["file"])
-    work = (est.count_work(model_dir, seq_len) if model_dir
-            else est.count_from_size(info["size_bytes"], info["precision"], seq_len))
+    seq_len = info["static_seq_len"] or seq_len or info["export_seq_len"] or target.seq_len
+    work = count_artifact_work(info, seq_len, model_dir)
     result = {
         "artifact": str(info["file"]), "format": info["format"], "precision": info["precision"],
         "size_bytes": info["size_bytes"], "seq_len": seq_len, "threads": target.threads, "target": target.name,

@@ -6,6 +6,8 @@ Kept out of cli.py so the command table stays thin; nothing heavy is imported un
 from __future__ import annotations
 
 import json
+import sys
+import warnings
 from pathlib import Path
 
 
@@ -33,6 +35,7 @@ def cmd_bench(args) -> int:
     from ..targets import get_target
     from .adb import AdbBenchmark, run_device_benchmark
     from .api import artifact_info, bench_artifact
+    from .estimate import EstimateWarning
 
     bad = [f"{flag} must be {rule}, got {value}" for flag, value, ok, rule in (
         ("--threads", args.threads, args.threads is None or args.threads >= 1, "at least 1"),
@@ -51,12 +54,16 @@ def cmd_bench(args) -> int:
     device = None
     if args.device:
         info = artifact_info(Path(args.artifact))
-        seq = info["static_seq_len"] or target.seq_len
+        seq = info["static_seq_len"] or info["export_seq_len"] or target.seq_len  # as bench_artifact picks it
         device = run_device_benchmark(AdbBenchmark(info["file"], Path(args.benchmark_binary or "benchmark_model"),
                                                    target.threads, seq, serial=args.serial))
-    result = bench_artifact(Path(args.artifact), target, measure_host=not args.no_host,
-                            model_dir=model_dir, device=device,
-                            warmup=args.warmup, runs=args.runs, min_seconds=args.min_seconds)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EstimateWarning)
+        result = bench_artifact(Path(args.artifact), target, measure_host=not args.no_host,
+                                model_dir=model_dir, device=device,
+                                warmup=args.warmup, runs=args.runs, min_seconds=args.min_seconds)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
     _print_bench(result)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2, default=str) + "\n")
@@ -74,7 +81,9 @@ def _print_bench(r: dict) -> None:
         line = f"  {kind:<9} p50 {fig.get('p50_ms', '-')} ms  p90 {fig.get('p90_ms', '-')} ms"
         if kind != "estimate":
             line += (f"  p99 {fig.get('p99_ms', '-')} ms  mean {fig.get('mean_ms', '-')} ms  runs {fig.get('runs', '-')}"
-                     f"  load {fig.get('load_ms', '-')} ms  peak RSS {fig.get('peak_rss_mb', '-')} MB")
+                     f"  load {fig.get('load_ms', '-')} ms  peak RSS {fig.get('peak_rss_mb', '-')} MB"
+                     + (f" (in a {fig['memory_measured_in']}; model +{fig.get('model_rss_mb', '-')} MB)"
+                        if fig.get("memory_measured_in") else ""))
         else:
             line += (f"  ({fig['bound']}-bound: {fig['gops']} GOP, {fig['mbytes']} MB moved; peak {fig['peak_gops']} "
                      f"GOPS, {fig['bandwidth_gbs']} GB/s, efficiency {fig['efficiency']}; {fig['method']})")
@@ -84,7 +93,7 @@ def _print_bench(r: dict) -> None:
 
 
 def cmd_report(args) -> int:
-    from ..report import build_report, compare, comparison_markdown, load_report_json, write_step_summary
+    from ..report import build_report, compare, comparison_markdown, failed, load_report_json, write_step_summary
 
     run_dir = Path(args.run_dir)
     out = Path(args.out) if args.out else run_dir / "report-cli"
@@ -96,12 +105,12 @@ def cmd_report(args) -> int:
         return 0
     limit = parse_percent(args.max_regression)
     rows = compare(report, load_report_json(Path(args.baseline)), limit, args.max_accuracy_drop)
-    table = comparison_markdown(rows, limit)
+    table = comparison_markdown(rows, limit, args.max_accuracy_drop)
     (out / "regression.md").write_text(table)
     print(table)
     if where := write_step_summary(table):
         print(f"appended the table to {where}")
-    return 1 if any(r["status"] == "REGRESSED" for r in rows) else 0
+    return 1 if failed(rows) else 0  # regressed beyond the limit, or MISSING from this run
 
 
 def parse_percent(text: str) -> float:
@@ -130,7 +139,8 @@ def register(sub) -> None:
     b.add_argument("--runs", type=int, default=50, help="at least this many timed runs")
     b.add_argument("--min-seconds", type=float, default=2.0, help="and at least this long")
     b.add_argument("--no-host", action="store_true", help="skip the host measurement (estimate only)")
-    b.add_argument("--model-dir", help="HF model dir to count the work from (default: found beside the artifact)")
+    b.add_argument("--model-dir", help="HF model dir to count the work from (default: the physical shapes the "
+                                       "artifact's artifact.json carries)")
     b.add_argument("--device", action="store_true", help="also measure on an adb device with benchmark_model")
     b.add_argument("--benchmark-binary", help="LiteRT benchmark_model built for the device (e.g. android_aarch64)")
     b.add_argument("--serial", help="adb device serial (adb devices)")
@@ -142,8 +152,9 @@ def register(sub) -> None:
     r.add_argument("--out", help="output folder (default RUN_DIR/report-cli; the stage's own copy is RUN_DIR/report)")
     r.add_argument("--baseline", metavar="OLD.json", help="a report.json to compare against; exit 1 on regression")
     r.add_argument("--max-regression", default="10%", help="allowed relative regression, e.g. 10%% (default)")
-    r.add_argument("--max-accuracy-drop", type=float, metavar="POINTS",
-                   help="judge accuracy by an absolute drop in points instead of --max-regression")
+    r.add_argument("--max-accuracy-drop", type=float, default=1.0, metavar="POINTS",
+                   help="accuracy may drop at most this many points below the baseline (default 1; latency is "
+                        "judged by --max-regression)")
     r.add_argument("--budget-gate", choices=("off", "any", "all"), default="any")
     r.add_argument("--no-plots", action="store_true")
     r.set_defaults(fn=cmd_report)

@@ -13,18 +13,32 @@ peak   ``peak_int8_gops`` for INT8 artifacts (dynamic-range INT8 runs its matmul
 
 It is a lower bound stretched by one efficiency factor (the profile's ``estimate.efficiency``); it ignores
 dispatch overhead, threading losses, caches and thermal throttling. It is an estimate and always labelled so.
-The work is counted from the reference model's Hugging Face directory (config.json + safetensors header, so
-pruned layers count with their real shapes); without one, a coarse count from the artifact's file size is used
-and the method says so.
+
+The work is counted from the *physical* tensor shapes of the exported model: every artifact directory carries
+them in ``artifact.json`` under ``model_shapes`` (written at export from the model that was traced: kept heads x
+head_dim, sliced FFN width, pruned vocabulary), so an artifact directory is enough on its own and the report and
+``edgeport bench`` count the same thing. A Hugging Face directory (config.json + safetensors header) can stand in;
+a head-pruned one is saved zero-padded, so its ``edgeport_kept_heads`` are applied to the attention shapes. With
+neither, a coarse count from the file size is used; ``method`` says so and a warning is issued.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import struct
 from pathlib import Path
 
 KIND = "estimate"
+SIDECAR = "artifact.json"  # edgeport.exporters.base.SIDECAR
+
+
+class EstimateWarning(UserWarning):
+    """The estimate could not count the artifact's shapes and fell back to the coarse size-based count."""
+
+
+COARSE = ("coarse: from the artifact's file size (no model_shapes in artifact.json and no model directory); "
+          "overestimates")
 _NOT_LINEAR = ("embeddings", "LayerNorm", "layernorm")
 
 
@@ -39,14 +53,78 @@ def safetensors_shapes(model_dir: Path) -> dict[str, list[int]]:
     return shapes
 
 
-def count_work(model_dir: Path, seq_len: int) -> dict:
-    """MACs, parameter counts and activation bytes of a BERT-like encoder classifier at batch 1."""
+_ATTN = re.compile(r"encoder\.layers?\.(\d+)\.attention\.(self\.(query|key|value)|output\.dense)\.(weight|bias)$")
+KEPT_HEADS = "edgeport_kept_heads"  # edgeport.pruning.structured.KEPT_HEADS (not imported: that pulls in torch)
+
+
+def model_shapes(model) -> dict:
+    """The shape facts ``count_work`` needs, from an in-memory torch model as it is exported (physical shapes):
+    written into every artifact's ``artifact.json`` under ``model_shapes``."""
+    config = model.config
+    hidden = int(getattr(config, "hidden_size", 0) or 0)
+    heads = int(getattr(config, "num_attention_heads", 1) or 1)
+    tensors = {name: [int(d) for d in p.shape] for name, p in model.named_parameters()}
+    return _summary({"hidden_size": hidden, "head_dim": hidden // max(1, heads), "tensors": tensors})
+
+
+def dir_shapes(model_dir: Path) -> dict:
+    """Shape facts of a Hugging Face directory: config.json + safetensors header shapes. A head-pruned model is
+    saved zero-padded (full heads, see edgeport.pruning.saving); its ``edgeport_kept_heads`` slice the attention
+    shapes back to what ``load_classifier`` computes with."""
     config = json.loads((Path(model_dir) / "config.json").read_text())
-    shapes = safetensors_shapes(model_dir)
     hidden = int(config.get("hidden_size", 0))
     head_dim = hidden // max(1, int(config.get("num_attention_heads", 1)))
+    shapes = {k: list(v) for k, v in safetensors_shapes(model_dir).items()}
+    kept = config.get(KEPT_HEADS)
+    if kept:
+        for name, shape in shapes.items():
+            if m := _ATTN.search(name):
+                width = len(kept[int(m.group(1))]) * head_dim
+                axis = 1 if (m.group(2) == "output.dense" and m.group(4) == "weight") else 0
+                if m.group(2) != "output.dense" or axis == 1:
+                    shape[axis] = width
+    method = f"counted from {Path(model_dir).name}/config.json + safetensors shapes" + (
+        f" ({KEPT_HEADS} applied)" if kept else "")
+    return _summary({"hidden_size": hidden, "head_dim": head_dim, "tensors": shapes}) | {"method": method}
+
+
+def artifact_shapes(artifact: Path) -> dict | None:
+    """The ``model_shapes`` an artifact directory (or the model file in it) carries in artifact.json; None when
+    it has none (an artifact exported before edgeport wrote them, or a hand-made one)."""
+    artifact = Path(artifact)
+    sidecar = (artifact if artifact.is_dir() else artifact.parent) / SIDECAR
+    if not sidecar.is_file():
+        return None
+    facts = json.loads(sidecar.read_text()).get("model_shapes")
+    if not facts or not facts.get("tensors"):
+        return None
+    return facts | {"method": f"counted from {sidecar.parent.name}/{SIDECAR} (physical shapes of the exported model)"}
+
+
+def _summary(facts: dict) -> dict:
+    """Per-layer heads and FFN width and the vocabulary size, read off the tensors (for readers of artifact.json)."""
+    t, d = facts["tensors"], max(1, facts["head_dim"])
+    layer = re.compile(r"encoder\.layers?\.(\d+)\.")
+    heads, ffn = {}, {}
+    for name, shape in t.items():
+        if (m := layer.search(name)) and len(shape) == 2:
+            if name.endswith("attention.self.query.weight"):
+                heads[int(m.group(1))] = shape[0] // d
+            elif name.endswith("intermediate.dense.weight"):
+                ffn[int(m.group(1))] = shape[0]
+    vocab = next((s[0] for n, s in t.items() if n.endswith("word_embeddings.weight")), None)
+    return facts | {"heads_per_layer": [heads[i] for i in sorted(heads)], "ffn_width": [ffn[i] for i in sorted(ffn)],
+                    "vocab_size": vocab}
+
+
+def count_work(source, seq_len: int) -> dict:
+    """MACs, parameter counts and activation bytes of a BERT-like encoder classifier at batch 1.
+
+    ``source``: shape facts (``model_shapes`` / ``artifact_shapes`` / ``dir_shapes``) or a Hugging Face directory."""
+    facts = source if isinstance(source, dict) else dir_shapes(Path(source))
+    hidden, head_dim = int(facts["hidden_size"]), int(facts["head_dim"])
     macs = linear_params = params = emb_params = act_elems = 0
-    for name, shape in shapes.items():
+    for name, shape in facts["tensors"].items():
         numel = _numel(shape)
         params += numel
         if "embeddings" in name:
@@ -64,7 +142,7 @@ def count_work(model_dir: Path, seq_len: int) -> dict:
             act_elems += 2 * heads * seq_len * seq_len  # scores and probabilities
     return {"macs": macs, "params": params, "linear_params": linear_params, "embedding_params": emb_params,
             "activation_elems": act_elems, "embedding_row_elems": 3 * seq_len * hidden,
-            "method": f"counted from {Path(model_dir).name}/config.json + safetensors shapes"}
+            "method": facts.get("method", "counted from the model's physical shapes")}
 
 
 def count_from_size(size_bytes: int, precision: str, seq_len: int) -> dict:
@@ -72,7 +150,7 @@ def count_from_size(size_bytes: int, precision: str, seq_len: int) -> dict:
     params = size_bytes // _bytes_per_weight(precision)
     return {"macs": seq_len * params, "params": params, "linear_params": params, "embedding_params": 0,
             "activation_elems": 0, "embedding_row_elems": 0,
-            "method": "coarse: from the artifact's file size (no model directory found); overestimates"}
+            "method": COARSE}
 
 
 def roofline(work: dict, target, precision: str) -> dict:
@@ -103,11 +181,13 @@ def estimate_memory_mb(work: dict, size_bytes: int) -> float:
     return round((size_bytes + 4 * work["activation_elems"]) / 2**20, 1)
 
 
-def find_model_dir(artifact: Path, levels: int = 3) -> Path | None:
-    """The HF directory describing an artifact: beside it or in a parent (export dirs keep config.json)."""
-    for directory in [artifact.parent, *list(artifact.parents)[1:levels]]:
-        if (directory / "config.json").is_file() and any(directory.glob("*.safetensors")):
-            return directory
+def find_model_dir(artifact: Path) -> Path | None:
+    """A Hugging Face directory (config.json + safetensors) in the artifact's own directory, if someone put one
+    there; the pipeline's artifacts carry their shapes in artifact.json instead. Parents are not searched: a run
+    directory's model stage describes the model before export, not necessarily this file."""
+    directory = artifact if artifact.is_dir() else artifact.parent
+    if (directory / "config.json").is_file() and any(directory.glob("*.safetensors")):
+        return directory
     return None
 
 

@@ -1,7 +1,7 @@
 """What every exporter shares: the logits-only wrapper, the sample inputs, tolerances and the artifact sidecar.
 
 An artifact is a directory: the model file plus ``artifact.json`` (format, precision, label names, input
-names, static seq_len if any) and the tokenizer files, so ``edgeport predict DIR_OR_FILE "text"`` works for
+names, static seq_len if any, the export length, the model's physical tensor shapes) and the tokenizer files, so ``edgeport predict DIR_OR_FILE "text"`` works for
 any format without the run that produced it.
 """
 
@@ -26,6 +26,20 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
+class QTol:
+    """INT8 logit tolerance in quantisation steps of the reference logits (executorch's ``atol += scale * qtol``).
+
+    A step is ``(max - min of the reference logits on the eval split) / 255``: the resolution 8 bits would give
+    those logits. The INT8 limit is the precision's base tolerance + ``qtol`` steps, so it follows the logits'
+    range (a model with logits in +-10 gets twice the absolute slack of one in +-5) and each format and mode gets
+    its own count (weight-only TFLite INT8 is far closer to fp32 than per-tensor activation quantization).
+    """
+
+    max_abs: float
+    mean_abs: float
+
+
+@dataclass(frozen=True)
 class QuantizeRequest:
     """Everything a format may need to make its INT8 artifact from the fp32 one."""
 
@@ -36,7 +50,7 @@ class QuantizeRequest:
     mode: str  # per-format: dynamic | static | full_integer | static_linear | nncf | nncf_accuracy
     calibration: list[dict]  # name -> numpy int [1, seq_len] rows from the training split
     keep_fp: tuple[str, ...] = ()  # format-specific layer names left in float (the accuracy-aware fallback)
-    validation: dict | None = None  # {"rows": [...], "labels": [...]}: held-out training rows (nncf_accuracy)
+    validation: dict | None = None  # {"rows": [...], "labels": [...]}: selection-split rows (nncf_accuracy)
     max_drop: float = 0.01  # nncf_accuracy: allowed accuracy drop on ``validation`` (a fraction)
 
 
@@ -78,9 +92,19 @@ def make_sample(seq_len: int, batch: int = 1, vocab: int = 1000, pad_from: int |
 
 
 def write_sidecar(out_dir: Path, *, fmt: str, precision: str, model_file: str, label_names: list[str],
-                  seq_len: int | None, max_seq_len: int, tokenizer=None, extra: dict | None = None) -> None:
+                  seq_len: int | None, max_seq_len: int, tokenizer=None, extra: dict | None = None,
+                  model=None, export_seq_len: int | None = None) -> None:
+    """``artifact.json`` (+ the tokenizer files). With ``model`` (the torch model exactly as exported), the
+    physical tensor shapes go in under ``model_shapes``: kept heads x head_dim, sliced FFN, pruned vocabulary.
+    The latency estimate counts them, so the directory alone describes the work its model does."""
     meta = {"format": fmt, "precision": precision, "model_file": model_file, "label_names": list(label_names),
             "inputs": list(INPUT_NAMES), "seq_len": seq_len, "max_seq_len": max_seq_len} | (extra or {})
+    if export_seq_len is not None:
+        meta["export_seq_len"] = export_seq_len  # the longest input the app feeds (latency length)
+    if model is not None:
+        from ..bench.estimate import model_shapes
+
+        meta["model_shapes"] = model_shapes(model)
     (out_dir / SIDECAR).write_text(json.dumps(meta, indent=2) + "\n")
     if tokenizer is not None:
         tokenizer.save_pretrained(out_dir)

@@ -9,7 +9,7 @@ ONNX Runtime's default op set) wrecks the logits. Two ways keep those ops in flo
 * ``nncf``: NNCF's post-training quantization with ``model_type=TRANSFORMER``, whose ignored patterns keep the
   same ops in float, with SmoothQuant and bias correction; ``nncf_accuracy`` adds NNCF's accuracy-controlled
   search (``quantize_with_accuracy_control``), which reverts the most harmful quantizers to float until the
-  accuracy drop on labelled held-out training rows is within ``quantize.fallback.max_accuracy_drop``.
+  accuracy drop on labelled selection-split rows is within ``quantize.fallback.max_accuracy_drop``.
 Numbers measured on a trained model are in ARCHITECTURE.md ("Calibrated INT8, QAT and fallback").
 
 ``keep_fp`` (node names) holds nodes in float in every mode: the accuracy-aware fallback uses it.

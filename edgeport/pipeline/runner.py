@@ -1,7 +1,7 @@
 """The make-style runner: plan, fingerprint, skip, atomic publish, lock, manifest.
 
-A stage re-runs only when its fingerprint changed (its config sections, the data, the outputs of the stages it
-consumes, the edgeport version), when it was forced, or when its recorded outputs are missing or corrupted.
+A stage re-runs only when its fingerprint changed (what it reads: config values, data, model files, device profiles,
+library versions, the outputs of the stages it consumes; see ``fingerprint.py``), when it was forced, or when its recorded outputs are missing or corrupted.
 Each stage writes into ``.tmp-<stage>/`` and is published by a rename; only then does the manifest mark it done.
 """
 
@@ -19,6 +19,7 @@ from ..config import PipelineConfig
 from ..errors import ArtifactError, ConfigError, EdgeportError
 from . import dist
 from .faults import fault_point
+from .fingerprint import part_digest, short_hash, stage_reads
 from .lock import RunLock
 from .manifest import Manifest, fsync_dir, hash_tree
 from .stage import Stage, StageContext
@@ -52,13 +53,10 @@ def run_dir_for(cfg: PipelineConfig) -> Path:
 
 
 def fingerprint_parts(stage: Stage, cfg: PipelineConfig, manifest: Manifest, data_fp: str | None) -> dict[str, str]:
-    def h(obj) -> str:
-        return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
-
-    parts = {"edgeport": __version__, "seed": h(cfg.run.seed)}
-    parts |= {f"config.{s}": h(cfg.section(s)) for s in stage.sections}
-    if stage.uses_data:
-        parts["data"] = (data_fp or "")[:16]
+    """One part per thing the stage reads (``stage.reads(cfg)``, see ``fingerprint.py``), plus the edgeport
+    version, the seed and a digest of each upstream stage's recorded outputs."""
+    parts = {"edgeport": __version__, "seed": short_hash(cfg.run.seed)}
+    parts |= {key: part_digest(value, data_fp) for key, value in sorted(stage_reads(stage, cfg).items())}
     for role, upstream in sorted(stage.inputs(cfg).items()):
         parts[f"input.{upstream}"] = manifest.outputs_digest(upstream)[:16]
     return parts
@@ -214,6 +212,9 @@ def _run_stage(stage: Stage, cfg, run_dir: Path, manifest: Manifest, fp: str, pa
         tmp.mkdir()
         # Mark the stage as running first: if we are killed, the manifest cannot say "done" for it.
         manifest.stages[stage.name] = {"status": "running", "fingerprint": fp, "started_at": started}
+        # The config this stage runs with, recorded before it runs: the report reads validate.targets from here,
+        # and validate need not re-run (and re-record it) when only the targets changed.
+        manifest.data["config"] = json.loads(cfg.model_dump_json())
         manifest.save()
         fault_point("stage.running-marked")
     dist.barrier()

@@ -2,8 +2,10 @@
 
 A stage is a small object with:
   ``name``         its directory under the run and its key in the manifest;
-  ``sections``     the config sections its fingerprint covers (a change there re-runs it);
-  ``uses_data``    whether the data files are part of its fingerprint;
+  ``reads(cfg)``   everything it reads, ``{part name: value}``: config values (resolved, e.g. distill's
+                   ``train_rows``), the data, model files, device profiles, files, library versions
+                   (``pipeline/fingerprint.py``); its fingerprint is these plus its inputs' outputs, nothing else;
+  ``uses_data``    whether the runner loads the dataset for it before anything runs (preflight);
   ``distributed``  whether every process of an ``accelerate launch`` runs it (training), or only the main one;
   ``key_metric``   the metric shown in the end-of-run summary;
   ``enabled(cfg)`` whether the config turns it on;
@@ -24,12 +26,13 @@ from .manifest import Manifest
 
 class Stage(Protocol):
     name: str
-    sections: tuple[str, ...]
     uses_data: bool
     distributed: bool
     key_metric: str | None
 
     def enabled(self, cfg: PipelineConfig) -> bool: ...
+
+    def reads(self, cfg: PipelineConfig) -> dict[str, object]: ...
 
     def inputs(self, cfg: PipelineConfig) -> dict[str, str]: ...
 

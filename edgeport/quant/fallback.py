@@ -1,6 +1,6 @@
 """Accuracy-aware fallback: when an INT8 artifact loses too much accuracy, keep its most sensitive layers in float.
 
-Judged on held-out *training* rows (after the calibration rows; never the eval split, which the validate stage
+Judged on *selection-split* rows (held out from training; never the eval split, which the validate stage
 keeps for the verdict): accuracy of the INT8 artifact vs the fp32 torch model on the same rows, the same measure
 as validate's gate. Steps, with the format's real quantizer and runtime (no simulation):
 1. quantize everything; if the drop is within ``fallback.max_accuracy_drop``, done;
@@ -110,14 +110,16 @@ def _sensitivity(exporter, req, judge: Judge, units: dict[str, str], all_int8_er
     return sorted(rows, key=lambda r: -r["error_reduction"])
 
 
-def _p50(path: Path, seq_len: int, vocab: int) -> float:
-    """1-thread batch-1 p50 (short: a cost comparison between two artifacts of one run, not a benchmark)."""
+def _p50(path: Path, seq_len: int, vocab: int | None = None) -> float:
+    """1-thread batch-1 p50 (short: a cost comparison between two artifacts of one run, not a benchmark), on a
+    row from the artifact's own tokenizer (``vocab`` is not needed any more: the ids are the tokenizer's)."""
     from .. import runtimes
-    from ..bench.host import latency_feed, measure_latency
+    from ..bench.host import measure_latency, tokenizer_feed
 
     threads = torch.get_num_threads()
     try:
         runner = runtimes.load(path, threads=1)
-        return round(measure_latency(runner, latency_feed(runner.seq_len or seq_len, vocab), 3, 20, 0.5)["p50_ms"], 3)
+        feed = tokenizer_feed(path, runner.seq_len or seq_len)
+        return round(measure_latency(runner, feed, 3, 20, 0.5)["p50_ms"], 3)
     finally:
         torch.set_num_threads(threads)  # the TorchScript runner sets the process-wide pool

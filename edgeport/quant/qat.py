@@ -62,21 +62,16 @@ def detach(model):
     return model
 
 
-def qat_finetune(model, rows: list[dict], eval_rows: list[dict], qcfg, collate, seed: int):
+def qat_finetune(model, rows: list[dict], select_rows: list[dict], qcfg, collate, seed: int):
     """A QAT copy of ``model`` trained on ``rows`` (which carry ``teacher_logits``); the input is untouched.
 
-    ``training.fit`` keeps the weights of the best evaluation, measured with fake quantization on, so the model
-    returned is the one that was best *as INT8*.
+    The recipe keeps the weights of the best selection-split evaluation, measured with fake quantization on, so
+    the model returned is the one that was best *as INT8*.
     """
-    from ..training import fit, kd_loss
-    from ..training.loop import model_inputs
+    from ..training import recipe
 
     student = copy.deepcopy(model).float().train()
     attach(student)
-
-    def loss_fn(m, batch):
-        logits = m(**model_inputs(batch)).logits
-        return kd_loss(logits, batch["teacher_logits"], batch["labels"], qcfg.alpha, qcfg.temperature)
-
-    result = fit(student, rows, eval_rows, qcfg.train, loss_fn, collate, seed, "qat")
+    kd = recipe.KD(qcfg.alpha, qcfg.temperature)
+    result = recipe.distill(student, rows, select_rows, qcfg.train, kd, collate, seed, desc="qat")
     return detach(student).eval(), result

@@ -10,10 +10,11 @@ import json
 from pathlib import Path
 
 from .collect import collect
-from .gates import budget_gates, compare, comparison_markdown, write_step_summary
+from .gates import budget_gates, compare, comparison_markdown, failed, failure_messages, write_step_summary
 from .render import markdown
 
-__all__ = ["build_report", "compare", "comparison_markdown", "load_report_json", "write_step_summary"]
+__all__ = ["build_report", "compare", "comparison_markdown", "failed", "failure_messages", "load_report_json",
+           "write_step_summary"]
 
 
 def build_report(run_dir: Path, out: Path, *, budget_gate: str = "any", plots: bool = True) -> dict:

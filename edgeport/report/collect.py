@@ -90,18 +90,23 @@ def latency_rows(bench: list[dict], artifacts: list[dict]) -> list[dict]:
 
 
 def _latency_row(artifact: str, target: str | None, kind: str, fig: dict) -> dict:
-    keep = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "runs", "load_ms", "peak_rss_mb", "threads",
+    keep = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "runs", "load_ms", "peak_rss_mb", "model_rss_mb",
+            "memory_measured_in", "threads",
             "seq_len", "bound", "efficiency", "method", "p90_from", "serial")
     return {"artifact": artifact, "target": target, "kind": kind} | {k: fig[k] for k in keep if k in fig}
 
 
 def bench_rows(manifest: Manifest, artifacts: list[dict], targets: list[str]) -> list[dict]:
     """Per (artifact, target) results: recorded by validate (``bench_artifact`` rows) or, when it recorded only host
-    latency, completed here with the estimates, which need no measurement: counted work x profile figures."""
+    latency, completed here with the estimates, which need no measurement: counted work x profile figures.
+    The work is counted from the artifact directory itself (the physical shapes in its artifact.json), exactly
+    as ``edgeport bench ARTIFACT_DIR`` counts it; the run's model directory stands in only for artifacts
+    exported before artifact.json carried shapes."""
     validate = (manifest.entry("validate") or {}).get("metrics", {})
     if validate.get("latency"):
         return _as_list(validate["latency"])
     from ..bench.api import bench_artifact, check_budgets
+    from ..bench.estimate import artifact_shapes
     from ..targets import get_target
 
     # The length the artifacts were exported for: the app feeds at most that many tokens, on every target.
@@ -113,8 +118,10 @@ def bench_rows(manifest: Manifest, artifacts: list[dict], targets: list[str]) ->
         path = manifest.run_dir / (art.get("path") or "")
         if not art.get("path") or not path.exists():
             continue
+        own = artifact_shapes(path) is not None
         for target in map(get_target, targets):
-            row = bench_artifact(path, target, measure_host=False, model_dir=model_dir, seq_len=seq_len)
+            row = bench_artifact(path, target, measure_host=False, model_dir=None if own else model_dir,
+                                 seq_len=seq_len)
             host = art.get("host_latency")
             if target.kind == "host" and host:
                 row["host"] = host  # validate measured it (its own threads/seq_len, recorded with it)

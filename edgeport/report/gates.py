@@ -6,7 +6,10 @@ Budgets: a target's budgets apply to the artifacts in its preferred format (thos
 
 Baseline: figures are matched by (figure, artifact, target, kind), so an estimate is never compared with a
 measurement. Latency regresses when it grows by more than ``max_regression`` (relative); accuracy when it drops
-by more than ``max_regression`` relative, or by more than ``max_accuracy_drop`` points when that is given.
+by more than ``max_accuracy_drop`` points (``report.max_accuracy_drop`` in the pipeline, ``--max-accuracy-drop`` on
+the CLI), or by more than ``max_regression`` relative when no point limit is given. A figure the baseline has and
+this run lacks is ``MISSING`` and fails like a regression: an artifact, target or kind that silently disappeared
+is not a pass.
 """
 
 from __future__ import annotations
@@ -86,17 +89,47 @@ def compare(current: dict, baseline: dict, max_regression: float, max_accuracy_d
         rows.append({"figure": key, "baseline": old, "current": new, "change_pct": round(100 * change, 2),
                      "status": status})
     for key in sorted(set(base) - set(cur)):
-        rows.append({"figure": key, "baseline": base[key][0], "current": None, "change_pct": None, "status": "missing"})
+        rows.append({"figure": key, "baseline": base[key][0], "current": None, "change_pct": None, "status": "MISSING"})
     return rows
 
 
-def comparison_markdown(rows: list[dict], max_regression: float) -> str:
+FAILING = ("REGRESSED", "MISSING")
+
+
+def failed(rows: list[dict]) -> list[dict]:
+    """The comparison rows that fail the gate: regressed beyond the limit, or gone from this run."""
+    return [r for r in rows if r["status"] in FAILING]
+
+
+def failure_messages(rows: list[dict], baseline: str, max_regression: float,
+                     max_accuracy_drop: float | None = None) -> list[str]:
+    out = []
+    for r in failed(rows):
+        if r["status"] == "MISSING":
+            out.append(f"regression vs {baseline}: {r['figure']} ({r['baseline']:.4g} in the baseline) is missing "
+                       f"from this run")
+            continue
+        if r["figure"].startswith("accuracy") and max_accuracy_drop is not None:
+            points = (r["baseline"] - r["current"]) * (100 if max(r["baseline"], r["current"]) <= 1 else 1)
+            limit = f"limit {max_accuracy_drop:g} points"
+            moved = f"-{points:.2f} points"
+        else:
+            limit, moved = f"limit {100 * max_regression:g}%", f"{r['change_pct']:+.1f}%"
+        out.append(f"regression vs {baseline}: {r['figure']} {r['baseline']:.4g} -> {r['current']:.4g} "
+                   f"({moved}, {limit})")
+    return out
+
+
+def comparison_markdown(rows: list[dict], max_regression: float, max_accuracy_drop: float | None = None) -> str:
     moved = [r for r in rows if r["status"] != "ok"] or rows
     n_bad = sum(r["status"] == "REGRESSED" for r in rows)
-    head = (f"### edgeport regression gate: {'FAILED' if n_bad else 'passed'} "
-            f"({n_bad} of {len(rows)} figures regressed beyond {100 * max_regression:g}%)\n\n")
+    n_missing = sum(r["status"] == "MISSING" for r in rows)
+    acc = f", accuracy beyond {max_accuracy_drop:g} points" if max_accuracy_drop is not None else ""
+    head = (f"### edgeport regression gate: {'FAILED' if n_bad or n_missing else 'passed'} "
+            f"({n_bad} of {len(rows)} figures regressed beyond {100 * max_regression:g}%{acc}"
+            + (f"; {n_missing} missing from this run" if n_missing else "") + ")\n\n")
     lines = ["| figure | baseline | current | change | status |", "|---|---|---|---|---|"]
-    for r in sorted(moved, key=lambda r: (r["status"] != "REGRESSED", -(abs(r["change_pct"] or 0)))):
+    for r in sorted(moved, key=lambda r: (r["status"] not in FAILING, -(abs(r["change_pct"] or 0)))):
         change = "-" if r["change_pct"] is None else f"{r['change_pct']:+.1f}%"
         cur = "-" if r["current"] is None else f"{r['current']:.4g}"
         lines.append(f"| {r['figure']} | {r['baseline']:.4g} | {cur} | {change} | {r['status']} |")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 KIND_NOTE = {
-    "host": "measured on this machine in the artifact's own runtime (batch 1, the profile's seq len and threads)",
+    "host": "measured on this machine in the artifact's own runtime (batch 1, the profile's seq len and threads); "
+            "peak memory is the RSS high-water mark of a fresh process that loads and runs only the artifact",
     "device": "measured on a real device over adb with LiteRT's benchmark_model",
     "estimate": "roofline estimate: max(ops / (peak x efficiency), bytes / (bandwidth x efficiency)) "
                 "from the model's counted MACs and bytes and the profile's published figures; not a measurement",

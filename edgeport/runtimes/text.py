@@ -25,6 +25,16 @@ def artifact_tokenizer(path: Path):
     return AutoTokenizer.from_pretrained(str(directory))
 
 
+def pad_token_id(tokenizer) -> int:
+    """The id this tokenizer pads with ([PAD] of its own vocabulary); never a literal: a pruned or foreign
+    vocabulary numbers its tokens its own way."""
+    pad = getattr(tokenizer, "pad_token_id", None)
+    if pad is None:
+        raise ArtifactError(f"the tokenizer ({type(tokenizer).__name__}) has no pad token; edgeport pads batches "
+                            f"with it (set tokenizer.pad_token and re-save it)")
+    return int(pad)
+
+
 def encode_rows(tokenizer, texts: list[str], pairs: list[str] | None, max_len: int) -> list[dict[str, list[int]]]:
     enc = tokenizer(list(texts), list(pairs) if pairs else None, truncation=True, max_length=max_len)
     n = len(enc["input_ids"])
@@ -55,7 +65,7 @@ def predict(path: Path, texts: list[str], pairs: list[str] | None = None, thread
     tokenizer = artifact_tokenizer(path)
     labels = artifact_meta(Path(path)).get("label_names")
     rows = encode_rows(tokenizer, texts, pairs, artifact_max_len(path))
-    logits = runner(**pad_batch(rows, pad_id=tokenizer.pad_token_id or 0))
+    logits = runner(**pad_batch(rows, pad_id=pad_token_id(tokenizer)))
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
     names = labels or [str(i) for i in range(logits.shape[-1])]

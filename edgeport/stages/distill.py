@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 from ..errors import ConfigError
 from ..pipeline import dist
+from ..pipeline import fingerprint as fp
 
 
 def _check_hidden_loss(dcfg, student_width: int, teacher_width: int) -> None:
@@ -18,7 +16,6 @@ def _check_hidden_loss(dcfg, student_width: int, teacher_width: int) -> None:
 
 class DistillStage:
     name = "distill"
-    sections = ("data", "distill")
     uses_data = True
     distributed = True
     key_metric = "eval_accuracy"
@@ -28,6 +25,12 @@ class DistillStage:
 
     def inputs(self, cfg) -> dict[str, str]:
         return {"teacher": "teacher"}
+
+    def reads(self, cfg) -> dict[str, object]:
+        return (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len)
+                | fp.fields(cfg, "distill", without=("train_limit",))
+                | fp.values("distill", train_rows=cfg.distill.train_limit or cfg.data.train_limit)
+                | fp.libraries("model", "training"))
 
     def preflight(self, cfg) -> None:
         """A student that cannot be built from this teacher fails before the teacher is trained."""
@@ -45,100 +48,45 @@ class DistillStage:
         _check_hidden_loss(cfg.distill, student.hidden_size, teacher.hidden_size)
 
     def run(self, ctx) -> dict:
-        # torch and the training loop load here, not at import: `edgeport run --dry-run` imports every stage.
-        from ..data import encode
+        # torch and the training recipes load here, not at import: `edgeport run --dry-run` imports every stage.
         from ..models import build_student, load_classifier, load_tokenizer, save_model
-        from ..training import fit
-        from ..training.loop import make_collate
+        from ..training import recipe
 
         cfg, task, dcfg = ctx.cfg, ctx.task(), ctx.cfg.distill
         teacher_dir = ctx.inputs["teacher"]
-        tokenizer = load_tokenizer(teacher_dir)
+        tokenizer = load_tokenizer(teacher_dir)  # the student starts from the teacher's vocabulary
         teacher = load_classifier(teacher_dir).eval()
         student = build_student(teacher, dcfg.student)
         _check_hidden_loss(dcfg, student.config.hidden_size, teacher.config.hidden_size)  # hub teachers: first check
-        collate = make_collate(tokenizer.pad_token_id or 0)
+        collate = recipe.collate_for(tokenizer)
         train = task.train.head(dcfg.train_limit or cfg.data.train_limit)
-        rows = encode(train, tokenizer, cfg.data.max_seq_len)
-        eval_rows = encode(task.eval, tokenizer, cfg.data.max_seq_len)
+        rows = recipe.encode_rows(train, tokenizer, cfg.data.max_seq_len)
+        select_rows = recipe.encode_rows(task.select, tokenizer, cfg.data.max_seq_len)
         if dcfg.hidden_loss_weight == 0:
-            _attach_teacher_logits(ctx, teacher, rows, collate)
-        loss_fn = self._loss(teacher, dcfg)
-        result = fit(student, rows, eval_rows, dcfg.train, loss_fn, collate, cfg.run.seed, "distill")
-        metrics = self._metrics(ctx, student, teacher, eval_rows, collate, result, len(rows))
+            recipe.attach_teacher_logits(rows, teacher, tokenizer, train, cfg.data.max_seq_len, ctx.cache_dir,
+                                         ctx.manifest.outputs_digest("teacher"))
+        kd = recipe.KD(dcfg.alpha, dcfg.temperature, dcfg.hidden_loss_weight, tuple(dcfg.student.layers))
+        result = recipe.distill(student, rows, select_rows, dcfg.train, kd, collate, cfg.run.seed, teacher=teacher)
+        metrics = {"params": sum(p.numel() for p in student.parameters()), "layers": student.config.num_hidden_layers,
+                   "hidden_size": student.config.hidden_size, "train_rows": len(rows)} | result.metrics()
+        metrics |= recipe.split_metrics(task, student, tokenizer, collate, cfg.data.max_seq_len)
+        metrics |= _teacher_comparison(ctx, student, teacher, tokenizer, collate)
+        failure = recipe.useless_model_failure("distill", metrics["select_accuracy"], task.select.labels,
+                                               train.labels, task.label_names)
+        metrics["gate_failures"] = [failure] if failure and dcfg.train.useful_gate else []
         if dist.is_main():
             save_model(student, tokenizer, ctx.out)
         return metrics
 
-    @staticmethod
-    def _loss(teacher, dcfg):
-        import torch
 
-        from ..training import kd_loss
-        from ..training.kd import hidden_mse
-        from ..training.loop import model_inputs
+def _teacher_comparison(ctx, student, teacher, tokenizer, collate) -> dict:
+    """Label agreement with the teacher on the evaluation split (measured, never used to choose)."""
+    from ..training import predict_logits, recipe
 
-        layer_map = dcfg.student.layers
-
-        def loss_fn(model, batch):
-            inputs = model_inputs(batch)
-            if dcfg.hidden_loss_weight == 0:
-                logits = model(**inputs).logits
-                return kd_loss(logits, batch["teacher_logits"], batch["labels"], dcfg.alpha, dcfg.temperature)
-            out = model(**inputs, output_hidden_states=True)
-            with torch.no_grad():
-                t_out = teacher.to(out.logits.device)(**inputs, output_hidden_states=True)
-            loss = kd_loss(out.logits, t_out.logits, batch["labels"], dcfg.alpha, dcfg.temperature)
-            return loss + dcfg.hidden_loss_weight * hidden_mse(out.hidden_states, t_out.hidden_states, layer_map)
-
-        return loss_fn
-
-    @staticmethod
-    def _metrics(ctx, student, teacher, eval_rows, collate, result, n_rows) -> dict:
-        from ..training import predict_logits
-
-        t_logits = predict_logits(teacher, eval_rows, collate, desc="teacher eval")
-        s_logits = predict_logits(student, eval_rows, collate, desc="student eval")
-        agreement = (t_logits.argmax(-1) == s_logits.argmax(-1)).float().mean().item()
-        return {
-            "eval_accuracy": result.best_accuracy,
-            "teacher_eval_accuracy": ctx.input_metrics("teacher").get("eval_accuracy"),
-            "teacher_agreement": round(agreement, 6),
-            "params": sum(p.numel() for p in student.parameters()),
-            "layers": student.config.num_hidden_layers, "hidden_size": student.config.hidden_size,
-            "train_rows": n_rows, "steps": result.steps, "best_step": result.best_step,
-            "train_seconds": result.seconds, "stopped_early": result.stopped_early, "history": result.history,
-        }
-
-
-def _attach_teacher_logits(ctx, teacher, rows: list[dict], collate) -> None:
-    """Teacher logits are computed once per (teacher weights, rows) and cached across re-runs of distill."""
-    from safetensors.torch import save_file
-
-    from ..training import predict_logits
-
-    # The data fingerprint covers the files' bytes: edited rows must not reuse logits cached for the old ones.
-    key = hashlib.sha256(json.dumps([ctx.manifest.outputs_digest("teacher"), ctx.task().fingerprint,
-                                     len(rows), ctx.cfg.run.seed], sort_keys=True).encode()).hexdigest()[:20]
-    path = ctx.cache_dir / f"teacher-logits-{key}.safetensors"
-    if dist.is_main() and _cached_logits(path, len(rows)) is None:
-        logits = predict_logits(teacher, rows, collate, desc="teacher logits")
-        tmp = path.with_suffix(".tmp")
-        save_file({"logits": logits.contiguous()}, str(tmp))
-        tmp.replace(path)
-    dist.barrier()
-    logits = _cached_logits(path, len(rows))
-    for row, values in zip(rows, logits.tolist()):
-        row["teacher_logits"] = values
-
-
-def _cached_logits(path, n_rows: int):
-    """The cached logits, or None when missing, truncated or not for these rows: then they are recomputed."""
-    import torch
-    from safetensors.torch import load_file
-
-    try:
-        logits = load_file(str(path))["logits"]
-    except Exception:  # noqa: BLE001 - any unreadable cache file is rebuilt, never trusted
-        return None
-    return logits if logits.ndim == 2 and logits.shape[0] == n_rows and torch.isfinite(logits).all() else None
+    eval_rows = recipe.encode_rows(ctx.task().eval, tokenizer, ctx.cfg.data.max_seq_len)
+    t_logits = predict_logits(teacher, eval_rows, collate, desc="teacher eval")
+    s_logits = predict_logits(student, eval_rows, collate, desc="student eval")
+    agreement = (t_logits.argmax(-1) == s_logits.argmax(-1)).float().mean().item()
+    return {"teacher_eval_accuracy": ctx.input_metrics("teacher").get("eval_accuracy"),
+            "teacher_select_accuracy": ctx.input_metrics("teacher").get("select_accuracy"),
+            "eval_teacher_agreement": round(agreement, 6)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..pipeline import fingerprint as fp
 from ..pipeline.stage import model_stage
 
 
@@ -29,7 +30,6 @@ def artifact_record(stage: str, stage_out: Path, path: Path, fmt: str, precision
 
 class ExportStage:
     name = "export"
-    sections = ("data", "export")
     uses_data = False
     distributed = False
     key_metric = "formats"
@@ -39,6 +39,12 @@ class ExportStage:
 
     def inputs(self, cfg) -> dict[str, str]:
         return {"model": model_stage(cfg)}
+
+    def reads(self, cfg) -> dict[str, object]:
+        # data.max_seq_len goes into every sidecar; the export length is resolved (seq_len or max_seq_len)
+        return (fp.fields(cfg, "export", without=("seq_len",)) | fp.values("export", seq_len=export_seq_len(cfg))
+                | fp.values("data", max_seq_len=cfg.data.max_seq_len)
+                | fp.libraries("model", *(f"export.{f}" for f in cfg.export.formats)))
 
     def preflight(self, cfg) -> None:
         """An export length the model has no positions for fails before any training, not inside a converter."""
@@ -73,7 +79,8 @@ class ExportStage:
             path = exporter.export(model, sample, out_dir)
             write_sidecar(out_dir, fmt=fmt, precision="fp32", model_file=path.name, label_names=label_names(model),
                           seq_len=None if exporter.dynamic_shapes else seq_len, max_seq_len=cfg.data.max_seq_len,
-                          tokenizer=tokenizer, extra={"source_stage": model_stage(cfg)})
+                          tokenizer=tokenizer, extra={"source_stage": model_stage(cfg)},
+                          model=model, export_seq_len=seq_len)
             artifacts.append(artifact_record(self.name, ctx.out, path, fmt, "fp32"))
         return {"formats": ",".join(cfg.export.formats), "seq_len": seq_len, "source_stage": model_stage(cfg),
                 "artifacts": artifacts}

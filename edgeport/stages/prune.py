@@ -10,12 +10,11 @@ logit on training text, so it needs no recovery, and recovery can reuse distill'
 from __future__ import annotations
 
 from ..pipeline import dist
-from .distill import _attach_teacher_logits
+from ..pipeline import fingerprint as fp
 
 
 class PruneStage:
     name = "prune"
-    sections = ("data", "distill", "prune")
     uses_data = True
     distributed = True
     key_metric = "eval_accuracy"
@@ -26,30 +25,39 @@ class PruneStage:
     def inputs(self, cfg) -> dict[str, str]:
         return {"student": "distill" if cfg.distill.enabled else "teacher", "teacher": "teacher"}
 
+    def reads(self, cfg) -> dict[str, object]:
+        rows = cfg.prune.train_limit or cfg.distill.train_limit or cfg.data.train_limit
+        return (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len)
+                | fp.fields(cfg, "prune", without=("train_limit",)) | fp.values("prune", train_rows=rows)
+                | fp.libraries("model", "training"))
+
     def run(self, ctx) -> dict:
         # torch and the pruning library load here, not at import: `edgeport run --dry-run` imports every stage.
-        from ..data import encode
         from ..models import load_classifier, load_tokenizer
         from ..pruning import (heads_to_keep, neurons_to_keep, prune_ffn, prune_heads, save_pruned,
                                top_k_per_layer, unit_importance)
         from ..pruning.measure import param_count
         from ..pruning.structured import ffn_width, heads_per_layer
-        from ..training import fit
-        from ..training.loop import make_collate
+        from ..training import recipe
 
         cfg, pcfg, task = ctx.cfg, ctx.cfg.prune, ctx.task()
         tokenizer = load_tokenizer(ctx.inputs["student"])
         model = load_classifier(ctx.inputs["student"]).eval()  # load_classifier reslices a head-pruned input
-        collate = make_collate(tokenizer.pad_token_id or 0)
-        rows = encode(task.train.head(pcfg.train_limit or cfg.distill.train_limit or cfg.data.train_limit),
-                      tokenizer, cfg.data.max_seq_len)
-        eval_rows = encode(task.eval, tokenizer, cfg.data.max_seq_len)
+        collate = recipe.collate_for(tokenizer)
+        train = task.train.head(pcfg.train_limit or cfg.distill.train_limit or cfg.data.train_limit)
+        rows = recipe.encode_rows(train, tokenizer, cfg.data.max_seq_len)
+        splits = {"select": recipe.encode_rows(task.select, tokenizer, cfg.data.max_seq_len),
+                  "eval": recipe.encode_rows(task.eval, tokenizer, cfg.data.max_seq_len)}
         structured = pcfg.heads_fraction > 0 or pcfg.ffn_fraction > 0
+        kd = recipe.KD(pcfg.alpha, pcfg.temperature)
         if structured and pcfg.recover:
-            _attach_teacher_logits(ctx, load_classifier(ctx.inputs["teacher"]).eval(), rows, collate)
-        loss_fn = _loss(pcfg)
+            teacher_dir = ctx.inputs["teacher"]
+            recipe.attach_teacher_logits(rows, load_classifier(teacher_dir).eval(), load_tokenizer(teacher_dir),
+                                         train, cfg.data.max_seq_len, ctx.cache_dir,
+                                         ctx.manifest.outputs_digest("teacher"))
+        loss_fn = _loss(kd)
         table = Table(ctx, collate, tokenizer)
-        table.add("unpruned", model, eval_rows)
+        table.add("unpruned", model, splits)
         metrics = {"heads_per_layer_before": heads_per_layer(model), "ffn_width_before": ffn_width(model)}
         if pcfg.heads_fraction > 0:
             keep = heads_to_keep(heads_per_layer(model), pcfg.heads_fraction)
@@ -57,43 +65,51 @@ class PruneStage:
             kept = top_k_per_layer(head_scores, keep)
             prune_heads(model, kept)
             metrics["head_scores"] = [[round(v, 6) for v in r] for r in head_scores.tolist()]
-            table.add("heads-pruned", model, eval_rows)
+            table.add("heads-pruned", model, splits)
         if pcfg.ffn_fraction > 0:
             _, ffn_scores = unit_importance(model, _score_loader(rows, pcfg, collate), loss_fn, pcfg.score_batches)
             prune_ffn(model, top_k_per_layer(ffn_scores, neurons_to_keep(ffn_width(model), pcfg.ffn_fraction)))
-            table.add("ffn-pruned", model, eval_rows)
+            table.add("ffn-pruned", model, splits)
         if structured and pcfg.recover:
-            result = fit(model, rows, eval_rows, pcfg.train, loss_fn, collate, cfg.run.seed, "prune recovery")
-            metrics |= {"recovery_steps": result.steps, "recovery_seconds": result.seconds,
-                        "recovery_history": result.history}
-            table.add("recovered", model.eval(), eval_rows)
+            result = recipe.distill(model, rows, splits["select"], pcfg.train, kd, collate, cfg.run.seed,
+                                    desc="prune recovery")
+            metrics["recovery"] = result.metrics()
+            table.add("recovered", model.eval(), splits)
         if pcfg.vocab:
-            tokenizer, eval_rows, metrics["vocab"] = _prune_vocab(ctx, model, tokenizer, eval_rows)
+            tokenizer, splits, metrics["vocab"] = _prune_vocab(ctx, model, tokenizer)
+            collate = table.collate = recipe.collate_for(tokenizer)
             table.tokenizer = tokenizer
-            table.add("vocab-pruned", model, eval_rows)
+            table.add("vocab-pruned", model, splits)
         if dist.is_main():
             save_pruned(model, tokenizer, ctx.out)
-            metrics["reload_max_abs_diff"] = _reload_check(ctx.out, model, eval_rows, collate)
+            metrics["reload_max_abs_diff"] = _reload_check(ctx.out, model, splits["eval"], collate)
+        final = table.rows[-1]
         metrics |= {"heads_per_layer": heads_per_layer(model), "ffn_width": ffn_width(model),
                     "vocab_size": model.config.vocab_size, "params": param_count(model),
-                    "eval_accuracy": table.rows[-1]["eval_accuracy"], "train_rows": len(rows),
-                    "variants": table.rows}
+                    "select_accuracy": final["select_accuracy"], "eval_accuracy": final["eval_accuracy"],
+                    "eval_split": task.eval.name, "eval_rows": len(splits["eval"]),
+                    "select_rows": len(splits["select"]), "train_rows": len(rows), "variants": table.rows}
+        failure = recipe.useless_model_failure("prune", final["select_accuracy"], task.select.labels,
+                                               train.labels, task.label_names)
+        metrics["gate_failures"] = [failure] if failure and pcfg.train.useful_gate else []
         if getattr(model.config, "edgeport_kept_heads", None):
             metrics["kept_heads"] = model.config.edgeport_kept_heads
         return metrics
 
 
-def _loss(pcfg):
+def _loss(kd):
+    """Importance is scored with the recovery loss (KD), or the task loss alone when there is no recovery."""
     import torch.nn.functional as F
 
-    from ..training import kd_loss
+    from ..training import recipe
     from ..training.loop import model_inputs
 
+    distil = recipe.kd_loss_fn(kd)
+
     def loss_fn(model, batch):
-        logits = model(**model_inputs(batch)).logits
-        if "teacher_logits" not in batch:  # scoring without recovery: the task loss alone
-            return F.cross_entropy(logits, batch["labels"])
-        return kd_loss(logits, batch["teacher_logits"], batch["labels"], pcfg.alpha, pcfg.temperature)
+        if "teacher_logits" in batch:
+            return distil(model, batch)
+        return F.cross_entropy(model(**model_inputs(batch)).logits, batch["labels"])
 
     return loss_fn
 
@@ -105,9 +121,9 @@ def _score_loader(rows, pcfg, collate):
                       collate_fn=collate)
 
 
-def _prune_vocab(ctx, model, tokenizer, eval_rows):
-    from ..data import encode
+def _prune_vocab(ctx, model, tokenizer):
     from ..pruning import prune_vocab, token_change
+    from ..training import recipe
 
     cfg, task = ctx.cfg, ctx.task()
     texts = task.train.texts + (task.train.pairs or [])  # the whole training split, not only the trained rows
@@ -116,7 +132,9 @@ def _prune_vocab(ctx, model, tokenizer, eval_rows):
     info = {"vocab_before": before, "vocab_after": len(kept),
             "embedding_params_removed": (before - len(kept)) * model.config.hidden_size,
             "eval_token_change": token_change(tokenizer, new_tok, task.eval.texts, task.eval.pairs)}
-    return new_tok, encode(task.eval, new_tok, cfg.data.max_seq_len), info
+    splits = {"select": recipe.encode_rows(task.select, new_tok, cfg.data.max_seq_len),
+              "eval": recipe.encode_rows(task.eval, new_tok, cfg.data.max_seq_len)}
+    return new_tok, splits, info
 
 
 def _reload_check(out, model, eval_rows, collate) -> float:
@@ -137,18 +155,15 @@ class Table:
 
     def __init__(self, ctx, collate, tokenizer):
         self.pcfg, self.collate, self.tokenizer = ctx.cfg.prune, collate, tokenizer
-        self.batch_size = ctx.cfg.prune.train.eval_batch_size
         self.rows: list[dict] = []
 
-    def add(self, step: str, model, eval_rows) -> None:
-        from torch.utils.data import DataLoader
-
+    def add(self, step: str, model, splits: dict) -> None:
         from ..pruning.measure import cpu_latency, param_count, saved_file_mb, weights_mb
         from ..pruning.structured import ffn_width, heads_per_layer
-        from ..training import evaluate
+        from ..training import recipe
 
-        loader = DataLoader(eval_rows, batch_size=self.batch_size, collate_fn=self.collate)
-        row = {"step": step, "eval_accuracy": evaluate(model, loader), "params": param_count(model),
+        row = {"step": step, "select_accuracy": recipe.accuracy(model, splits["select"], self.collate),
+               "eval_accuracy": recipe.accuracy(model, splits["eval"], self.collate), "params": param_count(model),
                "heads_per_layer": heads_per_layer(model), "ffn_width": ffn_width(model),
                "vocab_size": model.config.vocab_size, "weights_mb": weights_mb(model)}
         if dist.is_main():

@@ -3,12 +3,13 @@
 It runs after export because ONNX and TFLite INT8 are made on the exported fp32 file (ONNX Runtime and
 ai-edge-quantizer rewrite the graph); TorchScript INT8 is torch dynamic quantization of the same model, traced.
 Calibration rows (static / full_integer modes) are the first ``quantize.calibration_rows`` training rows,
-tokenised by the artifact's own tokenizer and padded to the export length.
+tokenised by the artifact's own tokenizer and padded to the export length. Choices (fallback, nncf_accuracy)
+are judged on the selection split.
 
 Optional, both inside this stage so it still writes only ``quantize/`` and returns JSON metrics:
 * ``quantize.qat``: quantization-aware training first (``stages/quantize_qat.py``); every format's INT8 is then
   made from the QAT weights, exported to scratch fp32 files;
-* ``quantize.fallback``: each INT8 artifact is judged on held-out training rows; when it loses too much, its most
+* ``quantize.fallback``: each INT8 artifact is judged on selection-split rows; when it loses too much, its most
   quantization-sensitive Linear layers stay in float (``edgeport/quant/fallback.py``); the report under
   ``metrics.fallback.<format>`` names them and their size/latency cost. Validate then judges the final artifact.
 """
@@ -19,6 +20,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..pipeline import fingerprint as fp
 from ..pipeline.stage import model_stage
 from .export import artifact_record, export_seq_len
 
@@ -27,7 +29,6 @@ CALIBRATED = ("static", "static_linear", "nncf", "nncf_accuracy", "full_integer"
 
 class QuantizeStage:
     name = "quantize"
-    sections = ("data", "export", "quantize")
     uses_data = True
     distributed = False
     key_metric = "modes"
@@ -40,6 +41,29 @@ class QuantizeStage:
         if cfg.quantize.qat.enabled:
             inputs["teacher"] = "teacher"  # QAT distils from it
         return inputs
+
+    def reads(self, cfg) -> dict[str, object]:
+        """The mode of each exported format; training rows only for the modes, fallback and QAT that use them."""
+        q, formats = cfg.quantize, cfg.export.formats
+        modes = {f: getattr(q, f) for f in formats}
+        calibrated = any(m in CALIBRATED for m in modes.values())
+        judged = q.fallback.enabled or "nncf_accuracy" in modes.values()  # held-out rows judge INT8 candidates
+        reads = (fp.values("quantize", **modes) | fp.values("export", seq_len=export_seq_len(cfg))
+                 | fp.libraries("model", *(f"quantize.{f}" for f in formats),
+                                *(f"quantize.{f}.{m}" for f, m in modes.items())))
+        if calibrated or judged or q.qat.enabled:
+            reads |= fp.data()
+        if calibrated or judged:
+            reads |= fp.values("quantize", calibration_rows=q.calibration_rows)
+        if judged:
+            reads |= fp.values("quantize", fallback=q.fallback.model_dump(mode="json"))
+        if q.fallback.enabled:
+            reads |= fp.libraries(*(f"runtime.{f}" for f in formats))
+        if q.qat.enabled:  # trained, then re-exported in every format before quantization
+            reads |= (fp.values("quantize", qat=q.qat.model_dump(mode="json"))
+                      | fp.values("data", max_seq_len=cfg.data.max_seq_len)
+                      | fp.libraries("training", *(f"export.{f}" for f in formats)))
+        return reads
 
     def run(self, ctx) -> dict:
         from ..models import load_classifier
@@ -102,41 +126,38 @@ class QuantizeStage:
 
 def calibration_rows(ctx, artifact_path, seq_len: int) -> list[dict]:
     """Training rows as ``[1, seq_len]`` int arrays by input name (what every calibrator accepts)."""
-    from ..runtimes.text import artifact_tokenizer, encode_rows, pad_batch
+    from ..runtimes.text import artifact_tokenizer, encode_rows, pad_batch, pad_token_id
 
     train = ctx.task().train.head(ctx.cfg.quantize.calibration_rows)
     tokenizer = artifact_tokenizer(artifact_path)
     rows = encode_rows(tokenizer, train.texts, train.pairs, seq_len)
-    return [pad_batch([r], width=seq_len, pad_id=tokenizer.pad_token_id or 0) for r in rows]
+    return [pad_batch([r], width=seq_len, pad_id=pad_token_id(tokenizer)) for r in rows]
 
 
 def held_out(ctx, artifact_path, seq_len: int, padded: bool = False):
-    """Labelled training rows after the calibration rows (``quantize.fallback.rows``): they judge INT8 candidates
-    in the fallback and in nncf_accuracy. The eval split is left to the validate stage's verdict."""
-    from ..errors import DataError
+    """Labelled selection-split rows (the first ``quantize.fallback.rows``): they judge INT8 candidates in the
+    fallback and in nncf_accuracy. The eval split is left to the validate stage's verdict."""
     from ..runtimes.text import artifact_tokenizer, encode_rows, pad_batch
 
-    qcfg = ctx.cfg.quantize
-    first = qcfg.calibration_rows
-    train = ctx.task().train.head(first + qcfg.fallback.rows)
-    if len(train) <= first:
-        raise DataError(f"quantize.fallback needs training rows beyond the {first} calibration rows, but the train "
-                        f"split has {len(train)}; lower quantize.calibration_rows")
-    part = train.select(list(range(first, len(train))))
+    part = ctx.task().select.head(ctx.cfg.quantize.fallback.rows)
     tokenizer = artifact_tokenizer(artifact_path)
     rows = encode_rows(tokenizer, part.texts, part.pairs, seq_len)
     if padded:
-        rows = [pad_batch([r], width=seq_len, pad_id=tokenizer.pad_token_id or 0) for r in rows]
+        rows = [pad_batch([r], width=seq_len, pad_id=tokenizer.pad_token_id) for r in rows]
         return {"rows": rows, "labels": list(part.labels)}
     return rows, list(part.labels)
 
 
 def _judge(ctx, model, rows, labels):
+    from ..models import load_tokenizer
     from ..quant.fallback import Judge
+    from ..runtimes.text import pad_token_id
 
     key = ("judge", len(rows))
     if key not in ctx._cache:  # one reference pass per run, shared by the formats
-        ctx._cache[key] = Judge(model, rows, labels, pad_id=0)  # BERT's [PAD] is 0 (vocab pruning keeps it)
+        # the rows come from the artifact's tokenizer, which export saved from the model stage's: same [PAD]
+        pad = pad_token_id(load_tokenizer(ctx.inputs["model"]))
+        ctx._cache[key] = Judge(model, rows, labels, pad_id=pad)
     return ctx._cache[key]
 
 

@@ -1,32 +1,27 @@
 """The quantize stage's QAT step: the model stage's weights fine-tuned with INT8 fake quantization, distilling
-from the teacher (``edgeport.quant.qat``); the INT8 artifacts are then made from the result."""
+from the teacher (``edgeport.quant.qat``); the INT8 artifacts are then made from the result. The checkpoint kept
+is the best on the selection split, measured with fake quantization on."""
 
 from __future__ import annotations
 
 
 def qat_model(ctx, model):
-    """(the QAT fp32 model, metrics). Teacher logits come from ``distill``'s cache when the rows match."""
-    from ..data import encode
+    """(the QAT fp32 model, metrics). Teacher logits come from the shared cache when the same rows were seen."""
     from ..models import load_classifier, load_tokenizer
     from ..quant.qat import qat_finetune
-    from ..training.loop import make_collate
-    from .distill import _attach_teacher_logits
+    from ..training import recipe
 
     cfg, qcfg = ctx.cfg, ctx.cfg.quantize.qat
     task = ctx.task()
     tokenizer = load_tokenizer(ctx.inputs["model"])
-    teacher_tok = load_tokenizer(ctx.inputs["teacher"])
     split = task.train.head(qcfg.train_limit)
-    rows = encode(split, tokenizer, cfg.data.max_seq_len)
+    rows = recipe.encode_rows(split, tokenizer, cfg.data.max_seq_len)
+    teacher_dir = ctx.inputs["teacher"]
     # The teacher reads its own token ids: a vocabulary-pruned student's ids would be different tokens to it.
-    teacher_rows = encode(split, teacher_tok, cfg.data.max_seq_len)
-    _attach_teacher_logits(ctx, load_classifier(ctx.inputs["teacher"]).eval(), teacher_rows,
-                           make_collate(teacher_tok.pad_token_id or 0))
-    for row, t_row in zip(rows, teacher_rows):
-        row["teacher_logits"] = t_row["teacher_logits"]
-    eval_rows = encode(task.eval, tokenizer, cfg.data.max_seq_len)
-    trained, result = qat_finetune(model, rows, eval_rows, qcfg, make_collate(tokenizer.pad_token_id or 0),
-                                   cfg.run.seed)
-    return trained, {"train_rows": len(rows), "steps": result.steps, "best_step": result.best_step,
-                     "eval_accuracy_fake_quant": result.best_accuracy, "train_seconds": result.seconds,
-                     "history": result.history}
+    recipe.attach_teacher_logits(rows, load_classifier(teacher_dir).eval(), load_tokenizer(teacher_dir), split,
+                                 cfg.data.max_seq_len, ctx.cache_dir, ctx.manifest.outputs_digest("teacher"))
+    select_rows = recipe.encode_rows(task.select, tokenizer, cfg.data.max_seq_len)
+    trained, result = qat_finetune(model, rows, select_rows, qcfg, recipe.collate_for(tokenizer), cfg.run.seed)
+    metrics = result.metrics()
+    metrics["select_accuracy_fake_quant"] = metrics.pop("select_accuracy")
+    return trained, {"train_rows": len(rows)} | metrics

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import PipelineConfig
+from ..pipeline import fingerprint as fp
 
 
 class ReportStage:
     name = "report"
-    sections = ("report", "validate")  # validate.targets decides which budgets apply
     uses_data = False
     distributed = False
     key_metric = "gates_failed"
@@ -25,20 +25,31 @@ class ReportStage:
         earlier = [s for s in STAGES if s.name != self.name]
         return next(({"upstream": s.name} for s in reversed(earlier) if s.enabled(cfg)), {})
 
+    def reads(self, cfg: PipelineConfig) -> dict[str, object]:
+        """validate.targets decides which budgets apply: the names, and each profile's YAML as found now."""
+        r, targets = cfg.report, cfg.validate.targets
+        reads = fp.fields(cfg, "report", without=() if r.baseline else ("max_regression",))
+        reads |= fp.values("validate", targets=targets) | {f"profile.{t}": fp.Profile(t) for t in targets}
+        if r.baseline:
+            reads["baseline"] = fp.File(r.baseline)
+        if r.plots:
+            reads |= fp.libraries("plots")
+        return reads
+
     def run(self, ctx) -> dict:
-        from ..report import build_report, compare, comparison_markdown, load_report_json
+        from ..report import build_report, compare, comparison_markdown, failed, failure_messages, load_report_json
 
         cfg = ctx.cfg.report
         report = build_report(ctx.run_dir, ctx.out, budget_gate=cfg.budget_gate, plots=cfg.plots)
         failures = list(report["gate_failures"])
         regressed = 0
         if cfg.baseline:
-            rows = compare(report, load_report_json(Path(cfg.baseline)), cfg.max_regression)
-            (ctx.out / "regression.md").write_text(comparison_markdown(rows, cfg.max_regression))
-            bad = [r for r in rows if r["status"] == "REGRESSED"]
-            regressed = len(bad)
-            failures += [f"regression vs {cfg.baseline}: {r['figure']} {r['baseline']:.4g} -> {r['current']:.4g} "
-                         f"({r['change_pct']:+.1f}%, limit {100 * cfg.max_regression:g}%)" for r in bad]
+            # accuracy in points (report.max_accuracy_drop), as `edgeport report --max-accuracy-drop` does; a
+            # figure the baseline has and this run lacks fails (MISSING)
+            rows = compare(report, load_report_json(Path(cfg.baseline)), cfg.max_regression, cfg.max_accuracy_drop)
+            (ctx.out / "regression.md").write_text(comparison_markdown(rows, cfg.max_regression, cfg.max_accuracy_drop))
+            regressed = len(failed(rows))
+            failures += failure_messages(rows, cfg.baseline, cfg.max_regression, cfg.max_accuracy_drop)
         return {"gates_failed": len(failures), "gates_checked": len(report["gates"]), "regressed": regressed,
                 "artifacts": len(report["artifacts"]), "plots": report["plots"],
                 # validate's own failures already fail the run from its entry; repeat only the new ones

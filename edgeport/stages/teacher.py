@@ -6,19 +6,11 @@ from ..errors import ModelError
 from ..models import resolve_model_dir
 from ..models.loading import check_teacher
 from ..pipeline import dist
-
-
-def ce_loss(model, batch):
-    import torch.nn.functional as F
-
-    from ..training.loop import model_inputs
-
-    return F.cross_entropy(model(**model_inputs(batch)).logits, batch["labels"])
+from ..pipeline import fingerprint as fp
 
 
 class TeacherStage:
     name = "teacher"
-    sections = ("data", "teacher")
     uses_data = True
     distributed = True
     key_metric = "eval_accuracy"
@@ -29,18 +21,19 @@ class TeacherStage:
     def inputs(self, cfg) -> dict[str, str]:
         return {}
 
+    def reads(self, cfg) -> dict[str, object]:
+        return (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len, train_limit=cfg.data.train_limit)
+                | fp.fields(cfg, "teacher") | {"teacher_weights": fp.ModelSource(cfg.teacher.model)}
+                | fp.libraries("model", "training"))
+
     def preflight(self, cfg) -> None:
         check_teacher(resolve_model_dir(cfg.teacher.model), cfg.teacher.allow_pickle, cfg.data.max_seq_len)
 
     def run(self, ctx) -> dict:
-        # torch and the training loop load here, not at import: `edgeport run --dry-run` imports every stage.
-        from torch.utils.data import DataLoader
-
-        from ..data import encode
+        # torch and the training recipes load here, not at import: `edgeport run --dry-run` imports every stage.
         from ..models import load_classifier, load_tokenizer, save_model
         from ..models.loading import has_classifier_head
-        from ..training import evaluate, fit
-        from ..training.loop import make_collate
+        from ..training import recipe
 
         cfg, task = ctx.cfg, ctx.task()
         spec = resolve_model_dir(cfg.teacher.model)
@@ -52,22 +45,23 @@ class TeacherStage:
         finetune = cfg.teacher.finetune == "always" or not ready
         model = load_classifier(spec, label_names=task.label_names, allow_pickle=cfg.teacher.allow_pickle,
                                 dropout=cfg.teacher.dropout)
-        collate = make_collate(tokenizer.pad_token_id or 0)
-        eval_rows = encode(task.eval, tokenizer, cfg.data.max_seq_len)
+        collate = recipe.collate_for(tokenizer)
+        train = task.train.head(cfg.data.train_limit)
+        select_rows = recipe.encode_rows(task.select, tokenizer, cfg.data.max_seq_len)
         metrics = {"model": cfg.teacher.model, "finetuned": finetune,
                    "params": sum(p.numel() for p in model.parameters()),
                    "layers": model.config.num_hidden_layers, "hidden_size": model.config.hidden_size}
         if finetune:
-            train = task.train.head(cfg.data.train_limit)
-            rows = encode(train, tokenizer, cfg.data.max_seq_len)
-            result = fit(model, rows, eval_rows, cfg.teacher.train, ce_loss, collate, cfg.run.seed, "teacher")
-            metrics |= {"eval_accuracy": result.best_accuracy, "train_rows": len(rows), "steps": result.steps,
-                        "best_step": result.best_step, "train_seconds": result.seconds,
-                        "stopped_early": result.stopped_early, "history": result.history}
+            rows = recipe.encode_rows(train, tokenizer, cfg.data.max_seq_len)
+            result = recipe.finetune(model, rows, select_rows, cfg.teacher.train, collate, cfg.run.seed, "teacher")
+            metrics |= {"train_rows": len(rows)} | result.metrics()
         else:
-            loader = DataLoader(eval_rows, batch_size=cfg.teacher.train.eval_batch_size, collate_fn=collate)
-            metrics["eval_accuracy"] = evaluate(model, loader)
-        metrics["eval_rows"] = len(eval_rows)
+            metrics["select_accuracy"] = recipe.accuracy(model, select_rows, collate)
+        metrics |= recipe.split_metrics(task, model, tokenizer, collate, cfg.data.max_seq_len)
+        failure = recipe.useless_model_failure("teacher", metrics["select_accuracy"], task.select.labels,
+                                               train.labels, task.label_names)
+        metrics["gate_failures"] = [failure] if failure and cfg.teacher.train.useful_gate else []
         if dist.is_main():
             save_model(model, tokenizer, ctx.out)
         return metrics
+

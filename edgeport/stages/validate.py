@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 
+from ..pipeline import fingerprint as fp
 from ..pipeline.stage import model_stage
 from .export import export_seq_len
 
 
 class ValidateStage:
     name = "validate"
-    sections = ("data", "validate")
     uses_data = True
     distributed = False
     key_metric = "gates"
@@ -28,43 +28,83 @@ class ValidateStage:
         inputs = {"model": model_stage(cfg), "export": "export"}
         if cfg.quantize.enabled:
             inputs["quantize"] = "quantize"
+        if cfg.validate.max_drop_vs_teacher is not None:
+            inputs["teacher"] = "teacher"  # the end-to-end gate: every artifact against the teacher
         return inputs
+
+    def reads(self, cfg) -> dict[str, object]:
+        # validate.targets is the report's (budgets per profile); the runtimes of the exported formats judge here
+        v = cfg.validate
+        reads = (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len)
+                 | fp.fields(cfg, "validate", without=("targets",))
+                 | fp.libraries("model", *(f"runtime.{f}" for f in cfg.export.formats)))
+        if v.latency.enabled:
+            reads |= fp.values("validate", latency_seq_len=v.latency.seq_len or export_seq_len(cfg))
+        return reads
 
     def run(self, ctx) -> dict:
         import torch
 
         from ..models import load_classifier, load_tokenizer
-        from ..validation import compare, reference_logits
+        from ..validation import References, compare
 
         cfg, split = ctx.cfg, ctx.task().eval
         threads = torch.get_num_threads()
         model_dir = ctx.inputs["model"]
-        ref = reference_logits(load_classifier(model_dir), load_tokenizer(model_dir), split,
-                               cfg.data.max_seq_len, cfg.validate.batch_size)
-        ref_acc = compare(ref, ref, split.labels)["accuracy"]
+        # per tokenisation length: an artifact static at a shorter length is compared with the reference there
+        ref = References(load_classifier(model_dir), load_tokenizer(model_dir), split,
+                         cfg.data.max_seq_len, cfg.validate.batch_size)
+        ref_acc = compare(ref(), ref(), split.labels)["accuracy"]
+        teacher = self._teacher_logits(ctx, ref)
         artifacts = [a for role in ("export", "quantize") if role in ctx.inputs
                      for a in ctx.input_metrics(role).get("artifacts", [])]
         try:
-            rows = [self._one(ctx, a, ref, ref_acc, threads) for a in artifacts]
+            rows = [self._one(ctx, a, ref, ref_acc, threads, teacher=teacher) for a in artifacts]
         finally:
             torch.set_num_threads(threads)  # the TorchScript runner sets the process-wide pool
-        return self._finish(ctx, rows, ref_acc, len(split))
+        return self._finish(ctx, rows, ref_acc, len(split), teacher)
 
     @staticmethod
-    def _one(ctx, art: dict, ref, ref_acc: float, eval_threads: int) -> dict:
+    def _teacher_logits(ctx, refs):
+        """The teacher's fp32 torch logits on the eval split (its own tokenizer, ``data.max_seq_len``): what the
+        end-to-end gate compares every artifact with, row by row. None when that gate is off."""
+        if "teacher" not in ctx.inputs or ctx.cfg.validate.max_drop_vs_teacher is None:
+            return None
+        if ctx.inputs["teacher"] == ctx.inputs["model"]:
+            return refs()  # no distill/prune: the reference is the teacher
+        from ..models import load_classifier, load_tokenizer
+        from ..validation import reference_logits
+
+        tdir = ctx.inputs["teacher"]
+        print("  teacher on the eval split (end-to-end gate) ...", flush=True)
+        return reference_logits(load_classifier(tdir), load_tokenizer(tdir), ctx.task().eval,
+                                ctx.cfg.data.max_seq_len, ctx.cfg.validate.batch_size)
+
+    @staticmethod
+    def _one(ctx, art: dict, refs, ref_acc: float, eval_threads: int, teacher=None) -> dict:
         from .. import runtimes
-        from ..bench.host import latency_feed, measure_latency
+        from ..bench.host import measure_latency, tokenizer_feed
+        from ..bench.memory import measure_peak_memory
         from ..exporters import non_builtin_ops, tflite_ops
-        from ..runtimes.text import artifact_tokenizer
-        from ..validation import artifact_logits, compare, gate_failures, resolved_tolerance
+        from ..validation import (artifact_length, artifact_logits, compare, gate_failures, gate_notes, gate_stats,
+                                  resolved_tolerance)
 
         cfg, vcfg = ctx.cfg, ctx.cfg.validate
         path = ctx.run_dir / art["path"]
         print(f"  validating {art['name']} ...", flush=True)
         runner = runtimes.load(path, threads=eval_threads)
         logits = artifact_logits(runner, path, ctx.task().eval, cfg.data.max_seq_len, vcfg.batch_size)
-        row = dict(art) | compare(logits, ref, ctx.task().eval.labels)
-        row["tolerance"] = resolved_tolerance(art["format"], art["precision"], vcfg)
+        # the reference on the same tokenisation (a TFLite model's static length truncates rows)
+        length = artifact_length(runner, cfg.data.max_seq_len)
+        ref = refs(length)
+        row = dict(art) | compare(logits, ref, ctx.task().eval.labels) | {"reference_seq_len": length}
+        if length != refs.max_len:
+            ref_acc = compare(ref, ref, ctx.task().eval.labels)["accuracy"]
+            row["reference_accuracy"] = ref_acc
+        meta = runtimes.artifact_meta(path)  # INT8 mode and QAT: the tolerance is per (format, mode)
+        row["tolerance"] = resolved_tolerance(art["format"], art["precision"], vcfg,
+                                              logit_range=float(ref.max() - ref.min()), mode=meta.get("quantization"),
+                                              qat=bool(meta.get("qat")))
         if art["format"] == "tflite":
             row["ops"] = tflite_ops(path)
             row["non_builtin_ops"] = non_builtin_ops(path)
@@ -72,29 +112,49 @@ class ValidateStage:
             lat = vcfg.latency
             runner = runtimes.load(path, threads=lat.threads)
             seq = runner.seq_len or lat.seq_len or export_seq_len(cfg)
-            vocab = len(artifact_tokenizer(path))  # a vocabulary-pruned model has fewer ids than 30522
-            row["latency"] = measure_latency(runner, latency_feed(seq, vocab), lat.warmup, lat.runs, lat.min_seconds)
+            # a real row from the artifact's tokenizer: [CLS] + word pieces + [SEP], seq tokens, no padding
+            row["latency"] = measure_latency(runner, tokenizer_feed(path, seq), lat.warmup, lat.runs, lat.min_seconds)
             row["latency"] |= {"threads": lat.threads, "batch": 1, "seq_len": seq}
-        row["gate_failures"] = gate_failures(row, ref_acc, vcfg, row["tolerance"])
+            # peak memory of this artifact alone, in a fresh process (this one holds the reference model and more)
+            row["latency"] |= measure_peak_memory(path, threads=lat.threads, seq_len=seq)
+        row |= gate_stats(art["precision"], logits, ref, ctx.task().eval.labels, vcfg, teacher)
+        row["gate_failures"] = gate_failures(row, vcfg, row["tolerance"])
+        row["gate_notes"] = gate_notes(row, vcfg)
         return row
 
-    def _finish(self, ctx, rows: list[dict], ref_acc: float, n: int) -> dict:
-        from ..validation import markdown_table
+    def _finish(self, ctx, rows: list[dict], ref_acc: float, n: int, teacher=None) -> dict:
+        from ..validation import compare, markdown_table
 
         failures = [f for r in rows for f in r["gate_failures"]]
+        notes = [f for r in rows for f in r.get("gate_notes", [])]
         vcfg = ctx.cfg.validate
         gates = {"fp32_min_agreement": vcfg.fp32_min_agreement, "int8_max_accuracy_drop": vcfg.int8_max_accuracy_drop,
-                 "check_tolerances": vcfg.check_tolerances}
+                 "int8_min_agreement": vcfg.int8_min_agreement, "max_drop_vs_teacher": vcfg.max_drop_vs_teacher,
+                 "significance": vcfg.significance, "check_tolerances": vcfg.check_tolerances,
+                 "decision": "a label gate whose point estimate misses its limit fails when the one-sided exact test "
+                             "on the eval rows (McNemar for drops, binomial for agreement) gives p < significance; "
+                             "else it is inconclusive (noted, not failed)"}
+        labels = ctx.task().eval.labels
+        teacher_acc = None if teacher is None else compare(teacher, teacher, labels)["accuracy"]
         result = {"reference": {"stage": model_stage(ctx.cfg), "format": "torch", "precision": "fp32",
-                                "accuracy": ref_acc},
-                  "eval_rows": n, "gates": "pass" if not failures else f"fail ({len(failures)})",
-                  "gate_limits": gates, "artifacts": rows, "gate_failures": failures,
+                                "accuracy": ref_acc, "eval_accuracy": ref_acc},
+                  "teacher": None if teacher is None else {"stage": "teacher", "format": "torch", "precision": "fp32",
+                                                           "eval_accuracy": teacher_acc},
+                  "eval_split": getattr(ctx.task().eval, "name", "eval"), "eval_rows": n,
+                  "gates": "pass" if not failures else f"fail ({len(failures)})",
+                  "gate_limits": gates, "artifacts": rows, "gate_failures": failures, "gate_notes": notes,
                   "host_cpus": os.cpu_count()}
         table = markdown_table(rows)
+        teacher_txt = "" if teacher is None else f"; teacher (fp32 torch) {teacher_acc * 100:.2f}%"
+        one_row = 100 / n if n else 0.0
         header = (f"Reference: fp32 torch `{model_stage(ctx.cfg)}` model, accuracy {ref_acc * 100:.2f}% on "
-                  f"{n} eval rows. Latency: host, batch 1, {vcfg.latency.threads} thread(s).\n\n")
+                  f"{n} eval rows (one row = {one_row:.2f} points){teacher_txt}. Drops are paired on the same rows "
+                  f"with a Newcombe 95% CI; a drop or agreement gate fails only when its one-sided exact test gives "
+                  f"p < {vcfg.significance:g}, else it is inconclusive. Latency: host, batch 1, "
+                  f"{vcfg.latency.threads} thread(s).\n\n")
         (ctx.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
         (ctx.out / "results.md").write_text("# Validation\n\n" + header + table
-                                            + "".join(f"\n- gate failed: {f}" for f in failures) + "\n")
-        print("\n" + header + table, flush=True)
+                                            + "".join(f"\n- gate failed: {f}" for f in failures)
+                                            + "".join(f"\n- {f}" for f in notes) + "\n")
+        print("\n" + header + table + "".join(f"\n- {f}" for f in notes), flush=True)
         return result

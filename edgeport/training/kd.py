@@ -11,20 +11,34 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: 
     """alpha * CE(labels) + (1 - alpha) * T^2 * KL(teacher_T || student_T)  (Hinton et al., 2015).
 
     The T^2 factor keeps the soft-target gradients on the same scale as the hard-label ones when T changes.
+    The teacher's logits are targets: they are detached here, so no gradient ever reaches the teacher, whatever
+    the caller passes (an attached teacher output would otherwise train the teacher towards the student).
     """
     ce = F.cross_entropy(student_logits, labels)
     t = temperature
-    kl = F.kl_div(F.log_softmax(student_logits / t, dim=-1), F.log_softmax(teacher_logits / t, dim=-1),
+    kl = F.kl_div(F.log_softmax(student_logits / t, dim=-1), F.log_softmax(teacher_logits.detach() / t, dim=-1),
                   reduction="batchmean", log_target=True)
     return alpha * ce + (1.0 - alpha) * t * t * kl
 
 
-def hidden_mse(student_hidden, teacher_hidden, layer_map: list[int], projection=None) -> torch.Tensor:
-    """Mean squared error between student layer i and teacher layer ``layer_map[i]`` (outputs after each layer)."""
+def hidden_mse(student_hidden, teacher_hidden, layer_map: list[int], projection=None, mask=None) -> torch.Tensor:
+    """Mean squared error between student layer i and teacher layer ``layer_map[i]`` (outputs after each layer).
+
+    ``mask`` ([batch, seq], 1 = real token) restricts the mean to real tokens: the hidden states at padding
+    positions are computed but never read (no key attends to them, the classifier reads [CLS]), so matching them
+    only spends capacity, and averaging over them weights each sentence by how much padding its batch has.
+    Without a mask every position counts.
+    """
     losses = []
     for i, t_idx in enumerate(layer_map):
         s = student_hidden[i + 1]  # index 0 is the embedding output
         if projection is not None:
             s = projection(s)
-        losses.append(F.mse_loss(s, teacher_hidden[t_idx + 1]))
+        t = teacher_hidden[t_idx + 1]
+        if mask is None:
+            losses.append(F.mse_loss(s, t))
+            continue
+        m = mask.to(s.dtype).unsqueeze(-1)  # [batch, seq, 1]
+        squared = (s - t).pow(2) * m
+        losses.append(squared.sum() / (m.sum() * s.shape[-1]).clamp_min(1.0))
     return torch.stack(losses).mean()

@@ -2,12 +2,14 @@
 
 Accelerate makes the same code run on one CPU, one GPU, or several processes under ``accelerate launch``.
 Batches are split across processes (``split_batches``), so the global batch - and so the optimisation - is the
-same whatever the process count.
+same whatever the process count. The model is evaluated on the *selection* split (held out from train): the
+checkpoint kept and the early stop are chosen there, never on the evaluation split that the results report.
+Whatever device Accelerate trained on, ``fit`` hands the model back on the CPU with plain fp32 ``forward``
+(no autocast wrapper), ready for saving, export and measurement.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -24,12 +26,21 @@ LossFn = Callable[[torch.nn.Module, dict], torch.Tensor]
 
 @dataclass
 class FitResult:
-    best_accuracy: float
+    best_accuracy: float  # on the selection split
     best_step: int
     steps: int
     seconds: float
     stopped_early: bool
+    epochs: float = 0.0
+    precision: str = "fp32"
     history: list[dict] = field(default_factory=list)
+
+    def metrics(self) -> dict:
+        """The stage-metric view; every accuracy names its split."""
+        return {"select_accuracy": self.best_accuracy, "steps": self.steps, "best_step": self.best_step,
+                "epochs": round(self.epochs, 3), "precision": self.precision, "train_seconds": self.seconds,
+                "seconds_per_step": round(self.seconds / max(self.steps, 1), 4),
+                "stopped_early": self.stopped_early, "history": self.history}
 
 
 def make_collate(pad_id: int):
@@ -50,15 +61,63 @@ def make_collate(pad_id: int):
     return collate
 
 
-def model_inputs(batch: dict) -> dict:
-    return {k: batch[k] for k in ("input_ids", "token_type_ids", "attention_mask") if k in batch}
+def model_inputs(batch: dict, device=None) -> dict:
+    """The model's inputs from a batch, moved to ``device`` (the model's) when given: tensors follow the model."""
+    keys = ("input_ids", "token_type_ids", "attention_mask")
+    return {k: batch[k] if device is None else batch[k].to(device) for k in keys if k in batch}
 
 
-def _accelerator():
+def model_device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+def training_device() -> torch.device:
+    """Where Accelerate puts work in this process (CPU, CUDA or MPS)."""
+    from accelerate import PartialState
+
+    return PartialState().device
+
+
+def resolve_precision(precision: str, device: torch.device | None = None) -> str:
+    """``auto`` -> bf16 where the hardware computes it natively, else fp32 (measured: see ARCHITECTURE.md)."""
+    if precision != "auto":
+        return precision
+    device = device or training_device()
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    if device.type == "cpu":
+        return "bf16" if _cpu_has_amx() else "fp32"
+    return "fp32"  # MPS: bf16 autocast support varies by macOS release
+
+
+def _cpu_has_amx() -> bool:
+    """AMX tiles run bf16 matmuls natively; without them (AVX-512 BF16 alone, AVX2) CPU autocast is slower."""
+    try:
+        return "amx_bf16" in open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+
+
+def _accelerator(precision: str):
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
     from accelerate.utils import DataLoaderConfiguration
 
-    return Accelerator(dataloader_config=DataLoaderConfiguration(split_batches=True))
+    mixed = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[precision]
+    shared = AcceleratorState._shared_state  # read without constructing: AcceleratorState() would initialise it
+    if shared and shared.get("_mixed_precision", mixed) != mixed:
+        # One process may train stages at different precisions (a bf16 teacher, an fp32 QAT); Accelerate keeps
+        # the first choice in a singleton, so forget it (the process group, PartialState, stays as it is).
+        AcceleratorState._reset_state(reset_partial_state=False)
+    return Accelerator(dataloader_config=DataLoaderConfiguration(split_batches=True), mixed_precision=mixed)
+
+
+def planned_epochs(tcfg: TrainConfig, steps_per_epoch: int) -> float:
+    """The user's epochs, or enough for ``min_steps`` optimizer steps (>= 1 epoch, <= ``max_epochs``): one epoch
+    of a 3.7k-row task is ~115 steps, too few to fine-tune a BERT, while one epoch of SST-2 is 2,000."""
+    if tcfg.epochs is not None:
+        return tcfg.epochs
+    return min(tcfg.max_epochs, max(1.0, tcfg.min_steps / max(steps_per_epoch, 1)))
 
 
 def _train_loader(rows, tcfg: TrainConfig, collate, seed: int, world: int) -> DataLoader:
@@ -72,22 +131,26 @@ def _train_loader(rows, tcfg: TrainConfig, collate, seed: int, world: int) -> Da
     return DataLoader(rows, batch_size=tcfg.batch_size, sampler=sampler, collate_fn=collate)
 
 
-def fit(model, train_rows: list[dict], eval_rows: list[dict], tcfg: TrainConfig, loss_fn: LossFn,
+def fit(model, train_rows: list[dict], select_rows: list[dict], tcfg: TrainConfig, loss_fn: LossFn,
         collate, seed: int, desc: str) -> FitResult:
-    """Train ``model`` in place; on return it holds the weights of its best evaluation."""
+    """Train ``model`` in place; on return it holds the weights of its best selection-split evaluation, on the CPU.
+
+    ``loss_fn(model, batch)``: the batch is already on the model's device."""
     from accelerate.utils import set_seed
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
     set_seed(seed)
-    acc = _accelerator()
+    precision = resolve_precision(tcfg.precision)
+    acc = _accelerator(precision)
     loader = _train_loader(train_rows, tcfg, collate, seed, acc.num_processes)
-    eval_loader = DataLoader(eval_rows, batch_size=tcfg.eval_batch_size, collate_fn=collate)
+    eval_loader = DataLoader(select_rows, batch_size=tcfg.eval_batch_size, collate_fn=collate)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # biases and LayerNorm: no weight decay
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": tcfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=tcfg.lr)
-    total = max(1, math.ceil(tcfg.epochs * len(loader)))
+    epochs = planned_epochs(tcfg, len(loader))
+    total = max(1, math.ceil(epochs * len(loader)))
     sched = get_linear_schedule_with_warmup(opt, int(tcfg.warmup_ratio * total), total)
     model, opt, loader, eval_loader, sched = acc.prepare(model, opt, loader, eval_loader, sched)
     eval_every = tcfg.eval_every or len(loader)
@@ -111,11 +174,12 @@ def fit(model, train_rows: list[dict], eval_rows: list[dict], tcfg: TrainConfig,
             bar.set_postfix(loss=f"{loss.item():.4f}", best_acc=f"{max(best, 0):.4f}")
             if step % eval_every == 0 or step == total:
                 accuracy = evaluate(model, eval_loader, acc)
-                history.append({"step": step, "loss": round(loss.item(), 5), "eval_accuracy": accuracy})
-                bar.write(f"{desc}: step {step}/{total} eval accuracy {accuracy:.4f}")
+                history.append({"step": step, "loss": round(loss.item(), 5), "select_accuracy": accuracy})
+                bar.write(f"{desc}: step {step}/{total} selection-split accuracy {accuracy:.4f}")
                 if accuracy > best:
                     best, best_step, stale = accuracy, step, 0
-                    best_state = copy.deepcopy(acc.unwrap_model(model).state_dict())
+                    best_state = {k: v.detach().to("cpu", copy=True)
+                                  for k, v in acc.unwrap_model(model).state_dict().items()}
                 else:
                     stale += 1
                 model.train()
@@ -126,11 +190,13 @@ def fit(model, train_rows: list[dict], eval_rows: list[dict], tcfg: TrainConfig,
         if tcfg.patience and stale >= tcfg.patience:
             break
     bar.close()
-    unwrapped = acc.unwrap_model(model)
+    # keep_fp32_wrapper=False takes the autocast wrapper off forward: the model leaves in plain fp32.
+    unwrapped = acc.unwrap_model(model, keep_fp32_wrapper=False).to("cpu")
     unwrapped.load_state_dict(best_state)
     acc.wait_for_everyone()
+    acc.free_memory()
     return FitResult(best, best_step, step, round(time.perf_counter() - start, 2),
-                     stopped_early=step < total, history=history)
+                     stopped_early=step < total, epochs=epochs, precision=precision, history=history)
 
 
 @torch.no_grad()
@@ -140,9 +206,10 @@ def evaluate(model, eval_loader, acc=None) -> float:
     model.eval()
     correct = seen = 0
     main = acc is None or acc.is_main_process
+    device = model_device(model)
     for batch in tqdm(eval_loader, desc="eval", leave=False, disable=not main, dynamic_ncols=True):
-        preds = model(**model_inputs(batch)).logits.argmax(-1)
-        labels = batch["labels"]
+        preds = model(**model_inputs(batch, device)).logits.argmax(-1)
+        labels = batch["labels"].to(device)
         if acc is not None:
             preds, labels = acc.gather_for_metrics((preds, labels))
         correct += (preds == labels).sum().item()
@@ -152,18 +219,17 @@ def evaluate(model, eval_loader, acc=None) -> float:
 
 @torch.no_grad()
 def predict_logits(model, rows: list[dict], collate, batch_size: int = 128, desc: str = "predict") -> torch.Tensor:
-    """Logits for every row, in input order (single process; used to cache teacher logits).
-
-    Rows are run shortest-first so each batch carries little padding, then put back in order.
-    """
+    """fp32 logits (on the CPU) for every row, in input order, computed on the model's device (single process;
+    used to cache teacher logits and to measure). Rows run shortest-first so each batch carries little padding."""
     from tqdm.auto import tqdm
 
     model.eval()
+    device = model_device(model)
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
     chunks = []
     for i in tqdm(range(0, len(order), batch_size), desc=desc, leave=False, dynamic_ncols=True):
         batch = collate([rows[j] for j in order[i:i + batch_size]])
-        chunks.append(model(**model_inputs(batch)).logits.float())
+        chunks.append(model(**model_inputs(batch, device)).logits.float().cpu())
     logits = torch.cat(chunks)
     out = torch.empty_like(logits)
     out[torch.tensor(order)] = logits

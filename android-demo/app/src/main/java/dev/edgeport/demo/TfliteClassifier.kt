@@ -11,17 +11,34 @@ import dev.edgeport.demo.text.ModelInfo
  * The INT8 student on LiteRT's CompiledModel API (CPU). Inputs are addressed by their signature names from
  * labels.json, never by position: exporters do not promise an input order, and a swapped mask/ids pair would
  * still run and silently give wrong logits.
+ *
+ * Type-checked on the JVM against jvm-stubs/ (LiteRT's public signatures) by run-jvm-tests.sh.
  */
-class TfliteClassifier(assets: AssetManager, private val info: ModelInfo) : AutoCloseable {
+class TfliteClassifier(assets: AssetManager, private val info: ModelInfo) : Classifier {
+    /** LiteRT (2.1+) takes a non-null signature key; "" would select the model's first signature. */
+    private val signature: String = info.signatureKey
+    private val outputName: String = requireNotNull(info.output) { "labels.json names no model output" }
+
     // CPU (XNNPACK): the dynamic-range INT8 student is what it was validated on; GPU/NPU would need re-validation.
     private val model: CompiledModel = CompiledModel.create(assets, MODEL_ASSET, CompiledModel.Options(Accelerator.CPU))
-    private val inputs: Map<String, TensorBuffer> =
-        info.inputs.values.associateWith { model.createInputBuffer(it, info.signature) }
-    private val outputName: String = requireNotNull(info.output) { "labels.json names no model output" }
-    private val output: TensorBuffer = model.createOutputBuffer(outputName, info.signature)
+    private val inputs: Map<String, TensorBuffer>
+    private val output: TensorBuffer
+
+    init {
+        val made = ArrayList<TensorBuffer>()
+        try {
+            require(info.inputs.isNotEmpty()) { "labels.json names no model inputs" }
+            inputs = info.inputs.values.associateWith { model.createInputBuffer(it, signature).also(made::add) }
+            output = model.createOutputBuffer(outputName, signature)
+        } catch (e: Throwable) {
+            made.forEach { it.close() } // nothing native leaks when construction fails
+            model.close()
+            throw e
+        }
+    }
 
     /** Logits for one encoded example ([1, seq_len] int32 inputs, as exported). */
-    fun logits(e: Encoding): FloatArray {
+    override fun logits(e: Encoding): FloatArray {
         require(e.inputIds.size == info.seqLen) { "encoding has ${e.inputIds.size} tokens, model wants ${info.seqLen}" }
         for ((role, name) in info.inputs) {
             val values = when (role) {
@@ -32,7 +49,7 @@ class TfliteClassifier(assets: AssetManager, private val info: ModelInfo) : Auto
             }
             inputs.getValue(name).writeInt(values)
         }
-        model.run(inputs, mapOf(outputName to output), info.signature)
+        model.run(inputs, mapOf(outputName to output), signature)
         return output.readFloat()
     }
 

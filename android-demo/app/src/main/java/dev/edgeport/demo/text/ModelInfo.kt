@@ -10,8 +10,15 @@ class ModelInfo(
     /** Model input name per role ("input_ids", "attention_mask", "token_type_ids"); a role may be absent. */
     val inputs: Map<String, String>,
     val output: String?,
+    /** Signature name from labels.json; null when the exporter recorded none. */
     val signature: String?,
 ) {
+    /**
+     * The signature key to hand LiteRT: its CompiledModel takes a non-null `signature: String` (since 2.1.0; a null
+     * would also fail its JNI layer's non-null check), and "" selects the model's first signature.
+     */
+    val signatureKey: String get() = signature ?: ""
+
     fun tokenizer(vocab: Vocab) =
         BertTokenizer(vocab, seqLen, BertNormalizer(doLowerCase, stripAccents), specialTokens)
 

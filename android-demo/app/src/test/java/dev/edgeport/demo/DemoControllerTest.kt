@@ -1,0 +1,195 @@
+package dev.edgeport.demo
+
+import dev.edgeport.demo.text.Encoding
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertFalse
+import org.junit.Assert.assertTrue
+import org.junit.Assume.assumeTrue
+import org.junit.Test
+import java.io.File
+import java.io.FileNotFoundException
+
+/**
+ * The app's logic (DemoController) with a fake model and view: what the screen shows on success, and that every
+ * failure on the background thread (missing asset, model load, self-check, a throwing logits()) ends up on screen
+ * instead of escaping the worker and crashing the app.
+ */
+class DemoControllerTest {
+    private class FakeLiteRtException(message: String) : Exception(message)
+
+    /** Returns [-1, 1] ("positive") when the ids contain "good" (5), else [1, -1]; [failWith] makes it throw. */
+    private class FakeClassifier : Classifier {
+        var failWith: Exception? = null
+        var logits: FloatArray? = null
+        var calls = 0
+        var closed = false
+
+        override fun logits(e: Encoding): FloatArray {
+            calls++
+            failWith?.let { throw it }
+            return logits ?: if (5 in e.inputIds) floatArrayOf(-1f, 1f) else floatArrayOf(1f, -1f)
+        }
+
+        override fun close() { closed = true }
+    }
+
+    /** Records what the screen was told, and fails when told anything off the UI executor. */
+    private class FakeView : DemoView {
+        var onUi = false
+        var status: Pair<String, Boolean>? = null
+        var buttonEnabled = false
+        val results = ArrayList<ResultText>()
+
+        override fun showStatus(text: String, ok: Boolean) { assertTrue("view touched off the UI thread", onUi); status = text to ok }
+        override fun setClassifyEnabled(enabled: Boolean) { assertTrue("view touched off the UI thread", onUi); buttonEnabled = enabled }
+        override fun showResult(result: ResultText) { assertTrue("view touched off the UI thread", onUi); results.add(result) }
+    }
+
+    private val assets = mutableMapOf(
+        DemoController.LABELS to """{"format": "edgeport-android/1", "labels": ["negative", "positive"], "seq_len": 8,
+            "do_lower_case": true, "strip_accents": null, "special_tokens": ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+            "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask", "token_type_ids": null},
+            "output": "logits", "signature": "serving_default"}""",
+        DemoController.VOCAB to "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\ngood\nbad\n",
+        DemoController.GOLDEN to """{"format": "edgeport-golden/1", "seq_len": 8, "tolerance": {"atol": 0.05, "rtol": 0.02},
+            "cases": [{"name": "good", "text": "good", "text_pair": null, "input_ids": [2, 5, 3, 0, 0, 0, 0, 0],
+            "attention_mask": [1, 1, 1, 0, 0, 0, 0, 0], "token_type_ids": [0, 0, 0, 0, 0, 0, 0, 0], "logits": [-1.0, 1.0]}]}""",
+    )
+    private val model = FakeClassifier()
+    private val view = FakeView()
+    private val uiQueue = ArrayDeque<Runnable>()
+    private var openFailure: Throwable? = null
+    private var clock = longArrayOf(0L, 1_000_000L, 3_000_000L)
+    private var tick = 0
+
+    // The worker runs inline (an exception escaping it would fail the test); UI work waits until drainUi().
+    private val controller = DemoController(
+        readAsset = { name -> assets[name] ?: throw FileNotFoundException(name) },
+        openClassifier = { openFailure?.let { throw it }; model },
+        view = view,
+        worker = { it.run() },
+        ui = { uiQueue.addLast(it) },
+        nanoTime = { clock[tick++ % clock.size] },
+    )
+
+    private fun drainUi() {
+        view.onUi = true
+        while (uiQueue.isNotEmpty()) uiQueue.removeFirst().run()
+        view.onUi = false
+    }
+
+    @Test fun startShowsPassingSelfCheckAndEnablesClassify() {
+        controller.start()
+        assertEquals(null, view.status) // nothing reaches the view before the UI thread runs
+        drainUi()
+        val (text, ok) = view.status!!
+        assertTrue(text, text.startsWith("Self-check PASS: tokenizer 1/1 identical, model 1/1 within tolerance"))
+        assertTrue(ok)
+        assertTrue(view.buttonEnabled)
+    }
+
+    @Test fun classifyShowsLabelProbabilitiesAndLatency() {
+        controller.start()
+        controller.classify("good")
+        drainUi()
+        assertEquals(
+            ResultText(
+                "positive",
+                "negative      11.92%\npositive      88.08%",
+                "latency 3.0 ms (tokenize 1.00 ms, model 2.0 ms), 3 tokens",
+                isError = false,
+            ),
+            view.results.single(),
+        )
+    }
+
+    @Test fun exceptionFromLogitsIsShownNotThrown() {
+        controller.start()
+        drainUi()
+        model.failWith = FakeLiteRtException("Failed to invoke the compiled model")
+        controller.classify("good") // would throw out of the inline worker if the controller did not catch it
+        drainUi()
+        val shown = view.results.single()
+        assertTrue(shown.isError)
+        assertEquals("Error", shown.label)
+        assertEquals("Could not classify this text: FakeLiteRtException: Failed to invoke the compiled model", shown.details)
+        // The next text works again: one failure does not wedge the screen.
+        model.failWith = null
+        controller.classify("bad")
+        drainUi()
+        assertEquals("negative", view.results.last().label)
+        assertFalse(view.results.last().isError)
+    }
+
+    @Test fun wrongLogitCountIsShownAsError() {
+        controller.start()
+        model.logits = floatArrayOf(0f, 1f, 2f)
+        controller.classify("good")
+        drainUi()
+        val shown = view.results.single()
+        assertTrue(shown.isError)
+        assertTrue(shown.details, shown.details.contains("model gives 3 logits but there are 2 labels"))
+    }
+
+    @Test fun missingAssetShowsLoadErrorAndKeepsClassifyDisabled() {
+        assets.remove(DemoController.VOCAB)
+        controller.start()
+        controller.classify("good") // a click cannot happen (button disabled), but must be harmless anyway
+        drainUi()
+        assertEquals(
+            "Could not load the model assets: FileNotFoundException: vocab.txt\nRun `edgeport android RUN_DIR` and rebuild." to false,
+            view.status,
+        )
+        assertFalse(view.buttonEnabled)
+        assertTrue(view.results.isEmpty())
+    }
+
+    @Test fun modelLoadFailureIsShown() {
+        openFailure = UnsatisfiedLinkError("dlopen failed: library \"liblitert_jni.so\" not found")
+        controller.start()
+        drainUi()
+        val (text, ok) = view.status!!
+        assertTrue(text, text.startsWith("Could not load the model assets: UnsatisfiedLinkError: dlopen failed"))
+        assertFalse(ok)
+        assertFalse(view.buttonEnabled)
+    }
+
+    @Test fun selfCheckExceptionIsShownAndClassifyStaysUsable() {
+        model.failWith = FakeLiteRtException("Failed to run")
+        controller.start()
+        drainUi()
+        assertEquals("Self-check FAIL: FakeLiteRtException: Failed to run" to false, view.status)
+        assertTrue(view.buttonEnabled)
+    }
+
+    @Test fun selfCheckMismatchIsRed() {
+        model.logits = floatArrayOf(1f, -1f)
+        controller.start()
+        drainUi()
+        val (text, ok) = view.status!!
+        assertTrue(text, text.startsWith("Self-check FAIL: tokenizer 1/1 identical, model 0/1 within tolerance"))
+        assertTrue(text, text.contains("good: logits [1.0, -1.0] vs golden [-1.0, 1.0]"))
+        assertFalse(ok)
+    }
+
+    @Test fun closeReleasesTheModelAndLaterClicksAreIgnored() {
+        controller.start()
+        drainUi()
+        val before = model.calls
+        controller.close()
+        assertTrue(model.closed)
+        controller.classify("good")
+        drainUi()
+        assertEquals(before, model.calls)
+        assertTrue(view.results.isEmpty())
+    }
+
+    /** The controller must stay plain Kotlin (run-jvm-tests.sh compiles it without any Android stub, too). */
+    @Test fun controllerHasNoAndroidImports() {
+        val src = listOf(System.getProperty("edgeport.app.src"), "src/main/java")
+            .mapNotNull { it?.let { d -> File(d, "dev/edgeport/demo/DemoController.kt") } }.firstOrNull { it.isFile }
+        assumeTrue("DemoController.kt not found", src != null)
+        val bad = src!!.readLines().filter { it.startsWith("import android") || it.startsWith("import com.google.ai.edge") }
+        assertEquals(emptyList<String>(), bad)
+    }
+}

@@ -1,0 +1,13 @@
+// Android API stub for the JVM type-check of the app layer (android-demo/jvm-stubs/README.md). NOT part of the app: Gradle
+// compiles against the SDK's android.jar (compileSdk 36). Signatures as in the public Android API reference
+// (developer.android.com/reference, API 36), reduced to the members MainActivity/TfliteClassifier use. No nullability
+// annotations, so Kotlin sees platform types (lenient: the check covers names, types and arity). Bodies throw.
+package android.widget;
+
+import android.text.Editable;
+
+/** getText() is narrowed to Editable, so Kotlin sees `text` as Editable (assigning a String to it does not compile). */
+public class EditText extends TextView {
+    @Override
+    public Editable getText() { throw new UnsupportedOperationException("stub"); }
+}

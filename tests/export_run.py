@@ -1,0 +1,47 @@
+"""One real tiny pipeline run through export, quantize, validate and report, shared by test_bench.py and
+test_report.py (run once per test session, on first use).
+
+teacher (2-layer hidden-32 BERT, 2 heads) -> distill (1 layer) -> prune (half the heads: 1 of 2 per layer) ->
+export ONNX + TFLite -> quantize (dynamic INT8) -> validate -> report. The TFLite export length (16) is shorter
+than data.max_seq_len (32), so validation compares TFLite with the reference at 16 tokens. Latency timing is cut
+to a few runs; no gate fails the run (budgets, INT8 limits and the learned-something gate say nothing about a random tiny model). About a minute here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from tinyrun import base_config, cli, make_data, make_tiny_bert
+
+TARGETS = ["host", "android-lowend"]
+EXPORT_SEQ = 16
+_RUN: dict = {}
+
+
+def export_run(root: Path) -> dict:
+    """{"run_dir", "config", "proc"} of the shared run (made under ``root`` the first time)."""
+    if "run_dir" not in _RUN:
+        base = root / "export-run"
+        base.mkdir(parents=True, exist_ok=True)
+        teacher = make_tiny_bert(base / "teacher-src", classifier_labels=["negative", "positive"])
+        data = make_data(base / "data", train_rows=240, eval_rows=48)
+        cfg = base_config(teacher, data, base / "runs", "tiny")
+        train = dict(cfg["distill"]["train"])
+        cfg |= {
+            "prune": {"enabled": True, "heads_fraction": 0.5, "score_batches": 1, "latency_seconds": 0,
+                      "train": train},
+            "export": {"enabled": True, "formats": ["onnx", "tflite"], "seq_len": EXPORT_SEQ},
+            "quantize": {"enabled": True},
+            "validate": {"enabled": True, "int8_max_accuracy_drop": 100.0, "check_tolerances": False,
+                         "targets": TARGETS,
+                         "latency": {"warmup": 1, "runs": 5, "min_seconds": 0}},
+            "report": {"enabled": True, "plots": False, "budget_gate": "off"},
+        }
+        path = base / "cfg.yaml"
+        path.write_text(yaml.safe_dump(cfg))
+        proc = cli("run", path, timeout=900)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        _RUN.update(run_dir=base / "runs" / "tiny", config=path, proc=proc, base=base)
+    return _RUN

@@ -1,0 +1,226 @@
+"""A stage re-runs exactly when something it reads changed: one test per kind of input.
+
+One real tiny run (teacher -> distill -> export torchscript -> quantize -> validate -> report, with a device profile
+copied into $EDGEPORT_TARGETS_DIR and a baseline file) is completed once per module; each test changes one input
+and checks two things on ``make_plan``: which stages run (a stage whose own fingerprint changed, plus everything
+consuming it), and whose *own* parts changed (the stages that read the input, by part name), so "distill re-runs
+only because the teacher re-runs" is told apart from "distill reads data.train_limit".
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+
+import pytest
+import yaml
+
+import tinyrun
+from conftest import make_tiny_bert
+from edgeport.config import PipelineConfig
+from edgeport.data import data_fingerprint
+from edgeport.pipeline import Manifest, execute, make_plan
+from edgeport.pipeline import fingerprint as fpmod
+from edgeport.pipeline.runner import fingerprint_parts
+from edgeport.stages import STAGES
+
+ENABLED = ["teacher", "distill", "export", "quantize", "validate", "report"]  # prune is off
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    from edgeport.targets import target_files
+
+    base = tmp_path_factory.mktemp("fingerprints")
+    teacher = make_tiny_bert(base / "teacher")
+    data = tinyrun.make_data(base / "data")
+    targets = base / "targets"
+    targets.mkdir()
+    shutil.copy(target_files()["x86-laptop"], targets / "x86-laptop.yaml")  # shadows the shipped profile
+    baseline = base / "baseline.json"
+    baseline.write_text('{"artifacts": []}\n')
+    raw = tinyrun.base_config(teacher, data, base / "runs", "fp")
+    raw["distill"]["train_limit"] = 48
+    raw |= {"export": {"formats": ["torchscript"]}, "quantize": {},
+            "validate": {"targets": ["x86-laptop"], "latency": {"enabled": False}, "check_tolerances": False,
+                         "int8_max_accuracy_drop": 100.0, "fp32_min_agreement": 0.0},
+            "report": {"plots": True, "budget_gate": "off", "baseline": str(baseline)}}
+    path = base / "fp.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    proc = tinyrun.cli("run", path, env={"EDGEPORT_TARGETS_DIR": str(targets)})
+    stages = tinyrun.manifest(base / "runs" / "fp")["stages"]
+    # The exit code may be 1 for a quality gate of the tiny random model; every stage must be done.
+    assert [s for s in ENABLED if stages.get(s, {}).get("status") == "done"] == ENABLED, proc.stderr[-3000:]
+    return {"base": base, "raw": raw, "teacher": teacher, "data": data, "targets": targets, "baseline": baseline,
+            "run_dir": base / "runs" / "fp"}
+
+
+@pytest.fixture
+def ws(run, monkeypatch):
+    monkeypatch.setenv("EDGEPORT_TARGETS_DIR", str(run["targets"]))
+    return run
+
+
+def config(ws, **dotted) -> PipelineConfig:
+    """The run's config with ``section__key=value`` overrides (``validate__batch_size=32``)."""
+    raw = copy.deepcopy(ws["raw"])
+    for key, value in dotted.items():
+        *parents, leaf = key.split("__")
+        node = raw
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return PipelineConfig.model_validate(raw)
+
+
+def plan(ws, cfg) -> dict[str, str]:
+    """stage -> reason, for the stages the plan runs."""
+    return {i.stage.name: i.reason for i in make_plan(STAGES, cfg, Manifest.load(ws["run_dir"])) if i.action == "run"}
+
+
+def own_changes(ws, cfg) -> dict[str, list[str]]:
+    """stage -> the parts of its own fingerprint that differ from what the run recorded."""
+    manifest = Manifest.load(ws["run_dir"])
+    data_fp = data_fingerprint(cfg.data)
+    out = {}
+    for stage in STAGES:
+        if stage.enabled(cfg):
+            old = manifest.entry(stage.name)["fingerprint_parts"]
+            new = fingerprint_parts(stage, cfg, manifest, data_fp)
+            changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            if changed:
+                out[stage.name] = changed
+    return out
+
+
+@pytest.fixture
+def edit(tmp_path):
+    """edit(path, new_bytes): change a file for one test; it is put back afterwards."""
+    saved = []
+
+    def change(path, data: bytes):
+        saved.append((path, path.read_bytes()))
+        path.write_bytes(data)
+
+    yield change
+    for path, data in reversed(saved):
+        path.write_bytes(data)
+
+
+def test_nothing_changed_nothing_runs(ws):
+    cfg = config(ws)
+    assert plan(ws, cfg) == {}
+    assert own_changes(ws, cfg) == {}
+
+
+def test_config_field_a_stage_reads(ws):
+    cfg = config(ws, validate__batch_size=32)
+    assert own_changes(ws, cfg) == {"validate": ["config.validate.batch_size"]}
+    assert plan(ws, cfg) == {"validate": "changed: config.validate.batch_size", "report": "upstream validate re-runs"}
+
+    cfg = config(ws, distill__temperature=3.5)
+    assert own_changes(ws, cfg) == {"distill": ["config.distill.temperature"]}
+    runs = plan(ws, cfg)
+    assert list(runs) == ["distill", "export", "quantize", "validate", "report"]
+    assert runs["distill"] == "changed: config.distill.temperature"
+
+
+def test_config_fields_a_stage_does_not_read(ws):
+    # distill.train_limit is set, so data.train_limit is the teacher's alone: distill's own fingerprint holds;
+    # it is planned only because its input (the teacher) re-runs, and skipped if the teacher's bytes come out equal.
+    cfg = config(ws, data__train_limit=40)
+    assert own_changes(ws, cfg) == {"teacher": ["config.data.train_limit"]}
+    assert plan(ws, cfg)["distill"] == "upstream teacher re-runs"
+    # Targets are the report's (budgets per profile): validate does not read them.
+    cfg = config(ws, validate__targets=["x86-laptop", "host"])
+    assert own_changes(ws, cfg) == {"report": ["config.validate.targets", "profile.host"]}
+    assert plan(ws, cfg) == {"report": "changed: config.validate.targets, profile.host"}
+    # The export length is what export reads, not how it was spelled: seq_len 32 == data.max_seq_len 32.
+    assert ws["raw"]["data"]["max_seq_len"] == 32
+    cfg = config(ws, export__seq_len=32)
+    assert own_changes(ws, cfg) == {} and plan(ws, cfg) == {}
+
+
+def test_data_file_bytes(ws, edit):
+    train = ws["data"] / "train.tsv"
+    lines = train.read_text().splitlines()
+    lines[5] = lines[5].replace("\t", " edited\t", 1)
+    edit(train, ("\n".join(lines) + "\n").encode())
+    cfg = config(ws)
+    # quantize (torchscript dynamic: no calibration rows), export and report do not read the data
+    assert own_changes(ws, cfg) == {"teacher": ["data"], "distill": ["data"], "validate": ["data"]}
+    runs = plan(ws, cfg)
+    assert list(runs) == ENABLED and runs["teacher"] == "changed: data"
+
+
+def test_teacher_model_files(ws, edit):
+    cfg = config(ws)
+    weights = ws["teacher"] / "model.safetensors"
+    original = weights.read_bytes()
+    blob = bytearray(original)
+    blob[-10] ^= 0xFF  # a weight, not the header
+    edit(weights, bytes(blob))
+    assert own_changes(ws, cfg) == {"teacher": ["teacher_weights"]}
+    runs = plan(ws, cfg)
+    assert list(runs) == ENABLED and runs["teacher"] == "changed: teacher_weights"
+    weights.write_bytes(original)
+    assert own_changes(ws, cfg) == {}
+    tok = ws["teacher"] / "tokenizer_config.json"  # the tokenizer is part of the model source too
+    edit(tok, tok.read_bytes() + b"\n")
+    assert own_changes(ws, cfg) == {"teacher": ["teacher_weights"]}
+
+
+def test_a_readme_beside_the_teacher_is_not_read(ws, tmp_path):
+    readme = ws["teacher"] / "README.md"
+    readme.write_text("notes")
+    try:
+        assert own_changes(ws, config(ws)) == {}
+    finally:
+        readme.unlink()
+
+
+def test_device_profile_bytes(ws, edit):
+    profile = ws["targets"] / "x86-laptop.yaml"
+    text = profile.read_text()
+    edit(profile, text.replace("description: x86 laptop", "description: an x86 laptop", 1).encode())
+    cfg = config(ws)
+    assert own_changes(ws, cfg) == {"report": ["profile.x86-laptop"]}
+    assert plan(ws, cfg) == {"report": "changed: profile.x86-laptop"}
+
+
+def test_baseline_file_bytes(ws, edit):
+    edit(ws["baseline"], b'{"artifacts": [], "note": "another baseline"}\n')
+    cfg = config(ws)
+    assert own_changes(ws, cfg) == {"report": ["baseline"]}
+    assert plan(ws, cfg) == {"report": "changed: baseline"}
+
+
+@pytest.mark.parametrize("library, readers", [
+    ("matplotlib", ["report"]),  # report.plots
+    ("onnxruntime", []),  # no ONNX artifact in this run: nothing produces or judges one
+    ("accelerate", ["teacher", "distill"]),
+    ("torch", ["teacher", "distill", "export", "quantize", "validate"]),
+])
+def test_library_version(ws, monkeypatch, library, readers):
+    real = fpmod.library_version
+    monkeypatch.setattr(fpmod, "library_version", lambda name: "99.0" if name == library else real(name))
+    cfg = config(ws)
+    assert own_changes(ws, cfg) == {s: [f"lib.{library}"] for s in readers}
+    runs = plan(ws, cfg)
+    first = next((s for s in ENABLED if s in readers), None)
+    assert list(runs) == ([] if first is None else ENABLED[ENABLED.index(first):])
+    if first:
+        assert runs[first] == f"changed: lib.{library}"
+
+
+def test_only_the_report_reruns_for_new_targets_and_it_sees_them(ws, tmp_path):
+    """Executed, not only planned: validate is skipped and the report reads the new targets from the manifest."""
+    import json
+
+    runs = tmp_path / "runs"
+    shutil.copytree(ws["run_dir"].parent, runs)
+    cfg = config(ws, run__runs_dir=str(runs), validate__targets=["x86-laptop", "host"])
+    summary = execute(STAGES, cfg, echo=lambda *_: None)
+    assert {r["stage"]: r["status"] for r in summary.rows if r["status"] == "ran"} == {"report": "ran"}
+    report = json.loads((runs / "fp" / "report" / "report.json").read_text())
+    assert report["targets"] == ["x86-laptop", "host"]
