@@ -1,6 +1,8 @@
-"""Runs android-demo/run-jvm-tests.sh (kotlinc + JUnit on the JVM): Kotlin token ids == Python's for every case.
+"""Runs android-demo/run-jvm-tests.sh (kotlinc + JUnit on the JVM): Kotlin token ids == Python's for every case, the
+app logic's tests, and the app layer's kotlinc type-check against the LiteRT/Android API stubs (plus its negative
+control, which must fail to compile).
 
-Slow (first run installs kotlin-compiler from npm and compiles, ~2 minutes): pass --runslow, or run the script."""
+Slow (first run installs kotlin-compiler from npm and compiles, ~2-3 minutes): pass --runslow, or run the script."""
 
 from __future__ import annotations
 

@@ -26,7 +26,8 @@ from edgeport import runtimes
 from edgeport.config import FallbackConfig, QatConfig, ValidateConfig
 from edgeport.exporters import EXPORTERS, QuantizeRequest, make_sample
 from edgeport.quant.fallback import Judge, quantize_with_fallback
-from edgeport.validation import artifact_logits, compare, gate_failures, reference_logits, resolved_tolerance
+from edgeport.validation import (artifact_logits, compare, gate_failures, gate_stats, reference_logits,
+                                 resolved_tolerance)
 
 OUTLIER_LAYER = "bert.encoder.layer.0.output.dense"
 
@@ -69,9 +70,12 @@ def labelled(model, tok, texts) -> Split:
 def _validate(path, fmt, model, tok, split) -> tuple[dict, list[str]]:
     ref = reference_logits(model, tok, split, SEQ)
     row = {"name": f"{fmt}-int8", "format": fmt, "precision": "int8"}
-    row |= compare(artifact_logits(runtimes.load(path, threads=2), path, split, SEQ, 32), ref, split.labels)
+    logits = artifact_logits(runtimes.load(path, threads=2), path, split, SEQ, 32)
+    row |= compare(logits, ref, split.labels)
     vcfg = ValidateConfig()
-    return row, gate_failures(row, 1.0, vcfg, resolved_tolerance(fmt, "int8", vcfg))
+    row |= gate_stats("int8", logits, ref, split.labels, vcfg)
+    tol = resolved_tolerance(fmt, "int8", vcfg, logit_range=float(np.ptp(ref)), mode="dynamic")
+    return row, gate_failures(row, vcfg, tol)
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
@@ -152,6 +156,7 @@ def test_pipeline_validate_fails_then_fallback_and_qat_runs(outlier, tmp_path):
     path.write_text(yaml.safe_dump(cfg))
     first = run_cli("run", path)
     assert first.returncode == 1 and "onnx-int8: accuracy drop" in first.stdout + first.stderr, first.stderr[-2000:]
+    assert "gates failed" in first.stderr and "Traceback" not in first.stderr, first.stderr[-2000:]
     second = run_cli("run", path, "-o", "quantize.fallback.enabled=true")
     assert second.returncode == 0, (second.stdout[-2000:], second.stderr[-2000:])
     manifest = json.loads((tmp_path / "runs" / "q" / "manifest.json").read_text())
@@ -159,13 +164,24 @@ def test_pipeline_validate_fails_then_fallback_and_qat_runs(outlier, tmp_path):
     assert report["layers_fp"] == [OUTLIER_LAYER] and report["passed"], report
     meta = json.loads((tmp_path / "runs" / "q" / "quantize" / "onnx-int8" / "artifact.json").read_text())
     assert meta["layers_fp"] == [OUTLIER_LAYER]
-    # QAT: trains, and its INT8 artifact goes through the same validate stage
+    # QAT: trains, and its INT8 artifact goes through the same validate stage - which must fail it. A short QAT
+    # cannot train around a per-tensor activation outlier (ARCHITECTURE.md): the QAT weights themselves drift from
+    # the reference (measured: 49.7% vs 100% on the eval rows), and the fallback, judged against the reference,
+    # cannot undo that. The run must say so with exit 1 on the gate, not crash (2) and not pass (0).
     qcfg = QatConfig(enabled=True, train_limit=64, train={"epochs": 1, "batch_size": 16, "lr": 1e-4})
     third = run_cli("run", path, "-o", "quantize.fallback.enabled=true", "-o", "quantize.qat.enabled=true",
-                    "-o", "quantize.qat.train_limit=64", "-o", "quantize.qat.train.batch_size=16")
+                    "-o", "quantize.qat.train_limit=64", "-o", "quantize.qat.train.batch_size=16",
+                    "-o", "quantize.qat.train.epochs=1")
+    out = third.stdout + third.stderr
+    assert third.returncode == 1, (third.returncode, third.stdout[-2000:], third.stderr[-2000:])
+    assert "gates failed" in third.stderr and "Traceback" not in third.stderr, third.stderr[-2000:]
+    assert "onnx-int8: accuracy drop" in out and "vs fp32 torch on" in out, out[-2000:]
     manifest = json.loads((tmp_path / "runs" / "q" / "manifest.json").read_text())
     assert manifest["stages"]["quantize"]["status"] == "done", third.stderr[-2000:]
     assert manifest["stages"]["quantize"]["metrics"]["qat"]["steps"] == 4 and qcfg.enabled
     meta = json.loads((tmp_path / "runs" / "q" / "quantize" / "onnx-int8" / "artifact.json").read_text())
     assert meta["qat"] is True
-    assert manifest["stages"]["validate"]["status"] == "done", third.stderr[-2000:]
+    validate = manifest["stages"]["validate"]
+    assert validate["status"] == "done", third.stderr[-2000:]  # results written, then the run failed on the gate
+    row = next(a for a in validate["metrics"]["artifacts"] if a["name"] == "onnx-int8")
+    assert row["eval_drop_vs_fp32"]["verdict"] == "fail" and row["tolerance"]["mode"] == "qat", row

@@ -1,4 +1,8 @@
-"""Reports from a manifest alone, the budget gates, and the CI regression gate."""
+"""Reports from a manifest alone, the budget gates, and the CI regression gate.
+
+The runs reported on hold what the stages write: export/quantize artifact directories (artifact.json with the
+model's physical shapes) and validate's per-artifact results with host latency. The report computes every
+estimate itself from the artifact directories: no test hands it ready-made latency rows."""
 
 from __future__ import annotations
 
@@ -6,45 +10,98 @@ import copy
 import json
 from pathlib import Path
 
+import pytest
+import yaml
+from export_run import EXPORT_SEQ, TARGETS, export_run
 
+from edgeport.bench import bench_artifact
 from edgeport.cli import main
 from edgeport.pipeline.manifest import Manifest
 from edgeport.report import build_report
 from edgeport.report.plots import pareto_front
+from edgeport.targets import get_target
 
-ARTS = [("tflite-int8", "tflite", "int8", 1.4e6, 0.86, 4.0), ("tflite-fp32", "tflite", "fp32", 4.0e6, 0.87, 9.0),
-        ("onnx-int8", "onnx", "int8", 1.2e6, 0.85, 6.0)]
-
-
-def _bench_row(name, fmt, size, target, kind, p90, limit):
-    fig = {"kind": kind, "p50_ms": p90 * 0.9, "p90_ms": p90, "threads": 1, "seq_len": 128}
-    return {"artifact": f"x/{name}/model", "artifact_name": name, "format": fmt, "target": target, "size_bytes": size,
-            "host": fig if kind == "host" else None, "estimate": fig if kind == "estimate" else None,
-            "budgets": [{"metric": "latency_p90_ms", "value": p90, "limit": limit, "kind": kind, "ok": p90 <= limit},
-                        {"metric": "model_size_mb", "value": size / 1e6, "limit": 30, "kind": "file", "ok": True}]}
+REPO = Path(__file__).resolve().parents[1]
+# name, format, precision, file size, accuracy, host p90 ms, stage that writes it
+ARTS = [("tflite-int8", "tflite", "int8", 1.4e6, 0.86, 4.0, "quantize"),
+        ("tflite-fp32", "tflite", "fp32", 4.0e6, 0.87, 9.0, "export"),
+        ("onnx-int8", "onnx", "int8", 1.2e6, 0.85, 6.0, "quantize")]
+_SUFFIX = {"tflite": ".tflite", "onnx": ".onnx"}
 
 
-def fake_run(run_dir: Path, lowend_limit: float = 60.0) -> Path:
-    """A run's manifest as the stages write it; no model files are needed to report on it."""
+def minilm_shapes() -> dict:
+    """``model_shapes`` as the export stage writes them, for MiniLM-L6's shapes (built on the meta device: no
+    weights are allocated)."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from edgeport.bench.estimate import model_shapes
+
+    cfg = BertConfig(hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536,
+                     vocab_size=30522, num_labels=2)
+    with torch.device("meta"):
+        return model_shapes(BertForSequenceClassification(cfg))
+
+
+def host_latency(p90: float) -> dict:
+    """One artifact's ``latency`` as the validate stage writes it (test_real_run_... checks the keys)."""
+    return {"kind": "host", "p50_ms": p90 * 0.9, "p90_ms": p90, "p99_ms": p90 * 1.1, "mean_ms": p90 * 0.95,
+            "runs": 50, "threads": 1, "batch": 1, "seq_len": 128, "peak_rss_mb": 80.0, "baseline_rss_mb": 60.0,
+            "model_rss_mb": 20.0, "memory_measured_in": "fresh process", "memory_runs": 3, "memory_seq_len": 128,
+            "memory_threads": 1}
+
+
+def fake_run(run_dir: Path, targets=("host", "android-lowend")) -> Path:
+    """A run as the stages leave it: artifact directories (placeholder model files of the given sizes; the
+    estimate reads only artifact.json) and the manifest entries export, quantize and validate record."""
     m = Manifest(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    artifacts = [{"name": n, "format": f, "precision": p, "path": f"export/{n}/model", "size_bytes": s}
-                 for n, f, p, s, _, _ in ARTS]
+    shapes = minilm_shapes()
+    artifacts = []
+    for name, fmt, precision, size, _, _, stage in ARTS:
+        directory = run_dir / stage / name
+        directory.mkdir(parents=True)
+        model = directory / f"model{_SUFFIX[fmt]}"
+        with open(model, "wb") as f:
+            f.truncate(int(size))
+        meta = {"format": fmt, "precision": precision, "model_file": model.name, "label_names": ["neg", "pos"],
+                "inputs": ["input_ids", "attention_mask", "token_type_ids"],
+                "seq_len": 128 if fmt == "tflite" else None, "max_seq_len": 128, "export_seq_len": 128,
+                "model_shapes": shapes}
+        (directory / "artifact.json").write_text(json.dumps(meta))
+        artifacts.append({"name": name, "format": fmt, "precision": precision,
+                          "path": f"{stage}/{name}/{model.name}", "size_bytes": int(size)})
     validated = [a | {"accuracy": acc, "agreement": 0.99, "max_abs_diff": 0.1, "mean_abs_diff": 0.01,
-                      "latency": {"kind": "host", "p50_ms": ms * 0.9, "p90_ms": ms, "threads": 1}}
-                 for a, (_, _, _, _, acc, ms) in zip(artifacts, ARTS)]
-    rows = [_bench_row(n, f, s, "android-lowend", "estimate", ms * 8, lowend_limit) for n, f, _, s, _, ms in ARTS]
-    rows += [_bench_row(n, f, s, "host", "host", ms, 100) for n, f, _, s, _, ms in ARTS]
+                      "reference_seq_len": 128, "latency": host_latency(ms), "gate_failures": []}
+                 for a, (_, _, _, _, acc, ms, _) in zip(artifacts, ARTS)]
     m.stages.update({
         "distill": {"status": "done", "seconds": 12.5, "metrics": {"eval_accuracy": 0.88, "params": 17000000}},
         "export": {"status": "done", "seconds": 3.0, "metrics": {"artifacts": artifacts[1:2], "seq_len": 128}},
         "quantize": {"status": "done", "seconds": 1.0, "metrics": {"artifacts": artifacts[::2]}},
-        "validate": {"status": "done", "seconds": 9.0, "metrics": {"artifacts": validated, "latency": rows,
-                                                                   "gate_failures": [], "gates": "pass"}},
+        "validate": {"status": "done", "seconds": 9.0, "metrics": {
+            "artifacts": validated, "gate_failures": [], "gates": "pass",
+            "reference": {"stage": "distill", "format": "torch", "precision": "fp32", "accuracy": 0.88}}},
     })
-    m.data["config"] = {"validate": {"targets": ["host", "android-lowend"]}}
+    m.data["config"] = {"validate": {"targets": list(targets)}}
     m.save()
     return run_dir
+
+
+def use_lowend_profile(monkeypatch, directory: Path, latency_limit: float) -> None:
+    """``test-lowend``: android-lowend's hardware with the given p90 budget, found through $EDGEPORT_TARGETS_DIR."""
+    raw = yaml.safe_load((REPO / "targets" / "android-lowend.yaml").read_text())
+    raw["name"] = "test-lowend"
+    raw["budgets"]["latency_p90_ms"] = latency_limit
+    directory.mkdir(parents=True)
+    (directory / "test-lowend.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("EDGEPORT_TARGETS_DIR", str(directory))
+
+
+def lowend_estimates(run: Path) -> dict[str, float]:
+    """p90 estimate per artifact on android-lowend, by the function ``edgeport bench`` calls."""
+    target = get_target("android-lowend")
+    return {n: bench_artifact(run / stage / n, target, measure_host=False)["estimate"]["p90_ms"]
+            for n, _, _, _, _, _, stage in ARTS}
 
 
 def test_report_from_manifest(tmp_path):
@@ -55,24 +112,41 @@ def test_report_from_manifest(tmp_path):
     assert data["artifacts"] == json.loads(json.dumps(report["artifacts"]))
     assert {a["name"] for a in data["artifacts"]} == {a[0] for a in ARTS}
     for text in ("## Stages", "distill", "## Artifacts", "tflite-int8", "86.00", "## Latency per target",
-                 "android-lowend", "| estimate |", "| host |", "## Gates", "**PASS**", "What the numbers are"):
+                 "android-lowend", "| estimate |", "| host |", "## Gates", "**PASS**", "What the numbers are",
+                 "fresh process"):
         assert text in md, text
     assert sorted(report["plots"]) == ["accuracy_vs_latency.png", "size_per_artifact.png"]
     for png in report["plots"]:
         assert (tmp_path / "out" / png).read_bytes()[:4] == b"\x89PNG"
     kinds = {(r["target"], r["kind"]) for r in data["latency"]}
-    assert kinds == {("android-lowend", "estimate"), ("host", "host")}  # never merged across kinds
+    # never merged across kinds; the estimates are the report's own (validate records host latency only)
+    assert kinds == {("android-lowend", "estimate"), ("host", "estimate"), ("host", "host")}
+    est = lowend_estimates(run)
+    for r in data["latency"]:
+        if r["kind"] == "estimate" and r["target"] == "android-lowend":
+            assert r["p90_ms"] == est[r["artifact"]] and r["seq_len"] == 128
+            assert r["method"] == f"counted from {r['artifact']}/artifact.json (physical shapes of the exported model)"
+    assert est["tflite-int8"] < est["tflite-fp32"]  # INT8: int8 peak, 1-byte weights
+    memory = {(c["artifact"], c["target"]): c for c in data["budget_checks"] if c["metric"] == "peak_memory_mb"}
+    assert memory[("tflite-int8", "host")] | {"value": 80.0, "kind": "host"} == memory[("tflite-int8", "host")]
+    assert memory[("tflite-int8", "android-lowend")]["kind"] == "estimate"
 
 
-def test_budget_gate_any_and_all(tmp_path):
-    run = fake_run(tmp_path / "run", lowend_limit=50.0)  # tflite-int8 32 ms passes, tflite-fp32 72 ms does not
+def test_budget_gate_any_and_all(tmp_path, monkeypatch):
+    run = fake_run(tmp_path / "run", targets=("host", "test-lowend"))
+    est = lowend_estimates(run)  # test-lowend has android-lowend's hardware
+    int8, fp32 = est["tflite-int8"], est["tflite-fp32"]
+    limit = round((int8 + fp32) / 2, 1)  # tflite-int8 passes, tflite-fp32 does not
+    assert int8 < limit < fp32
+    use_lowend_profile(monkeypatch, tmp_path / "p1", limit)
     assert build_report(run, tmp_path / "a", budget_gate="any", plots=False)["gate_failures"] == []
     failures = build_report(run, tmp_path / "b", budget_gate="all", plots=False)["gate_failures"]
-    assert failures == ["tflite-fp32 on android-lowend: latency_p90_ms = 72.0 (estimate) exceeds the budget 50.0"]
-    strict = fake_run(tmp_path / "run2", lowend_limit=10.0)
-    failures = build_report(strict, tmp_path / "c", budget_gate="any", plots=False)["gate_failures"]
-    assert len(failures) == 2 and all("android-lowend" in f for f in failures)  # onnx is not its format
-    assert build_report(strict, tmp_path / "d", budget_gate="off", plots=False)["gate_failures"] == []
+    assert failures == [f"tflite-fp32 on test-lowend: latency_p90_ms = {round(fp32, 3)} (estimate) exceeds the "
+                        f"budget {limit}"]
+    use_lowend_profile(monkeypatch, tmp_path / "p2", round(int8 / 2, 2))
+    failures = build_report(run, tmp_path / "c", budget_gate="any", plots=False)["gate_failures"]
+    assert len(failures) == 2 and all("test-lowend" in f for f in failures)  # onnx is not its format
+    assert build_report(run, tmp_path / "d", budget_gate="off", plots=False)["gate_failures"] == []
 
 
 def test_regression_gate(tmp_path, monkeypatch, capsys):
@@ -136,3 +210,46 @@ def test_report_stage_depends_on_the_last_stage_that_runs():
     assert upstream("export.enabled=false", "quantize.enabled=false") == "prune"  # the default prunes
     assert upstream("export.enabled=false", "quantize.enabled=false", "prune.enabled=false") == "distill"
     assert upstream("validate.enabled=false") == "quantize"
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory) -> Path:
+    return export_run(tmp_path_factory.getbasetemp())["run_dir"]
+
+
+def test_real_run_report_estimates_each_artifact_and_target(real_run):
+    """On a real run the estimates are the report's own, counted from each artifact directory exactly as
+    ``edgeport bench DIR`` counts them (test_bench.py compares the CLI output too)."""
+    manifest = json.loads((real_run / "manifest.json").read_text())
+    validate = manifest["stages"]["validate"]["metrics"]
+    assert "latency" not in validate  # validate records host latency per artifact, nothing per target
+    report = json.loads((real_run / "report" / "report.json").read_text())
+    rows = {(r["artifact"], r["target"], r["kind"]): r for r in report["latency"]}
+    names = [a["name"] for a in validate["artifacts"]]
+    assert sorted(names) == ["onnx-fp32", "onnx-int8", "tflite-fp32", "tflite-int8"]
+    for art in validate["artifacts"]:
+        for name in TARGETS:
+            row = rows[(art["name"], name, "estimate")]
+            direct = bench_artifact(real_run / art["path"], get_target(name), measure_host=False)["estimate"]
+            assert (row["p90_ms"], row["method"], row["seq_len"]) == (direct["p90_ms"], direct["method"], EXPORT_SEQ)
+            assert "artifact.json" in row["method"]
+        host = rows[(art["name"], "host", "host")]
+        assert host["memory_measured_in"] == "fresh process" and 0 < host["model_rss_mb"] < host["peak_rss_mb"]
+    checks = {(c["artifact"], c["target"], c["metric"]): c for c in report["budget_checks"]}
+    assert checks[("onnx-fp32", "host", "peak_memory_mb")]["value"] == rows[("onnx-fp32", "host", "host")]["peak_rss_mb"]
+
+
+def test_real_run_tflite_is_judged_at_its_own_length(real_run):
+    validate = json.loads((real_run / "manifest.json").read_text())["stages"]["validate"]["metrics"]
+    rows = {a["name"]: a for a in validate["artifacts"]}
+    assert rows["tflite-fp32"]["reference_seq_len"] == EXPORT_SEQ and rows["onnx-fp32"]["reference_seq_len"] == 32
+    assert rows["tflite-fp32"]["max_abs_diff"] < 1e-4 and rows["tflite-fp32"]["agreement"] == 1.0
+
+
+def test_fake_runs_hold_what_validate_writes(real_run, tmp_path):
+    """The manifest the fake-run tests report on has the keys a real validate stage writes, no others."""
+    real = json.loads((real_run / "manifest.json").read_text())["stages"]["validate"]["metrics"]
+    fake = json.loads((fake_run(tmp_path / "run") / "manifest.json").read_text())["stages"]["validate"]["metrics"]
+    assert set(fake) <= set(real)
+    real_art, fake_art = real["artifacts"][0], fake["artifacts"][0]
+    assert set(fake_art) <= set(real_art) and set(fake_art["latency"]) == set(real_art["latency"])

@@ -144,14 +144,25 @@ def execute(stages: list[Stage], cfg: PipelineConfig, until: str | None = None, 
         _preflight(plan, cfg, shared)
         dist.barrier()  # every process has planned before anything is written
         summary = RunSummary(run_dir)
+        stopped = None
         for item in plan:
+            if stopped and item.action == "run":
+                summary.rows.append({"stage": item.stage.name, "status": "stopped", "seconds": 0.0,
+                                     "metric": f"after {stopped}'s gate failed"})
+                continue
             summary.rows.append(_do(item, cfg, run_dir, data_fp, shared, echo))
+            if getattr(item.stage, "gate_stops_run", False) and _stage_gate_failures(run_dir, item.stage.name):
+                stopped = item.stage.name  # a useless teacher/student: training on from it only wastes time
         manifest = Manifest.load(run_dir)
         summary.gate_failures = [f for e in manifest.stages.values() for f in e.get("metrics", {}).get("gate_failures", [])]
         return summary
     finally:
         if dist.is_main():
             lock.release()
+
+
+def _stage_gate_failures(run_dir: Path, name: str) -> list[str]:
+    return (Manifest.load(run_dir).entry(name) or {}).get("metrics", {}).get("gate_failures", [])
 
 
 def _preflight(plan: list[PlanItem], cfg, shared: dict) -> None:

@@ -8,6 +8,8 @@ A stage is a small object with:
   ``uses_data``    whether the runner loads the dataset for it before anything runs (preflight);
   ``distributed``  whether every process of an ``accelerate launch`` runs it (training), or only the main one;
   ``key_metric``   the metric shown in the end-of-run summary;
+  ``gate_stops_run`` (optional) when its metrics hold ``gate_failures``, later stages do not run (a useless
+                   teacher or student: training on from it only wastes time);
   ``enabled(cfg)`` whether the config turns it on;
   ``inputs(cfg)``  role -> upstream stage name (its published directory reaches ``run`` as ``ctx.inputs[role]``);
   ``run(ctx)``     does the work, writes only into ``ctx.out``, and returns its metrics (a JSON-able dict).

@@ -18,6 +18,7 @@ class DistillStage:
     name = "distill"
     uses_data = True
     distributed = True
+    gate_stops_run = True  # a model no better than the majority class stops the run here
     key_metric = "eval_accuracy"
 
     def enabled(self, cfg) -> bool:

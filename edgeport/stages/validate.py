@@ -151,7 +151,8 @@ class ValidateStage:
                   f"{n} eval rows (one row = {one_row:.2f} points){teacher_txt}. Drops are paired on the same rows "
                   f"with a Newcombe 95% CI; a drop or agreement gate fails only when its one-sided exact test gives "
                   f"p < {vcfg.significance:g}, else it is inconclusive. Latency: host, batch 1, "
-                  f"{vcfg.latency.threads} thread(s).\n\n")
+                  f"{vcfg.latency.threads} thread(s); peak memory in a fresh process running only the artifact."
+                  f"\n\n")
         (ctx.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
         (ctx.out / "results.md").write_text("# Validation\n\n" + header + table
                                             + "".join(f"\n- gate failed: {f}" for f in failures)

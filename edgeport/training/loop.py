@@ -33,13 +33,19 @@ class FitResult:
     stopped_early: bool
     epochs: float = 0.0
     precision: str = "fp32"
+    eval_seconds: float = 0.0  # of ``seconds``, spent evaluating on the selection split
     history: list[dict] = field(default_factory=list)
+
+    @property
+    def seconds_per_step(self) -> float:
+        """Optimizer-step time alone (selection evaluations excluded)."""
+        return round((self.seconds - self.eval_seconds) / max(self.steps, 1), 4)
 
     def metrics(self) -> dict:
         """The stage-metric view; every accuracy names its split."""
         return {"select_accuracy": self.best_accuracy, "steps": self.steps, "best_step": self.best_step,
                 "epochs": round(self.epochs, 3), "precision": self.precision, "train_seconds": self.seconds,
-                "seconds_per_step": round(self.seconds / max(self.steps, 1), 4),
+                "seconds_per_step": self.seconds_per_step, "eval_seconds": self.eval_seconds,
                 "stopped_early": self.stopped_early, "history": self.history}
 
 
@@ -155,7 +161,7 @@ def fit(model, train_rows: list[dict], select_rows: list[dict], tcfg: TrainConfi
     model, opt, loader, eval_loader, sched = acc.prepare(model, opt, loader, eval_loader, sched)
     eval_every = tcfg.eval_every or len(loader)
 
-    best, best_step, stale, history, step = -1.0, 0, 0, [], 0
+    best, best_step, stale, history, step, eval_seconds = -1.0, 0, 0, [], 0, 0.0
     best_state = None
     start = time.perf_counter()
     bar = tqdm(total=total, desc=desc, unit="step", disable=not acc.is_main_process, dynamic_ncols=True)
@@ -173,7 +179,9 @@ def fit(model, train_rows: list[dict], select_rows: list[dict], tcfg: TrainConfi
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.4f}", best_acc=f"{max(best, 0):.4f}")
             if step % eval_every == 0 or step == total:
+                t_eval = time.perf_counter()
                 accuracy = evaluate(model, eval_loader, acc)
+                eval_seconds += time.perf_counter() - t_eval
                 history.append({"step": step, "loss": round(loss.item(), 5), "select_accuracy": accuracy})
                 bar.write(f"{desc}: step {step}/{total} selection-split accuracy {accuracy:.4f}")
                 if accuracy > best:
@@ -196,7 +204,8 @@ def fit(model, train_rows: list[dict], select_rows: list[dict], tcfg: TrainConfi
     acc.wait_for_everyone()
     acc.free_memory()
     return FitResult(best, best_step, step, round(time.perf_counter() - start, 2),
-                     stopped_early=step < total, epochs=epochs, precision=precision, history=history)
+                     stopped_early=step < total, epochs=epochs, precision=precision,
+                     eval_seconds=round(eval_seconds, 2), history=history)
 
 
 @torch.no_grad()

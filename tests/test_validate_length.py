@@ -1,0 +1,60 @@
+"""Validation compares an artifact with the fp32 torch reference on the same tokenisation: a TFLite model static
+at a length shorter than ``data.max_seq_len`` sees truncated rows, so its reference is the torch model on the same
+truncated rows (``validation.References``), and an exact conversion then measures as exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import SST2, make_tiny_bert
+
+from edgeport import runtimes
+from edgeport.exporters import EXPORTERS, make_sample, write_sidecar
+from edgeport.validation import References, artifact_length, artifact_logits, compare
+
+MAX_LEN, STATIC = 32, 8
+
+
+class Split:  # the slice of edgeport.data.Split that validation reads
+    def __init__(self, texts, labels):
+        self.texts, self.pairs, self.labels = texts, None, labels
+
+
+@pytest.fixture(scope="module")
+def tflite_short(tmp_path_factory):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    base = tmp_path_factory.mktemp("short")
+    src = make_tiny_bert(base / "src", classifier_labels=["n", "p"])
+    model = AutoModelForSequenceClassification.from_pretrained(str(src)).eval()
+    with torch.no_grad():  # larger weights so the logits depend on every token (a random tiny BERT's barely do)
+        for p in model.bert.parameters():
+            if p.dim() == 2:
+                p.mul_(3.0)
+    tok = AutoTokenizer.from_pretrained(str(src))
+    out = base / "tflite-fp32"
+    out.mkdir()
+    path = EXPORTERS["tflite"].export(model, make_sample(STATIC, vocab=tok.vocab_size), out)
+    write_sidecar(out, fmt="tflite", precision="fp32", model_file=path.name, label_names=["n", "p"],
+                  seq_len=STATIC, max_seq_len=MAX_LEN, tokenizer=tok, model=model, export_seq_len=STATIC)
+    lines = (SST2 / "validation.tsv").read_text(encoding="utf-8").splitlines()[1:61]
+    split = Split([ln.split("\t")[0] for ln in lines], [int(ln.split("\t")[1]) for ln in lines])
+    return model, tok, path, split
+
+
+def test_tflite_is_compared_at_its_own_length(tflite_short):
+    model, tok, path, split = tflite_short
+    longer = sum(len(ids) > STATIC for ids in tok(split.texts)["input_ids"])
+    assert longer > len(split.texts) // 2  # most rows are truncated by the static length
+    runner = runtimes.load(path)
+    assert runner.seq_len == STATIC and artifact_length(runner, MAX_LEN) == STATIC
+    refs = References(model, tok, split, MAX_LEN, batch_size=16)
+    logits = artifact_logits(runner, path, split, MAX_LEN, batch_size=16)
+    same = compare(logits, refs.for_runner(runner), split.labels)
+    full = compare(logits, refs(), split.labels)
+    print("vs reference at", STATIC, "tokens:", same, "| at", MAX_LEN, "tokens:", full)
+    assert same["max_abs_diff"] < 1e-4 and same["agreement"] == 1.0  # the conversion is exact
+    assert full["max_abs_diff"] > 100 * max(same["max_abs_diff"], 1e-6)  # the truncation is not the converter's
+    assert set(refs._by_length) == {STATIC, MAX_LEN}  # one reference pass per length, cached
+    np.testing.assert_array_equal(refs(STATIC), refs.for_runner(runner))
