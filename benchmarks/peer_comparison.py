@@ -29,6 +29,7 @@ import numpy as np
 
 from edgeport.bench.host import measure_latency
 from edgeport.pipeline.manifest import Manifest
+from edgeport.runtimes.eager import EagerRunner
 
 
 def encode(tokenizer, texts: list[str], seq_len: int) -> list[dict]:
@@ -42,17 +43,6 @@ def encode(tokenizer, texts: list[str], seq_len: int) -> list[dict]:
 def accuracy(runner, feeds: list[dict], labels: list[int]) -> float:
     preds = [int(np.asarray(runner(**f)).argmax(-1)[0]) for f in feeds]
     return float(np.mean(np.asarray(preds) == np.asarray(labels)))
-
-
-def torch_runner(model):
-    import torch
-
-    def run(input_ids, attention_mask, token_type_ids=None):
-        with torch.inference_mode():
-            return model(input_ids=torch.from_numpy(input_ids).long(), attention_mask=torch.from_numpy(attention_mask).long(),
-                         token_type_ids=torch.from_numpy(token_type_ids).long()).logits.float().numpy()
-
-    return run
 
 
 def torch_size(model, tmp: Path, name: str) -> int:
@@ -73,9 +63,9 @@ def peers(teacher_dir: Path, seq_len: int, threads: int, tmp: Path):
 
     torch.set_num_threads(threads)
     model = load_classifier(teacher_dir).eval()
-    yield "teacher fp32 (torch eager)", torch_runner(model), torch_size(model, tmp, "fp32")
+    yield "teacher fp32 (torch eager)", EagerRunner(model), torch_size(model, tmp, "fp32")
     q = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-    yield "teacher + torch dynamic INT8", torch_runner(q), torch_size(q, tmp, "int8")
+    yield "teacher + torch dynamic INT8", EagerRunner(q), torch_size(q, tmp, "int8")
     exporter, sample = get_exporter("onnx"), make_sample(seq_len)
     (tmp / "onnx").mkdir()
     fp32 = exporter.export(model, sample, tmp / "onnx")

@@ -43,10 +43,9 @@ def main() -> None:
 
 def train_student(n_rows: int, work: Path):
     from edgeport.config import DataConfig, StudentConfig, TrainConfig
-    from edgeport.data import encode, load_task
+    from edgeport.data import load_task
     from edgeport.models import build_student, load_classifier, load_tokenizer, resolve_model_dir
-    from edgeport.training import fit
-    from edgeport.training.loop import make_collate, model_inputs
+    from edgeport.training import recipe
 
     task = load_task(DataConfig(local="sst2", max_seq_len=SEQ), seed=0)
     teacher_dir = resolve_model_dir("builtin:minilm-l6")
@@ -56,15 +55,12 @@ def train_student(n_rows: int, work: Path):
         return task, load_classifier(saved).eval(), tok
     base = load_classifier(teacher_dir, label_names=task.label_names)
     model = build_student(base, StudentConfig(layers=[0, 2, 4]))
-    collate = make_collate(tok.pad_token_id or 0)
-    rows = encode(task.train.head(n_rows), tok, SEQ)
-    eval_rows = encode(task.eval, tok, SEQ)
-
-    def ce(m, batch):
-        return torch.nn.functional.cross_entropy(m(**model_inputs(batch)).logits, batch["labels"])
+    collate = recipe.collate_for(tok)
+    rows = recipe.encode_rows(task.train.head(n_rows), tok, SEQ)
+    select_rows = recipe.encode_rows(task.select, tok, SEQ)  # the checkpoint is chosen here, never on eval
 
     t0 = time.perf_counter()
-    fit(model, rows, eval_rows, TrainConfig(epochs=1, lr=1e-4, batch_size=32), ce, collate, 0, "student")
+    recipe.finetune(model, rows, select_rows, TrainConfig(epochs=1, lr=1e-4, batch_size=32), collate, 0, "student")
     print(f"trained in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     from edgeport.models import save_model
 
@@ -81,10 +77,12 @@ def measure_all(task, model, tok, work: Path, args) -> list[dict]:
     (work / "fp32").mkdir()
     fp32 = onnx.export(model, make_sample(SEQ, batch=2, vocab=tok.vocab_size), work / "fp32")
     tok.save_pretrained(work / "fp32")
-    train = task.train.head(args.train_rows + 128 + 256)
-    enc = encode_rows(tok, train.texts[-384:], None, SEQ)
-    calib = [pad_batch([r], width=SEQ) for r in enc[:128]]
-    validation = {"rows": [pad_batch([r], width=SEQ) for r in enc[128:]], "labels": list(train.labels[-256:])}
+    train = task.train.head(args.train_rows + 128)
+    calib = [pad_batch([r], width=SEQ, pad_id=tok.pad_token_id)
+             for r in encode_rows(tok, train.texts[-128:], None, SEQ)]  # training rows the student never saw
+    select = task.select.head(256)  # nncf_accuracy judges on selection rows, never on the reported eval split
+    validation = {"rows": [pad_batch([r], width=SEQ, pad_id=tok.pad_token_id)
+                           for r in encode_rows(tok, select.texts, None, SEQ)], "labels": list(select.labels)}
     ref = reference_logits(model, tok, task.eval, SEQ)
     labels = task.eval.labels
     results = [row_for("torch-fp32", ref, ref, labels, None)]
@@ -107,20 +105,18 @@ def measure_all(task, model, tok, work: Path, args) -> list[dict]:
 def qat_rows(task, model, tok, work, args, ref, calib) -> list[dict]:
     """QAT (edgeport.quant.qat) on the same student, the student's own logits as the KD teacher, then ONNX INT8."""
     from edgeport.config import QatConfig
-    from edgeport.data import encode
     from edgeport.exporters import EXPORTERS, QuantizeRequest, make_sample
     from edgeport.quant.qat import qat_finetune
-    from edgeport.training import predict_logits
-    from edgeport.training.loop import make_collate
+    from edgeport.training import predict_logits, recipe
 
     out = []
     qcfg = QatConfig(enabled=True, train_limit=args.qat_rows)
-    collate = make_collate(tok.pad_token_id or 0)
-    rows = encode(task.train.head(args.qat_rows), tok, SEQ)
+    collate = recipe.collate_for(tok)
+    rows = recipe.encode_rows(task.train.head(args.qat_rows), tok, SEQ)
     for row, values in zip(rows, predict_logits(model, rows, collate).tolist()):
         row["teacher_logits"] = values
     t0 = time.perf_counter()
-    qat_model, _ = qat_finetune(model, rows, encode(task.eval, tok, SEQ), qcfg, collate, 0)
+    qat_model, _ = qat_finetune(model, rows, recipe.encode_rows(task.select, tok, SEQ), qcfg, collate, 0)
     print(f"QAT {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     onnx = EXPORTERS["onnx"]
     (work / "qat-fp32").mkdir()

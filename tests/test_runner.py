@@ -42,7 +42,8 @@ class FakeStage:
 def setup(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
-    (data / "train.tsv").write_text("sentence\tlabel\na\t0\nb\t1\n")
+    # at least 10 rows: the data loader carves a selection split from train
+    (data / "train.tsv").write_text("sentence\tlabel\n" + "".join(f"s{i}\t{i % 2}\n" for i in range(40)))
     (data / "validation.tsv").write_text("sentence\tlabel\nc\t0\n")
 
     def cfg(**distill):

@@ -43,6 +43,26 @@ def tflite_short(tmp_path_factory):
     return model, tok, path, split
 
 
+def test_validate_stage_judges_tflite_at_its_own_length(tflite_short):
+    """The stage's own per-artifact step (the tiny pipeline's model is too flat to show it: its logits barely move
+    with tokens 17-32, so tests/test_report.py's real-run check would pass either way)."""
+    from types import SimpleNamespace
+
+    from edgeport.config import PipelineConfig
+    from edgeport.stages.validate import ValidateStage
+
+    model, tok, path, split = tflite_short
+    cfg = PipelineConfig.model_validate({"data": {"max_seq_len": MAX_LEN},
+                                         "validate": {"latency": {"enabled": False}}})
+    ctx = SimpleNamespace(cfg=cfg, run_dir=path.parents[1], task=lambda: SimpleNamespace(eval=split))
+    art = {"name": "tflite-fp32", "format": "tflite", "precision": "fp32",
+           "path": f"{path.parent.name}/{path.name}", "size_bytes": path.stat().st_size}
+    refs = References(model, tok, split, MAX_LEN, batch_size=16)
+    row = ValidateStage._one(ctx, art, refs, compare(refs(), refs(), split.labels)["accuracy"], 1)
+    assert row["reference_seq_len"] == STATIC
+    assert row["max_abs_diff"] < 1e-4 and row["agreement"] == 1.0
+
+
 def test_tflite_is_compared_at_its_own_length(tflite_short):
     model, tok, path, split = tflite_short
     longer = sum(len(ids) > STATIC for ids in tok(split.texts)["input_ids"])

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
@@ -106,7 +106,7 @@ def library_version(name: str) -> str:
     return _installed_version(name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _installed_version(name: str) -> str:
     try:
         return metadata.version(name)

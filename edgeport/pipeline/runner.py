@@ -1,7 +1,8 @@
 """The make-style runner: plan, fingerprint, skip, atomic publish, lock, manifest.
 
 A stage re-runs only when its fingerprint changed (what it reads: config values, data, model files, device profiles,
-library versions, the outputs of the stages it consumes; see ``fingerprint.py``), when it was forced, or when its recorded outputs are missing or corrupted.
+library versions, the outputs of the stages it consumes; see ``fingerprint.py``), when it was forced, or when its
+recorded outputs are missing or corrupted.
 Each stage writes into ``.tmp-<stage>/`` and is published by a rename; only then does the manifest mark it done.
 """
 

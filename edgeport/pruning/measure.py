@@ -30,14 +30,10 @@ def saved_file_mb(model, tokenizer) -> float:
 def cpu_latency(model, seq_len: int = 128, seconds: float = 2.0, threads: int = 1) -> dict:
     """p50/p90 of ``model`` at batch 1 on ``threads`` CPU threads (bench.host.measure_latency does the timing)."""
     from ..bench.host import latency_feed, measure_latency
+    from ..runtimes.eager import EagerRunner
 
-    model = model.eval()
+    runner = EagerRunner(model)
     feed = latency_feed(seq_len, model.config.vocab_size)
-
-    @torch.inference_mode()
-    def runner(**arrays):
-        return model(**{k: torch.from_numpy(v) for k, v in arrays.items()}).logits
-
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

@@ -47,13 +47,13 @@ class QuantizeStage:
         q, formats = cfg.quantize, cfg.export.formats
         modes = {f: getattr(q, f) for f in formats}
         calibrated = any(m in CALIBRATED for m in modes.values())
-        judged = q.fallback.enabled or "nncf_accuracy" in modes.values()  # held-out rows judge INT8 candidates
+        judged = q.fallback.enabled or "nncf_accuracy" in modes.values()  # selection rows judge INT8 candidates
         reads = (fp.values("quantize", **modes) | fp.values("export", seq_len=export_seq_len(cfg))
                  | fp.libraries("model", *(f"quantize.{f}" for f in formats),
                                 *(f"quantize.{f}.{m}" for f, m in modes.items())))
         if calibrated or judged or q.qat.enabled:
             reads |= fp.data()
-        if calibrated or judged:
+        if calibrated:
             reads |= fp.values("quantize", calibration_rows=q.calibration_rows)
         if judged:
             reads |= fp.values("quantize", fallback=q.fallback.model_dump(mode="json"))
