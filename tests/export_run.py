@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-
 from tinyrun import base_config, cli, make_data, make_tiny_bert
 
 TARGETS = ["host", "android-lowend"]

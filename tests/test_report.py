@@ -141,8 +141,8 @@ def test_budget_gate_any_and_all(tmp_path, monkeypatch):
     use_lowend_profile(monkeypatch, tmp_path / "p1", limit)
     assert build_report(run, tmp_path / "a", budget_gate="any", plots=False)["gate_failures"] == []
     failures = build_report(run, tmp_path / "b", budget_gate="all", plots=False)["gate_failures"]
-    assert failures == [f"tflite-fp32 on test-lowend: latency_p90_ms = {round(fp32, 3)} (estimate) exceeds the "
-                        f"budget {limit}"]
+    assert failures == [(f"tflite-fp32 on test-lowend: latency_p90_ms = {round(fp32, 3)} (estimate) exceeds the "
+                         f"budget {limit}")]
     use_lowend_profile(monkeypatch, tmp_path / "p2", round(int8 / 2, 2))
     failures = build_report(run, tmp_path / "c", budget_gate="any", plots=False)["gate_failures"]
     assert len(failures) == 2 and all("test-lowend" in f for f in failures)  # onnx is not its format

@@ -28,10 +28,12 @@ class DistillStage:
         return {"teacher": "teacher"}
 
     def reads(self, cfg) -> dict[str, object]:
+        from ..training.loop import precision_part  # torch: only when planning a run
+
         return (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len)
                 | fp.fields(cfg, "distill", without=("train_limit",))
                 | fp.values("distill", train_rows=cfg.distill.train_limit or cfg.data.train_limit)
-                | fp.libraries("model", "training"))
+                | fp.libraries("model", "training") | precision_part(cfg.distill.train))
 
     def preflight(self, cfg) -> None:
         """A student that cannot be built from this teacher fails before the teacher is trained."""

@@ -27,10 +27,12 @@ class PruneStage:
         return {"student": "distill" if cfg.distill.enabled else "teacher", "teacher": "teacher"}
 
     def reads(self, cfg) -> dict[str, object]:
+        from ..training.loop import precision_part  # torch: only when planning a run
+
         rows = cfg.prune.train_limit or cfg.distill.train_limit or cfg.data.train_limit
         return (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len)
                 | fp.fields(cfg, "prune", without=("train_limit",)) | fp.values("prune", train_rows=rows)
-                | fp.libraries("model", "training"))
+                | fp.libraries("model", "training") | precision_part(cfg.prune.train))
 
     def run(self, ctx) -> dict:
         # torch and the pruning library load here, not at import: `edgeport run --dry-run` imports every stage.

@@ -23,9 +23,11 @@ class TeacherStage:
         return {}
 
     def reads(self, cfg) -> dict[str, object]:
+        from ..training.loop import precision_part  # torch: only when planning a run
+
         return (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len, train_limit=cfg.data.train_limit)
                 | fp.fields(cfg, "teacher") | {"teacher_weights": fp.ModelSource(cfg.teacher.model)}
-                | fp.libraries("model", "training"))
+                | fp.libraries("model", "training") | precision_part(cfg.teacher.train))
 
     def preflight(self, cfg) -> None:
         check_teacher(resolve_model_dir(cfg.teacher.model), cfg.teacher.allow_pickle, cfg.data.max_seq_len)
@@ -65,4 +67,3 @@ class TeacherStage:
         if dist.is_main():
             save_model(model, tokenizer, ctx.out)
         return metrics
-

@@ -96,6 +96,11 @@ def resolve_precision(precision: str, device: torch.device | None = None) -> str
     return "fp32"  # MPS: bf16 autocast support varies by macOS release
 
 
+def precision_part(tcfg: TrainConfig) -> dict[str, str]:
+    """The fingerprint part: ``auto`` resolves by hardware, and the resolved precision decides the weights."""
+    return {"precision": resolve_precision(tcfg.precision)}
+
+
 def _cpu_has_amx() -> bool:
     """AMX tiles run bf16 matmuls natively; without them (AVX-512 BF16 alone, AVX2) CPU autocast is slower."""
     try:
