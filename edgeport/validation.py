@@ -19,16 +19,11 @@ from .runtimes.text import artifact_tokenizer, encode_rows, pad_batch, pad_token
 
 def reference_logits(model, tokenizer, split, max_len: int, batch_size: int = 64) -> np.ndarray:
     """Logits of the fp32 torch model (eager, the reference for every artifact)."""
-    import torch
+    from .runtimes.eager import EagerRunner
 
     rows = encode_rows(tokenizer, split.texts, split.pairs, max_len)
-    model = model.eval()
-
-    def run(batch):
-        with torch.inference_mode():
-            return model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.float().numpy()
-
-    return run_sorted(run, rows, batch_size, pad_token_id(tokenizer))
+    runner = EagerRunner(model)
+    return run_sorted(lambda b: runner(**b), rows, batch_size, pad_token_id(tokenizer))
 
 
 def artifact_length(runner, max_len: int) -> int:
@@ -116,7 +111,7 @@ def gate_stats(precision: str, logits: np.ndarray, reference: np.ndarray, labels
     floor = vcfg.int8_min_agreement if precision == "int8" else vcfg.fp32_min_agreement
     agree = agreement_test(pred == ref_pred, floor)
     agree |= {"limit": floor, "verdict": verdict(agree["agreement"] < floor, agree["p_below"])}
-    out = {"eval_rows": int(len(labels)), "eval_drop_vs_fp32": drop, "eval_agreement_vs_fp32": agree}
+    out = {"eval_rows": len(labels), "eval_drop_vs_fp32": drop, "eval_agreement_vs_fp32": agree}
     if teacher is not None and vcfg.max_drop_vs_teacher is not None:
         e2e = paired_drop(teacher.argmax(-1) == labels, correct)
         e2e |= {"limit": vcfg.max_drop_vs_teacher,
@@ -226,8 +221,8 @@ def _ci_cell(s: dict | None) -> str:
 
 
 def markdown_table(rows: list[dict]) -> str:
-    lines = ["| artifact | accuracy % | agreement % | drop vs fp32, pts [95% CI] | drop vs teacher, pts [95% CI] | "
-             "max abs Δlogit (tol) | mean abs Δlogit (tol) | size MB | p50 ms | gates |",
+    lines = [("| artifact | accuracy % | agreement % | drop vs fp32, pts [95% CI] | drop vs teacher, pts [95% CI] | "
+              "max abs Δlogit (tol) | mean abs Δlogit (tol) | size MB | p50 ms | gates |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lat = r.get("latency") or {}

@@ -213,9 +213,9 @@ def test_gate_messages_name_artifact_metric_value_and_limit():
     vcfg = ValidateConfig()
     row |= gate_stats("fp32", logits, ref, labels, vcfg)
     failures = gate_failures(row, vcfg, {"max_abs": 1e-3, "mean_abs": 1e-4})
-    assert failures == ["onnx-fp32: label agreement with the fp32 torch model 0.9900 on 300 eval rows (3 flipped, "
-                        "95% CI [0.9710, 0.9966], one-sided binomial p=0.0036 against a 0.001 flip rate) "
-                        "vs limit >= 0.999",
+    assert failures == [("onnx-fp32: label agreement with the fp32 torch model 0.9900 on 300 eval rows (3 flipped, "
+                         "95% CI [0.9710, 0.9966], one-sided binomial p=0.0036 against a 0.001 flip rate) "
+                         "vs limit >= 0.999"),
                         "onnx-fp32: max abs diff 0.5 vs tolerance <= 0.001"]
 
 

@@ -32,16 +32,12 @@ class Judge:
     """INT8 candidates scored on labelled rows against the fp32 torch model's logits on the same rows."""
 
     def __init__(self, reference_model, rows: list[dict], labels: list[int], pad_id: int):
+        from ..runtimes.eager import EagerRunner
         from ..validation import run_sorted
 
         self.rows, self.labels, self.pad_id = rows, np.asarray(labels), pad_id
-        model = reference_model.eval()
-
-        def run(batch):
-            with torch.inference_mode():
-                return model(**{k: torch.from_numpy(v) for k, v in batch.items()}).logits.float().numpy()
-
-        self.ref = run_sorted(run, rows, 64, pad_id)
+        reference = EagerRunner(reference_model)
+        self.ref = run_sorted(lambda b: reference(**b), rows, 64, pad_id)
         self.ref_accuracy = float((self.ref.argmax(-1) == self.labels).mean())
 
     def score(self, path: Path) -> dict:

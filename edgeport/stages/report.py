@@ -28,7 +28,7 @@ class ReportStage:
     def reads(self, cfg: PipelineConfig) -> dict[str, object]:
         """validate.targets decides which budgets apply: the names, and each profile's YAML as found now."""
         r, targets = cfg.report, cfg.validate.targets
-        reads = fp.fields(cfg, "report", without=() if r.baseline else ("max_regression",))
+        reads = fp.fields(cfg, "report", without=() if r.baseline else ("max_regression", "max_accuracy_drop"))
         reads |= fp.values("validate", targets=targets) | {f"profile.{t}": fp.Profile(t) for t in targets}
         if r.baseline:
             reads["baseline"] = fp.File(r.baseline)
