@@ -91,7 +91,7 @@ class TrainConfig(Section):
     max_epochs: float = Field(10.0, gt=0, description="with epochs unset: never more epochs than this")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="Accelerate mixed precision; auto = bf16 where the hardware runs it natively "
-                            "(CUDA with bf16, CPUs with AMX), else fp32")
+                            "(CUDA with bf16; CPUs with AVX-512 BF16 or AMX), else fp32")
     lr: float = Field(5e-5, gt=0, lt=1)
     batch_size: int = Field(32, ge=1)
     weight_decay: float = Field(0.01, ge=0)

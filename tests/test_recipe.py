@@ -14,6 +14,7 @@ import yaml
 
 from conftest import make_tiny_bert, run_cli
 from edgeport.config import TrainConfig
+from edgeport.stats import binomial_tail
 from edgeport.training import recipe
 from edgeport.training.loop import planned_epochs, resolve_precision
 
@@ -61,8 +62,8 @@ def _config(ws: dict, name: str, lr: float) -> Path:
 
 def test_binomial_tail_is_exact():
     brute = sum(math.comb(20, i) * 0.3 ** i * 0.7 ** (20 - i) for i in range(9, 21))
-    assert recipe.binomial_tail(9, 20, 0.3) == pytest.approx(brute, rel=1e-12)
-    assert recipe.binomial_tail(0, 20, 0.3) == 1.0
+    assert binomial_tail(9, 20, 0.3) == pytest.approx(brute, rel=1e-12)
+    assert binomial_tail(0, 20, 0.3) == 1.0
 
 
 def test_gate_compares_with_the_majority_class_on_selection_rows():
@@ -143,9 +144,9 @@ def test_epochs_adapt_to_small_datasets_unless_set():
 def test_precision_auto_rule(monkeypatch):
     import edgeport.training.loop as loop
 
-    monkeypatch.setattr(loop, "_cpu_has_amx", lambda: False)
+    monkeypatch.setattr(loop, "_cpu_has_native_bf16", lambda: False)
     assert resolve_precision("auto", torch.device("cpu")) == "fp32"
-    monkeypatch.setattr(loop, "_cpu_has_amx", lambda: True)
+    monkeypatch.setattr(loop, "_cpu_has_native_bf16", lambda: True)
     assert resolve_precision("auto", torch.device("cpu")) == "bf16"
     assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
 

@@ -85,14 +85,16 @@ def training_device() -> torch.device:
 
 
 def resolve_precision(precision: str, device: torch.device | None = None) -> str:
-    """``auto`` -> bf16 where the hardware computes it natively, else fp32 (measured: see ARCHITECTURE.md)."""
+    """``auto`` -> bf16 where the hardware computes it natively, else fp32. Measured here
+    (``benchmarks/precision.py``, AVX-512 BF16 CPU, 2 threads): bf16 steps 1.4x (MiniLM teacher) and 1.5x
+    (3-layer student) faster at the same selection accuracy (within 0.1 point on 2,000 rows)."""
     if precision != "auto":
         return precision
     device = device or training_device()
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     if device.type == "cpu":
-        return "bf16" if _cpu_has_amx() else "fp32"
+        return "bf16" if _cpu_has_native_bf16() else "fp32"
     return "fp32"  # MPS: bf16 autocast support varies by macOS release
 
 
@@ -101,12 +103,14 @@ def precision_part(tcfg: TrainConfig) -> dict[str, str]:
     return {"precision": resolve_precision(tcfg.precision)}
 
 
-def _cpu_has_amx() -> bool:
-    """AMX tiles run bf16 matmuls natively; without them (AVX-512 BF16 alone, AVX2) CPU autocast is slower."""
+def _cpu_has_native_bf16() -> bool:
+    """AVX-512 BF16 or AMX computes bf16 dot products in hardware; without them (AVX2, most laptops, Arm without
+    its BF16 extension) oneDNN emulates bf16 and autocast only adds conversions, so fp32 stays the choice."""
     try:
-        return "amx_bf16" in open("/proc/cpuinfo").read()
-    except OSError:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:  # macOS, Windows: no cheap reliable probe, keep fp32
         return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def _accelerator(precision: str):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ModelError
+from ..stats import binomial_tail
 from .kd import hidden_mse, kd_loss
 from .loop import FitResult, fit, make_collate, model_inputs, predict_logits, training_device
 
@@ -187,17 +187,3 @@ def useless_model_failure(what: str, select_accuracy: float, select_labels: list
 def majority_rate(select_labels: list[int], train_labels: list[int]) -> float:
     majority, _ = Counter(train_labels).most_common(1)[0]
     return round(sum(1 for y in select_labels if y == majority) / max(len(select_labels), 1), 6)
-
-
-def binomial_tail(k: int, n: int, p: float) -> float:
-    """P(X >= k) for X ~ Binomial(n, p), summed in log space (exact; n is a few thousand at most)."""
-    if k <= 0:
-        return 1.0
-    if p <= 0:
-        return 0.0
-    if p >= 1:
-        return 1.0
-    logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(p)
-            + (n - i) * math.log1p(-p) for i in range(k, n + 1)]
-    top = max(logs)
-    return min(1.0, math.exp(top) * sum(math.exp(v - top) for v in logs))
