@@ -311,6 +311,10 @@ class PipelineConfig(Section):
     def section(self, name: str) -> dict[str, Any]:
         return getattr(self, name).model_dump(mode="json")
 
+    def export_seq_len(self) -> int:
+        """Tokens the artifacts are exported for (TFLite's static length; the longest input the app feeds)."""
+        return self.export.seq_len or self.data.max_seq_len
+
 
 def _quantize_problems(cfg: PipelineConfig) -> list[str]:
     q, problems = cfg.quantize, []

@@ -26,9 +26,42 @@ def test_first_run_completes_with_summary(tiny_run):
     for stage in ("teacher", "distill"):
         entry = manifest["stages"][stage]
         assert entry["status"] == "done"
-        assert 0.0 <= entry["metrics"]["eval_accuracy"] <= 1.0
+        m = entry["metrics"]
+        # 400 training rows: 80 held out as the selection split; the 200 validation rows are only measured
+        assert (m["select_rows"], m["eval_rows"], m["eval_split"], m["train_rows"]) == (80, 200, "validation", 320)
+        assert m["history"] and all("select_accuracy" in h for h in m["history"])
+        assert m["select_accuracy"] == max(h["select_accuracy"] for h in m["history"])  # the kept checkpoint
         assert any(k.endswith("model.safetensors") for k in entry["outputs"])
     assert manifest["stages"]["distill"]["metrics"]["layers"] == 1
+
+
+def test_validate_and_report_agree_with_the_models(tiny_run):
+    """validate's fp32 reference is the distilled student: the same model on the same eval rows must give the
+    accuracy the distill stage measured; the report shows validate's figures and names their split."""
+    _, base, first = tiny_run
+    assert first.returncode == 0, first.stderr[-3000:]
+    run = base / "runs" / "tiny"
+    manifest = json.loads((run / "manifest.json").read_text())["stages"]
+    results = json.loads((run / "validate" / "results.json").read_text())
+    assert results["eval_rows"] == 200 and results["eval_split"] == "validation"
+    assert results["reference"]["accuracy"] == manifest["distill"]["metrics"]["eval_accuracy"]
+    assert results["teacher"]["eval_accuracy"] == manifest["teacher"]["metrics"]["eval_accuracy"]
+    names = {a["name"] for a in results["artifacts"]}
+    assert names == {f"{f}-{p}" for f in ("torchscript", "onnx", "tflite") for p in ("fp32", "int8")}
+    for art in results["artifacts"]:
+        assert 0.0 <= art["accuracy"] <= 1.0 and art["gate_failures"] == []
+        if art["precision"] == "fp32":  # an exported fp32 model computes what torch computes
+            assert art["agreement"] == 1.0 and art["max_abs_diff"] < 1e-3
+    report = json.loads((run / "report" / "report.json").read_text())
+    assert report["eval_split"] == {"name": "validation", "rows": 200}
+    by_name = {a["name"]: a for a in report["artifacts"]}
+    for art in results["artifacts"]:
+        assert by_name[art["name"]]["accuracy"] == art["accuracy"]
+    models = {m["stage"]: m for m in report["models"]}
+    assert models["distill"]["eval_accuracy"] == manifest["distill"]["metrics"]["eval_accuracy"]
+    assert models["teacher"]["select_rows"] == 80
+    text = (run / "report" / "report.md").read_text()
+    assert "evaluation split `validation` (200 rows" in text and "## Models" in text
 
 
 def test_second_run_skips_everything_quickly(tiny_run):

@@ -108,3 +108,15 @@ def write_sidecar(out_dir: Path, *, fmt: str, precision: str, model_file: str, l
     (out_dir / SIDECAR).write_text(json.dumps(meta, indent=2) + "\n")
     if tokenizer is not None:
         tokenizer.save_pretrained(out_dir)
+
+
+def label_names(model) -> list[str]:
+    id2label = model.config.id2label
+    return [str(id2label[i]) for i in range(len(id2label))]
+
+
+def artifact_record(stage: str, stage_out: Path, path: Path, fmt: str, precision: str) -> dict:
+    """One ``artifacts`` entry of a stage's metrics; ``path`` is relative to the run dir (where the stage is
+    published), so quantize, validate, report and the Android build find it through the manifest."""
+    return {"name": f"{fmt}-{precision}", "format": fmt, "precision": precision,
+            "path": f"{stage}/{path.relative_to(stage_out).as_posix()}", "size_bytes": path.stat().st_size}

@@ -153,7 +153,34 @@ def collect(run_dir: Path) -> dict:
         "stages": stage_rows(manifest), "artifacts": artifacts,
         "latency": latency_rows(bench, artifacts), "budget_checks": budget_checks(bench),
         "validate_gate_failures": list(validate.get("gate_failures") or []), "targets": targets,
+        "models": model_rows(manifest), "eval_split": _eval_split(manifest),
     }
+
+
+MODEL_STAGES = ("teacher", "distill", "prune")
+
+
+def model_rows(manifest: Manifest) -> list[dict]:
+    """The torch models of the run, each with the split it was chosen on and the split it is reported on."""
+    rows = []
+    for name in MODEL_STAGES:
+        m = (manifest.entry(name) or {}).get("metrics") or {}
+        if m:
+            rows.append({"stage": name, "params": m.get("params"), "train_rows": m.get("train_rows"),
+                         "select_accuracy": m.get("select_accuracy"), "select_rows": m.get("select_rows"),
+                         "eval_accuracy": m.get("eval_accuracy"), "eval_split": m.get("eval_split"),
+                         "eval_rows": m.get("eval_rows"), "precision": m.get("precision"),
+                         "train_seconds": m.get("train_seconds") or (m.get("recovery") or {}).get("train_seconds")})
+    return rows
+
+
+def _eval_split(manifest: Manifest) -> dict:
+    """Which split every artifact accuracy is on, and how many rows (one row = 100/n points)."""
+    for name in ("validate", *MODEL_STAGES):
+        m = (manifest.entry(name) or {}).get("metrics") or {}
+        if m.get("eval_rows"):
+            return {"name": m.get("eval_split") or "eval", "rows": m["eval_rows"]}
+    return {}
 
 
 def _as_list(value) -> list[dict]:

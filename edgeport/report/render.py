@@ -31,7 +31,8 @@ def markdown(report: dict) -> str:
     parts = [f"# edgeport report: {report['run']}\n",
              f"edgeport {report['edgeport_version']}, generated {report['generated_at']} from "
              f"`{report['run_dir']}/manifest.json`.\n",
-             _stages(report), _artifacts(report), _latency(report), _gates(report), _plots(report), _kinds()]
+             _stages(report), _models(report), _artifacts(report), _latency(report), _gates(report), _plots(report),
+             _kinds()]
     return "\n".join(p for p in parts if p)
 
 
@@ -43,10 +44,32 @@ def _stages(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _split_note(report: dict) -> str:
+    split = report.get("eval_split") or {}
+    if not split:
+        return ""
+    return (f"Accuracy is on the evaluation split `{split['name']}` ({split['rows']} rows; one row = "
+            f"{100 / split['rows']:.2f} points), measured once per model; nothing was chosen on it.\n")
+
+
+def _models(report: dict) -> str:
+    if not report.get("models"):
+        return ""
+    lines = ["## Models\n", "Each model was chosen (checkpoint, early stop) on the selection split, held out from "
+             "the training rows, and then measured once on the evaluation split.\n",
+             "| model | params | train rows | selection accuracy % (rows) | eval accuracy % (split, rows) | "
+             "precision |", "|---|---|---|---|---|---|"]
+    for m in report["models"]:
+        lines.append(f"| {m['stage']} | {_fmt(m['params'])} | {_fmt(m['train_rows'])} | "
+                     f"{_pct(m['select_accuracy'])} ({_fmt(m['select_rows'])}) | {_pct(m['eval_accuracy'])} "
+                     f"({m.get('eval_split') or '-'}, {_fmt(m['eval_rows'])}) | {m.get('precision') or '-'} |")
+    return "\n".join(lines) + "\n"
+
+
 def _artifacts(report: dict) -> str:
     if not report["artifacts"]:
         return "## Artifacts\n\nNo artifacts recorded (export/quantize/validate have not run).\n"
-    lines = ["## Artifacts\n", "| artifact | format | precision | size MB | accuracy % | agreement % | max abs dlogit "
+    lines = ["## Artifacts\n", _split_note(report), "| artifact | format | precision | size MB | accuracy % | agreement % | max abs dlogit "
              "| host p50 ms | host p90 ms |", "|---|---|---|---|---|---|---|---|---|"]
     for a in report["artifacts"]:
         host = a.get("host_latency") or {}

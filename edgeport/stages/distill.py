@@ -67,7 +67,8 @@ class DistillStage:
         select_rows = recipe.encode_rows(task.select, tokenizer, cfg.data.max_seq_len)
         if dcfg.hidden_loss_weight == 0:
             recipe.attach_teacher_logits(rows, teacher, tokenizer, train, cfg.data.max_seq_len, ctx.cache_dir,
-                                         ctx.manifest.outputs_digest("teacher"))
+                                         ctx.manifest.outputs_digest("teacher"),
+                                         recipe.resolve_precision(dcfg.train.precision))
         kd = recipe.KD(dcfg.alpha, dcfg.temperature, dcfg.hidden_loss_weight, tuple(dcfg.student.layers))
         result = recipe.distill(student, rows, select_rows, dcfg.train, kd, collate, cfg.run.seed, teacher=teacher)
         metrics = {"params": sum(p.numel() for p in student.parameters()), "layers": student.config.num_hidden_layers,

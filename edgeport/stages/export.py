@@ -13,21 +13,6 @@ from ..pipeline import fingerprint as fp
 from ..pipeline.stage import model_stage
 
 
-def export_seq_len(cfg) -> int:
-    return cfg.export.seq_len or cfg.data.max_seq_len
-
-
-def label_names(model) -> list[str]:
-    id2label = model.config.id2label
-    return [str(id2label[i]) for i in range(len(id2label))]
-
-
-def artifact_record(stage: str, stage_out: Path, path: Path, fmt: str, precision: str) -> dict:
-    """One ``artifacts`` entry; ``path`` is recorded relative to the run dir (where the stage is published)."""
-    return {"name": f"{fmt}-{precision}", "format": fmt, "precision": precision,
-            "path": f"{stage}/{path.relative_to(stage_out).as_posix()}", "size_bytes": path.stat().st_size}
-
-
 class ExportStage:
     name = "export"
     uses_data = False
@@ -42,7 +27,7 @@ class ExportStage:
 
     def reads(self, cfg) -> dict[str, object]:
         # data.max_seq_len goes into every sidecar; the export length is resolved (seq_len or max_seq_len)
-        return (fp.fields(cfg, "export", without=("seq_len",)) | fp.values("export", seq_len=export_seq_len(cfg))
+        return (fp.fields(cfg, "export", without=("seq_len",)) | fp.values("export", seq_len=cfg.export_seq_len())
                 | fp.values("data", max_seq_len=cfg.data.max_seq_len)
                 | fp.libraries("model", *(f"export.{f}" for f in cfg.export.formats)))
 
@@ -62,12 +47,13 @@ class ExportStage:
 
     def run(self, ctx) -> dict:
         from ..exporters import get_exporter, make_sample, write_sidecar
+        from ..exporters.base import artifact_record, label_names
         from ..models import load_classifier, load_tokenizer
 
         cfg, model_dir = ctx.cfg, ctx.inputs["model"]
         model = load_classifier(model_dir).eval()
         tokenizer = load_tokenizer(model_dir)
-        seq_len = export_seq_len(cfg)
+        seq_len = cfg.export_seq_len()
         artifacts = []
         for fmt in cfg.export.formats:
             exporter = get_exporter(fmt)

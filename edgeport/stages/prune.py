@@ -57,7 +57,8 @@ class PruneStage:
             teacher_dir = ctx.inputs["teacher"]
             recipe.attach_teacher_logits(rows, load_classifier(teacher_dir).eval(), load_tokenizer(teacher_dir),
                                          train, cfg.data.max_seq_len, ctx.cache_dir,
-                                         ctx.manifest.outputs_digest("teacher"))
+                                         ctx.manifest.outputs_digest("teacher"),
+                                         recipe.resolve_precision(pcfg.train.precision))
         loss_fn = _loss(kd)
         table = Table(ctx, collate, tokenizer)
         table.add("unpruned", model, splits)

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from ..pipeline import fingerprint as fp
 from ..pipeline.stage import model_stage
-from .export import artifact_record, export_seq_len
 
 CALIBRATED = ("static", "static_linear", "nncf", "nncf_accuracy", "full_integer")  # modes that read training rows
 
@@ -48,7 +47,7 @@ class QuantizeStage:
         modes = {f: getattr(q, f) for f in formats}
         calibrated = any(m in CALIBRATED for m in modes.values())
         judged = q.fallback.enabled or "nncf_accuracy" in modes.values()  # selection rows judge INT8 candidates
-        reads = (fp.values("quantize", **modes) | fp.values("export", seq_len=export_seq_len(cfg))
+        reads = (fp.values("quantize", **modes) | fp.values("export", seq_len=cfg.export_seq_len())
                  | fp.libraries("model", *(f"quantize.{f}" for f in formats),
                                 *(f"quantize.{f}.{m}" for f, m in modes.items())))
         if calibrated or judged or q.qat.enabled:
@@ -66,6 +65,7 @@ class QuantizeStage:
         return reads
 
     def run(self, ctx) -> dict:
+        from ..exporters.base import artifact_record
         from ..models import load_classifier
 
         qcfg = ctx.cfg.quantize
@@ -95,7 +95,7 @@ class QuantizeStage:
         from ..quant.fallback import quantize_with_fallback
 
         cfg, qcfg, fmt = ctx.cfg, ctx.cfg.quantize, src["format"]
-        exporter, mode, seq_len = get_exporter(fmt), getattr(qcfg, fmt), export_seq_len(cfg)
+        exporter, mode, seq_len = get_exporter(fmt), getattr(qcfg, fmt), cfg.export_seq_len()
         fp32_path = ctx.run_dir / src["path"]
         out_dir = ctx.out / f"{fmt}-int8"
         # Tokenizer and sidecar come along; the model file is replaced by the INT8 one.

@@ -19,7 +19,8 @@ def qat_model(ctx, model):
     teacher_dir = ctx.inputs["teacher"]
     # The teacher reads its own token ids: a vocabulary-pruned student's ids would be different tokens to it.
     recipe.attach_teacher_logits(rows, load_classifier(teacher_dir).eval(), load_tokenizer(teacher_dir), split,
-                                 cfg.data.max_seq_len, ctx.cache_dir, ctx.manifest.outputs_digest("teacher"))
+                                 cfg.data.max_seq_len, ctx.cache_dir, ctx.manifest.outputs_digest("teacher"),
+                                 recipe.resolve_precision(qcfg.train.precision))
     select_rows = recipe.encode_rows(task.select, tokenizer, cfg.data.max_seq_len)
     trained, result = qat_finetune(model, rows, select_rows, qcfg, recipe.collate_for(tokenizer), cfg.run.seed)
     metrics = result.metrics()

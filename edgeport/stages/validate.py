@@ -12,7 +12,6 @@ import os
 
 from ..pipeline import fingerprint as fp
 from ..pipeline.stage import model_stage
-from .export import export_seq_len
 
 
 class ValidateStage:
@@ -39,7 +38,7 @@ class ValidateStage:
                  | fp.fields(cfg, "validate", without=("targets",))
                  | fp.libraries("model", *(f"runtime.{f}" for f in cfg.export.formats)))
         if v.latency.enabled:
-            reads |= fp.values("validate", latency_seq_len=v.latency.seq_len or export_seq_len(cfg))
+            reads |= fp.values("validate", latency_seq_len=v.latency.seq_len or cfg.export_seq_len())
         return reads
 
     def run(self, ctx) -> dict:
@@ -111,7 +110,7 @@ class ValidateStage:
         if vcfg.latency.enabled:
             lat = vcfg.latency
             runner = runtimes.load(path, threads=lat.threads)
-            seq = runner.seq_len or lat.seq_len or export_seq_len(cfg)
+            seq = runner.seq_len or lat.seq_len or cfg.export_seq_len()
             # a real row from the artifact's tokenizer: [CLS] + word pieces + [SEP], seq tokens, no padding
             row["latency"] = measure_latency(runner, tokenizer_feed(path, seq), lat.warmup, lat.runs, lat.min_seconds)
             row["latency"] |= {"threads": lat.threads, "batch": 1, "seq_len": seq}

@@ -236,18 +236,23 @@ def evaluate(model, eval_loader, acc=None) -> float:
 
 
 @torch.no_grad()
-def predict_logits(model, rows: list[dict], collate, batch_size: int = 128, desc: str = "predict") -> torch.Tensor:
+def predict_logits(model, rows: list[dict], collate, batch_size: int = 128, desc: str = "predict",
+                   precision: str = "fp32") -> torch.Tensor:
     """fp32 logits (on the CPU) for every row, in input order, computed on the model's device (single process;
-    used to cache teacher logits and to measure). Rows run shortest-first so each batch carries little padding."""
+    used to cache teacher logits and to measure). Rows run shortest-first so each batch carries little padding.
+    ``precision`` bf16/fp16 runs the forward under autocast (teacher logits for a bf16 distillation); measurements
+    keep the fp32 default."""
     from tqdm.auto import tqdm
 
     model.eval()
     device = model_device(model)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
     chunks = []
     for i in tqdm(range(0, len(order), batch_size), desc=desc, leave=False, dynamic_ncols=True):
         batch = collate([rows[j] for j in order[i:i + batch_size]])
-        chunks.append(model(**model_inputs(batch, device)).logits.float().cpu())
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            chunks.append(model(**model_inputs(batch, device)).logits.float().cpu())
     logits = torch.cat(chunks)
     out = torch.empty_like(logits)
     out[torch.tensor(order)] = logits

@@ -22,6 +22,7 @@ from ..errors import ModelError
 from ..stats import binomial_tail
 from .kd import hidden_mse, kd_loss
 from .loop import FitResult, fit, make_collate, model_inputs, predict_logits, training_device
+from .loop import resolve_precision  # noqa: F401 - stages resolve precision through the recipe
 
 USEFUL_P = 0.05  # a model must beat the majority-class rate with one-sided binomial p below this
 
@@ -91,7 +92,7 @@ def kd_loss_fn(kd: KD, teacher=None):
 
 
 def attach_teacher_logits(rows: list[dict], teacher, teacher_tokenizer, split, max_len: int, cache_dir: Path,
-                          teacher_id: str) -> None:
+                          teacher_id: str, precision: str = "fp32") -> None:
     """Put the teacher's logits on each of ``rows`` (the student's encoding of ``split``), in place.
 
     The teacher reads its *own* tokenisation of the same texts, so a student with another vocabulary (pruned, or
@@ -103,21 +104,24 @@ def attach_teacher_logits(rows: list[dict], teacher, teacher_tokenizer, split, m
         row["teacher_logits"] = values
 
 
-def teacher_logits(teacher, teacher_tokenizer, split, max_len: int, cache_dir: Path, teacher_id: str) -> torch.Tensor:
+def teacher_logits(teacher, teacher_tokenizer, split, max_len: int, cache_dir: Path, teacher_id: str,
+                   precision: str = "fp32") -> torch.Tensor:
     """The teacher's logits on ``split``, computed once and cached under ``cache_dir``.
 
     The key is what the logits are a function of: the teacher (``teacher_id``, the digest of its published
-    files) and the exact token ids it reads. Edited rows, another limit or another tokenisation get new logits."""
+    files), the exact token ids it reads and the precision they are computed in. Edited rows, another limit, another
+    tokenisation or another precision get new logits."""
     from accelerate import PartialState
     from safetensors.torch import save_file
 
     rows = encode_rows(split, teacher_tokenizer, max_len)
-    key = _logits_key(teacher_id, rows)
+    key = _logits_key(f"{teacher_id}:{precision}", rows)
     path = Path(cache_dir) / f"teacher-logits-{key}.safetensors"
     state = PartialState()
     if state.is_main_process and _cached_logits(path, len(rows)) is None:
         device = training_device()
-        logits = predict_logits(teacher.to(device), rows, collate_for(teacher_tokenizer), desc="teacher logits")
+        logits = predict_logits(teacher.to(device), rows, collate_for(teacher_tokenizer), desc="teacher logits",
+                                precision=precision)
         teacher.to("cpu")
         tmp = path.with_suffix(".tmp")
         save_file({"logits": logits.contiguous()}, str(tmp))
