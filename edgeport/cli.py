@@ -11,6 +11,7 @@ from . import __version__
 from .android import register as register_android_command
 from .bench.commands import register as register_bench_commands
 from .errors import EdgeportError
+from .explain.commands import register as register_explain_command
 
 
 def _load(args):
@@ -165,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("text_pair", nargs="?", help="second sentence, for sentence-pair tasks")
     pr.add_argument("--threads", type=int, default=1)
     pr.set_defaults(fn=cmd_predict)
-    for register in (register_bench_commands, register_android_command):  # commands that live with their feature
+    # commands that live with their feature
+    for register in (register_bench_commands, register_android_command, register_explain_command):
         register(sub)
     return p
 

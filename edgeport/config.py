@@ -275,6 +275,31 @@ class ReportConfig(Section):
                                             "points: at most this many below it (null: by max_regression)")
 
 
+class ExplainConfig(Section):
+    enabled: bool = Field(False, description="after validate: attributions of the teacher, the student(s) and the "
+                          "artifacts on sampled eval rows, compared with the teacher's (needs edgeport[explain])")
+    rows: int = Field(200, ge=1, le=100_000, description="evaluation rows explained (a seeded sample; all rows when "
+                      "the split is smaller)")
+    seed: int | None = Field(None, description="seed of the row sample; default: run.seed")
+    top_k: int = Field(3, ge=1, le=100, description="top-k word overlap: the k words with the largest |score| "
+                       "(a shared word counts when both push the same way)")
+    ig: bool = Field(True, description="Integrated Gradients on the torch models (teacher, student, pruned) besides "
+                     "the black-box word ablation every model gets")
+    ig_steps: int = Field(32, ge=2, le=1024, description="Integrated Gradients steps (Gauss-Legendre); more steps, "
+                          "smaller convergence delta")
+    models: list[str] | None = Field(None, description="what to compare with the teacher: model stages (distill, "
+                                     "prune) and artifact names (onnx-int8, tflite-fp32, ...); default: the enabled "
+                                     "model stages and every INT8 artifact")
+    divergent: int = Field(5, ge=0, le=1000, description="rows listed where the label agrees but the reasons diverge "
+                           "most (lowest Spearman), overall and per model")
+
+    @model_validator(mode="after")
+    def _models(self):
+        if self.models is not None and len(set(self.models)) != len(self.models):
+            raise ValueError("explain.models has duplicates")
+        return self
+
+
 class PipelineConfig(Section):
     run: RunConfig = RunConfig()
     data: DataConfig = DataConfig()
@@ -284,6 +309,7 @@ class PipelineConfig(Section):
     quantize: QuantizeConfig = QuantizeConfig()
     export: ExportConfig = ExportConfig()
     validate: ValidateConfig = ValidateConfig()
+    explain: ExplainConfig = ExplainConfig()
     report: ReportConfig = ReportConfig()
 
     @model_validator(mode="after")
@@ -304,6 +330,7 @@ class PipelineConfig(Section):
         if self.quantize.enabled and not self.export.enabled:
             problems.append("quantize.enabled needs export.enabled: INT8 artifacts are made from the exported fp32 files")
         problems += _quantize_problems(self)
+        problems += _explain_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -326,6 +353,33 @@ def _quantize_problems(cfg: PipelineConfig) -> list[str]:
     if q.fallback.enabled and cfg.export.formats == ["tflite"]:
         problems.append("quantize.fallback supports torchscript and onnx artifacts (ai-edge-quantizer has no "
                         "per-layer exclusion wired in yet); add one of them to export.formats or disable it")
+    return problems
+
+
+def explain_subjects(cfg: PipelineConfig) -> list[str]:
+    """What the explain stage compares with the teacher: ``explain.models``, or the enabled model stages and
+    every INT8 artifact."""
+    if cfg.explain.models is not None:
+        return [m for m in cfg.explain.models if m != "teacher"]
+    stages = [s for s in ("distill", "prune") if getattr(cfg, s).enabled]
+    arts = [f"{f}-int8" for f in cfg.export.formats] if cfg.export.enabled and cfg.quantize.enabled else []
+    return stages + arts
+
+
+def _explain_problems(cfg: PipelineConfig) -> list[str]:
+    if not cfg.explain.enabled or cfg.explain.models is None:
+        return []
+    known = {"teacher": True, "distill": cfg.distill.enabled, "prune": cfg.prune.enabled}
+    for f in ("torchscript", "onnx", "tflite"):
+        made = cfg.export.enabled and f in cfg.export.formats
+        known |= {f"{f}-fp32": made, f"{f}-int8": made and cfg.quantize.enabled}
+    problems = []
+    for name in cfg.explain.models:
+        if name not in known:
+            problems.append(f"explain.models: unknown model '{name}'; use teacher, distill, prune or an artifact name "
+                            f"FORMAT-PRECISION (e.g. onnx-int8)")
+        elif not known[name]:
+            problems.append(f"explain.models: '{name}' is not made by this config (its stage or export format is off)")
     return problems
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 # Which installed distributions produce or judge what. Keys: "model" (load/save/tokenize a Hugging Face model),
 # "training", "export.<format>", "quantize.<format>" and "quantize.<format>.<mode>" (extra libraries of one mode),
-# "runtime.<format>" (runs an artifact: validate, the quantize fallback's judge), "plots".
+# "runtime.<format>" (runs an artifact: validate, the quantize fallback's judge), "plots", "explain" (attributions).
 LIBRARIES: dict[str, tuple[str, ...]] = {
     "model": ("torch", "transformers", "tokenizers", "safetensors"),
     "training": ("accelerate",),
@@ -42,6 +42,7 @@ LIBRARIES: dict[str, tuple[str, ...]] = {
     "runtime.onnx": ("onnxruntime",),
     "runtime.tflite": ("ai-edge-litert", "tflite-runtime"),
     "plots": ("matplotlib",),
+    "explain": ("captum", "torch"),
 }
 
 

@@ -7,6 +7,7 @@ model or measures anything: everything comes from ``manifest.json``.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from .collect import collect
@@ -25,6 +26,9 @@ def build_report(run_dir: Path, out: Path, *, budget_gate: str = "any", plots: b
     report["gates"], budget_failures = budget_gates(report, budget_gate)
     report["gate_failures"] = report["validate_gate_failures"] + budget_failures
     report["plots"] = _plots(report, out) if plots else []
+    if report.get("explain"):  # links from report.md to the explain stage's page and plot
+        report["explain"]["links"] = {Path(f).name: os.path.relpath(Path(run_dir) / f, out)
+                                      for f in report["explain"].get("files") or []}
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     (out / "report.md").write_text(markdown(report))
     return report

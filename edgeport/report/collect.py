@@ -153,11 +153,22 @@ def collect(run_dir: Path) -> dict:
         "stages": stage_rows(manifest), "artifacts": artifacts,
         "latency": latency_rows(bench, artifacts), "budget_checks": budget_checks(bench),
         "validate_gate_failures": list(validate.get("gate_failures") or []), "targets": targets,
-        "models": model_rows(manifest), "eval_split": _eval_split(manifest),
+        "models": model_rows(manifest), "eval_split": _eval_split(manifest), "explain": explain_summary(manifest),
     }
 
 
 MODEL_STAGES = ("teacher", "distill", "prune")
+
+
+def explain_summary(manifest: Manifest) -> dict | None:
+    """The explain stage's agreement table, most divergent rows and files (paths relative to the run), when it
+    ran."""
+    entry = manifest.entry("explain") or {}
+    m = entry.get("metrics") or {}
+    enabled = ((manifest.data.get("config") or {}).get("explain") or {}).get("enabled")
+    if not enabled or entry.get("status") != "done" or not m.get("agreement"):  # turned off since: not shown
+        return None
+    return {k: m.get(k) for k in ("rows", "eval_split", "top_k", "ig_steps", "agreement", "divergent", "files")}
 
 
 def model_rows(manifest: Manifest) -> list[dict]:

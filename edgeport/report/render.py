@@ -32,7 +32,7 @@ def markdown(report: dict) -> str:
              f"edgeport {report['edgeport_version']}, generated {report['generated_at']} from "
              f"`{report['run_dir']}/manifest.json`.\n",
              _stages(report), _models(report), _artifacts(report), _latency(report), _gates(report), _plots(report),
-             _kinds()]
+             _explain(report), _kinds()]
     return "\n".join(p for p in parts if p)
 
 
@@ -113,6 +113,28 @@ def _plots(report: dict) -> str:
     if not report.get("plots"):
         return ""
     return "## Plots\n\n" + "\n\n".join(f"![{p}]({p})" for p in report["plots"]) + "\n"
+
+
+def _explain(report: dict) -> str:
+    """The explain stage's agreement with the teacher (when it ran): the table, the rows to read, the page."""
+    ex = report.get("explain")
+    if not ex:
+        return ""
+    from ..explain.tables import agreement_markdown, divergent_markdown
+
+    links = ex.get("links") or {}
+    page = f"[explain.html]({links['explain.html']})" if "explain.html" in links else "`explain/explain.html`"
+    parts = ["## Attributions: does the student decide for the teacher's reasons?\n",
+             f"{ex.get('rows')} rows of `{ex.get('eval_split')}`: every model explained by word ablation through its "
+             f"runtime, the torch models also by Integrated Gradients ({ex.get('ig_steps') or '-'} steps); each "
+             f"compared with the teacher by the same method (ρ: Spearman of word scores; top-{ex.get('top_k')}: "
+             f"share of the words with the largest |score| both pick, same sign; top words: + towards the class, "
+             f"− away). Tokens shaded per model, side by side: {page}.\n",
+             agreement_markdown(ex.get("agreement") or [], ex.get("top_k") or 3), "",
+             divergent_markdown(ex.get("divergent") or [])]
+    if "agreement.png" in links:
+        parts += ["", f"![agreement with the teacher per model]({links['agreement.png']})"]
+    return "\n".join(parts) + "\n"
 
 
 def _kinds() -> str:

@@ -1,6 +1,7 @@
 """The stage registry, in pipeline order. A stage is added here and nowhere else."""
 
 from .distill import DistillStage
+from .explain import ExplainStage
 from .export import ExportStage
 from .prune import PruneStage
 from .quantize import QuantizeStage
@@ -9,5 +10,6 @@ from .teacher import TeacherStage
 from .validate import ValidateStage
 
 # export writes fp32 artifacts; quantize makes INT8 from them (ONNX/TFLite quantise the exported file).
+# explain (optional, off by default) compares attributions of every model with the teacher's; the report shows them.
 STAGES = [TeacherStage(), DistillStage(), PruneStage(), ExportStage(), QuantizeStage(), ValidateStage(),
-          ReportStage()]
+          ExplainStage(), ReportStage()]
