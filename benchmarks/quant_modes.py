@@ -3,8 +3,9 @@ QAT on a small *trained* MiniLM student, on SST-2 validation. Writes benchmarks/
 
 The student: MiniLM-L6 layers [0, 2, 4] (edgeport's default student shape) with a fresh head, fine-tuned with
 cross-entropy on the first ``--train-rows`` shuffled SST-2 training rows (a quick stand-in for a distilled student:
-what matters here is a trained model with real MiniLM activation statistics). Calibration: the next 128 training
-rows; NNCF's accuracy control validates on the 256 after those. Eval: SST-2 validation at seq 64. Latency: ONNX
+what matters here is a trained model with real MiniLM activation statistics); its checkpoint is chosen on the
+selection split (held out from train). Calibration: the next 128 training rows; NNCF's accuracy control and QAT's
+checkpoint are judged on selection rows, never on the eval split. Eval: SST-2 validation at seq 64. Latency: ONNX
 Runtime, 1 thread, batch 1, seq 64, all tokens real.
 
     EDGEPORT_DATA_DIR=/work/shared/data python benchmarks/quant_modes.py [--train-rows 3000]
