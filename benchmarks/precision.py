@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edgeport.config import DataConfig, TrainConfig  # noqa: E402
-from edgeport.data import load_task  # noqa: E402
+from edgeport.data import encode, load_task  # noqa: E402
 from edgeport.models import build_student, load_classifier, load_tokenizer, resolve_model_dir  # noqa: E402
 from edgeport.config import StudentConfig  # noqa: E402
 from edgeport.training import recipe  # noqa: E402
@@ -50,8 +50,8 @@ def main() -> None:
     tok = load_tokenizer(spec)
     collate = recipe.collate_for(tok)
     train = task.train.head(args.rows)
-    rows = recipe.encode_rows(train, tok, 128)
-    select = recipe.encode_rows(task.select, tok, 128)
+    rows = encode(train, tok, 128)
+    select = encode(task.select, tok, 128)
     results, teacher_fp32 = [], None
     for precision in ("fp32", "bf16"):
         torch.manual_seed(0)

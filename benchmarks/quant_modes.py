@@ -44,7 +44,7 @@ def main() -> None:
 
 def train_student(n_rows: int, work: Path):
     from edgeport.config import DataConfig, StudentConfig, TrainConfig
-    from edgeport.data import load_task
+    from edgeport.data import encode, load_task
     from edgeport.models import build_student, load_classifier, load_tokenizer, resolve_model_dir
     from edgeport.training import recipe
 
@@ -57,8 +57,8 @@ def train_student(n_rows: int, work: Path):
     base = load_classifier(teacher_dir, label_names=task.label_names)
     model = build_student(base, StudentConfig(layers=[0, 2, 4]))
     collate = recipe.collate_for(tok)
-    rows = recipe.encode_rows(task.train.head(n_rows), tok, SEQ)
-    select_rows = recipe.encode_rows(task.select, tok, SEQ)  # the checkpoint is chosen here, never on eval
+    rows = encode(task.train.head(n_rows), tok, SEQ)
+    select_rows = encode(task.select, tok, SEQ)  # the checkpoint is chosen here, never on eval
 
     t0 = time.perf_counter()
     recipe.finetune(model, rows, select_rows, TrainConfig(epochs=1, lr=1e-4, batch_size=32), collate, 0, "student")
@@ -107,17 +107,18 @@ def qat_rows(task, model, tok, work, args, ref, calib) -> list[dict]:
     """QAT (edgeport.quant.qat) on the same student, the student's own logits as the KD teacher, then ONNX INT8."""
     from edgeport.config import QatConfig
     from edgeport.exporters import EXPORTERS, QuantizeRequest, make_sample
+    from edgeport.data import encode
     from edgeport.quant.qat import qat_finetune
     from edgeport.training import predict_logits, recipe
 
     out = []
     qcfg = QatConfig(enabled=True, train_limit=args.qat_rows)
     collate = recipe.collate_for(tok)
-    rows = recipe.encode_rows(task.train.head(args.qat_rows), tok, SEQ)
+    rows = encode(task.train.head(args.qat_rows), tok, SEQ)
     for row, values in zip(rows, predict_logits(model, rows, collate).tolist()):
         row["teacher_logits"] = values
     t0 = time.perf_counter()
-    qat_model, _ = qat_finetune(model, rows, recipe.encode_rows(task.select, tok, SEQ), qcfg, collate, 0)
+    qat_model, _ = qat_finetune(model, rows, encode(task.select, tok, SEQ), qcfg, collate, 0)
     print(f"QAT {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     onnx = EXPORTERS["onnx"]
     (work / "qat-fp32").mkdir()

@@ -141,15 +141,8 @@ def gate_failures(row: dict, vcfg, tolerance) -> list[str]:
 
     The label gates read the verdicts ``gate_stats`` put in the row; a missed limit that the eval rows cannot
     confirm is not a failure but a note (``gate_notes``)."""
-    name, fails = row["name"], []
-    agree = row.get("eval_agreement_vs_fp32")
-    if agree and agree["verdict"] == "fail":
-        fails.append(f"{name}: label agreement with the fp32 torch model {_agreement_text(agree)} "
-                     f"vs limit >= {agree['limit']}")
-    for key, against in _DROP_GATES:
-        s = row.get(key)
-        if s and s["verdict"] == "fail":
-            fails.append(f"{name}: accuracy drop {_drop_text(s, against)} vs limit <= {s['limit']}")
+    name = row["name"]
+    fails = [f"{name}: {text}" for text in _label_gate_texts(row, "fail", drop_word="accuracy drop")]
     if vcfg.check_tolerances:
         how = ""
         if tolerance.get("qtol"):
@@ -169,19 +162,23 @@ def gate_failures(row: dict, vcfg, tolerance) -> list[str]:
 
 def gate_notes(row: dict, vcfg) -> list[str]:
     """'inconclusive' lines: a label gate whose point estimate misses its limit on too little evidence."""
-    name, notes, sig = row["name"], [], vcfg.significance
+    return [f"{row['name']}: inconclusive: {text}; fails only when p < {vcfg.significance:g}"
+            for text in _label_gate_texts(row, "inconclusive", drop_word="drop")]
+
+
+def _label_gate_texts(row: dict, verdict: str, drop_word: str) -> list[str]:
+    """The agreement and drop gates of ``row`` whose verdict is ``verdict``, each as 'WHAT VALUE (evidence) vs
+    limit LIMIT'; shared by the failures and the inconclusive notes so both read alike."""
+    texts = []
     agree = row.get("eval_agreement_vs_fp32")
-    if agree and agree["verdict"] == "inconclusive":
-        notes.append(f"{name}: inconclusive: label agreement {_agreement_text(agree)} vs limit >= "
-                     f"{agree['limit']}; fails only when p < {sig:g}")
+    if agree and agree["verdict"] == verdict:
+        texts.append(f"label agreement with the fp32 torch model {_agreement_text(agree)} "
+                     f"vs limit >= {agree['limit']}")
     for key, against in _DROP_GATES:
         s = row.get(key)
-        if s and s["verdict"] == "inconclusive":
-            lo, hi = s["ci95_points"]
-            notes.append(f"{name}: inconclusive: drop {s['drop_points']:.2f} points vs {against} on {s['n']} eval "
-                         f"rows, 95% CI [{lo:.2f}, {hi:.2f}], p={s['p_worse']:.2g} ({s['b']} lost / {s['c']} "
-                         f"gained) vs limit <= {s['limit']}; fails only when p < {sig:g}")
-    return notes
+        if s and s["verdict"] == verdict:
+            texts.append(f"{drop_word} {_drop_text(s, against)} vs limit <= {s['limit']}")
+    return texts
 
 
 def resolved_tolerance(fmt: str, precision: str, vcfg, *, logit_range: float | None = None, mode: str | None = None,

@@ -92,6 +92,16 @@ def test_teacher_that_learns_passes_the_gate(learnable):
     assert metrics["gate_failures"] == [] and metrics["eval_split"] == "validation"
 
 
+def test_teacher_logit_cache_key_covers_what_the_logits_depend_on(monkeypatch):
+    rows = [{"input_ids": [101, 7, 102], "attention_mask": [1, 1, 1]}]
+    key = recipe.logits_key("teacher-digest", "fp32", rows)
+    assert recipe.logits_key("other-teacher", "fp32", rows) != key
+    assert recipe.logits_key("teacher-digest", "bf16", rows) != key
+    assert recipe.logits_key("teacher-digest", "fp32", [{"input_ids": [101, 8, 102], "attention_mask": [1, 1, 1]}]) != key
+    monkeypatch.setattr(recipe, "_library_versions", lambda: "torch=9.9,transformers=9.9")
+    assert recipe.logits_key("teacher-digest", "fp32", rows) != key
+
+
 # ------------------------------------------------------------------------------ splits
 
 
@@ -100,7 +110,7 @@ def test_eval_rows_never_reach_training_and_selection_is_disjoint(tiny_bert, sst
     evaluation row, and the selection rows are never trained on."""
     from conftest import write_config
     from edgeport.config import load_config
-    from edgeport.data import load_task
+    from edgeport.data import encode, load_task
     from edgeport.models import load_tokenizer
     from edgeport.pipeline.runner import execute
     from edgeport.stages import STAGES
@@ -121,7 +131,7 @@ def test_eval_rows_never_reach_training_and_selection_is_disjoint(tiny_bert, sst
     execute(STAGES, cfg, echo=lambda *a: None)
     task = load_task(cfg.data, seed=cfg.run.seed)
     tok = load_tokenizer(tiny_bert)
-    ids = lambda split: {tuple(r["input_ids"]) for r in recipe.encode_rows(split, tok, 32)}  # noqa: E731
+    ids = lambda split: {tuple(r["input_ids"]) for r in encode(split, tok, 32)}  # noqa: E731
     eval_ids, select_ids = ids(task.eval), ids(task.select)
     assert len(seen) == 3  # teacher, distill, prune recovery
     assert not set(task.select.texts) & set(task.eval.texts)
@@ -169,9 +179,16 @@ def test_bf16_training_returns_a_plain_fp32_model_on_cpu(tiny_bert):
     assert result.precision == "bf16"
     assert all(p.dtype == torch.float32 and p.device.type == "cpu" for p in model.parameters())
     batch = recipe.collate_for(tok)(rows[:4])
+    model.eval()  # no dropout: the comparison below is exact
     with torch.no_grad():
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     assert logits.dtype == torch.float32  # no autocast wrapper left on forward
+    plain = load_classifier(tiny_bert, label_names=["neg", "pos"]).eval()
+    plain.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        reference = plain(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    # a forward still under bf16 autocast (outputs cast back to fp32) differs: 5.7e-5 on this tiny model
+    assert torch.allclose(logits, reference, atol=1e-6), (logits - reference).abs().max()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

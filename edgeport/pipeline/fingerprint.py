@@ -12,7 +12,8 @@ outside the config and are resolved to a digest when the fingerprint is made:
 
 Each entry is its own part, so ``--dry-run`` names what changed: ``config.distill.train_rows``, ``teacher_weights``,
 ``lib.onnxruntime``, ``profile.host``. Which libraries produce or judge what is written once, in ``LIBRARIES``.
-Nothing here imports torch: ``edgeport run --dry-run`` plans without it.
+Nothing here imports torch. The training stages' own ``reads`` do (``training.loop.precision_part``): ``precision:
+auto`` resolves by the device Accelerate would use, which is what decides the weights.
 """
 
 from __future__ import annotations

@@ -53,6 +53,7 @@ class DistillStage:
     def run(self, ctx) -> dict:
         # torch and the training recipes load here, not at import: `edgeport run --dry-run` imports every stage.
         from ..models import build_student, load_classifier, load_tokenizer, save_model
+        from ..data import encode
         from ..training import recipe
 
         cfg, task, dcfg = ctx.cfg, ctx.task(), ctx.cfg.distill
@@ -63,8 +64,8 @@ class DistillStage:
         _check_hidden_loss(dcfg, student.config.hidden_size, teacher.config.hidden_size)  # hub teachers: first check
         collate = recipe.collate_for(tokenizer)
         train = task.train.head(dcfg.train_limit or cfg.data.train_limit)
-        rows = recipe.encode_rows(train, tokenizer, cfg.data.max_seq_len)
-        select_rows = recipe.encode_rows(task.select, tokenizer, cfg.data.max_seq_len)
+        rows = encode(train, tokenizer, cfg.data.max_seq_len)
+        select_rows = encode(task.select, tokenizer, cfg.data.max_seq_len)
         if dcfg.hidden_loss_weight == 0:
             recipe.attach_teacher_logits(rows, teacher, tokenizer, train, cfg.data.max_seq_len, ctx.cache_dir,
                                          ctx.manifest.outputs_digest("teacher"),
@@ -85,9 +86,10 @@ class DistillStage:
 
 def _teacher_comparison(ctx, student, teacher, tokenizer, collate) -> dict:
     """Label agreement with the teacher on the evaluation split (measured, never used to choose)."""
-    from ..training import predict_logits, recipe
+    from ..data import encode
+    from ..training import predict_logits
 
-    eval_rows = recipe.encode_rows(ctx.task().eval, tokenizer, ctx.cfg.data.max_seq_len)
+    eval_rows = encode(ctx.task().eval, tokenizer, ctx.cfg.data.max_seq_len)
     t_logits = predict_logits(teacher, eval_rows, collate, desc="teacher eval")
     s_logits = predict_logits(student, eval_rows, collate, desc="student eval")
     agreement = (t_logits.argmax(-1) == s_logits.argmax(-1)).float().mean().item()

@@ -41,6 +41,7 @@ class PruneStage:
                                top_k_per_layer, unit_importance)
         from ..pruning.measure import param_count
         from ..pruning.structured import ffn_width, heads_per_layer
+        from ..data import encode
         from ..training import recipe
 
         cfg, pcfg, task = ctx.cfg, ctx.cfg.prune, ctx.task()
@@ -48,9 +49,9 @@ class PruneStage:
         model = load_classifier(ctx.inputs["student"]).eval()  # load_classifier reslices a head-pruned input
         collate = recipe.collate_for(tokenizer)
         train = task.train.head(pcfg.train_limit or cfg.distill.train_limit or cfg.data.train_limit)
-        rows = recipe.encode_rows(train, tokenizer, cfg.data.max_seq_len)
-        splits = {"select": recipe.encode_rows(task.select, tokenizer, cfg.data.max_seq_len),
-                  "eval": recipe.encode_rows(task.eval, tokenizer, cfg.data.max_seq_len)}
+        rows = encode(train, tokenizer, cfg.data.max_seq_len)
+        splits = {"select": encode(task.select, tokenizer, cfg.data.max_seq_len),
+                  "eval": encode(task.eval, tokenizer, cfg.data.max_seq_len)}
         structured = pcfg.heads_fraction > 0 or pcfg.ffn_fraction > 0
         kd = recipe.KD(pcfg.alpha, pcfg.temperature)
         if structured and pcfg.recover:
@@ -127,7 +128,7 @@ def _score_loader(rows, pcfg, collate):
 
 def _prune_vocab(ctx, model, tokenizer):
     from ..pruning import prune_vocab, token_change
-    from ..training import recipe
+    from ..data import encode
 
     cfg, task = ctx.cfg, ctx.task()
     texts = task.train.texts + (task.train.pairs or [])  # the whole training split, not only the trained rows
@@ -136,8 +137,8 @@ def _prune_vocab(ctx, model, tokenizer):
     info = {"vocab_before": before, "vocab_after": len(kept),
             "embedding_params_removed": (before - len(kept)) * model.config.hidden_size,
             "eval_token_change": token_change(tokenizer, new_tok, task.eval.texts, task.eval.pairs)}
-    splits = {"select": recipe.encode_rows(task.select, new_tok, cfg.data.max_seq_len),
-              "eval": recipe.encode_rows(task.eval, new_tok, cfg.data.max_seq_len)}
+    splits = {"select": encode(task.select, new_tok, cfg.data.max_seq_len),
+              "eval": encode(task.eval, new_tok, cfg.data.max_seq_len)}
     return new_tok, splits, info
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 def qat_model(ctx, model):
     """(the QAT fp32 model, metrics). Teacher logits come from the shared cache when the same rows were seen."""
+    from ..data import encode
     from ..models import load_classifier, load_tokenizer
     from ..quant.qat import qat_finetune
     from ..training import recipe
@@ -15,13 +16,13 @@ def qat_model(ctx, model):
     task = ctx.task()
     tokenizer = load_tokenizer(ctx.inputs["model"])
     split = task.train.head(qcfg.train_limit)
-    rows = recipe.encode_rows(split, tokenizer, cfg.data.max_seq_len)
+    rows = encode(split, tokenizer, cfg.data.max_seq_len)
     teacher_dir = ctx.inputs["teacher"]
     # The teacher reads its own token ids: a vocabulary-pruned student's ids would be different tokens to it.
     recipe.attach_teacher_logits(rows, load_classifier(teacher_dir).eval(), load_tokenizer(teacher_dir), split,
                                  cfg.data.max_seq_len, ctx.cache_dir, ctx.manifest.outputs_digest("teacher"),
                                  recipe.resolve_precision(qcfg.train.precision))
-    select_rows = recipe.encode_rows(task.select, tokenizer, cfg.data.max_seq_len)
+    select_rows = encode(task.select, tokenizer, cfg.data.max_seq_len)
     trained, result = qat_finetune(model, rows, select_rows, qcfg, recipe.collate_for(tokenizer), cfg.run.seed)
     metrics = result.metrics()
     metrics["select_accuracy_fake_quant"] = metrics.pop("select_accuracy")

@@ -36,6 +36,7 @@ class TeacherStage:
         # torch and the training recipes load here, not at import: `edgeport run --dry-run` imports every stage.
         from ..models import load_classifier, load_tokenizer, save_model
         from ..models.loading import has_classifier_head
+        from ..data import encode
         from ..training import recipe
 
         cfg, task = ctx.cfg, ctx.task()
@@ -50,12 +51,12 @@ class TeacherStage:
                                 dropout=cfg.teacher.dropout)
         collate = recipe.collate_for(tokenizer)
         train = task.train.head(cfg.data.train_limit)
-        select_rows = recipe.encode_rows(task.select, tokenizer, cfg.data.max_seq_len)
+        select_rows = encode(task.select, tokenizer, cfg.data.max_seq_len)
         metrics = {"model": cfg.teacher.model, "finetuned": finetune,
                    "params": sum(p.numel() for p in model.parameters()),
                    "layers": model.config.num_hidden_layers, "hidden_size": model.config.hidden_size}
         if finetune:
-            rows = recipe.encode_rows(train, tokenizer, cfg.data.max_seq_len)
+            rows = encode(train, tokenizer, cfg.data.max_seq_len)
             result = recipe.finetune(model, rows, select_rows, cfg.teacher.train, collate, cfg.run.seed, "teacher")
             metrics |= {"train_rows": len(rows)} | result.metrics()
         else:

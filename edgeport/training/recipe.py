@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..data import encode
 from ..errors import ModelError
 from ..stats import binomial_tail
 from .kd import hidden_mse, kd_loss
@@ -44,12 +45,6 @@ def collate_for(tokenizer):
         raise ModelError(f"the tokenizer ({type(tokenizer).__name__}) has no pad token; set one (e.g. "
                          f"tokenizer.pad_token = tokenizer.eos_token) and save it with the model")
     return make_collate(tokenizer.pad_token_id)
-
-
-def encode_rows(split, tokenizer, max_len: int) -> list[dict]:
-    from ..data import encode
-
-    return encode(split, tokenizer, max_len)
 
 
 # ------------------------------------------------------------------------------------------ training
@@ -109,13 +104,13 @@ def teacher_logits(teacher, teacher_tokenizer, split, max_len: int, cache_dir: P
     """The teacher's logits on ``split``, computed once and cached under ``cache_dir``.
 
     The key is what the logits are a function of: the teacher (``teacher_id``, the digest of its published
-    files), the exact token ids it reads and the precision they are computed in. Edited rows, another limit, another
-    tokenisation or another precision get new logits."""
+    files), the exact token ids it reads, the precision and the library versions they are computed with
+    (``logits_key``). Edited rows, another limit, tokenisation, precision or torch/transformers get new logits."""
     from accelerate import PartialState
     from safetensors.torch import save_file
 
-    rows = encode_rows(split, teacher_tokenizer, max_len)
-    key = _logits_key(f"{teacher_id}:{precision}", rows)
+    rows = encode(split, teacher_tokenizer, max_len)
+    key = logits_key(teacher_id, precision, rows)
     path = Path(cache_dir) / f"teacher-logits-{key}.safetensors"
     state = PartialState()
     if state.is_main_process and _cached_logits(path, len(rows)) is None:
@@ -133,11 +128,19 @@ def teacher_logits(teacher, teacher_tokenizer, split, max_len: int, cache_dir: P
     return logits
 
 
-def _logits_key(teacher_id: str, rows: list[dict]) -> str:
-    h = hashlib.sha256(teacher_id.encode())
+def logits_key(teacher_id: str, precision: str, rows: list[dict]) -> str:
+    """What cached teacher logits are a function of: the teacher's files, the precision, the torch/transformers
+    versions that compute them, and the exact token ids."""
+    h = hashlib.sha256(f"{teacher_id}:{precision}:{_library_versions()}".encode())
     for row in rows:
         h.update(json.dumps([row["input_ids"], row.get("token_type_ids"), row.get("attention_mask")]).encode())
     return h.hexdigest()[:20]
+
+
+def _library_versions() -> str:
+    import transformers
+
+    return f"torch={torch.__version__},transformers={transformers.__version__}"
 
 
 def _cached_logits(path: Path, n_rows: int):
@@ -165,7 +168,7 @@ def accuracy(model, rows: list[dict], collate) -> float:
 
 def split_metrics(task, model, tokenizer, collate, max_len: int) -> dict:
     """The evaluation split measured once for the chosen model, and what each split is (names and sizes)."""
-    eval_rows = encode_rows(task.eval, tokenizer, max_len)
+    eval_rows = encode(task.eval, tokenizer, max_len)
     return {"eval_accuracy": accuracy(model, eval_rows, collate), "eval_split": task.eval.name,
             "eval_rows": len(eval_rows), "select_rows": len(task.select),
             "select_majority_rate": majority_rate(task.select.labels, task.train.labels)}
