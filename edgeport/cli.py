@@ -12,6 +12,7 @@ from .android import register as register_android_command
 from .bench.commands import register as register_bench_commands
 from .errors import EdgeportError
 from .explain.commands import register as register_explain_command
+from .mediapipe import register as register_mediapipe_command
 
 
 def _load(args):
@@ -167,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--threads", type=int, default=1)
     pr.set_defaults(fn=cmd_predict)
     # commands that live with their feature
-    for register in (register_bench_commands, register_android_command, register_explain_command):
+    for register in (register_bench_commands, register_android_command, register_explain_command,
+                     register_mediapipe_command):
         register(sub)
     return p
 
