@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # JVM tests of the app's pure-Kotlin code (android-demo/app/src/main/java/dev/edgeport/demo/text and DemoController):
-# token ids must equal the Python (Hugging Face) tokenizer's for every golden case, the Unicode tables must equal
-# what the installed `tokenizers` measures for every code point, the self-check arithmetic must hold, and the
-# controller must show every failure instead of crashing. Plus the app layer's type-check (AppLayerCompileTest):
+# token ids must equal the Python (Hugging Face) tokenizer's for every golden case, for the MiniLM WordPiece
+# tokenizer and one tokenizer per family (byte-level BPE/RoBERTa, Unigram/XLM-R with SentencePiece's Precompiled
+# normalizer, Unigram/DeBERTa-v2, WordPiece/BERT and DistilBERT, trained by tests/family.py), stage by stage too
+# (normalizer and pre-tokenizer outputs); the Unicode tables must equal what the installed `tokenizers` measures for
+# every code point; the self-check arithmetic must hold; and the controller must show every failure instead of
+# crashing. Plus the app layer's type-check (AppLayerCompileTest):
 # MainActivity + TfliteClassifier compiled with kotlinc against LiteRT/Android API stubs (jvm-stubs/), and a negative
 # control that must fail to compile (a String? passed as LiteRT's non-null signature).
 #
@@ -51,8 +54,8 @@ fi
 # --- golden vectors from the Python tokenizer (regenerated every run: they are the oracle, never committed)
 DATA_DIR="${EDGEPORT_DATA_DIR:-$ROOT/../shared/data}/sst2"
 GOLDEN="$BUILD/golden"
-echo "generating golden vectors from the Python tokenizer (SST-2 at $DATA_DIR) ..."
-"$PY" -m edgeport.android tokenizer-golden "$GOLDEN" "$DATA_DIR"
+echo "generating golden vectors from the Python tokenizers (SST-2 at $DATA_DIR) ..."
+EDGEPORT_DATA_DIR="$(dirname "$DATA_DIR")" "$PY" "$ROOT/tests/android_golden.py" "$GOLDEN" "$DATA_DIR"
 "$PY" "$HERE/tools/unicode_tables.py" probe "$GOLDEN/unicode-probe.txt"
 
 # --- compile (skipped when no source changed since the last successful compile). The app's pure code is compiled
@@ -73,21 +76,27 @@ if [ "$(cat "$CLASSES/.stamp" 2>/dev/null)" != "$STAMP" ] || [ ! -d "$MAIN_CLASS
 fi
 
 # --- the app's own assets, when `edgeport android RUN_DIR` wrote them (git-ignored, so not in CI): the Kotlin
-# tokenizer on the run's (possibly vocabulary-pruned) vocab.txt must give the ids golden.json recorded in Python.
+# tokenizer of the run's family, on the run's (possibly vocabulary-pruned) files, must give the ids golden.json
+# recorded in Python. EDGEPORT_EXTRA_ASSETS (colon-separated folders written by `edgeport android --out`) adds more.
 CP="$MAIN_CLASSES:$CLASSES:$KOTLIN_HOME/lib/kotlin-stdlib.jar:$JUNIT_JAR:$HAMCREST_JAR"
-ASSETS="$HERE/app/src/main/assets"
-if [ -f "$ASSETS/golden.json" ]; then
+ASSET_DIRS=()
+[ -f "$HERE/app/src/main/assets/golden.json" ] && ASSET_DIRS+=("$HERE/app/src/main/assets")
+IFS=':' read -r -a EXTRA <<< "${EDGEPORT_EXTRA_ASSETS:-}"
+for d in "${EXTRA[@]}"; do [ -n "$d" ] && ASSET_DIRS+=("$d"); done
+for ASSETS in "${ASSET_DIRS[@]}"; do
   echo "checking the app assets written by edgeport android ($ASSETS) ..."
   java -Dedgeport.golden.dir="$ASSETS" -Dedgeport.golden.required=true -cp "$CP" RunJvmTestsKt \
-    dev.edgeport.demo.text.GoldenTokenizerTest
-fi
+    dev.edgeport.demo.text.GoldenTokenizerTest dev.edgeport.demo.text.GoldenFamiliesTest
+done
 
 mkdir -p "$BUILD/app-check"
 
 # --- run (AppLayerCompileTest runs kotlinc itself: the app-layer type-check and its negative control, ~30 s)
-TESTS=(dev.edgeport.demo.text.GoldenTokenizerTest dev.edgeport.demo.text.UnicodeTablesTest
-       dev.edgeport.demo.text.TokenizerUnitTest dev.edgeport.demo.text.SelfCheckTest dev.edgeport.demo.text.PurityTest
-       dev.edgeport.demo.text.ModelInfoTest dev.edgeport.demo.DemoControllerTest AppLayerCompileTest)
+TESTS=(dev.edgeport.demo.text.GoldenTokenizerTest dev.edgeport.demo.text.GoldenFamiliesTest
+       dev.edgeport.demo.text.StageProbeTest dev.edgeport.demo.text.UnicodeFormsTest dev.edgeport.demo.text.UnicodeTablesTest
+       dev.edgeport.demo.text.TokenizerUnitTest dev.edgeport.demo.text.FamilyUnitTest dev.edgeport.demo.text.SelfCheckTest
+       dev.edgeport.demo.text.PurityTest dev.edgeport.demo.text.ModelInfoTest dev.edgeport.demo.DemoControllerTest
+       AppLayerCompileTest)
 java -Dedgeport.golden.dir="$GOLDEN" -Dedgeport.golden.required=true -Dedgeport.text.src="$TEXT_SRC" \
   -Dedgeport.app.src="$HERE/app/src/main/java" -Dedgeport.app.res="$HERE/app/src/main/res" \
   -Dedgeport.stubs="$HERE/jvm-stubs" -Dedgeport.text.classes="$MAIN_CLASSES" -Dedgeport.check.dir="$BUILD/app-check" \

@@ -3,17 +3,22 @@
 ``edgeport android RUN_DIR`` writes what ``android-demo/`` loads from its assets folder:
 
 - ``model.tflite``: the run's INT8 TFLite artifact (``tflite-int8`` in the quantize stage's ``artifacts``);
-- ``vocab.txt``: the artifact tokenizer's WordPiece vocabulary, one token per id;
-- ``labels.json``: label names, ``seq_len``, the tokenizer flags and the model's input/output names;
+- the tokenizer's files, by family (read from the artifact's own tokenizer): WordPiece ``vocab.txt``; byte-level
+  BPE ``vocab.txt`` + ``merges.txt``; Unigram ``unigram.tsv`` (piece, score) and, for a SentencePiece
+  ``Precompiled`` normalizer (XLM-R), ``charsmap.b64``;
+- ``labels.json``: label names, ``seq_len``, the model's input/output names and a ``tokenizer`` section (family,
+  files, normalizer / pre-tokenizer / model settings mirroring tokenizer.json, the post-processing template, added
+  tokens, pad id, whether token_type_ids are returned). See ``tokenizer_spec``;
 - ``golden.json``: texts -> ``input_ids``/``attention_mask``/``token_type_ids`` from the Python tokenizer ->
   ``logits`` from the TFLite runtime. The app's start-up self-check replays them.
 
-The same golden format without logits is what the JVM tests of the Kotlin tokenizer compare against
-(``python -m edgeport.android tokenizer-golden OUT_DIR``, run by ``android-demo/run-jvm-tests.sh``).
+The same golden format without logits is what the JVM tests of the Kotlin tokenizers compare against
+(``python tests/android_golden.py OUT_DIR SST2_DIR``, run by ``android-demo/run-jvm-tests.sh``).
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import shutil
@@ -74,6 +79,25 @@ def hard_cases() -> list[tuple[str, str, str | None]]:
         ("pair-both-long", "first sentence goes on " * 30, "second sentence goes on " * 31),
         ("pair-equal-long", "same length words here " * 30, "same length words here " * 30),
         ("pair-special", "[CLS] a [SEP]", "[SEP] b [CLS]"),
+        # Traps of the byte-level BPE and SentencePiece (Unigram) tokenizers.
+        ("only-punctuation", "!!! ... ?!? --- ((( ))) ,,, ;; :: '' \"\" `` ~~", None),
+        ("apostrophes", "don't won't I'm you're we've they'll she'd it's DON'T I'M rock'n'roll 'quoted' \u2019curly\u2019", None),
+        ("leading-trailing-spaces", "   padded text   ", None),
+        ("tabs-newlines", "\ttab\tseparated\nnew\nlines\r\nand\r\rcarriage\n\n", None),
+        ("non-bmp", ("\U0001d401\U0001d428\U0001d425\U0001d41d \U0001d509\U0001d52f \U00020000\U00020001 \U00010348 "
+                     "\U0001f004 \U0001f9d1\u200d\U0001f4bb"), None),
+        ("numbers-unicode", "\u0663\u0664 \u06f5 \u00b2 \u00bd \u216b \u2460\u2461 \uff13\uff14 10\u207b\u00b3 1st 2nd", None),
+        ("combining-clusters", ("\uff21\u0301 \ufb01\u0301 \u0600a \r\n x\u0301\u0323 \u1100\u1161\u11a8 e\u0323\u0302 "
+                                "\u212b \u2126 \u0958 k\u0301 \u00a0\u0301"), None),
+        ("literal-specials-angle", "<s> hello </s> <mask> <pad> <unk> </s></s>", None),
+        ("literal-specials-glued", "hello<s>world</s><mask>x <mask>y", None),
+        ("spaces-around-mask", "fill   <mask>   here [MASK]  there", None),
+        ("metaspace-char", "already\u2581has\u2581metaspace \u2581 \u2581\u2581x", None),
+        ("bytelevel-lookalikes", "\u0120\u010a \u0120x \u00c3\u0124", None),
+        ("nbsp-runs", "a\u00a0\u00a0b\u2003c\u3000\u3000d", None),
+        ("long-number", "1234567890123456789012345678901234567890", None),
+        ("pair-specials-angle", "a </s> b", "<s> c"),
+        ("pair-whitespace-a", "   ", "text"),
     ]
     return cases
 
@@ -128,27 +152,254 @@ def write_json(path: Path, obj) -> None:
 
 def write_vocab(tokenizer, path: Path) -> None:
     """vocab.txt rebuilt from the tokenizer's own vocabulary, so ids match it even if a vocab.txt was edited."""
-    vocab = tokenizer.get_vocab()
-    by_id = sorted(vocab.items(), key=lambda kv: kv[1])
-    if [i for _, i in by_id] != list(range(len(by_id))):
-        raise ArtifactError("the tokenizer's vocabulary ids are not contiguous; cannot write vocab.txt")
-    if any("\n" in t or "\r" in t for t, _ in by_id):
-        raise ArtifactError("a vocabulary token contains a newline; it cannot be written as vocab.txt")
-    path.write_text("".join(t + "\n" for t, _ in by_id), encoding="utf-8")
+    ordered = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
+    write_lines(path, [t for t, _ in ordered], ids=[i for _, i in ordered])
+
+
+def write_lines(path: Path, tokens: list[str], ids: list[int] | None = None) -> None:
+    """One token per line, the line number being its id (ids must be 0..n-1; no token may hold a line break)."""
+    if ids is not None and ids != list(range(len(ids))):
+        raise ArtifactError(f"the tokenizer's vocabulary ids are not contiguous; cannot write {path.name}")
+    if any("\n" in t or "\r" in t for t in tokens):
+        raise ArtifactError(f"a vocabulary token contains a line break; it cannot be written as {path.name}")
+    path.write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
 
 
 def tokenizer_flags(tokenizer) -> dict:
-    """The BERT normalizer settings the Kotlin tokenizer must reproduce; refuse what it does not implement."""
-    state = json.loads(tokenizer.backend_tokenizer.to_str())
+    """The BERT normalizer settings of a WordPiece tokenizer (labels.json's top-level fields, kept for older apps)."""
+    state = _state(tokenizer)
     norm, model = state.get("normalizer") or {}, state.get("model") or {}
     if norm.get("type") != "BertNormalizer" or model.get("type") != "WordPiece":
-        raise EdgeportError(f"the Android tokenizer implements BERT WordPiece only; this tokenizer has normalizer "
-                            f"{norm.get('type')} and model {model.get('type')}")
-    if not norm.get("clean_text", True) or not norm.get("handle_chinese_chars", True):
-        raise EdgeportError("the Android tokenizer assumes clean_text and handle_chinese_chars are on (BERT default)")
+        raise EdgeportError(f"not a BERT WordPiece tokenizer: normalizer {norm.get('type')}, model {model.get('type')}")
     specials = [t["content"] for t in state.get("added_tokens", []) if t.get("special")]
     return {"do_lower_case": bool(norm.get("lowercase", True)), "strip_accents": norm.get("strip_accents"),
             "special_tokens": specials}
+
+
+# ------------------------------------------------------------------------------------------ tokenizer spec
+
+# The byte-level pre-tokenizer's split, hard-coded in tokenizers' pre_tokenizers/byte_level.rs (not in
+# tokenizer.json): written into labels.json so that the app runs the very same pattern.
+GPT2_PATTERN = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+TOKENIZER_FILES = ("vocab.txt", "merges.txt", "unigram.tsv", "charsmap.b64")
+NORMALIZERS = ("Sequence", "NFC", "NFD", "NFKC", "NFKD", "Lowercase", "Strip", "Replace", "Precompiled")
+PRE_TOKENIZERS = ("Sequence", "ByteLevel", "Metaspace", "WhitespaceSplit", "BertPreTokenizer")
+# Regex constructs the app cannot run with measured Unicode classes (see OnigRegex.kt).
+_REGEX_REFUSED = ("\\w", "\\W", "\\d", "\\D", "\\b", "\\B", "\\h", "\\H", "\\X", "\\R", "(?i", "(?m", "(?x", "(?s")
+
+
+def _state(tokenizer) -> dict:
+    return json.loads(tokenizer.backend_tokenizer.to_str())
+
+
+def _unsupported(what: str) -> EdgeportError:
+    return EdgeportError(f"the Android app's tokenizer does not implement {what}")
+
+
+def _check_regex(pattern: str) -> str:
+    import re
+
+    bad = [c for c in _REGEX_REFUSED if c in pattern]
+    classes = set(re.findall(r"\\[pP]\{(\w+)\}", pattern)) - {"L", "N"}
+    if bad or classes:
+        raise _unsupported(f"the regex {pattern!r} (constructs {bad + sorted(classes)}; supported classes: \\s \\p{{L}} "
+                           f"\\p{{N}} and their negations)")
+    return pattern
+
+
+def _normalizer_spec(n: dict | None, files: dict[str, str]) -> dict | None:
+    if n is None:
+        return None
+    kind = n.get("type")
+    if kind == "Sequence":
+        return {"type": "Sequence", "normalizers": [_normalizer_spec(x, files) for x in n["normalizers"]]}
+    if kind == "Precompiled":
+        # The SentencePiece charsmap (a double-array trie + replacements) goes as is, base64 like tokenizer.json.
+        raw = n["precompiled_charsmap"]
+        data = bytes(raw) if isinstance(raw, list) else base64.b64decode(raw)
+        files["charsmap.b64"] = base64.encodebytes(data).decode("ascii")
+        return {"type": "Precompiled", "charsmap": "charsmap.b64"}
+    if kind == "Replace":
+        pattern = n["pattern"]
+        if "Regex" in pattern:
+            _check_regex(pattern["Regex"])
+        return {"type": "Replace", "pattern": pattern, "content": n["content"]}
+    if kind == "Strip":
+        return {"type": "Strip", "strip_left": bool(n.get("strip_left")), "strip_right": bool(n.get("strip_right"))}
+    if kind == "BertNormalizer":
+        return {"type": "BertNormalizer", "lowercase": bool(n.get("lowercase", True)),
+                "strip_accents": n.get("strip_accents"), "clean_text": bool(n.get("clean_text", True)),
+                "handle_chinese_chars": bool(n.get("handle_chinese_chars", True))}
+    if kind in NORMALIZERS:
+        return {"type": kind}
+    raise _unsupported(f"the {kind} normalizer (supported: {', '.join(NORMALIZERS)}, BertNormalizer)")
+
+
+def _pre_tokenizer_spec(p: dict | None) -> dict | None:
+    if p is None:
+        return None
+    kind = p.get("type")
+    if kind == "Sequence":
+        return {"type": "Sequence", "pretokenizers": [_pre_tokenizer_spec(x) for x in p["pretokenizers"]]}
+    if kind == "ByteLevel":
+        use_regex = p.get("use_regex", True)
+        return {"type": "ByteLevel", "add_prefix_space": bool(p.get("add_prefix_space")), "use_regex": use_regex,
+                "regex": GPT2_PATTERN if use_regex else None}
+    if kind == "Metaspace":
+        scheme = p.get("prepend_scheme", "always")
+        if scheme not in ("always", "never"):
+            raise _unsupported(f"Metaspace prepend_scheme {scheme!r} (its 'first' depends on original offsets)")
+        return {"type": "Metaspace", "replacement": p.get("replacement", "\u2581"), "prepend_scheme": scheme,
+                "split": p.get("split", True)}
+    if kind in ("WhitespaceSplit", "BertPreTokenizer"):
+        return {"type": kind}
+    raise _unsupported(f"the {kind} pre-tokenizer (supported: {', '.join(PRE_TOKENIZERS)})")
+
+
+def _template(post: dict | None, vocab: dict[str, int]) -> dict:
+    """The post-processor as {single, pair} lists of {special: [ids]} / {sequence: A|B} items with type ids."""
+    def special(token: str, type_id: int = 0) -> dict:
+        return {"special": [vocab[token]], "type_id": type_id}
+
+    def seq(name: str, type_id: int = 0) -> dict:
+        return {"sequence": name, "type_id": type_id}
+
+    kind = (post or {}).get("type")
+    if kind == "Sequence":  # e.g. [ByteLevel (offsets only), TemplateProcessing]
+        rest = [p for p in post["processors"] if p.get("type") != "ByteLevel"]
+        if len(rest) > 1:
+            raise _unsupported(f"a post-processor sequence of {[p.get('type') for p in rest]}")
+        return _template(rest[0] if rest else None, vocab)
+    if kind is None or kind == "ByteLevel":
+        return {"single": [seq("A")], "pair": [seq("A"), seq("B")]}
+    if kind == "RobertaProcessing":  # tokenizers' processors/roberta.rs: all type ids 0
+        cls, sep = post["cls"][0], post["sep"][0]
+        return {"single": [special(cls), seq("A"), special(sep)],
+                "pair": [special(cls), seq("A"), special(sep), special(sep), seq("B"), special(sep)]}
+    if kind == "BertProcessing":
+        cls, sep = post["cls"][0], post["sep"][0]
+        return {"single": [special(cls), seq("A"), special(sep)],
+                "pair": [special(cls), seq("A"), special(sep), seq("B", 1), special(sep, 1)]}
+    if kind == "TemplateProcessing":
+        specials = post.get("special_tokens", {})
+
+        def items(template):
+            out = []
+            for piece in template:
+                if "SpecialToken" in piece:
+                    tok = piece["SpecialToken"]
+                    out.append({"special": list(specials[tok["id"]]["ids"]), "type_id": tok["type_id"]})
+                else:
+                    out.append(seq(piece["Sequence"]["id"], piece["Sequence"]["type_id"]))
+            return out
+
+        return {"single": items(post["single"]), "pair": items(post["pair"])}
+    raise _unsupported(f"the {kind} post-processor")
+
+
+def _added_tokens(state: dict) -> list[dict]:
+    out = []
+    for t in state.get("added_tokens", []):
+        if t.get("single_word"):
+            raise _unsupported(f"single_word added tokens ({t['content']!r})")
+        out.append({"id": t["id"], "content": t["content"], "special": bool(t.get("special")),
+                    "lstrip": bool(t.get("lstrip")), "rstrip": bool(t.get("rstrip")),
+                    "normalized": bool(t.get("normalized"))})
+    return out
+
+
+def tokenizer_spec(tokenizer) -> tuple[dict, dict[str, str]]:
+    """labels.json's ``tokenizer`` section and the asset files (name -> text) the app needs, for a WordPiece, BPE or
+    Unigram tokenizer; anything the Kotlin pipeline does not implement is refused here with its name, not at
+    start-up on the phone."""
+    state = _state(tokenizer)
+    model, norm, pre = state.get("model") or {}, state.get("normalizer"), state.get("pre_tokenizer")
+    if getattr(tokenizer, "padding_side", "right") != "right" or getattr(tokenizer, "truncation_side", "right") != "right":
+        raise _unsupported("left padding or truncation")
+    if tokenizer.pad_token_id is None:
+        raise ArtifactError("the tokenizer has no pad token; the app pads to the model's sequence length")
+    vocab = tokenizer.get_vocab()
+    common = {"added_tokens": _added_tokens(state), "pad_id": int(tokenizer.pad_token_id),
+              "token_type_ids": "token_type_ids" in tokenizer.model_input_names,
+              "post_processor": _template(state.get("post_processor"), vocab)}
+    files: dict[str, str] = {}
+    kind = model.get("type")
+    if kind == "WordPiece":
+        if (norm or {}).get("type") != "BertNormalizer" or (pre or {}).get("type") != "BertPreTokenizer":
+            raise _unsupported(f"WordPiece with normalizer {(norm or {}).get('type')} and pre-tokenizer "
+                               f"{(pre or {}).get('type')} (only BERT's)")
+        if not norm.get("clean_text", True) or not norm.get("handle_chinese_chars", True):
+            raise _unsupported("a BERT normalizer without clean_text or handle_chinese_chars")
+        if (model.get("unk_token"), model.get("continuing_subword_prefix"), model.get("max_input_chars_per_word")) != \
+                ("[UNK]", "##", 100):
+            raise _unsupported("WordPiece other than [UNK], '##' and 100 characters per word")
+        if any(t["lstrip"] or t["rstrip"] or t["normalized"] for t in common["added_tokens"]):
+            raise _unsupported("WordPiece added tokens with lstrip/rstrip or normalized matching")
+        bert = [common["post_processor"]["single"], common["post_processor"]["pair"]]
+        cls, sep = vocab.get("[CLS]"), vocab.get("[SEP]")
+        want = [[{"special": [cls], "type_id": 0}, {"sequence": "A", "type_id": 0}, {"special": [sep], "type_id": 0}],
+                [{"special": [cls], "type_id": 0}, {"sequence": "A", "type_id": 0}, {"special": [sep], "type_id": 0},
+                 {"sequence": "B", "type_id": 1}, {"special": [sep], "type_id": 1}]]
+        if bert != want or tokenizer.pad_token != "[PAD]":
+            raise _unsupported("WordPiece without BERT's [CLS] A [SEP] B [SEP] layout and [PAD]")
+        ordered = sorted(vocab.items(), key=lambda kv: kv[1])
+        files["vocab.txt"] = [t for t, _ in ordered], [i for _, i in ordered]
+        return {"family": "wordpiece", "files": {"vocab": "vocab.txt"},
+                "normalizer": {"type": "BertNormalizer", "lowercase": bool(norm.get("lowercase", True)),
+                               "strip_accents": norm.get("strip_accents"), "clean_text": True,
+                               "handle_chinese_chars": True},
+                "pre_tokenizer": {"type": "BertPreTokenizer"}, "model": {"type": "WordPiece"}, **common}, files
+    section = {"normalizer": _normalizer_spec(norm, files), "pre_tokenizer": _pre_tokenizer_spec(pre)}
+    if kind == "BPE":
+        if model.get("dropout"):
+            raise _unsupported("BPE dropout")
+        ordered = sorted(model["vocab"].items(), key=lambda kv: kv[1])
+        merges = [m.split(" ") if isinstance(m, str) else list(m) for m in model["merges"]]
+        if any(len(m) != 2 or any(" " in x or "\n" in x or "\r" in x for x in m) for m in merges):
+            raise ArtifactError("a BPE merge holds a space or line break; it cannot be written as merges.txt")
+        files["vocab.txt"] = [t for t, _ in ordered], [i for _, i in ordered]
+        files["merges.txt"] = "".join(f"{a} {b}\n" for a, b in merges)
+        return {"family": "bpe", "files": {"vocab": "vocab.txt", "merges": "merges.txt"},
+                "model": {"type": "BPE", "unk_token": model.get("unk_token"), "fuse_unk": bool(model.get("fuse_unk")),
+                          "byte_fallback": bool(model.get("byte_fallback")),
+                          "continuing_subword_prefix": model.get("continuing_subword_prefix") or None,
+                          "end_of_word_suffix": model.get("end_of_word_suffix") or None,
+                          "ignore_merges": bool(model.get("ignore_merges"))},
+                **section, **common}, files
+    if kind == "Unigram":
+        pieces = model["vocab"]
+        if any("\n" in p or "\r" in p for p, _ in pieces):
+            raise ArtifactError("a Unigram piece contains a line break; it cannot be written as unigram.tsv")
+        if model.get("unk_id") is None:
+            raise _unsupported("a Unigram model without unk_id")
+        files["unigram.tsv"] = "".join(f"{p}\t{float(score)!r}\n" for p, score in pieces)
+        return {"family": "unigram", "files": {"pieces": "unigram.tsv"},
+                "model": {"type": "Unigram", "unk_id": int(model["unk_id"]),
+                          "byte_fallback": bool(model.get("byte_fallback"))},
+                **section, **common}, files
+    raise _unsupported(f"the {kind} model (supported: WordPiece, BPE, Unigram)")
+
+
+def write_tokenizer_assets(tokenizer, out: Path) -> dict:
+    """Write the tokenizer's asset files into ``out`` (removing other families' leftovers); returns the section."""
+    section, files = tokenizer_spec(tokenizer)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in TOKENIZER_FILES:
+        if name not in files and (out / name).is_file():
+            (out / name).unlink()
+    for name, content in files.items():
+        if isinstance(content, tuple):
+            write_lines(out / name, *content)
+        else:
+            (out / name).write_text(content, encoding="utf-8", newline="\n")
+    return section
+
+
+def tokenizer_info(tokenizer, labels: list[str], seq_len: int, out: Path) -> dict:
+    """labels.json's tokenizer-related fields (assets written into ``out``)."""
+    section = write_tokenizer_assets(tokenizer, out)
+    legacy = tokenizer_flags(tokenizer) if section["family"] == "wordpiece" else {}
+    return {"format": INFO_FORMAT, "labels": labels, "seq_len": seq_len, **legacy, "tokenizer": section}
 
 
 def write_tokenizer_golden(out_dir: Path, data_dir: Path, seq_lens=(128, 16)) -> list[Path]:
@@ -159,11 +410,15 @@ def write_tokenizer_golden(out_dir: Path, data_dir: Path, seq_lens=(128, 16)) ->
     tokenizer = load_tokenizer(resolve_model_dir("builtin:minilm-l6"))
     write_vocab(tokenizer, out_dir / "vocab.txt")
     (out_dir / "tokenizer-flags.json").write_text(json.dumps(tokenizer_flags(tokenizer)) + "\n")
-    cases = golden_cases(read_sst2_sentences(data_dir))
+    return write_golden_files(tokenizer, out_dir, golden_cases(read_sst2_sentences(data_dir)), seq_lens,
+                              {"tokenizer": "builtin:minilm-l6"})
+
+
+def write_golden_files(tokenizer, out_dir: Path, cases, seq_lens=(128, 16), source: dict | None = None) -> list[Path]:
     paths = []
     for seq_len in seq_lens:
         path = out_dir / f"golden-{seq_len}.json"
-        write_json(path, golden_vectors(tokenizer, cases, seq_len, source={"tokenizer": "builtin:minilm-l6"}))
+        write_json(path, golden_vectors(tokenizer, cases, seq_len, source=source))
         paths.append(path)
     return paths
 
@@ -218,11 +473,10 @@ def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str = "tflite
     if len(labels) < 2:
         raise ArtifactError(f"{model.parent}: artifact.json lists no label names; re-export the artifact")
     out.mkdir(parents=True, exist_ok=True)
+    info = tokenizer_info(tokenizer, labels, io["seq_len"], out)  # refuses an unsupported tokenizer before copying
     shutil.copyfile(model, out / "model.tflite")
-    write_vocab(tokenizer, out / "vocab.txt")
-    info = {"format": INFO_FORMAT, "labels": labels, "seq_len": io["seq_len"], **tokenizer_flags(tokenizer),
-            "signature": io["signature"], "inputs": io["inputs"], "output": io["output"],
-            "artifact": artifact, "run": str(run_dir)}
+    info |= {"signature": io["signature"], "inputs": io["inputs"], "output": io["output"],
+             "artifact": artifact, "run": str(run_dir)}
     (out / "labels.json").write_text(json.dumps(info, indent=2, ensure_ascii=True) + "\n")
     sentences = read_sst2_sentences(data_dir, golden_limit) if data_dir else []
     cases = golden_cases(sentences, with_pairs=False)
@@ -230,7 +484,8 @@ def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str = "tflite
                             source={"run": str(run_dir), "artifact": artifact})
     write_json(out / "golden.json", golden)
     return {"out": str(out), "model_bytes": (out / "model.tflite").stat().st_size, "cases": len(cases),
-            "labels": labels, "seq_len": io["seq_len"]}
+            "labels": labels, "seq_len": io["seq_len"], "family": info["tokenizer"]["family"],
+            "files": [f for f in TOKENIZER_FILES if (out / f).is_file()]}
 
 
 def default_data_dir() -> Path | None:
@@ -249,14 +504,15 @@ def cmd_android(args) -> int:
     data_dir = Path(args.data) if args.data else default_data_dir()
     result = write_assets(Path(args.run_dir), Path(args.out), args.artifact, args.golden_count, data_dir,
                           args.atol, args.rtol)
-    print(f"wrote {result['out']}: model.tflite ({result['model_bytes'] / 1e6:.1f} MB), vocab.txt, labels.json "
-          f"({', '.join(result['labels'])}; seq_len {result['seq_len']}), golden.json ({result['cases']} cases)")
+    print(f"wrote {result['out']}: model.tflite ({result['model_bytes'] / 1e6:.1f} MB), {', '.join(result['files'])} "
+          f"({result['family']} tokenizer), labels.json ({', '.join(result['labels'])}; seq_len {result['seq_len']}), "
+          f"golden.json ({result['cases']} cases)")
     print("next: cd android-demo && ./gradlew installDebug")
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("android", help="write the Android demo's assets (model, vocab, labels, golden vectors)")
+    p = sub.add_parser("android", help="write the Android demo's assets (model, tokenizer files, labels, golden vectors)")
     p.add_argument("run_dir", help="a run directory whose quantize stage produced a tflite-int8 artifact")
     p.add_argument("--out", default=str(DEFAULT_OUT), help=f"assets folder (default: {DEFAULT_OUT})")
     p.add_argument("--artifact", default="tflite-int8", help="artifact name in the manifest (default: tflite-int8)")

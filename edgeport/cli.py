@@ -13,11 +13,18 @@ from .bench.commands import register as register_bench_commands
 from .errors import EdgeportError
 from .explain.commands import register as register_explain_command
 from .mediapipe import register as register_mediapipe_command
+from .tune import register as register_tune_command
+from .mlm.fillmask import register as register_fill_mask_command
 
 
 def _load(args):
     from .config import load_config
 
+    if getattr(args, "params", None):  # `run --params FILE`: config < the files' values, in order < -o overrides
+        from .tune.params import load_config_with, read_param_files
+
+        return load_config_with(args.config, read_param_files(args.params), args.override,
+                                source=f"{args.config} with --params {', '.join(args.params)}")
     return load_config(args.config, args.override)
 
 
@@ -153,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="append", default=[], metavar="STAGE",
                    help="re-run this stage even if up to date (later stages re-run when its outputs change)")
     r.add_argument("--dry-run", action="store_true", help="print the plan and why each stage runs or is skipped")
+    r.add_argument("--params", metavar="FILE", action="append", help="a YAML mapping of config keys (dotted or "
+                   "nested) merged into the config before -o, e.g. the best_params.yaml `edgeport tune` writes "
+                   "(repeatable, later files win)")
     r.set_defaults(fn=cmd_run)
     with_config(sub.add_parser("status", help="what is done and what would re-run")).set_defaults(fn=cmd_status)
     sub.add_parser("configs", help="list the shipped configs").set_defaults(fn=cmd_configs)
@@ -169,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.set_defaults(fn=cmd_predict)
     # commands that live with their feature
     for register in (register_bench_commands, register_android_command, register_explain_command,
-                     register_mediapipe_command):
+                     register_mediapipe_command, register_fill_mask_command, register_tune_command):
         register(sub)
     return p
 

@@ -54,6 +54,11 @@ class DataConfig(Section):
     text_pair_column: str | None = None
     label_column: str = "label"
     label_names: list[str] | None = None
+    metric: Literal["accuracy", "f1", "macro_f1", "mcc"] = Field(
+        "accuracy", description="the task metric every choice is made on (checkpoint, early stop, the useless-model "
+                                "gate) and validate's drop gates judge: accuracy; f1 = binary F1 of the positive "
+                                "class, the SECOND label name (two classes only); macro_f1 = mean F1 over classes; "
+                                "mcc = Matthews correlation. Accuracy is always reported beside it")
     max_seq_len: int = Field(128, ge=8, le=4096)
     train_limit: int | None = Field(None, ge=1, description="teacher fine-tuning uses the first N training rows (after a seeded shuffle)")
     eval_limit: int | None = Field(None, ge=1)
@@ -81,6 +86,10 @@ class DataConfig(Section):
             raise ValueError("data.label_names needs at least two classes")
         if self.label_names is not None and len(set(self.label_names)) != len(self.label_names):
             raise ValueError("data.label_names has duplicates")
+        if self.metric == "f1" and self.label_names is not None and len(self.label_names) != 2:
+            raise ValueError(f"data.metric f1 is the binary F1 of the positive class (the second label name), but "
+                             f"data.label_names has {len(self.label_names)} classes; use macro_f1 (the mean of every "
+                             f"class's F1) or mcc")
         return self
 
 
@@ -105,6 +114,39 @@ class TrainConfig(Section):
                               "class on the selection split (one-sided binomial test), else the run fails")
 
 
+class PretrainConfig(Section):
+    """Continued masked-language-model pre-training of the teacher's encoder (the pretrain stage, before teacher)."""
+
+    enabled: bool = Field(False, description="continue MLM pre-training of teacher.model on in-domain text before "
+                          "the teacher stage fine-tunes it (a model without an MLM head gets a fresh one, tied to "
+                          "its input embeddings)")
+    corpus: str | None = Field(None, description="unlabelled text: a file or directory, one document per line, or "
+                               ".jsonl with a 'text' field")
+    use_task_text: bool = Field(True, description="also pre-train on the task's training texts (labels ignored)")
+    task_rows: int | None = Field(None, ge=1, description="with use_task_text: the first N shuffled training rows "
+                                  "(default: all of them)")
+    mlm_probability: float = Field(0.15, gt=0, lt=1, description="share of tokens (words, with whole_word_mask) "
+                                   "chosen for prediction; of those 80% become the mask token, 10% random, 10% kept")
+    whole_word_mask: bool = Field(False, description="choose whole words (the tokenizer's word_ids), never pieces")
+    sop: bool = Field(False, description="add ALBERT's sentence-order prediction on consecutive segments (needs "
+                      "multi-sentence documents or a sentence-pair task)")
+    sop_weight: float = Field(1.0, ge=0, description="weight of the SOP loss beside the MLM loss")
+    max_seq_len: int | None = Field(None, ge=8, le=4096, description="tokens per example; default: data.max_seq_len")
+    held_out_fraction: float = Field(0.05, gt=0, lt=0.5, description="share of the documents held out to choose "
+                                     "the checkpoint and measure masked-token accuracy and perplexity")
+    held_out_max_rows: int = Field(2000, ge=10, description="... at most this many documents (at least 10, at most "
+                                   "a fifth)")
+    train: TrainConfig = TrainConfig(lr=5e-5, eval_every=250)
+
+    @model_validator(mode="after")
+    def _text(self):
+        if self.enabled and not self.use_task_text and not self.corpus:
+            raise ValueError("pretrain needs text: set pretrain.corpus or pretrain.use_task_text: true")
+        if self.corpus is not None and not self.corpus.strip():
+            raise ValueError("pretrain.corpus is empty; name a file or directory, or leave it unset")
+        return self
+
+
 class TeacherConfig(Section):
     model: str = Field("builtin:minilm-l6", description="builtin:NAME, a local HF directory, or a hub id")
     finetune: Literal["auto", "always", "never"] = "auto"
@@ -114,13 +156,28 @@ class TeacherConfig(Section):
 
 
 class StudentConfig(Section):
-    layers: list[int] = Field(default_factory=lambda: [0, 2, 4], description="teacher layers that initialise the student")
+    model: str | None = Field(None, description="a student of its own instead of one built from the teacher's "
+                              "layers: a local Hugging Face directory (safetensors + its own tokenizer, which may "
+                              "differ from the teacher's: logit KD needs only the same texts) or a hub id")
+    layers: list[int] = Field(default_factory=lambda: [0, 2, 4], description="teacher layers that initialise the "
+                              "student; with student.model: which of that model's own layers to keep (default: all)")
     hidden_size: int | None = Field(None, ge=8, description="narrower student (random init) when set")
     intermediate_size: int | None = Field(None, ge=8)
     num_attention_heads: int | None = Field(None, ge=1)
 
+    def own_layers(self) -> list[int] | None:
+        """With ``model``: the layers of that model to keep, None = all of them (``layers`` left unset)."""
+        return list(self.layers) if "layers" in self.model_fields_set else None
+
     @model_validator(mode="after")
     def _layers(self):
+        if self.model is not None and not self.model.strip():
+            raise ValueError("student.model is empty; name a Hugging Face directory or hub id, or leave it unset")
+        if self.model is not None:
+            widths = [k for k in ("hidden_size", "intermediate_size", "num_attention_heads") if getattr(self, k)]
+            if widths:
+                raise ValueError(f"student.{widths[0]} shapes a student built from the teacher; with student.model "
+                                 f"the student has its own shape: unset {', '.join('student.' + w for w in widths)}")
         if not self.layers:
             raise ValueError("student.layers must name at least one teacher layer")
         if len(set(self.layers)) != len(self.layers) or sorted(self.layers) != self.layers:
@@ -137,6 +194,9 @@ class DistillConfig(Section):
     temperature: float = Field(2.0, gt=0)
     hidden_loss_weight: float = Field(0.0, ge=0, description="weight of hidden-state MSE on mapped layers")
     train_limit: int | None = Field(None, ge=1, description="distillation rows (first N of the shuffled train split); default: data.train_limit")
+    extra_texts: str | None = Field(None, description="unlabelled texts the teacher labels with soft targets; the "
+                                    "student learns them with the KD term only (a file or directory, one text per "
+                                    "line, or .jsonl with a 'text' field)")
     train: TrainConfig = TrainConfig(lr=1e-4)
 
 
@@ -300,9 +360,111 @@ class ExplainConfig(Section):
         return self
 
 
+class TuneRange(Section):
+    low: float
+    high: float
+    log: bool = Field(False, description="sample on a log scale (learning rates)")
+    step: float | None = Field(None, gt=0, description="sample on a grid low, low+step, ..., high")
+
+    @model_validator(mode="after")
+    def _range(self):
+        if self.low > self.high:
+            raise ValueError(f"low {self.low} must be <= high {self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError("a log-scale range needs low > 0")
+        if self.log and self.step is not None:
+            raise ValueError("set either log or step, not both")
+        return self
+
+
+class TuneSpace(Section):
+    """Training hyperparameters searched by ``edgeport tune --stage teacher|distill`` (null: not searched, the
+    config's value is kept). Names map to the stage's section: lr -> teacher.train.lr / distill.train.lr."""
+    lr: TuneRange | None = TuneRange(low=1e-6, high=3e-4, log=True)
+    warmup_ratio: TuneRange | None = TuneRange(low=0.0, high=0.2)
+    weight_decay: TuneRange | None = TuneRange(low=0.0, high=0.1)
+    batch_size: list[int] | None = Field(default_factory=lambda: [16, 32, 64], description="choices")
+    epochs: TuneRange | None = TuneRange(low=1, high=3, step=1)
+    temperature: TuneRange | None = Field(TuneRange(low=1, high=8), description="distill only")
+    alpha: TuneRange | None = Field(TuneRange(low=0, high=1), description="distill only")
+
+    @model_validator(mode="after")
+    def _choices(self):
+        if self.batch_size is not None and (not self.batch_size or min(self.batch_size) < 1):
+            raise ValueError("tune.space.batch_size must list positive batch sizes (or be null)")
+        for name in ("warmup_ratio", "alpha"):
+            r = getattr(self, name)
+            if r is not None and (r.low < 0 or r.high > 1):
+                raise ValueError(f"tune.space.{name} must lie within [0, 1]")
+        return self
+
+
+class TuneStudentSpace(Section):
+    """The student search (``edgeport tune --stage student --target NAME``): depth and which teacher layers,
+    heads and FFN fractions pruned, vocabulary pruning."""
+    min_layers: int = Field(1, ge=1, description="fewest student layers")
+    max_layers: int | None = Field(None, ge=1, description="most student layers; default: the teacher's minus one")
+    placements: list[Literal["bottom", "stride", "spread"]] = Field(
+        default_factory=lambda: ["bottom", "stride", "spread"], description="which teacher layers a depth-d "
+        "student copies: bottom = 0..d-1; stride = every (T//d)-th from 0 (d=3 of 6: [0, 2, 4]); spread = evenly "
+        "from the first to the last")
+    heads_fraction: TuneRange | None = TuneRange(low=0.0, high=0.5, step=0.25)
+    ffn_fraction: TuneRange | None = TuneRange(low=0.0, high=0.75, step=0.25)
+    vocab: list[bool] = Field(default_factory=lambda: [False, True], description="prune the vocabulary: choices")
+
+    @model_validator(mode="after")
+    def _student(self):
+        if self.max_layers is not None and self.max_layers < self.min_layers:
+            raise ValueError("tune.student.max_layers must be >= min_layers")
+        if not self.placements or not self.vocab:
+            raise ValueError("tune.student.placements and tune.student.vocab need at least one choice")
+        for name in ("heads_fraction", "ffn_fraction"):
+            r = getattr(self, name)
+            if r is not None and (r.low < 0 or r.high >= 1):
+                raise ValueError(f"tune.student.{name} must lie within [0, 1)")
+        return self
+
+
+class TuneConfig(Section):
+    trials: int = Field(20, ge=1, description="finished trials (complete + pruned) the study runs to; --trials")
+    storage: str | None = Field(None, description="Optuna RDB URL (sqlite:///..., postgresql://...); default: "
+                                "sqlite:///RUN_DIR/tune/study.db. Several `edgeport tune` on one URL share a study")
+    sampler: Literal["tpe", "nsga2", "random"] = Field("tpe", description="nsga2: the student search only")
+    seed: int | None = Field(None, description="sampler seed, for a repeatable single-worker study (workers on one "
+                             "study must not share a seed); default: a fresh one per process")
+    pruner: Literal["median", "halving", "none"] = Field(
+        "median", description="stop hopeless trials at their selection evaluations: median (below the median of "
+                              "earlier trials at the same point) or halving (successive halving)")
+    evals: int = Field(8, ge=2, le=1000, description="selection evaluations per trial, evenly spread over its "
+                       "training (sets the stage's train.eval_every): the pruner's checkpoints")
+    startup_trials: int = Field(3, ge=0, description="finished trials before the median pruner judges any")
+    warmup_evals: int = Field(2, ge=0, description="median pruner: never prune before this many evaluations")
+    heartbeat_seconds: int = Field(10, ge=1, description="a running trial's heartbeat in the storage")
+    grace_seconds: int = Field(40, ge=2, description="a trial whose heartbeat is older (its process died) is "
+                               "failed and re-queued with the same parameters")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="dotted key -> value applied to every "
+                                      "trial, e.g. {distill.train.epochs: 1} (not to the shared teacher)")
+    enqueue: list[dict[str, Any]] = Field(default_factory=list, description="trials to run first: parameter -> "
+                                          "value, e.g. [{teacher.train.lr: 1.0e-6}]; unnamed ones are sampled")
+    keep_trial_models: bool = Field(False, description="keep each trial's model files (else only its manifest and "
+                                    "metrics stay)")
+    space: TuneSpace = TuneSpace()
+    student: TuneStudentSpace = TuneStudentSpace()
+
+    @model_validator(mode="after")
+    def _tune(self):
+        if self.grace_seconds <= self.heartbeat_seconds:
+            raise ValueError("tune.grace_seconds must exceed tune.heartbeat_seconds")
+        if self.storage is not None and "://" not in self.storage:
+            raise ValueError(f"tune.storage {self.storage!r} is not an RDB URL; e.g. sqlite:///study.db or "
+                             f"postgresql://user@host/db")
+        return self
+
+
 class PipelineConfig(Section):
     run: RunConfig = RunConfig()
     data: DataConfig = DataConfig()
+    pretrain: PretrainConfig = PretrainConfig()
     teacher: TeacherConfig = TeacherConfig()
     distill: DistillConfig = DistillConfig()
     prune: PruneConfig = PruneConfig()
@@ -311,6 +473,7 @@ class PipelineConfig(Section):
     validate: ValidateConfig = ValidateConfig()
     explain: ExplainConfig = ExplainConfig()
     report: ReportConfig = ReportConfig()
+    tune: TuneConfig = TuneConfig()
 
     @model_validator(mode="after")
     def _cross_field(self):
@@ -318,6 +481,9 @@ class PipelineConfig(Section):
         if self.teacher.model.startswith("builtin:") and self.teacher.finetune == "never":
             problems.append("teacher.finetune=never: the built-in teachers have no classification head; "
                             "use 'auto' or 'always', or point teacher.model at a fine-tuned classifier")
+        if self.pretrain.enabled and self.teacher.finetune == "never":
+            problems.append("pretrain.enabled gives the teacher stage a pre-trained encoder without a "
+                            "classification head, so teacher.finetune cannot be 'never'; use 'auto' or 'always'")
         if self.data.text_pair_column and self.data.text_pair_column == self.data.text_column:
             problems.append("data.text_pair_column must differ from data.text_column")
         if self.data.label_column in (self.data.text_column, self.data.text_pair_column):

@@ -99,9 +99,9 @@ def split_file(directory: Path, split: str) -> Path:
 def data_fingerprint(cfg: DataConfig) -> str:
     """Hash of the data files (or the hub id) plus the data fields that decide which rows and labels there are.
 
-    ``train_limit`` and ``max_seq_len`` are left out: stages that read them declare them in their own ``reads``
-    (distill reads ``distill.train_limit or data.train_limit``), so changing them re-runs only those stages."""
-    fields = cfg.model_dump(mode="json", exclude={"train_limit", "max_seq_len"})
+    ``train_limit``, ``max_seq_len`` and ``metric`` are left out: stages that read them declare them in their own
+    ``reads`` (distill reads ``distill.train_limit or data.train_limit``), so changing them re-runs only those stages."""
+    fields = cfg.model_dump(mode="json", exclude={"train_limit", "max_seq_len", "metric"})
     h = hashlib.sha256(json.dumps(fields, sort_keys=True).encode())
     directory = resolve_local_dir(cfg)
     if directory is None:

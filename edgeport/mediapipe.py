@@ -79,10 +79,13 @@ import time
 import unicodedata
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 
 from .errors import ArtifactError, ConfigError, MissingExtraError
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where used: `edgeport --help` loads this module and must stay light
 
 METADATA_NAME = "TFLITE_METADATA"
 # metadata_version.cc: input_process_units and BertTokenizerOptions need 1.1.0, a VOCABULARY file 1.0.1; the
@@ -236,6 +239,8 @@ def _append_softmax(model, schema) -> None:
 
 
 def _set_metadata(model, schema, metadata_buf: bytes) -> None:
+    import numpy as np
+
     buf = schema.BufferT(data=np.frombuffer(bytes(metadata_buf), dtype=np.uint8))
     for entry in model.metadata or []:
         if _name(entry.name) == METADATA_NAME:
@@ -253,6 +258,8 @@ def _round16(n: int) -> int:
 def _serialize(model, schema, flatbuffer_utils) -> bytearray:
     """The model with large buffers after the flatbuffer, 16-byte aligned (ai-edge-quantizer's layout). Buffers
     of ``Model.metadata`` entries stay inline: readers (MediaPipe's metadata extractor) take their ``data()``."""
+    import numpy as np
+
     inline = {int(m.buffer) for m in model.metadata or []}
     out_of_line = {}
     for i, buf in enumerate(model.buffers):
@@ -341,6 +348,8 @@ def write_mediapipe_metadata(tflite_in, out_path, vocab_file, label_names, *, pr
     to ``out_path``. ``probabilities`` appends a softmax so MediaPipe's scores are class probabilities (a file this
     function wrote already ends in it: its metadata is replaced, no second softmax is added).
     ``vocab_size`` (the model's embedding rows, when known) is checked against the vocabulary file."""
+    import numpy as np
+
     mfb, mi = _require_mediapipe()
     schema, flatbuffer_utils = _require_litert()
     tflite_in, out_path = Path(tflite_in), Path(out_path)
@@ -453,12 +462,16 @@ def write_for_artifact(artifact, out_path, *, probabilities: bool = True) -> Pat
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     e = np.exp(x - x.max(-1, keepdims=True))
     return e / e.sum(-1, keepdims=True)
 
 
 def mediapipe_scores(tflite_with_meta, texts: list[str], probabilities: bool = True) -> tuple[np.ndarray, list]:
     """MediaPipe TextClassifier scores ``[rows, classes]`` (by category index) and the top category names."""
+    import numpy as np
+
     try:
         from mediapipe.tasks.python.core.base_options import BaseOptions
         from mediapipe.tasks.python.text import text_classifier as tc
@@ -494,6 +507,8 @@ def mediapipe_agreement(tflite_with_meta, artifact_dir, texts: list[str], labels
     ``DEFAULT_SCORE_ATOL``) with a few examples, rows with non-ASCII text, the written file run by edgeport's runner
     (``written_file_max_diff``), whether MediaPipe's category names are the artifact's labels, and each side's
     accuracy when ``labels`` are given."""
+    import numpy as np
+
     from . import runtimes
     from .runtimes.common import artifact_meta, model_file
     from .runtimes.text import artifact_max_len, artifact_tokenizer, encode_rows, pad_batch, pad_token_id

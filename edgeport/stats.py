@@ -11,11 +11,20 @@ rows (reference right / candidate wrong = b, reference wrong / candidate right =
 
 A label-agreement gate tests the share of flipped rows against the allowed share with an exact one-sided
 binomial test. Pure Python (``math``): no SciPy.
+
+With ``data.metric`` F1, macro-F1 or MCC the drop gates judge that metric instead (``metric_drop`` below): it is
+not a sum over rows, so there is no McNemar table; a paired bootstrap gives its interval and a paired approximate
+randomisation test its one-sided p. Those use NumPy, imported inside them (the CLI and the stage modules import
+no numerical library until a stage runs).
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # NumPy is imported inside the functions that use it
+    import numpy as np
 
 Z95 = 1.959963984540054  # two-sided 95 %
 
@@ -85,3 +94,162 @@ def agreement_test(agree, min_agreement: float) -> dict:
     lo, hi = wilson(n - flips, n)
     return {"n": n, "flips": flips, "agreement": round((n - flips) / n, 6) if n else 1.0,
             "ci95": [round(lo, 6), round(hi, 6)], "p_below": binomial_tail(flips, n, 1.0 - min_agreement)}
+
+
+# ------------------------------------------------------------------------------------------ task metrics
+#
+# ``data.metric`` names the number every choice is made on (checkpoint, early stop, the useless-model gate) and
+# the validate drop gates judge: accuracy, or for imbalanced tasks F1 of the positive class (binary), macro-F1 or
+# Matthews' correlation. Each is a function of the confusion matrix, so it is computed here from counts (numpy):
+# one code path for a single split and for thousands of resampled ones. Conventions follow scikit-learn with
+# ``labels`` = every class of the task and ``zero_division=0`` (tests/test_metrics.py checks against it):
+#
+# * ``f1``: the positive class is the *second* label name (index 1: SST-2's "positive", MRPC's "equivalent", QQP's
+#   "duplicate"); F1 = 2 tp / (2 tp + fp + fn), 0 when the class is neither present nor predicted. Two classes only.
+# * ``macro_f1``: the unweighted mean of every class's F1 (one-vs-rest), classes absent from a split included (0).
+# * ``mcc``: Matthews' correlation, multiclass by Gorodkin's R_K; 0 when a marginal is constant (a constant
+#   predictor, or a split with one class), which is also scikit-learn's value.
+
+METRICS = ("accuracy", "f1", "macro_f1", "mcc")
+RESAMPLES = 2000  # paired bootstrap resamples (interval) and randomisation rounds (p-value)
+
+
+def metric_title(metric: str, label_names: list[str] | None = None) -> str:
+    """How reports name the metric: ``F1 of 'duplicate'``, ``macro-F1``, ``MCC``, ``accuracy``."""
+    if metric == "f1":
+        positive = f" of '{label_names[1]}'" if label_names and len(label_names) > 1 else " (positive class)"
+        return f"F1{positive}"
+    return {"accuracy": "accuracy", "macro_f1": "macro-F1", "mcc": "MCC"}[metric]
+
+
+def check_metric(metric: str, num_labels: int, label_names: list[str] | None = None) -> None:
+    """``f1`` is the binary F1 of the positive class: with more than two classes there is no single positive one."""
+    from .errors import ConfigError
+
+    if metric not in METRICS:
+        raise ConfigError([f"data.metric: unknown metric '{metric}'; use one of {', '.join(METRICS)}"])
+    if metric == "f1" and num_labels != 2:
+        names = f" ({', '.join(label_names)})" if label_names else ""
+        raise ConfigError([f"data.metric: f1 is the binary F1 of the positive class (the second label name), but the "
+                           f"task has {num_labels} labels{names}; use macro_f1 (the mean of every class's F1) or mcc"])
+
+
+def confusion(labels, preds, num_labels: int) -> np.ndarray:
+    """[num_labels, num_labels] counts: rows = true class, columns = predicted class."""
+    import numpy as np
+
+    labels, preds = np.asarray(labels, dtype=np.int64), np.asarray(preds, dtype=np.int64)
+    if labels.shape != preds.shape:
+        raise ValueError(f"{labels.size} labels vs {preds.size} predictions")
+    return np.bincount(labels * num_labels + preds, minlength=num_labels ** 2).reshape(num_labels, num_labels)
+
+
+def metric_from_confusion(cm: np.ndarray, metric: str) -> np.ndarray:
+    """The metric of one confusion matrix ``[k, k]`` or of a stack ``[..., k, k]`` (float64, same leading shape)."""
+    import numpy as np
+
+    cm = np.asarray(cm, dtype=np.float64)
+    total = cm.sum(axis=(-2, -1))
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)  # [..., k]
+    if metric == "accuracy":
+        return np.divide(tp.sum(-1), total, out=np.zeros_like(total), where=total > 0)
+    true, pred = cm.sum(-1), cm.sum(-2)  # per class: rows (true counts), columns (predicted counts)
+    if metric in ("f1", "macro_f1"):
+        den = true + pred  # 2 tp + fp + fn
+        f1 = np.divide(2 * tp, den, out=np.zeros_like(den), where=den > 0)
+        return f1[..., 1] if metric == "f1" else f1.mean(-1)
+    if metric == "mcc":
+        c = tp.sum(-1)
+        num = c * total - (pred * true).sum(-1)
+        den = np.sqrt((total ** 2 - (pred ** 2).sum(-1)) * (total ** 2 - (true ** 2).sum(-1)))
+        return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    raise ValueError(f"unknown metric {metric!r}; one of {', '.join(METRICS)}")
+
+
+def metric_value(metric: str, labels, preds, num_labels: int) -> float:
+    return round(float(metric_from_confusion(confusion(labels, preds, num_labels), metric)), 6)
+
+
+def _joint(labels, preds_a, preds_b, k: int) -> np.ndarray:
+    """Counts of each (label, prediction a, prediction b) triple, flattened: everything a paired metric of the
+    two predictors depends on. Resampling rows is resampling these k^3 cells."""
+    import numpy as np
+
+    y, a, b = (np.asarray(x, dtype=np.int64) for x in (labels, preds_a, preds_b))
+    if not (y.shape == a.shape == b.shape):
+        raise ValueError(f"paired rows differ in length: {y.size} labels, {a.size} and {b.size} predictions")
+    return np.bincount((y * k + a) * k + b, minlength=k ** 3).astype(np.int64)
+
+
+def _pair_metrics(counts: np.ndarray, metric: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(metric of predictor a, metric of predictor b) for joint counts ``[..., k^3]``."""
+    cube = counts.reshape(*counts.shape[:-1], k, k, k)  # [..., label, a, b]
+    return metric_from_confusion(cube.sum(-1), metric), metric_from_confusion(cube.sum(-2), metric)
+
+
+def paired_metric_test(metric: str, labels, preds_ref, preds_cand, num_labels: int, *, seed: int = 0,
+                       resamples: int = RESAMPLES) -> dict:
+    """How much lower the candidate's metric is than the reference's on the same rows, with evidence.
+
+    ``diff`` = metric(reference) - metric(candidate). ``ci95``: paired bootstrap percentile interval (rows
+    resampled with replacement, both predictors on the same resample). Two one-sided p-values of "the candidate is
+    worse":
+
+    * ``p_worse``: approximate randomisation test (Noreen 1989; Yeh 2000, the usual significance test for F1
+      differences between two systems): under "the two predictors are exchangeable" each row's pair of
+      predictions is swapped with probability 1/2; p = (1 + #{swapped diff >= observed diff}) / (resamples + 1).
+      For accuracy this is a Monte-Carlo McNemar test. Validate's drop gates use it (two real models).
+    * ``p_worse_bootstrap``: the paired bootstrap's (1 + #{resampled diff <= 0}) / (resamples + 1). The
+      useless-model gate uses it against a *constant* candidate: swapping rows with a constant mixes the model's
+      information into both sides, so the randomisation null is wide and the test weak there (MCC 0.50 vs 0 on
+      100 rows: randomisation p = 0.025, bootstrap p = 0.001).
+
+    Everything draws from ``seed``: the same inputs give the same numbers.
+    """
+    import numpy as np
+
+    k = num_labels
+    counts = _joint(labels, preds_ref, preds_cand, k)
+    n = int(counts.sum())
+    ref, cand = (float(v) for v in _pair_metrics(counts, metric, k))
+    out = {"n": n, "metric": metric, "ref_value": round(ref, 6), "value": round(cand, 6),
+           "diff": round(ref - cand, 6), "resamples": resamples, "seed": seed}
+    if n == 0:
+        return out | {"ci95": [-1.0, 1.0], "p_worse": 1.0, "p_worse_bootstrap": 1.0}
+    rng = np.random.default_rng(seed)
+    # bootstrap: n rows drawn with replacement = a multinomial draw over the k^3 cells
+    boot = rng.multinomial(n, counts / n, size=resamples)
+    b_ref, b_cand = _pair_metrics(boot, metric, k)
+    b_diff = b_ref - b_cand
+    lo, hi = np.percentile(b_diff, [2.5, 97.5])
+    p_boot = (1 + int((b_diff <= 1e-12).sum())) / (resamples + 1)
+    # randomisation: in each cell (y, a, b) with a != b, Binomial(count, 1/2) rows swap to (y, b, a)
+    cells = np.arange(k ** 3)
+    y, a, b = cells // (k * k), (cells // k) % k, cells % k
+    swapped_cell = (y * k + b) * k + a
+    movable = a != b
+    moved = np.zeros((resamples, k ** 3), dtype=np.int64)
+    moved[:, movable] = rng.binomial(counts[movable], 0.5, size=(resamples, int(movable.sum())))
+    perm = np.tile(counts, (resamples, 1)) - moved
+    for cell in np.flatnonzero(movable):
+        perm[:, swapped_cell[cell]] += moved[:, cell]
+    p_ref, p_cand = _pair_metrics(perm, metric, k)
+    extreme = int(((p_ref - p_cand) >= (ref - cand) - 1e-12).sum())
+    return out | {"ci95": [round(float(lo), 6), round(float(hi), 6)],
+                  "p_worse": round((1 + extreme) / (resamples + 1), 6), "p_worse_bootstrap": round(p_boot, 6)}
+
+
+def metric_drop(metric: str, labels, preds_ref, preds_cand, num_labels: int, *, seed: int = 0,
+                resamples: int = RESAMPLES) -> dict:
+    """``paired_metric_test`` in the units of the drop gates: points (100 x the metric), with the accuracies
+    beside it (the report shows both)."""
+    import numpy as np
+
+    t = paired_metric_test(metric, labels, preds_ref, preds_cand, num_labels, seed=seed, resamples=resamples)
+    labels = np.asarray(labels)
+    acc = lambda p: round(float((np.asarray(p) == labels).mean()), 6) if labels.size else 0.0  # noqa: E731
+    return {"n": t["n"], "metric": metric, "ref_value": t["ref_value"], "value": t["value"],
+            "ref_accuracy": acc(preds_ref), "accuracy": acc(preds_cand),
+            "drop_points": round(100 * t["diff"], 4), "ci95_points": [round(100 * v, 4) for v in t["ci95"]],
+            "p_worse": t["p_worse"], "test": "paired bootstrap CI + one-sided approximate randomisation",
+            "resamples": resamples, "seed": seed}

@@ -1,5 +1,5 @@
-"""edgeport.android: golden vectors for the Kotlin tokenizer and the app's assets (fast parts; the JVM run is in
-test_android_jvm.py)."""
+"""edgeport.android: golden vectors for the Kotlin tokenizers and the app's assets, for every tokenizer family (fast
+parts; the JVM run is in test_android_jvm.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import SST2
+
 from edgeport import android
-from edgeport.errors import ArtifactError, DataError
+from edgeport.errors import ArtifactError, DataError, EdgeportError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,3 +85,193 @@ def test_unicode_tables_are_current():
                          capture_output=True, text=True, check=True).stdout
     committed = (ROOT / "android-demo/app/src/main/java/dev/edgeport/demo/text/UnicodeTables.kt").read_text()
     assert out == committed, "regenerate UnicodeTables.kt: see android-demo/README.md"
+
+
+# ------------------------------------------------------------------------------------------ tokenizer families
+
+FAMILIES = {"bpe-roberta": ("bpe", "roberta"), "unigram-xlm-roberta": ("unigram", "xlm-roberta"),
+            "unigram-deberta-v2": ("unigram", "deberta-v2"), "wordpiece-distilbert": ("wordpiece", "distilbert")}
+
+
+@pytest.fixture(scope="module")
+def family_tokenizers(tmp_path_factory):
+    from family import cached_tokenizer
+
+    cache = tmp_path_factory.mktemp("family-tokenizers")
+    return {name: cached_tokenizer(fam, arch, cache) for name, (fam, arch) in FAMILIES.items()}
+
+
+def test_tokenizer_spec_per_family(tmp_path, family_tokenizers):
+    expect = {"bpe-roberta": ("bpe", {"vocab.txt", "merges.txt"}, False),
+              "unigram-xlm-roberta": ("unigram", {"unigram.tsv", "charsmap.b64"}, False),
+              "unigram-deberta-v2": ("unigram", {"unigram.tsv"}, True),
+              "wordpiece-distilbert": ("wordpiece", {"vocab.txt"}, False)}
+    for name, tok in family_tokenizers.items():
+        out = tmp_path / name
+        info = android.tokenizer_info(tok, ["negative", "positive"], 16, out)
+        family, files, type_ids = expect[name]
+        section = info["tokenizer"]
+        assert section["family"] == family and section["token_type_ids"] is type_ids, name
+        assert {f.name for f in out.iterdir()} == files, name
+        assert section["pad_id"] == tok.pad_token_id
+        assert ("do_lower_case" in info) == (family == "wordpiece")  # legacy top-level flags: WordPiece only
+        json.dumps(info, ensure_ascii=True)  # labels.json-ready
+    roberta = android.tokenizer_spec(family_tokenizers["bpe-roberta"])[0]
+    assert roberta["pre_tokenizer"]["regex"] == android.GPT2_PATTERN
+    assert [i.get("special") for i in roberta["post_processor"]["pair"]] == [[0], None, [2], [2], None, [2]]
+    xlmr = android.tokenizer_spec(family_tokenizers["unigram-xlm-roberta"])[0]
+    assert xlmr["normalizer"] == {"type": "Precompiled", "charsmap": "charsmap.b64"}
+    deberta = android.tokenizer_spec(family_tokenizers["unigram-deberta-v2"])[0]
+    assert [n["type"] for n in deberta["normalizer"]["normalizers"]] == ["Replace", "NFC", "Strip"]
+    assert deberta["post_processor"]["pair"][3] == {"sequence": "B", "type_id": 1}
+
+
+def _rebuild(section: dict, directory: Path):
+    """A `tokenizers.Tokenizer` built only from the written assets and labels.json's section (what the app reads)."""
+    import base64
+
+    from tokenizers import AddedToken, Regex, Tokenizer, models, normalizers, pre_tokenizers, processors
+
+    lines = lambda name: (directory / name).read_text(encoding="utf-8").split("\n")[:-1]
+    files, m = section["files"], section.get("model") or {}
+    if section["family"] == "bpe":
+        vocab = {t: i for i, t in enumerate(lines(files["vocab"]))}
+        merges = [tuple(line.split(" ")) for line in lines(files["merges"])]
+        optional = {k: m[k] for k in ("unk_token", "continuing_subword_prefix", "end_of_word_suffix") if m[k]}
+        model = models.BPE(vocab, merges, fuse_unk=m["fuse_unk"], byte_fallback=m["byte_fallback"],
+                           ignore_merges=m["ignore_merges"], **optional)
+    elif section["family"] == "unigram":
+        pieces = [(line.rsplit("\t", 1)[0], float(line.rsplit("\t", 1)[1])) for line in lines(files["pieces"])]
+        model = models.Unigram(pieces, m["unk_id"], m["byte_fallback"])
+    else:
+        model = models.WordPiece({t: i for i, t in enumerate(lines(files["vocab"]))}, unk_token="[UNK]")
+    tok = Tokenizer(model)
+
+    def norm(n):
+        kind = n["type"]
+        if kind == "Sequence":
+            return normalizers.Sequence([norm(x) for x in n["normalizers"]])
+        if kind == "Precompiled":
+            return normalizers.Precompiled(base64.b64decode((directory / n["charsmap"]).read_text()))
+        if kind == "Replace":
+            p = n["pattern"]
+            return normalizers.Replace(Regex(p["Regex"]) if "Regex" in p else p["String"], n["content"])
+        if kind == "Strip":
+            return normalizers.Strip(left=n["strip_left"], right=n["strip_right"])
+        if kind == "BertNormalizer":
+            return normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
+                                              strip_accents=n["strip_accents"], lowercase=n["lowercase"])
+        return getattr(normalizers, kind)()
+
+    def pre(p):
+        kind = p["type"]
+        if kind == "Sequence":
+            return pre_tokenizers.Sequence([pre(x) for x in p["pretokenizers"]])
+        if kind == "ByteLevel":
+            assert p["regex"] in (None, android.GPT2_PATTERN)
+            return pre_tokenizers.ByteLevel(add_prefix_space=p["add_prefix_space"], use_regex=p["use_regex"])
+        if kind == "Metaspace":
+            return pre_tokenizers.Metaspace(replacement=p["replacement"], prepend_scheme=p["prepend_scheme"],
+                                            split=p["split"])
+        return getattr(pre_tokenizers, kind)()
+
+    if section.get("normalizer"):
+        tok.normalizer = norm(section["normalizer"])
+    if section.get("pre_tokenizer"):
+        tok.pre_tokenizer = pre(section["pre_tokenizer"])
+    tok.add_special_tokens([AddedToken(t["content"], lstrip=t["lstrip"], rstrip=t["rstrip"],
+                                       normalized=t["normalized"], special=True)
+                            for t in section["added_tokens"]])
+    names = {i: t for t, i in tok.get_vocab().items()}
+
+    def template(items):
+        return ["$" + i["sequence"] + f":{i['type_id']}" if i.get("sequence") else
+                " ".join(f"{names[x]}:{i['type_id']}" for x in i["special"]) for i in items]
+
+    specials = sorted({(names[x], x) for i in section["post_processor"]["single"] + section["post_processor"]["pair"]
+                       for x in i.get("special", [])})
+    tok.post_processor = processors.TemplateProcessing(single=template(section["post_processor"]["single"]),
+                                                       pair=template(section["post_processor"]["pair"]),
+                                                       special_tokens=specials)
+    return tok
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_assets_alone_rebuild_the_python_tokenizer(tmp_path, family_tokenizers, name):
+    """The written files + labels.json section hold everything: a Rust tokenizer rebuilt from them alone gives the
+    golden ids of the original on every hard case and 200 SST-2 sentences (+ pairs), at 128 and 16 tokens."""
+    tok = family_tokenizers[name]
+    section = android.tokenizer_info(tok, ["n", "p"], 128, tmp_path)["tokenizer"]
+    rebuilt = _rebuild(section, tmp_path)
+    cases = android.golden_cases(android.read_sst2_sentences(SST2, 200))
+    assert len(cases) >= 300
+    for seq_len in (128, 16):
+        golden = android.golden_vectors(tok, cases, seq_len)
+        rebuilt.enable_truncation(seq_len)
+        rebuilt.enable_padding(length=seq_len, pad_id=section["pad_id"])
+        for case in golden["cases"]:
+            enc = rebuilt.encode(case["text"], case["text_pair"] or None)
+            types = enc.type_ids if section["token_type_ids"] else [0] * seq_len
+            assert (enc.ids, enc.attention_mask, types) == \
+                (case["input_ids"], case["attention_mask"], case["token_type_ids"]), (name, case["name"])
+
+
+def test_golden_ids_are_the_python_tokenizers(family_tokenizers):
+    cases = [("a", "Don't stop <mask> now!", None), ("p", "café  naïve", "日本語 😀")]
+    for name, tok in family_tokenizers.items():
+        for case in android.golden_vectors(tok, cases, 32)["cases"]:
+            enc = tok(case["text"], case["text_pair"], truncation=True, max_length=32, padding="max_length")
+            assert case["input_ids"] == list(enc["input_ids"]), name
+            assert case["token_type_ids"] == list(enc.get("token_type_ids", [0] * 32)), name
+
+
+def test_write_assets_for_every_family(tmp_path, family_tokenizers, monkeypatch):
+    """edgeport android with a fake TFLite artifact: the family's files, labels.json (model inputs: no
+    token_type_ids for RoBERTa-like models), golden.json with logits; another family's leftovers are removed."""
+    import numpy as np
+
+    import edgeport.runtimes.text as rtext
+    from edgeport import runtimes
+
+    out = tmp_path / "assets"
+    fake = tmp_path / "model.tflite"
+    fake.write_bytes(b"TFL3")
+    for name, tok in family_tokenizers.items():
+        monkeypatch.setattr(android, "find_artifact", lambda run_dir, artifact="tflite-int8": fake)
+        monkeypatch.setattr(runtimes, "artifact_meta", lambda path: {"label_names": ["negative", "positive"]})
+        monkeypatch.setattr(rtext, "artifact_tokenizer", lambda path, tok=tok: tok)
+        monkeypatch.setattr(android, "model_io", lambda path: {
+            "signature": "serving_default", "output": "logits", "seq_len": 16,
+            "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask", "token_type_ids": None}})
+        monkeypatch.setattr(runtimes, "load", lambda path, threads=1: lambda **a: np.zeros((1, 2), np.float32))
+        result = android.write_assets(tmp_path / "run", out, data_dir=SST2, golden_limit=8)
+        info = json.loads((out / "labels.json").read_text())
+        assert info["tokenizer"]["family"] == result["family"] == FAMILIES[name][0]
+        assert info["inputs"]["token_type_ids"] is None and info["seq_len"] == 16
+        assert set(result["files"]) == {f for f in android.TOKENIZER_FILES if (out / f).is_file()}
+        assert set(info["tokenizer"]["files"].values()) <= set(result["files"])
+        golden = json.loads((out / "golden.json").read_text())
+        assert golden["cases"][0]["logits"] == [0.0, 0.0] and len(golden["cases"]) == len(android.hard_cases()) + 8
+    assert set(result["files"]) == {"vocab.txt"}  # the unigram run's unigram.tsv/charsmap.b64 are gone
+
+
+def test_unsupported_tokenizers_are_refused(family_tokenizers):
+    import copy
+
+    from tokenizers import Tokenizer
+
+    base = family_tokenizers["unigram-deberta-v2"]
+    state = json.loads(base.backend_tokenizer.to_str())
+    variants = {
+        "prepend_scheme": lambda s: s["pre_tokenizer"]["pretokenizers"][0].update(prepend_scheme="first"),
+        "Whitespace pre-tokenizer": lambda s: s.update(pre_tokenizer={"type": "Whitespace"}),
+        "single_word": lambda s: s["added_tokens"][0].update(single_word=True),
+        "regex": lambda s: s["normalizer"]["normalizers"][0]["pattern"].update(Regex=r"\w+"),
+    }
+    for what, change in variants.items():
+        st = copy.deepcopy(state)
+        change(st)
+        tok = copy.deepcopy(base)
+        tok._tokenizer = Tokenizer.from_str(json.dumps(st))
+        with pytest.raises(EdgeportError, match=what.split()[0]):
+            android.tokenizer_spec(tok)

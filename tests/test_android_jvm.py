@@ -1,25 +1,87 @@
-"""Runs android-demo/run-jvm-tests.sh (kotlinc + JUnit on the JVM): Kotlin token ids == Python's for every case, the
+"""Runs android-demo/run-jvm-tests.sh (kotlinc + JUnit on the JVM): Kotlin token ids == Python's for every case of
+every tokenizer family (MiniLM WordPiece; byte-level BPE, Unigram with SentencePiece's Precompiled normalizer and
+Unigram with DeBERTa-v2's normalizer, WordPiece BERT/DistilBERT, trained by tests/family.py), stage by stage, the
 app logic's tests, and the app layer's kotlinc type-check against the LiteRT/Android API stubs (plus its negative
 control, which must fail to compile).
 
-Slow (first run installs kotlin-compiler from npm and compiles, ~2-3 minutes): pass --runslow, or run the script."""
+Before that, real tiny RoBERTa, XLM-R and DeBERTa-v2 classifiers are exported to INT8 TFLite and put through
+`edgeport android` (when the TFLite extras are installed): the script then checks those app assets too
+(EDGEPORT_EXTRA_ASSETS), i.e. the whole path from a non-BERT run directory to the Kotlin tokenizer.
+
+Slow (first run installs kotlin-compiler from npm and compiles, ~4-5 minutes): pass --runslow, or run the script."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import SST2
 
 ROOT = Path(__file__).resolve().parents[1]
+LABELS = ["negative", "positive"]
+
+
+def export_tiny_run(arch: str, root: Path, seq_len: int = 16) -> Path:
+    """A run directory holding a tiny random ``arch`` classifier exported to TFLite fp32 and dynamic INT8, with the
+    manifest entries `edgeport android` reads (what the export and quantize stages record)."""
+    from family import make_tiny
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from edgeport.exporters import QuantizeRequest, get_exporter, make_sample, write_sidecar
+    from edgeport.exporters.base import artifact_record, label_names
+
+    model_dir = make_tiny(arch, root / "models" / arch, labels=LABELS)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    run, exporter = root / "runs" / arch, get_exporter("tflite")
+    sample = make_sample(seq_len, vocab=len(tok))
+    records = {}
+    fp32 = None
+    for stage, precision in (("export", "fp32"), ("quantize", "int8")):
+        out = run / stage / f"tflite-{precision}"
+        out.mkdir(parents=True, exist_ok=True)
+        path = exporter.export(model, sample, out) if precision == "fp32" else exporter.quantize(
+            QuantizeRequest(model=model, fp32_path=fp32, sample=sample, out_dir=out, mode="dynamic", calibration=[]))
+        fp32 = fp32 or path
+        write_sidecar(out, fmt="tflite", precision=precision, model_file=path.name, label_names=label_names(model),
+                      seq_len=seq_len, max_seq_len=seq_len, tokenizer=tok, model=model)
+        records[stage] = {"status": "done",
+                          "metrics": {"artifacts": [artifact_record(stage, run / stage, path, "tflite", precision)]}}
+    (run / "manifest.json").write_text(json.dumps({"edgeport_version": "test", "stages": records}, indent=2))
+    return run
 
 
 @pytest.mark.slow
-def test_kotlin_text_pipeline_on_the_jvm():
+def test_kotlin_text_pipeline_on_the_jvm(tmp_path):
     if not (shutil.which("java") and shutil.which("npm")):
         pytest.skip("needs a JDK and npm")
+    from edgeport.cli import main
+
+    extra = []
+    if all(importlib.util.find_spec(m) for m in ("litert_torch", "ai_edge_quantizer", "ai_edge_litert")):
+        for arch in ("roberta", "xlm-roberta", "deberta-v2"):
+            out = tmp_path / "assets" / arch
+            assert main(["android", str(export_tiny_run(arch, tmp_path)), "--out", str(out), "--data", str(SST2),
+                         "--golden-count", "300"]) == 0
+            info = json.loads((out / "labels.json").read_text())
+            assert info["inputs"]["token_type_ids"] is None  # these exports take no token types
+            assert json.loads((out / "golden.json").read_text())["cases"][0]["logits"]
+            extra.append(str(out))
+    env = os.environ | {"EDGEPORT_EXTRA_ASSETS": ":".join(extra)}
     proc = subprocess.run(["bash", str(ROOT / "android-demo/run-jvm-tests.sh")], capture_output=True, text=True,
-                          timeout=1200)
-    last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
-    assert proc.returncode == 0 and last.endswith("0 failed"), proc.stdout[-3000:] + proc.stderr[-2000:]
+                          timeout=1800, env=env, check=False)
+    out = proc.stdout
+    last = out.strip().splitlines()[-1] if out.strip() else ""
+    assert proc.returncode == 0 and last.endswith("0 failed"), out[-3000:] + proc.stderr[-2000:]
+    for family in ("minilm", "bpe-roberta", "unigram-xlm-roberta", "unigram-deberta-v2", "wordpiece-distilbert"):
+        assert f"golden {family} (" in out and f"golden {family} " in out
+    for path in extra:  # each exported run's assets: every golden case identical on the JVM
+        assert f"checking the app assets written by edgeport android ({path})" in out
+    assert out.count("golden assets (") >= len(extra)
+    assert " 0 differ" in out and not [line for line in out.splitlines()
+                                       if line.startswith("golden ") and not line.endswith(" 0 differ")]

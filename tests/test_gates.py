@@ -275,3 +275,70 @@ def test_the_pipeline_judges_accuracy_in_points(tmp_path):
     assert _stage(run, tmp_path / "loose", baseline=str(base), max_accuracy_drop=2.0)["regressed"] == 0
     # relative judging (no point limit) would let it through at 10%
     assert _stage(run, tmp_path / "relative", baseline=str(base), max_accuracy_drop=None)["regressed"] == 0
+
+
+# ------------------------------------------------------------------------------------ drop gates on F1 / MCC
+
+
+def metric_judged(metric: str, labels, ref_pred, cand_pred, precision="int8", vcfg=None, teacher_pred=None):
+    """validate's per-artifact gate path for ``data.metric`` = ``metric`` on synthetic predictions."""
+    from edgeport.stages.validate import _DROP_KEYS, metric_gate_texts, metric_gates
+
+    vcfg = vcfg or ValidateConfig()
+    as_logits = lambda pred: np.eye(2, dtype=np.float32)[np.asarray(pred)] * 4 - 2  # noqa: E731
+    cand, ref = as_logits(cand_pred), as_logits(ref_pred)
+    teacher = None if teacher_pred is None else as_logits(teacher_pred)
+    row = {"name": "onnx-int8", "precision": precision, "max_abs_diff": 0.0, "mean_abs_diff": 0.0}
+    row |= gate_stats(precision, cand, ref, labels, vcfg, teacher)
+    metric_gates(row, metric, cand, ref, teacher, labels, ["neg", "pos"], vcfg, seed=0)
+    others = {k: v for k, v in row.items() if k not in _DROP_KEYS}
+    fails = gate_failures(others, vcfg, {"max_abs": None, "mean_abs": None}) + metric_gate_texts(row, "fail", vcfg)
+    notes = gate_notes(others, vcfg) + metric_gate_texts(row, "inconclusive", vcfg)
+    return row, fails, notes
+
+
+def _imbalanced(n=872, positives=262, errors=40):
+    labels = np.array([1] * positives + [0] * (n - positives))
+    ref = labels.copy()
+    ref[positives - errors // 2:positives] = 0  # 20 missed positives
+    ref[positives:positives + errors // 2] = 1  # 20 false alarms
+    return labels, ref
+
+
+def test_f1_drop_gate_fails_on_a_clear_loss_of_positives():
+    labels, ref = _imbalanced()
+    cand = ref.copy()
+    cand[:30] = 0  # 30 true positives lost
+    row, fails, _ = metric_judged("f1", labels, ref, cand)
+    drop = row["eval_drop_vs_fp32"]
+    assert drop["metric"] == "f1" and drop["limit"] == 1.0 and drop["verdict"] == "fail"
+    assert drop["drop_points"] > 5 and drop["ci95_points"][0] > 1 and drop["p_worse"] < 0.001
+    msg = next(f for f in fails if "drop" in f)
+    assert msg.startswith("onnx-int8: F1 of 'pos' drop") and "vs fp32 torch on 872 eval rows" in msg
+    assert "paired bootstrap 95% CI" in msg and "randomisation p=" in msg and "vs limit <= 1.0" in msg
+    # the accuracy evidence stays beside it, McNemar as before, but it is not what gates
+    acc = row["eval_accuracy_drop_vs_fp32"]
+    assert (acc["b"], acc["c"], acc["verdict"]) == (30, 0, "not gated")
+
+
+def test_f1_drop_on_a_few_rows_is_inconclusive_not_a_failure():
+    labels, ref = _imbalanced(n=200, positives=60, errors=10)
+    cand = ref.copy()
+    cand[:4] = 0  # 4 positives lost ...
+    cand[55:57] = 1  # ... 2 missed ones found
+    row, fails, notes = metric_judged("f1", labels, ref, cand)
+    drop = row["eval_drop_vs_fp32"]
+    assert drop["drop_points"] > 1.0 and drop["p_worse"] > 0.05 and drop["verdict"] == "inconclusive"
+    assert not any("drop" in f for f in fails)
+    assert any("inconclusive: F1 of 'pos' drop" in n and "fails only when p < 0.05" in n for n in notes), notes
+
+
+def test_mcc_end_to_end_gate_against_the_teacher_and_fp32_not_gated():
+    labels, ref = _imbalanced()
+    teacher = labels.copy()  # a perfect teacher
+    row, fails, _ = metric_judged("mcc", labels, ref, ref, precision="fp32", teacher_pred=teacher)
+    assert row["eval_drop_vs_fp32"]["verdict"] == "not gated"  # fp32: agreement gate only, as for accuracy
+    e2e = row["eval_drop_vs_teacher"]
+    assert e2e["metric"] == "mcc" and e2e["limit"] == 2.0 and e2e["verdict"] == "fail"
+    assert any("MCC drop" in f and "vs the teacher" in f for f in fails), fails
+    assert row["eval_mcc"] == pytest.approx(row["eval_drop_vs_teacher"]["value"])

@@ -132,6 +132,31 @@ def test_report_from_manifest(tmp_path):
     assert memory[("tflite-int8", "android-lowend")]["kind"] == "estimate"
 
 
+def test_report_names_the_task_metric_and_its_split(tmp_path):
+    """A run chosen on MCC: the Models table says so and on which split; artifacts show the metric beside accuracy.
+    A run without data.metric (older manifests) reads as accuracy."""
+    run = fake_run(tmp_path / "run")
+    m = Manifest.load(run)
+    m.data["config"]["data"] = {"metric": "mcc", "label_names": ["neg", "pos"]}
+    m.stages["distill"]["metrics"] |= {"select_metric": "mcc", "select_mcc": 0.61, "eval_mcc": 0.58,
+                                        "select_accuracy": 0.81, "select_rows": 400, "eval_split": "validation",
+                                        "eval_rows": 872, "metric": "mcc"}
+    for art in m.stages["validate"]["metrics"]["artifacts"]:
+        art["eval_mcc"] = 0.55
+    m.save()
+    report = build_report(run, tmp_path / "out", plots=False)
+    md = (tmp_path / "out" / "report.md").read_text()
+    assert report["metric"]["name"] == "mcc" and report["metric"]["select_rows"] == 400
+    assert "Task metric (`data.metric: mcc`): **MCC**" in md
+    assert "chosen (checkpoint, early stop) by MCC on the selection split (400 rows)" in md
+    assert "| distill | 17000000 | - | 61.00 (400) | 58.00 | 81.00 | 88.00 (validation, 872) | - |" in md
+    assert "| MCC x100 | accuracy % |" in md and "| 55.00 | 86.00 |" in md
+    assert "MCC (the task metric) and accuracy are on the evaluation split" in md
+    plain = build_report(fake_run(tmp_path / "plain"), tmp_path / "out2", plots=False)
+    assert plain["metric"]["name"] == "accuracy"
+    assert "selection accuracy % (rows)" in (tmp_path / "out2" / "report.md").read_text()
+
+
 def test_budget_gate_any_and_all(tmp_path, monkeypatch):
     run = fake_run(tmp_path / "run", targets=("host", "test-lowend"))
     est = lowend_estimates(run)  # test-lowend has android-lowend's hardware

@@ -4,7 +4,10 @@
 
 ops    2 x the multiply-accumulates of every matmul at batch 1 and the profile's sequence length: each linear
        layer costs rows x in x out MACs (rows = seq_len, or 1 for the pooler and classifier, which see only the
-       [CLS] row), and each attention layer 2 x seq_len^2 x d_attention (QK^T and PV). Element-wise work
+       [CLS] row), and each attention layer 2 x seq_len^2 x d_attention (QK^T and PV); DeBERTa's relative
+       attention adds, per type (c2p, p2c), the projection of its R-row position table and seq_len x R x
+       d_attention. Which tensor plays which part comes from the architecture's adapter (``models/arch.py``:
+       DistilBERT's ``q_lin``, ELECTRA's ``embeddings_project``, DeBERTa's ``query_proj``). Element-wise work
        (GELU, LayerNorm, softmax) is not counted as ops: it is bandwidth-bound and counted in bytes.
 bytes  the linear weights read once (1 byte each in INT8, 4 in fp32), the embedding rows gathered, and every
        activation written and read back once in fp32.
@@ -25,9 +28,10 @@ neither, a coarse count from the file size is used; ``method`` says so and a war
 from __future__ import annotations
 
 import json
-import re
 import struct
 from pathlib import Path
+
+from ..models import arch
 
 KIND = "estimate"
 SIDECAR = "artifact.json"  # edgeport.exporters.base.SIDECAR
@@ -39,7 +43,6 @@ class EstimateWarning(UserWarning):
 
 COARSE = ("coarse: from the artifact's file size (no model_shapes in artifact.json and no model directory); "
           "overestimates")
-_NOT_LINEAR = ("embeddings", "LayerNorm", "layernorm")
 
 
 def safetensors_shapes(model_dir: Path) -> dict[str, list[int]]:
@@ -53,7 +56,6 @@ def safetensors_shapes(model_dir: Path) -> dict[str, list[int]]:
     return shapes
 
 
-_ATTN = re.compile(r"encoder\.layers?\.(\d+)\.attention\.(self\.(query|key|value)|output\.dense)\.(weight|bias)$")
 KEPT_HEADS = "edgeport_kept_heads"  # edgeport.pruning.structured.KEPT_HEADS (not imported: that pulls in torch)
 
 
@@ -61,31 +63,37 @@ def model_shapes(model) -> dict:
     """The shape facts ``count_work`` needs, from an in-memory torch model as it is exported (physical shapes):
     written into every artifact's ``artifact.json`` under ``model_shapes``."""
     config = model.config
-    hidden = int(getattr(config, "hidden_size", 0) or 0)
-    heads = int(getattr(config, "num_attention_heads", 1) or 1)
+    a = arch.arch_for(config)
     tensors = {name: [int(d) for d in p.shape] for name, p in model.named_parameters()}
-    return _summary({"hidden_size": hidden, "head_dim": hidden // max(1, heads), "tensors": tensors})
+    return _summary({"model_type": a.model_type, "hidden_size": int(arch.cfg(config, a.hidden_key, 0)),
+                     "head_dim": arch.head_dim(model), "relative_attention": arch.relative_types(config),
+                     "tensors": tensors})
 
 
 def dir_shapes(model_dir: Path) -> dict:
     """Shape facts of a Hugging Face directory: config.json + safetensors header shapes. A head-pruned model is
-    saved zero-padded (full heads, see edgeport.pruning.saving); its ``edgeport_kept_heads`` slice the attention
+    saved zero-padded (full heads, see edgeport.pruning.saving); its ``edgeport_kept_heads`` slice the per-head
     shapes back to what ``load_classifier`` computes with."""
     config = json.loads((Path(model_dir) / "config.json").read_text())
-    hidden = int(config.get("hidden_size", 0))
-    head_dim = hidden // max(1, int(config.get("num_attention_heads", 1)))
+    a = arch.arch_for(config)
+    hidden = int(config.get(a.hidden_key, 0))
+    head_dim = int(config.get("attention_head_size") or hidden // max(1, int(config.get(a.heads_key, 1))))
     shapes = {k: list(v) for k, v in safetensors_shapes(model_dir).items()}
     kept = config.get(KEPT_HEADS)
     if kept:
         for name, shape in shapes.items():
-            if m := _ATTN.search(name):
-                width = len(kept[int(m.group(1))]) * head_dim
-                axis = 1 if (m.group(2) == "output.dense" and m.group(4) == "weight") else 0
-                if m.group(2) != "output.dense" or axis == 1:
-                    shape[axis] = width
+            if found := arch.tensor_role(a, name):
+                layer, role, kind = found
+                width = len(kept[layer]) * head_dim
+                if role in arch.HEAD_ROWS:
+                    shape[0] = width  # weight rows and bias
+                elif role == "attn_out" and kind == "weight":
+                    shape[1] = width
     method = f"counted from {Path(model_dir).name}/config.json + safetensors shapes" + (
         f" ({KEPT_HEADS} applied)" if kept else "")
-    return _summary({"hidden_size": hidden, "head_dim": head_dim, "tensors": shapes}) | {"method": method}
+    facts = {"model_type": a.model_type, "hidden_size": hidden, "head_dim": head_dim,
+             "relative_attention": arch.relative_types(config), "tensors": shapes}
+    return _summary(facts) | {"method": method}
 
 
 def artifact_shapes(artifact: Path) -> dict | None:
@@ -101,17 +109,21 @@ def artifact_shapes(artifact: Path) -> dict | None:
     return facts | {"method": f"counted from {sidecar.parent.name}/{SIDECAR} (physical shapes of the exported model)"}
 
 
+def _arch(facts: dict) -> arch.Arch:
+    return arch.arch_for(facts.get("model_type") or "bert")  # artifacts from before model_type: BERT only
+
+
 def _summary(facts: dict) -> dict:
     """Per-layer heads and FFN width and the vocabulary size, read off the tensors (for readers of artifact.json)."""
-    t, d = facts["tensors"], max(1, facts["head_dim"])
-    layer = re.compile(r"encoder\.layers?\.(\d+)\.")
+    t, d, a = facts["tensors"], max(1, facts["head_dim"]), _arch(facts)
     heads, ffn = {}, {}
     for name, shape in t.items():
-        if (m := layer.search(name)) and len(shape) == 2:
-            if name.endswith("attention.self.query.weight"):
-                heads[int(m.group(1))] = shape[0] // d
-            elif name.endswith("intermediate.dense.weight"):
-                ffn[int(m.group(1))] = shape[0]
+        found = arch.tensor_role(a, name)
+        if found and found[2] == "weight":
+            if found[1] == "query":
+                heads[found[0]] = shape[0] // d
+            elif found[1] == "ffn_in":
+                ffn[found[0]] = shape[0]
     vocab = next((s[0] for n, s in t.items() if n.endswith("word_embeddings.weight")), None)
     return facts | {"heads_per_layer": [heads[i] for i in sorted(heads)], "ffn_width": [ffn[i] for i in sorted(ffn)],
                     "vocab_size": vocab}
@@ -120,28 +132,44 @@ def _summary(facts: dict) -> dict:
 def count_work(source, seq_len: int) -> dict:
     """MACs, parameter counts and activation bytes of a BERT-like encoder classifier at batch 1.
 
-    ``source``: shape facts (``model_shapes`` / ``artifact_shapes`` / ``dir_shapes``) or a Hugging Face directory."""
+    ``source``: shape facts (``model_shapes`` / ``artifact_shapes`` / ``dir_shapes``) or a Hugging Face directory.
+    What runs on how many rows comes from the architecture's adapter (``edgeport.models.arch``): linear layers on
+    every token, the pooler/classifier on [CLS] only, embedding tables gathered (not multiplied), attention
+    ``2 x seq^2 x d`` per layer and, for DeBERTa, each relative-attention type (c2p, p2c) costs its projection of
+    the relative-position table (R rows) and a ``seq x R x d`` score matmul."""
     facts = source if isinstance(source, dict) else dir_shapes(Path(source))
-    hidden, head_dim = int(facts["hidden_size"]), int(facts["head_dim"])
-    macs = linear_params = params = emb_params = act_elems = 0
-    for name, shape in facts["tensors"].items():
+    a, head_dim = _arch(facts), int(facts["head_dim"])
+    rel_types = facts.get("relative_attention") or []
+    tensors = facts["tensors"]
+    rel_rows = next((s[0] for n, s in tensors.items() if a.rel_table and n.endswith(a.rel_table + ".weight")), 0)
+    shared_key = not any((r := arch.tensor_role(a, n)) and r[1] == "extra" for n in tensors)
+    macs = linear_params = params = emb_params = act_elems = gathered = 0
+    for name, shape in tensors.items():
         numel = _numel(shape)
         params += numel
-        if "embeddings" in name:
+        role = arch.tensor_role(a, name)
+        if arch.in_embeddings(name) or arch.is_table(a, name):
             emb_params += numel
-        if len(shape) != 2 or any(t in name for t in _NOT_LINEAR):
+        if arch.is_table(a, name):
+            # one row per token from each gathered table; DeBERTa's relative table is read once, whole
+            gathered += numel if a.rel_table and name.endswith(a.rel_table + ".weight") else seq_len * shape[-1]
+        if len(shape) != 2 or arch.is_table(a, name) or "LayerNorm" in name or "layernorm" in name:
             continue
-        rows = 1 if ("pooler" in name or "classifier" in name) else seq_len
+        rows = (1 if any(part in name for part in a.cls_only)
+                else rel_rows if role and role[1] == "extra" else seq_len)
         macs += rows * numel
         linear_params += numel
         act_elems += rows * shape[0]
-        if name.endswith("attention.self.query.weight"):
+        if role and role[1:] == ("query", "weight"):
             d_attn = shape[0]
             heads = max(1, d_attn // max(1, head_dim))
             macs += 2 * seq_len * seq_len * d_attn
             act_elems += 2 * heads * seq_len * seq_len  # scores and probabilities
+            for _ in rel_types:  # DeBERTa: c2p and/or p2c
+                macs += seq_len * rel_rows * d_attn + (rel_rows * shape[1] * d_attn if shared_key else 0)
+                act_elems += heads * seq_len * rel_rows + (rel_rows * d_attn if shared_key else 0)
     return {"macs": macs, "params": params, "linear_params": linear_params, "embedding_params": emb_params,
-            "activation_elems": act_elems, "embedding_row_elems": 3 * seq_len * hidden,
+            "activation_elems": act_elems, "embedding_row_elems": gathered,
             "method": facts.get("method", "counted from the model's physical shapes")}
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import require
+from ..models.arch import inputs_of
 from ..runtimes.text import pad_token_id
 from .words import Encoded, encode_one
 
@@ -160,6 +161,8 @@ def integrated_gradients(model, tokenizer, text: str, pair: str | None = None, *
     base = torch.tensor([enc.baseline_ids(pad)], dtype=torch.long)
     mask = torch.tensor([enc.attention_mask], dtype=torch.long)
     types = None if enc.token_type_ids is None else torch.tensor([enc.token_type_ids], dtype=torch.long)
+    if "token_type_ids" not in inputs_of(model):
+        types = None  # no token types (DistilBERT, DeBERTa-v3) or one constant type (RoBERTa)
     device = next(model.parameters()).device
     ids, base, mask = ids.to(device), base.to(device), mask.to(device)
     types = None if types is None else types.to(device)

@@ -12,8 +12,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..models.arch import INPUT_NAMES, inputs_of
+
 SIDECAR = "artifact.json"
-INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 PRECISIONS = ("fp32", "int8")
 
 
@@ -54,8 +55,28 @@ class QuantizeRequest:
     max_drop: float = 0.01  # nncf_accuracy: allowed accuracy drop on ``validation`` (a fraction)
 
 
+def model_inputs(model) -> tuple[str, ...]:
+    """The inputs this model's artifacts take, from its architecture adapter: BERT/ELECTRA (and DeBERTa with token
+    types) all three of ``INPUT_NAMES``; DistilBERT, RoBERTa, XLM-R and DeBERTa-v3 ``input_ids, attention_mask``."""
+    return inputs_of(model)
+
+
+def refuse_unsupported(model, fmt: str) -> None:
+    """A format the architecture's adapter declares it cannot take (``Arch.format_limits``, with the measured
+    reason) fails before the converter runs. The table is empty today: every format converts every architecture."""
+    from ..errors import ModelError
+    from ..models.arch import ARCHES, model_type_of
+
+    adapter = ARCHES.get(model_type_of(model))
+    reason = adapter.limitation(fmt) if adapter else None
+    if reason:
+        raise ModelError(f"{fmt} cannot take a '{model.config.model_type}' model: {reason}; "
+                         f"remove {fmt} from export.formats")
+
+
 def logits_only(model):
-    """A torch module ``(input_ids, attention_mask, token_type_ids) -> logits``: exporters trace plain tensors.
+    """A torch module ``(input_ids, attention_mask[, token_type_ids]) -> logits``: exporters trace plain tensors,
+    passing exactly ``model_inputs(model)`` positionally (a model that takes no token types gets none).
 
     Eager attention: SDPA's fused path is what the converters handle worst (litert-torch, the ONNX
     exporter), and eager gives the same numbers.
@@ -71,16 +92,19 @@ def logits_only(model):
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
             # .long(): TFLite feeds int32 (LiteRT has no int64 embedding lookup worth using); torch wants int64.
-            return self.inner(input_ids=input_ids.long(), attention_mask=attention_mask.long(),
-                              token_type_ids=token_type_ids.long()).logits
+            feed = {"input_ids": input_ids.long(), "attention_mask": attention_mask.long()}
+            if token_type_ids is not None:  # absent when the architecture takes none (decided at trace time)
+                feed["token_type_ids"] = token_type_ids.long()
+            return self.inner(**feed).logits
 
     return LogitsOnly(model).eval()
 
 
 def make_sample(seq_len: int, batch: int = 1, vocab: int = 1000, pad_from: int | None = None) -> dict:
-    """Deterministic int32 sample inputs; padding in the sample so the mask path is traced, not folded away."""
+    """Deterministic int32 sample inputs (all of ``INPUT_NAMES``: exporters take the ones their model needs);
+    padding in the sample so the mask path is traced, not folded away."""
     import torch
 
     gen = torch.Generator().manual_seed(0)
@@ -94,11 +118,13 @@ def make_sample(seq_len: int, batch: int = 1, vocab: int = 1000, pad_from: int |
 def write_sidecar(out_dir: Path, *, fmt: str, precision: str, model_file: str, label_names: list[str],
                   seq_len: int | None, max_seq_len: int, tokenizer=None, extra: dict | None = None,
                   model=None, export_seq_len: int | None = None) -> None:
-    """``artifact.json`` (+ the tokenizer files). With ``model`` (the torch model exactly as exported), the
-    physical tensor shapes go in under ``model_shapes``: kept heads x head_dim, sliced FFN, pruned vocabulary.
-    The latency estimate counts them, so the directory alone describes the work its model does."""
+    """``artifact.json`` (+ the tokenizer files). With ``model`` (the torch model exactly as exported), ``inputs``
+    lists the inputs it was exported with (runners feed only those) and the physical tensor shapes go in under
+    ``model_shapes``: kept heads x head_dim, sliced FFN, pruned vocabulary. The latency estimate counts them, so
+    the directory alone describes the work its model does. Without ``model``, ``inputs`` is all of them."""
+    inputs = model_inputs(model) if model is not None else INPUT_NAMES
     meta = {"format": fmt, "precision": precision, "model_file": model_file, "label_names": list(label_names),
-            "inputs": list(INPUT_NAMES), "seq_len": seq_len, "max_seq_len": max_seq_len} | (extra or {})
+            "inputs": list(inputs), "seq_len": seq_len, "max_seq_len": max_seq_len} | (extra or {})
     if export_seq_len is not None:
         meta["export_seq_len"] = export_seq_len  # the longest input the app feeds (latency length)
     if model is not None:

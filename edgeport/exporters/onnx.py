@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import require
-from .base import INPUT_NAMES, QTol, QuantizeRequest, Tolerance, logits_only
+from .base import QTol, QuantizeRequest, Tolerance, logits_only, model_inputs, refuse_unsupported
 
 
 class OnnxExporter:
@@ -35,13 +35,15 @@ class OnnxExporter:
     def export(self, model, sample: dict, out_dir: Path) -> Path:
         import torch
 
+        refuse_unsupported(model, self.format)
         require("onnxscript", "onnx")
         path = out_dir / f"model{self.suffix}"
-        args = tuple(sample[n].long() for n in INPUT_NAMES)
-        axes = {n: {0: "batch", 1: "sequence"} for n in INPUT_NAMES}
+        names = model_inputs(model)  # only the inputs the architecture takes (DistilBERT: no token_type_ids)
+        args = tuple(sample[n].long() for n in names)
+        axes = {n: {0: "batch", 1: "sequence"} for n in names}
         with torch.no_grad():
             # external_data=False: one self-contained file (the default splits weights into model.onnx.data).
-            torch.onnx.export(logits_only(model), args, str(path), input_names=list(INPUT_NAMES),
+            torch.onnx.export(logits_only(model), args, str(path), input_names=list(names),
                               output_names=["logits"], dynamic_shapes=axes, opset_version=self.opset,
                               dynamo=True, external_data=False, verbose=False)
         return path

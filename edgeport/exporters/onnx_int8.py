@@ -33,13 +33,25 @@ def linear_nodes(model) -> list[str]:
     return [n.name for n in model.graph.node if n.op_type in WEIGHT_OPS and any(i in consts for i in n.input[1:2])]
 
 
+def graph_inputs(model) -> set[str]:
+    """Names of the graph's real inputs (initializers are listed as inputs in older IRs)."""
+    consts = {i.name for i in model.graph.initializer}
+    return {i.name for i in model.graph.input if i.name not in consts}
+
+
+def only_inputs(rows: list[dict], names: set[str]) -> list[dict]:
+    """Calibration rows carry every tokenizer output; a model without token types has no such input."""
+    return [{k: v for k, v in r.items() if k in names} for r in rows]
+
+
 def ort_static(prepped: Path, out: Path, calibration: list[dict], linear_only: bool, keep_fp=()) -> None:
     import onnx
 
     q = require("onnxruntime.quantization", "onnx")
     kwargs = {}
+    model = onnx.load(str(prepped))
+    calibration = only_inputs(calibration, graph_inputs(model))
     if linear_only:
-        model = onnx.load(str(prepped))
         kwargs = {"op_types_to_quantize": list(WEIGHT_OPS),
                   "nodes_to_quantize": [n for n in linear_nodes(model) if n not in set(keep_fp)]}
     q.quantize_static(str(prepped), str(out), OrtReader(calibration), quant_format=q.QuantFormat.QDQ,
@@ -60,7 +72,8 @@ def nncf_quantize(prepped: Path, out: Path, calibration: list[dict], keep_fp=(),
 
     nncf = require("nncf", "nncf")
     model = onnx.load(str(prepped))
-    rows = [{k: v.astype(np.int64) for k, v in r.items()} for r in calibration]
+    names = graph_inputs(model)
+    rows = [{k: v.astype(np.int64) for k, v in r.items()} for r in only_inputs(calibration, names)]
     common = dict(model_type=nncf.ModelType.TRANSFORMER, subset_size=len(rows),
                   ignored_scope=nncf.IgnoredScope(names=list(keep_fp), validate=False) if keep_fp else None)
     dataset = nncf.Dataset(rows)
@@ -69,7 +82,7 @@ def nncf_quantize(prepped: Path, out: Path, calibration: list[dict], keep_fp=(),
         result = nncf.quantize(model, dataset, **common)
     else:
         result = nncf.quantize_with_accuracy_control(
-            model, dataset, nncf.Dataset(validation["rows"]), _validation_fn(validation["labels"], info),
+            model, dataset, nncf.Dataset(only_inputs(validation["rows"], names)), _validation_fn(validation["labels"], info),
             max_drop=max_drop, drop_type=nncf.DropType.ABSOLUTE, **common)
     onnx.save(result, str(out))
     return info

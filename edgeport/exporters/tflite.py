@@ -18,7 +18,7 @@ import logging
 from pathlib import Path
 
 from ..errors import ArtifactError, require
-from .base import INPUT_NAMES, QTol, QuantizeRequest, Tolerance, logits_only
+from .base import QTol, QuantizeRequest, Tolerance, logits_only, model_inputs, refuse_unsupported
 
 SIGNATURE = "serving_default"
 
@@ -36,9 +36,11 @@ class TFLiteExporter:
             "qat": QTol(max_abs=128, mean_abs=32)}
 
     def export(self, model, sample: dict, out_dir: Path) -> Path:
+        refuse_unsupported(model, self.format)
         litert_torch = require("litert_torch", "tflite")
         path = out_dir / f"model{self.suffix}"
-        kwargs = {n: sample[n].int() for n in INPUT_NAMES}  # int32 by name: signature inputs keep these names
+        # int32 by name: signature inputs keep these names; only the inputs the architecture takes
+        kwargs = {n: sample[n].int() for n in model_inputs(model)}
         with _quiet():
             litert_torch.convert(logits_only(model), sample_kwargs=kwargs).export(str(path))
         check_builtin_only(path)
@@ -54,8 +56,10 @@ class TFLiteExporter:
                 result = q.quantize(enable_progress_report=False)
         elif req.mode == "full_integer":
             q = quantizer.Quantizer(str(req.fp32_path), recipe.static_wi8_ai8())
-            # Calibration feeds signature inputs by name (LiteRT sorts them alphabetically; names avoid that trap).
-            data = {SIGNATURE: [{k: v.astype("int32") for k, v in r.items()} for r in req.calibration]}
+            # Calibration feeds signature inputs by name (LiteRT sorts them alphabetically; names avoid that trap),
+            # only those the model has (rows carry token_type_ids for every architecture).
+            names = signature_inputs(req.fp32_path)
+            data = {SIGNATURE: [{k: v.astype("int32") for k, v in r.items() if k in names} for r in req.calibration]}
             with _quiet():
                 result = q.quantize(q.calibrate(data, num_threads=1), enable_progress_report=False)
         else:
@@ -64,6 +68,13 @@ class TFLiteExporter:
         out.write_bytes(bytes(result.quantized_model))
         check_builtin_only(out)
         return out
+
+
+def signature_inputs(path: Path) -> set[str]:
+    """Input names of the model's ``serving_default`` signature."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    return set(Interpreter(model_path=str(path)).get_signature_runner(SIGNATURE).get_input_details())
 
 
 def tflite_ops(path: Path) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from .base import INPUT_NAMES, QTol, QuantizeRequest, Tolerance, logits_only
+from .base import QTol, QuantizeRequest, Tolerance, logits_only, model_inputs, refuse_unsupported
 
 
 class TorchScriptExporter:
@@ -26,7 +26,8 @@ class TorchScriptExporter:
     qtol = {"dynamic": QTol(max_abs=96, mean_abs=16), "qat": QTol(max_abs=128, mean_abs=32)}
 
     def export(self, model, sample: dict, out_dir: Path) -> Path:
-        return _trace_and_save(logits_only(model), sample, out_dir / f"model{self.suffix}")
+        refuse_unsupported(model, self.format)
+        return _trace_and_save(logits_only(model), sample, model_inputs(model), out_dir / f"model{self.suffix}")
 
     def quantize(self, req: QuantizeRequest) -> Path:
         import torch
@@ -40,17 +41,18 @@ class TorchScriptExporter:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.ao deprecation notice: still the working CPU INT8 path in 2.13
             wrapper = torch.ao.quantization.quantize_dynamic(wrapper, spec, dtype=torch.qint8)
-        return _trace_and_save(wrapper, req.sample, req.out_dir / f"model{self.suffix}")
+        return _trace_and_save(wrapper, req.sample, model_inputs(req.model), req.out_dir / f"model{self.suffix}")
 
     def quant_units(self, fp32_path: Path, linear_names: list[str]) -> dict[str, str]:
         """Layer name -> module name inside the traced wrapper (``logits_only`` nests the model as ``inner``)."""
         return {n: f"inner.{n}" for n in linear_names}
 
 
-def _trace_and_save(wrapper, sample: dict, path: Path) -> Path:
+def _trace_and_save(wrapper, sample: dict, names: tuple[str, ...], path: Path) -> Path:
+    """Traced with ``names`` as positional inputs: the runner feeds the ones artifact.json records, in order."""
     import torch
 
-    args = tuple(sample[n].long() for n in INPUT_NAMES)
+    args = tuple(sample[n].long() for n in names)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)  # see the module docstring
         traced = torch.jit.trace(wrapper, args, check_trace=False)

@@ -6,6 +6,7 @@ import importlib
 from pathlib import Path
 
 from ..errors import ModelError
+from . import arch
 
 # name -> (python package that ships the weights offline, folder inside it)
 BUILTIN_TEACHERS = {
@@ -13,7 +14,7 @@ BUILTIN_TEACHERS = {
 }
 
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.pth")
-SUPPORTED_TYPES = ("bert",)  # the student builder, exporters and Android tokenizer assume BERT (WordPiece)
+SUPPORTED_TYPES = tuple(arch.ARCHES)  # every model_type with an architecture adapter (models/arch.py)
 
 
 def resolve_model_dir(spec: str) -> Path | str:
@@ -70,13 +71,18 @@ def read_model_config(spec: Path | str):
 
 
 def check_architecture(config, spec: Path | str, max_seq_len: int | None = None) -> None:
+    """A model_type edgeport has an adapter for, and ``max_seq_len`` within the positions it can use."""
     if config.model_type not in SUPPORTED_TYPES:
-        raise ModelError(f"'{spec}' is a '{config.model_type}' model; edgeport supports BERT-architecture encoders "
-                         f"({', '.join(SUPPORTED_TYPES)}) such as MiniLM, BERT and TinyBERT; set teacher.model to one")
-    limit = getattr(config, "max_position_embeddings", None)
+        raise ModelError(f"'{spec}' is a '{config.model_type}' model; edgeport supports BERT-like encoders with "
+                         f"model_type {', '.join(SUPPORTED_TYPES)} (e.g. MiniLM, BERT, DistilBERT, RoBERTa, "
+                         f"XLM-R, ELECTRA, DeBERTa-v3); set teacher.model to one")
+    limit = arch.usable_positions(config)
     if max_seq_len and limit and max_seq_len > limit:
+        how = (f"max_position_embeddings {config.max_position_embeddings} - pad_token_id {config.pad_token_id} - 1: "
+               f"positions are numbered from pad_token_id + 1" if arch.arch_for(config).positions_from_pad
+               else f"max_position_embeddings {limit}")
         raise ModelError(f"data.max_seq_len {max_seq_len} exceeds what '{spec}' can take "
-                         f"(max_position_embeddings {limit}); set data.max_seq_len <= {limit}")
+                         f"({how}); set data.max_seq_len <= {limit}")
 
 
 def check_teacher(spec: Path | str, allow_pickle: bool, max_seq_len: int | None = None) -> None:
@@ -88,12 +94,21 @@ def check_teacher(spec: Path | str, allow_pickle: bool, max_seq_len: int | None 
 
 
 def load_tokenizer(spec: Path | str):
+    """The model's tokenizer, returning exactly the inputs the model takes: a DistilBERT or RoBERTa saved with a
+    BERT-style tokenizer would otherwise produce ``token_type_ids`` its forward does not use."""
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(str(spec))
+        tokenizer = AutoTokenizer.from_pretrained(str(spec))
     except Exception as exc:
         raise ModelError(f"could not load the tokenizer from '{spec}': {exc}") from None
+    try:
+        takes = arch.takes_token_types(read_model_config(spec))
+    except ModelError:
+        return tokenizer  # no readable or supported config here: the loader of the model reports that
+    if not takes and "token_type_ids" in tokenizer.model_input_names:
+        tokenizer.model_input_names = [n for n in tokenizer.model_input_names if n != "token_type_ids"]
+    return tokenizer
 
 
 def load_classifier(spec: Path | str, num_labels: int | None = None, label_names: list[str] | None = None,
@@ -112,7 +127,7 @@ def load_classifier(spec: Path | str, num_labels: int | None = None, label_names
     elif num_labels is not None:
         kwargs = dict(num_labels=num_labels)
     if dropout is not None:
-        kwargs |= dict(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+        kwargs |= {key: dropout for key in arch.arch_for(config).dropout_keys}
     config.update(kwargs)
     try:
         model = AutoModelForSequenceClassification.from_pretrained(

@@ -5,7 +5,8 @@ from several fields, such as distill's ``train_rows``) is hashed as it is; the m
 outside the config and are resolved to a digest when the fingerprint is made:
 
   ``DATA``            the data files' bytes and the data fields that change parsing (``data.data_fingerprint``);
-  ``ModelSource(s)``  the model files (or built-in package version, or hub commit) ``teacher.model`` loads;
+  ``ModelSource(s)``  the model files (or built-in package version, or hub commit) a model spec loads:
+                      ``teacher.model`` (part ``teacher_weights``), ``distill.student.model`` (``student_weights``);
   ``Profile(name)``   a device profile's YAML bytes, found through ``targets.search_dirs()``;
   ``File(path)``      a file's bytes (``report.baseline``);
   ``Library(name)``   an installed distribution's version (``"absent"`` when it is not installed).

@@ -5,7 +5,7 @@ gradient of the loss with respect to its gate, summed per batch and accumulated 
 
 * heads (Michel et al., 2019, "Are Sixteen Heads Really Better than One?"): the gate scales the head's context
   vector just before the attention output projection; ``|dL/dg_h| = |sum over tokens of ctx_h . dL/dctx_h|``;
-* FFN neurons: the gate scales the neuron's activation after GELU, so ``|dL/dg_j| = |sum a_j * dL/da_j|``, the
+* FFN neurons: the gate scales the neuron's activation (the input of the FFN output projection), so ``|dL/dg_j| = |sum a_j * dL/da_j|``, the
   first-order Taylor estimate of the loss change when the neuron is removed (Molchanov et al., 2017). Unlike
   weight magnitude it sees the data, and it costs the same backward pass as the head scores.
 """
@@ -16,11 +16,14 @@ from typing import Callable, Iterable
 
 import torch
 
+from ..models import arch
 from .structured import encoder_layers, ffn_width, head_dim, heads_per_layer
 
 
 def _gate_hooks(model, head_gates: torch.Tensor, ffn_gates: torch.Tensor) -> list:
-    d = head_dim(model)
+    """Pre-hooks on each layer's attention output and FFN output projections: both read exactly the per-unit
+    values to gate (the concatenated head contexts; the FFN activations), in every architecture."""
+    d, a = head_dim(model), arch.arch_for(model)
     handles = []
     for i, layer in enumerate(encoder_layers(model)):
         def head_gate(module, args, i=i):
@@ -29,11 +32,11 @@ def _gate_hooks(model, head_gates: torch.Tensor, ffn_gates: torch.Tensor) -> lis
             gated = ctx.view(*shape[:-1], -1, d) * head_gates[i].view(-1, 1)
             return (gated.view(shape),) + tuple(args[1:])
 
-        def ffn_gate(module, args, output, i=i):
-            return output * ffn_gates[i]
+        def ffn_gate(module, args, i=i):
+            return (args[0] * ffn_gates[i],) + tuple(args[1:])
 
-        handles.append(layer.attention.output.dense.register_forward_pre_hook(head_gate))
-        handles.append(layer.intermediate.register_forward_hook(ffn_gate))
+        handles.append(arch.get(layer, a.attn_out).register_forward_pre_hook(head_gate))
+        handles.append(arch.get(layer, a.ffn_out).register_forward_pre_hook(ffn_gate))
     return handles
 
 

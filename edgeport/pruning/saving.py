@@ -1,16 +1,21 @@
-"""Saving a pruned BERT so that plain ``transformers`` loads it, and loading it back physically pruned.
+"""Saving a pruned model so that plain ``transformers`` loads it, and loading it back physically pruned.
 
-The constraint: transformers' ``BertSelfAttention`` derives the head size as ``hidden_size / num_attention_heads``
-and honours no ``head_dim`` attribute, so a BERT ``config.json`` cannot say "6 heads of 32 dims in a 384-wide
-model": its attention width is always ``hidden_size``. (DeBERTa-v2 reads ``attention_head_size`` but its
-attention output projection is still ``hidden x hidden``; the models that do honour ``head_dim`` use rotary
-positions and cannot compute BERT's function.) FFN width (``intermediate_size``) and vocabulary (``vocab_size``)
-have no such problem and are saved physically shrunk.
+The constraint: no BERT-like config in transformers can say "6 heads of 32 dims in a 384-wide model", per
+architecture (``edgeport.models.arch`` lists them):
+* BERT, RoBERTa, XLM-R, ELECTRA: the self-attention derives the head size as ``hidden_size /
+  num_attention_heads`` and honours no ``head_dim``: its attention width is always ``hidden_size``;
+* DistilBERT: the same with ``dim / n_heads``;
+* DeBERTa-v2/v3: reads ``attention_head_size`` from the config, but its attention output projection is still
+  ``hidden x hidden``, so fewer heads cannot be expressed either.
+(The models that do honour ``head_dim`` use rotary positions and cannot compute these functions.) FFN width
+(``intermediate_size``, DistilBERT's ``hidden_dim``) and vocabulary (``vocab_size``) have no such problem and are
+saved physically shrunk.
 
-So a head-pruned model is saved in plain BERT layout with each removed head re-padded as zero rows in
-query/key/value and zero columns in the attention output projection (exactly the function of the pruned model:
-a head with zero value rows outputs zero), and ``config.json`` records the surviving heads under
-``edgeport_kept_heads``. Consequences:
+So a head-pruned model is saved in its architecture's full layout with each removed head re-padded as zero rows
+in every per-head projection (query/key/value, DeBERTa's relative-position projections) and zero columns in the
+attention output projection (exactly the function of the pruned model: a head with zero value rows outputs
+zero), and ``config.json`` records the surviving heads under ``edgeport_kept_heads``. Zero-padding is the one
+layout every architecture's plain transformers class loads. Consequences:
 * ``AutoModelForSequenceClassification.from_pretrained`` loads it with no custom code and identical logits;
 * ``load_pruned`` (and edgeport's exporters through it) slices the zero heads out again, so ONNX/TFLite graphs
   and the torch latency get the physically smaller attention matrices;
@@ -27,7 +32,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .structured import KEPT_HEADS, encoder_layers, heads_per_layer, prune_heads
+from ..models import arch
+from .structured import KEPT_HEADS, encoder_layers, head_dim, head_index, heads_per_layer, prune_heads
 
 
 def _padded_linear(linear: nn.Linear, full: int, idx: torch.Tensor, axis: int) -> nn.Linear:
@@ -45,24 +51,26 @@ def _padded_linear(linear: nn.Linear, full: int, idx: torch.Tensor, axis: int) -
     return new
 
 
+def full_heads(config) -> int:
+    return int(getattr(config, arch.arch_for(config).heads_key))
+
+
 @torch.no_grad()
 def repad_heads(model):
-    """A copy of a head-pruned model in full BERT layout (removed heads as zeros); the model itself is untouched."""
+    """A copy of a head-pruned model in its full layout (removed heads as zeros); the model itself is untouched."""
     kept = getattr(model.config, KEPT_HEADS, None)
     full = copy.deepcopy(model)
-    if kept is None or heads_per_layer(model) == model.config.num_attention_heads:
+    n_full = full_heads(model.config)
+    if kept is None or heads_per_layer(model) == n_full:
         return full  # not head-pruned, or already in full (zero-padded) layout
-    d = encoder_layers(full)[0].attention.self.attention_head_size
-    width = model.config.hidden_size
+    a, d = arch.arch_for(model), head_dim(model)
+    width = n_full * d
     for layer, heads in zip(encoder_layers(full), kept):
-        attn = layer.attention.self
-        idx = torch.cat([torch.arange(h * d, (h + 1) * d) for h in heads])
-        attn.query = _padded_linear(attn.query, width, idx, 0)
-        attn.key = _padded_linear(attn.key, width, idx, 0)
-        attn.value = _padded_linear(attn.value, width, idx, 0)
-        layer.attention.output.dense = _padded_linear(layer.attention.output.dense, width, idx, 1)
-        attn.num_attention_heads = model.config.num_attention_heads
-        attn.all_head_size = width
+        idx = head_index(heads, d)
+        for path in arch.head_row_paths(full, layer):
+            arch.set_(layer, path, _padded_linear(arch.get(layer, path), width, idx, 0))
+        arch.set_(layer, a.attn_out, _padded_linear(arch.get(layer, a.attn_out), width, idx, 1))
+        arch.set_head_count(full, layer, n_full)
     return full
 
 
@@ -77,7 +85,7 @@ def reslice(model):
     kept = getattr(model.config, KEPT_HEADS, None)
     # Only a model still in the zero-padded layout is sliced: reslicing twice must be a no-op, because
     # models.load_classifier reslices every model it loads and callers may call reslice again.
-    if kept and len(kept[0]) < model.config.num_attention_heads == heads_per_layer(model):
+    if kept and len(kept[0]) < full_heads(model.config) == heads_per_layer(model):
         delattr(model.config, KEPT_HEADS)  # prune_heads records it again, relative to the full layout
         prune_heads(model, kept)
     return model

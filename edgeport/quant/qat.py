@@ -6,7 +6,7 @@ Runtime ``per_channel`` QInt8, ai-edge-quantizer's dynamic recipe); input activa
 Gradients pass straight through the rounding (torch's fake-quant ops implement the straight-through estimator).
 Embeddings, LayerNorm, softmax and GELU stay float, as in those paths.
 
-After training the fake-quant wrappers are removed: the model is a plain fp32 BERT whose weights sit where INT8
+After training the fake-quant wrappers are removed: the model is a plain fp32 classifier whose weights sit where INT8
 rounding hurts least, and each format's ordinary INT8 converter makes the artifact from it (the weights it
 rounds are the ones QAT trained against). Nothing format-specific is needed, and every INT8 format benefits.
 """

@@ -53,7 +53,9 @@ def stage_rows(manifest: Manifest) -> list[dict]:
 
 
 def artifact_rows(manifest: Manifest) -> list[dict]:
-    """One row per artifact: what export/quantize made, joined by name with what validate measured."""
+    """One row per artifact: what export/quantize made, joined by name with what validate measured (with
+    another ``data.metric`` than accuracy, its eval value as ``metric_value`` beside the accuracy)."""
+    metric = task_metric(manifest)["name"]
     made: dict[str, dict] = {}
     for stage in ("export", "quantize"):
         for art in _as_list((manifest.entry(stage) or {}).get("metrics", {}).get("artifacts")):
@@ -65,6 +67,8 @@ def artifact_rows(manifest: Manifest) -> list[dict]:
     for name, art in made.items():
         row = {"name": name, "format": art.get("format"), "precision": art.get("precision"), "path": art.get("path")}
         row |= {k: _first(art, k) for k in ("accuracy", "agreement", "max_abs_diff", "mean_abs_diff", "size_bytes")}
+        if metric != "accuracy":
+            row["metric_value"] = art.get(f"eval_{metric}")
         host = art.get("latency") if isinstance(art.get("latency"), dict) else None
         row["host_latency"] = host
         rows.append(row)
@@ -154,7 +158,26 @@ def collect(run_dir: Path) -> dict:
         "latency": latency_rows(bench, artifacts), "budget_checks": budget_checks(bench),
         "validate_gate_failures": list(validate.get("gate_failures") or []), "targets": targets,
         "models": model_rows(manifest), "eval_split": _eval_split(manifest), "explain": explain_summary(manifest),
+        "metric": task_metric(manifest),
     }
+
+
+def task_metric(manifest: Manifest) -> dict:
+    """The task metric of the run (``data.metric``) and where it was used: the name, how reports title it (F1 names
+    its positive class), and the splits it chose on and reports on."""
+    from ..stats import metric_title
+
+    data = (manifest.data.get("config") or {}).get("data") or {}
+    name = task_metric_name(manifest)
+    names = data.get("label_names")
+    stages = [(manifest.entry(s) or {}).get("metrics") or {} for s in MODEL_STAGES]
+    positive = next((m["positive_label"] for m in stages if m.get("positive_label")), None)
+    if name == "f1" and not names and positive:
+        names = ["", positive]
+    select_rows = next((m.get("select_rows") for m in stages if m.get("select_rows")), None)
+    return {"name": name, "title": metric_title(name, names), "positive_label": positive if name == "f1" else None,
+            "select_split": "selection split (held out from the training split)", "select_rows": select_rows,
+            "eval_split": _eval_split(manifest)}
 
 
 MODEL_STAGES = ("teacher", "distill", "prune")
@@ -174,15 +197,22 @@ def explain_summary(manifest: Manifest) -> dict | None:
 def model_rows(manifest: Manifest) -> list[dict]:
     """The torch models of the run, each with the split it was chosen on and the split it is reported on."""
     rows = []
+    metric = task_metric_name(manifest)
     for name in MODEL_STAGES:
         m = (manifest.entry(name) or {}).get("metrics") or {}
         if m:
             rows.append({"stage": name, "params": m.get("params"), "train_rows": m.get("train_rows"),
+                         "select_metric": m.get("select_metric") or "accuracy",
+                         "select_value": m.get(f"select_{metric}"), "eval_value": m.get(f"eval_{metric}"),
                          "select_accuracy": m.get("select_accuracy"), "select_rows": m.get("select_rows"),
                          "eval_accuracy": m.get("eval_accuracy"), "eval_split": m.get("eval_split"),
                          "eval_rows": m.get("eval_rows"), "precision": m.get("precision"),
                          "train_seconds": m.get("train_seconds") or (m.get("recovery") or {}).get("train_seconds")})
     return rows
+
+
+def task_metric_name(manifest: Manifest) -> str:
+    return ((manifest.data.get("config") or {}).get("data") or {}).get("metric") or "accuracy"
 
 
 def _eval_split(manifest: Manifest) -> dict:

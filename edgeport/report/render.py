@@ -44,37 +44,64 @@ def _stages(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _metric(report: dict) -> dict:
+    """The run's task metric (``data.metric``); reports from before it existed are accuracy runs."""
+    return report.get("metric") or {"name": "accuracy", "title": "accuracy"}
+
+
 def _split_note(report: dict) -> str:
     split = report.get("eval_split") or {}
     if not split:
         return ""
-    return (f"Accuracy is on the evaluation split `{split['name']}` ({split['rows']} rows; one row = "
-            f"{100 / split['rows']:.2f} points), measured once per model; nothing was chosen on it.\n")
+    metric = _metric(report)
+    what = "Accuracy" if metric["name"] == "accuracy" else f"{metric['title']} (the task metric) and accuracy"
+    return (f"{what} {'is' if metric['name'] == 'accuracy' else 'are'} on the evaluation split `{split['name']}` "
+            f"({split['rows']} rows; one row = {100 / split['rows']:.2f} points of accuracy), measured once per "
+            f"model; nothing was chosen on it.\n")
 
 
 def _models(report: dict) -> str:
     if not report.get("models"):
         return ""
-    lines = ["## Models\n", "Each model was chosen (checkpoint, early stop) on the selection split, held out from "
-             "the training rows, and then measured once on the evaluation split.\n",
-             "| model | params | train rows | selection accuracy % (rows) | eval accuracy % (split, rows) | "
-             "precision |", "|---|---|---|---|---|---|"]
+    metric = _metric(report)
+    name, title = metric["name"], metric["title"]
+    extra = name != "accuracy"
+    rows = metric.get("select_rows")
+    chosen = (f"Task metric (`data.metric: {name}`): **{title}**"
+              + (f" (positive class: '{metric['positive_label']}')" if metric.get("positive_label") else "")
+              + f". Each model was chosen (checkpoint, early stop) by {title} on the selection split"
+              + (f" ({rows} rows)" if rows else "")
+              + ", held out from the training rows, and then measured once on the evaluation split.\n")
+    head = "| model | params | train rows | "
+    unit = "x100" if name == "mcc" else "%"  # MCC is a correlation in [-1, 1], shown x100 like the others
+    head += (f"selection {title} {unit} (rows) | eval {title} {unit} | selection accuracy % | eval accuracy % (split, rows) | "
+             if extra else "selection accuracy % (rows) | eval accuracy % (split, rows) | ")
+    lines = ["## Models\n", chosen, head + "precision |", "|---" * (8 if extra else 6) + "|"]
     for m in report["models"]:
-        lines.append(f"| {m['stage']} | {_fmt(m['params'])} | {_fmt(m['train_rows'])} | "
-                     f"{_pct(m['select_accuracy'])} ({_fmt(m['select_rows'])}) | {_pct(m['eval_accuracy'])} "
-                     f"({m.get('eval_split') or '-'}, {_fmt(m['eval_rows'])}) | {m.get('precision') or '-'} |")
+        evaluated = f"{_pct(m['eval_accuracy'])} ({m.get('eval_split') or '-'}, {_fmt(m['eval_rows'])})"
+        if extra:
+            cells = (f"{_pct(m.get('select_value'))} ({_fmt(m['select_rows'])}) | {_pct(m.get('eval_value'))} | "
+                     f"{_pct(m['select_accuracy'])} | {evaluated}")
+        else:
+            cells = f"{_pct(m['select_accuracy'])} ({_fmt(m['select_rows'])}) | {evaluated}"
+        lines.append(f"| {m['stage']} | {_fmt(m['params'])} | {_fmt(m['train_rows'])} | {cells} | "
+                     f"{m.get('precision') or '-'} |")
     return "\n".join(lines) + "\n"
 
 
 def _artifacts(report: dict) -> str:
     if not report["artifacts"]:
         return "## Artifacts\n\nNo artifacts recorded (export/quantize/validate have not run).\n"
-    lines = ["## Artifacts\n", _split_note(report), "| artifact | format | precision | size MB | accuracy % | agreement % | max abs dlogit "
-             "| host p50 ms | host p90 ms |", "|---|---|---|---|---|---|---|---|---|"]
+    metric = _metric(report)
+    extra = metric["name"] != "accuracy"
+    lines = ["## Artifacts\n", _split_note(report), "| artifact | format | precision | size MB | "
+             + (f"{metric['title']} {'x100' if metric['name'] == 'mcc' else '%'} | " if extra else "") + "accuracy % | agreement % | max abs dlogit "
+             "| host p50 ms | host p90 ms |", "|---" * (10 if extra else 9) + "|"]
     for a in report["artifacts"]:
         host = a.get("host_latency") or {}
+        value = f"{_pct(a.get('metric_value'))} | " if extra else ""
         lines.append(f"| {a['name']} | {a['format'] or '-'} | {a['precision'] or '-'} | "
-                     f"{_fmt(a['size_bytes'], 2, 1e-6)} | {_pct(a['accuracy'])} | {_pct(a['agreement'])} | "
+                     f"{_fmt(a['size_bytes'], 2, 1e-6)} | {value}{_pct(a['accuracy'])} | {_pct(a['agreement'])} | "
                      f"{_fmt(a['max_abs_diff'], 4)} | {_fmt(host.get('p50_ms'))} | {_fmt(host.get('p90_ms'))} |")
     return "\n".join(lines) + "\n"
 

@@ -14,6 +14,9 @@ SIDECAR = "artifact.json"  # written by edgeport.exporters.base.write_sidecar
 
 
 class Runner(Protocol):
+    """Takes all three inputs; feeds the model only the ones it was exported with (``token_type_ids`` is ignored
+    by an artifact of an architecture without token types, and zeros are fed when one with them gets None)."""
+
     format: str
     path: Path
     seq_len: int | None  # static sequence length (TFLite), None when any length works
@@ -50,6 +53,15 @@ def _read_meta(path: Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{path}: unreadable artifact metadata ({exc}); re-export the artifact") from None
+
+
+ALL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # edgeport.models.arch.INPUT_NAMES (torch-free here)
+
+
+def recorded_inputs(path: Path) -> tuple[str, ...]:
+    """The inputs the artifact was exported with, in order (``inputs`` in artifact.json; an artifact from before
+    the architecture adapters, or without a sidecar, took all three)."""
+    return tuple(artifact_meta(path).get("inputs") or ALL_INPUTS)
 
 
 def with_token_types(input_ids: np.ndarray, token_type_ids: np.ndarray | None) -> np.ndarray:

@@ -17,8 +17,11 @@ class EagerRunner:
     seq_len = None  # any length
 
     def __init__(self, model, path: Path | None = None):
+        from ..models.arch import inputs_of
+
         self.model = model.eval()
         self.path = path
+        self._inputs = inputs_of(model)  # the same inputs its exported artifacts take
 
     def __call__(self, input_ids: np.ndarray, attention_mask: np.ndarray,
                  token_type_ids: np.ndarray | None = None) -> np.ndarray:
@@ -26,7 +29,7 @@ class EagerRunner:
 
         device = next(self.model.parameters()).device
         feed = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None:
+        if token_type_ids is not None and "token_type_ids" in self._inputs:
             feed["token_type_ids"] = token_type_ids
         tensors = {k: torch.from_numpy(np.asarray(v)).long().to(device) for k, v in feed.items()}
         with torch.inference_mode():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import load_failed, with_token_types
+from .common import load_failed, recorded_inputs, with_token_types
 
 
 class TorchScriptRunner:
@@ -17,6 +17,7 @@ class TorchScriptRunner:
         import torch
 
         self.path = path
+        self._inputs = recorded_inputs(path)  # traced positionally: exactly these, in this order
         torch.set_num_threads(threads)
         try:
             self._module = torch.jit.load(str(path), map_location="cpu").eval()
@@ -26,8 +27,9 @@ class TorchScriptRunner:
     def __call__(self, input_ids, attention_mask, token_type_ids=None) -> np.ndarray:
         import torch
 
-        args = [torch.from_numpy(np.asarray(a, dtype=np.int64))
-                for a in (input_ids, attention_mask, with_token_types(input_ids, token_type_ids))]
+        values = {"input_ids": input_ids, "attention_mask": attention_mask,
+                  "token_type_ids": with_token_types(input_ids, token_type_ids)}
+        args = [torch.from_numpy(np.asarray(values[n], dtype=np.int64)) for n in self._inputs]
         with torch.inference_mode():
             return self._module(*args).float().numpy()
 

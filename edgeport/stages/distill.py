@@ -1,4 +1,16 @@
-"""Distill stage: a shallower (optionally narrower) student trained on the teacher's soft labels."""
+"""Distill stage: a shallower (optionally narrower) student trained on the teacher's soft labels.
+
+Two kinds of student:
+
+* built from the teacher (default): the teacher's architecture and tokenizer, ``distill.student.layers`` copied
+  from the teacher's layers (narrower widths start from random weights);
+* a model of its own (``distill.student.model``: a Hugging Face directory or hub id with its own tokenizer, e.g.
+  a BERT-vocabulary student of an XLM-R teacher). It trains on its own tokenisation; the teacher's logits are
+  computed from the teacher's own tokenisation of the same texts (``recipe.attach_teacher_logits``), which is all
+  logit KD needs. Its output directory holds its own tokenizer, so prune, export and validate use it.
+  Hidden-state KD compares the two models position by position and so needs the same token ids and width: it is
+  refused when the tokenisations differ.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +22,80 @@ from ..pipeline import fingerprint as fp
 def _check_hidden_loss(dcfg, student_width: int, teacher_width: int) -> None:
     """Hidden-state MSE compares layer outputs directly, so it needs a student as wide as the teacher."""
     if dcfg.hidden_loss_weight > 0 and student_width != teacher_width:
+        fix = ("use a student model as wide as the teacher" if dcfg.student.model
+               else "unset distill.student.hidden_size")
         raise ConfigError([f"distill.hidden_loss_weight > 0 needs a student as wide as the teacher ({teacher_width}); "
-                           "unset distill.student.hidden_size or set the weight to 0"])
+                           f"{fix} or set the weight to 0"])
+
+
+def _tokenizers_differ_error(detail: str) -> ConfigError:
+    return ConfigError([f"distill.hidden_loss_weight > 0 compares the student's and the teacher's hidden states "
+                        f"token by token, so both must read the same token ids, but distill.student.model "
+                        f"tokenizes differently from the teacher ({detail}); set distill.hidden_loss_weight: 0 "
+                        f"(logit KD works across tokenizers) or use a student with the teacher's tokenizer"])
+
+
+def _check_same_tokenizer(student_tok, teacher_tok) -> None:
+    """Preflight: the two tokenizers' vocabularies and special ids must be identical for hidden-state KD."""
+    if student_tok.get_vocab() != teacher_tok.get_vocab():
+        raise _tokenizers_differ_error(f"vocabularies of {len(student_tok)} and {len(teacher_tok)} entries differ")
+    for name in ("cls_token_id", "sep_token_id", "pad_token_id"):
+        if getattr(student_tok, name, None) != getattr(teacher_tok, name, None):
+            raise _tokenizers_differ_error(f"{name} differs")
+
+
+def _check_same_ids(student_rows: list[dict], teacher_rows: list[dict]) -> None:
+    """Run time: the exact rows the student trains on must be the teacher's token ids too."""
+    for i, (s, t) in enumerate(zip(student_rows, teacher_rows)):
+        if s["input_ids"] != t["input_ids"]:
+            raise _tokenizers_differ_error(f"training row {i} has {len(s['input_ids'])} student ids vs "
+                                           f"{len(t['input_ids'])} teacher ids")
+
+
+def student_layer_map(n_student: int, n_teacher: int) -> tuple[int, ...]:
+    """Hidden-state KD for a student of its own (same tokenizer and width): student layer i learns from teacher
+    layer round((i + 1) * T / S) - 1, evenly spread and ending on the teacher's last layer."""
+    return tuple(max(0, round((i + 1) * n_teacher / n_student) - 1) for i in range(n_student))
+
+
+def resolve_student_model(spec: str):
+    """``distill.student.model`` resolved like ``teacher.model`` (a path, builtin:NAME or a hub id); errors name
+    the student's key."""
+    from ..errors import ModelError
+    from ..models import resolve_model_dir
+
+    try:
+        return resolve_model_dir(spec)
+    except ModelError as exc:
+        raise ModelError(f"distill.student.model: {str(exc).replace('teacher.model', 'distill.student.model')}") from None
+
+
+def check_student_model(dcfg, max_seq_len: int) -> None:
+    """Everything about ``distill.student.model`` that can be checked without loading weights: it exists, holds
+    safetensors weights (no pickle option for students), a tokenizer and a supported architecture that takes
+    ``data.max_seq_len`` tokens; ``distill.student.layers`` (when set) are within its own layers."""
+    from pathlib import Path
+
+    from ..errors import ModelError
+    from ..models.loading import check_architecture, check_model_dir, read_model_config
+
+    spec = resolve_student_model(dcfg.student.model)
+    if not isinstance(spec, Path):
+        return  # a hub id: checked when it is downloaded
+    if (spec / "config.json").is_file() and not any(spec.glob("*.safetensors")):
+        raise ModelError(f"distill.student.model: {spec} has no safetensors weights (model.safetensors); students "
+                         f"load from safetensors only: convert the checkpoint")
+    try:
+        check_model_dir(spec, allow_pickle=False)
+        config = read_model_config(spec)
+        check_architecture(config, spec, max_seq_len)
+    except ModelError as exc:
+        raise ModelError(f"distill.student.model: {str(exc).replace('teacher.model', 'distill.student.model')}") from None
+    own = dcfg.student.own_layers()
+    n = config.num_hidden_layers
+    if own is not None and any(not 0 <= i < n for i in own):
+        raise ConfigError([f"distill.student.layers: {[i for i in own if not 0 <= i < n]} out of range; with "
+                           f"distill.student.model they pick that model's own layers, 0..{n - 1} (unset: all)"])
 
 
 class DistillStage:
@@ -30,69 +114,181 @@ class DistillStage:
     def reads(self, cfg) -> dict[str, object]:
         from ..training.loop import precision_part  # torch: only when planning a run
 
-        return (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len)
-                | fp.fields(cfg, "distill", without=("train_limit",))
-                | fp.values("distill", train_rows=cfg.distill.train_limit or cfg.data.train_limit)
-                | fp.libraries("model", "training") | precision_part(cfg.distill.train))
+        reads = (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len, metric=cfg.data.metric)
+                 | fp.fields(cfg, "distill", without=("train_limit",))
+                 | fp.values("distill", train_rows=cfg.distill.train_limit or cfg.data.train_limit)
+                 | fp.libraries("model", "training") | precision_part(cfg.distill.train))
+        if cfg.distill.student.model:
+            # the student's own files (weights, config, tokenizer), and which of its layers are kept ("all" when
+            # distill.student.layers is unset: the field's default value would not tell the two apart)
+            own = cfg.distill.student.own_layers()
+            reads |= {"student_weights": fp.ModelSource(cfg.distill.student.model)}
+            reads |= fp.values("distill", student_layers=own if own is not None else "all")
+        if cfg.distill.extra_texts:
+            from ..corpus import CorpusFiles
+
+            reads["extra_texts"] = CorpusFiles(cfg.distill.extra_texts)  # the unlabelled texts' bytes
+        return reads
 
     def preflight(self, cfg) -> None:
-        """A student that cannot be built from this teacher fails before the teacher is trained."""
+        """A student that cannot be built from this teacher (or loaded, for a student model of its own) fails
+        before the teacher is trained."""
         from pathlib import Path
 
-        from ..models import resolve_model_dir
+        from ..models import load_tokenizer, resolve_model_dir
         from ..models.loading import read_model_config
         from ..models.student import student_config
 
+        dcfg = cfg.distill
+        if dcfg.extra_texts:
+            from ..corpus import corpus_files
+
+            corpus_files(dcfg.extra_texts)
         spec = resolve_model_dir(cfg.teacher.model)
+        if dcfg.student.model:
+            check_student_model(dcfg, cfg.data.max_seq_len)
+            student_spec = resolve_student_model(dcfg.student.model)
+            if dcfg.hidden_loss_weight > 0 and isinstance(spec, Path) and isinstance(student_spec, Path):
+                _check_same_tokenizer(load_tokenizer(student_spec), load_tokenizer(spec))
+                _check_hidden_loss(dcfg, read_model_config(student_spec).hidden_size,
+                                   read_model_config(spec).hidden_size)
+            return
         if not isinstance(spec, Path):
             return  # a hub teacher: checked when distill starts
         teacher = read_model_config(spec)
-        student, _ = student_config(teacher, cfg.distill.student)
-        _check_hidden_loss(cfg.distill, student.hidden_size, teacher.hidden_size)
+        student, _ = student_config(teacher, dcfg.student)
+        _check_hidden_loss(dcfg, student.hidden_size, teacher.hidden_size)
 
     def run(self, ctx) -> dict:
         # torch and the training recipes load here, not at import: `edgeport run --dry-run` imports every stage.
-        from ..models import build_student, load_classifier, load_tokenizer, save_model
         from ..data import encode
+        from ..models import build_student, load_classifier, load_tokenizer, save_model
         from ..training import recipe
 
         cfg, task, dcfg = ctx.cfg, ctx.task(), ctx.cfg.distill
+        metric, max_len = cfg.data.metric, cfg.data.max_seq_len
         teacher_dir = ctx.inputs["teacher"]
-        tokenizer = load_tokenizer(teacher_dir)  # the student starts from the teacher's vocabulary
+        teacher_tok = load_tokenizer(teacher_dir)
         teacher = load_classifier(teacher_dir).eval()
-        student = build_student(teacher, dcfg.student)
-        _check_hidden_loss(dcfg, student.config.hidden_size, teacher.config.hidden_size)  # hub teachers: first check
-        collate = recipe.collate_for(tokenizer)
         train = task.train.head(dcfg.train_limit or cfg.data.train_limit)
-        rows = encode(train, tokenizer, cfg.data.max_seq_len)
-        select_rows = encode(task.select, tokenizer, cfg.data.max_seq_len)
+        if dcfg.student.model:
+            student, tokenizer, info = _own_student(dcfg, task.label_names, max_len)
+            layer_map = student_layer_map(student.config.num_hidden_layers, teacher.config.num_hidden_layers)
+        else:
+            tokenizer = teacher_tok  # the student starts from the teacher's vocabulary
+            student = build_student(teacher, dcfg.student)
+            info = {"student_model": None, "student_tokenizer": "teacher's"}
+            layer_map = tuple(dcfg.student.layers)
+        _check_hidden_loss(dcfg, student.config.hidden_size, teacher.config.hidden_size)  # hub models: first check
+        collate = recipe.collate_for(tokenizer)
+        rows = encode(train, tokenizer, max_len)  # the student's own tokenisation
+        select_rows = encode(task.select, tokenizer, max_len)
         if dcfg.hidden_loss_weight == 0:
-            recipe.attach_teacher_logits(rows, teacher, tokenizer, train, cfg.data.max_seq_len, ctx.cache_dir,
+            # the teacher reads its own token ids of the same texts: logit KD works across tokenizers
+            recipe.attach_teacher_logits(rows, teacher, teacher_tok, train, max_len, ctx.cache_dir,
                                          ctx.manifest.outputs_digest("teacher"),
                                          recipe.resolve_precision(dcfg.train.precision))
-        kd = recipe.KD(dcfg.alpha, dcfg.temperature, dcfg.hidden_loss_weight, tuple(dcfg.student.layers))
-        result = recipe.distill(student, rows, select_rows, dcfg.train, kd, collate, cfg.run.seed, teacher=teacher)
+        elif dcfg.student.model:
+            _check_same_ids(rows, encode(train, teacher_tok, max_len))
+        extra_rows, extra_info = _extra_rows(ctx, tokenizer, teacher, teacher_tok) if dcfg.extra_texts else ([], {})
+        kd = recipe.KD(dcfg.alpha, dcfg.temperature, dcfg.hidden_loss_weight, layer_map)
+        result = recipe.distill(student, rows + extra_rows, select_rows, dcfg.train, kd, collate, cfg.run.seed,
+                                teacher=teacher, metric=metric)
         metrics = {"params": sum(p.numel() for p in student.parameters()), "layers": student.config.num_hidden_layers,
-                   "hidden_size": student.config.hidden_size, "train_rows": len(rows)} | result.metrics()
-        metrics |= recipe.split_metrics(task, student, tokenizer, collate, cfg.data.max_seq_len)
-        metrics |= _teacher_comparison(ctx, student, teacher, tokenizer, collate)
-        failure = recipe.useless_model_failure("distill", metrics["select_accuracy"], task.select.labels,
-                                               train.labels, task.label_names)
+                   "hidden_size": student.config.hidden_size, "train_rows": len(rows)} | extra_info | info
+        metrics |= result.metrics()
+        metrics |= recipe.split_metrics(task, student, tokenizer, collate, max_len, metric)
+        metrics |= _teacher_comparison(ctx, student, tokenizer, collate, teacher, teacher_tok)
+        evidence = recipe.useful_test(task.select.labels, train.labels, task.label_names, metric=metric,
+                                      select_accuracy=metrics["select_accuracy"],
+                                      select_preds=result.select_predictions, seed=cfg.run.seed)
+        failure = recipe.useless_message("distill", evidence, task.label_names)
+        metrics["useful_gate"] = evidence
         metrics["gate_failures"] = [failure] if failure and dcfg.train.useful_gate else []
         if dist.is_main():
             save_model(student, tokenizer, ctx.out)
         return metrics
 
 
-def _teacher_comparison(ctx, student, teacher, tokenizer, collate) -> dict:
-    """Label agreement with the teacher on the evaluation split (measured, never used to choose)."""
-    from ..data import encode
-    from ..training import predict_logits
+def _extra_rows(ctx, tokenizer, teacher, teacher_tok) -> tuple[list[dict], dict]:
+    """``distill.extra_texts`` as training rows without a label (-100: the KD term only, ``training.kd``), each
+    carrying the teacher's logits on its own tokenisation (cached like the labelled rows'). Texts that are also in
+    the evaluation or selection split are dropped (exact text, case and whitespace normalised)."""
+    from ..corpus import OverlapFilter, read_corpus
+    from ..data import Split, encode
+    from ..training import recipe
 
-    eval_rows = encode(ctx.task().eval, tokenizer, ctx.cfg.data.max_seq_len)
-    t_logits = predict_logits(teacher, eval_rows, collate, desc="teacher eval")
-    s_logits = predict_logits(student, eval_rows, collate, desc="student eval")
+    cfg, task, dcfg = ctx.cfg, ctx.task(), ctx.cfg.distill
+    max_len, pair_col = cfg.data.max_seq_len, cfg.data.text_pair_column
+    texts, pairs = read_corpus(dcfg.extra_texts, fields=("text", cfg.data.text_column), pair_field=pair_col)
+    held = OverlapFilter(task.eval, task.select)
+    keep = [i for i, t in enumerate(texts) if not held.holds(t, [pairs[i]] if pairs else [])]
+    split = Split("extra_texts", str(dcfg.extra_texts), [texts[i] for i in keep],
+                  [pairs[i] for i in keep] if pairs else None, [-100] * len(keep))
+    rows = encode(split, tokenizer, max_len)
+    if dcfg.hidden_loss_weight == 0:
+        recipe.attach_teacher_logits(rows, teacher, teacher_tok, split, max_len, ctx.cache_dir,
+                                     ctx.manifest.outputs_digest("teacher"),
+                                     recipe.resolve_precision(dcfg.train.precision))
+    elif dcfg.student.model:
+        _check_same_ids(rows, encode(split, teacher_tok, max_len))
+    return rows, {"unlabelled_rows": len(rows), "unlabelled_dropped_eval_or_selection_text": len(texts) - len(keep)}
+
+
+def _own_student(dcfg, label_names: list[str], max_len: int):
+    """(model, its tokenizer, metrics) for ``distill.student.model``, with the task's labels and, when
+    ``distill.student.layers`` is set, only those of its own layers."""
+    from ..models import load_classifier, load_tokenizer
+
+    check_student_model(dcfg, max_len)  # a hub id resolves only now
+    spec = resolve_student_model(dcfg.student.model)
+    tokenizer = load_tokenizer(spec)
+    model = load_classifier(spec, label_names=label_names)
+    n_own = model.config.num_hidden_layers
+    keep = dcfg.student.own_layers()
+    if keep is not None:
+        keep_layers(model, keep)
+    return model, tokenizer, {"student_model": dcfg.student.model, "student_tokenizer": "own",
+                              "student_vocab_size": len(tokenizer), "student_layers_kept": keep or list(range(n_own))}
+
+
+def keep_layers(model, keep: list[int]) -> None:
+    """Keep only encoder layers ``keep`` (in order) of a loaded classifier, in place, whatever its architecture:
+    the encoder's ModuleList is the one ``num_hidden_layers`` long named ``...layer``/``...layers``."""
+    import torch
+
+    from ..errors import ModelError
+
+    n = model.config.num_hidden_layers
+    found = [(name, m) for name, m in model.named_modules()
+             if isinstance(m, torch.nn.ModuleList) and len(m) == n and name.rsplit(".", 1)[-1] in ("layer", "layers")]
+    if len(found) != 1:
+        raise ModelError(f"distill.student.layers: cannot tell which module holds the encoder layers of this "
+                         f"'{model.config.model_type}' student ({[n for n, _ in found]}); leave "
+                         f"distill.student.layers unset to keep all of them")
+    name, layers = found[0]
+    parent, _, leaf = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, leaf, torch.nn.ModuleList([layers[i] for i in keep]))
+    model.config.num_hidden_layers = len(keep)
+
+
+def _teacher_comparison(ctx, student, tokenizer, collate, teacher, teacher_tok) -> dict:
+    """Label agreement with the teacher on the evaluation split (measured, never used to choose); each model reads
+    its own tokenisation of the rows."""
+    from ..data import encode
+    from ..training import predict_logits, recipe
+
+    split, max_len = ctx.task().eval, ctx.cfg.data.max_seq_len
+    t_logits = predict_logits(teacher, encode(split, teacher_tok, max_len), recipe.collate_for(teacher_tok),
+                              desc="teacher eval")
+    s_logits = predict_logits(student, encode(split, tokenizer, max_len), collate, desc="student eval")
     agreement = (t_logits.argmax(-1) == s_logits.argmax(-1)).float().mean().item()
-    return {"teacher_eval_accuracy": ctx.input_metrics("teacher").get("eval_accuracy"),
-            "teacher_select_accuracy": ctx.input_metrics("teacher").get("select_accuracy"),
-            "eval_teacher_agreement": round(agreement, 6)}
+    teacher_m = ctx.input_metrics("teacher")
+    out = {"teacher_eval_accuracy": teacher_m.get("eval_accuracy"),
+           "teacher_select_accuracy": teacher_m.get("select_accuracy"),
+           "eval_teacher_agreement": round(agreement, 6)}
+    metric = ctx.cfg.data.metric
+    if metric != "accuracy":
+        out |= {f"teacher_eval_{metric}": teacher_m.get(f"eval_{metric}"),
+                f"teacher_select_{metric}": teacher_m.get(f"select_{metric}")}
+    return out

@@ -35,15 +35,16 @@ class ExportStage:
         """An export length the model has no positions for fails before any training, not inside a converter."""
         from ..errors import ConfigError
         from ..models import resolve_model_dir
+        from ..models.arch import usable_positions
         from ..models.loading import read_model_config
 
         spec = resolve_model_dir(cfg.teacher.model)
         if not cfg.export.seq_len or not isinstance(spec, Path):
             return  # data.max_seq_len is checked by the teacher's preflight; a hub teacher when it downloads
-        limit = getattr(read_model_config(spec), "max_position_embeddings", None)
+        limit = usable_positions(read_model_config(spec))  # RoBERTa: max_position_embeddings - pad_token_id - 1
         if limit and cfg.export.seq_len > limit:
             raise ConfigError([f"export.seq_len {cfg.export.seq_len} exceeds what '{cfg.teacher.model}' can take "
-                               f"(max_position_embeddings {limit}); set export.seq_len <= {limit}"])
+                               f"({limit} positions); set export.seq_len <= {limit}"])
 
     def run(self, ctx) -> dict:
         from ..exporters import get_exporter, make_sample, write_sidecar

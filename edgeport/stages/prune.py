@@ -30,7 +30,7 @@ class PruneStage:
         from ..training.loop import precision_part  # torch: only when planning a run
 
         rows = cfg.prune.train_limit or cfg.distill.train_limit or cfg.data.train_limit
-        return (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len)
+        return (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len, metric=cfg.data.metric)
                 | fp.fields(cfg, "prune", without=("train_limit",)) | fp.values("prune", train_rows=rows)
                 | fp.libraries("model", "training") | precision_part(cfg.prune.train))
 
@@ -45,6 +45,7 @@ class PruneStage:
         from ..training import recipe
 
         cfg, pcfg, task = ctx.cfg, ctx.cfg.prune, ctx.task()
+        metric = cfg.data.metric
         tokenizer = load_tokenizer(ctx.inputs["student"])
         model = load_classifier(ctx.inputs["student"]).eval()  # load_classifier reslices a head-pruned input
         collate = recipe.collate_for(tokenizer)
@@ -61,7 +62,7 @@ class PruneStage:
                                          ctx.manifest.outputs_digest("teacher"),
                                          recipe.resolve_precision(pcfg.train.precision))
         loss_fn = _loss(kd)
-        table = Table(ctx, collate, tokenizer)
+        table = Table(ctx, collate, tokenizer, metric, task.num_labels)
         table.add("unpruned", model, splits)
         metrics = {"heads_per_layer_before": heads_per_layer(model), "ffn_width_before": ffn_width(model)}
         if pcfg.heads_fraction > 0:
@@ -77,7 +78,7 @@ class PruneStage:
             table.add("ffn-pruned", model, splits)
         if structured and pcfg.recover:
             result = recipe.distill(model, rows, splits["select"], pcfg.train, kd, collate, cfg.run.seed,
-                                    desc="prune recovery")
+                                    desc="prune recovery", metric=metric)
             metrics["recovery"] = result.metrics()
             table.add("recovered", model.eval(), splits)
         if pcfg.vocab:
@@ -92,10 +93,17 @@ class PruneStage:
         metrics |= {"heads_per_layer": heads_per_layer(model), "ffn_width": ffn_width(model),
                     "vocab_size": model.config.vocab_size, "params": param_count(model),
                     "select_accuracy": final["select_accuracy"], "eval_accuracy": final["eval_accuracy"],
+                    "metric": metric, "select_metric": metric,
                     "eval_split": task.eval.name, "eval_rows": len(splits["eval"]),
                     "select_rows": len(splits["select"]), "train_rows": len(rows), "variants": table.rows}
-        failure = recipe.useless_model_failure("prune", final["select_accuracy"], task.select.labels,
-                                               train.labels, task.label_names)
+        if metric != "accuracy":
+            metrics |= {f"select_{metric}": final[f"select_{metric}"], f"eval_{metric}": final[f"eval_{metric}"]}
+        evidence = recipe.useful_test(task.select.labels, train.labels, task.label_names, metric=metric,
+                                      select_accuracy=final["select_accuracy"],
+                                      select_preds=recipe.predictions(model, splits["select"], collate),
+                                      seed=cfg.run.seed)
+        failure = recipe.useless_message("prune", evidence, task.label_names)
+        metrics["useful_gate"] = evidence
         metrics["gate_failures"] = [failure] if failure and pcfg.train.useful_gate else []
         if getattr(model.config, "edgeport_kept_heads", None):
             metrics["kept_heads"] = model.config.edgeport_kept_heads
@@ -127,15 +135,17 @@ def _score_loader(rows, pcfg, collate):
 
 
 def _prune_vocab(ctx, model, tokenizer):
-    from ..pruning import prune_vocab, token_change
+    from ..pruning import prune_vocab, token_change, tokenizer_family
     from ..data import encode
 
     cfg, task = ctx.cfg, ctx.task()
     texts = task.train.texts + (task.train.pairs or [])  # the whole training split, not only the trained rows
     before = model.config.vocab_size
+    width = model.get_input_embeddings().embedding_dim  # not hidden_size: ELECTRA's embeddings are narrower
+    family = tokenizer_family(tokenizer)
     new_tok, kept = prune_vocab(model, tokenizer, texts, ctx.out, cfg.prune.vocab_top_k)
-    info = {"vocab_before": before, "vocab_after": len(kept),
-            "embedding_params_removed": (before - len(kept)) * model.config.hidden_size,
+    info = {"tokenizer_family": family, "vocab_before": before, "vocab_after": len(kept),
+            "embedding_params_removed": (before - len(kept)) * width,
             "eval_token_change": token_change(tokenizer, new_tok, task.eval.texts, task.eval.pairs)}
     splits = {"select": encode(task.select, new_tok, cfg.data.max_seq_len),
               "eval": encode(task.eval, new_tok, cfg.data.max_seq_len)}
@@ -158,8 +168,9 @@ def _reload_check(out, model, eval_rows, collate) -> float:
 class Table:
     """One row per pruning step: accuracy, size and latency measured the same way for each."""
 
-    def __init__(self, ctx, collate, tokenizer):
+    def __init__(self, ctx, collate, tokenizer, metric: str = "accuracy", num_labels: int | None = None):
         self.pcfg, self.collate, self.tokenizer = ctx.cfg.prune, collate, tokenizer
+        self.metric, self.num_labels = metric, num_labels
         self.rows: list[dict] = []
 
     def add(self, step: str, model, splits: dict) -> None:
@@ -167,8 +178,11 @@ class Table:
         from ..pruning.structured import ffn_width, heads_per_layer
         from ..training import recipe
 
-        row = {"step": step, "select_accuracy": recipe.accuracy(model, splits["select"], self.collate),
-               "eval_accuracy": recipe.accuracy(model, splits["eval"], self.collate), "params": param_count(model),
+        row = {"step": step}
+        for split in ("select", "eval"):
+            scores = recipe.measure(model, splits[split], self.collate, self.metric, self.num_labels)
+            row |= {f"{split}_{name}": value for name, value in scores.items()}
+        row |= {"params": param_count(model),
                "heads_per_layer": heads_per_layer(model), "ffn_width": ffn_width(model),
                "vocab_size": model.config.vocab_size, "weights_mb": weights_mb(model)}
         if dist.is_main():

@@ -20,27 +20,38 @@ class TeacherStage:
         return True
 
     def inputs(self, cfg) -> dict[str, str]:
-        return {}
+        # with pretrain on, the teacher fine-tunes the pre-trained encoder (a masked-LM dir: a fresh classifier head)
+        return {"pretrain": "pretrain"} if cfg.pretrain.enabled else {}
 
     def reads(self, cfg) -> dict[str, object]:
         from ..training.loop import precision_part  # torch: only when planning a run
 
-        return (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len, train_limit=cfg.data.train_limit)
+        return (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len, train_limit=cfg.data.train_limit,
+                                      metric=cfg.data.metric)
                 | fp.fields(cfg, "teacher") | {"teacher_weights": fp.ModelSource(cfg.teacher.model)}
                 | fp.libraries("model", "training") | precision_part(cfg.teacher.train))
 
     def preflight(self, cfg) -> None:
         check_teacher(resolve_model_dir(cfg.teacher.model), cfg.teacher.allow_pickle, cfg.data.max_seq_len)
+        if cfg.data.metric == "f1" and cfg.data.label_names is None:
+            # binary F1 needs two classes; with label names inferred from the data, only the data can tell
+            from ..data import load_task
+            from ..stats import check_metric
+
+            task = load_task(cfg.data, seed=cfg.run.seed)
+            check_metric("f1", task.num_labels, task.label_names)
 
     def run(self, ctx) -> dict:
         # torch and the training recipes load here, not at import: `edgeport run --dry-run` imports every stage.
         from ..models import load_classifier, load_tokenizer, save_model
         from ..models.loading import has_classifier_head
         from ..data import encode
+        from ..stats import metric_value
         from ..training import recipe
 
         cfg, task = ctx.cfg, ctx.task()
-        spec = resolve_model_dir(cfg.teacher.model)
+        metric = cfg.data.metric
+        spec = ctx.inputs["pretrain"] if "pretrain" in ctx.inputs else resolve_model_dir(cfg.teacher.model)
         tokenizer = load_tokenizer(spec)
         ready = has_classifier_head(spec, task.label_names)
         if cfg.teacher.finetune == "never" and not ready:
@@ -52,18 +63,27 @@ class TeacherStage:
         collate = recipe.collate_for(tokenizer)
         train = task.train.head(cfg.data.train_limit)
         select_rows = encode(task.select, tokenizer, cfg.data.max_seq_len)
-        metrics = {"model": cfg.teacher.model, "finetuned": finetune,
+        metrics = {"model": cfg.teacher.model, "finetuned": finetune, "pretrained": "pretrain" in ctx.inputs,
                    "params": sum(p.numel() for p in model.parameters()),
                    "layers": model.config.num_hidden_layers, "hidden_size": model.config.hidden_size}
         if finetune:
             rows = encode(train, tokenizer, cfg.data.max_seq_len)
-            result = recipe.finetune(model, rows, select_rows, cfg.teacher.train, collate, cfg.run.seed, "teacher")
+            result = recipe.finetune(model, rows, select_rows, cfg.teacher.train, collate, cfg.run.seed, "teacher",
+                                     metric=metric)
             metrics |= {"train_rows": len(rows)} | result.metrics()
+            select_preds = result.select_predictions
         else:
-            metrics["select_accuracy"] = recipe.accuracy(model, select_rows, collate)
-        metrics |= recipe.split_metrics(task, model, tokenizer, collate, cfg.data.max_seq_len)
-        failure = recipe.useless_model_failure("teacher", metrics["select_accuracy"], task.select.labels,
-                                               train.labels, task.label_names)
+            select_preds = recipe.predictions(model, select_rows, collate)
+            metrics["select_accuracy"] = metric_value("accuracy", task.select.labels, select_preds, task.num_labels)
+            metrics["select_metric"] = metric
+            if metric != "accuracy":
+                metrics[f"select_{metric}"] = metric_value(metric, task.select.labels, select_preds, task.num_labels)
+        metrics |= recipe.split_metrics(task, model, tokenizer, collate, cfg.data.max_seq_len, metric)
+        evidence = recipe.useful_test(task.select.labels, train.labels, task.label_names, metric=metric,
+                                      select_accuracy=metrics["select_accuracy"], select_preds=select_preds,
+                                      seed=cfg.run.seed)
+        failure = recipe.useless_message("teacher", evidence, task.label_names)
+        metrics["useful_gate"] = evidence
         metrics["gate_failures"] = [failure] if failure and cfg.teacher.train.useful_gate else []
         if dist.is_main():
             save_model(model, tokenizer, ctx.out)

@@ -3,6 +3,12 @@
 The reference for every artifact, fp32 and INT8, is the fp32 torch model of the model stage (the student).
 Results go to ``validate/results.json`` and ``results.md`` and into the stage metrics; failed gates are listed
 under ``gate_failures`` and fail the run after everything is written (the runner collects them).
+
+The drop gates judge the task metric (``data.metric``). Accuracy: paired McNemar evidence
+(``validation.gate_stats``). F1, macro-F1, MCC (not sums over rows, so no McNemar table): the same rows, a paired
+bootstrap 95% interval of the drop and a one-sided paired approximate randomisation p (``stats.metric_drop``,
+seeded with ``run.seed``), the same verdict rule (fail only when the limit is missed and p < significance); the
+accuracy evidence stays beside it, ungated (``eval_accuracy_drop_vs_*``). Agreement gates stay label agreement.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ class ValidateStage:
     def reads(self, cfg) -> dict[str, object]:
         # validate.targets is the report's (budgets per profile); the runtimes of the exported formats judge here
         v = cfg.validate
-        reads = (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len)
+        reads = (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len, metric=cfg.data.metric)
                  | fp.fields(cfg, "validate", without=("targets",))
                  | fp.libraries("model", *(f"runtime.{f}" for f in cfg.export.formats)))
         if v.latency.enabled:
@@ -61,7 +67,7 @@ class ValidateStage:
             rows = [self._one(ctx, a, ref, ref_acc, threads, teacher=teacher) for a in artifacts]
         finally:
             torch.set_num_threads(threads)  # the TorchScript runner sets the process-wide pool
-        return self._finish(ctx, rows, ref_acc, len(split), teacher)
+        return self._finish(ctx, rows, ref_acc, len(split), teacher, ref())
 
     @staticmethod
     def _teacher_logits(ctx, refs):
@@ -117,11 +123,20 @@ class ValidateStage:
             # peak memory of this artifact alone, in a fresh process (this one holds the reference model and more)
             row["latency"] |= measure_peak_memory(path, threads=lat.threads, seq_len=seq)
         row |= gate_stats(art["precision"], logits, ref, ctx.task().eval.labels, vcfg, teacher)
-        row["gate_failures"] = gate_failures(row, vcfg, row["tolerance"])
-        row["gate_notes"] = gate_notes(row, vcfg)
+        task, metric = ctx.task(), cfg.data.metric
+        if metric == "accuracy":
+            row["gate_failures"] = gate_failures(row, vcfg, row["tolerance"])
+            row["gate_notes"] = gate_notes(row, vcfg)
+            return row
+        metric_gates(row, metric, logits, ref, teacher, task.eval.labels, task.label_names, vcfg, cfg.run.seed)
+        # validation's texts describe McNemar evidence: it writes the agreement/tolerance/op gates, the metric drops
+        # are written here
+        others = {k: v for k, v in row.items() if k not in _DROP_KEYS}
+        row["gate_failures"] = gate_failures(others, vcfg, row["tolerance"]) + metric_gate_texts(row, "fail", vcfg)
+        row["gate_notes"] = gate_notes(others, vcfg) + metric_gate_texts(row, "inconclusive", vcfg)
         return row
 
-    def _finish(self, ctx, rows: list[dict], ref_acc: float, n: int, teacher=None) -> dict:
+    def _finish(self, ctx, rows: list[dict], ref_acc: float, n: int, teacher=None, ref=None) -> dict:
         from ..validation import compare, markdown_table
 
         failures = [f for r in rows for f in r["gate_failures"]]
@@ -133,22 +148,43 @@ class ValidateStage:
                  "decision": "a label gate whose point estimate misses its limit fails when the one-sided exact test "
                              "on the eval rows (McNemar for drops, binomial for agreement) gives p < significance; "
                              "else it is inconclusive (noted, not failed)"}
-        labels = ctx.task().eval.labels
+        task, metric = ctx.task(), ctx.cfg.data.metric
+        labels = task.eval.labels
         teacher_acc = None if teacher is None else compare(teacher, teacher, labels)["accuracy"]
-        result = {"reference": {"stage": model_stage(ctx.cfg), "format": "torch", "precision": "fp32",
-                                "accuracy": ref_acc, "eval_accuracy": ref_acc},
-                  "teacher": None if teacher is None else {"stage": "teacher", "format": "torch", "precision": "fp32",
-                                                           "eval_accuracy": teacher_acc},
-                  "eval_split": getattr(ctx.task().eval, "name", "eval"), "eval_rows": n,
+        reference = {"stage": model_stage(ctx.cfg), "format": "torch", "precision": "fp32",
+                     "accuracy": ref_acc, "eval_accuracy": ref_acc}
+        teacher_row = None if teacher is None else {"stage": "teacher", "format": "torch", "precision": "fp32",
+                                                    "eval_accuracy": teacher_acc}
+        metric_txt = ""
+        if metric != "accuracy":
+            from ..stats import RESAMPLES, metric_title, metric_value
+
+            value = lambda logits: metric_value(metric, labels, logits.argmax(-1), task.num_labels)  # noqa: E731
+            reference[f"eval_{metric}"] = value(ref)
+            if teacher_row is not None:
+                teacher_row[f"eval_{metric}"] = value(teacher)
+            title = metric_title(metric, task.label_names)
+            gates["decision"] = (f"drop gates judge data.metric {metric} ({title}) in points (100 x the metric): "
+                                 f"a drop whose point estimate misses its limit fails when the one-sided paired "
+                                 f"approximate randomisation test ({RESAMPLES} rounds, seed run.seed) gives p < "
+                                 f"significance, with a paired bootstrap 95% CI; agreement gates: one-sided exact "
+                                 f"binomial; else inconclusive (noted, not failed)")
+            metric_txt = (f" Task metric (data.metric): {title}: reference {reference[f'eval_{metric}'] * 100:.2f}"
+                          + ("" if teacher_row is None else f", teacher {teacher_row[f'eval_{metric}'] * 100:.2f}")
+                          + f"; the drop columns are in points of {title} (paired bootstrap 95% CI, one-sided "
+                            f"approximate randomisation p), accuracy is shown beside it.")
+        result = {"metric": metric, "reference": reference, "teacher": teacher_row,
+                  "eval_split": getattr(task.eval, "name", "eval"), "eval_rows": n,
                   "gates": "pass" if not failures else f"fail ({len(failures)})",
                   "gate_limits": gates, "artifacts": rows, "gate_failures": failures, "gate_notes": notes,
                   "host_cpus": os.cpu_count()}
-        table = markdown_table(rows)
+        table = markdown_table(rows) + (metric_table(rows, metric, task.label_names) if metric != "accuracy" else "")
         teacher_txt = "" if teacher is None else f"; teacher (fp32 torch) {teacher_acc * 100:.2f}%"
         one_row = 100 / n if n else 0.0
         header = (f"Reference: fp32 torch `{model_stage(ctx.cfg)}` model, accuracy {ref_acc * 100:.2f}% on "
-                  f"{n} eval rows (one row = {one_row:.2f} points){teacher_txt}. Drops are paired on the same rows "
-                  f"with a Newcombe 95% CI; a drop or agreement gate fails only when its one-sided exact test gives "
+                  f"{n} eval rows (one row = {one_row:.2f} points){teacher_txt}.{metric_txt} Drops are paired on the "
+                  f"same rows ({'Newcombe 95% CI, McNemar' if metric == 'accuracy' else 'bootstrap 95% CI, randomisation'}"
+                  f"); a drop or agreement gate fails only when its one-sided test gives "
                   f"p < {vcfg.significance:g}, else it is inconclusive. Latency: host, batch 1, "
                   f"{vcfg.latency.threads} thread(s); peak memory in a fresh process running only the artifact."
                   f"\n\n")
@@ -158,3 +194,77 @@ class ValidateStage:
                                             + "".join(f"\n- {f}" for f in notes) + "\n")
         print("\n" + header + table + "".join(f"\n- {f}" for f in notes), flush=True)
         return result
+
+
+_DROP_KEYS = ("eval_drop_vs_fp32", "eval_drop_vs_teacher")
+_AGAINST = {"eval_drop_vs_fp32": "fp32 torch", "eval_drop_vs_teacher": "the teacher"}
+
+
+def metric_gates(row: dict, metric: str, logits, reference, teacher, labels, label_names: list[str], vcfg,
+                 seed: int) -> None:
+    """Re-judge ``row``'s drop gates on ``metric`` (in place): ``eval_drop_vs_fp32`` / ``eval_drop_vs_teacher``
+    become the metric's paired evidence (``stats.metric_drop``) with the same limits and verdict rule; the accuracy
+    evidence ``gate_stats`` wrote moves to ``eval_accuracy_drop_vs_*``, ungated. Also records the artifact's
+    ``eval_<metric>``."""
+    import numpy as np
+
+    from ..stats import metric_drop, metric_title, metric_value
+
+    labels = np.asarray(labels)
+    k, pred = len(label_names), logits.argmax(-1)
+    row[metric] = row[f"eval_{metric}"] = metric_value(metric, labels, pred, k)
+    others = {"eval_drop_vs_fp32": reference, "eval_drop_vs_teacher": teacher}
+    for key in _DROP_KEYS:
+        if key not in row:
+            continue
+        accuracy_stats = row.pop(key)
+        limit = accuracy_stats.get("limit")
+        row[key.replace("eval_drop", "eval_accuracy_drop")] = accuracy_stats | {"limit": None, "verdict": "not gated"}
+        s = metric_drop(metric, labels, others[key].argmax(-1), pred, k, seed=seed)
+        if limit is None:
+            verdict = "not gated"
+        elif s["drop_points"] <= limit:
+            verdict = "pass"
+        else:
+            verdict = "fail" if s["p_worse"] < vcfg.significance else "inconclusive"
+        row[key] = s | {"title": metric_title(metric, label_names), "limit": limit, "verdict": verdict}
+
+
+def metric_gate_texts(row: dict, verdict: str, vcfg) -> list[str]:
+    """Failure ('fail') or note ('inconclusive') lines of the metric drop gates, worded like validation's."""
+    from ..stats import metric_title
+
+    out = []
+    for key in _DROP_KEYS:
+        s = row.get(key)
+        if not s or s.get("verdict") != verdict or "metric" not in s:
+            continue
+        lo, hi = s["ci95_points"]
+        text = (f"{s.get('title') or metric_title(s['metric'])} drop {s['drop_points']:.2f} points vs {_AGAINST[key]} on {s['n']} eval "
+                f"rows ({s['value'] * 100:.2f} vs {s['ref_value'] * 100:.2f}; accuracy {s['accuracy'] * 100:.2f}% vs "
+                f"{s['ref_accuracy'] * 100:.2f}%; paired bootstrap 95% CI [{lo:.2f}, {hi:.2f}], one-sided "
+                f"randomisation p={s['p_worse']:.2g}) vs limit <= {s['limit']}")
+        out.append(f"{row['name']}: {text}" if verdict == "fail" else
+                   f"{row['name']}: inconclusive: {text}; fails only when p < {vcfg.significance:g}")
+    return out
+
+
+def metric_table(rows: list[dict], metric: str, label_names: list[str]) -> str:
+    """The task metric per artifact, beside validation's accuracy table."""
+    from ..stats import metric_title
+
+    title = metric_title(metric, label_names)
+    lines = ["", f"| artifact | {title} | drop vs fp32, pts [95% CI] | drop vs teacher, pts [95% CI] |",
+             "|---|---|---|---|"]
+    for r in rows:
+        cells = []
+        for key in _DROP_KEYS:
+            s = r.get(key)
+            if not s:
+                cells.append("-")
+                continue
+            lo, hi = s["ci95_points"]
+            mark = {"fail": " **FAIL**", "inconclusive": " (inconclusive)"}.get(s.get("verdict"), "")
+            cells.append(f"{s['drop_points']:+.2f} [{lo:+.2f}, {hi:+.2f}]{mark}")
+        lines.append(f"| {r['name']} | {r.get(metric, float('nan')) * 100:.2f} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines) + "\n"

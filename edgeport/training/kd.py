@@ -13,9 +13,22 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: 
     The T^2 factor keeps the soft-target gradients on the same scale as the hard-label ones when T changes.
     The teacher's logits are targets: they are detached here, so no gradient ever reaches the teacher, whatever
     the caller passes (an attached teacher output would otherwise train the teacher towards the student).
+
+    Unlabelled rows (label -100: ``distill.extra_texts``, texts only the teacher labels) have no CE term: their
+    loss is the KD term alone at full weight, T^2 * KL_i, and alpha splits only the rows that have a label
+    (alpha * CE_i + (1 - alpha) * T^2 * KL_i); the batch loss is the mean over rows. With every row labelled this
+    is exactly the formula above (that path is kept as it was).
     """
-    ce = F.cross_entropy(student_logits, labels)
     t = temperature
+    unlabelled = labels == -100
+    if bool(unlabelled.any()):
+        kl_rows = F.kl_div(F.log_softmax(student_logits / t, dim=-1),
+                           F.log_softmax(teacher_logits.detach() / t, dim=-1), reduction="none",
+                           log_target=True).sum(-1)
+        ce_rows = F.cross_entropy(student_logits, labels, ignore_index=-100, reduction="none")
+        rows = torch.where(unlabelled, t * t * kl_rows, alpha * ce_rows + (1.0 - alpha) * t * t * kl_rows)
+        return rows.mean()
+    ce = F.cross_entropy(student_logits, labels)
     kl = F.kl_div(F.log_softmax(student_logits / t, dim=-1), F.log_softmax(teacher_logits.detach() / t, dim=-1),
                   reduction="batchmean", log_target=True)
     return alpha * ce + (1.0 - alpha) * t * t * kl

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -23,10 +24,16 @@ from ..errors import ConfigError
 
 LossFn = Callable[[torch.nn.Module, dict], torch.Tensor]
 
+# Called after every selection evaluation of ``fit`` as hook(desc=, step=, total=, metric=, value=, best=) (value:
+# this evaluation's ``metric``; best: the highest so far). It may raise to stop training: the exception leaves
+# ``fit`` and the stage, and the runner records the stage as failed. Set by a caller around a pipeline run
+# (``edgeport tune`` reports to its pruner through it), so no stage has to pass it along.
+EVAL_HOOK: ContextVar[Callable[..., None] | None] = ContextVar("edgeport_eval_hook", default=None)
+
 
 @dataclass
 class FitResult:
-    best_accuracy: float  # on the selection split
+    best_accuracy: float  # on the selection split, of the checkpoint kept
     best_step: int
     steps: int
     seconds: float
@@ -35,6 +42,9 @@ class FitResult:
     precision: str = "fp32"
     eval_seconds: float = 0.0  # of ``seconds``, spent evaluating on the selection split
     history: list[dict] = field(default_factory=list)
+    metric: str = "accuracy"  # what the checkpoint and the early stop were chosen on (``data.metric``)
+    best_score: float | None = None  # that metric on the selection split, of the checkpoint kept
+    select_predictions: list[int] = field(default_factory=list)  # the kept checkpoint's, in selection-row order
 
     @property
     def seconds_per_step(self) -> float:
@@ -42,8 +52,12 @@ class FitResult:
         return round((self.seconds - self.eval_seconds) / max(self.steps, 1), 4)
 
     def metrics(self) -> dict:
-        """The stage-metric view; every accuracy names its split."""
-        return {"select_accuracy": self.best_accuracy, "steps": self.steps, "best_step": self.best_step,
+        """The stage-metric view; every figure names its split. ``select_metric`` names what was chosen on;
+        ``select_<metric>`` is its value beside ``select_accuracy`` (both of the checkpoint kept)."""
+        score = self.best_accuracy if self.best_score is None else self.best_score
+        return {"select_accuracy": self.best_accuracy, "select_metric": self.metric,
+                **({} if self.metric == "accuracy" else {f"select_{self.metric}": score}),
+                "steps": self.steps, "best_step": self.best_step,
                 "epochs": round(self.epochs, 3), "precision": self.precision, "train_seconds": self.seconds,
                 "seconds_per_step": self.seconds_per_step, "eval_seconds": self.eval_seconds,
                 "stopped_early": self.stopped_early, "history": self.history}
@@ -147,14 +161,26 @@ def _train_loader(rows, tcfg: TrainConfig, collate, seed: int, world: int) -> Da
 
 
 def fit(model, train_rows: list[dict], select_rows: list[dict], tcfg: TrainConfig, loss_fn: LossFn,
-        collate, seed: int, desc: str) -> FitResult:
+        collate, seed: int, desc: str, *, metric: str = "accuracy",
+        evaluate_fn: Callable[[torch.nn.Module], dict[str, float]] | None = None) -> FitResult:
     """Train ``model`` in place; on return it holds the weights of its best selection-split evaluation, on the CPU.
 
-    ``loss_fn(model, batch)``: the batch is already on the model's device."""
+    "Best" is the highest ``metric`` (``data.metric``: accuracy, f1, macro_f1 or mcc, ``edgeport.stats``) on the
+    selection rows; the first evaluation reaching it is kept, and ``tcfg.patience`` counts evaluations without a
+    higher value. ``loss_fn(model, batch)``: the batch is already on the model's device.
+
+    ``evaluate_fn(model) -> scores`` replaces the classification evaluation for models that are not classifiers
+    (MLM pre-training scores held-out text): it gets the model as it trains (on its device, maybe wrapped), must
+    give every process the same scores, and ``scores[metric]`` is maximised; ``select_rows`` is then unused
+    (pass []), and the result's ``best_accuracy`` is ``scores["accuracy"]`` when present, else ``scores[metric]``."""
+    from ..stats import check_metric
     from accelerate.utils import set_seed
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
+    if evaluate_fn is None:
+        num_labels = _num_labels(model, select_rows)
+        check_metric(metric, num_labels)
     set_seed(seed)
     precision = resolve_precision(tcfg.precision)
     acc = _accelerator(precision)
@@ -167,11 +193,14 @@ def fit(model, train_rows: list[dict], select_rows: list[dict], tcfg: TrainConfi
     epochs = planned_epochs(tcfg, len(loader))
     total = max(1, math.ceil(epochs * len(loader)))
     sched = get_linear_schedule_with_warmup(opt, int(tcfg.warmup_ratio * total), total)
-    model, opt, loader, eval_loader, sched = acc.prepare(model, opt, loader, eval_loader, sched)
+    if evaluate_fn is None:
+        model, opt, loader, eval_loader, sched = acc.prepare(model, opt, loader, eval_loader, sched)
+    else:
+        model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
     eval_every = tcfg.eval_every or len(loader)
 
-    best, best_step, stale, history, step, eval_seconds = -1.0, 0, 0, [], 0, 0.0
-    best_state = None
+    best, best_step, stale, history, step, eval_seconds = -math.inf, 0, 0, [], 0, 0.0
+    best_state, best_accuracy, best_preds = None, 0.0, []
     start = time.perf_counter()
     bar = tqdm(total=total, desc=desc, unit="step", disable=not acc.is_main_process, dynamic_ncols=True)
     model.train()
@@ -186,19 +215,34 @@ def fit(model, train_rows: list[dict], select_rows: list[dict], tcfg: TrainConfi
             opt.zero_grad()
             step += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}", best_acc=f"{max(best, 0):.4f}")
+            bar.set_postfix(loss=f"{loss.item():.4f}", **{f"best_{metric}": f"{max(best, -1):.4f}"})
             if step % eval_every == 0 or step == total:
                 t_eval = time.perf_counter()
-                accuracy = evaluate(model, eval_loader, acc)
+                if evaluate_fn is None:
+                    preds, labels = selection_predictions(model, eval_loader, acc)
+                    scores = _scores(preds, labels, metric, num_labels)
+                else:
+                    preds, scores = [], dict(evaluate_fn(model))
                 eval_seconds += time.perf_counter() - t_eval
-                history.append({"step": step, "loss": round(loss.item(), 5), "select_accuracy": accuracy})
-                bar.write(f"{desc}: step {step}/{total} selection-split accuracy {accuracy:.4f}")
-                if accuracy > best:
-                    best, best_step, stale = accuracy, step, 0
+                history.append({"step": step, "loss": round(loss.item(), 5)}
+                               | {f"select_{k}": v for k, v in scores.items()})
+                shown = ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
+                where = "selection split" if evaluate_fn is None else "held-out evaluation"
+                bar.write(f"{desc}: step {step}/{total} {where}: {shown}")
+                if scores[metric] > best:
+                    best, best_step, stale = scores[metric], step, 0
+                    best_accuracy, best_preds = scores.get("accuracy", scores[metric]), preds
                     best_state = {k: v.detach().to("cpu", copy=True)
                                   for k, v in acc.unwrap_model(model).state_dict().items()}
                 else:
                     stale += 1
+                if (hook := EVAL_HOOK.get()) is not None:
+                    try:
+                        hook(desc=desc, step=step, total=total, metric=metric, value=scores[metric], best=best)
+                    except BaseException:
+                        bar.close()
+                        acc.free_memory()
+                        raise
                 model.train()
                 if tcfg.patience and stale >= tcfg.patience:
                     break
@@ -212,27 +256,52 @@ def fit(model, train_rows: list[dict], select_rows: list[dict], tcfg: TrainConfi
     unwrapped.load_state_dict(best_state)
     acc.wait_for_everyone()
     acc.free_memory()
-    return FitResult(best, best_step, step, round(time.perf_counter() - start, 2),
+    return FitResult(best_accuracy, best_step, step, round(time.perf_counter() - start, 2),
                      stopped_early=step < total, epochs=epochs, precision=precision,
-                     eval_seconds=round(eval_seconds, 2), history=history)
+                     eval_seconds=round(eval_seconds, 2), history=history, metric=metric, best_score=best,
+                     select_predictions=[int(p) for p in best_preds])
+
+
+def _scores(preds: list[int], labels: list[int], metric: str, num_labels: int) -> dict[str, float]:
+    """Accuracy, and the selection metric when it is another one (both recorded; the metric decides)."""
+    from ..stats import metric_value
+
+    scores = {"accuracy": metric_value("accuracy", labels, preds, num_labels)}
+    if metric != "accuracy":
+        scores[metric] = metric_value(metric, labels, preds, num_labels)
+    return scores
 
 
 @torch.no_grad()
-def evaluate(model, eval_loader, acc=None) -> float:
+def selection_predictions(model, eval_loader, acc=None) -> tuple[list[int], list[int]]:
+    """(predicted labels, true labels) for every row of ``eval_loader``, in order (gathered across processes;
+    ``gather_for_metrics`` drops the padding rows an uneven last batch gets)."""
     from tqdm.auto import tqdm
 
     model.eval()
-    correct = seen = 0
     main = acc is None or acc.is_main_process
     device = model_device(model)
+    all_preds, all_labels = [], []
     for batch in tqdm(eval_loader, desc="eval", leave=False, disable=not main, dynamic_ncols=True):
         preds = model(**model_inputs(batch, device)).logits.argmax(-1)
         labels = batch["labels"].to(device)
         if acc is not None:
             preds, labels = acc.gather_for_metrics((preds, labels))
-        correct += (preds == labels).sum().item()
-        seen += labels.numel()
-    return round(correct / max(seen, 1), 6)
+        all_preds += preds.tolist()
+        all_labels += labels.tolist()
+    return all_preds, all_labels
+
+
+def evaluate(model, eval_loader, acc=None, metric: str = "accuracy") -> float:
+    """``metric`` of the model on ``eval_loader``'s rows (accuracy by default)."""
+    preds, labels = selection_predictions(model, eval_loader, acc)
+    return _scores(preds, labels, metric, _num_labels(model, []))[metric]
+
+
+def _num_labels(model, rows: list[dict]) -> int:
+    """The classifier's output count (its config), else one more than the largest label seen."""
+    n = getattr(getattr(model, "config", None), "num_labels", None)
+    return int(n) if n else max([int(r["labels"]) for r in rows] + [1]) + 1
 
 
 @torch.no_grad()

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ..data import encode
 from ..errors import ModelError
-from ..stats import binomial_tail
+from ..stats import binomial_tail, check_metric, metric_title, metric_value, paired_metric_test
 from .kd import hidden_mse, kd_loss
 from .loop import FitResult, fit, make_collate, model_inputs, predict_logits, training_device
 from .loop import resolve_precision  # noqa: F401 - stages resolve precision through the recipe
@@ -50,20 +50,25 @@ def collate_for(tokenizer):
 # ------------------------------------------------------------------------------------------ training
 
 
-def finetune(model, train_rows, select_rows, tcfg, collate, seed: int, desc: str = "teacher") -> FitResult:
-    """Cross-entropy fine-tuning; the checkpoint kept is the best on the selection rows."""
+def finetune(model, train_rows, select_rows, tcfg, collate, seed: int, desc: str = "teacher", *,
+             metric: str = "accuracy") -> FitResult:
+    """Cross-entropy fine-tuning; the checkpoint kept is the best on the selection rows by ``metric``
+    (``data.metric``)."""
 
     def loss_fn(m, batch):
         return F.cross_entropy(m(**model_inputs(batch)).logits, batch["labels"])
 
-    return fit(model, train_rows, select_rows, tcfg, loss_fn, collate, seed, desc)
+    return fit(model, train_rows, select_rows, tcfg, loss_fn, collate, seed, desc, metric=metric)
 
 
 def distill(student, train_rows, select_rows, tcfg, kd: KD, collate, seed: int, teacher=None,
-            desc: str = "distill") -> FitResult:
+            desc: str = "distill", *, metric: str = "accuracy") -> FitResult:
     """Knowledge distillation. Logits only (``kd.hidden_weight == 0``): ``train_rows`` carry ``teacher_logits``
-    (``attach_teacher_logits``). With hidden-state transfer the teacher runs alongside, on the student's device."""
-    return fit(student, train_rows, select_rows, tcfg, kd_loss_fn(kd, teacher), collate, seed, desc)
+    (``attach_teacher_logits``), computed from the teacher's own tokenisation, so the student may use another
+    tokenizer. With hidden-state transfer the teacher runs alongside on the *student's* inputs (same tokenizer
+    required, checked by the distill stage), on the student's device. The checkpoint kept is the best on the
+    selection rows by ``metric``."""
+    return fit(student, train_rows, select_rows, tcfg, kd_loss_fn(kd, teacher), collate, seed, desc, metric=metric)
 
 
 def kd_loss_fn(kd: KD, teacher=None):
@@ -92,7 +97,7 @@ def attach_teacher_logits(rows: list[dict], teacher, teacher_tokenizer, split, m
 
     The teacher reads its *own* tokenisation of the same texts, so a student with another vocabulary (pruned, or
     another tokenizer family) learns from what the teacher really outputs on those texts."""
-    logits = teacher_logits(teacher, teacher_tokenizer, split, max_len, cache_dir, teacher_id)
+    logits = teacher_logits(teacher, teacher_tokenizer, split, max_len, cache_dir, teacher_id, precision)
     if len(logits) != len(rows):
         raise ValueError(f"{len(rows)} student rows but {len(logits)} teacher rows: encode the same split")
     for row, values in zip(rows, logits.tolist()):
@@ -157,6 +162,13 @@ def _cached_logits(path: Path, n_rows: int):
 # ------------------------------------------------------------------------------------------ measuring
 
 
+def predictions(model, rows: list[dict], collate) -> list[int]:
+    """The model's predicted label for each of ``rows``, in order (fp32, a measurement)."""
+    if not rows:
+        return []
+    return predict_logits(model, rows, collate, desc="measure").argmax(-1).tolist()
+
+
 def accuracy(model, rows: list[dict], collate) -> float:
     """Share of ``rows`` the model labels correctly (a measurement: nothing is chosen on it)."""
     if not rows:
@@ -166,29 +178,104 @@ def accuracy(model, rows: list[dict], collate) -> float:
     return round(float((logits.argmax(-1) == labels).float().mean()), 6)
 
 
-def split_metrics(task, model, tokenizer, collate, max_len: int) -> dict:
-    """The evaluation split measured once for the chosen model, and what each split is (names and sizes)."""
+def measure(model, rows: list[dict], collate, metric: str = "accuracy", num_labels: int | None = None) -> dict:
+    """``{"accuracy": ..., metric: ...}`` of the model on ``rows`` (one forward pass; nothing is chosen on it)."""
+    if not rows:
+        return {"accuracy": float("nan"), metric: float("nan")}
+    preds, labels = predictions(model, rows, collate), [r["labels"] for r in rows]
+    k = num_labels or int(model.config.num_labels)
+    return {"accuracy": metric_value("accuracy", labels, preds, k), metric: metric_value(metric, labels, preds, k)}
+
+
+def split_metrics(task, model, tokenizer, collate, max_len: int, metric: str = "accuracy") -> dict:
+    """The evaluation split measured once for the chosen model, and what each split is (names and sizes).
+
+    ``eval_accuracy`` always; with another ``data.metric`` also ``eval_<metric>`` and the selection split's
+    constant-baseline value of that metric (``select_baseline_<metric>``: what the useless-model gate beats)."""
+    check_metric(metric, task.num_labels, task.label_names)
     eval_rows = encode(task.eval, tokenizer, max_len)
-    return {"eval_accuracy": accuracy(model, eval_rows, collate), "eval_split": task.eval.name,
-            "eval_rows": len(eval_rows), "select_rows": len(task.select),
-            "select_majority_rate": majority_rate(task.select.labels, task.train.labels)}
+    scores = measure(model, eval_rows, collate, metric, task.num_labels)
+    out = {"eval_accuracy": scores["accuracy"], "eval_split": task.eval.name, "eval_rows": len(eval_rows),
+           "select_rows": len(task.select), "select_majority_rate": majority_rate(task.select.labels, task.train.labels),
+           "metric": metric}
+    if metric == "f1":
+        out["positive_label"] = task.label_names[1]
+    if metric != "accuracy":
+        base = baseline_class(metric, task.train.labels)
+        out |= {f"eval_{metric}": scores[metric],
+                f"select_baseline_{metric}": metric_value(metric, task.select.labels, [base] * len(task.select),
+                                                          task.num_labels)}
+    return out
 
 
-def useless_model_failure(what: str, select_accuracy: float, select_labels: list[int], train_labels: list[int],
-                          label_names: list[str]) -> str | None:
-    """A gate message when the model is no better than always answering the training split's majority class,
-    judged on the selection split (one-sided exact binomial test), else None."""
-    majority, _ = Counter(train_labels).most_common(1)[0]
+def baseline_class(metric: str, train_labels: list[int]) -> int:
+    """The constant answer a useful model must beat: the training rows' majority class, except for ``f1``, where
+    it is the positive class (index 1): always answering it has the best F1 a constant can have, 2p / (1 + p) for
+    a positive share p (always answering the other class has F1 0). Every constant has MCC 0."""
+    if metric == "f1":
+        return 1
+    return Counter(train_labels).most_common(1)[0][0]
+
+
+def useful_test(select_labels: list[int], train_labels: list[int], label_names: list[str], *,
+                metric: str = "accuracy", select_accuracy: float | None = None,
+                select_preds: list[int] | None = None, seed: int = 0) -> dict:
+    """Is the chosen model better than a constant answer on the selection rows, on ``metric``?
+
+    accuracy: the training majority class's rate on the selection rows, one-sided exact binomial test of the
+    number of correct rows (``select_accuracy`` is enough). F1, macro-F1, MCC: the constant ``baseline_class``
+    scored on the same rows, one-sided paired bootstrap of metric(model) - metric(constant) over the selection
+    rows (``edgeport.stats.paired_metric_test``, ``RESAMPLES`` resamples seeded with ``seed``; p = (1 + #{resampled
+    difference <= 0}) / (resamples + 1); needs ``select_preds``). The bootstrap, not the randomisation test
+    validate uses, because the other side is a constant (see ``paired_metric_test``). Passes when the model's value
+    is higher and p < ``USEFUL_P``."""
+    k = len(label_names)
+    base = baseline_class(metric, train_labels)
     n = len(select_labels)
-    rate = sum(1 for y in select_labels if y == majority) / n
-    correct = round(select_accuracy * n)
-    p = binomial_tail(correct, n, rate)
-    if select_accuracy > rate and p < USEFUL_P:
+    if metric == "accuracy":
+        if select_accuracy is None:
+            select_accuracy = metric_value("accuracy", select_labels, select_preds, k)
+        rate = sum(1 for y in select_labels if y == base) / n
+        p = binomial_tail(round(select_accuracy * n), n, rate)
+        return {"metric": metric, "value": select_accuracy, "baseline": label_names[base],
+                "baseline_value": round(rate, 6), "n": n, "p": p, "test": "one-sided exact binomial",
+                "passed": select_accuracy > rate and p < USEFUL_P}
+    check_metric(metric, k, label_names)
+    if select_preds is None or len(select_preds) != n:
+        raise ValueError(f"the useless-model gate on {metric} needs the model's {n} selection-row predictions")
+    t = paired_metric_test(metric, select_labels, select_preds, [base] * n, k, seed=seed)
+    return {"metric": metric, "value": t["ref_value"], "baseline": label_names[base], "baseline_value": t["value"],
+            "n": n, "p": t["p_worse_bootstrap"], "diff_ci95": t["ci95"],
+            "test": f"one-sided paired bootstrap ({t['resamples']} resamples)",
+            "passed": t["diff"] > 0 and t["p_worse_bootstrap"] < USEFUL_P}
+
+
+def useless_model_failure(what: str, select_accuracy: float | None, select_labels: list[int],
+                          train_labels: list[int], label_names: list[str], *, metric: str = "accuracy",
+                          select_preds: list[int] | None = None, seed: int = 0) -> str | None:
+    """A gate message when the model is no better than always giving one answer (``useful_test``), judged on the
+    selection split, else None."""
+    return useless_message(what, useful_test(select_labels, train_labels, label_names, metric=metric,
+                                             select_accuracy=select_accuracy, select_preds=select_preds, seed=seed),
+                           label_names)
+
+
+def useless_message(what: str, evidence: dict, label_names: list[str]) -> str | None:
+    """The gate message for ``useful_test``'s evidence (None when it passed): what was compared, the test, and
+    what to change."""
+    t, metric = evidence, evidence["metric"]
+    if t["passed"]:
         return None
-    return (f"{what}: selection-split accuracy {select_accuracy:.2%} is no better than always answering "
-            f"'{label_names[majority]}' ({rate:.2%}) on {n} selection rows (one-sided binomial p={p:.2g}, needs "
-            f"< {USEFUL_P}); the model learned nothing useful: train longer ({what}.train.epochs or "
-            f"train.min_steps), try another learning rate ({what}.train.lr, e.g. 2e-5 to 1e-4), or add rows")
+    fix = (f"the model learned nothing useful: train longer ({what}.train.epochs or train.min_steps), try another "
+           f"learning rate ({what}.train.lr, e.g. 2e-5 to 1e-4), or add rows")
+    if metric == "accuracy":
+        return (f"{what}: selection-split accuracy {t['value']:.2%} is no better than always answering "
+                f"'{t['baseline']}' ({t['baseline_value']:.2%}) on {t['n']} selection rows (one-sided binomial "
+                f"p={t['p']:.2g}, needs < {USEFUL_P}); {fix}")
+    title = metric_title(metric, label_names)
+    return (f"{what}: selection-split {title} {t['value']:.4f} is no better than always answering "
+            f"'{t['baseline']}' ({title} {t['baseline_value']:.4f}) on {t['n']} selection rows (data.metric "
+            f"{metric}; {t['test']} p={t['p']:.2g}, needs < {USEFUL_P}); {fix}")
 
 
 def majority_rate(select_labels: list[int], train_labels: list[int]) -> float:

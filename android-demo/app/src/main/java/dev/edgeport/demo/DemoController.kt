@@ -1,13 +1,12 @@
 package dev.edgeport.demo
 
-import dev.edgeport.demo.text.BertTokenizer
 import dev.edgeport.demo.text.CheckReport
 import dev.edgeport.demo.text.Encoding
 import dev.edgeport.demo.text.GoldenSet
 import dev.edgeport.demo.text.ModelInfo
 import dev.edgeport.demo.text.Postprocess
 import dev.edgeport.demo.text.SelfCheck
-import dev.edgeport.demo.text.Vocab
+import dev.edgeport.demo.text.TextTokenizer
 import java.util.Locale
 import java.util.concurrent.Executor
 
@@ -47,7 +46,7 @@ class DemoController(
     private val ui: Executor,
     private val nanoTime: () -> Long = System::nanoTime,
 ) {
-    private class Session(val info: ModelInfo, val tokenizer: BertTokenizer, val classifier: Classifier)
+    private class Session(val info: ModelInfo, val tokenizer: TextTokenizer, val classifier: Classifier)
 
     private var session: Session? = null // worker thread only
 
@@ -67,7 +66,8 @@ class DemoController(
     private fun load() {
         val s = try {
             val info = ModelInfo.parse(readAsset(LABELS))
-            val tokenizer = info.tokenizer(Vocab.parse(readAsset(VOCAB)))
+            // The tokenizer of the model's family (WordPiece, BPE, Unigram), from the assets labels.json names.
+            val tokenizer = info.tokenizer(readAsset)
             Session(info, tokenizer, openClassifier(info))
         } catch (e: Throwable) {
             post { showStatus(loadFailedText(e), ok = false) }

@@ -1,6 +1,7 @@
 package dev.edgeport.demo
 
 import dev.edgeport.demo.text.Encoding
+import dev.edgeport.demo.text.GoldenFiles
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
 import org.junit.Assert.assertTrue
@@ -182,6 +183,70 @@ class DemoControllerTest {
         drainUi()
         assertEquals(before, model.calls)
         assertTrue(view.results.isEmpty())
+    }
+
+    /** A byte-level BPE model: labels.json's tokenizer section picks the family and names its files. */
+    private fun useBpeAssets() {
+        assets.clear()
+        assets[DemoController.LABELS] = """{"format": "edgeport-android/1", "labels": ["negative", "positive"], "seq_len": 6,
+            "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask"}, "output": "logits",
+            "tokenizer": {"family": "bpe", "files": {"vocab": "vocab.txt", "merges": "merges.txt"},
+              "model": {"type": "BPE", "unk_token": null}, "normalizer": null,
+              "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
+              "post_processor": {"single": [{"special": [0], "type_id": 0}, {"sequence": "A", "type_id": 0}, {"special": [2], "type_id": 0}],
+                                 "pair": [{"special": [0], "type_id": 0}, {"sequence": "A", "type_id": 0}, {"special": [2], "type_id": 0},
+                                          {"special": [2], "type_id": 0}, {"sequence": "B", "type_id": 0}, {"special": [2], "type_id": 0}]},
+              "added_tokens": [{"id": 0, "content": "<s>"}, {"id": 1, "content": "<pad>"}, {"id": 2, "content": "</s>"}],
+              "pad_id": 1, "token_type_ids": false}}"""
+        // ids: <s> <pad> </s> g o d go goo good
+        assets["vocab.txt"] = "<s>\n<pad>\n</s>\ng\no\nd\ngo\ngoo\ngood\n"
+        assets["merges.txt"] = "g o\ngo o\ngoo d\n"
+        assets[DemoController.GOLDEN] = """{"format": "edgeport-golden/1", "seq_len": 6, "tolerance": {"atol": 0.05, "rtol": 0.02},
+            "cases": [{"name": "good", "text": "good", "text_pair": null, "input_ids": [0, 8, 2, 1, 1, 1],
+            "attention_mask": [1, 1, 1, 0, 0, 0], "token_type_ids": [0, 0, 0, 0, 0, 0], "logits": [-1.0, 1.0]}]}"""
+        model.logits = floatArrayOf(-1f, 1f)
+    }
+
+    @Test fun bpeFamilyIsPickedFromLabelsJson() {
+        useBpeAssets()
+        controller.start()
+        controller.classify("good")
+        drainUi()
+        val (text, ok) = view.status!!
+        assertTrue(text, text.startsWith("Self-check PASS: tokenizer 1/1 identical, model 1/1 within tolerance"))
+        assertTrue(ok)
+        assertEquals("positive", view.results.single().label)
+        assertTrue(view.results.single().latency, view.results.single().latency.endsWith(", 3 tokens"))
+    }
+
+    @Test fun missingFamilyAssetIsNamed() {
+        useBpeAssets()
+        assets.remove("merges.txt")
+        controller.start()
+        drainUi()
+        assertEquals(
+            "Could not load the model assets: FileNotFoundException: merges.txt\nRun `edgeport android RUN_DIR` and rebuild." to false,
+            view.status,
+        )
+    }
+
+    /** Each family's real assets (written by tests/android_golden.py like `edgeport android` writes them) load. */
+    @Test fun everyFamilysAssetsPassTheTokenizerSelfCheck() {
+        val dirs = GoldenFiles.familyDirs()
+        assumeTrue("no family goldens", dirs.isNotEmpty())
+        for (d in dirs) {
+            assets.clear()
+            d.dir.listFiles()!!.filter { it.isFile }.forEach { assets[it.name] = it.readText() }
+            val labels = assets.getValue(DemoController.LABELS)
+            assets[DemoController.LABELS] = labels.replace(Regex("\"seq_len\": \\d+"), "\"seq_len\": 16")
+            assets[DemoController.GOLDEN] = assets.getValue("golden-16.json")
+            view.status = null
+            controller.start()
+            drainUi()
+            val (text, ok) = view.status!!
+            println("controller on ${d.name}: ${text.lines().first()}")
+            assertTrue("${d.name}: $text", ok && text.startsWith("Self-check PASS: tokenizer "))
+        }
     }
 
     /** The controller must stay plain Kotlin (run-jvm-tests.sh compiles it without any Android stub, too). */

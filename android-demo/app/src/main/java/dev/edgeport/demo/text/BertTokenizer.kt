@@ -12,10 +12,12 @@ class Encoding(val inputIds: IntArray, val attentionMask: IntArray, val tokenTyp
  */
 class BertTokenizer(
     private val vocab: Vocab,
-    val seqLen: Int,
+    override val seqLen: Int,
     private val normalizer: BertNormalizer = BertNormalizer(),
     specialTokens: List<String> = DEFAULT_SPECIAL_TOKENS,
-) {
+    /** False when the tokenizer returns no token_type_ids (DistilBERT): the model then gets zeros, as in Python. */
+    private val typeIds: Boolean = true,
+) : TextTokenizer {
     private val wordPiece = WordPiece(vocab)
     private val clsId = vocab.require("[CLS]")
     private val sepId = vocab.require("[SEP]")
@@ -28,7 +30,7 @@ class BertTokenizer(
     }
 
     /** Token ids of [text] without special tokens, truncation or padding. */
-    fun tokenize(text: String): List<Int> {
+    override fun tokenize(text: String): List<Int> {
         val ids = ArrayList<Int>()
         var segmentStart = 0
         var i = 0
@@ -47,7 +49,7 @@ class BertTokenizer(
         return ids
     }
 
-    fun encode(text: String, pair: String? = null): Encoding {
+    override fun encode(text: String, pair: String?): Encoding {
         val a = tokenize(text)
         // transformers treats an empty text_pair as no pair at all (one [SEP]); match what Python feeds the model.
         val b = pair?.takeIf { it.isNotEmpty() }?.let { tokenize(it) }
@@ -64,7 +66,7 @@ class BertTokenizer(
         return Encoding(
             IntArray(seqLen) { if (it < real) ids[it] else padId },
             IntArray(seqLen) { if (it < real) 1 else 0 },
-            IntArray(seqLen) { if (it < real) types[it] else 0 },
+            IntArray(seqLen) { if (it < real && typeIds) types[it] else 0 },
         )
     }
 
@@ -102,23 +104,7 @@ class BertTokenizer(
             current.setLength(0)
         }
 
-        /**
-         * Lengths kept by HF `tokenizers` LongestFirst truncation for a budget of [max] tokens: if only the longer
-         * sequence must shrink it alone is cut, otherwise both get half (the longer one the odd token).
-         * This is not the slow Python tokenizer's one-token-at-a-time loop, whose results differ on ties.
-         */
-        fun truncatedLengths(a: Int, b: Int?, max: Int): Pair<Int, Int> {
-            if (b == null) return Pair(minOf(a, maxOf(max, 0)), 0)
-            if (a + b <= max) return Pair(a, b)
-            val swap = a > b
-            var n1 = minOf(a, b)
-            var n2: Int = if (n1 > max) n1 else maxOf(n1, max - n1)
-            if (n1 + n2 > max) {
-                n1 = max / 2
-                n2 = n1 + max % 2
-            }
-            val (ta, tb) = if (swap) Pair(n2, n1) else Pair(n1, n2)
-            return Pair(minOf(a, ta), minOf(b, tb))
-        }
+        /** LongestFirst truncation lengths (see [Truncation.longestFirst]). */
+        fun truncatedLengths(a: Int, b: Int?, max: Int): Pair<Int, Int> = Truncation.longestFirst(a, b, max)
     }
 }

@@ -13,6 +13,12 @@ internal object CharClasses {
     private val cjk = RangeSet.parse(UnicodeTables.CJK)
     private val strip = parseMap(UnicodeTables.STRIP_MAP)
     private val lower = parseMap(UnicodeTables.LOWER_MAP)
+    private val whitespace = RangeSet.parse(UnicodeTables.WHITESPACE)
+
+    /** What Oniguruma's `\s`, `\p{L}` and `\p{N}` match in the Rust tokenizer (see [OnigRegex]). */
+    val regexSpace: RangeSet by lazy { RangeSet.parse(UnicodeTables.REGEX_SPACE) }
+    val regexLetter: RangeSet by lazy { RangeSet.parse(UnicodeTables.REGEX_LETTER) }
+    val regexNumber: RangeSet by lazy { RangeSet.parse(UnicodeTables.REGEX_NUMBER) }
 
     /** Dropped by clean_text: control/format/private-use characters, U+0000 and U+FFFD. */
     fun isRemoved(cp: Int) = removed.contains(cp)
@@ -32,8 +38,11 @@ internal object CharClasses {
     /** NFD with non-spacing marks dropped, for one code point ("" when it is a mark; null when unchanged). */
     fun stripAccents(cp: Int): String? = strip[cp] ?: hangul(cp)
 
-    /** Full lower-case mapping of one code point (null when unchanged). */
+    /** Full lower-case mapping of one code point (null when unchanged); also what the `Lowercase` normalizer does. */
     fun lowercase(cp: Int): String? = lower[cp]
+
+    /** Rust `char::is_whitespace`: what `WhitespaceSplit`, `Strip` and added tokens' lstrip/rstrip skip. */
+    fun isWhitespace(cp: Int) = whitespace.contains(cp)
 
     // Hangul syllables decompose algorithmically (Unicode 3.12), which spares 11,172 table rows.
     private fun hangul(cp: Int): String? {
@@ -46,7 +55,7 @@ internal object CharClasses {
         return out.toString()
     }
 
-    private fun parseMap(parts: Array<String>): Map<Int, String> {
+    fun parseMap(parts: Array<String>): Map<Int, String> {
         val map = HashMap<Int, String>()
         for (part in parts) for (token in part.split(' ')) {
             if (token.isEmpty()) continue
@@ -62,6 +71,12 @@ internal object CharClasses {
 
 /** Sorted, disjoint closed ranges of code points with binary-search lookup. */
 internal class RangeSet private constructor(private val starts: IntArray, private val ends: IntArray) {
+    val size: Int get() = starts.size
+
+    fun start(i: Int) = starts[i]
+
+    fun end(i: Int) = ends[i]
+
     fun contains(cp: Int): Boolean {
         var lo = 0
         var hi = starts.size - 1

@@ -89,7 +89,7 @@ object SelfCheck {
      * Tokenizer: Kotlin ids, mask and types must equal Python's exactly. Model: run on the *golden* inputs (so a
      * tokenizer bug is not counted twice) and compare logits within the golden tolerance.
      */
-    fun run(golden: GoldenSet, tokenizer: BertTokenizer, model: ((Encoding) -> FloatArray)?): CheckReport {
+    fun run(golden: GoldenSet, tokenizer: TextTokenizer, model: ((Encoding) -> FloatArray)?): CheckReport {
         require(tokenizer.seqLen == golden.seqLen) { "tokenizer seq_len ${tokenizer.seqLen} != golden ${golden.seqLen}" }
         val mismatches = golden.cases.mapNotNull { c -> tokenizerMismatch(c, tokenizer.encode(c.text, c.textPair)) }
         val failures = ArrayList<String>()

@@ -1,6 +1,9 @@
 package dev.edgeport.demo.text
 
-/** labels.json written by `edgeport android`: label names, sequence length, tokenizer flags, model I/O names. */
+/**
+ * labels.json written by `edgeport android`: label names, sequence length, model I/O names and the `tokenizer` section
+ * (family, files, settings; see [TokenizerSpec]), plus the WordPiece flags older files carry at the top level.
+ */
 class ModelInfo(
     val labels: List<String>,
     val seqLen: Int,
@@ -12,12 +15,23 @@ class ModelInfo(
     val output: String?,
     /** Signature name from labels.json; null when the exporter recorded none. */
     val signature: String?,
+    /** labels.json's `tokenizer` section (see [TokenizerSpec]); null in files written before it existed (WordPiece). */
+    val tokenizerSpec: Map<*, *>? = null,
 ) {
+    /** wordpiece, bpe or unigram. */
+    val tokenizerFamily: String get() = tokenizerSpec?.get("family") as String? ?: "wordpiece"
+
+    /** The asset files the tokenizer reads. */
+    val tokenizerAssets: List<String> get() = TokenizerSpec.assetNames(tokenizerSpec)
+
     /**
      * The signature key to hand LiteRT: its CompiledModel takes a non-null `signature: String` (since 2.1.0; a null
      * would also fail its JNI layer's non-null check), and "" selects the model's first signature.
      */
     val signatureKey: String get() = signature ?: ""
+
+    /** The tokenizer of this model's family, reading the assets labels.json names. */
+    fun tokenizer(readAsset: (String) -> String): TextTokenizer = TokenizerSpec.build(tokenizerSpec, seqLen, readAsset, this)
 
     fun tokenizer(vocab: Vocab) =
         BertTokenizer(vocab, seqLen, BertNormalizer(doLowerCase, stripAccents), specialTokens)
@@ -40,6 +54,7 @@ class ModelInfo(
                 (m["inputs"] as Map<String, Any?>? ?: emptyMap()).filterValues { it != null }.mapValues { it.value as String },
                 m["output"] as String?,
                 m["signature"] as String?,
+                m["tokenizer"] as Map<*, *>?,
             )
         }
     }

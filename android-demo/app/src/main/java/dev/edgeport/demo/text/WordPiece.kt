@@ -14,9 +14,12 @@ class Vocab(tokens: List<String>) {
 
     companion object {
         /** vocab.txt text; HF strips each line's trailing newline only, so keep other whitespace as is. */
-        fun parse(text: String): Vocab {
+        fun parse(text: String): Vocab = Vocab(parseLines(text))
+
+        /** The tokens of a vocab.txt, in id order. */
+        fun parseLines(text: String): List<String> {
             val lines = text.split('\n').map { it.removeSuffix("\r") }
-            return Vocab(if (lines.isNotEmpty() && lines.last().isEmpty()) lines.dropLast(1) else lines)
+            return if (lines.isNotEmpty() && lines.last().isEmpty()) lines.dropLast(1) else lines
         }
     }
 }
@@ -27,10 +30,10 @@ class WordPiece(
     private val unkToken: String = "[UNK]",
     private val prefix: String = "##",
     private val maxInputCharsPerWord: Int = 100,
-) {
+) : TokenModel {
     private val unkId = vocab.require(unkToken)
 
-    fun tokenize(word: String, out: MutableList<Int>) {
+    override fun tokenize(word: String, out: MutableList<Int>) {
         // Lengths count code points, like Rust's chars(); an over-long word is one [UNK].
         if (word.codePointCount(0, word.length) > maxInputCharsPerWord) {
             out.add(unkId)

@@ -5,9 +5,12 @@ import org.junit.Test
 import org.junit.runner.RunWith
 import org.junit.runners.Parameterized
 
-/** One JUnit test per golden case: Kotlin ids, mask and token types must equal the Python tokenizer's exactly. */
+/**
+ * One JUnit test per golden case and tokenizer (MiniLM, each family under families/, or the app's assets): Kotlin
+ * ids, mask and token types must equal the Python tokenizer's exactly.
+ */
 @RunWith(Parameterized::class)
-class GoldenTokenizerTest(private val file: String, private val case: GoldenCase, private val tokenizer: BertTokenizer) {
+class GoldenTokenizerTest(private val file: String, private val case: GoldenCase, private val tokenizer: TextTokenizer) {
 
     @Test
     fun idsEqualPython() {
@@ -17,10 +20,12 @@ class GoldenTokenizerTest(private val file: String, private val case: GoldenCase
     companion object {
         @JvmStatic
         @Parameterized.Parameters(name = "{0}: {1}")
-        fun cases(): List<Array<Any>> = GoldenFiles.goldenFiles().flatMap { f ->
-            val golden = GoldenSet.parse(f.readText())
-            val tokenizer = GoldenFiles.tokenizer(golden.seqLen)
-            golden.cases.map { arrayOf<Any>(f.name, it, tokenizer) }
+        fun cases(): List<Array<Any>> = GoldenFiles.dirs().flatMap { d ->
+            d.goldenFiles().flatMap { f ->
+                val golden = GoldenSet.parse(f.readText())
+                val tokenizer = d.tokenizer(golden.seqLen)
+                golden.cases.map { arrayOf<Any>("${d.name}/${f.name}", it, tokenizer) }
+            }
         }
     }
 }

@@ -14,6 +14,15 @@ class ModelInfoTest {
         assertEquals(mapOf("input_ids" to "ids", "attention_mask" to "mask"), info.inputs)
     }
 
+    @Test fun tokenizerSectionNamesFamilyAndAssets() {
+        val info = ModelInfo.parse(labels(""", "tokenizer": {"family": "unigram", "files": {"pieces": "unigram.tsv"},
+            "normalizer": {"type": "Sequence", "normalizers": [{"type": "Precompiled", "charsmap": "charsmap.b64"}]}}"""))
+        assertEquals("unigram", info.tokenizerFamily)
+        assertEquals(listOf("unigram.tsv", "charsmap.b64"), info.tokenizerAssets)
+        assertEquals("wordpiece", ModelInfo.parse(labels("")).tokenizerFamily)
+        assertEquals(listOf("vocab.txt"), ModelInfo.parse(labels("")).tokenizerAssets)
+    }
+
     @Test fun missingSignatureBecomesEmptyKey() {
         assertEquals("", ModelInfo.parse(labels("")).signatureKey)
         assertEquals("", ModelInfo.parse(labels(""", "signature": null""")).signatureKey)

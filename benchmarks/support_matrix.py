@@ -1,0 +1,158 @@
+"""The support matrix: architecture x stage x format x precision, every cell measured by running the tiny pipeline.
+
+    python benchmarks/support_matrix.py [WORKDIR] [--arch roberta ...] [--markdown-only]
+
+For each architecture in ``tests/family.py`` (a random tiny model with a tokenizer of its family trained on SST-2
+text: WordPiece, byte-level BPE or Unigram) this runs the real CLI twice:
+
+1. ``edgeport run`` on the base model: teacher fine-tuning, distillation into layer [1], head + FFN pruning
+   (half of each) with vocabulary pruning, export to TorchScript/ONNX/TFLite in fp32, INT8 of each, validate;
+2. ``edgeport run --until teacher`` on a ready classifier with ``teacher.finetune: never`` (loading).
+
+A cell is ✓ when its stage finished with no gate failure (an artifact: exported, and every validate gate on it
+passed), else ✗ with the reason read from the manifest or the CLI's error. Random tiny models learn nothing, so the
+useless-model gate is off; every fidelity gate (agreement, accuracy drop, logit tolerance, builtin ops) is on.
+Writes ``benchmarks/results/support_matrix.{json,md}``; exits 1 when any cell is ✗ (CI runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from conftest import TINY_TRAIN, run_cli, write_config  # noqa: E402  (shared with the tests)
+from family import ARCHITECTURES, TOKENIZER_FAMILY, make_tiny  # noqa: E402
+from tiny_pipeline import write_data  # noqa: E402
+
+FORMATS = ("torchscript", "onnx", "tflite")
+PRECISIONS = ("fp32", "int8")
+STAGE_CELLS = ("teacher: fine-tune", "teacher: load classifier", "distill", "prune: heads+FFN", "prune: vocabulary")
+ARTIFACT_CELLS = tuple(f"{f}-{p}" for f in FORMATS for p in PRECISIONS)
+OUT = REPO / "benchmarks" / "results"
+
+
+def _first_line(text: str, limit: int = 160) -> str:
+    lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
+    return (lines[-1] if lines else "no message")[:limit]
+
+
+def _stage_cell(manifest: dict, stage: str) -> tuple[bool, str]:
+    entry = manifest.get("stages", {}).get(stage)
+    if not entry:
+        return False, f"{stage} did not run"
+    failures = (entry.get("metrics") or {}).get("gate_failures") or []
+    if entry.get("status") != "done":
+        return False, _first_line(entry.get("error") or entry.get("status"))
+    if failures:
+        return False, _first_line(failures[0])
+    return True, ""
+
+
+def _artifact_cells(manifest: dict) -> dict[str, tuple[bool, str]]:
+    validate = (manifest.get("stages", {}).get("validate") or {}).get("metrics") or {}
+    by_name = {a["name"]: a for a in validate.get("artifacts", [])}
+    cells = {}
+    for name in ARTIFACT_CELLS:
+        art = by_name.get(name)
+        if art is None:
+            stage = "export" if name.endswith("fp32") else "quantize"
+            ok, why = _stage_cell(manifest, stage)
+            cells[name] = (False, why if not ok else f"{stage} wrote no {name}")
+        elif art.get("gate_failures"):
+            cells[name] = (False, _first_line(art["gate_failures"][0]))
+        else:
+            diff = art.get("max_abs_diff")
+            cells[name] = (True, f"max |dlogit| {diff:.1e}" if diff is not None else "")
+    return cells
+
+
+def _run_arch(arch: str, base: Path, data: Path) -> dict:
+    work = base / arch
+    teacher = make_tiny(arch, work / "model")
+    classifier = make_tiny(arch, work / "classifier", labels=["negative", "positive"])
+    cfg = write_config(work / "tiny.yaml", teacher, data, work / "runs",
+                       run={"name": arch, "runs_dir": str(work / "runs"), "seed": 0},
+                       prune={"enabled": True, "heads_fraction": 0.5, "ffn_fraction": 0.5, "vocab": True,
+                              "train": dict(TINY_TRAIN, epochs=1), "latency_seconds": 0},
+                       validate={"latency": {"min_seconds": 0.2}})
+    start = time.perf_counter()
+    proc = run_cli("run", cfg, timeout=1800)
+    seconds = round(time.perf_counter() - start, 1)
+    manifest_path = work / "runs" / arch / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    cells = {"teacher: fine-tune": _stage_cell(manifest, "teacher"), "distill": _stage_cell(manifest, "distill")}
+    prune_ok, prune_why = _stage_cell(manifest, "prune")
+    prune = (manifest.get("stages", {}).get("prune") or {}).get("metrics") or {}
+    cells["prune: heads+FFN"] = (prune_ok, prune_why)
+    vocab = prune.get("vocab") or {}
+    cells["prune: vocabulary"] = ((prune_ok and bool(vocab)),
+                                  prune_why or (f"{vocab.get('vocab_before')} -> {vocab.get('vocab_after')} tokens" if vocab
+                                                else "no vocabulary metrics recorded"))
+    cells |= _artifact_cells(manifest)
+    if proc.returncode != 0 and all(ok for ok, _ in cells.values()):
+        cells["run"] = (False, f"exit {proc.returncode}: {_first_line(proc.stderr)}")
+
+    load_cfg = write_config(work / "load.yaml", classifier, data, work / "runs",
+                            run={"name": f"{arch}-load", "runs_dir": str(work / "runs"), "seed": 0},
+                            teacher={"model": str(classifier), "finetune": "never"})
+    load = run_cli("run", load_cfg, "--until", "teacher", timeout=600)
+    load_manifest = work / "runs" / f"{arch}-load" / "manifest.json"
+    lm = json.loads(load_manifest.read_text()) if load_manifest.is_file() else {}
+    ok, why = _stage_cell(lm, "teacher")
+    cells["teacher: load classifier"] = (ok and load.returncode == 0,
+                                         why or ("" if load.returncode == 0 else _first_line(load.stderr)))
+    return {"arch": arch, "tokenizer": TOKENIZER_FAMILY[arch], "seconds": seconds, "exit_code": proc.returncode,
+            "cells": {k: {"ok": ok, "note": note} for k, (ok, note) in cells.items()}}
+
+
+def markdown(rows: list[dict]) -> str:
+    cols = [c for c in STAGE_CELLS + ARTIFACT_CELLS]
+    head = "| architecture | tokenizer | " + " | ".join(cols) + " |"
+    lines = [head, "|" + "---|" * (len(cols) + 2)]
+    notes = []
+    for row in rows:
+        cells = []
+        for col in cols:
+            cell = row["cells"].get(col, {"ok": False, "note": "not measured"})
+            cells.append("✓" if cell["ok"] else f"✗ [{len(notes) + 1}]")
+            if not cell["ok"]:
+                notes.append(f"[{len(notes) + 1}] {row['arch']} {col}: {cell['note']}")
+        lines.append(f"| {row['arch']} | {row['tokenizer']} | " + " | ".join(cells) + " |")
+    if notes:
+        lines += ["", *notes]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workdir", nargs="?", default="support-matrix-work")
+    parser.add_argument("--arch", action="append", choices=ARCHITECTURES, help="only these (repeatable)")
+    parser.add_argument("--out", default=str(OUT), help="where support_matrix.{json,md} go")
+    args = parser.parse_args(argv)
+    base = Path(args.workdir).resolve()
+    data = write_data(base / "data")
+    rows = []
+    for arch in args.arch or ARCHITECTURES:
+        row = _run_arch(arch, base, data)
+        rows.append(row)
+        bad = [k for k, c in row["cells"].items() if not c["ok"]]
+        print(f"{arch:12s} {row['seconds']:7.1f} s  " + ("all cells ✓" if not bad else f"✗ {', '.join(bad)}"),
+              flush=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = markdown(rows)
+    (out / "support_matrix.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+    (out / "support_matrix.md").write_text("# Support matrix (measured by benchmarks/support_matrix.py)\n\n" + table)
+    print(table)
+    return 0 if all(c["ok"] for r in rows for c in r["cells"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Search spaces: what a trial samples, and the config values each sample becomes.
+
+Training studies (``--stage teacher|distill``) name their parameters by the config key they set
+(``teacher.train.lr``), so a trial's parameters *are* its overrides and ``best_params.yaml`` is a params file
+as it stands. The student search samples ``student.depth`` and ``student.placement`` (which become
+``distill.student.layers``) and the prune settings ``prune.heads_fraction``, ``prune.ffn_fraction`` and
+``prune.vocab`` (``prune.enabled`` follows them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import PipelineConfig, TuneRange
+from ..errors import ConfigError
+
+TRAIN_KEYS = ("lr", "warmup_ratio", "weight_decay", "batch_size", "epochs")
+DISTILL_KEYS = ("temperature", "alpha")
+
+
+def _suggest_range(trial, name: str, r: TuneRange):
+    if r.low == r.high:
+        return trial.suggest_float(name, r.low, r.high)
+    return trial.suggest_float(name, r.low, r.high, log=r.log, step=r.step)
+
+
+def training_keys(cfg: PipelineConfig, stage: str) -> dict[str, str]:
+    """space field -> the config key it sets, for the fields the study searches (not null)."""
+    space = cfg.tune.space
+    keys = {k: f"{stage}.train.{k}" for k in TRAIN_KEYS if getattr(space, k) is not None}
+    if stage == "distill":
+        keys |= {k: f"distill.{k}" for k in DISTILL_KEYS if getattr(space, k) is not None}
+    return keys
+
+
+def suggest_training(trial, cfg: PipelineConfig, stage: str) -> dict[str, Any]:
+    """Sample one trial's training hyperparameters: {config key: value}."""
+    space, out = cfg.tune.space, {}
+    for field, key in training_keys(cfg, stage).items():
+        value = getattr(space, field)
+        if field == "batch_size":
+            out[key] = trial.suggest_categorical(key, sorted(set(value)))
+        else:
+            out[key] = _suggest_range(trial, key, value)
+    return out
+
+
+def student_layers(depth: int, placement: str, n_teacher: int) -> list[int]:
+    """Which of the ``n_teacher`` layers a ``depth``-layer student copies."""
+    depth = max(1, min(depth, n_teacher))
+    if placement == "bottom":
+        return list(range(depth))
+    if placement == "stride":
+        step = max(1, n_teacher // depth)
+        return [i * step for i in range(depth)]
+    if placement == "spread":
+        if depth == 1:
+            return [n_teacher - 1]
+        return sorted({round(i * (n_teacher - 1) / (depth - 1)) for i in range(depth)})
+    raise ValueError(f"unknown placement {placement!r}")
+
+
+def student_depths(cfg: PipelineConfig, n_teacher: int) -> tuple[int, int]:
+    s = cfg.tune.student
+    high = s.max_layers if s.max_layers is not None else max(1, n_teacher - 1)
+    if high > n_teacher or s.min_layers > high:
+        raise ConfigError([f"tune.student: layers {s.min_layers}..{high} do not fit the teacher's {n_teacher} "
+                           f"layers; set tune.student.min_layers/max_layers within 1..{n_teacher}"])
+    return s.min_layers, high
+
+
+def suggest_student(trial, cfg: PipelineConfig, n_teacher: int) -> dict[str, Any]:
+    """Sample one student: {parameter: value} (``student.*`` are not config keys; ``student_overrides`` maps)."""
+    s, out = cfg.tune.student, {}
+    low, high = student_depths(cfg, n_teacher)
+    out["student.depth"] = trial.suggest_int("student.depth", low, high)
+    out["student.placement"] = trial.suggest_categorical("student.placement", list(dict.fromkeys(s.placements)))
+    for name in ("heads_fraction", "ffn_fraction"):
+        r = getattr(s, name)
+        out[f"prune.{name}"] = _suggest_range(trial, f"prune.{name}", r) if r is not None else getattr(cfg.prune, name)
+    out["prune.vocab"] = trial.suggest_categorical("prune.vocab", list(dict.fromkeys(s.vocab)))
+    return out
+
+
+def student_overrides(params: dict[str, Any], n_teacher: int) -> dict[str, Any]:
+    """A student sample -> the config values it sets (what ``best_params.yaml`` holds)."""
+    heads, ffn = float(params["prune.heads_fraction"]), float(params["prune.ffn_fraction"])
+    vocab = bool(params["prune.vocab"])
+    layers = student_layers(int(params["student.depth"]), params["student.placement"], n_teacher)
+    return {"distill.student.layers": layers, "prune.enabled": heads > 0 or ffn > 0 or vocab,
+            "prune.heads_fraction": heads, "prune.ffn_fraction": ffn, "prune.vocab": vocab}
+
+
+def check_enqueue(cfg: PipelineConfig, known: list[str]) -> None:
+    """``tune.enqueue`` entries may only name parameters this study samples."""
+    problems = []
+    for i, entry in enumerate(cfg.tune.enqueue):
+        bad = [k for k in entry if k not in known]
+        if bad:
+            problems.append(f"tune.enqueue[{i}]: {', '.join(bad)} not searched by this study; it samples: "
+                            f"{', '.join(known)}")
+    if problems:
+        raise ConfigError(problems)
