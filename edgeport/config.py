@@ -226,7 +226,8 @@ class FallbackConfig(Section):
     max_fp_layers: int = Field(4, ge=1, le=1000, description="at most this many layers stay in float")
     rows: int = Field(2000, ge=16, le=100_000, description="selection-split rows (the first N) that judge each "
                                                            "INT8 candidate; also nncf_accuracy's")
-    max_accuracy_drop: float = Field(1.0, ge=0, le=100, description="points vs the fp32 model on those rows")
+    max_accuracy_drop: float = Field(1.0, ge=0, le=100, description="points of data.metric (x100) vs the fp32 "
+                                                                    "model on those rows")
 
 
 class QatConfig(Section):

@@ -49,6 +49,7 @@ class AdbBenchmark:
     num_runs: int = 50
     min_secs: float = 2.0
     vocab_limit: int = 1000
+    inputs: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")  # the artifact's own (artifact.json)
     extra_flags: list[str] = field(default_factory=list)
 
     def adb(self, *args: str) -> list[str]:
@@ -64,7 +65,9 @@ class AdbBenchmark:
 
     def benchmark_flags(self) -> list[str]:
         # Ids stay inside the vocabulary; the mask is all ones, as for a full-length sentence.
-        ranges = f"input_ids,0,{self.vocab_limit}:attention_mask,1,1:token_type_ids,0,0"
+        # Only the model's own inputs: RoBERTa/DistilBERT/DeBERTa-v3 exports have no token_type_ids.
+        value_range = {"input_ids": f"0,{self.vocab_limit}", "attention_mask": "1,1", "token_type_ids": "0,0"}
+        ranges = ":".join(f"{name},{value_range[name]}" for name in self.inputs)
         return [f"--graph={self.remote_model}", f"--num_threads={self.threads}", "--use_xnnpack=true",
                 f"--warmup_runs={self.warmup_runs}", f"--num_runs={self.num_runs}", f"--min_secs={self.min_secs}",
                 f"--input_layer_value_range={ranges}", "--report_peak_memory_footprint=true", *self.extra_flags]

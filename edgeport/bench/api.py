@@ -51,6 +51,8 @@ def artifact_info(path: Path) -> dict:
     return {"file": path, "format": fmt, "precision": precision, "static_seq_len": meta.get("seq_len"),
             # the length the run exported for (older sidecars: the tokenisation length it was made with)
             "export_seq_len": meta.get("export_seq_len") or meta.get("max_seq_len"),
+            # the inputs the model takes (artifact.json; older sidecars: BERT's three)
+            "inputs": tuple(meta.get("inputs") or ("input_ids", "attention_mask", "token_type_ids")),
             "size_bytes": path.stat().st_size}
 
 

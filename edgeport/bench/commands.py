@@ -56,7 +56,8 @@ def cmd_bench(args) -> int:
         info = artifact_info(Path(args.artifact))
         seq = info["static_seq_len"] or info["export_seq_len"] or target.seq_len  # as bench_artifact picks it
         device = run_device_benchmark(AdbBenchmark(info["file"], Path(args.benchmark_binary or "benchmark_model"),
-                                                   target.threads, seq, serial=args.serial))
+                                                   target.threads, seq, serial=args.serial,
+                                                   inputs=info["inputs"]))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EstimateWarning)
         result = bench_artifact(Path(args.artifact), target, measure_host=not args.no_host,

@@ -44,6 +44,7 @@ def explain_one(path: Path, text: str, pair: str | None = None, *, method: str |
         import torch
 
         from ..models import load_classifier, load_tokenizer
+        from ..models.arch import usable_positions
         from ..runtimes.eager import EagerRunner
 
         torch.set_num_threads(threads)
@@ -51,7 +52,7 @@ def explain_one(path: Path, text: str, pair: str | None = None, *, method: str |
         id2label = getattr(model.config, "id2label", None) or {}
         names = [str(id2label.get(i, i)) for i in range(model.config.num_labels)]
         cls = _label_index(target, names)
-        length = max_len or min(512, int(getattr(model.config, "max_position_embeddings", 512)))
+        length = max_len or min(512, usable_positions(model.config) or 512)
         method = method or "ig"
         out = {}
         if method in ("ig", "both"):

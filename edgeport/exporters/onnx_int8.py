@@ -82,34 +82,37 @@ def nncf_quantize(prepped: Path, out: Path, calibration: list[dict], keep_fp=(),
         result = nncf.quantize(model, dataset, **common)
     else:
         result = nncf.quantize_with_accuracy_control(
-            model, dataset, nncf.Dataset(only_inputs(validation["rows"], names)), _validation_fn(validation["labels"], info),
+            model, dataset, nncf.Dataset(_labelled(validation, names)), _validation_fn(validation, info),
             max_drop=max_drop, drop_type=nncf.DropType.ABSOLUTE, **common)
     onnx.save(result, str(out))
     return info
 
 
-def _validation_fn(labels: list[int], info: dict):
-    """NNCF's contract: (model, rows) -> (accuracy, per-row values); rows come in the dataset's order."""
+def _labelled(validation: dict, names: set[str]) -> list[tuple[dict, int]]:
+    """Validation items as (inputs, label): NNCF also validates on subsets of the items, so each carries its label."""
+    return list(zip(only_inputs(validation["rows"], names), validation["labels"]))
 
-    def validate(model, rows) -> tuple[float, list[float]]:
+
+def _validation_fn(validation: dict, info: dict):
+    """NNCF's contract: (model, items) -> (metric, per-item values). The metric is ``data.metric``; the per-item
+    values (hit or miss), which NNCF ranks quantizers by, are exact for accuracy and a proxy for F1/MCC (not sums
+    over rows)."""
+    from ..stats import metric_value
+
+    metric = validation.get("metric", "accuracy")
+    num_labels = validation.get("num_labels") or (max(validation["labels"]) + 1)
+
+    def validate(model, items) -> tuple[float, list[float]]:
         import onnxruntime as ort
 
         session = model if isinstance(model, ort.InferenceSession) else ort.InferenceSession(
             model.SerializeToString(), providers=["CPUExecutionProvider"])
-        names = {i.name for i in session.get_inputs()}
-        hits = [float(session.run(None, {k: v for k, v in row.items() if k in names})[0].argmax(-1)[0] == label)
-                for row, label in zip(rows, labels)]
-        info.setdefault("validation_accuracies", []).append(round(float(np.mean(hits)), 6))
-        return float(np.mean(hits)), hits
+        preds, labels = [], []
+        for inputs, label in items:
+            preds.append(int(session.run(None, inputs)[0].argmax(-1)[0]))
+            labels.append(int(label))
+        value = metric_value(metric, labels, preds, num_labels)
+        info.setdefault(f"validation_{metric}", []).append(value)
+        return value, [float(p == y) for p, y in zip(preds, labels)]
 
     return validate
-
-
-class OrtReader:
-    """ONNX Runtime's CalibrationDataReader protocol over rows of named int arrays."""
-
-    def __init__(self, rows: list[dict]):
-        self._rows = iter([{k: v.astype("int64") for k, v in r.items()} for r in rows])
-
-    def get_next(self):
-        return next(self._rows, None)

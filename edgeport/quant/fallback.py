@@ -31,14 +31,24 @@ def linear_names(model) -> list[str]:
 class Judge:
     """INT8 candidates scored on labelled rows against the fp32 torch model's logits on the same rows."""
 
-    def __init__(self, reference_model, rows: list[dict], labels: list[int], pad_id: int):
+    def __init__(self, reference_model, rows: list[dict], labels: list[int], pad_id: int,
+                 metric: str = "accuracy", num_labels: int | None = None):
         from ..runtimes.eager import EagerRunner
         from ..validation import run_sorted
 
         self.rows, self.labels, self.pad_id = rows, np.asarray(labels), pad_id
+        self.metric = metric
+        self.num_labels = num_labels or int(reference_model.config.num_labels)
         reference = EagerRunner(reference_model)
         self.ref = run_sorted(lambda b: reference(**b), rows, 64, pad_id)
         self.ref_accuracy = float((self.ref.argmax(-1) == self.labels).mean())
+        self.ref_score = self._value(self.ref)
+
+    def _value(self, logits) -> float:
+        """The task metric (``data.metric``) of these logits' labels on the judge's rows."""
+        from ..stats import metric_value
+
+        return metric_value(self.metric, self.labels.tolist(), logits.argmax(-1).tolist(), self.num_labels)
 
     def score(self, path: Path) -> dict:
         from .. import runtimes
@@ -48,7 +58,11 @@ class Judge:
         logits = run_sorted(lambda b: runner(**b), self.rows, 64 if runner.seq_len is None else 16, self.pad_id)
         diff = np.abs(logits.astype(np.float64) - self.ref)
         accuracy = float((logits.argmax(-1) == self.labels).mean())
-        return {"accuracy": round(accuracy, 6), "accuracy_drop": round((self.ref_accuracy - accuracy) * 100, 3),
+        value = self._value(logits)
+        # "accuracy_drop" is the drop of the task metric in points (x100), whatever the metric: the fallback's
+        # limit (quantize.fallback.max_accuracy_drop) is read in points of data.metric.
+        return {"accuracy": round(accuracy, 6), "metric": self.metric, self.metric: value,
+                "accuracy_drop": round((self.ref_score - value) * 100, 3),
                 "agreement": round(float((logits.argmax(-1) == self.ref.argmax(-1)).mean()), 6),
                 "mean_abs_diff": float(diff.mean()), "max_abs_diff": float(diff.max())}
 
@@ -57,7 +71,8 @@ def quantize_with_fallback(exporter, req, judge: Judge, fcfg, source_model, late
     """``exporter.quantize(req)``, then the fallback when the drop exceeds the limit; returns (path, report)."""
     path = exporter.quantize(req)
     first = judge.score(path)
-    report = {"rows": len(judge.rows), "reference_accuracy": round(judge.ref_accuracy, 6), "initial": first,
+    report = {"rows": len(judge.rows), "reference_accuracy": round(judge.ref_accuracy, 6), "metric": judge.metric,
+              f"reference_{judge.metric}": round(judge.ref_score, 6), "initial": first,
               "limit": fcfg.max_accuracy_drop, "triggered": first["accuracy_drop"] > fcfg.max_accuracy_drop,
               "layers_fp": []}
     if not report["triggered"]:

@@ -62,7 +62,8 @@ def detach(model):
     return model
 
 
-def qat_finetune(model, rows: list[dict], select_rows: list[dict], qcfg, collate, seed: int):
+def qat_finetune(model, rows: list[dict], select_rows: list[dict], qcfg, collate, seed: int,
+                 metric: str = "accuracy"):
     """A QAT copy of ``model`` trained on ``rows`` (which carry ``teacher_logits``); the input is untouched.
 
     The recipe keeps the weights of the best selection-split evaluation, measured with fake quantization on, so
@@ -73,5 +74,5 @@ def qat_finetune(model, rows: list[dict], select_rows: list[dict], qcfg, collate
     student = copy.deepcopy(model).float().train()
     attach(student)
     kd = recipe.KD(qcfg.alpha, qcfg.temperature)
-    result = recipe.distill(student, rows, select_rows, qcfg.train, kd, collate, seed, desc="qat")
+    result = recipe.distill(student, rows, select_rows, qcfg.train, kd, collate, seed, desc="qat", metric=metric)
     return detach(student).eval(), result

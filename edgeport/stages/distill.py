@@ -253,23 +253,15 @@ def _own_student(dcfg, label_names: list[str], max_len: int):
 
 
 def keep_layers(model, keep: list[int]) -> None:
-    """Keep only encoder layers ``keep`` (in order) of a loaded classifier, in place, whatever its architecture:
-    the encoder's ModuleList is the one ``num_hidden_layers`` long named ``...layer``/``...layers``."""
+    """Keep only encoder layers ``keep`` (in order) of a loaded classifier, in place; the architecture adapter says
+    where its encoder layers are."""
     import torch
 
-    from ..errors import ModelError
+    from ..models import arch
 
-    n = model.config.num_hidden_layers
-    found = [(name, m) for name, m in model.named_modules()
-             if isinstance(m, torch.nn.ModuleList) and len(m) == n and name.rsplit(".", 1)[-1] in ("layer", "layers")]
-    if len(found) != 1:
-        raise ModelError(f"distill.student.layers: cannot tell which module holds the encoder layers of this "
-                         f"'{model.config.model_type}' student ({[n for n, _ in found]}); leave "
-                         f"distill.student.layers unset to keep all of them")
-    name, layers = found[0]
-    parent, _, leaf = name.rpartition(".")
-    setattr(model.get_submodule(parent) if parent else model, leaf, torch.nn.ModuleList([layers[i] for i in keep]))
-    model.config.num_hidden_layers = len(keep)
+    layers = arch.encoder_layers(model)
+    arch.set_(model.base_model, arch.arch_for(model).layers, torch.nn.ModuleList([layers[i] for i in keep]))
+    arch.set_(model.config, arch.arch_for(model).layers_key, len(keep))
 
 
 def _teacher_comparison(ctx, student, tokenizer, collate, teacher, teacher_tok) -> dict:

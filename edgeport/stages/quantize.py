@@ -56,6 +56,8 @@ class QuantizeStage:
             reads |= fp.values("quantize", calibration_rows=q.calibration_rows)
         if judged:
             reads |= fp.values("quantize", fallback=q.fallback.model_dump(mode="json"))
+        if judged or q.qat.enabled:  # the judge and QAT's checkpoint choice score data.metric
+            reads |= fp.values("data", metric=cfg.data.metric)
         if q.fallback.enabled:
             reads |= fp.libraries(*(f"runtime.{f}" for f in formats))
         if q.qat.enabled:  # trained, then re-exported in every format before quantization
@@ -139,12 +141,14 @@ def held_out(ctx, artifact_path, seq_len: int, padded: bool = False):
     fallback and in nncf_accuracy. The eval split is left to the validate stage's verdict."""
     from ..runtimes.text import artifact_tokenizer, encode_rows, pad_batch
 
-    part = ctx.task().select.head(ctx.cfg.quantize.fallback.rows)
+    task = ctx.task()
+    part = task.select.head(ctx.cfg.quantize.fallback.rows)
     tokenizer = artifact_tokenizer(artifact_path)
     rows = encode_rows(tokenizer, part.texts, part.pairs, seq_len)
     if padded:
         rows = [pad_batch([r], width=seq_len, pad_id=tokenizer.pad_token_id) for r in rows]
-        return {"rows": rows, "labels": list(part.labels)}
+        return {"rows": rows, "labels": list(part.labels), "metric": ctx.cfg.data.metric,
+                "num_labels": task.num_labels}
     return rows, list(part.labels)
 
 
@@ -157,7 +161,8 @@ def _judge(ctx, model, rows, labels):
     if key not in ctx._cache:  # one reference pass per run, shared by the formats
         # the rows come from the artifact's tokenizer, which export saved from the model stage's: same [PAD]
         pad = pad_token_id(load_tokenizer(ctx.inputs["model"]))
-        ctx._cache[key] = Judge(model, rows, labels, pad_id=pad)
+        ctx._cache[key] = Judge(model, rows, labels, pad_id=pad, metric=ctx.cfg.data.metric,
+                                num_labels=ctx.task().num_labels)
     return ctx._cache[key]
 
 

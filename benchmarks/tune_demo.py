@@ -1,0 +1,260 @@
+"""`edgeport tune` on SST-2: a teacher study (killed mid-trial and resumed), lr 1e-6 against the best lr, a
+student search for a device target, and the chosen student through the normal pipeline.
+
+    python benchmarks/tune_demo.py [--work runs/tune-demo] [--teacher-trials 10] [--student-trials 8]
+                                   [--target android-lowend] [--train-rows 2000]
+
+Steps (each a real `edgeport` command in a subprocess, as a user would type it):
+
+1. `edgeport tune demo.yaml --stage teacher`: MiniLM-L6 on `--train-rows` SST-2 rows (max_seq_len 64), lr
+   1e-6..3e-4 (log), warm-up, weight decay, batch size 16/32, 2-3 epochs; lr 1e-6 enqueued as the first trial;
+   median pruner at 6 selection evaluations per trial. The process is SIGKILLed in the middle of its 4th trial
+   and started again: the study resumes (the killed trial is re-run with its parameters), no trial counted twice.
+2. `edgeport run demo.yaml --params teacher/best_params.yaml --until teacher`: the best trial's config as the
+   run's teacher (the same selection accuracy: runs are deterministic), measured once on SST-2 validation.
+3. The same with `-o teacher.train.lr=1e-6` (same steps, same everything else): the bad learning rate.
+4. `edgeport tune demo.yaml --params ... --stage student --target T`: depth/layers, heads, FFN, vocabulary
+   pruning; selection accuracy up, latency (estimate for a device) and size down, budgets as constraints;
+   trials train briefly (tune.overrides).
+5. `edgeport run demo.yaml --params teacher_best --params student_best`: the chosen student through the whole
+   pipeline; the report's budget checks for the target.
+
+Writes benchmarks/results/tune_demo.{json,md} (+ the PNGs copied beside them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+BAD_LR = 1e-6
+
+
+def demo_config(work: Path, train_rows: int, teacher_trials: int, student_trials: int) -> Path:
+    cfg = yaml.safe_load((ROOT / "edgeport" / "configs" / "default.yaml").read_text())
+    cfg["run"] = {"name": "tune-demo", "runs_dir": str(work / "runs"), "seed": 42, "threads": 2}
+    cfg["data"] |= {"train_limit": train_rows, "max_seq_len": 64, "selection_max_rows": 1000}
+    cfg["teacher"]["train"] = {"lr": 1e-4, "batch_size": 32}
+    # the final student: modest training so the demo fits a shared 2-core machine
+    cfg["distill"] |= {"train_limit": 8000}
+    cfg["distill"]["train"] = {"lr": 2e-4, "batch_size": 32, "epochs": 1, "eval_every": 125}
+    cfg["prune"] |= {"latency_seconds": 0}
+    cfg["export"] = {"formats": ["onnx", "tflite"]}
+    cfg["validate"] = {"targets": ["host", "android-lowend"]}
+    cfg["tune"] = {
+        "trials": teacher_trials, "evals": 6, "startup_trials": 3, "warmup_evals": 2, "pruner": "median",
+        "space": {"lr": {"low": 1e-6, "high": 3e-4, "log": True}, "warmup_ratio": {"low": 0.0, "high": 0.2},
+                  "weight_decay": {"low": 0.0, "high": 0.1}, "batch_size": [16, 32],
+                  "epochs": {"low": 2, "high": 3, "step": 1}},
+        "enqueue": [{"teacher.train.lr": BAD_LR}],
+        # student trials train briefly: 2,000 rows, one epoch of distillation, half an epoch of recovery
+        "overrides": {"distill.train_limit": 2000, "distill.train.epochs": 1, "distill.train.eval_every": None,
+                      "prune.train_limit": 2000, "prune.train.epochs": 0.5},
+        "student": {"min_layers": 1, "max_layers": 5},
+    }
+    path = work / "demo.yaml"
+    work.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def cli(*args: str, log: Path) -> tuple[int, float]:
+    t0 = time.perf_counter()
+    with log.open("a") as fh:
+        fh.write(f"\n$ edgeport {' '.join(args)}\n")
+        fh.flush()
+        code = subprocess.run([sys.executable, "-m", "edgeport.cli", *args], stdout=fh, stderr=subprocess.STDOUT,
+                              env=dict(os.environ, PYTHONUNBUFFERED="1")).returncode
+    return code, round(time.perf_counter() - t0, 1)
+
+
+def study_trials(url: str, name: str):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.load_study(study_name=name, storage=url).trials
+
+
+def kill_and_resume(cfg: Path, url: str, name: str, kill_after: int, log: Path) -> dict:
+    """Start the teacher study, SIGKILL it in the middle of trial `kill_after`+1, start it again."""
+    t0 = time.perf_counter()
+    with log.open("a") as fh:
+        fh.write(f"\n$ edgeport tune {cfg} --stage teacher   (to be killed)\n")
+        fh.flush()
+        proc = subprocess.Popen([sys.executable, "-m", "edgeport.cli", "tune", str(cfg), "--stage", "teacher"],
+                                stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+                                env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        killed = None
+        while proc.poll() is None:
+            time.sleep(2)
+            try:
+                trials = study_trials(url, name)
+            except Exception:  # noqa: BLE001 - not created yet
+                continue
+            finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+            running = [t for t in trials if t.state.name == "RUNNING" and t.intermediate_values]
+            if len(finished) >= kill_after and running:
+                killed = {"number": running[0].number, "params": running[0].params,
+                          "evaluations_reported": len(running[0].intermediate_values),
+                          "finished_before_kill": [t.number for t in finished]}
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+        proc.wait()
+    first = round(time.perf_counter() - t0, 1)
+    before = {t.number: t.state.name for t in study_trials(url, name)}
+    code, second = cli("tune", str(cfg), "--stage", "teacher", log=log)
+    return {"killed": killed, "states_after_kill": before, "first_run_seconds": first,
+            "resume_exit": code, "resume_seconds": second}
+
+
+def teacher_metrics(run_dir: Path) -> dict:
+    m = json.loads((run_dir / "manifest.json").read_text())["stages"]["teacher"]["metrics"]
+    keep = ("select_accuracy", "eval_accuracy", "eval_rows", "steps", "best_step", "train_seconds", "gate_failures")
+    out = {k: m.get(k) for k in keep}
+    out["useful_gate_p"] = (m.get("useful_gate") or {}).get("p")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", default=str(ROOT / "runs" / "tune-demo"))
+    ap.add_argument("--teacher-trials", type=int, default=10)
+    ap.add_argument("--student-trials", type=int, default=8)
+    ap.add_argument("--train-rows", type=int, default=2000)
+    ap.add_argument("--target", default="android-lowend")
+    ap.add_argument("--kill-after", type=int, default=3, help="kill the study once this many trials finished")
+    ap.add_argument("--skip-teacher-study", action="store_true", help="reuse a finished teacher study")
+    args = ap.parse_args()
+    work = Path(args.work)
+    log = work / "demo.log"
+    cfg = demo_config(work, args.train_rows, args.teacher_trials, args.student_trials)
+    run_dir = work / "runs" / "tune-demo"
+    url = f"sqlite:///{(run_dir / 'tune' / 'study.db').resolve()}"
+    res: dict = {"config": str(cfg), "train_rows": args.train_rows, "target": args.target, "seconds": {}}
+
+    # 1. teacher study, killed and resumed
+    if not args.skip_teacher_study:
+        t0 = time.perf_counter()
+        res["kill_resume"] = kill_and_resume(cfg, url, "tune-demo-teacher", args.kill_after, log)
+        res["seconds"]["teacher_study"] = round(time.perf_counter() - t0, 1)
+    tdir = run_dir / "tune" / "teacher"
+    res["teacher_study"] = json.loads((tdir / "summary.json").read_text())
+    best_params = tdir / "best_params.yaml"
+
+    # 2. best params as the run's teacher; 3. the same with lr 1e-6
+    code, secs = cli("run", str(cfg), "--params", str(best_params), "--until", "teacher", log=log)
+    res["best_teacher"] = {"exit": code, "seconds": secs, "params": yaml.safe_load(best_params.read_text())}
+    res["best_teacher"] |= teacher_metrics(run_dir)
+    code, secs = cli("run", str(cfg), "--params", str(best_params), "-o", f"teacher.train.lr={BAD_LR}",
+                     "-o", "run.name=tune-demo-lr1e-6", "--until", "teacher", log=log)
+    res["bad_lr_teacher"] = {"exit": code, "seconds": secs, "lr": BAD_LR} | teacher_metrics(work / "runs" / "tune-demo-lr1e-6")
+
+    # 4. student search
+    code, secs = cli("tune", str(cfg), "--params", str(best_params), "--stage", "student", "--target", args.target,
+                     "--trials", str(args.student_trials), log=log)
+    sdir = run_dir / "tune" / f"student-{args.target}"
+    res["student_search"] = {"exit": code, "seconds": secs} | json.loads((sdir / "summary.json").read_text())
+    res["seconds"]["student_search"] = secs
+
+    # 5. the chosen student through the normal pipeline
+    code, secs = cli("run", str(cfg), "--params", str(best_params), "--params", str(sdir / "best_params.yaml"),
+                     log=log)
+    report = json.loads((run_dir / "report" / "report.json").read_text())
+    manifest = json.loads((run_dir / "manifest.json").read_text())["stages"]
+    res["final_run"] = {"exit": code, "seconds": secs,
+                        "budget_checks": [c for c in report["budget_checks"] if c["target"] == args.target],
+                        "report_gate_failures": manifest["report"]["metrics"].get("gate_failures", []),
+                        "validate_gate_failures": manifest["validate"]["metrics"].get("gate_failures", []),
+                        "models": {s: {k: manifest[s]["metrics"].get(k) for k in
+                                       ("select_accuracy", "eval_accuracy", "params", "layers")}
+                                   for s in ("teacher", "distill", "prune") if s in manifest}}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for src, dst in ((sdir / "pareto.png", "tune_demo_pareto.png"),
+                     (tdir / "learning_curves.png", "tune_demo_teacher_curves.png"),
+                     (tdir / "history.png", "tune_demo_teacher_history.png"),
+                     (tdir / "importances.png", "tune_demo_teacher_importances.png")):
+        if src.is_file():
+            shutil.copyfile(src, RESULTS / dst)
+    (RESULTS / "tune_demo.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
+    (RESULTS / "tune_demo.md").write_text(render(res, sdir))
+    print((RESULTS / "tune_demo.md").read_text())
+
+
+def _f(v, d=4):
+    return "-" if v is None else (f"{v:.{d}f}" if isinstance(v, float) else str(v))
+
+
+def render(res: dict, sdir: Path) -> str:
+    ts = res["teacher_study"]
+    c = ts["counts"]
+    lines = ["# edgeport tune on SST-2 (benchmarks/tune_demo.py)", "",
+             f"Teacher study: MiniLM-L6, {res['train_rows']} SST-2 training rows, max_seq_len 64, selection split "
+             f"1,000 rows (one row = 0.1 points); objective: selection accuracy. {c['finished']} finished: "
+             f"**{c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed**, {c['interrupted']} "
+             f"interrupted by the kill and re-run.", "",
+             "| trial | state | lr | warm-up | weight decay | batch | epochs | selection acc | steps | note |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for t in ts["trials"]:
+        p = t["params"]
+        note = ""
+        if t.get("pruned_at"):
+            note = f"pruned at eval {t['pruned_at']['eval']}/6 (step {t['pruned_at']['step']}/{t['pruned_at']['steps']})"
+        if t["state"] == "fail":
+            note = "killed mid-trial (SIGKILL); failed by its stale heartbeat"
+        if t.get("reruns_trial") is not None:
+            note = (note + "; " if note else "") + f"re-run of killed trial {t['reruns_trial']}"
+        value = (t.get("values") or [None])[0]
+        steps = t.get("steps") or (t.get("pruned_at") or {}).get("step")
+        lines.append(f"| {t['number']} | {t['state']} | {_f(p.get('teacher.train.lr'), 7)} | "
+                     f"{_f(p.get('teacher.train.warmup_ratio'), 3)} | {_f(p.get('teacher.train.weight_decay'), 3)} | "
+                     f"{p.get('teacher.train.batch_size', '-')} | {_f(p.get('teacher.train.epochs'), 0)} | "
+                     f"{_f(value)} | {_f(steps)} | {note} |")
+    kr = res.get("kill_resume") or {}
+    if kr.get("killed"):
+        k = kr["killed"]
+        lines += ["", f"Kill and resume: the first process was SIGKILLed during trial {k['number']} after "
+                  f"{k['evaluations_reported']} of its selection evaluations (trials {k['finished_before_kill']} "
+                  f"finished before); states right after the kill: {kr['states_after_kill']}. The second process "
+                  f"(exit {kr['resume_exit']}) re-ran trial {k['number']}'s parameters as a new trial and finished "
+                  f"the study; no finished trial was run again."]
+    b, bad = res["best_teacher"], res["bad_lr_teacher"]
+    lines += ["", "Best learning rate vs lr 1e-6, each the *whole* run (`edgeport run --params best_params.yaml "
+              "--until teacher`, the second with `-o teacher.train.lr=1e-6`: same steps, same everything else):", "",
+              "| teacher | lr | steps | selection acc (1,000 rows; chosen here) | eval acc, SST-2 validation (872 rows; "
+              "measured only) | useful gate | exit |", "|---|---|---|---|---|---|---|",
+              f"| best trial's config | {_f(b['params'].get('teacher.train.lr'), 7)} | {b['steps']} | "
+              f"{_f(b['select_accuracy'])} | {_f(b['eval_accuracy'])} | {'pass' if not b['gate_failures'] else 'FAIL'} "
+              f"| {b['exit']} |",
+              f"| same, lr 1e-6 | 1e-06 | {bad['steps']} | {_f(bad['select_accuracy'])} | {_f(bad['eval_accuracy'])} | "
+              f"{'pass' if not bad['gate_failures'] else 'FAIL (no better than the majority class)'} | {bad['exit']} |"]
+    ss = res["student_search"]
+    lines += ["", f"Student search for {res['target']} ({ss['counts']['complete']} complete trials, "
+              f"{ss['seconds']} s): see the Pareto table below and `tune_demo_pareto.png`.", ""]
+    if (sdir / "pareto.md").is_file():
+        lines += (sdir / "pareto.md").read_text().splitlines()[2:]
+    fr = res["final_run"]
+    lines += ["", f"The chosen student through the normal pipeline (`edgeport run demo.yaml --params teacher "
+              f"--params student`, exit {fr['exit']}, {fr['seconds']} s): the report's budget checks for "
+              f"{res['target']}:", "", "| artifact | figure | value | limit | kind | ok |", "|---|---|---|---|---|---|"]
+    for chk in fr["budget_checks"]:
+        lines.append(f"| {chk['artifact']} | {chk['metric']} | {chk['value']} | {chk['limit']} | {chk['kind']} | "
+                     f"{'yes' if chk['ok'] else 'no'} |")
+    lines += ["", f"Report gate failures: {fr['report_gate_failures'] or 'none'}; validate gate failures: "
+              f"{fr['validate_gate_failures'] or 'none'}.",
+              f"Models: {json.dumps(fr['models'])}"]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
