@@ -1,15 +1,16 @@
 """`edgeport tune` on SST-2: a teacher study (killed mid-trial and resumed), lr 1e-6 against the best lr, a
 student search for a device target, and the chosen student through the normal pipeline.
 
-    python benchmarks/tune_demo.py [--work runs/tune-demo] [--teacher-trials 10] [--student-trials 8]
-                                   [--target android-lowend] [--train-rows 2000]
+    python benchmarks/tune_demo.py [--work runs/tune-demo] [--teacher-trials 8] [--student-trials 6]
+                                   [--target android-lowend] [--train-rows 1200] [--select-rows 600]
 
 Steps (each a real `edgeport` command in a subprocess, as a user would type it):
 
 1. `edgeport tune demo.yaml --stage teacher`: MiniLM-L6 on `--train-rows` SST-2 rows (max_seq_len 64), lr
-   1e-6..3e-4 (log), warm-up, weight decay, batch size 16/32, 2-3 epochs; lr 1e-6 enqueued as the first trial;
-   median pruner at 6 selection evaluations per trial. The process is SIGKILLed in the middle of its 4th trial
-   and started again: the study resumes (the killed trial is re-run with its parameters), no trial counted twice.
+   1e-6..3e-4 (log), warm-up, weight decay, batch size 16/32, 1-2 epochs; lr 1e-6 enqueued as the first trial;
+   median pruner at 4 selection evaluations per trial (selection split: `--select-rows`). The process is
+   SIGKILLed in the middle of its 4th trial and started again: the study resumes (the killed trial is re-run with
+   its parameters), no trial counted twice.
 2. `edgeport run demo.yaml --params teacher/best_params.yaml --until teacher`: the best trial's config as the
    run's teacher (the same selection accuracy: runs are deterministic), measured once on SST-2 validation.
 3. The same with `-o teacher.train.lr=1e-6` (same steps, same everything else): the bad learning rate.
@@ -41,10 +42,10 @@ RESULTS = ROOT / "benchmarks" / "results"
 BAD_LR = 1e-6
 
 
-def demo_config(work: Path, train_rows: int, teacher_trials: int, student_trials: int) -> Path:
+def demo_config(work: Path, train_rows: int, teacher_trials: int, select_rows: int, threads: int) -> Path:
     cfg = yaml.safe_load((ROOT / "edgeport" / "configs" / "default.yaml").read_text())
-    cfg["run"] = {"name": "tune-demo", "runs_dir": str(work / "runs"), "seed": 42, "threads": 2}
-    cfg["data"] |= {"train_limit": train_rows, "max_seq_len": 64, "selection_max_rows": 1000}
+    cfg["run"] = {"name": "tune-demo", "runs_dir": str(work / "runs"), "seed": 42, "threads": threads}
+    cfg["data"] |= {"train_limit": train_rows, "max_seq_len": 64, "selection_max_rows": select_rows}
     cfg["teacher"]["train"] = {"lr": 1e-4, "batch_size": 32}
     # the final student: modest training so the demo fits a shared 2-core machine
     cfg["distill"] |= {"train_limit": 8000}
@@ -53,10 +54,10 @@ def demo_config(work: Path, train_rows: int, teacher_trials: int, student_trials
     cfg["export"] = {"formats": ["onnx", "tflite"]}
     cfg["validate"] = {"targets": ["host", "android-lowend"]}
     cfg["tune"] = {
-        "trials": teacher_trials, "evals": 6, "startup_trials": 3, "warmup_evals": 2, "pruner": "median",
+        "trials": teacher_trials, "evals": 4, "startup_trials": 2, "warmup_evals": 1, "pruner": "median",
         "space": {"lr": {"low": 1e-6, "high": 3e-4, "log": True}, "warmup_ratio": {"low": 0.0, "high": 0.2},
                   "weight_decay": {"low": 0.0, "high": 0.1}, "batch_size": [16, 32],
-                  "epochs": {"low": 2, "high": 3, "step": 1}},
+                  "epochs": {"low": 1, "high": 2, "step": 1}},
         "enqueue": [{"teacher.train.lr": BAD_LR}],
         # student trials train briefly: 2,000 rows, one epoch of distillation, half an epoch of recovery
         "overrides": {"distill.train_limit": 2000, "distill.train.epochs": 1, "distill.train.eval_every": None,
@@ -129,19 +130,23 @@ def teacher_metrics(run_dir: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", default=str(ROOT / "runs" / "tune-demo"))
-    ap.add_argument("--teacher-trials", type=int, default=10)
-    ap.add_argument("--student-trials", type=int, default=8)
-    ap.add_argument("--train-rows", type=int, default=2000)
+    ap.add_argument("--teacher-trials", type=int, default=8)
+    ap.add_argument("--student-trials", type=int, default=6)
+    ap.add_argument("--train-rows", type=int, default=1200)
+    ap.add_argument("--select-rows", type=int, default=600, help="data.selection_max_rows")
+    ap.add_argument("--threads", type=int, default=1, help="run.threads (1: the machine is shared)")
     ap.add_argument("--target", default="android-lowend")
     ap.add_argument("--kill-after", type=int, default=3, help="kill the study once this many trials finished")
     ap.add_argument("--skip-teacher-study", action="store_true", help="reuse a finished teacher study")
     args = ap.parse_args()
     work = Path(args.work)
     log = work / "demo.log"
-    cfg = demo_config(work, args.train_rows, args.teacher_trials, args.student_trials)
+    cfg = demo_config(work, args.train_rows, args.teacher_trials, args.select_rows, args.threads)
     run_dir = work / "runs" / "tune-demo"
     url = f"sqlite:///{(run_dir / 'tune' / 'study.db').resolve()}"
-    res: dict = {"config": str(cfg), "train_rows": args.train_rows, "target": args.target, "seconds": {}}
+    res: dict = {"config": str(cfg), "train_rows": args.train_rows, "select_rows": args.select_rows,
+                 "threads": args.threads,
+                 "target": args.target, "seconds": {}}
 
     # 1. teacher study, killed and resumed
     if not args.skip_teacher_study:
@@ -200,7 +205,7 @@ def render(res: dict, sdir: Path) -> str:
     c = ts["counts"]
     lines = ["# edgeport tune on SST-2 (benchmarks/tune_demo.py)", "",
              f"Teacher study: MiniLM-L6, {res['train_rows']} SST-2 training rows, max_seq_len 64, selection split "
-             f"1,000 rows (one row = 0.1 points); objective: selection accuracy. {c['finished']} finished: "
+             f"{res['select_rows']} rows; objective: selection accuracy. {c['finished']} finished: "
              f"**{c['complete']} complete, {c['pruned']} pruned, {c['failed']} failed**, {c['interrupted']} "
              f"interrupted by the kill and re-run.", "",
              "| trial | state | lr | warm-up | weight decay | batch | epochs | selection acc | steps | note |",
@@ -209,7 +214,8 @@ def render(res: dict, sdir: Path) -> str:
         p = t["params"]
         note = ""
         if t.get("pruned_at"):
-            note = f"pruned at eval {t['pruned_at']['eval']}/6 (step {t['pruned_at']['step']}/{t['pruned_at']['steps']})"
+            note = (f"pruned at eval {t['pruned_at']['eval']}/{ts['evals_per_trial']} "
+                    f"(step {t['pruned_at']['step']}/{t['pruned_at']['steps']})")
         if t["state"] == "fail":
             note = "killed mid-trial (SIGKILL); failed by its stale heartbeat"
         if t.get("reruns_trial") is not None:
@@ -231,7 +237,7 @@ def render(res: dict, sdir: Path) -> str:
     b, bad = res["best_teacher"], res["bad_lr_teacher"]
     lines += ["", "Best learning rate vs lr 1e-6, each the *whole* run (`edgeport run --params best_params.yaml "
               "--until teacher`, the second with `-o teacher.train.lr=1e-6`: same steps, same everything else):", "",
-              "| teacher | lr | steps | selection acc (1,000 rows; chosen here) | eval acc, SST-2 validation (872 rows; "
+              f"| teacher | lr | steps | selection acc ({res['select_rows']} rows; chosen here) | eval acc, SST-2 validation (872 rows; "
               "measured only) | useful gate | exit |", "|---|---|---|---|---|---|---|",
               f"| best trial's config | {_f(b['params'].get('teacher.train.lr'), 7)} | {b['steps']} | "
               f"{_f(b['select_accuracy'])} | {_f(b['eval_accuracy'])} | {'pass' if not b['gate_failures'] else 'FAIL'} "

@@ -430,7 +430,9 @@ class TuneConfig(Section):
     trials: int = Field(20, ge=1, description="finished trials (complete + pruned) the study runs to; --trials")
     storage: str | None = Field(None, description="Optuna RDB URL (sqlite:///..., postgresql://...); default: "
                                 "sqlite:///RUN_DIR/tune/study.db. Several `edgeport tune` on one URL share a study")
-    sampler: Literal["tpe", "nsga2", "random"] = Field("tpe", description="nsga2: the student search only")
+    sampler: Literal["tpe", "nsga2", "random"] = Field("tpe", description="tpe (multivariate; handles the student "
+                                                       "search's objectives and budget constraints too), nsga2 "
+                                                       "(genetic, for long multi-objective searches) or random")
     seed: int | None = Field(None, description="sampler seed, for a repeatable single-worker study (workers on one "
                              "study must not share a seed); default: a fresh one per process")
     pruner: Literal["median", "halving", "none"] = Field(

@@ -366,6 +366,23 @@ def test_a_declared_format_limitation_refuses_the_export(family_dir, tmp_path, m
         EXPORTERS["torchscript"].export(load_classifier(src), make_sample(SEQ, batch=2), tmp_path)
 
 
+def test_a_declared_format_limitation_fails_the_run_before_training(family_dir, tmp_path, monkeypatch, sst2_slice):
+    """The export stage's preflight refuses the format before any stage runs (exit 2 in the CLI), listing why."""
+    from dataclasses import replace
+
+    from edgeport.config import load_config
+    from edgeport.errors import ConfigError
+    from edgeport.stages.export import ExportStage
+
+    limited = replace(arch.ARCHES["distilbert"], format_limits=(("tflite", "op X is missing (measured)"),))
+    monkeypatch.setitem(arch.ARCHES, "distilbert", limited)
+    cfg = load_config(str(write_config(tmp_path / "c.yaml", make_tiny("distilbert", family_dir / "distilbert-base"),
+                                       sst2_slice, tmp_path / "runs", export={"formats": ["onnx", "tflite"]})))
+    with pytest.raises(ConfigError, match="export.formats: tflite cannot take a 'distilbert' model: op X"):
+        ExportStage().preflight(cfg)
+    ExportStage().preflight(cfg.model_copy(update={"export": cfg.export.model_copy(update={"formats": ["onnx"]})}))
+
+
 def _file_inputs(path: Path) -> list[str]:
     if path.suffix == ".onnx":
         import onnx

@@ -171,6 +171,28 @@ def test_teacher_study_prunes_bad_lr_and_best_params_reproduce(tmp_path, tiny_te
     assert rerun["steps"] == study.best_trial.user_attrs["steps"]
 
 
+def test_distill_study_shares_one_teacher(tmp_path, tiny_teacher, keyword_data):
+    """The teacher is trained once, in the main run directory; each distill trial loads it as is."""
+    import json
+
+    from edgeport.cli import main
+    from edgeport.pipeline.manifest import Manifest
+
+    cfg = tune_config(tmp_path, tiny_teacher, keyword_data, trials=2, pruner="none")
+    assert main(["tune", str(cfg), "--stage", "distill"]) == 0
+    main_run = Manifest.load(tmp_path / "runs" / "tune")
+    assert main_run.entry("teacher")["status"] == "done" and main_run.entry("distill") is None
+    study = load_study(sqlite_url(tmp_path), "tune-distill")
+    assert {"distill.train.lr", "distill.temperature", "distill.alpha"} <= set(study.trials[0].params)
+    for t in study.trials:
+        trial_run = Manifest.load(Path(t.user_attrs["dir"]))
+        teacher = trial_run.entry("teacher")["metrics"]
+        assert teacher["finetuned"] is False and teacher["model"] == str((tmp_path / "runs" / "tune" / "teacher"))
+        assert t.value == trial_run.entry("distill")["metrics"]["select_accuracy"]
+    summary = json.loads((tmp_path / "runs" / "tune" / "tune" / "distill" / "summary.json").read_text())
+    assert summary["counts"]["complete"] == 2
+
+
 # ------------------------------------------------------------------------------------------ resume and parallel
 
 

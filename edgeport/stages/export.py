@@ -32,19 +32,28 @@ class ExportStage:
                 | fp.libraries("model", *(f"export.{f}" for f in cfg.export.formats)))
 
     def preflight(self, cfg) -> None:
-        """An export length the model has no positions for fails before any training, not inside a converter."""
+        """What the exported model's architecture cannot do fails before any training, not inside a converter: a
+        format its adapter declares it cannot take, an export length it has no positions for."""
         from ..errors import ConfigError
         from ..models import resolve_model_dir
-        from ..models.arch import usable_positions
+        from ..models.arch import ARCHES, usable_positions
         from ..models.loading import read_model_config
 
-        spec = resolve_model_dir(cfg.teacher.model)
-        if not cfg.export.seq_len or not isinstance(spec, Path):
-            return  # data.max_seq_len is checked by the teacher's preflight; a hub teacher when it downloads
-        limit = usable_positions(read_model_config(spec))  # RoBERTa: max_position_embeddings - pad_token_id - 1
-        if limit and cfg.export.seq_len > limit:
-            raise ConfigError([f"export.seq_len {cfg.export.seq_len} exceeds what '{cfg.teacher.model}' can take "
-                               f"({limit} positions); set export.seq_len <= {limit}"])
+        student = cfg.distill.student.model if cfg.distill.enabled else None
+        spec = resolve_model_dir(student or cfg.teacher.model)  # the architecture that reaches export
+        if not isinstance(spec, Path):
+            return  # a hub model: checked when it is downloaded
+        config = read_model_config(spec)
+        adapter = ARCHES.get(config.model_type)  # an unsupported type is the teacher's / distill's preflight error
+        problems = [f"export.formats: {fmt} cannot take a '{config.model_type}' model: {adapter.limitation(fmt)}; "
+                    f"remove {fmt} from export.formats" for fmt in cfg.export.formats
+                    if adapter and adapter.limitation(fmt)]
+        limit = usable_positions(config)  # RoBERTa: max_position_embeddings - pad_token_id - 1
+        if cfg.export.seq_len and limit and cfg.export.seq_len > limit:
+            problems.append(f"export.seq_len {cfg.export.seq_len} exceeds what '{student or cfg.teacher.model}' can "
+                            f"take ({limit} positions); set export.seq_len <= {limit}")
+        if problems:
+            raise ConfigError(problems)
 
     def run(self, ctx) -> dict:
         from ..exporters import get_exporter, make_sample, write_sidecar

@@ -149,12 +149,12 @@ def _training_summary(ctx, study, summary: dict) -> None:
         summary["best"] = None
         return
     eval_every_key = f"{ctx.stage}.train.eval_every"
-    evals = best.user_attrs.get("planned_steps")
     params = dict(best.params)
-    if evals:
-        import math
-
-        params[eval_every_key] = max(1, math.ceil(evals / ctx.cfg.tune.evals))
+    every = best.user_attrs.get("eval_every")
+    if every is None and best.user_attrs.get("planned_steps"):  # trials recorded before eval_every was
+        every = max(1, -(-best.user_attrs["planned_steps"] // ctx.cfg.tune.evals))
+    if every is not None:
+        params[eval_every_key] = every
     summary["best"] = {"number": best.number, "value": best.value, "params": dict(best.params),
                        "select_accuracy": best.user_attrs.get("select_accuracy"),
                        "steps": best.user_attrs.get("steps"), "best_step": best.user_attrs.get("best_step"),
@@ -256,6 +256,7 @@ def _summary_md(ctx, s: dict) -> str:
                           + ", ".join(f"{k} {_fmt(v)}" for k, v in best["eval_measured_not_used_to_choose"].items()),
                           ""]
         keys = sorted({k for t in s["trials"] for k in t["params"]})
+        reruns = {t["reruns_trial"]: t["number"] for t in s["trials"] if t.get("reruns_trial") is not None}
         lines += ["## Trials", "", "| trial | state | " + " | ".join(_short(k) for k in keys)
                   + f" | selection {ctx.metric} | steps | note |",
                   "|---|---|" + "---|" * len(keys) + "---|---|---|"]
@@ -268,6 +269,8 @@ def _summary_md(ctx, s: dict) -> str:
                 note = t["error"][:120].replace("|", "/").replace("\n", " ")
             elif t.get("surplus"):
                 note = "surplus (other workers finished the study)"
+            elif t["state"] == "fail" and t["number"] in reruns:
+                note = f"its process died mid-trial (stale heartbeat); re-run as trial {reruns[t['number']]}"
             if t.get("reruns_trial") is not None:
                 note = (note + "; " if note else "") + f"re-run of killed trial #{t['reruns_trial']}"
             value = t.get("values", [None])[0]

@@ -313,6 +313,7 @@ def training_objective(ctx: TuneContext):
         run_dir = ctx.trial_dir(trial.number)
         trial.set_user_attr("dir", str(run_dir))
         trial.set_user_attr("planned_steps", total)
+        trial.set_user_attr("eval_every", every)
 
         def hook(*, desc, step, total, metric, value, best):
             if desc != stage:
