@@ -455,7 +455,7 @@ def test_config_checks():
 
 def test_the_teacher_fine_tunes_the_pretrain_output(ws, tmp_path, monkeypatch):
     """With pretrain on, the teacher stage loads its classifier (and tokenizer) from the pretrain stage's output."""
-    import edgeport.models as models
+    from edgeport import models
     from edgeport.pipeline import execute
     from edgeport.stages import STAGES
 

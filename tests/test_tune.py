@@ -107,6 +107,50 @@ def test_student_layer_placements():
     assert student_layers(2, "stride", 2) == [0, 1]
 
 
+def test_enqueue_entries_belong_to_one_study(tmp_path, tiny_teacher, keyword_data):
+    """One config serves every study: a teacher study's queued lr is left alone by a student search."""
+    from edgeport.config import load_config
+    from edgeport.errors import ConfigError
+    from edgeport.tune.space import STUDY_PARAMS, enqueued_for
+
+    cfg = load_config(str(tune_config(tmp_path, tiny_teacher, keyword_data,
+                                      enqueue=[{"teacher.train.lr": 1e-6}, {"student.depth": 1}])))
+    student = sorted(STUDY_PARAMS["student"])
+    assert enqueued_for(cfg, "teacher", ["teacher.train.lr"]) == [{"teacher.train.lr": 1e-6}]
+    assert enqueued_for(cfg, "student", student) == [{"student.depth": 1}]
+    with pytest.raises(ConfigError, match="not searched by this study"):  # warmup_ratio's range is null here
+        enqueued_for(cfg.model_copy(update={"tune": cfg.tune.model_copy(
+            update={"enqueue": [{"teacher.train.warmup_ratio": 0.1}]})}), "teacher", ["teacher.train.lr"])
+    with pytest.raises(ConfigError, match="not one study's parameters"):
+        enqueued_for(cfg.model_copy(update={"tune": cfg.tune.model_copy(
+            update={"enqueue": [{"teacher.train.lrr": 0.1}]})}), "teacher", ["teacher.train.lr"])
+
+
+def test_chosen_student_is_the_best_within_every_budget():
+    """The most accurate trial is over a budget: the choice is the best one inside them all; the Pareto front
+    keeps every non-dominated trial, feasible or not."""
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import create_trial
+
+    from edgeport.tune.outputs import choose, pareto_front
+
+    study = optuna.create_study(directions=["maximize", "minimize", "minimize"])
+    rows = [  # (selection accuracy, latency ms, size MB, latency - budget, size - budget)
+        (0.90, 70.0, 20.0, 10.0, -5.0),   # most accurate, over the latency budget
+        (0.86, 30.0, 24.0, -30.0, -1.0),  # best within budgets
+        (0.86, 35.0, 24.0, -25.0, -1.0),  # same accuracy, slower: dominated
+        (0.70, 10.0, 26.0, -50.0, 1.0),   # fastest, over the size budget
+    ]
+    for acc, lat, size, c_lat, c_size in rows:
+        study.add_trial(create_trial(values=[acc, lat, size], params={"x": acc},
+                                     distributions={"x": FloatDistribution(0, 1)},
+                                     system_attrs={"constraints:latency_p90_ms": c_lat,
+                                                   "constraints:model_size_mb": c_size}))
+    assert choose(None, study).number == 1
+    assert sorted(t.number for t in pareto_front(study.trials)) == [0, 1, 3]
+    assert [t.number for t in study.best_trials] == [1]  # Optuna's own front counts feasible trials only
+
+
 def test_params_file_merges_before_overrides(tmp_path, tiny_teacher, keyword_data):
     """--params FILE: nested or dotted keys, typed values; -o still wins; a typo is a ConfigError naming both."""
     from edgeport.cli import build_parser, _load

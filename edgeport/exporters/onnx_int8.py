@@ -116,3 +116,13 @@ def _validation_fn(validation: dict, info: dict):
         return value, [float(p == y) for p, y in zip(preds, labels)]
 
     return validate
+
+
+class OrtReader:
+    """ONNX Runtime's CalibrationDataReader protocol over rows of named int arrays."""
+
+    def __init__(self, rows: list[dict]):
+        self._rows = iter([{k: v.astype("int64") for k, v in r.items()} for r in rows])
+
+    def get_next(self):
+        return next(self._rows, None)

@@ -47,7 +47,7 @@ def load_mlm(spec: Path | str, allow_pickle: bool = False):
     try:
         model, info = AutoModelForMaskedLM.from_pretrained(str(spec), output_loading_info=True,
                                                            use_safetensors=not allow_pickle or None)
-    except Exception as exc:  # unknown architecture, unreadable files, a hub id offline
+    except Exception as exc:  # noqa: BLE001 - unknown architecture, unreadable files, a hub id offline
         raise ModelError(f"could not load '{spec}' as a masked-language model: {str(exc)[:500]}") from None
     prefix = model.base_model_prefix
     missing = sorted(info.get("missing_keys") or [])

@@ -6,7 +6,7 @@ A stage is a small object with:
                    ``train_rows``), the data, model files, device profiles, files, library versions
                    (``pipeline/fingerprint.py``); its fingerprint is these plus its inputs' outputs, nothing else;
   ``uses_data``    whether the runner loads the dataset for it before anything runs (preflight);
-  ``distributed``  whether every process of an ``accelerate launch`` runs it (training), or only the main one;
+  ``distributed``  whether every process of a multi-process launch runs it (training), or only the main one;
   ``key_metric``   the metric shown in the end-of-run summary;
   ``gate_stops_run`` (optional) when its metrics hold ``gate_failures``, later stages do not run (a useless
                    teacher or student: training on from it only wastes time);

@@ -45,6 +45,7 @@ class FitResult:
     metric: str = "accuracy"  # what the checkpoint and the early stop were chosen on (``data.metric``)
     best_score: float | None = None  # that metric on the selection split, of the checkpoint kept
     select_predictions: list[int] = field(default_factory=list)  # the kept checkpoint's, in selection-row order
+    num_processes: int = 1  # Accelerate's process count (each takes batch_size / num_processes rows of a batch)
 
     @property
     def seconds_per_step(self) -> float:
@@ -60,7 +61,7 @@ class FitResult:
                 "steps": self.steps, "best_step": self.best_step,
                 "epochs": round(self.epochs, 3), "precision": self.precision, "train_seconds": self.seconds,
                 "seconds_per_step": self.seconds_per_step, "eval_seconds": self.eval_seconds,
-                "stopped_early": self.stopped_early, "history": self.history}
+                "stopped_early": self.stopped_early, "num_processes": self.num_processes, "history": self.history}
 
 
 def make_collate(pad_id: int):
@@ -93,9 +94,9 @@ def model_device(model) -> torch.device:
 
 def training_device() -> torch.device:
     """Where Accelerate puts work in this process (CPU, CUDA or MPS)."""
-    from accelerate import PartialState
+    from ..pipeline import dist
 
-    return PartialState().device
+    return dist.state().device
 
 
 def resolve_precision(precision: str, device: torch.device | None = None) -> str:
@@ -132,6 +133,9 @@ def _accelerator(precision: str):
     from accelerate.state import AcceleratorState
     from accelerate.utils import DataLoaderConfiguration
 
+    from ..pipeline import dist
+
+    dist.state()  # the process group first: under torchrun on a CPU-only machine, Accelerator() alone forms none
     mixed = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}[precision]
     shared = AcceleratorState._shared_state  # read without constructing: AcceleratorState() would initialise it
     if shared and shared.get("_mixed_precision", mixed) != mixed:
@@ -259,7 +263,7 @@ def fit(model, train_rows: list[dict], select_rows: list[dict], tcfg: TrainConfi
     return FitResult(best_accuracy, best_step, step, round(time.perf_counter() - start, 2),
                      stopped_early=step < total, epochs=epochs, precision=precision,
                      eval_seconds=round(eval_seconds, 2), history=history, metric=metric, best_score=best,
-                     select_predictions=[int(p) for p in best_preds])
+                     select_predictions=[int(p) for p in best_preds], num_processes=acc.num_processes)
 
 
 def _scores(preds: list[int], labels: list[int], metric: str, num_labels: int) -> dict[str, float]:

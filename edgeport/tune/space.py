@@ -91,13 +91,32 @@ def student_overrides(params: dict[str, Any], n_teacher: int) -> dict[str, Any]:
             "prune.heads_fraction": heads, "prune.ffn_fraction": ffn, "prune.vocab": vocab}
 
 
-def check_enqueue(cfg: PipelineConfig, known: list[str]) -> None:
-    """``tune.enqueue`` entries may only name parameters this study samples."""
-    problems = []
+STUDY_PARAMS = {
+    "teacher": {f"teacher.train.{k}" for k in TRAIN_KEYS},
+    "distill": {f"distill.train.{k}" for k in TRAIN_KEYS} | {f"distill.{k}" for k in DISTILL_KEYS},
+    "student": {"student.depth", "student.placement", "prune.heads_fraction", "prune.ffn_fraction", "prune.vocab"},
+}
+
+
+def enqueued_for(cfg: PipelineConfig, stage: str, known: list[str]) -> list[dict[str, Any]]:
+    """The ``tune.enqueue`` entries of this study. One config serves every study, so an entry that names another
+    study's parameters (``teacher.train.lr`` in a student search) is left for that study; an entry naming a
+    parameter of no study, mixing studies, or naming one this study does not search (its range is null) is a
+    ConfigError."""
+    problems, mine = [], []
     for i, entry in enumerate(cfg.tune.enqueue):
-        bad = [k for k in entry if k not in known]
-        if bad:
-            problems.append(f"tune.enqueue[{i}]: {', '.join(bad)} not searched by this study; it samples: "
-                            f"{', '.join(known)}")
+        owners = [s for s, names in STUDY_PARAMS.items() if set(entry) <= names]
+        if not entry or not owners:
+            problems.append(f"tune.enqueue[{i}]: {', '.join(entry) or 'an empty entry'} is not one study's "
+                            f"parameters; teacher: teacher.train.*, distill: distill.train.*, distill.temperature, "
+                            f"distill.alpha; student: {', '.join(sorted(STUDY_PARAMS['student']))}")
+        elif stage in owners:
+            bad = [k for k in entry if k not in known]
+            if bad:
+                problems.append(f"tune.enqueue[{i}]: {', '.join(bad)} not searched by this study (its range in "
+                                f"tune is null); it samples: {', '.join(known)}")
+            else:
+                mine.append(dict(entry))
     if problems:
         raise ConfigError(problems)
+    return mine

@@ -550,7 +550,7 @@ def run_tune(req: TuneRequest, echo=print) -> dict:
     from ..pipeline import run_dir_for
     from .outputs import progress_line, write_outputs
     from .params import load_config_with, read_param_files
-    from .space import check_enqueue, training_keys
+    from .space import enqueued_for, training_keys
 
     if req.stage not in STAGES_TUNED:
         raise ConfigError([f"--stage {req.stage!r}: choose teacher, distill or student"], source="edgeport tune")
@@ -589,9 +589,9 @@ def run_tune(req: TuneRequest, echo=print) -> dict:
         if not known:
             raise ConfigError(["tune.space: every range is null, nothing to search"])
         objective = training_objective(ctx)
-    check_enqueue(cfg, known)
+    queued = enqueued_for(cfg, req.stage, known)
     study = open_study(ctx, url)
-    for params in cfg.tune.enqueue:
+    for params in queued:
         study.enqueue_trial(params, skip_if_exists=True)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     echo(f"tune: study '{study.study_name}' in {shown_url(url)}: {key}, {ctx.n_trials} trials "
