@@ -141,8 +141,13 @@ def main() -> None:
     ap.add_argument("--tight-only", action="store_true", help="only the tighter-budget student search, added to "
                     "an existing benchmarks/results/tune_demo.json")
     ap.add_argument("--tight-trials", type=int, default=6)
+    ap.add_argument("--render-only", action="store_true", help="re-write tune_demo.md from tune_demo.json")
     args = ap.parse_args()
     work = Path(args.work)
+    if args.render_only:
+        res = json.loads((RESULTS / "tune_demo.json").read_text())
+        (RESULTS / "tune_demo.md").write_text(render(res, work / "runs" / "tune-demo" / "tune" / f"student-{args.target}"))
+        return
     if args.tight_only:
         res = json.loads((RESULTS / "tune_demo.json").read_text())
         cfg, run_dir = Path(res["config"]), work / "runs" / "tune-demo"
@@ -226,9 +231,9 @@ def tight_search(work: Path, cfg: Path, best_params: Path, run_dir: Path, target
     sdir = run_dir / "tune" / f"student-{name}"
     if (sdir / "pareto.png").is_file():
         shutil.copyfile(sdir / "pareto.png", RESULTS / "tune_demo_pareto_tight.png")
-    return {"exit": code, "seconds": secs, "target": name, "budgets": src["budgets"],
-            "pareto_md": (sdir / "pareto.md").read_text() if (sdir / "pareto.md").is_file() else None} \
-        | json.loads((sdir / "summary.json").read_text())
+    return json.loads((sdir / "summary.json").read_text()) | {
+        "exit": code, "seconds": secs, "target": name, "budgets": src["budgets"],
+        "pareto_md": (sdir / "pareto.md").read_text() if (sdir / "pareto.md").is_file() else None}
 
 
 def _f(v, d=4):
@@ -313,7 +318,8 @@ def render(res: dict, sdir: Path) -> str:
     if tight and tight.get("pareto_md"):
         b = tight["budgets"]
         ch = tight.get("chosen") or {}
-        lines += ["", f"Tighter budgets, same hardware (`{tight['target']}`: latency p90 <= {b['latency_p90_ms']} ms, "
+        name = tight["target"]["name"] if isinstance(tight["target"], dict) else tight["target"]
+        lines += ["", f"Tighter budgets, same hardware (`{name}`: latency p90 <= {b['latency_p90_ms']} ms, "
                   f"size <= {b['model_size_mb']} MB; {tight['counts']['complete']} trials, {tight['seconds']} s, "
                   f"`tune_demo_pareto_tight.png`): chosen trial {ch.get('number', 'none')}.", ""]
         lines += tight["pareto_md"].splitlines()[2:]

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import REPO, SST2, make_tiny_bert, write_config
 
 optuna = pytest.importorskip("optuna")
@@ -153,7 +152,7 @@ def test_chosen_student_is_the_best_within_every_budget():
 
 def test_params_file_merges_before_overrides(tmp_path, tiny_teacher, keyword_data):
     """--params FILE: nested or dotted keys, typed values; -o still wins; a typo is a ConfigError naming both."""
-    from edgeport.cli import build_parser, _load
+    from edgeport.cli import _load, build_parser
     from edgeport.errors import ConfigError
 
     cfg = tune_config(tmp_path, tiny_teacher, keyword_data)
@@ -231,7 +230,7 @@ def test_distill_study_shares_one_teacher(tmp_path, tiny_teacher, keyword_data):
     for t in study.trials:
         trial_run = Manifest.load(Path(t.user_attrs["dir"]))
         teacher = trial_run.entry("teacher")["metrics"]
-        assert teacher["finetuned"] is False and teacher["model"] == str((tmp_path / "runs" / "tune" / "teacher"))
+        assert teacher["finetuned"] is False and teacher["model"] == str(tmp_path / "runs" / "tune" / "teacher")
         assert t.value == trial_run.entry("distill")["metrics"]["select_accuracy"]
     summary = json.loads((tmp_path / "runs" / "tune" / "tune" / "distill" / "summary.json").read_text())
     assert summary["counts"]["complete"] == 2
@@ -257,7 +256,7 @@ def test_killed_study_resumes_without_counting_a_trial_twice(tmp_path, tiny_teac
                 continue
             try:
                 trials = load_study(url, name).trials
-            except Exception:  # noqa: BLE001 - the study is not created yet
+            except Exception:
                 continue
             running = [t for t in trials if t.state.name == "RUNNING" and t.intermediate_values]
             if any(t.state.name == "COMPLETE" for t in trials) and running:
@@ -350,7 +349,7 @@ def postgres_url(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    run = lambda *a: subprocess.run(prefix + list(a), capture_output=True, text=True, timeout=120)  # noqa: E731
+    run = lambda *a: subprocess.run(prefix + list(a), capture_output=True, text=True, timeout=120)
     init = run(str(bindir / "initdb"), "-D", str(root / "data"), "-A", "trust", "-U", "postgres")
     if init.returncode:
         shutil.rmtree(root, ignore_errors=True)

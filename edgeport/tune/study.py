@@ -116,7 +116,7 @@ def _creation_race(exc: Exception) -> bool:
                                    "integrityerror"))
 
 
-def make_sampler(tcfg, multi: bool, seed: int | None):
+def make_sampler(tcfg, multi: bool, seed: int | None, n_trials: int | None = None):
     optuna = _optuna()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -125,7 +125,7 @@ def make_sampler(tcfg, multi: bool, seed: int | None):
         if tcfg.sampler == "nsga2":
             return optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
         # few trials: a short random start, then TPE (multivariate: the parameters interact, lr x batch size)
-        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(5, max(2, tcfg.trials // 3)),
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(5, max(2, (n_trials or tcfg.trials) // 3)),
                                           multivariate=True, group=False)
 
 
@@ -436,8 +436,19 @@ def counts(study) -> dict[str, int]:
 
 
 class _HideSurplus(logging.Filter):
+    """Optuna's two "Trial N failed" warnings for a trial that stepped back as surplus: not a failure."""
+
+    def __init__(self):
+        super().__init__()
+        self.surplus: set[str] = set()
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return "SurplusTrial" not in record.getMessage()
+        message = record.getMessage()
+        number = message.split(" ", 2)[1] if message.startswith("Trial ") else None
+        if "SurplusTrial" in message:
+            self.surplus.add(number)
+            return False
+        return not (number in self.surplus and "failed" in message)
 
 
 def open_study(ctx: TuneContext, url: str):
@@ -472,14 +483,18 @@ def _reseed(study, ctx: TuneContext) -> None:
     n = len(study.get_trials(deepcopy=False))
     base = ctx.cfg.tune.seed
     seed = (base * 1_000_003 + n) % 2**31 if base is not None else random.SystemRandom().randrange(2**31)
-    study.sampler = make_sampler(ctx.cfg.tune, ctx.multi, seed)
+    study.sampler = make_sampler(ctx.cfg.tune, ctx.multi, seed, ctx.n_trials)
 
 
 def run_worker(ctx: TuneContext, study, objective, on_trial=None) -> dict[str, int]:
     """Run trials until ``ctx.n_trials`` have finished study-wide; returns the final counts."""
     optuna = _optuna()
     S = optuna.trial.TrialState
-    logging.getLogger("optuna").addFilter(_HideSurplus())
+    # Optuna logs a surplus trial as failed; its records reach the handlers of the "optuna" logger from child
+    # loggers, which a logger filter would not see, so the filter goes on the handlers
+    for handler in logging.getLogger("optuna").handlers:
+        if not any(isinstance(f, _HideSurplus) for f in handler.filters):
+            handler.addFilter(_HideSurplus())
     failures_in_a_row, waiting_said = 0, False
     while True:
         with warnings.catch_warnings():
