@@ -219,7 +219,9 @@ def fit(model, train_rows: list[dict], select_rows: list[dict], tcfg: TrainConfi
             opt.zero_grad()
             step += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}", **{f"best_{metric}": f"{max(best, -1):.4f}"})
+            # no "best" before the first selection evaluation: there is nothing to show yet
+            bar.set_postfix(loss=f"{loss.item():.4f}",
+                            **({f"best_{metric}": f"{best:.4f}"} if history else {}))
             if step % eval_every == 0 or step == total:
                 t_eval = time.perf_counter()
                 if evaluate_fn is None:
