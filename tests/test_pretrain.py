@@ -15,6 +15,8 @@ import yaml
 
 import tinyrun
 from conftest import make_tiny_bert, minilm_dir
+from test_fingerprints import config as _config  # noqa: E402  (the fingerprint tests' helpers, same workspace shape)
+from test_fingerprints import plan as _plan  # noqa: E402
 from edgeport.mlm.examples import IN_ORDER, NO_SOP, SWAPPED, Doc, build_examples, encode_examples, split_sentences
 from edgeport.mlm.masking import NO_WORD, MaskingCollate, random_candidates
 
@@ -342,26 +344,6 @@ def test_extra_texts_reach_distill_as_unlabelled_rows(ws):
 
 
 # ------------------------------------------------------------------------------ fingerprints
-
-
-def _config(ws, **dotted):
-    from edgeport.config import PipelineConfig
-
-    raw = copy.deepcopy(ws["raw"])
-    for key, value in dotted.items():
-        *parents, leaf = key.split("__")
-        node = raw
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return PipelineConfig.model_validate(raw)
-
-
-def _plan(ws, cfg) -> dict[str, str]:
-    from edgeport.pipeline import Manifest, make_plan
-    from edgeport.stages import STAGES
-
-    return {i.stage.name: i.reason for i in make_plan(STAGES, cfg, Manifest.load(ws["run_dir"])) if i.action == "run"}
 
 
 @pytest.fixture

@@ -183,13 +183,7 @@ class DistillStage:
         collate = recipe.collate_for(tokenizer)
         rows = encode(train, tokenizer, max_len)  # the student's own tokenisation
         select_rows = encode(task.select, tokenizer, max_len)
-        if dcfg.hidden_loss_weight == 0:
-            # the teacher reads its own token ids of the same texts: logit KD works across tokenizers
-            recipe.attach_teacher_logits(rows, teacher, teacher_tok, train, max_len, ctx.cache_dir,
-                                         ctx.manifest.outputs_digest("teacher"),
-                                         recipe.resolve_precision(dcfg.train.precision))
-        elif dcfg.student.model:
-            _check_same_ids(rows, encode(train, teacher_tok, max_len))
+        _teacher_targets(ctx, rows, train, teacher, teacher_tok)
         extra_rows, extra_info = _extra_rows(ctx, tokenizer, teacher, teacher_tok) if dcfg.extra_texts else ([], {})
         kd = recipe.KD(dcfg.alpha, dcfg.temperature, dcfg.hidden_loss_weight, layer_map)
         result = recipe.distill(student, rows + extra_rows, select_rows, dcfg.train, kd, collate, cfg.run.seed,
@@ -210,13 +204,28 @@ class DistillStage:
         return metrics
 
 
+def _teacher_targets(ctx, rows, split, teacher, teacher_tok) -> None:
+    """Logit KD: each row gets the teacher's logits on the teacher's own token ids of the same text (cached), so
+    it works across tokenizers. Hidden-state KD runs the teacher on the student's ids: with a student model of its
+    own, those must be the teacher's ids too."""
+    from ..data import encode
+    from ..training import recipe
+
+    dcfg, max_len = ctx.cfg.distill, ctx.cfg.data.max_seq_len
+    if dcfg.hidden_loss_weight == 0:
+        recipe.attach_teacher_logits(rows, teacher, teacher_tok, split, max_len, ctx.cache_dir,
+                                     ctx.manifest.outputs_digest("teacher"),
+                                     recipe.resolve_precision(dcfg.train.precision))
+    elif dcfg.student.model:
+        _check_same_ids(rows, encode(split, teacher_tok, max_len))
+
+
 def _extra_rows(ctx, tokenizer, teacher, teacher_tok) -> tuple[list[dict], dict]:
     """``distill.extra_texts`` as training rows without a label (-100: the KD term only, ``training.kd``), each
     carrying the teacher's logits on its own tokenisation (cached like the labelled rows'). Texts that are also in
     the evaluation or selection split are dropped (exact text, case and whitespace normalised)."""
     from ..corpus import OverlapFilter, read_corpus
     from ..data import Split, encode
-    from ..training import recipe
 
     cfg, task, dcfg = ctx.cfg, ctx.task(), ctx.cfg.distill
     max_len, pair_col = cfg.data.max_seq_len, cfg.data.text_pair_column
@@ -226,12 +235,7 @@ def _extra_rows(ctx, tokenizer, teacher, teacher_tok) -> tuple[list[dict], dict]
     split = Split("extra_texts", str(dcfg.extra_texts), [texts[i] for i in keep],
                   [pairs[i] for i in keep] if pairs else None, [-100] * len(keep))
     rows = encode(split, tokenizer, max_len)
-    if dcfg.hidden_loss_weight == 0:
-        recipe.attach_teacher_logits(rows, teacher, teacher_tok, split, max_len, ctx.cache_dir,
-                                     ctx.manifest.outputs_digest("teacher"),
-                                     recipe.resolve_precision(dcfg.train.precision))
-    elif dcfg.student.model:
-        _check_same_ids(rows, encode(split, teacher_tok, max_len))
+    _teacher_targets(ctx, rows, split, teacher, teacher_tok)
     return rows, {"unlabelled_rows": len(rows), "unlabelled_dropped_eval_or_selection_text": len(texts) - len(keep)}
 
 
