@@ -66,7 +66,7 @@ def cross_tokenizer_run(base: Path) -> dict:
     cfg = write_config(base / "xtok.yaml", teacher, data, base / "runs",
                        run={"name": "xtok", "runs_dir": str(base / "runs"), "seed": 0, "threads": 1},
                        teacher={"train": train}, distill={"student": {"model": str(student)}, "train": train},
-                       validate={"latency": {"min_seconds": 0.2}}, report={"plots": False})
+                       bench={"min_seconds": 0.2, "workload_rows": 64}, report={"plots": False})
     proc = run_cli("run", cfg)
     stages = json.loads((base / "runs" / "xtok" / "manifest.json").read_text())["stages"]
     d = stages["distill"]["metrics"]

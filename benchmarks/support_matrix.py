@@ -93,7 +93,7 @@ def _run_arch(arch: str, base: Path, data: Path) -> dict:
                        export={"formats": formats},
                        prune={"enabled": True, "heads_fraction": 0.5, "ffn_fraction": 0.5, "vocab": True,
                               "train": dict(TINY_TRAIN, epochs=1), "latency_seconds": 0},
-                       validate={"latency": {"min_seconds": 0.2}})
+                       bench={"min_seconds": 0.2, "workload_rows": 64})
     start = time.perf_counter()
     proc = run_cli("run", cfg, timeout=1800)
     seconds = round(time.perf_counter() - start, 1)

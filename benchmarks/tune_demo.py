@@ -52,7 +52,7 @@ def demo_config(work: Path, train_rows: int, teacher_trials: int, select_rows: i
     cfg["distill"]["train"] = {"lr": 2e-4, "batch_size": 32, "epochs": 1, "eval_every": 125}
     cfg["prune"] |= {"latency_seconds": 0}
     cfg["export"] = {"formats": ["onnx", "tflite"]}
-    cfg["validate"] = {"targets": ["host", "android-lowend"]}
+    cfg["bench"] = {"targets": ["host", "android-lowend"]}
     cfg["tune"] = {
         "trials": teacher_trials, "evals": 4, "startup_trials": 2, "warmup_evals": 1, "pruner": "median",
         "space": {"lr": {"low": 1e-6, "high": 3e-4, "log": True}, "warmup_ratio": {"low": 0.0, "high": 0.2},

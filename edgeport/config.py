@@ -266,6 +266,17 @@ class ExportConfig(Section):
         default_factory=lambda: ["torchscript", "onnx", "tflite"], description="formats to export, fp32 each")
     seq_len: int | None = Field(None, ge=8, le=4096,
                                 description="static TFLite sequence length; default: data.max_seq_len")
+    seq_buckets: list[int] | Literal["auto"] | None = Field(
+        "auto", description="TFLite length buckets: one signature per bucket in one .tflite file; the runtime runs "
+        "the smallest bucket that holds the input (ONNX, TorchScript and ExecuTorch run at the true length). A list "
+        "(sorted, unique, each >= 8, none above the export length; the export length, export.seq_len or "
+        "data.max_seq_len, is appended when missing), null (one signature at the export length, the old artifact), "
+        "or auto: the powers of two bucket_min, 2*bucket_min, ... up to the smallest one that holds bucket_coverage "
+        "of the training split's token lengths (the model's tokenizer, truncated at data.max_seq_len), then the "
+        "export length, so no row is cut shorter than the export length")
+    bucket_min: int = Field(16, ge=8, le=4096, description="seq_buckets auto: the smallest bucket (a power of two)")
+    bucket_coverage: float = Field(0.99, gt=0, le=1, description="seq_buckets auto: the buckets below the export "
+                                   "length stop at the smallest power of two holding this share of training rows")
 
     @model_validator(mode="after")
     def _formats(self):
@@ -273,6 +284,20 @@ class ExportConfig(Section):
             raise ValueError("export.formats is empty; list at least one of torchscript, onnx, tflite")
         if len(set(self.formats)) != len(self.formats):
             raise ValueError("export.formats has duplicates")
+        if self.bucket_min & (self.bucket_min - 1):
+            raise ValueError(f"export.bucket_min {self.bucket_min} is not a power of two; use e.g. 16 or 32")
+        if isinstance(self.seq_buckets, list):
+            b = self.seq_buckets
+            if not b:
+                raise ValueError("export.seq_buckets is an empty list; list lengths (e.g. [32, 64]), use auto, "
+                                 "or null for one signature at the export length")
+            if b != sorted(set(b)):
+                raise ValueError(f"export.seq_buckets {b} must be sorted and unique; use {sorted(set(b))}")
+            if b[0] < 8:
+                raise ValueError(f"export.seq_buckets {b}: every bucket must be >= 8 tokens; remove {b[0]}")
+            if self.seq_len and b[-1] > self.seq_len:
+                raise ValueError(f"export.seq_buckets {b}: {b[-1]} exceeds export.seq_len {self.seq_len}; remove "
+                                 f"the buckets above it or raise export.seq_len")
         return self
 
 
@@ -281,14 +306,26 @@ class ToleranceConfig(Section):
     mean_abs: float | None = Field(None, ge=0, description="mean |logit - reference logit| over the eval split")
 
 
-class LatencyConfig(Section):
+class BenchConfig(Section):
+    """The bench stage: latency of every artifact on every target, at the fixed export length and on the eval
+    split's own inputs (the workload). Host-kind targets are measured here, in each artifact's runtime, with the
+    profile's threads; the others are estimated from counted work and the profile's hardware figures."""
+
     enabled: bool = True
-    threads: int = Field(1, ge=1)
-    seq_len: int | None = Field(None, ge=1, description="tokens per timed call (batch 1); default: export seq_len; "
-                                                       "TFLite always uses its static length")
-    warmup: int = Field(10, ge=0)
-    runs: int = Field(50, ge=1, description="at least this many timed calls ...")
+    targets: list[str] = Field(default_factory=lambda: ["host", "android-flagship", "android-lowend", "raspberry-pi-4",
+                                                        "x86-laptop"],
+                               description="device profiles (targets/*.yaml; `edgeport targets`) to measure/estimate "
+                                           "latency for; budgets are judged per profile")
+    seq_len: int | None = Field(None, ge=1, description="tokens per timed call of the fixed-length figure (batch 1); "
+                                                       "default: the export length (the longest bucket)")
+    warmup: int = Field(10, ge=0, description="untimed calls before the fixed-length timing")
+    runs: int = Field(50, ge=1, description="fixed length: at least this many timed calls ...")
     min_seconds: float = Field(2.0, ge=0, description="... and at least this long")
+    workload: bool = Field(True, description="also time the eval split's own inputs, one row per call at its true "
+                                             "length (the smallest bucket for TFLite): mean/p50/p90 over rows")
+    workload_rows: int | None = Field(None, ge=1, description="eval rows in the workload (the first N); default all")
+    workload_passes: int = Field(3, ge=1, le=20, description="times each row is run; its time is the median")
+    memory: bool = Field(True, description="peak memory of each artifact in a fresh process (host targets)")
 
 
 class ValidateConfig(Section):
@@ -311,9 +348,18 @@ class ValidateConfig(Section):
                                           "defaults live on each exporter class (INT8: qtol steps of the "
                                           "reference logits' range, per mode)")
     batch_size: int = Field(64, ge=1, description="rows per runner call for the dynamic-shape formats")
-    latency: LatencyConfig = LatencyConfig()
-    targets: list[str] = Field(default_factory=lambda: ["host", "android-flagship", "android-lowend", "raspberry-pi-4", "x86-laptop"],
-                               description="device profiles (targets/*.yaml; `edgeport targets`) to measure/estimate latency for")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data):
+        # latency has one home now, the bench stage: point old configs at it instead of "extra inputs not permitted"
+        moved = [k for k in ("latency", "targets") if isinstance(data, dict) and k in data]
+        if moved:
+            raise ValueError(f"validate.{' and validate.'.join(moved)} moved to the bench section: write "
+                             f"bench.targets, and bench.warmup/runs/min_seconds/seq_len instead of "
+                             f"validate.latency.* (threads come from each target profile; bench.enabled: false "
+                             f"turns latency off)")
+        return data
 
     @model_validator(mode="after")
     def _names(self):
@@ -474,6 +520,7 @@ class PipelineConfig(Section):
     quantize: QuantizeConfig = QuantizeConfig()
     export: ExportConfig = ExportConfig()
     validate: ValidateConfig = ValidateConfig()
+    bench: BenchConfig = BenchConfig()
     explain: ExplainConfig = ExplainConfig()
     report: ReportConfig = ReportConfig()
     tune: TuneConfig = TuneConfig()
@@ -494,8 +541,8 @@ class PipelineConfig(Section):
         from .targets import all_targets  # lazy: profiles are files, read only when a config is checked
 
         known = all_targets()
-        problems += [f"validate.targets: unknown target '{t}'; known targets: {', '.join(known)}"
-                     for t in self.validate.targets if t not in known]
+        problems += [f"bench.targets: unknown target '{t}'; known targets: {', '.join(known)}"
+                     for t in self.bench.targets if t not in known]
         if self.quantize.enabled and not self.export.enabled:
             problems.append("quantize.enabled needs export.enabled: INT8 artifacts are made from the exported fp32 files")
         problems += _quantize_problems(self)

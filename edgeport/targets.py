@@ -63,7 +63,7 @@ class Target(_Strict):
     description: str
     os: str
     kind: Literal["device", "host"] = Field("device", description="host: this machine, measured here; device: elsewhere")
-    format: Literal["torchscript", "onnx", "tflite"]
+    format: Literal["torchscript", "onnx", "tflite", "executorch"]
     runtime: str
     threads: int = Field(ge=1, le=256)
     seq_len: int = Field(ge=8, le=4096)

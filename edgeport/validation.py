@@ -1,7 +1,7 @@
 """Artifact validation: every artifact against the fp32 torch model on the task's evaluation split.
 
 Per artifact: accuracy, label agreement and max/mean |Δlogit| against the reference, file size, the TFLite op
-list, and host latency. Gates compare those with the config's limits and the per-(format, precision[, mode])
+list. Gates compare those with the config's limits and the per-(format, precision[, mode])
 tolerances; a failed gate is a message ("tflite-int8: accuracy drop 7.34 points vs fp32 torch on 872 eval rows
 (...) vs limit <= 1.0"), never an exception, so every result is still written and the runner fails the run at
 the end. Label gates are decided on paired evidence (``edgeport.stats``): a missed limit fails only when a
@@ -219,11 +219,9 @@ def _ci_cell(s: dict | None) -> str:
 
 def markdown_table(rows: list[dict]) -> str:
     lines = [("| artifact | accuracy % | agreement % | drop vs fp32, pts [95% CI] | drop vs teacher, pts [95% CI] | "
-              "max abs Δlogit (tol) | mean abs Δlogit (tol) | size MB | p50 ms | gates |"),
-             "|---|---|---|---|---|---|---|---|---|---|"]
+              "max abs Δlogit (tol) | mean abs Δlogit (tol) | size MB | gates |"),
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lat = r.get("latency") or {}
-        p50 = f"{lat['p50_ms']:.2f}" if "p50_ms" in lat else "-"
         tol = r.get("tolerance") or {}
         tol_max = f" ({tol['max_abs']:.3g})" if tol.get("max_abs") is not None else ""
         tol_mean = f" ({tol['mean_abs']:.3g})" if tol.get("mean_abs") is not None else ""
@@ -231,5 +229,5 @@ def markdown_table(rows: list[dict]) -> str:
         lines.append(f"| {r['name']} | {r['accuracy'] * 100:.2f} | {r['agreement'] * 100:.2f} | "
                      f"{_ci_cell(r.get('eval_drop_vs_fp32'))} | {_ci_cell(r.get('eval_drop_vs_teacher'))} | "
                      f"{r['max_abs_diff']:.3g}{tol_max} | {r['mean_abs_diff']:.3g}{tol_mean} | "
-                     f"{r['size_bytes'] / 1e6:.2f} | {p50} | {status} |")
+                     f"{r['size_bytes'] / 1e6:.2f} | {status} |")
     return "\n".join(lines) + "\n"

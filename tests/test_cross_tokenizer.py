@@ -39,7 +39,7 @@ def _config(models, sst2_slice, tmp_path, teacher: str, full: bool, **distill):
                 "teacher": {"train": train}, "run": {"threads": 1}}
     if full:
         sections |= {"export": {"formats": ["torchscript"]},
-                     "validate": {"targets": ["host"], "latency": {"enabled": False}},
+                     "bench": {"enabled": False},
                      "report": {"plots": False, "budget_gate": "off"}}
     else:
         sections |= {s: {"enabled": False} for s in ("export", "quantize", "validate")}

@@ -439,7 +439,7 @@ def test_cli_pipeline_passes_every_gate(name, family_dir, sst2_slice, tmp_path):
                        prune={"enabled": True, "heads_fraction": 0.5, "ffn_fraction": 0.5, "vocab": False,
                               "latency_seconds": 0, "train": dict(TINY_TRAIN)},
                        export={"formats": ["torchscript", "onnx", "tflite"]},
-                       validate={"latency": {"warmup": 1, "runs": 3, "min_seconds": 0}},
+                       bench={"warmup": 1, "runs": 3, "min_seconds": 0, "workload_passes": 1},
                        report={"plots": False, "budget_gate": "off"})
     proc = run_cli("run", cfg, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -24,7 +24,7 @@ from edgeport.pipeline import fingerprint as fpmod
 from edgeport.pipeline.runner import fingerprint_parts
 from edgeport.stages import STAGES
 
-ENABLED = ["teacher", "distill", "export", "quantize", "validate", "report"]  # prune is off
+ENABLED = ["teacher", "distill", "export", "quantize", "validate", "bench", "report"]  # prune is off
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +42,8 @@ def run(tmp_path_factory):
     raw = tinyrun.base_config(teacher, data, base / "runs", "fp")
     raw["distill"]["train_limit"] = 48
     raw |= {"export": {"formats": ["torchscript"]}, "quantize": {},
-            "validate": {"targets": ["x86-laptop"], "latency": {"enabled": False}, "check_tolerances": False,
-                         "int8_max_accuracy_drop": 100.0, "fp32_min_agreement": 0.0},
+            "validate": {"check_tolerances": False, "int8_max_accuracy_drop": 100.0, "fp32_min_agreement": 0.0},
+            "bench": {"targets": ["x86-laptop"], "min_seconds": 0, "runs": 3, "workload_passes": 1},
             "report": {"plots": True, "budget_gate": "off", "baseline": str(baseline)}}
     path = base / "fp.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -121,7 +121,7 @@ def test_config_field_a_stage_reads(ws):
     cfg = config(ws, distill__temperature=3.5)
     assert own_changes(ws, cfg) == {"distill": ["config.distill.temperature"]}
     runs = plan(ws, cfg)
-    assert list(runs) == ["distill", "export", "quantize", "validate", "report"]
+    assert list(runs) == ["distill", "export", "quantize", "validate", "bench", "report"]
     assert runs["distill"] == "changed: config.distill.temperature"
 
 
@@ -131,10 +131,10 @@ def test_config_fields_a_stage_does_not_read(ws):
     cfg = config(ws, data__train_limit=40)
     assert own_changes(ws, cfg) == {"teacher": ["config.data.train_limit"]}
     assert plan(ws, cfg)["distill"] == "upstream teacher re-runs"
-    # Targets are the report's (budgets per profile): validate does not read them.
-    cfg = config(ws, validate__targets=["x86-laptop", "host"])
-    assert own_changes(ws, cfg) == {"report": ["config.validate.targets", "profile.host"]}
-    assert plan(ws, cfg) == {"report": "changed: config.validate.targets, profile.host"}
+    # Targets are the bench stage's (latency and budgets per profile): validate does not read them.
+    cfg = config(ws, bench__targets=["x86-laptop", "host"])
+    assert own_changes(ws, cfg) == {"bench": ["config.bench.targets", "profile.host"]}
+    assert plan(ws, cfg) == {"bench": "changed: config.bench.targets, profile.host", "report": "upstream bench re-runs"}
     # The export length is what export reads, not how it was spelled: seq_len 32 == data.max_seq_len 32.
     assert ws["raw"]["data"]["max_seq_len"] == 32
     cfg = config(ws, export__seq_len=32)
@@ -187,8 +187,8 @@ def test_device_profile_bytes(ws, edit):
     text = profile.read_text()
     edit(profile, text.replace("description: x86 laptop", "description: an x86 laptop", 1).encode())
     cfg = config(ws)
-    assert own_changes(ws, cfg) == {"report": ["profile.x86-laptop"]}
-    assert plan(ws, cfg) == {"report": "changed: profile.x86-laptop"}
+    assert own_changes(ws, cfg) == {"bench": ["profile.x86-laptop"]}
+    assert plan(ws, cfg) == {"bench": "changed: profile.x86-laptop", "report": "upstream bench re-runs"}
 
 
 def test_baseline_file_bytes(ws, edit):
@@ -202,7 +202,7 @@ def test_baseline_file_bytes(ws, edit):
     ("matplotlib", ["report"]),  # report.plots
     ("onnxruntime", []),  # no ONNX artifact in this run: nothing produces or judges one
     ("accelerate", ["teacher", "distill"]),
-    ("torch", ["teacher", "distill", "export", "quantize", "validate"]),
+    ("torch", ["teacher", "distill", "export", "quantize", "validate", "bench"]),
 ])
 def test_library_version(ws, monkeypatch, library, readers):
     real = fpmod.library_version
@@ -216,17 +216,20 @@ def test_library_version(ws, monkeypatch, library, readers):
         assert runs[first] == f"changed: lib.{library}"
 
 
-def test_only_the_report_reruns_for_new_targets_and_it_sees_them(ws, tmp_path):
-    """Executed, not only planned: validate is skipped and the report reads the new targets from the manifest."""
+def test_only_bench_and_report_rerun_for_new_targets_and_the_report_sees_them(ws, tmp_path):
+    """Executed, not only planned: validate is skipped, bench measures the new target, the report reads it from
+    the manifest."""
     import json
 
     runs = tmp_path / "runs"
     shutil.copytree(ws["run_dir"].parent, runs)
-    cfg = config(ws, run__runs_dir=str(runs), validate__targets=["x86-laptop", "host"])
+    cfg = config(ws, run__runs_dir=str(runs), bench__targets=["x86-laptop", "host"])
     summary = execute(STAGES, cfg, echo=lambda *_: None)
-    assert {r["stage"]: r["status"] for r in summary.rows if r["status"] == "ran"} == {"report": "ran"}
+    assert {r["stage"]: r["status"] for r in summary.rows if r["status"] == "ran"} == {"bench": "ran", "report": "ran"}
     report = json.loads((runs / "fp" / "report" / "report.json").read_text())
     assert report["targets"] == ["x86-laptop", "host"]
+    assert {(r["target"], r["kind"], r["input"]) for r in report["latency"]} >= {
+        ("host", "host", "fixed"), ("host", "host", "workload"), ("x86-laptop", "estimate", "workload")}
 
 
 def test_model_source_kinds(tmp_path, monkeypatch):

@@ -264,8 +264,7 @@ def pair_run(tmp_path_factory):
                        data={"text_column": "sentence1", "text_pair_column": "sentence2",
                              "label_names": PAIR_LABELS, "metric": "f1"},
                        teacher={"train": train}, distill={"train": train},
-                       export={"formats": ["torchscript"]}, validate={"targets": ["host"],
-                                                                    "latency": {"enabled": False}},
+                       export={"formats": ["torchscript"]}, bench={"enabled": False},
                        report={"plots": False, "budget_gate": "off"})
     proc = run_cli("run", cfg)
     return {"proc": proc, "run": base / "runs" / "tiny", "cfg": cfg}

@@ -151,7 +151,7 @@ def test_pipeline_validate_fails_then_fallback_and_qat_runs(outlier, tmp_path):
            "teacher": {"model": str(outlier["dir"]), "finetune": "never"},
            "distill": {"enabled": False}, "export": {"formats": ["onnx"]},
            "quantize": {"calibration_rows": 32, "fallback": {"rows": 200}},
-           "validate": {"latency": {"enabled": False}, "targets": ["host"]}, "report": {"enabled": False}}
+           "bench": {"enabled": False}, "report": {"enabled": False}}
     path = tmp_path / "cfg.yaml"
     path.write_text(yaml.safe_dump(cfg))
     first = run_cli("run", path)

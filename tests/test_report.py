@@ -1,8 +1,9 @@
 """Reports from a manifest alone, the budget gates, and the CI regression gate.
 
 The runs reported on hold what the stages write: export/quantize artifact directories (artifact.json with the
-model's physical shapes) and validate's per-artifact results with host latency. The report computes every
-estimate itself from the artifact directories: no test hands it ready-made latency rows."""
+model's physical shapes), validate's per-artifact results and the bench stage's rows, made by the very function
+the bench stage calls (``bench_artifact``: estimates counted from the artifact directories, budgets judged with
+the profiles found at the time), with host figures filled in where a real run measures them."""
 
 from __future__ import annotations
 
@@ -43,12 +44,45 @@ def minilm_shapes() -> dict:
         return model_shapes(BertForSequenceClassification(cfg))
 
 
+LENGTHS = [9, 14, 20, 26, 31, 40, 52, 64]  # token lengths of the fake workload rows
+
+
 def host_latency(p90: float) -> dict:
-    """One artifact's ``latency`` as the validate stage writes it (test_real_run_... checks the keys)."""
+    """One artifact's fixed-length ``host`` figures as the bench stage writes them (test_real_run_... checks the
+    keys)."""
     return {"kind": "host", "p50_ms": p90 * 0.9, "p90_ms": p90, "p99_ms": p90 * 1.1, "mean_ms": p90 * 0.95,
-            "runs": 50, "threads": 1, "batch": 1, "seq_len": 128, "peak_rss_mb": 80.0, "baseline_rss_mb": 60.0,
-            "model_rss_mb": 20.0, "memory_measured_in": "fresh process", "memory_runs": 3, "memory_seq_len": 128,
-            "memory_threads": 1}
+            "runs": 50, "load_ms": 3.0, "input": "fixed", "threads": 1, "seq_len": 128, "peak_rss_mb": 80.0,
+            "baseline_rss_mb": 60.0, "model_rss_mb": 20.0, "memory_measured_in": "fresh process", "memory_runs": 3,
+            "memory_seq_len": 128, "memory_threads": 1}
+
+
+def host_workload(p90: float) -> dict:
+    """The workload ``host`` figures (short real rows: a quarter of the fixed-length time)."""
+    return {"kind": "host", "input": "workload", "mean_ms": p90 / 4, "p50_ms": p90 / 4.5, "p90_ms": p90 / 3.5,
+            "p99_ms": p90 / 3, "rows": len(LENGTHS), "passes": 3, "tokens_mean": 32.0, "threads": 1}
+
+
+def fake_feeds() -> list[dict]:
+    """Workload feeds as far as the estimate reads them: one row per length (the mask counts its tokens)."""
+    import numpy as np
+
+    return [{"attention_mask": np.ones((1, n), dtype=np.int64)} for n in LENGTHS]
+
+
+def bench_rows(run_dir: Path, artifacts: list[dict], targets) -> list[dict]:
+    """The bench stage's rows: ``bench_artifact`` without host timing (fake model files cannot run), then the host
+    figures a real run measures, budgets re-judged on them."""
+    from edgeport.bench.api import check_budgets
+
+    rows = []
+    for art, (*_, ms, _) in zip(artifacts, ARTS):
+        for target in map(get_target, targets):
+            row = bench_artifact(run_dir / art["path"], target, measure_host=False, workload=fake_feeds())
+            if target.kind == "host":
+                row["host"], row["workload"]["host"] = host_latency(ms), host_workload(ms)
+                row["budgets"] = check_budgets(row, target)
+            rows.append(row | {"artifact": art["path"], "artifact_name": art["name"]})
+    return rows
 
 
 def fake_run(run_dir: Path, targets=("host", "android-lowend")) -> Path:
@@ -72,8 +106,10 @@ def fake_run(run_dir: Path, targets=("host", "android-lowend")) -> Path:
         artifacts.append({"name": name, "format": fmt, "precision": precision,
                           "path": f"{stage}/{name}/{model.name}", "size_bytes": int(size)})
     validated = [a | {"accuracy": acc, "agreement": 0.99, "max_abs_diff": 0.1, "mean_abs_diff": 0.01,
-                      "reference_seq_len": 128, "latency": host_latency(ms), "gate_failures": []}
-                 for a, (_, _, _, _, acc, ms, _) in zip(artifacts, ARTS)]
+                      "reference_seq_len": 128, "gate_failures": []}
+                 for a, (_, _, _, _, acc, _, _) in zip(artifacts, ARTS)]
+    profiles = {t.name: {"format": t.format, "kind": t.kind, "threads": t.threads,
+                         "budgets": t.budgets.model_dump(mode="json")} for t in map(get_target, targets)}
     m.stages.update({
         "distill": {"status": "done", "seconds": 12.5, "metrics": {"eval_accuracy": 0.88, "params": 17000000}},
         "export": {"status": "done", "seconds": 3.0, "metrics": {"artifacts": artifacts[1:2], "seq_len": 128}},
@@ -81,8 +117,12 @@ def fake_run(run_dir: Path, targets=("host", "android-lowend")) -> Path:
         "validate": {"status": "done", "seconds": 9.0, "metrics": {
             "artifacts": validated, "gate_failures": [], "gates": "pass",
             "reference": {"stage": "distill", "format": "torch", "precision": "fp32", "accuracy": 0.88}}},
+        "bench": {"status": "done", "seconds": 20.0, "metrics": {
+            "artifacts": len(artifacts), "targets": list(targets), "profiles": profiles,
+            "results": bench_rows(run_dir, artifacts, targets), "workload_split": "validation (eval split)",
+            "workload_rows": len(LENGTHS)}},
     })
-    m.data["config"] = {"validate": {"targets": list(targets)}}
+    m.data["config"] = {"bench": {"targets": list(targets)}}
     m.save()
     return run_dir
 
@@ -97,11 +137,15 @@ def use_lowend_profile(monkeypatch, directory: Path, latency_limit: float) -> No
     monkeypatch.setenv("EDGEPORT_TARGETS_DIR", str(directory))
 
 
-def lowend_estimates(run: Path) -> dict[str, float]:
-    """p90 estimate per artifact on android-lowend, by the function ``edgeport bench`` calls."""
+def lowend_estimates(run: Path, workload: bool = True) -> dict[str, float]:
+    """p90 estimate per artifact on android-lowend (the workload one by default: what budgets judge), by the
+    function ``edgeport bench`` calls."""
     target = get_target("android-lowend")
-    return {n: bench_artifact(run / stage / n, target, measure_host=False)["estimate"]["p90_ms"]
-            for n, _, _, _, _, _, stage in ARTS}
+    out = {}
+    for n, _, _, _, _, _, stage in ARTS:
+        r = bench_artifact(run / stage / n, target, measure_host=False, workload=fake_feeds())
+        out[n] = (r["workload"]["estimate"] if workload else r["estimate"])["p90_ms"]
+    return out
 
 
 def test_report_from_manifest(tmp_path):
@@ -118,15 +162,23 @@ def test_report_from_manifest(tmp_path):
     assert sorted(report["plots"]) == ["accuracy_vs_latency.png", "size_per_artifact.png"]
     for png in report["plots"]:
         assert (tmp_path / "out" / png).read_bytes()[:4] == b"\x89PNG"
-    kinds = {(r["target"], r["kind"]) for r in data["latency"]}
-    # never merged across kinds; the estimates are the report's own (validate records host latency only)
-    assert kinds == {("android-lowend", "estimate"), ("host", "estimate"), ("host", "host")}
-    est = lowend_estimates(run)
+    kinds = {(r["target"], r["kind"], r["input"]) for r in data["latency"]}
+    # never merged across kinds or inputs: fixed length and workload side by side, for each kind
+    assert kinds == {(t, k, i) for t, k in (("android-lowend", "estimate"), ("host", "estimate"), ("host", "host"))
+                     for i in ("fixed", "workload")}
+    est, fixed = lowend_estimates(run), lowend_estimates(run, workload=False)
     for r in data["latency"]:
-        if r["kind"] == "estimate" and r["target"] == "android-lowend":
-            assert r["p90_ms"] == est[r["artifact"]] and r["seq_len"] == 128
+        if r["kind"] == "estimate" and r["target"] == "android-lowend" and r["input"] == "fixed":
+            assert r["p90_ms"] == fixed[r["artifact"]] and r["seq_len"] == 128
             assert r["method"] == f"counted from {r['artifact']}/artifact.json (physical shapes of the exported model)"
+        elif r["kind"] == "estimate" and r["target"] == "android-lowend":
+            assert r["p90_ms"] == est[r["artifact"]] and r["rows"] == len(LENGTHS)
     assert est["tflite-int8"] < est["tflite-fp32"]  # INT8: int8 peak, 1-byte weights
+    # the single-length TFLite computes every row at 128; ONNX at each row's true length
+    assert est["tflite-int8"] == fixed["tflite-int8"] and est["onnx-int8"] < fixed["onnx-int8"]
+    latency = {(c["artifact"], c["target"]): c for c in data["budget_checks"] if c["metric"] == "latency_p90_ms"}
+    assert latency[("tflite-int8", "host")] | {"kind": "host", "input": "workload"} == latency[("tflite-int8", "host")]
+    assert "| workload p50 ms |" in md
     memory = {(c["artifact"], c["target"]): c for c in data["budget_checks"] if c["metric"] == "peak_memory_mb"}
     assert memory[("tflite-int8", "host")] | {"value": 80.0, "kind": "host"} == memory[("tflite-int8", "host")]
     assert memory[("tflite-int8", "android-lowend")]["kind"] == "estimate"
@@ -158,17 +210,19 @@ def test_report_names_the_task_metric_and_its_split(tmp_path):
 
 
 def test_budget_gate_any_and_all(tmp_path, monkeypatch):
-    run = fake_run(tmp_path / "run", targets=("host", "test-lowend"))
-    est = lowend_estimates(run)  # test-lowend has android-lowend's hardware
+    est = lowend_estimates(fake_run(tmp_path / "probe"))  # test-lowend has android-lowend's hardware
     int8, fp32 = est["tflite-int8"], est["tflite-fp32"]
     limit = round((int8 + fp32) / 2, 1)  # tflite-int8 passes, tflite-fp32 does not
     assert int8 < limit < fp32
     use_lowend_profile(monkeypatch, tmp_path / "p1", limit)
+    run = fake_run(tmp_path / "run", targets=("host", "test-lowend"))  # bench judges with the profile of its time
     assert build_report(run, tmp_path / "a", budget_gate="any", plots=False)["gate_failures"] == []
     failures = build_report(run, tmp_path / "b", budget_gate="all", plots=False)["gate_failures"]
-    assert failures == [(f"tflite-fp32 on test-lowend: latency_p90_ms = {round(fp32, 3)} (estimate) exceeds the "
-                         f"budget {limit}")]
+    assert failures == [(f"tflite-fp32 on test-lowend: latency_p90_ms = {round(fp32, 3)} (estimate, workload) "
+                         f"exceeds the budget {limit}")]
+    monkeypatch.delenv("EDGEPORT_TARGETS_DIR")
     use_lowend_profile(monkeypatch, tmp_path / "p2", round(int8 / 2, 2))
+    run = fake_run(tmp_path / "run2", targets=("host", "test-lowend"))
     failures = build_report(run, tmp_path / "c", budget_gate="any", plots=False)["gate_failures"]
     assert len(failures) == 2 and all("test-lowend" in f for f in failures)  # onnx is not its format
     assert build_report(run, tmp_path / "d", budget_gate="off", plots=False)["gate_failures"] == []
@@ -193,7 +247,7 @@ def test_regression_gate(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert main(["report", str(run), "--no-plots", "--baseline", str(base), "--max-regression", "10%"]) == 1
     out = capsys.readouterr().out
-    assert "FAILED" in out and "| p90_ms tflite-int8 @ host [host] |" in out and "+25.0%" in out
+    assert "FAILED" in out and "| p90_ms tflite-int8 @ host [host" in out and "+25.0%" in out
     assert "REGRESSED" in summary.read_text()
     # within a 30% allowance it passes; an accuracy drop beyond the allowance fails
     assert main(["report", str(run), "--no-plots", "--baseline", str(base), "--max-regression", "30%"]) == 0
@@ -223,18 +277,20 @@ def test_report_on_a_wrong_run_dir_creates_nothing(tmp_path):
     assert not missing.exists()
 
 
-def test_report_stage_depends_on_the_last_stage_that_runs():
+def test_report_stage_depends_on_every_stage_that_runs():
     from edgeport.config import load_config
     from edgeport.stages.report import ReportStage
 
     def upstream(*overrides):
-        return ReportStage().inputs(load_config("default", list(overrides)))["upstream"]
+        return list(ReportStage().inputs(load_config("default", list(overrides))))
 
-    assert upstream() == "validate"
+    # bench does not read validate: the report must depend on both, not only on the last stage
+    assert upstream() == ["teacher", "distill", "prune", "export", "quantize", "validate", "bench"]
     # validate.enabled is true, but validate cannot run without export: the report must not wait for it
-    assert upstream("export.enabled=false", "quantize.enabled=false") == "prune"  # the default prunes
-    assert upstream("export.enabled=false", "quantize.enabled=false", "prune.enabled=false") == "distill"
-    assert upstream("validate.enabled=false") == "quantize"
+    assert upstream("export.enabled=false", "quantize.enabled=false") == ["teacher", "distill", "prune"]
+    assert upstream("export.enabled=false", "quantize.enabled=false", "prune.enabled=false") == ["teacher", "distill"]
+    assert upstream("validate.enabled=false")[-2:] == ["quantize", "bench"]
+    assert upstream("bench.enabled=false")[-1] == "validate"
 
 
 @pytest.fixture(scope="module")
@@ -242,14 +298,16 @@ def real_run(tmp_path_factory) -> Path:
     return export_run(tmp_path_factory.getbasetemp())["run_dir"]
 
 
-def test_real_run_report_estimates_each_artifact_and_target(real_run):
-    """On a real run the estimates are the report's own, counted from each artifact directory exactly as
-    ``edgeport bench DIR`` counts them (test_bench.py compares the CLI output too)."""
+def test_real_run_bench_estimates_each_artifact_and_target(real_run):
+    """On a real run the bench stage's estimates are counted from each artifact directory exactly as
+    ``edgeport bench DIR`` counts them (test_bench.py compares the CLI output too); validate records no latency."""
     manifest = json.loads((real_run / "manifest.json").read_text())
     validate = manifest["stages"]["validate"]["metrics"]
-    assert "latency" not in validate  # validate records host latency per artifact, nothing per target
+    assert "latency" not in validate and all("latency" not in a for a in validate["artifacts"])
     report = json.loads((real_run / "report" / "report.json").read_text())
-    rows = {(r["artifact"], r["target"], r["kind"]): r for r in report["latency"]}
+    rows = {(r["artifact"], r["target"], r["kind"]): r for r in report["latency"] if r["input"] == "fixed"}
+    real = {(r["artifact"], r["target"], r["kind"]): r for r in report["latency"] if r["input"] == "workload"}
+    eval_rows = manifest["stages"]["validate"]["metrics"]["eval_rows"]
     names = [a["name"] for a in validate["artifacts"]]
     assert sorted(names) == ["onnx-fp32", "onnx-int8", "tflite-fp32", "tflite-int8"]
     for art in validate["artifacts"]:
@@ -260,6 +318,8 @@ def test_real_run_report_estimates_each_artifact_and_target(real_run):
             assert "artifact.json" in row["method"]
         host = rows[(art["name"], "host", "host")]
         assert host["memory_measured_in"] == "fresh process" and 0 < host["model_rss_mb"] < host["peak_rss_mb"]
+        # the workload: every eval row, measured here and estimated per row at its effective length
+        assert real[(art["name"], "host", "host")]["rows"] == eval_rows == real[(art["name"], name, "estimate")]["rows"]
     checks = {(c["artifact"], c["target"], c["metric"]): c for c in report["budget_checks"]}
     assert checks[("onnx-fp32", "host", "peak_memory_mb")]["value"] == rows[("onnx-fp32", "host", "host")]["peak_rss_mb"]
 
@@ -271,10 +331,15 @@ def test_real_run_tflite_is_judged_at_its_own_length(real_run):
     assert rows["tflite-fp32"]["max_abs_diff"] < 1e-4 and rows["tflite-fp32"]["agreement"] == 1.0
 
 
-def test_fake_runs_hold_what_validate_writes(real_run, tmp_path):
-    """The manifest the fake-run tests report on has the keys a real validate stage writes, no others."""
-    real = json.loads((real_run / "manifest.json").read_text())["stages"]["validate"]["metrics"]
-    fake = json.loads((fake_run(tmp_path / "run") / "manifest.json").read_text())["stages"]["validate"]["metrics"]
-    assert set(fake) <= set(real)
-    real_art, fake_art = real["artifacts"][0], fake["artifacts"][0]
-    assert set(fake_art) <= set(real_art) and set(fake_art["latency"]) == set(real_art["latency"])
+def test_fake_runs_hold_what_validate_and_bench_write(real_run, tmp_path):
+    """The manifest the fake-run tests report on has the keys real validate and bench stages write, no others."""
+    real = json.loads((real_run / "manifest.json").read_text())["stages"]
+    fake = json.loads((fake_run(tmp_path / "run") / "manifest.json").read_text())["stages"]
+    assert set(fake["validate"]["metrics"]) <= set(real["validate"]["metrics"])
+    real_art, fake_art = real["validate"]["metrics"]["artifacts"][0], fake["validate"]["metrics"]["artifacts"][0]
+    assert set(fake_art) <= set(real_art)
+    assert set(fake["bench"]["metrics"]) == set(real["bench"]["metrics"])
+    real_row = next(r for r in real["bench"]["metrics"]["results"] if r["target"] == "host")
+    fake_row = next(r for r in fake["bench"]["metrics"]["results"] if r["target"] == "host")
+    assert set(fake_row) == set(real_row) and set(fake_row["host"]) == set(real_row["host"])
+    assert set(fake_row["workload"]["host"]) == set(real_row["workload"]["host"])

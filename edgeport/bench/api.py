@@ -1,17 +1,19 @@
 """Benchmark one artifact against one device profile: the three kinds of latency, and the profile's budgets.
 
-``bench_artifact`` is what ``edgeport bench`` and the report (for each ``validate.targets`` profile) call.
+``bench_artifact`` is what ``edgeport bench`` and the bench stage (for each ``bench.targets`` profile) call.
 Its result keeps the kinds apart:
 
-    {"artifact", "format", "precision", "size_bytes", "seq_len", "threads", "target",
-     "host":     measured here, in the artifact's runtime (or None when not measured),
+    {"artifact", "format", "precision", "size_bytes", "seq_len", "seq_buckets", "threads", "target",
+     "host":     measured here at the fixed length, in the artifact's runtime (or None when not measured),
      "device":   measured on a device over adb (or None),
-     "estimate": roofline from counted work and the profile's hardware figures,
-     "budgets":  [{metric, value, limit, kind, ok}] }
+     "estimate": roofline at the fixed length from counted work and the profile's hardware figures,
+     "workload": {"host": ..., "estimate": ...} on real inputs, one row per call (``bench.workload``; or None),
+     "budgets":  [{metric, value, limit, kind, input, ok}] }
 
 A budget's latency is checked against the best evidence there is, and the check says which it used:
-``device`` if measured, else ``host`` when the profile *is* this machine, else the ``estimate``. Host memory is
-the artifact's peak RSS measured in a fresh process that loads and runs only it (``bench.memory``).
+``device`` if measured, else ``host`` when the profile *is* this machine, else the ``estimate``; of that kind,
+the workload figure when there is one (what users see), else the fixed-length one. Host memory is the
+artifact's peak RSS measured in a fresh process that loads and runs only it (``bench.memory``).
 
 The estimate counts the artifact's own physical shapes (``model_shapes`` in its artifact.json), so any artifact
 directory is enough and the report, which calls this function on the same directory, gets the same numbers.
@@ -28,9 +30,10 @@ from ..errors import ArtifactError
 from . import estimate as est
 from .host import measure_latency, tokenizer_feed
 from .memory import measure_peak_memory
+from .workload import estimate_workload, measure_workload, token_lengths
 
 SIDECAR = est.SIDECAR  # written by edgeport.exporters next to each model file
-_SUFFIX_FORMAT = {".pt": "torchscript", ".onnx": "onnx", ".tflite": "tflite"}
+_SUFFIX_FORMAT = {".pt": "torchscript", ".onnx": "onnx", ".tflite": "tflite", ".pte": "executorch"}
 
 
 def artifact_info(path: Path) -> dict:
@@ -48,7 +51,10 @@ def artifact_info(path: Path) -> dict:
     if fmt is None:
         raise ArtifactError(f"{path}: unknown format; expected one of {', '.join(_SUFFIX_FORMAT)}")
     precision = meta.get("precision") or ("int8" if "int8" in path.name.lower() else "fp32")
-    return {"file": path, "format": fmt, "precision": precision, "static_seq_len": meta.get("seq_len"),
+    static = meta.get("seq_len")
+    return {"file": path, "format": fmt, "precision": precision, "static_seq_len": static,
+            # the lengths a static model computes at (one signature each); None: any length (dynamic shapes)
+            "seq_buckets": (sorted(meta.get("seq_buckets") or [static]) if static else None),
             # the length the run exported for (older sidecars: the tokenisation length it was made with)
             "export_seq_len": meta.get("export_seq_len") or meta.get("max_seq_len"),
             # the inputs the model takes (artifact.json; older sidecars: BERT's three)
@@ -56,18 +62,25 @@ def artifact_info(path: Path) -> dict:
             "size_bytes": path.stat().st_size}
 
 
-def host_latency(file: Path, threads: int, seq_len: int, **timing) -> dict:
-    """Load the artifact in its runtime (timed) and measure its latency here; its peak memory is measured in a
-    fresh process that loads and runs only it (this one may hold anything: a pipeline, a test session)."""
+def host_latency(file: Path, threads: int, seq_len: int, memory: bool = True, workload: list | None = None,
+                 passes: int = 3, **timing) -> tuple[dict, dict | None]:
+    """Load the artifact in its runtime (timed) and measure its latency here: at the fixed ``seq_len`` and, with
+    ``workload`` feeds, on those rows (``bench.workload``). Peak memory is measured in a fresh process that loads
+    and runs only it (this one may hold anything: a pipeline, a test session)."""
     from ..runtimes import load
 
     t0 = time.perf_counter()
     runner = load(file, threads=threads)
     load_ms = (time.perf_counter() - t0) * 1e3
-    result = measure_latency(runner, tokenizer_feed(file, seq_len), **timing)
-    result["load_ms"] = round(load_ms, 2)
-    result |= measure_peak_memory(file, threads=threads, seq_len=seq_len)
-    return result | {"threads": threads, "seq_len": seq_len}
+    fixed = measure_latency(runner, tokenizer_feed(file, seq_len), **timing)
+    fixed |= {"load_ms": round(load_ms, 2), "input": "fixed", "threads": threads, "seq_len": seq_len}
+    if memory:
+        fixed |= measure_peak_memory(file, threads=threads, seq_len=seq_len)
+    real = None
+    if workload:
+        real = measure_workload(runner, workload, passes=passes, warmup=timing.get("warmup", 10))
+        real["threads"] = threads
+    return fixed, real
 
 
 def count_artifact_work(info: dict, seq_len: int, model_dir: Path | None = None) -> dict:
@@ -87,33 +100,48 @@ def count_artifact_work(info: dict, seq_len: int, model_dir: Path | None = None)
 
 
 def bench_artifact(path: Path, target, *, measure_host: bool = True, model_dir: Path | None = None,
-                   device: dict | None = None, seq_len: int | None = None, **timing) -> dict:
-    """All the latency evidence for ``path`` on ``target`` (a ``Target``); ``device``: a parsed adb result.
-    Sequence length: the artifact's static one (TFLite), else ``seq_len``, else the length it was exported for
-    (its artifact.json), else the profile's."""
+                   device: dict | None = None, seq_len: int | None = None, workload: list | None = None,
+                   memory: bool = True, passes: int = 3, **timing) -> dict:
+    """All the latency evidence for ``path`` on ``target`` (a ``Target``); ``device``: a parsed adb result;
+    ``workload``: batch-1 feeds of real rows (``bench.workload.encode_split``) for the workload figures.
+    Fixed sequence length: the artifact's static one (a bucketed TFLite model: its longest bucket), else
+    ``seq_len``, else the length it was exported for (its artifact.json), else the profile's."""
     info = artifact_info(Path(path))
     seq_len = info["static_seq_len"] or seq_len or info["export_seq_len"] or target.seq_len
     work = count_artifact_work(info, seq_len, model_dir)
+    host = real = None
+    if measure_host:
+        host, real = host_latency(info["file"], target.threads, seq_len, memory=memory, workload=workload,
+                                  passes=passes, **timing)
     result = {
         "artifact": str(info["file"]), "format": info["format"], "precision": info["precision"],
-        "size_bytes": info["size_bytes"], "seq_len": seq_len, "threads": target.threads, "target": target.name,
-        "host": host_latency(info["file"], target.threads, seq_len, **timing) if measure_host else None,
-        "device": device,
-        "estimate": est.roofline(work, target, info["precision"]) | {"seq_len": seq_len},
+        "size_bytes": info["size_bytes"], "seq_len": seq_len, "seq_buckets": info["seq_buckets"],
+        "threads": target.threads, "target": target.name, "host": host, "device": device,
+        "estimate": est.roofline(work, target, info["precision"]) | {"seq_len": seq_len, "input": "fixed"},
         "estimated_memory_mb": est.estimate_memory_mb(work, info["size_bytes"]),
+        "workload": None,
     }
+    if workload:
+        work_at = (lambda n: count_artifact_work(info, n, model_dir))  # noqa: E731 - same source at each length
+        result["workload"] = {
+            "host": real,
+            "estimate": estimate_workload(work_at, target, info["precision"], token_lengths(workload),
+                                          info["seq_buckets"]),
+        }
     result["budgets"] = check_budgets(result, target)
     return result
 
 
 def best_latency(result: dict, target) -> tuple[str, dict] | None:
-    """(kind, figures) of the strongest latency evidence for this target."""
+    """(kind, figures) of the strongest latency evidence for this target: the kind by strength (device, then
+    host when the profile is this machine, then estimate), and of that kind the workload figure when measured."""
+    real = result.get("workload") or {}
     if result.get("device"):
         return "device", result["device"]
     if result.get("host") and target.kind == "host":
-        return "host", result["host"]
+        return "host", real.get("host") or result["host"]
     if result.get("estimate"):
-        return "estimate", result["estimate"]
+        return "estimate", real.get("estimate") or result["estimate"]
     return None
 
 
@@ -122,8 +150,10 @@ def check_budgets(result: dict, target) -> list[dict]:
     checks = [_check("model_size_mb", result["size_bytes"] / 1e6, b.model_size_mb, "file")]
     if best := best_latency(result, target):
         kind, fig = best
-        checks.append(_check("latency_p90_ms", fig.get("p90_ms"), b.latency_p90_ms, kind))
-        memory = fig.get("peak_rss_mb") if kind != "estimate" else None
+        checks.append(_check("latency_p90_ms", fig.get("p90_ms"), b.latency_p90_ms, kind)
+                      | {"input": fig.get("input", "fixed")})
+        fixed = result.get(kind) or {}  # memory is measured with the fixed-length row (the largest arena)
+        memory = fixed.get("peak_rss_mb") if kind != "estimate" else None
         checks.append(_check("peak_memory_mb", memory if memory is not None else result["estimated_memory_mb"],
                              b.peak_memory_mb, kind if memory is not None else "estimate"))
     return checks

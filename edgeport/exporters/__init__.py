@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from .base import PRECISIONS, QTol, QuantizeRequest, Tolerance, make_sample, write_sidecar
+from .executorch import ExecuTorchExporter
 from .onnx import OnnxExporter
 from .tflite import TFLiteExporter, check_builtin_only, non_builtin_ops, tflite_ops
 from .torchscript import TorchScriptExporter
 
-EXPORTERS = {e.format: e for e in (TorchScriptExporter(), OnnxExporter(), TFLiteExporter())}
+EXPORTERS = {e.format: e for e in (TorchScriptExporter(), OnnxExporter(), TFLiteExporter(), ExecuTorchExporter())}
 
 
 def get_exporter(fmt: str):

@@ -5,6 +5,18 @@ builtin GELU op, so no FlexErf appears. Measured alternatives were worse: onnx2t
 gave silently wrong fp32 output when seq_len equalled the hidden size; a TF rebuild + TFLiteConverter works but
 drags in TensorFlow. litert-torch cannot convert dynamic shapes, hence the static signature.
 
+Length buckets (``export.seq_buckets``): one signature per bucket in the same file, converted together by
+``litert_torch.signature(...).signature(...).convert()``. The signatures share the weight buffers (measured on the
+default SST-2 student, buckets 16/32/64/128: fp32 38.25 MB vs 37.63 MB single; only each bucket's constant-folded
+position-embedding slice is private). The longest bucket is ``serving_default`` and subgraph 0 (what MediaPipe,
+``edgeport mediapipe`` and every single-signature consumer read); the others are ``seq_<N>`` (``seq_16``, ...).
+A runtime picks the smallest bucket holding the input (``edgeport.runtimes.tflite``). ai-edge-quantizer quantizes
+every signature: weights stay shared, but each subgraph carries its own copy of every tensor's quantization
+parameters (per-channel scales and int64 zero points: 0.27 MB per subgraph, mostly the embedding table's) and tensor
+names. litert-torch names tensors by their full module path (~450 characters; x4 subgraphs = 0.5 MB), so
+``_shorten_names`` renames long tensor names to ``<last path part>_<hash>`` (the same source name gets the same
+short name in every subgraph; signature I/O tensors are short and kept).
+
 INT8 uses ai-edge-quantizer: the dynamic-range recipe (INT8 weights, float activations) or, as an option,
 full-integer INT8 calibrated on training rows (known to wreck BERT logits; validation must catch it).
 A Flex (SELECT_TF) op in any file is refused: a stock LiteRT runtime on a phone cannot run it.
@@ -35,14 +47,25 @@ class TFLiteExporter:
     qtol = {"dynamic": QTol(max_abs=32, mean_abs=8), "full_integer": QTol(max_abs=64, mean_abs=16),
             "qat": QTol(max_abs=128, mean_abs=32)}
 
-    def export(self, model, sample: dict, out_dir: Path) -> Path:
+    def export(self, model, sample: dict, out_dir: Path, buckets: list[int] | None = None) -> Path:
+        """``model.tflite`` with one signature per length in ``buckets`` (default: the ``seq_buckets`` of an
+        ``artifact.json`` already in ``out_dir``, as when quantize re-exports QAT weights beside a copied sidecar;
+        else the sample's width alone). The sample's width must be the longest bucket."""
         refuse_unsupported(model, self.format)
         litert_torch = require("litert_torch", "tflite")
         path = out_dir / f"model{self.suffix}"
-        # int32 by name: signature inputs keep these names; only the inputs the architecture takes
-        kwargs = {n: sample[n].int() for n in model_inputs(model)}
+        width = int(sample["input_ids"].shape[1])
+        buckets = sorted(set(buckets or sidecar_buckets(out_dir) or [width]))
+        if buckets[-1] != width:
+            raise ValueError(f"the longest bucket {buckets[-1]} must be the sample's width {width}")
+        module = logits_only(model)
+        names = model_inputs(model)  # int32 by name: signature inputs keep these names; only those the model takes
         with _quiet():
-            litert_torch.convert(logits_only(model), sample_kwargs=kwargs).export(str(path))
+            conv = litert_torch.signature(SIGNATURE, module, sample_kwargs=_bucket_sample(sample, width, names))
+            for b in buckets[:-1]:  # serving_default first: it is subgraph 0
+                conv = conv.signature(bucket_signature(b, width), module, sample_kwargs=_bucket_sample(sample, b, names))
+            conv.convert().export(str(path))
+        _shorten_names(path)
         check_builtin_only(path)
         return path
 
@@ -58,8 +81,13 @@ class TFLiteExporter:
             q = quantizer.Quantizer(str(req.fp32_path), recipe.static_wi8_ai8())
             # Calibration feeds signature inputs by name (LiteRT sorts them alphabetically; names avoid that trap),
             # only those the model has (rows carry token_type_ids for every architecture).
-            names = signature_inputs(req.fp32_path)
-            data = {SIGNATURE: [{k: v.astype("int32") for k, v in r.items() if k in names} for r in req.calibration]}
+            # Each bucket's signature is calibrated on the rows that fit it (mask sum <= its length), cut to it;
+            # a bucket that no row fits gets every row truncated to it.
+            data = {}
+            for sig, length in signature_lengths(req.fp32_path).items():
+                names = signature_inputs(req.fp32_path, sig)
+                fit = [r for r in req.calibration if int(r["attention_mask"].sum()) <= length] or req.calibration
+                data[sig] = [{k: v[:, :length].astype("int32") for k, v in r.items() if k in names} for r in fit]
             with _quiet():
                 result = q.quantize(q.calibrate(data, num_threads=1), enable_progress_report=False)
         else:
@@ -70,11 +98,71 @@ class TFLiteExporter:
         return out
 
 
-def signature_inputs(path: Path) -> set[str]:
-    """Input names of the model's ``serving_default`` signature."""
+def signature_inputs(path: Path, signature: str = SIGNATURE) -> set[str]:
+    """Input names of one of the model's signatures (``serving_default`` by default)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    return set(Interpreter(model_path=str(path)).get_signature_runner(SIGNATURE).get_input_details())
+    return set(Interpreter(model_path=str(path)).get_signature_runner(signature).get_input_details())
+
+
+def bucket_signature(length: int, longest: int) -> str:
+    """The signature key of a length bucket: the longest is ``serving_default``, the others ``seq_<length>``."""
+    return SIGNATURE if length == longest else f"seq_{length}"
+
+
+def signature_lengths(path: Path) -> dict[str, int]:
+    """Signature key -> its static sequence length (``input_ids`` width), shortest first."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(path))
+    out = {k: int(interp.get_signature_runner(k).get_input_details()["input_ids"]["shape"][1])
+           for k in interp.get_signature_list()}
+    return dict(sorted(out.items(), key=lambda kv: kv[1]))
+
+
+def sidecar_buckets(out_dir: Path) -> list[int] | None:
+    """``seq_buckets`` of the ``artifact.json`` in ``out_dir``, if there is one."""
+    import json
+
+    from .base import SIDECAR
+
+    meta = Path(out_dir) / SIDECAR
+    return json.loads(meta.read_text()).get("seq_buckets") if meta.is_file() else None
+
+
+def _bucket_sample(sample: dict, length: int, names) -> dict:
+    """The sample cut to ``length`` tokens, int32 by input name, with padding (the last quarter masked) so the
+    mask path is traced, not folded away."""
+    out = {n: sample[n][:, :length].int().clone() for n in names}
+    keep = max(1, length * 3 // 4)
+    out["attention_mask"][:, :keep] = 1
+    out["attention_mask"][:, keep:] = 0
+    out["input_ids"][out["attention_mask"] == 0] = 0
+    return out
+
+
+def _shorten_names(path: Path, limit: int = 48) -> None:
+    """Rename tensors whose names exceed ``limit`` characters (litert-torch's module paths, repeated in every
+    signature's subgraph) to ``<last path part>_<8 hex of a hash of the name>``: the same source name gets the same
+    short name in every subgraph. Signature inputs/outputs are found through the signature's own names, and their
+    tensors (``serving_default_input_ids``, ...) are short and kept."""
+    import hashlib
+
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(Path(path).read_bytes()))
+    if any(b.offset for b in model.buffers):  # buffers after the flatbuffer: not litert-torch's layout; left alone
+        return
+    changed = False
+    for sg in model.subgraphs:
+        for t in sg.tensors:
+            name = t.name.decode() if isinstance(t.name, bytes) else str(t.name or "")
+            if len(name) > limit:
+                tail = name.split(";")[0].rsplit("/", 1)[-1].rsplit(".", 1)[-1][-24:]
+                t.name = f"{tail}_{hashlib.blake2s(name.encode(), digest_size=4).hexdigest()}"
+                changed = True
+    if changed:
+        Path(path).write_bytes(bytes(flatbuffer_utils.convert_object_to_bytearray(model)))
 
 
 def tflite_ops(path: Path) -> list[str]:

@@ -26,14 +26,24 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+# Model cards: the report stage (it runs last and has every figure) writes a README.md into each model and artifact
+# directory of earlier stages. They are documentation owned by the report stage - no stage reads them - so they are
+# left out of the output hashes and of the "unexpected file" check: writing them must not make upstream stages look
+# tampered with (and re-run everything).
+DOC_FILES = frozenset({"README.md"})
+
+
+def _tree_files(directory: Path) -> list[Path]:
+    return [p for p in sorted(directory.rglob("*")) if p.is_file() and p.name not in DOC_FILES]
+
+
 def hash_tree(directory: Path, relative_to: Path) -> dict[str, str]:
-    """sha256 of every file under ``directory``, keyed by its path relative to ``relative_to``."""
-    return {str(p.relative_to(relative_to)): sha256_file(p)
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    """sha256 of every file under ``directory`` (model cards aside), keyed by its path relative to ``relative_to``."""
+    return {str(p.relative_to(relative_to)): sha256_file(p) for p in _tree_files(directory)}
 
 
 def hash_tree_paths(directory: Path, relative_to: Path) -> list[str]:
-    return [str(p.relative_to(relative_to)) for p in sorted(directory.rglob("*")) if p.is_file()]
+    return [str(p.relative_to(relative_to)) for p in _tree_files(directory)]
 
 
 def atomic_write_text(path: Path, text: str) -> None:

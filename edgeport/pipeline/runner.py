@@ -224,7 +224,7 @@ def _run_stage(stage: Stage, cfg, run_dir: Path, manifest: Manifest, fp: str, pa
         tmp.mkdir()
         # Mark the stage as running first: if we are killed, the manifest cannot say "done" for it.
         manifest.stages[stage.name] = {"status": "running", "fingerprint": fp, "started_at": started}
-        # The config this stage runs with, recorded before it runs: the report reads validate.targets from here,
+        # The config this stage runs with, recorded before it runs: the report reads bench.targets from here,
         # and validate need not re-run (and re-record it) when only the targets changed.
         manifest.data["config"] = json.loads(cfg.model_dump_json())
         manifest.save()

@@ -1,10 +1,11 @@
 """The report's data, gathered from a run's manifest alone (no model is loaded, nothing is re-measured).
 
 Reads: every stage's status/timing/metrics; the artifacts listed by the export/quantize stages; the validate
-stage's per-artifact results (accuracy, agreement, max |dlogit|, size, host latency), its ``latency`` rows when
-it recorded any (one per artifact x target, in ``edgeport.bench.bench_artifact``'s format) and its
-``gate_failures``. Key spellings vary a little between stages, so each figure is looked up under the names it
-is known by.
+stage's per-artifact results (accuracy, agreement, max |dlogit|, size) and its ``gate_failures``; the bench
+stage's rows (one per artifact x target, in ``edgeport.bench.bench_artifact``'s format: fixed-length and
+workload latency of each kind, budgets already judged) and the profiles it judged them with. The report
+measures and estimates nothing. Key spellings vary a little between stages, so each figure is looked up under
+the names it is known by.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def artifact_rows(manifest: Manifest) -> list[dict]:
         row |= {k: _first(art, k) for k in ("accuracy", "agreement", "max_abs_diff", "mean_abs_diff", "size_bytes")}
         if metric != "accuracy":
             row["metric_value"] = art.get(f"eval_{metric}")
+        # runs from before the bench stage: validate measured fixed-length host latency itself
         host = art.get("latency") if isinstance(art.get("latency"), dict) else None
         row["host_latency"] = host
         rows.append(row)
@@ -76,62 +78,43 @@ def artifact_rows(manifest: Manifest) -> list[dict]:
 
 
 def latency_rows(bench: list[dict], artifacts: list[dict]) -> list[dict]:
-    """Flat rows {artifact, target, kind, p50_ms, p90_ms, ...}: one per kind of evidence, never merged."""
+    """Flat rows {artifact, target, kind, input, p50_ms, p90_ms, ...}: one per kind of evidence and per input
+    (``fixed``: one full-length row; ``workload``: the eval split's own rows), never merged."""
     rows, seen = [], set()
     for r in bench:
         name = r.get("artifact_name") or Path(r.get("artifact", "?")).parent.name
         for kind in LATENCY_KINDS:
-            fig = r.get(kind)
-            if isinstance(fig, dict):
-                rows.append(_latency_row(name, r.get("target"), kind, fig))
-                seen.add((name, r.get("target"), kind))
-    # Host latency recorded per artifact by validate (1 thread, this machine) when no row covers it.
+            for inp, fig in (("fixed", r.get(kind)), ("workload", (r.get("workload") or {}).get(kind))):
+                if isinstance(fig, dict):
+                    rows.append(_latency_row(name, r.get("target"), kind, fig) | {"input": inp})
+                    seen.add((name, r.get("target"), kind))
+    # Runs from before the bench stage: the fixed-length host latency validate recorded per artifact.
     for art in artifacts:
         host = art.get("host_latency")
         if host and (art["name"], "host", "host") not in seen and host.get("p50_ms") is not None:
-            rows.append(_latency_row(art["name"], "host", "host", host))
+            rows.append(_latency_row(art["name"], "host", "host", host) | {"input": "fixed"})
     return rows
 
 
 def _latency_row(artifact: str, target: str | None, kind: str, fig: dict) -> dict:
-    keep = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "runs", "load_ms", "peak_rss_mb", "model_rss_mb",
-            "memory_measured_in", "threads",
-            "seq_len", "bound", "efficiency", "method", "p90_from", "serial")
+    keep = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "runs", "rows", "passes", "tokens_mean", "load_ms",
+            "peak_rss_mb", "model_rss_mb", "memory_measured_in", "threads", "seq_len", "bound", "efficiency",
+            "method", "p90_from", "serial", "length_shares")
     return {"artifact": artifact, "target": target, "kind": kind} | {k: fig[k] for k in keep if k in fig}
 
 
-def bench_rows(manifest: Manifest, artifacts: list[dict], targets: list[str]) -> list[dict]:
-    """Per (artifact, target) results: recorded by validate (``bench_artifact`` rows) or, when it recorded only host
-    latency, completed here with the estimates, which need no measurement: counted work x profile figures.
-    The work is counted from the artifact directory itself (the physical shapes in its artifact.json), exactly
-    as ``edgeport bench ARTIFACT_DIR`` counts it; the run's model directory stands in only for artifacts
-    exported before artifact.json carried shapes."""
-    validate = (manifest.entry("validate") or {}).get("metrics", {})
-    if validate.get("latency"):
-        return _as_list(validate["latency"])
-    from ..bench.api import bench_artifact, check_budgets
-    from ..bench.estimate import artifact_shapes
-    from ..targets import get_target
+def bench_rows(manifest: Manifest) -> list[dict]:
+    """Per (artifact, target) results as the bench stage recorded them (validate's ``latency`` rows in runs from
+    before the bench stage); none when it did not run."""
+    bench = (manifest.entry("bench") or {}).get("metrics", {})
+    if bench.get("results"):
+        return _as_list(bench["results"])
+    return _as_list(((manifest.entry("validate") or {}).get("metrics", {})).get("latency"))
 
-    # The length the artifacts were exported for: the app feeds at most that many tokens, on every target.
-    seq_len = (manifest.entry("export") or {}).get("metrics", {}).get("seq_len")
-    model_stage = (validate.get("reference") or {}).get("stage")
-    model_dir = manifest.run_dir / model_stage if model_stage else None
-    rows = []
-    for art in artifacts:
-        path = manifest.run_dir / (art.get("path") or "")
-        if not art.get("path") or not path.exists():
-            continue
-        own = artifact_shapes(path) is not None
-        for target in map(get_target, targets):
-            row = bench_artifact(path, target, measure_host=False, model_dir=None if own else model_dir,
-                                 seq_len=seq_len)
-            host = art.get("host_latency")
-            if target.kind == "host" and host:
-                row["host"] = host  # validate measured it (its own threads/seq_len, recorded with it)
-                row["budgets"] = check_budgets(row, target)
-            rows.append(row | {"artifact": art["path"], "artifact_name": art["name"], "computed_by": "report"})
-    return rows
+
+def profiles(manifest: Manifest) -> dict:
+    """{target: {format, kind, budgets}} as the bench stage judged with them (its fingerprint covers the YAML)."""
+    return dict(((manifest.entry("bench") or {}).get("metrics") or {}).get("profiles") or {})
 
 
 def budget_checks(bench: list[dict]) -> list[dict]:
@@ -149,14 +132,17 @@ def collect(run_dir: Path) -> dict:
     manifest = load_manifest(run_dir)
     artifacts = artifact_rows(manifest)
     validate = (manifest.entry("validate") or {}).get("metrics", {})
-    targets = (manifest.data.get("config") or {}).get("validate", {}).get("targets") or []
-    bench = bench_rows(manifest, artifacts, targets)
+    config = manifest.data.get("config") or {}
+    targets = (config.get("bench") or {}).get("targets") or (config.get("validate") or {}).get("targets") or []
+    bench = bench_rows(manifest)
     return {
         "run": Path(run_dir).resolve().name, "run_dir": str(run_dir), "edgeport_version": __version__,
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "stages": stage_rows(manifest), "artifacts": artifacts,
         "latency": latency_rows(bench, artifacts), "budget_checks": budget_checks(bench),
         "validate_gate_failures": list(validate.get("gate_failures") or []), "targets": targets,
+        "profiles": profiles(manifest), "workload_split": (manifest.entry("bench") or {}).get("metrics", {}).get(
+            "workload_split"),
         "models": model_rows(manifest), "eval_split": _eval_split(manifest), "explain": explain_summary(manifest),
         "metric": task_metric(manifest),
     }

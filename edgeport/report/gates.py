@@ -29,15 +29,17 @@ def budget_gates(report: dict, policy: str) -> tuple[list[dict], list[str]]:
     by_target: dict[str, list[dict]] = {}
     for c in report["budget_checks"]:
         by_target.setdefault(c["target"], []).append(c)
+    recorded = report.get("profiles") or {}
     for name, checks in by_target.items():
-        try:
-            fmt = get_target(name).format
+        try:  # the profile as the bench stage judged with it; older runs: as found now
+            fmt = recorded[name]["format"] if name in recorded else get_target(name).format
         except EdgeportError:
             fmt = None  # profile gone since the run: show its checks, gate nothing
         preferred = [c for c in checks if c.get("format") == fmt]
         for c in checks:
             gates.append({"scope": "budget", "target": name, "artifact": c["artifact"], "metric": c["metric"],
-                          "value": c["value"], "limit": c["limit"], "kind": c["kind"], "ok": c["ok"],
+                          "value": c["value"], "limit": c["limit"], "kind": c["kind"], "input": c.get("input"),
+                          "ok": c["ok"],
                           "gated": policy != "off" and c in preferred})
         failures += _policy_failures(name, fmt, preferred, policy)
     return gates, failures
@@ -54,7 +56,8 @@ def _policy_failures(target: str, fmt: str | None, checks: list[dict], policy: s
         return [f"{target}: no {fmt} artifact was benchmarked for this target"]
     if policy == "any" and any(not b for b in bad.values()):
         return []
-    return [f"{a} on {target}: {c['metric']} = {c['value']} ({c['kind']}) exceeds the budget {c['limit']}"
+    return [f"{a} on {target}: {c['metric']} = {c['value']} ({c['kind']}{', ' + c['input'] if c.get('input') else ''}) "
+            f"exceeds the budget {c['limit']}"
             for a, cs in bad.items() for c in cs]
 
 
@@ -70,7 +73,9 @@ def figures(report: dict) -> dict[str, tuple[float, str]]:
     for row in report.get("latency", []):
         for fig in LATENCY_FIGURES:
             if row.get(fig) is not None:
-                out[f"{fig} {row['artifact']} @ {row['target']} [{row['kind']}]"] = (float(row[fig]), "lower")
+                # fixed-length keys keep their old spelling, so a baseline from before the workload compares
+                tag = row["kind"] + (", workload" if row.get("input") == "workload" else "")
+                out[f"{fig} {row['artifact']} @ {row['target']} [{tag}]"] = (float(row[fig]), "lower")
     return out
 
 

@@ -31,9 +31,76 @@ def markdown(report: dict) -> str:
     parts = [f"# edgeport report: {report['run']}\n",
              f"edgeport {report['edgeport_version']}, generated {report['generated_at']} from "
              f"`{report['run_dir']}/manifest.json`.\n",
-             _stages(report), _models(report), _artifacts(report), _latency(report), _gates(report), _plots(report),
-             _explain(report), _kinds()]
+             _ship(report), _stages(report), _models(report), _artifacts(report), _latency(report), _gates(report),
+             _plots(report), _explain(report), _kinds()]
     return "\n".join(p for p in parts if p)
+
+
+SHIP_RULE = ("an artifact that fails no validate gate and meets every budget of the target (size, p90 latency, peak "
+             "memory); among those, the target's preferred format first, then the lowest p90 latency of the strongest "
+             "evidence the target has (device > host > estimate; never compared across kinds), then the smaller file")
+LATENCY_KINDS = ("device", "host", "estimate")  # strongest evidence first
+
+
+def ship_choices(report: dict) -> dict[str, dict | None]:
+    """Per target in ``report["targets"]``, the artifact to ship by ``SHIP_RULE`` (None: no artifact passes).
+
+    Each choice: {artifact, path, format, precision, accuracy, size_bytes, p90_ms, kind, preferred_format}."""
+    arts = {a["name"]: a for a in report.get("artifacts") or []}
+    failed = {n for n in arts for f in report.get("validate_gate_failures") or [] if str(f).startswith(f"{n}:")}
+    choices: dict[str, dict | None] = {}
+    for target in report.get("targets") or []:
+        checks: dict[str, list[dict]] = {}
+        for c in report.get("budget_checks") or []:
+            if c.get("target") == target:
+                checks.setdefault(c["artifact"], []).append(c)
+        passing = [n for n in arts if n not in failed and checks.get(n) and all(c["ok"] for c in checks[n])]
+        rows = [r for r in report.get("latency") or [] if r.get("target") == target and r.get("p90_ms") is not None]
+        kind = next((k for k in LATENCY_KINDS if any(r["kind"] == k and r["artifact"] in passing for r in rows)), None)
+        p90 = {r["artifact"]: r["p90_ms"] for r in rows if r["kind"] == kind}
+        preferred = _preferred_format(report, target)
+        ranked = sorted(passing, key=lambda n: (arts[n].get("format") != preferred, p90.get(n, float("inf")),
+                                                arts[n].get("size_bytes") or float("inf"), n))
+        if not ranked:
+            choices[target] = None
+            continue
+        a = arts[ranked[0]]
+        choices[target] = {"artifact": a["name"], "path": a.get("path"), "format": a.get("format"),
+                           "precision": a.get("precision"), "accuracy": a.get("accuracy"),
+                           "size_bytes": a.get("size_bytes"), "p90_ms": p90.get(a["name"]),
+                           "kind": kind if a["name"] in p90 else None, "preferred_format": preferred}
+    return choices
+
+
+def _preferred_format(report: dict, target: str) -> str | None:
+    """The target profile's format: as the run recorded it, else as the profile says now (None: profile gone)."""
+    recorded = (report.get("profiles") or {}).get(target) or {}
+    if recorded.get("format"):
+        return recorded["format"]
+    from ..errors import EdgeportError
+    from ..targets import get_target
+
+    try:
+        return get_target(target).format
+    except EdgeportError:
+        return None
+
+
+def ship_line(choice: dict | None) -> str:
+    """One line per target, for report.md and the end-of-run summary."""
+    if choice is None:
+        return "no artifact passes every gate and budget"
+    lat = f"p90 {_fmt(choice['p90_ms'])} ms ({choice['kind']})" if choice.get("p90_ms") is not None else "no latency"
+    return (f"{choice['path'] or choice['artifact']} ({choice['format']} {choice['precision']}, accuracy "
+            f"{_pct(choice['accuracy'])}%, {lat}, {_fmt(choice['size_bytes'], 2, 1e-6)} MB)")
+
+
+def _ship(report: dict) -> str:
+    if not report.get("targets") or not report.get("artifacts"):
+        return ""
+    lines = ["## What to ship\n", f"Per target: {SHIP_RULE}.\n", "| target | artifact to ship |", "|---|---|"]
+    lines += [f"| {t} | {ship_line(c)} |" for t, c in ship_choices(report).items()]
+    return "\n".join(lines) + "\n"
 
 
 def _stages(report: dict) -> str:
@@ -94,29 +161,49 @@ def _artifacts(report: dict) -> str:
         return "## Artifacts\n\nNo artifacts recorded (export/quantize/validate have not run).\n"
     metric = _metric(report)
     extra = metric["name"] != "accuracy"
+    host = {r["artifact"]: r for r in _pivot(report) if r["target"] == "host" and r["kind"] == "host"}
     lines = ["## Artifacts\n", _split_note(report), "| artifact | format | precision | size MB | "
              + (f"{metric['title']} {'x100' if metric['name'] == 'mcc' else '%'} | " if extra else "") + "accuracy % | agreement % | max abs dlogit "
-             "| host p50 ms | host p90 ms |", "|---" * (10 if extra else 9) + "|"]
+             "| host p50 ms, fixed length | host p50 ms, workload |", "|---" * (10 if extra else 9) + "|"]
     for a in report["artifacts"]:
-        host = a.get("host_latency") or {}
+        h = host.get(a["name"]) or {}
+        fixed, real = h.get("fixed") or {}, h.get("workload") or {}
         value = f"{_pct(a.get('metric_value'))} | " if extra else ""
         lines.append(f"| {a['name']} | {a['format'] or '-'} | {a['precision'] or '-'} | "
                      f"{_fmt(a['size_bytes'], 2, 1e-6)} | {value}{_pct(a['accuracy'])} | {_pct(a['agreement'])} | "
-                     f"{_fmt(a['max_abs_diff'], 4)} | {_fmt(host.get('p50_ms'))} | {_fmt(host.get('p90_ms'))} |")
+                     f"{_fmt(a['max_abs_diff'], 4)} | {_fmt(fixed.get('p50_ms'))} | {_fmt(real.get('p50_ms'))} |")
     return "\n".join(lines) + "\n"
+
+
+def _pivot(report: dict) -> list[dict]:
+    """One entry per (target, artifact, kind) with its ``fixed`` and ``workload`` figures side by side."""
+    out: dict[tuple, dict] = {}
+    for r in report["latency"]:
+        key = (r["target"] or "", r["artifact"], r["kind"])
+        out.setdefault(key, {"target": r["target"], "artifact": r["artifact"], "kind": r["kind"]})
+        out[key][r.get("input") or "fixed"] = r
+    return [out[k] for k in sorted(out)]
 
 
 def _latency(report: dict) -> str:
     if not report["latency"]:
-        return "## Latency per target\n\nNo latency recorded (set `validate.targets`).\n"
-    lines = ["## Latency per target\n", "Every figure is labelled with its kind: **host**, **device** or **estimate** "
-             "(see the end of this report).\n",
-             "| target | artifact | kind | p50 ms | p90 ms | threads | seq len | note |", "|---|---|---|---|---|---|---|---|"]
-    for r in sorted(report["latency"], key=lambda r: (r["target"] or "", r["artifact"], r["kind"])):
-        note = r.get("bound") and f"{r['bound']}-bound, efficiency {r.get('efficiency')}" or \
-            (f"p90 from {r['p90_from']}" if r.get("p90_from") else f"{r.get('runs', '-')} runs")
-        lines.append(f"| {r['target']} | {r['artifact']} | {r['kind']} | {_fmt(r.get('p50_ms'))} | "
-                     f"{_fmt(r.get('p90_ms'))} | {r.get('threads', '-')} | {r.get('seq_len', '-')} | {note} |")
+        return "## Latency per target\n\nNo latency recorded (the bench stage is off: set `bench.targets`).\n"
+    split = report.get("workload_split") or "the eval split"
+    lines = ["## Latency per target\n", "Every figure is labelled with its kind: **host** (measured here), **device** "
+             "or **estimate** (see the end of this report). **Fixed**: one full-length row per call (the worst case, "
+             f"seq len below). **Workload**: the rows of {split}, one per call at the length the runtime computes "
+             "(true length; the smallest bucket for TFLite), mean/p50/p90 over rows; budgets are judged on it.\n",
+             "| target | artifact | kind | fixed p50 ms | fixed p90 ms | seq len | workload mean ms | workload p50 ms | "
+             "workload p90 ms | threads | note |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for e in _pivot(report):
+        f, w = e.get("fixed") or {}, e.get("workload") or {}
+        any_ = f or w
+        note = any_.get("bound") and f"{any_['bound']}-bound, efficiency {any_.get('efficiency')}" or \
+            (f"p90 from {any_['p90_from']}" if any_.get("p90_from") else
+             f"{f.get('runs', '-')} runs" + (f"; {w['rows']} rows x {w.get('passes', 1)}" if w.get("rows") else ""))
+        lines.append(f"| {e['target']} | {e['artifact']} | {e['kind']} | {_fmt(f.get('p50_ms'))} | "
+                     f"{_fmt(f.get('p90_ms'))} | {f.get('seq_len', '-')} | {_fmt(w.get('mean_ms'))} | "
+                     f"{_fmt(w.get('p50_ms'))} | {_fmt(w.get('p90_ms'))} | {any_.get('threads', '-')} | {note} |")
     return "\n".join(lines) + "\n"
 
 
@@ -130,7 +217,8 @@ def _gates(report: dict) -> str:
         lines += ["", "| result | target | artifact | metric | value | limit | evidence | gated |", "|---|---|---|---|---|---|---|---|"]
         for g in sorted(report["gates"], key=lambda g: (g["ok"], g["target"], g["artifact"])):
             lines.append(f"| {'pass' if g['ok'] else 'FAIL'} | {g['target']} | {g['artifact']} | {g['metric']} | "
-                         f"{_fmt(g['value'])} | {_fmt(g['limit'])} | {g['kind']} | {'yes' if g['gated'] else 'no'} |")
+                         f"{_fmt(g['value'])} | {_fmt(g['limit'])} | {g['kind']}{', ' + g['input'] if g.get('input') else ''} | "
+                         f"{'yes' if g['gated'] else 'no'} |")
         lines.append("\n`gated`: the budget applies to artifacts in the target's preferred format; the others are shown "
                      "for information.")
     return "\n".join(lines) + "\n"

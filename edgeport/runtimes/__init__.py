@@ -15,7 +15,8 @@ from ..errors import ArtifactError
 from .common import SIDECAR, Runner, artifact_meta, model_file
 
 # suffix -> (module, format): modules import lazily, so loading an ONNX file never imports torch or LiteRT.
-RUNTIMES = {".pt": ("torchscript", "torchscript"), ".onnx": ("onnx", "onnx"), ".tflite": ("tflite", "tflite")}
+RUNTIMES = {".pt": ("torchscript", "torchscript"), ".onnx": ("onnx", "onnx"), ".tflite": ("tflite", "tflite"),
+            ".pte": ("executorch", "executorch")}
 
 
 def load(path: str | Path, threads: int = 1) -> Runner:

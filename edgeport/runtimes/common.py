@@ -28,15 +28,16 @@ class Runner(Protocol):
 def model_file(path: Path) -> Path:
     """The model file of an artifact given as the file itself or as its directory."""
     if not path.exists():
-        raise ArtifactError(f"{path}: no such artifact; give a model file (.pt, .onnx, .tflite) or its directory")
+        raise ArtifactError(f"{path}: no such artifact; give a model file (.pt, .onnx, .tflite, .pte) or its "
+                            f"directory")
     if path.is_file():
         return path
     meta_path = path / SIDECAR
     if meta_path.is_file():
         return path / _read_meta(meta_path)["model_file"]
-    found = [p for p in sorted(path.iterdir()) if p.suffix in (".pt", ".onnx", ".tflite")]
+    found = [p for p in sorted(path.iterdir()) if p.suffix in (".pt", ".onnx", ".tflite", ".pte")]
     if len(found) != 1:
-        raise ArtifactError(f"{path}: expected one model file (.pt, .onnx, .tflite) in the directory, "
+        raise ArtifactError(f"{path}: expected one model file (.pt, .onnx, .tflite, .pte) in the directory, "
                             f"found {len(found)}")
     return found[0]
 

@@ -2,6 +2,11 @@
 
 The model is static ``[1, seq_len]``: a batch runs row by row, and shorter rows are padded with mask 0
 (padding is masked out, so the logits do not change). INT8 outputs of full-integer models are dequantised.
+
+Length buckets: a file exported with ``export.seq_buckets`` has one signature per bucket (``serving_default`` the
+longest, ``seq_<N>`` the others). Each row runs on the smallest bucket that holds its true length (its
+``attention_mask`` sum: rows arrive right-padded), cut or padded to that bucket. ``seq_len`` stays the static
+maximum (the longest bucket); ``seq_buckets`` lists them all. A single-signature file is one bucket.
 """
 
 from __future__ import annotations
@@ -27,6 +32,23 @@ def _interpreter_class():
     return Interpreter
 
 
+def choose_bucket(buckets, length: int) -> int:
+    """The smallest bucket holding ``length`` tokens (``buckets`` sorted); the longest when none does."""
+    return next((b for b in buckets if b >= length), buckets[-1])
+
+
+class _Signature:
+    """One signature: its runner, input details, output name and the output's INT8 quantization (or None)."""
+
+    def __init__(self, interp, key: str):
+        self.key = key
+        self.run = interp.get_signature_runner(key)
+        self.inputs = self.run.get_input_details()
+        self.out_name, out = next(iter(self.run.get_output_details().items()))
+        self.out_q = out["quantization"] if out["dtype"] in (np.int8, np.uint8) else None
+        self.seq_len = int(self.inputs["input_ids"]["shape"][1])
+
+
 class TFLiteRunner:
     format = "tflite"
 
@@ -34,13 +56,19 @@ class TFLiteRunner:
         self.path = path
         try:
             interp = _interpreter_class()(model_path=str(path), num_threads=threads)
-            self._run = interp.get_signature_runner(SIGNATURE)
+            keys = list(interp.get_signature_list())
+            if SIGNATURE not in keys:
+                raise ValueError(f"no '{SIGNATURE}' signature (signatures: {keys})")
+            sigs = [_Signature(interp, k) for k in keys]
         except Exception as exc:
             raise load_failed(path, exc) from None
-        self._in = self._run.get_input_details()
-        self._out_name, out = next(iter(self._run.get_output_details().items()))
-        self._out_q = out["quantization"] if out["dtype"] in (np.int8, np.uint8) else None
-        self.seq_len = int(self._in["input_ids"]["shape"][1])
+        self._by_len = {s.seq_len: s for s in sigs}
+        self.seq_buckets = sorted(self._by_len)
+        self.seq_len = self.seq_buckets[-1]
+        if self._by_len[self.seq_len].key != SIGNATURE:
+            raise ArtifactError(f"{path}: the longest signature is '{self._by_len[self.seq_len].key}', not "
+                                f"'{SIGNATURE}'; re-export it with edgeport")
+        self.last_bucket: int | None = None  # the bucket the last row ran on (tests, benchmarks)
 
     def __call__(self, input_ids, attention_mask, token_type_ids=None) -> np.ndarray:
         values = {"input_ids": np.asarray(input_ids), "attention_mask": np.asarray(attention_mask),
@@ -49,16 +77,21 @@ class TFLiteRunner:
         if width > self.seq_len:
             raise ArtifactError(f"{self.path}: input of {width} tokens, but this TFLite model is static at "
                                 f"{self.seq_len}; truncate to {self.seq_len} tokens")
-        pad = ((0, 0), (0, self.seq_len - width))
-        values = {k: np.pad(v, pad) for k, v in values.items()}
-        rows = [self._one({k: v[i:i + 1] for k, v in values.items()}) for i in range(len(values["input_ids"]))]
+        rows = []
+        for i in range(len(values["input_ids"])):
+            true_len = int(values["attention_mask"][i].sum())
+            sig = self._by_len[choose_bucket(self.seq_buckets, true_len)]
+            cut = min(width, sig.seq_len)
+            row = {k: np.pad(v[i:i + 1, :cut], ((0, 0), (0, sig.seq_len - cut))) for k, v in values.items()}
+            rows.append(self._one(sig, row))
         return np.concatenate(rows).astype(np.float32)
 
-    def _one(self, row: dict) -> np.ndarray:
-        feed = {k: row[k].astype(d["dtype"]) for k, d in self._in.items()}
-        out = self._run(**feed)[self._out_name]
-        if self._out_q is not None:
-            scale, zero = self._out_q
+    def _one(self, sig: _Signature, row: dict) -> np.ndarray:
+        self.last_bucket = sig.seq_len
+        feed = {k: row[k].astype(d["dtype"]) for k, d in sig.inputs.items()}
+        out = sig.run(**feed)[sig.out_name]
+        if sig.out_q is not None:
+            scale, zero = sig.out_q
             out = (out.astype(np.float32) - zero) * scale
         return out
 

@@ -3,6 +3,11 @@
 Each artifact is a directory ``export/<format>-fp32/`` holding the model file, ``artifact.json`` and the
 tokenizer. The stage's metrics list them under ``artifacts`` (name, format, precision, path relative to the
 run dir, size_bytes): quantize, validate, report and the Android build read that list from the manifest.
+
+Length buckets (``export.seq_buckets``, ``resolve_buckets``): the TFLite file gets one signature per bucket; every
+artifact's ``artifact.json`` and the stage metrics record the resolved list under ``seq_buckets`` (the runtime
+contract: run the smallest bucket that holds the input; dynamic-shape formats run at the true length anyway).
+``auto`` reads the training split (its token lengths under the model's tokenizer), so the stage then uses data.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from ..pipeline.stage import model_stage
 
 class ExportStage:
     name = "export"
-    uses_data = False
+    uses_data = True  # seq_buckets: auto derives the buckets from the training split (the default)
     distributed = False
     key_metric = "formats"
 
@@ -27,9 +32,11 @@ class ExportStage:
 
     def reads(self, cfg) -> dict[str, object]:
         # data.max_seq_len goes into every sidecar; the export length is resolved (seq_len or max_seq_len)
-        return (fp.fields(cfg, "export", without=("seq_len",)) | fp.values("export", seq_len=cfg.export_seq_len())
-                | fp.values("data", max_seq_len=cfg.data.max_seq_len)
-                | fp.libraries("model", *(f"export.{f}" for f in cfg.export.formats)))
+        # seq_buckets, bucket_min and bucket_coverage come with the export section; auto reads the training rows
+        reads = (fp.fields(cfg, "export", without=("seq_len",)) | fp.values("export", seq_len=cfg.export_seq_len())
+                 | fp.values("data", max_seq_len=cfg.data.max_seq_len)
+                 | fp.libraries("model", *(f"export.{f}" for f in cfg.export.formats)))
+        return reads | fp.data() if cfg.export.seq_buckets == "auto" else reads
 
     def preflight(self, cfg) -> None:
         """What the exported model's architecture cannot do fails before any training, not inside a converter: a
@@ -49,6 +56,10 @@ class ExportStage:
                     f"remove {fmt} from export.formats" for fmt in cfg.export.formats
                     if adapter and adapter.limitation(fmt)]
         limit = usable_positions(config)  # RoBERTa: max_position_embeddings - pad_token_id - 1
+        buckets = cfg.export.seq_buckets
+        if isinstance(buckets, list) and buckets[-1] > cfg.export_seq_len():
+            problems.append(f"export.seq_buckets {buckets}: {buckets[-1]} exceeds the export length "
+                            f"{cfg.export_seq_len()} (export.seq_len or data.max_seq_len); remove the buckets above it")
         if cfg.export.seq_len and limit and cfg.export.seq_len > limit:
             problems.append(f"export.seq_len {cfg.export.seq_len} exceeds what '{student or cfg.teacher.model}' can "
                             f"take ({limit} positions); set export.seq_len <= {limit}")
@@ -64,6 +75,9 @@ class ExportStage:
         model = load_classifier(model_dir).eval()
         tokenizer = load_tokenizer(model_dir)
         seq_len = cfg.export_seq_len()
+        buckets = resolve_buckets(cfg, lambda: token_lengths(ctx.task().train, tokenizer, cfg.data.max_seq_len))
+        if "tflite" in cfg.export.formats:
+            print(f"  length buckets (tflite signatures): {buckets}", flush=True)
         artifacts = []
         for fmt in cfg.export.formats:
             exporter = get_exporter(fmt)
@@ -72,11 +86,52 @@ class ExportStage:
             out_dir = ctx.out / f"{fmt}-fp32"
             out_dir.mkdir()
             print(f"  exporting {fmt} fp32 ...", flush=True)
-            path = exporter.export(model, sample, out_dir)
+            if exporter.dynamic_shapes:
+                path = exporter.export(model, sample, out_dir)
+            else:
+                path = exporter.export(model, sample, out_dir, buckets=buckets)
             write_sidecar(out_dir, fmt=fmt, precision="fp32", model_file=path.name, label_names=label_names(model),
                           seq_len=None if exporter.dynamic_shapes else seq_len, max_seq_len=cfg.data.max_seq_len,
-                          tokenizer=tokenizer, extra={"source_stage": model_stage(cfg)},
+                          tokenizer=tokenizer, extra={"source_stage": model_stage(cfg), "seq_buckets": buckets},
                           model=model, export_seq_len=seq_len)
             artifacts.append(artifact_record(self.name, ctx.out, path, fmt, "fp32"))
-        return {"formats": ",".join(cfg.export.formats), "seq_len": seq_len, "source_stage": model_stage(cfg),
-                "artifacts": artifacts}
+        return {"formats": ",".join(cfg.export.formats), "seq_len": seq_len, "seq_buckets": buckets,
+                "source_stage": model_stage(cfg), "artifacts": artifacts}
+
+
+def token_lengths(split, tokenizer, max_len: int) -> list[int]:
+    """Tokens per row of ``split`` under ``tokenizer`` (special tokens included), truncated at ``max_len``."""
+    from ..runtimes.text import encode_rows
+
+    return [len(r["input_ids"]) for r in encode_rows(tokenizer, split.texts, split.pairs, max_len)]
+
+
+def auto_buckets(lengths, export_len: int, minimum: int = 16, coverage: float = 0.99) -> list[int]:
+    """``seq_buckets: auto``: the powers of two ``minimum, 2*minimum, ...`` up to the smallest one that holds at
+    least ``coverage`` of ``lengths`` (and below ``export_len``), then ``export_len`` itself: the last bucket is
+    always the export length, so no row is cut shorter than it. E.g. SST-2 train under the default student
+    (99% of rows <= 44 tokens), export length 128: [16, 32, 64, 128]. No lengths: [export_len]."""
+    import numpy as np
+
+    lengths = np.asarray(list(lengths), dtype=np.int64)
+    if not lengths.size:
+        return [export_len]
+    buckets, b = [], minimum
+    while b < export_len:
+        buckets.append(b)
+        if (lengths <= b).mean() >= coverage:
+            break
+        b *= 2
+    return buckets + [export_len]
+
+
+def resolve_buckets(cfg, lengths) -> list[int]:
+    """The TFLite length buckets of this config, ascending, the last the export length: ``seq_buckets`` as listed
+    (the export length appended when missing), ``null`` -> one bucket, ``auto`` -> ``auto_buckets`` of
+    ``lengths()`` (a callable: the training split is tokenised only for auto)."""
+    export_len, spec = cfg.export_seq_len(), cfg.export.seq_buckets
+    if spec is None:
+        return [export_len]
+    if spec == "auto":
+        return auto_buckets(lengths(), export_len, cfg.export.bucket_min, cfg.export.bucket_coverage)
+    return sorted({b for b in spec if b <= export_len} | {export_len})

@@ -18,18 +18,18 @@ class ReportStage:
         return cfg.report.enabled
 
     def inputs(self, cfg: PipelineConfig) -> dict[str, str]:
-        # The report reads every stage's entry from the manifest; it depends on the last stage that runs before
-        # it, judged by each stage's own enabled() (validate.enabled alone is not enough: it needs export too).
+        # The report renders every earlier stage's entry from the manifest, so each one that runs is an input
+        # (judged by its own enabled(): validate.enabled alone is not enough, it needs export too). Not only the
+        # last one: bench does not read validate, so a chain through the last stage would miss validate's changes.
         from . import STAGES
 
-        earlier = [s for s in STAGES if s.name != self.name]
-        return next(({"upstream": s.name} for s in reversed(earlier) if s.enabled(cfg)), {})
+        return {s.name: s.name for s in STAGES if s.name != self.name and s.enabled(cfg)}
 
     def reads(self, cfg: PipelineConfig) -> dict[str, object]:
-        """validate.targets decides which budgets apply: the names, and each profile's YAML as found now."""
-        r, targets = cfg.report, cfg.validate.targets
+        """The report renders what the manifest holds: the bench stage judged the budgets of bench.targets (its
+        fingerprint covers them and the profiles); only the report's own settings and the plot library here."""
+        r = cfg.report
         reads = fp.fields(cfg, "report", without=() if r.baseline else ("max_regression", "max_accuracy_drop"))
-        reads |= fp.values("validate", targets=targets) | {f"profile.{t}": fp.Profile(t) for t in targets}
         if r.baseline:
             reads["baseline"] = fp.File(r.baseline)
         if r.plots:

@@ -38,14 +38,10 @@ class ValidateStage:
         return inputs
 
     def reads(self, cfg) -> dict[str, object]:
-        # validate.targets is the report's (budgets per profile); the runtimes of the exported formats judge here
-        v = cfg.validate
-        reads = (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len, metric=cfg.data.metric)
-                 | fp.fields(cfg, "validate", without=("targets",))
-                 | fp.libraries("model", *(f"runtime.{f}" for f in cfg.export.formats)))
-        if v.latency.enabled:
-            reads |= fp.values("validate", latency_seq_len=v.latency.seq_len or cfg.export_seq_len())
-        return reads
+        # the runtimes of the exported formats judge here; latency is the bench stage's
+        return (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len, metric=cfg.data.metric)
+                | fp.fields(cfg, "validate")
+                | fp.libraries("model", *(f"runtime.{f}" for f in cfg.export.formats)))
 
     def run(self, ctx) -> dict:
         import torch
@@ -88,8 +84,6 @@ class ValidateStage:
     @staticmethod
     def _one(ctx, art: dict, refs, ref_acc: float, eval_threads: int, teacher=None) -> dict:
         from .. import runtimes
-        from ..bench.host import measure_latency, tokenizer_feed
-        from ..bench.memory import measure_peak_memory
         from ..exporters import non_builtin_ops, tflite_ops
         from ..validation import (artifact_length, artifact_logits, compare, gate_failures, gate_notes, gate_stats,
                                   resolved_tolerance)
@@ -113,15 +107,6 @@ class ValidateStage:
         if art["format"] == "tflite":
             row["ops"] = tflite_ops(path)
             row["non_builtin_ops"] = non_builtin_ops(path)
-        if vcfg.latency.enabled:
-            lat = vcfg.latency
-            runner = runtimes.load(path, threads=lat.threads)
-            seq = runner.seq_len or lat.seq_len or cfg.export_seq_len()
-            # a real row from the artifact's tokenizer: [CLS] + word pieces + [SEP], seq tokens, no padding
-            row["latency"] = measure_latency(runner, tokenizer_feed(path, seq), lat.warmup, lat.runs, lat.min_seconds)
-            row["latency"] |= {"threads": lat.threads, "batch": 1, "seq_len": seq}
-            # peak memory of this artifact alone, in a fresh process (this one holds the reference model and more)
-            row["latency"] |= measure_peak_memory(path, threads=lat.threads, seq_len=seq)
         row |= gate_stats(art["precision"], logits, ref, ctx.task().eval.labels, vcfg, teacher)
         task, metric = ctx.task(), cfg.data.metric
         if metric == "accuracy":
@@ -185,9 +170,8 @@ class ValidateStage:
                   f"{n} eval rows (one row = {one_row:.2f} points){teacher_txt}.{metric_txt} Drops are paired on the "
                   f"same rows ({'Newcombe 95% CI, McNemar' if metric == 'accuracy' else 'bootstrap 95% CI, randomisation'}"
                   f"); a drop or agreement gate fails only when its one-sided test gives "
-                  f"p < {vcfg.significance:g}, else it is inconclusive. Latency: host, batch 1, "
-                  f"{vcfg.latency.threads} thread(s); peak memory in a fresh process running only the artifact."
-                  f"\n\n")
+                  f"p < {vcfg.significance:g}, else it is inconclusive. Latency: the bench stage "
+                  f"(bench/results.md, the report).\n\n")
         (ctx.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
         (ctx.out / "results.md").write_text("# Validation\n\n" + header + table
                                             + "".join(f"\n- gate failed: {f}" for f in failures)

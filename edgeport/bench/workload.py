@@ -1,0 +1,85 @@
+"""Workload latency: the evaluation split's own inputs, one row per call, at the length the artifact really runs.
+
+A fixed-length figure (``host.measure_latency`` on one full ``seq_len`` row) is the worst case; real inputs are
+short (SST-2 validation: ~26 tokens on average against an export length of 128). Here each row goes through the
+artifact's runner exactly as an app would send it: batch 1, unpadded. The runner decides the length it computes
+at: ONNX, TorchScript and ExecuTorch the true length, a bucketed TFLite model the smallest bucket holding the row,
+a single-length TFLite model its static length. Each row runs ``passes`` times (rows interleaved, so drift of a
+shared machine spreads over all of them) and counts with the median of its times; the figures are mean, p50 and
+p90 over rows.
+
+The estimate's workload figure is the same walk on paper: the roofline at each row's effective length (its bucket,
+or its true length for dynamic formats), then mean/p50/p90 over rows, i.e. the per-length estimates weighted by
+the split's length distribution.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import estimate as est
+
+INPUT = "workload"
+
+
+def encode_split(artifact: Path, texts: list[str], pairs: list[str] | None, max_len: int,
+                 limit: int | None = None) -> list[dict[str, np.ndarray]]:
+    """Batch-1 feeds of the split's rows (the first ``limit``), tokenised by the artifact's own tokenizer with
+    truncation at ``max_len`` and no padding; int64, every runner casts to its own input type."""
+    from ..runtimes.text import artifact_tokenizer, encode_rows
+
+    texts = list(texts)[:limit] if limit else list(texts)
+    pairs = (list(pairs)[:len(texts)] if pairs else None)
+    rows = encode_rows(artifact_tokenizer(Path(artifact)), texts, pairs, max_len)
+    return [{k: np.asarray([v], dtype=np.int64) for k, v in r.items()} for r in rows]
+
+
+def measure_workload(runner, feeds: list[dict[str, np.ndarray]], passes: int = 3, warmup: int = 10) -> dict:
+    """Host latency over the rows: each row's median time over ``passes``, then mean/p50/p90/p99 over rows."""
+    for feed in feeds[:max(0, warmup)]:
+        runner(**feed)
+    times = np.empty((passes, len(feeds)))
+    for p in range(passes):
+        for i, feed in enumerate(feeds):
+            t0 = time.perf_counter()
+            runner(**feed)
+            times[p, i] = time.perf_counter() - t0
+    per_row = np.median(times, axis=0) * 1e3
+    return {"kind": "host", "input": INPUT} | _summary(per_row) | {
+        "rows": len(feeds), "passes": passes, "tokens_mean": round(float(np.mean(token_lengths(feeds))), 2)}
+
+
+def estimate_workload(work_at, target, precision: str, lengths: list[int], buckets: list[int] | None) -> dict:
+    """Roofline per row at its effective length (``work_at(seq_len) -> counted work``), summarised over rows."""
+    effective = [effective_length(n, buckets) for n in lengths]
+    per_len = {n: est.roofline(work_at(n), target, precision)["p50_ms"] for n in sorted(set(effective))}
+    per_row = np.asarray([per_len[n] for n in effective])
+    shares = {str(n): round(effective.count(n) / len(effective), 4) for n in sorted(set(effective))}
+    return {"kind": est.KIND, "input": INPUT, "rows": len(lengths), "per_length_ms": {str(k): v for k, v in
+                                                                                        per_len.items()},
+            "length_shares": shares} | _summary(per_row)
+
+
+def effective_length(n: int, buckets: list[int] | None) -> int:
+    """The length a row of ``n`` tokens is computed at: the smallest bucket holding it (static formats), else
+    ``n`` itself (dynamic formats: ``buckets`` is None). A row longer than every bucket was already truncated to
+    the longest by the tokenizer, so the longest bucket is the answer."""
+    if not buckets:
+        return n
+    return next((b for b in sorted(buckets) if b >= n), max(buckets))
+
+
+def token_lengths(feeds: list[dict[str, np.ndarray]]) -> list[int]:
+    return [int(f["attention_mask"].sum()) for f in feeds]
+
+
+def _summary(ms: np.ndarray) -> dict:
+    p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+    return {"mean_ms": _r(ms.mean()), "p50_ms": _r(p50), "p90_ms": _r(p90), "p99_ms": _r(p99)}
+
+
+def _r(x) -> float:
+    return float(f"{float(x):.4g}")

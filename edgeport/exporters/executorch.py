@@ -1,0 +1,152 @@
+"""ExecuTorch: ``torch.export`` -> XNNPACK partitioner -> ``.pte``, one row ``[1, seq]`` of int64 inputs, any length.
+
+Why this route: it is PyTorch's own on-device runtime; ``to_edge_transform_and_lower`` hands every op XNNPACK
+takes (the Linear layers, matmuls, softmax, GELU, most LayerNorms) to its delegate and the rest (embedding
+lookups, the mask arithmetic) to ExecuTorch's portable kernels, so no op is refused. The sequence dimension is
+dynamic (``Dim("seq")`` up to the model's usable positions): XNNPACK lowering and the runtime take any length
+(measured on the tiny BERT at 5, 32, 128 and 512 tokens: max |Δ| vs eager torch <= 1e-5). The batch is static 1,
+the phone's shape: ExecuTorch plans its memory arena for the upper bound of every dynamic dimension, so a dynamic
+batch would multiply the arena (attention scores alone: batch x heads x seq^2 floats); the runner loops rows.
+
+INT8 is PT2E with the XNNPACK quantizer, made from the fp32 torch model (like TorchScript's, not from the file):
+``dynamic`` (default): per-channel symmetric INT8 weights, activations quantized per call; ``static``: per-channel
+weights and fixed activation ranges calibrated on training rows. Both are lowered to XNNPACK like fp32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+from pathlib import Path
+
+from ..errors import require
+from .base import QTol, QuantizeRequest, Tolerance, logits_only, model_inputs, refuse_unsupported
+
+MIN_SEQ = 2  # [CLS] [SEP]: the shortest input a tokenizer gives
+DEFAULT_MAX_SEQ = 512  # when the config does not say how many positions the model has
+
+
+class ExecuTorchExporter:
+    format = "executorch"
+    suffix = ".pte"
+    dynamic_shapes = True  # the sequence length; the batch is 1 (the runner loops rows)
+    quantize_modes = ("dynamic", "static")
+    # fp32: XNNPACK's kernels (fused GEMMs, its own softmax/GELU) against eager torch: float noise (tiny spread BERT
+    # on 267 SST-2 rows: max |Δ| 6.7e-6), the same bound as ONNX's. INT8 = that base + ``qtol`` steps of the
+    # reference logits' range / 255 (QTol), per mode; measured max |Δ| in steps (tiny spread BERT, logits +-6):
+    # dynamic ~MEAS_DYN, static ~MEAS_STATIC.
+    tolerances = {"fp32": Tolerance(max_abs=1e-3, mean_abs=1e-4), "int8": Tolerance(max_abs=1e-3, mean_abs=1e-4)}
+    qtol = {"dynamic": QTol(max_abs=64, mean_abs=16), "static": QTol(max_abs=96, mean_abs=24),
+            "qat": QTol(max_abs=128, mean_abs=32)}
+
+    def export(self, model, sample: dict, out_dir: Path) -> Path:
+        refuse_unsupported(model, self.format)
+        require("executorch", "executorch")
+        path = out_dir / f"model{self.suffix}"
+        with _quiet():
+            program = _export(logits_only(model), model, sample)
+            _lower(program, path)
+        return path
+
+    def quantize(self, req: QuantizeRequest) -> Path:
+        import torch
+
+        if req.mode not in self.quantize_modes:
+            raise ValueError(f"executorch INT8 supports {', '.join(self.quantize_modes)}, not {req.mode!r}")
+        require("executorch", "executorch")
+        require("torchao", "executorch")
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+        names = model_inputs(req.model)
+        path = req.out_dir / f"model{self.suffix}"
+        with _quiet():
+            graph = _export(logits_only(req.model), req.model, req.sample).module()
+            prepared = prepare_pt2e(graph, _quantizer(dynamic=req.mode == "dynamic"))
+            with torch.no_grad():
+                if req.mode == "static":  # fixed activation ranges from the training rows
+                    for row in req.calibration:
+                        prepared(*(torch.as_tensor(row[n]).long() for n in names))
+                else:  # the weight observers run once; activations are quantized per call
+                    prepared(*_args(req.sample, names))
+            quantized = convert_pt2e(prepared)
+            _lower(_export(quantized, req.model, req.sample), path)
+        return path
+
+
+def _args(sample: dict, names) -> tuple:
+    return tuple(sample[n][:1].long() for n in names)  # batch 1 (the export stage's dynamic sample has 2 rows)
+
+
+def _export(module, model, sample: dict):
+    """``torch.export`` of ``module`` with the inputs ``model`` takes, batch 1, the sequence length dynamic."""
+    import torch
+
+    from ..models.arch import usable_positions
+
+    names = model_inputs(model)
+    args = _args(sample, names)
+    limit = usable_positions(model.config) or DEFAULT_MAX_SEQ
+    seq = torch.export.Dim("seq", min=MIN_SEQ, max=max(limit, args[0].shape[1]))
+    with torch.no_grad():
+        return torch.export.export(module, args, dynamic_shapes=tuple({1: seq} for _ in names))
+
+
+def _lower(program, path: Path) -> None:
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+    path.write_bytes(edge.to_executorch().buffer)
+
+
+def _quantizer(dynamic: bool):
+    """The XNNPACK quantizer, per-channel symmetric INT8 weights; activations dynamic or static.
+
+    Its ``transform_for_annotation`` turns every scalar operand of add/mul into a float tensor, integer index
+    arithmetic included: transformers' mask builder (``arange(seq) + 0``) then indexes with float tensors and the
+    prepared model fails ("tensors used as indices must be long"). Only floating add/mul are rewritten here."""
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (XNNPACKQuantizer,
+                                                                          get_symmetric_quantization_config)
+
+    class FloatScalarsOnly(XNNPACKQuantizer):
+        def transform_for_annotation(self, model):
+            import torch
+
+            hidden = []  # integer add/mul: retargeted while the upstream rewrite runs, then restored
+            for node in model.graph.nodes:
+                val = node.meta.get("val")
+                if (node.op == "call_function" and node.target in (torch.ops.aten.add.Tensor, torch.ops.aten.mul.Tensor)
+                        and isinstance(val, torch.Tensor) and not val.dtype.is_floating_point):
+                    hidden.append((node, node.target))
+                    node.target = torch.ops.aten.alias.default
+            try:
+                return super().transform_for_annotation(model)
+            finally:
+                for node, target in hidden:
+                    node.target = target
+                model.recompile()
+
+    return FloatScalarsOnly().set_global(get_symmetric_quantization_config(is_per_channel=True, is_dynamic=dynamic))
+
+
+@contextlib.contextmanager
+def _quiet():
+    """torch.export, torchao and the ExecuTorch lowering log and warn freely (pytree deprecations, missing CUDA
+    kernels of torchao, pass timings); the stage prints its own summary."""
+    level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)
+    quiet = [logging.getLogger(n) for n in ("torch", "torchao", "executorch")]
+    levels = [lg.level for lg in quiet]
+    for lg in quiet:
+        lg.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.getLogger().setLevel(level)
+        for lg, lvl in zip(quiet, levels):
+            lg.setLevel(lvl)
+

@@ -1,0 +1,88 @@
+"""ExecuTorch runner: ``executorch.runtime`` (the C++ runtime's Python bindings) with the XNNPACK delegate.
+
+The program takes one row ``[1, seq]`` of int64 inputs, any length from 2 to the model's positions: a batch runs
+row by row, each row at its own width (no padding needed). ``threads`` sizes XNNPACK's thread pool, which is
+process-wide in the bindings (``_unsafe_reset_threadpool``): it is set before each call when another runner left
+it different. Not torch-free: the pip wheel's bindings link libtorch, and ``executorch.runtime`` imports torch
+first (a phone app links the C++ runtime instead; this runner is for validation and benchmarks on the host).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ArtifactError, require
+from .common import load_failed, recorded_inputs, with_token_types
+
+_POOL = threading.Lock()  # the thread pool is global: resized and used by one call at a time
+
+
+class ExecuTorchRunner:
+    format = "executorch"
+    seq_len = None  # any length up to ``max_seq_len``
+
+    def __init__(self, path: Path, threads: int):
+        require("executorch", "executorch")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "This API is experimental" on import
+            from executorch.extension.pybindings import portable_lib
+            from executorch.runtime import Runtime
+        self.path, self.threads, self._lib = path, max(1, int(threads)), portable_lib
+        self._inputs = recorded_inputs(path)
+        try:
+            with _stderr_to_null():  # cpuinfo's probes of ARM-only /sys files, printed by the C++ runtime
+                self._method = Runtime.get().load_program(Path(path)).load_method("forward")
+            meta = self._method.metadata
+            self.max_seq_len = int(meta.input_tensor_meta(0).sizes()[1])  # the dynamic dimension's upper bound
+        except Exception as exc:
+            raise load_failed(path, exc) from None
+        if meta.num_inputs() != len(self._inputs):
+            raise ArtifactError(f"{path}: the program takes {meta.num_inputs()} inputs, artifact.json records "
+                                f"{len(self._inputs)} ({', '.join(self._inputs)}); re-export the artifact")
+
+    def __call__(self, input_ids, attention_mask, token_type_ids=None) -> np.ndarray:
+        import torch
+
+        values = {"input_ids": np.asarray(input_ids), "attention_mask": np.asarray(attention_mask),
+                  "token_type_ids": np.asarray(with_token_types(input_ids, token_type_ids))}
+        width = values["input_ids"].shape[1]
+        if width > self.max_seq_len:
+            raise ArtifactError(f"{self.path}: input of {width} tokens, but this ExecuTorch program takes at most "
+                                f"{self.max_seq_len}; truncate to {self.max_seq_len} tokens")
+        feeds = [torch.from_numpy(np.ascontiguousarray(values[n], dtype=np.int64)) for n in self._inputs]
+        rows = []
+        with _POOL:
+            if self._lib._threadpool_get_thread_count() != self.threads:
+                self._lib._unsafe_reset_threadpool(self.threads)
+            for i in range(width and len(feeds[0])):
+                rows.append(self._method.execute([f[i:i + 1] for f in feeds])[0].numpy())
+        if not rows:
+            raise ArtifactError(f"{self.path}: empty input (no rows or no tokens)")
+        return np.concatenate(rows).astype(np.float32)
+
+
+@contextlib.contextmanager
+def _stderr_to_null():
+    """Silences what native code writes to file descriptor 2 (Python's own errors still raise)."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def load(path: Path, threads: int = 1) -> ExecuTorchRunner:
+    return ExecuTorchRunner(path, threads)
