@@ -2,16 +2,22 @@
 
     python benchmarks/peer_comparison.py runs/default [--data DIR] [--limit N] [--out benchmarks/results]
 
-Rows (SST-2 validation, batch 1, seq 128 padded, 1 thread, all on this machine = kind ``host``):
+Rows (SST-2 validation, batch 1, 1 thread, all on this machine = kind ``host``):
   teacher fp32, torch eager                 the starting point
   teacher + torch dynamic INT8              the seed's recipe (Linear layers -> qint8)
-  teacher ONNX + ONNX Runtime dynamic INT8  what an Optimum user gets (per-channel QInt8)
-  teacher TFLite + dynamic-range INT8       the best recipe DESIGN.md measured on the teacher (litert-torch +
-                                            ai-edge-quantizer)
-  student <artifact> for every artifact the run exported (TorchScript / ONNX / TFLite, fp32 and INT8)
-Columns: accuracy, size, p50, p90, speed-up vs the fp32 teacher (p50 ratio). Writes peer_comparison.json and
-peer_comparison.md under --out. Accuracy is computed here for every row with the same tokenisation (padding to
-seq 128), so the rows are comparable; latency uses one real validation sentence padded to seq 128.
+  teacher ONNX + ONNX Runtime dynamic INT8  what an Optimum user gets (per-channel QInt8, dynamic axes)
+  teacher TFLite + dynamic-range INT8       litert-torch + ai-edge-quantizer at one static length (128): what a
+                                            litert-torch user gets
+  teacher ExecuTorch fp32 / XNNPACK INT8    what a PyTorch user would try for phones (torch.export + XNNPACK)
+  student <artifact> for every artifact the run exported (every format, fp32 and INT8; TFLite with its buckets)
+Each row is timed two ways, in the same process, one row after another:
+  fixed     one full-length row of 128 real word pieces per call (the worst case; everything at seq 128)
+  workload  the validation sentences themselves, one per call, unpadded: each runtime computes at the length
+            it can (true length with dynamic shapes, the smallest bucket of a bucketed TFLite model, the static
+            length of a single-length one); each row's median over --passes, then mean/p50/p90 over rows
+Columns: accuracy (every row's own runtime on the same unpadded validation rows), size, fixed p50/p90, workload
+mean/p50/p90, speed-up vs the fp32 teacher (p50 ratio, fixed and workload). Writes peer_comparison.json and
+peer_comparison.md under --out.
 """
 
 from __future__ import annotations
@@ -27,17 +33,27 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeport.bench.host import measure_latency
+from edgeport.bench.host import FEED_TEXT, measure_latency
+from edgeport.bench.workload import measure_workload
 from edgeport.pipeline.manifest import Manifest
 from edgeport.runtimes.eager import EagerRunner
 
 
 def encode(tokenizer, texts: list[str], seq_len: int) -> list[dict]:
-    enc = tokenizer(texts, padding="max_length", truncation=True, max_length=seq_len, return_tensors="np")
-    tt = enc.get("token_type_ids", np.zeros_like(enc["input_ids"]))
-    return [{"input_ids": enc["input_ids"][i:i + 1].astype(np.int32),
-             "attention_mask": enc["attention_mask"][i:i + 1].astype(np.int32),
-             "token_type_ids": tt[i:i + 1].astype(np.int32)} for i in range(len(texts))]
+    """Unpadded batch-1 rows, truncated at ``seq_len`` (what an app sends)."""
+    enc = tokenizer(texts, truncation=True, max_length=seq_len)
+    return [{"input_ids": np.asarray([ids], dtype=np.int64),
+             "attention_mask": np.asarray([enc["attention_mask"][i]], dtype=np.int64),
+             "token_type_ids": np.asarray([enc["token_type_ids"][i] if "token_type_ids" in enc else [0] * len(ids)],
+                                          dtype=np.int64)} for i, ids in enumerate(enc["input_ids"])]
+
+
+def full_row(tokenizer, seq_len: int) -> dict:
+    """One row of exactly ``seq_len`` real word pieces, mask all ones (``bench.host.tokenizer_feed``'s text)."""
+    text = FEED_TEXT
+    while len(tokenizer(text)["input_ids"]) < seq_len:
+        text += " " + FEED_TEXT
+    return encode(tokenizer, [text], seq_len)[0]
 
 
 def accuracy(runner, feeds: list[dict], labels: list[int]) -> float:
@@ -78,7 +94,16 @@ def peers(teacher_dir: Path, seq_len: int, threads: int, tmp: Path):
     fp32 = tflite.export(model, tsample, tmp / "tflite")
     (tmp / "tflite-int8").mkdir()
     path = tflite.quantize(QuantizeRequest(model, fp32, tsample, tmp / "tflite-int8", "dynamic", []))
-    yield "teacher TFLite + dynamic-range INT8", load(path, threads=threads), path.stat().st_size
+    yield "teacher TFLite + dynamic-range INT8 (static 128)", load(path, threads=threads), path.stat().st_size
+    # ExecuTorch: torch.export + XNNPACK, fp32 and PT2E dynamic INT8 (what a PyTorch user would try on a phone).
+    et = get_exporter("executorch")
+    esample = make_sample(seq_len, batch=2 if et.dynamic_shapes else 1)
+    (tmp / "et").mkdir()
+    fp32 = et.export(model, esample, tmp / "et")
+    yield "teacher ExecuTorch fp32 (XNNPACK)", load(fp32, threads=threads), fp32.stat().st_size
+    (tmp / "et-int8").mkdir()
+    path = et.quantize(QuantizeRequest(model, fp32, esample, tmp / "et-int8", "dynamic", []))
+    yield "teacher ExecuTorch + XNNPACK dynamic INT8", load(path, threads=threads), path.stat().st_size
 
 
 def student_artifacts(run_dir: Path) -> list[dict]:
@@ -89,14 +114,19 @@ def student_artifacts(run_dir: Path) -> list[dict]:
     return arts
 
 
-def measure(name: str, runner, size: int, feeds, labels, timing: dict, static: int | None = None) -> dict:
+def measure(name: str, runner, size: int, feeds, labels, fixed: dict, timing: dict, passes: int) -> dict:
     t0 = time.perf_counter()
     acc = accuracy(runner, feeds, labels)
-    lat = measure_latency(runner, feeds[0], **timing)
-    print(f"  {name:<38} acc {acc * 100:6.2f}%  {size / 1e6:7.1f} MB  p50 {lat['p50_ms']:7.2f} ms  "
-          f"({time.perf_counter() - t0:.0f}s)", flush=True)
-    return {"name": name, "accuracy": acc, "size_bytes": size, "kind": "host"} | \
-        {k: lat[k] for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "runs")} | ({"seq_len": static} if static else {})
+    lat = measure_latency(runner, fixed, **timing)
+    real = measure_workload(runner, feeds, passes=passes, warmup=timing["warmup"])
+    print(f"  {name:<50} acc {acc * 100:6.2f}%  {size / 1e6:7.1f} MB  fixed p50 {lat['p50_ms']:7.2f} ms  "
+          f"workload p50 {real['p50_ms']:7.2f} ms  ({time.perf_counter() - t0:.0f}s)", flush=True)
+    static = getattr(runner, "seq_len", None)
+    return {"name": name, "accuracy": acc, "size_bytes": size, "kind": "host",
+            "static_seq_len": static, "seq_buckets": getattr(runner, "seq_buckets", None),
+            "fixed": {k: lat[k] for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "runs")},
+            "workload": {k: real[k] for k in ("mean_ms", "p50_ms", "p90_ms", "p99_ms", "rows", "passes",
+                                              "tokens_mean")}}
 
 
 def run(args) -> dict:
@@ -111,38 +141,49 @@ def run(args) -> dict:
     rows = [line.rsplit("\t", 1) for line in rows_tsv if line.strip()][: args.limit]
     texts, labels = [r[0] for r in rows], [int(r[1]) for r in rows]
     tokenizer = AutoTokenizer.from_pretrained(str(teacher_dir))
-    feeds = encode(tokenizer, texts, args.seq_len)
+    feeds, fixed = encode(tokenizer, texts, args.seq_len), full_row(tokenizer, args.seq_len)
     timing = {"warmup": 10, "runs": args.runs, "min_seconds": args.min_seconds}
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, runner, size in peers(teacher_dir, args.seq_len, args.threads, Path(tmp)):
-            results.append(measure(name, runner, size, feeds, labels, timing))
+            results.append(measure(name, runner, size, feeds, labels, fixed, timing, args.passes))
     for art in student_artifacts(run_dir):
         runner = load(run_dir / art["path"], threads=args.threads)
-        static = getattr(runner, "seq_len", None)
         # Each artifact is fed by its own tokenizer: a vocabulary-pruned student has its own, smaller vocab.txt.
-        art_feeds = encode(artifact_tokenizer(run_dir / art["path"]), texts, static or args.seq_len)
-        results.append(measure(f"student {art['name']}", runner, art["size_bytes"], art_feeds, labels, timing, static))
-    base = results[0]["p50_ms"]
+        own = artifact_tokenizer(run_dir / art["path"])
+        results.append(measure(f"student {art['name']}", runner, art["size_bytes"],
+                               encode(own, texts, args.seq_len), labels, full_row(own, args.seq_len), timing,
+                               args.passes))
+    base, base_real = results[0]["fixed"]["p50_ms"], results[0]["workload"]["p50_ms"]
     for r in results:
-        r["speedup_vs_fp32_teacher"] = round(base / r["p50_ms"], 2)
+        r["speedup_vs_fp32_teacher"] = {"fixed": round(base / r["fixed"]["p50_ms"], 2),
+                                        "workload": round(base_real / r["workload"]["p50_ms"], 2)}
     return {"setting": {"data": str(Path(args.data) / "validation.tsv"), "rows": len(labels), "batch": 1,
-                        "seq_len": args.seq_len, "threads": args.threads, "run_dir": str(run_dir),
-                        "latency_kind": "host", "machine": f"{platform.processor() or platform.machine()}, "
-                        f"{os.cpu_count()} CPUs", "date": time.strftime("%Y-%m-%d")},
+                        "seq_len": args.seq_len, "threads": args.threads, "passes": args.passes,
+                        "run_dir": str(run_dir), "latency_kind": "host",
+                        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
+                        "date": time.strftime("%Y-%m-%d")},
             "results": results}
 
 
 def markdown(report: dict) -> str:
     s = report["setting"]
     lines = [f"# Peer comparison ({s['date']})\n",
-             f"SST-2 validation ({s['rows']} rows), batch 1, seq {s['seq_len']}, {s['threads']} thread(s); latency "
-             f"measured on this machine (**host**: {s['machine']}); student from `{s['run_dir']}`.\n",
-             "| model | accuracy % | size MB | p50 ms | p90 ms | speed-up vs fp32 teacher |", "|---|---|---|---|---|---|"]
+             f"SST-2 validation ({s['rows']} rows), batch 1, {s['threads']} thread(s); latency measured on this "
+             f"machine (**host**: {s['machine']}); student from `{s['run_dir']}`. **Fixed**: one full row of "
+             f"{s['seq_len']} word pieces per call. **Workload**: the validation sentences, one per call, unpadded "
+             f"(each runtime computes at the length it can), median of {s['passes']} passes per row, then over rows. "
+             "Accuracy: each row's own runtime on the same validation rows.\n",
+             "| model | accuracy % | size MB | fixed p50 ms | fixed p90 ms | workload mean ms | workload p50 ms | "
+             "workload p90 ms | speed-up vs fp32 teacher (fixed / workload p50) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in report["results"]:
-        note = f" (static seq {r['seq_len']})" if r.get("seq_len") and r["seq_len"] != s["seq_len"] else ""
-        lines.append(f"| {r['name']}{note} | {r['accuracy'] * 100:.2f} | {r['size_bytes'] / 1e6:.1f} | "
-                     f"{r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['speedup_vs_fp32_teacher']:.2f}x |")
+        shape = (f" (buckets {r['seq_buckets']})" if r.get("seq_buckets") and len(r["seq_buckets"]) > 1 else
+                 f" (static {r['static_seq_len']})" if r.get("static_seq_len") else "")
+        f, w, x = r["fixed"], r["workload"], r["speedup_vs_fp32_teacher"]
+        lines.append(f"| {r['name']}{shape} | {r['accuracy'] * 100:.2f} | {r['size_bytes'] / 1e6:.1f} | "
+                     f"{f['p50_ms']:.2f} | {f['p90_ms']:.2f} | {w['mean_ms']:.2f} | {w['p50_ms']:.2f} | "
+                     f"{w['p90_ms']:.2f} | {x['fixed']:.2f}x / {x['workload']:.2f}x |")
     return "\n".join(lines) + "\n"
 
 
@@ -156,6 +197,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--runs", type=int, default=50)
     p.add_argument("--min-seconds", type=float, default=2.0)
+    p.add_argument("--passes", type=int, default=3, help="workload: times each validation row is run (median)")
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = p.parse_args(argv)
     report = run(args)

@@ -457,8 +457,32 @@ def model_io(model_path: Path) -> dict:
     if missing:
         raise ArtifactError(f"{model_path}: signature '{SIGNATURE}' has no input {missing}; found {list(inputs)}")
     seq_len = int(inputs["input_ids"]["shape"][1])
+    from .exporters.tflite import signature_lengths
+
+    by_len = {n: key for key, n in signature_lengths(model_path).items()}  # length buckets: one signature each
     return {"signature": SIGNATURE, "inputs": {k: (k if k in inputs else None) for k in KEYS},
-            "output": next(iter(runner.get_output_details())), "seq_len": seq_len}
+            "output": next(iter(runner.get_output_details())), "seq_len": seq_len,
+            "seq_buckets": sorted(by_len), "bucket_signatures": {str(n): k for n, k in sorted(by_len.items())}}
+
+
+def bucket_cases(tokenizer, cases, buckets: list[int]) -> list:
+    """``cases`` plus, for every length bucket no case falls in, one case of a length inside it (a sentence of
+    repeated words), so the golden vectors exercise every signature the app may call."""
+    def length(text, pair):
+        return len(tokenizer(text, pair, truncation=True, max_length=buckets[-1])["input_ids"])
+
+    have = {next(b for b in buckets if b >= length(t, p)) for _, t, p in cases}
+    out, lower = list(cases), 0
+    for b in buckets:
+        if b not in have:
+            words = max(1, (lower + b) // 2 - 2)  # roughly mid-bucket: 1 token per word + [CLS]/[SEP]
+            text = " ".join(["good"] * words)
+            while length(text, None) > b and words > 1:
+                words -= 1
+                text = " ".join(["good"] * words)
+            out.append((f"bucket-{b}", text, None))
+        lower = b
+    return out
 
 
 def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str = "tflite-int8", golden_limit: int = 64,
@@ -475,13 +499,20 @@ def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str = "tflite
     out.mkdir(parents=True, exist_ok=True)
     info = tokenizer_info(tokenizer, labels, io["seq_len"], out)  # refuses an unsupported tokenizer before copying
     shutil.copyfile(model, out / "model.tflite")
+    io.setdefault("seq_buckets", [io["seq_len"]])  # a single-signature model: one bucket
+    io.setdefault("bucket_signatures", {str(io["seq_len"]): io["signature"]})
     info |= {"signature": io["signature"], "inputs": io["inputs"], "output": io["output"],
+             "seq_buckets": io["seq_buckets"], "bucket_signatures": io["bucket_signatures"],
              "artifact": artifact, "run": str(run_dir)}
     (out / "labels.json").write_text(json.dumps(info, indent=2, ensure_ascii=True) + "\n")
     sentences = read_sst2_sentences(data_dir, golden_limit) if data_dir else []
-    cases = golden_cases(sentences, with_pairs=False)
+    cases = bucket_cases(tokenizer, golden_cases(sentences, with_pairs=False), io["seq_buckets"])
+    # Logits from the bucketed runner: each case's expected logits come from the bucket the app runs it on.
     golden = golden_vectors(tokenizer, cases, io["seq_len"], runner=load(model, threads=1), atol=atol, rtol=rtol,
                             source={"run": str(run_dir), "artifact": artifact})
+    for case in golden["cases"]:
+        case["bucket"] = next(b for b in io["seq_buckets"] if b >= sum(case["attention_mask"]))
+    golden["seq_buckets"] = io["seq_buckets"]
     write_json(out / "golden.json", golden)
     return {"out": str(out), "model_bytes": (out / "model.tflite").stat().st_size, "cases": len(cases),
             "labels": labels, "seq_len": io["seq_len"], "family": info["tokenizer"]["family"],

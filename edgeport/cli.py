@@ -79,6 +79,35 @@ def _print_summary(summary) -> None:
     for row in summary.rows:
         secs = f"{row['seconds']:.1f}s" if row["status"] == "ran" else "-"
         print(f"  {row['stage']:<10} {row['status']:<14} {secs:>8}  {row['metric'] or ''}")
+    _print_shipping(summary)
+
+
+def _print_shipping(summary) -> None:
+    """Per target, the artifact to ship (``report.render.SHIP_RULE``) and where the report is; only when the report
+    stage is current (ran or up to date) in this run: a report left from an earlier configuration is not read."""
+    import json
+
+    from .report.render import SHIP_RULE_SHORT, ship_choices, ship_line
+
+    if not any(r["stage"] == "report" and r["status"] in ("ran", "skip") for r in summary.rows):
+        return
+    out = Path(summary.run_dir) / "report"
+    try:
+        report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return
+    choices = ship_choices(report)
+    if choices:
+        print(f"\nto ship, per target ({SHIP_RULE_SHORT}):")
+        width = max(map(len, choices))
+        for target, choice in choices.items():
+            shown = ship_line(choice)
+            if choice and choice.get("path"):
+                shown = shown.replace(choice["path"], str(Path(summary.run_dir) / choice["path"]), 1)
+            print(f"  {target:<{width}}  {shown}")
+    print(f"\nreport: {out / 'report.md'}")
+    if (out / "report.html").is_file():
+        print(f"        {out / 'report.html'}")
 
 
 def cmd_status(args) -> int:

@@ -254,6 +254,9 @@ class QuantizeConfig(Section):
     tflite: Literal["dynamic", "full_integer"] = Field(
         "dynamic", description="dynamic: dynamic-range INT8 (ai-edge-quantizer); full_integer: INT8 activations "
                                "too, calibrated on training rows (often wrecks BERT accuracy)")
+    executorch: Literal["dynamic", "static"] = Field(
+        "dynamic", description="PT2E with the XNNPACK quantizer, per-channel INT8 weights; dynamic: activations "
+                               "quantised at run time; static: fixed activation ranges calibrated on training rows")
     calibration_rows: int = Field(128, ge=1, le=100_000,
                                   description="training rows used to calibrate the static/full_integer modes")
     fallback: FallbackConfig = FallbackConfig()
@@ -262,8 +265,9 @@ class QuantizeConfig(Section):
 
 class ExportConfig(Section):
     enabled: bool = True
-    formats: list[Literal["torchscript", "onnx", "tflite"]] = Field(
-        default_factory=lambda: ["torchscript", "onnx", "tflite"], description="formats to export, fp32 each")
+    formats: list[Literal["torchscript", "onnx", "tflite", "executorch"]] = Field(
+        default_factory=lambda: ["torchscript", "onnx", "tflite", "executorch"],
+        description="formats to export, fp32 each")
     seq_len: int | None = Field(None, ge=8, le=4096,
                                 description="static TFLite sequence length; default: data.max_seq_len")
     seq_buckets: list[int] | Literal["auto"] | None = Field(
@@ -281,7 +285,7 @@ class ExportConfig(Section):
     @model_validator(mode="after")
     def _formats(self):
         if self.enabled and not self.formats:
-            raise ValueError("export.formats is empty; list at least one of torchscript, onnx, tflite")
+            raise ValueError("export.formats is empty; list at least one of torchscript, onnx, tflite, executorch")
         if len(set(self.formats)) != len(self.formats):
             raise ValueError("export.formats has duplicates")
         if self.bucket_min & (self.bucket_min - 1):
@@ -364,7 +368,8 @@ class ValidateConfig(Section):
     @model_validator(mode="after")
     def _names(self):
         bad = [k for k in self.tolerances
-               if k.rpartition("-")[0] not in ("torchscript", "onnx", "tflite") or k.rpartition("-")[2] not in ("fp32", "int8")]
+               if k.rpartition("-")[0] not in ("torchscript", "onnx", "tflite", "executorch")
+               or k.rpartition("-")[2] not in ("fp32", "int8")]
         if bad:
             raise ValueError(f"validate.tolerances: unknown artifact names {bad}; use FORMAT-PRECISION, e.g. onnx-int8")
         return self
@@ -586,7 +591,7 @@ def _explain_problems(cfg: PipelineConfig) -> list[str]:
     if not cfg.explain.enabled or cfg.explain.models is None:
         return []
     known = {"teacher": True, "distill": cfg.distill.enabled, "prune": cfg.prune.enabled}
-    for f in ("torchscript", "onnx", "tflite"):
+    for f in ("torchscript", "onnx", "tflite", "executorch"):
         made = cfg.export.enabled and f in cfg.export.formats
         known |= {f"{f}-fp32": made, f"{f}-int8": made and cfg.quantize.enabled}
     problems = []

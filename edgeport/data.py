@@ -240,17 +240,66 @@ def _read_parquet(path: Path) -> list[Row]:
     return [(i + 1, rec) for i, rec in enumerate(table)]
 
 
+HUB_PROBE_SECONDS = 2.5  # one TCP connect to the hub; datasets itself retries an unreachable hub for ~25 s
+
+
+def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
+    """Whether a TCP connection to the hub (``HF_ENDPOINT``, default huggingface.co:443) opens within ``timeout``."""
+    import os
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    try:
+        socket.create_connection((url.hostname, url.port or (80 if url.scheme == "http" else 443)), timeout).close()
+        return True
+    except OSError:  # no route, DNS failure, refused, timed out
+        return False
+
+
+def _offline_env() -> bool:
+    import os
+
+    return any(os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE")
+               for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+
+
+class _HubOffline:
+    """datasets and huggingface_hub in offline mode for one load: a cached copy is used, a missing one fails at
+    once instead of after datasets' retries. (Both read their offline flag from module constants set at import.)"""
+
+    def __enter__(self):
+        import datasets.config
+        import huggingface_hub.constants
+
+        self._saved = [(m, m.HF_HUB_OFFLINE) for m in (datasets.config, huggingface_hub.constants)]
+        for module, _ in self._saved:
+            module.HF_HUB_OFFLINE = True
+        return self
+
+    def __exit__(self, *exc):
+        for module, value in self._saved:
+            module.HF_HUB_OFFLINE = value
+
+
 def _load_hub(cfg: DataConfig) -> tuple[dict, list[str] | None]:
+    import contextlib
+
     from .errors import require
 
     datasets = require("datasets", "hub")
     rows, names = {}, cfg.label_names
+    # Offline without saying so (no HF_HUB_OFFLINE): probe once, then load from the cache only.
+    unreachable = not _offline_env() and not hub_reachable()
     for split in _split_names(cfg):
         try:
-            ds = datasets.load_dataset(cfg.hub_id, cfg.hub_config, split=split)
+            with _HubOffline() if unreachable else contextlib.nullcontext():
+                ds = datasets.load_dataset(cfg.hub_id, cfg.hub_config, split=split)
         except Exception as exc:  # network, unknown id, unknown split: all user-fixable
+            why = (f"the hub is unreachable (no network?) and there is no usable cached copy ({exc})"
+                   if unreachable else exc)
             raise DataError(f"could not load dataset '{cfg.hub_id}' ({cfg.hub_config}) split '{split}' from the hub: "
-                            f"{exc}. Offline? Point data.local or EDGEPORT_DATA_DIR at a local copy") from None
+                            f"{why}. Offline? Point data.local or EDGEPORT_DATA_DIR at a local copy") from None
         feature = ds.features.get(cfg.label_column)
         if names is None and hasattr(feature, "names"):
             names = list(feature.names)

@@ -294,6 +294,25 @@ def _input_tensor_names(model) -> dict[str, str]:
     return by_role
 
 
+def _serving_default_only(model) -> None:
+    """A length-bucketed model (``export.seq_buckets``: one signature per bucket) keeps only its ``serving_default``
+    subgraph, the longest bucket. MediaPipe's text graphs run subgraph 0 at its one static length (they tokenize to
+    it and never look at signatures), and its metadata describes a single subgraph; so the MediaPipe file is the
+    single-signature model. Buffers only the dropped subgraphs used are emptied (indices stay valid)."""
+    if len(model.subgraphs) <= 1:
+        return
+    keep = next((s for s in model.signatureDefs or [] if _name(s.signatureKey) == "serving_default"), None)
+    if keep is None:
+        raise ArtifactError(f"the model has {len(model.subgraphs)} subgraphs and no serving_default signature; "
+                            f"MediaPipe text models need one subgraph")
+    sg = model.subgraphs[keep.subgraphIndex]
+    used = {int(t.buffer) for t in sg.tensors} | {int(m.buffer) for m in model.metadata or []}
+    for i, buf in enumerate(model.buffers):
+        if i and i not in used:
+            buf.data, buf.offset, buf.size = None, 0, 0
+    model.subgraphs, keep.subgraphIndex, model.signatureDefs = [sg], 0, [keep]
+
+
 def _check_inputs(model, schema) -> int:
     sg = model.subgraphs[0]
     if len(model.subgraphs) != 1:
@@ -366,6 +385,7 @@ def write_mediapipe_metadata(tflite_in, out_path, vocab_file, label_names, *, pr
     if not labels or any(not x or "\n" in x or "\r" in x for x in labels):
         raise ArtifactError(f"label names {labels!r}: need one non-empty, single-line name per class")
     model = flatbuffer_utils.read_model_from_bytearray(raw)
+    _serving_default_only(model)
     _check_inputs(model, schema)
     names = _input_tensor_names(model)
     sg = model.subgraphs[0]

@@ -141,7 +141,8 @@ def test_bench_cli_on_export_dirs_matches_the_report(run_dir, tmp_path, capsys):
     """`edgeport bench DIR --target X` on an artifact directory the pipeline wrote gives the estimate the run's
     report shows for the same (artifact, target), to the digit, and the same budget checks."""
     report = json.loads((run_dir / "report" / "report.json").read_text())
-    rows = {(r["artifact"], r["target"]): r for r in report["latency"] if r["kind"] == "estimate"}
+    rows = {(r["artifact"], r["target"]): r for r in report["latency"] if r["kind"] == "estimate" and r["input"] == "fixed"}
+    real = {(r["artifact"], r["target"]): r for r in report["latency"] if r["kind"] == "estimate" and r["input"] == "workload"}
     checks = {(c["artifact"], c["target"], c["metric"]): c for c in report["budget_checks"]}
     compared = []
     for stage, name in (("export", "onnx-fp32"), ("export", "tflite-fp32"), ("quantize", "onnx-int8"),
@@ -155,8 +156,13 @@ def test_bench_cli_on_export_dirs_matches_the_report(run_dir, tmp_path, capsys):
         for key in ("p50_ms", "p90_ms", "seq_len", "bound", "efficiency", "method"):
             assert bench["estimate"][key] == row[key], (name, key, bench["estimate"][key], row[key])
         for c in bench["budgets"]:
-            assert c == {k: v for k, v in checks[(name, "android-lowend", c["metric"])].items()
-                         if k not in ("artifact", "target", "format")}, (name, c)
+            recorded = {k: v for k, v in checks[(name, "android-lowend", c["metric"])].items()
+                        if k not in ("artifact", "target", "format")}
+            if c["metric"] == "latency_p90_ms":  # the run judged its workload; the CLI had one full-length row
+                assert (c["input"], recorded["input"]) == ("fixed", "workload")
+                assert recorded["value"] == round(real[(name, "android-lowend")]["p90_ms"], 3) <= c["value"]
+                continue
+            assert c == recorded, (name, c)
         compared.append((name, bench["estimate"]["p90_ms"], row["p90_ms"]))
     print("edgeport bench vs report (android-lowend p90 ms):", compared)
 
@@ -281,3 +287,81 @@ def test_bench_cli_rejects_bad_numbers_and_model_dir(tmp_path, capsys):
     assert "--runs must be at least 1" in err and "--threads must be at least 1" in err
     assert main(["bench", str(tmp_path / "model.onnx"), "--model-dir", str(tmp_path)]) == 2
     assert "--model-dir" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------ workload latency
+
+
+def test_workload_estimate_is_the_per_length_roofline_weighted_by_the_rows():
+    """Static formats compute each row at its smallest bucket, dynamic ones at its true length; the workload
+    figure is the per-row estimate summarised over rows (the per-length estimates weighted by their share)."""
+    import numpy as np
+
+    from edgeport.bench.estimate import count_work, roofline
+    from edgeport.bench.workload import effective_length, estimate_workload
+
+    from test_report import minilm_shapes
+
+    target, shapes = get_target("android-lowend"), minilm_shapes()
+    work_at = lambda n: count_work(shapes, n)  # noqa: E731
+    lengths = [5, 12, 17, 30, 33, 60, 64, 100]
+    assert [effective_length(n, [16, 32, 64, 128]) for n in lengths] == [16, 16, 32, 32, 64, 64, 64, 128]
+    assert effective_length(200, [16, 128]) == 128 and effective_length(7, None) == 7
+    bucketed = estimate_workload(work_at, target, "int8", lengths, [16, 32, 64, 128])
+    at = {n: roofline(count_work(shapes, n), target, "int8")["p50_ms"] for n in (16, 32, 64, 128)}
+    expected = np.mean([at[16], at[16], at[32], at[32], at[64], at[64], at[64], at[128]])
+    assert bucketed["mean_ms"] == pytest.approx(expected, rel=1e-3)
+    assert bucketed["length_shares"] == {"16": 0.25, "32": 0.25, "64": 0.375, "128": 0.125}
+    single = estimate_workload(work_at, target, "int8", lengths, [128])
+    dynamic = estimate_workload(work_at, target, "int8", lengths, None)
+    assert single["p50_ms"] == single["p90_ms"] == at[128]  # every row padded to the one static length
+    assert dynamic["mean_ms"] < bucketed["mean_ms"] < single["mean_ms"]
+
+
+def test_measured_workload_runs_every_row_and_budgets_judge_it():
+    """Each row goes through the runner once per pass at its own length; the budget check uses the workload
+    figure of the strongest kind and says so."""
+    import time
+
+    import numpy as np
+
+    from edgeport.bench.api import check_budgets
+    from edgeport.bench.workload import measure_workload
+
+    seen = []
+
+    def runner(input_ids, attention_mask, token_type_ids=None):
+        seen.append(input_ids.shape[1])
+        time.sleep(input_ids.shape[1] * 2e-5)  # 20 us per token: longer rows take longer
+        return np.zeros((1, 2), dtype=np.float32)
+
+    lengths = [4, 8, 16, 32, 64, 128]
+    feeds = [{"input_ids": np.ones((1, n), np.int64), "attention_mask": np.ones((1, n), np.int64)} for n in lengths]
+    real = measure_workload(runner, feeds, passes=2, warmup=0)
+    assert seen == lengths * 2 and real["rows"] == 6 and real["passes"] == 2
+    assert real["tokens_mean"] == np.mean(lengths) and real["p90_ms"] > real["p50_ms"] >= 0.3
+    target = get_target("host")
+    result = {"size_bytes": 1e6, "estimated_memory_mb": 5.0, "host": {"p50_ms": 9.0, "p90_ms": 9.5, "input": "fixed"},
+              "estimate": {"p90_ms": 3.0}, "workload": {"host": real, "estimate": {"p90_ms": 1.0}}}
+    latency = next(c for c in check_budgets(result, target) if c["metric"] == "latency_p90_ms")
+    assert (latency["kind"], latency["input"], latency["value"]) == ("host", "workload", round(real["p90_ms"], 3))
+    result["workload"] = None
+    latency = next(c for c in check_budgets(result, target) if c["metric"] == "latency_p90_ms")
+    assert (latency["input"], latency["value"]) == ("fixed", 9.5)
+
+
+def test_bench_cli_texts(run_dir, tmp_path, capsys):
+    """`edgeport bench DIR --texts FILE` times those inputs as a workload; a bad file is a clear error (exit 2)."""
+    texts = tmp_path / "texts.txt"
+    texts.write_text("a fine film\n\nthe plot is thin and the jokes are old\nbad\n", encoding="utf-8")
+    out = tmp_path / "r.json"
+    assert main(["bench", str(run_dir / "quantize" / "onnx-int8"), "--texts", str(texts), "--runs", "2",
+                 "--min-seconds", "0", "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["workload"]["host"]["rows"] == 3 == result["workload"]["estimate"]["rows"]
+    assert "workload (3 rows" in capsys.readouterr().out
+    for bad, message in ((tmp_path / "missing.txt", "no such file"), (tmp_path / "blank.txt", "no inputs")):
+        if bad.name == "blank.txt":
+            bad.write_text("\n  \n", encoding="utf-8")
+        assert main(["bench", str(run_dir / "quantize" / "onnx-int8"), "--texts", str(bad)]) == 2
+        assert message in capsys.readouterr().err

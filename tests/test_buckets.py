@@ -158,7 +158,7 @@ def test_validation_of_bucketed_artifact(built):
         row = compare(logits, refs.for_runner(runner), split.labels)
         # fp32: the same logits as the reference at 32 tokens (labels of near-ties may flip on 1e-6 noise)
         assert row["max_abs_diff"] < (1e-3 if key == "multi" else 0.5), (key, row)
-        assert row["agreement"] >= 0.9, (key, row)
+        assert row["agreement"] >= (0.95 if key == "multi" else 0.8), (key, row)
 
 
 @pytest.mark.parametrize("mode", ["dynamic", "full_integer"])
@@ -242,3 +242,24 @@ def test_export_stage_reads_data_only_for_auto():
     assert fp.data().keys() <= ExportStage().reads(auto).keys()
     assert not fp.data().keys() & ExportStage().reads(listed).keys()
     assert ExportStage().reads(auto)["config.export.seq_buckets"] != ExportStage().reads(listed)["config.export.seq_buckets"]
+
+
+def test_mediapipe_on_bucketed_int8(built):
+    """``edgeport mediapipe`` on a bucketed INT8 file: MediaPipe runs subgraph 0 at one static length, so the
+    written model is the serving_default subgraph alone; MediaPipe's TextClassifier agrees with the bucketed
+    runner (bucket-to-bucket float noise only)."""
+    pytest.importorskip("mediapipe.tasks.python.text.text_classifier")
+    from edgeport.mediapipe import mediapipe_agreement, read_mediapipe_metadata, write_for_artifact
+
+    art = built["paths"]["int8-dynamic"].parent
+    out = write_for_artifact(art, built["base"] / "mp" / "model.tflite")
+    assert signature_lengths(out) == {SIGNATURE: SEQ}
+    info = read_mediapipe_metadata(out)
+    assert info["input_tensors"] == ["serving_default_input_ids", "serving_default_attention_mask",
+                                     "serving_default_token_type_ids"]
+    assert info["size_bytes"] < built["paths"]["int8-dynamic"].stat().st_size * 1.5
+    texts = built["texts"][:40]
+    result = mediapipe_agreement(out, art, texts)
+    assert result["rows"] == len(texts) and result["category_names_match"] is True
+    assert result["label_agreement_count"] >= len(texts) - 1, result["examples_over_atol"]
+    assert result["max_score_diff"] < 1e-2, result["examples_over_atol"]

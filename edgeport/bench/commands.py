@@ -58,10 +58,11 @@ def cmd_bench(args) -> int:
         device = run_device_benchmark(AdbBenchmark(info["file"], Path(args.benchmark_binary or "benchmark_model"),
                                                    target.threads, seq, serial=args.serial,
                                                    inputs=info["inputs"]))
+    workload = _workload(args) if args.texts else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EstimateWarning)
         result = bench_artifact(Path(args.artifact), target, measure_host=not args.no_host,
-                                model_dir=model_dir, device=device,
+                                model_dir=model_dir, device=device, workload=workload,
                                 warmup=args.warmup, runs=args.runs, min_seconds=args.min_seconds)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
@@ -70,6 +71,27 @@ def cmd_bench(args) -> int:
         Path(args.json).write_text(json.dumps(result, indent=2, default=str) + "\n")
         print(f"wrote {args.json}")
     return 0
+
+
+def _workload(args) -> list:
+    """Batch-1 feeds of ``--texts`` (one input per line, blank lines skipped), tokenised by the artifact's own
+    tokenizer and truncated at its export length, as the bench stage feeds the eval split."""
+    from ..errors import EdgeportError
+    from .api import artifact_info
+    from .workload import encode_split
+
+    path = Path(args.texts)
+    if not path.is_file():
+        raise EdgeportError(f"--texts {path}: no such file; give a UTF-8 text file with one input per line")
+    try:
+        texts = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError as exc:
+        raise EdgeportError(f"--texts {path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    if not texts:
+        raise EdgeportError(f"--texts {path}: no inputs (every line is blank); write one input per line")
+    info = artifact_info(Path(args.artifact))
+    longest = info["static_seq_len"] or info["export_seq_len"] or 128
+    return encode_split(Path(args.artifact), texts, None, int(longest), args.texts_limit)
 
 
 def _print_bench(r: dict) -> None:
@@ -89,8 +111,13 @@ def _print_bench(r: dict) -> None:
             line += (f"  ({fig['bound']}-bound: {fig['gops']} GOP, {fig['mbytes']} MB moved; peak {fig['peak_gops']} "
                      f"GOPS, {fig['bandwidth_gbs']} GB/s, efficiency {fig['efficiency']}; {fig['method']})")
         print(line)
+    for kind, fig in (r.get("workload") or {}).items():
+        if fig:
+            print(f"  {kind:<9} workload ({fig['rows']} rows, one per call): mean {fig['mean_ms']} ms  "
+                  f"p50 {fig['p50_ms']} ms  p90 {fig['p90_ms']} ms")
     for c in r["budgets"]:
-        print(f"  budget {c['metric']:<15} {str(c['value']):>9} <= {c['limit']:<7g} {'ok' if c['ok'] else 'OVER'} ({c['kind']})")
+        print(f"  budget {c['metric']:<15} {str(c['value']):>9} <= {c['limit']:<7g} {'ok' if c['ok'] else 'OVER'} "
+              f"({c['kind']}{', ' + c['input'] if c.get('input') else ''})")
 
 
 def cmd_report(args) -> int:
@@ -133,13 +160,16 @@ def register(sub) -> None:
     t.set_defaults(fn=cmd_targets)
 
     b = sub.add_parser("bench", help="latency of one artifact on a device profile (host / device / estimate)")
-    b.add_argument("artifact", help="a model file (.pt/.onnx/.tflite) or its artifact directory")
+    b.add_argument("artifact", help="a model file (.pt/.onnx/.tflite/.pte) or its artifact directory")
     b.add_argument("--target", default="host", help="a profile name (edgeport targets) or a YAML file")
     b.add_argument("--threads", type=int, help="override the profile's thread count")
     b.add_argument("--warmup", type=int, default=10)
     b.add_argument("--runs", type=int, default=50, help="at least this many timed runs")
     b.add_argument("--min-seconds", type=float, default=2.0, help="and at least this long")
     b.add_argument("--no-host", action="store_true", help="skip the host measurement (estimate only)")
+    b.add_argument("--texts", metavar="FILE", help="also time a workload: these inputs (one per line), one per "
+                                                   "call at the length the runtime computes; budgets judge it")
+    b.add_argument("--texts-limit", type=int, metavar="N", help="only the first N lines of --texts")
     b.add_argument("--model-dir", help="HF model dir to count the work from (default: the physical shapes the "
                                        "artifact's artifact.json carries)")
     b.add_argument("--device", action="store_true", help="also measure on an adb device with benchmark_model")

@@ -21,7 +21,7 @@ import logging
 import warnings
 from pathlib import Path
 
-from ..errors import require
+from ..errors import MissingExtraError, require
 from .base import QTol, QuantizeRequest, Tolerance, logits_only, model_inputs, refuse_unsupported
 
 MIN_SEQ = 2  # [CLS] [SEP]: the shortest input a tokenizer gives
@@ -56,12 +56,10 @@ class ExecuTorchExporter:
         if req.mode not in self.quantize_modes:
             raise ValueError(f"executorch INT8 supports {', '.join(self.quantize_modes)}, not {req.mode!r}")
         require("executorch", "executorch")
-        require("torchao", "executorch")
-        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-
         names = model_inputs(req.model)
         path = req.out_dir / f"model{self.suffix}"
-        with _quiet():
+        with _quiet():  # torchao logs missing CUDA kernels on import
+            convert_pt2e, prepare_pt2e = _pt2e()
             graph = _export(logits_only(req.model), req.model, req.sample).module()
             prepared = prepare_pt2e(graph, _quantizer(dynamic=req.mode == "dynamic"))
             with torch.no_grad():
@@ -73,6 +71,14 @@ class ExecuTorchExporter:
             quantized = convert_pt2e(prepared)
             _lower(_export(quantized, req.model, req.sample), path)
         return path
+
+
+def _pt2e():
+    try:
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    except ImportError:
+        raise MissingExtraError("torchao", "executorch") from None
+    return convert_pt2e, prepare_pt2e
 
 
 def _args(sample: dict, names) -> tuple:

@@ -38,7 +38,10 @@ def markdown(report: dict) -> str:
 
 SHIP_RULE = ("an artifact that fails no validate gate and meets every budget of the target (size, p90 latency, peak "
              "memory); among those, the target's preferred format first, then the lowest p90 latency of the strongest "
-             "evidence the target has (device > host > estimate; never compared across kinds), then the smaller file")
+             "evidence the target has (device > host > estimate; never compared across kinds; the workload figure "
+             "where measured, as the budgets use), then the smaller file")
+SHIP_RULE_SHORT = ("passes every gate and budget; then the target's format, the lowest p90 latency, the smallest file; "
+                   "the full rule is in report.md")
 LATENCY_KINDS = ("device", "host", "estimate")  # strongest evidence first
 
 
@@ -57,7 +60,10 @@ def ship_choices(report: dict) -> dict[str, dict | None]:
         passing = [n for n in arts if n not in failed and checks.get(n) and all(c["ok"] for c in checks[n])]
         rows = [r for r in report.get("latency") or [] if r.get("target") == target and r.get("p90_ms") is not None]
         kind = next((k for k in LATENCY_KINDS if any(r["kind"] == k and r["artifact"] in passing for r in rows)), None)
-        p90 = {r["artifact"]: r["p90_ms"] for r in rows if r["kind"] == kind}
+        # the workload figure (what the budgets judge) where the bench stage measured one, else the fixed-length one
+        p90, inputs = {}, {}
+        for r in sorted((r for r in rows if r["kind"] == kind), key=lambda r: r.get("input") == "workload"):
+            p90[r["artifact"]], inputs[r["artifact"]] = r["p90_ms"], r.get("input") or "fixed"
         preferred = _preferred_format(report, target)
         ranked = sorted(passing, key=lambda n: (arts[n].get("format") != preferred, p90.get(n, float("inf")),
                                                 arts[n].get("size_bytes") or float("inf"), n))
@@ -68,7 +74,8 @@ def ship_choices(report: dict) -> dict[str, dict | None]:
         choices[target] = {"artifact": a["name"], "path": a.get("path"), "format": a.get("format"),
                            "precision": a.get("precision"), "accuracy": a.get("accuracy"),
                            "size_bytes": a.get("size_bytes"), "p90_ms": p90.get(a["name"]),
-                           "kind": kind if a["name"] in p90 else None, "preferred_format": preferred}
+                           "kind": kind if a["name"] in p90 else None, "input": inputs.get(a["name"]),
+                           "preferred_format": preferred}
     return choices
 
 
@@ -90,7 +97,8 @@ def ship_line(choice: dict | None) -> str:
     """One line per target, for report.md and the end-of-run summary."""
     if choice is None:
         return "no artifact passes every gate and budget"
-    lat = f"p90 {_fmt(choice['p90_ms'])} ms ({choice['kind']})" if choice.get("p90_ms") is not None else "no latency"
+    lat = (f"p90 {_fmt(choice['p90_ms'])} ms ({choice['kind']}, {choice.get('input') or 'fixed'})"
+           if choice.get("p90_ms") is not None else "no latency")
     return (f"{choice['path'] or choice['artifact']} ({choice['format']} {choice['precision']}, accuracy "
             f"{_pct(choice['accuracy'])}%, {lat}, {_fmt(choice['size_bytes'], 2, 1e-6)} MB)")
 

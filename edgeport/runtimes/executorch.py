@@ -59,7 +59,8 @@ class ExecuTorchRunner:
         rows = []
         with _POOL:
             if self._lib._threadpool_get_thread_count() != self.threads:
-                self._lib._unsafe_reset_threadpool(self.threads)
+                with _stderr_to_null():  # "Resetting threadpool to N threads."
+                    self._lib._unsafe_reset_threadpool(self.threads)
             for i in range(width and len(feeds[0])):
                 rows.append(self._method.execute([f[i:i + 1] for f in feeds])[0].numpy())
         if not rows:

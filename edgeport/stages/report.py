@@ -41,6 +41,9 @@ class ReportStage:
 
         cfg = ctx.cfg.report
         report = build_report(ctx.run_dir, ctx.out, budget_gate=cfg.budget_gate, plots=cfg.plots)
+        from ..report.cards import write_docs
+
+        write_docs(ctx.run_dir, ctx.out, report)  # report.html beside report.md; a model card in every model dir
         failures = list(report["gate_failures"])
         regressed = 0
         if cfg.baseline:

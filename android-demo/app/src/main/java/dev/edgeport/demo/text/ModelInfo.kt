@@ -17,7 +17,27 @@ class ModelInfo(
     val signature: String?,
     /** labels.json's `tokenizer` section (see [TokenizerSpec]); null in files written before it existed (WordPiece). */
     val tokenizerSpec: Map<*, *>? = null,
+    /**
+     * Length buckets (labels.json `seq_buckets`: one model signature per bucket, ascending, the last = [seqLen]);
+     * `[seqLen]` for a single-signature model.
+     */
+    val seqBuckets: List<Int> = listOf(seqLen),
+    /** Signature key per bucket (labels.json `bucket_signatures`); the longest bucket is [signature]. */
+    val bucketSignatures: Map<Int, String> = emptyMap(),
 ) {
+    init {
+        require(seqBuckets.isNotEmpty() && seqBuckets == seqBuckets.sorted().distinct() && seqBuckets.last() == seqLen) {
+            "labels.json: seq_buckets $seqBuckets must be ascending and end at seq_len $seqLen"
+        }
+    }
+
+    /** The smallest bucket that holds [length] tokens (the encoding's attention-mask sum); the longest otherwise. */
+    fun bucketFor(length: Int): Int = seqBuckets.firstOrNull { it >= length } ?: seqLen
+
+    /** The signature key of [bucket]: labels.json's name for it, else [signatureKey] for the longest. */
+    fun signatureFor(bucket: Int): String =
+        bucketSignatures[bucket] ?: if (bucket == seqLen) signatureKey else "seq_$bucket"
+
     /** wordpiece, bpe or unigram. */
     val tokenizerFamily: String get() = tokenizerSpec?.get("family") as String? ?: "wordpiece"
 
@@ -55,6 +75,9 @@ class ModelInfo(
                 m["output"] as String?,
                 m["signature"] as String?,
                 m["tokenizer"] as Map<*, *>?,
+                (m["seq_buckets"] as List<*>?)?.map { (it as Double).toInt() } ?: listOf((m["seq_len"] as Double).toInt()),
+                (m["bucket_signatures"] as Map<*, *>? ?: emptyMap<String, String>())
+                    .entries.associate { (k, v) -> (k as String).toInt() to v as String },
             )
         }
     }

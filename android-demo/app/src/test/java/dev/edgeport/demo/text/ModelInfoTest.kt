@@ -27,4 +27,24 @@ class ModelInfoTest {
         assertEquals("", ModelInfo.parse(labels("")).signatureKey)
         assertEquals("", ModelInfo.parse(labels(""", "signature": null""")).signatureKey)
     }
+
+    @Test fun smallestBucketHoldingTheInputIsChosen() {
+        val info = ModelInfo.parse(labels(""", "signature": "serving_default", "seq_buckets": [4, 8, 16],
+            "bucket_signatures": {"4": "seq_4", "8": "seq_8", "16": "serving_default"}"""))
+        assertEquals(listOf(4, 8, 16), info.seqBuckets)
+        assertEquals(listOf(4, 4, 4, 8, 8, 16, 16), listOf(0, 1, 4, 5, 8, 9, 16).map(info::bucketFor))
+        assertEquals("seq_4", info.signatureFor(4))
+        assertEquals("serving_default", info.signatureFor(info.bucketFor(12)))
+    }
+
+    @Test fun singleSignatureFileIsOneBucket() {
+        val info = ModelInfo.parse(labels(""", "signature": "serving_default""""))
+        assertEquals(listOf(16), info.seqBuckets)
+        assertEquals(16, info.bucketFor(3))
+        assertEquals("serving_default", info.signatureFor(16))
+    }
+
+    @Test(expected = IllegalArgumentException::class) fun bucketsMustEndAtSeqLen() {
+        ModelInfo.parse(labels(""", "seq_buckets": [4, 8]"""))
+    }
 }
