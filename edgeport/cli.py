@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import re
 import shutil
 import sys
+import warnings
 from pathlib import Path
 
 from . import __version__
@@ -213,13 +216,45 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _quiet_third_party_logs() -> None:
-    """transformers imports torchao when it is installed (litert-torch brings it); torchao and torch then log
-    warnings about CUDA kernels and torch.compile internals that say nothing about an edgeport run."""
-    import logging
+# The classification head edgeport adds to a checkpoint without one (the teacher's first load): transformers
+# reports its weights as MISSING, which is the expected state, not a problem. Any other MISSING, UNEXPECTED or
+# MISMATCHED key still shows.
+_NEW_HEAD_KEY = re.compile(r"^(classifier|pre_classifier|score)\.[\w.]+$")
 
+
+class _ThirdPartyNoise(logging.Filter):
+    """Drops two transformers messages that mislead in an edgeport run (logger transformers.modeling_utils):
+    * "`loss_type=None` ... Using the default loss: `ForCausalLMLoss`": printed when export code touches
+      ``model.loss_function``; a sequence classifier never computes that loss here;
+    * the LOAD REPORT table when the only keys it lists are the fresh classification head's MISSING weights."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if "Using the default loss: `ForCausalLMLoss`" in msg:
+            return False
+        if "LOAD REPORT" in msg:
+            keys = [(cells[0], cells[1]) for cells in
+                    ([c.strip() for c in line.split("|")] for line in msg.splitlines() if "|" in line)
+                    if len(cells) >= 2 and cells[0] and cells[0] != "Key"]
+            head_only = bool(keys) and all("MISSING" in status and _NEW_HEAD_KEY.match(k) for k, status in keys)
+            return not head_only
+        return True
+
+
+def _quiet_third_party_logs() -> None:
+    """Third-party messages that say nothing about an edgeport run, each silenced at its source, by its logger and
+    message (never edgeport's own warnings, never a whole library):
+    * transformers imports torchao when it is installed (litert-torch brings it); torchao and torch then log
+      warnings about CUDA kernels and torch.compile internals (loggers torchao, torch.utils._pytree);
+    * transformers' ForCausalLMLoss notice and the fresh head's LOAD REPORT (``_ThirdPartyNoise``);
+    * torch.ao.quantization's DeprecationWarning (quantize_dynamic is still the working CPU INT8 path in torch 2.x).
+    """
     for name in ("torchao", "torch.utils._pytree"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    hf = logging.getLogger("transformers.modeling_utils")
+    if not any(isinstance(f, _ThirdPartyNoise) for f in hf.filters):
+        hf.addFilter(_ThirdPartyNoise())
+    warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated", category=DeprecationWarning)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -278,7 +278,10 @@ class ExportConfig(Section):
         "or auto: the powers of two bucket_min, 2*bucket_min, ... up to the smallest one that holds bucket_coverage "
         "of the training split's token lengths (the model's tokenizer, truncated at data.max_seq_len), then the "
         "export length, so no row is cut shorter than the export length")
-    bucket_min: int = Field(16, ge=8, le=4096, description="seq_buckets auto: the smallest bucket (a power of two)")
+    # 32, not 16: every TFLite signature carries its own INT8 quantization parameters (~0.27 MB for the default
+    # student's embedding table) and tensor names; a 16 bucket costs ~3.5% more file and saves ~0.3 ms on the 22%
+    # of SST-2 rows that fit it (measured on the default student: 4 buckets +10.8%, 3 buckets within 10%).
+    bucket_min: int = Field(32, ge=8, le=4096, description="seq_buckets auto: the smallest bucket (a power of two)")
     bucket_coverage: float = Field(0.99, gt=0, le=1, description="seq_buckets auto: the buckets below the export "
                                    "length stop at the smallest power of two holding this share of training rows")
 
