@@ -6,7 +6,7 @@ For each architecture in ``tests/family.py`` (a random tiny model with a tokeniz
 text: WordPiece, byte-level BPE or Unigram) this runs the real CLI twice:
 
 1. ``edgeport run`` on the base model: teacher fine-tuning, distillation into layer [1], head + FFN pruning
-   (half of each) with vocabulary pruning, export to TorchScript/ONNX/TFLite in fp32, INT8 of each, validate;
+   (half of each) with vocabulary pruning, export to TorchScript/ONNX/TFLite/ExecuTorch in fp32, INT8 of each, validate;
 2. ``edgeport run --until teacher`` on a ready classifier with ``teacher.finetune: never`` (loading).
 
 A cell is ✓ when its stage finished with no gate failure (an artifact: exported, and every validate gate on it
@@ -36,7 +36,7 @@ from family import ARCHITECTURES, TOKENIZER_FAMILY, make_tiny  # noqa: E402
 from edgeport.models.arch import ARCHES  # noqa: E402
 from tiny_pipeline import write_data  # noqa: E402
 
-FORMATS = ("torchscript", "onnx", "tflite")
+FORMATS = ("torchscript", "onnx", "tflite", "executorch")
 PRECISIONS = ("fp32", "int8")
 STAGE_CELLS = ("teacher: fine-tune", "teacher: load classifier", "distill", "prune: heads+FFN", "prune: vocabulary")
 ARTIFACT_CELLS = tuple(f"{f}-{p}" for f in FORMATS for p in PRECISIONS)

@@ -64,6 +64,7 @@ def cmd_run(args) -> int:
         for item in plan:
             print(f"  {item.stage.name:<10} {item.action:<14} {item.reason}")
         return 0
+    _quiet_progress_bars()
     summary = execute(STAGES, cfg, args.until, args.force)
     from .pipeline.dist import is_main
 
@@ -222,39 +223,74 @@ def build_parser() -> argparse.ArgumentParser:
 _NEW_HEAD_KEY = re.compile(r"^(classifier|pre_classifier|score)\.[\w.]+$")
 
 
-class _ThirdPartyNoise(logging.Filter):
-    """Drops two transformers messages that mislead in an edgeport run (logger transformers.modeling_utils):
-    * "`loss_type=None` ... Using the default loss: `ForCausalLMLoss`": printed when export code touches
-      ``model.loss_function``; a sequence classifier never computes that loss here;
-    * the LOAD REPORT table when the only keys it lists are the fresh classification head's MISSING weights."""
+def _fresh_head_only(msg: str) -> bool:
+    if "LOAD REPORT" not in msg:
+        return False
+    keys = [(cells[0], cells[1]) for cells in ([c.strip() for c in line.split("|")] for line in msg.splitlines()
+                                               if "|" in line) if len(cells) >= 2 and cells[0] and cells[0] != "Key"]
+    return bool(keys) and all("MISSING" in status and _NEW_HEAD_KEY.match(k) for k, status in keys)
+
+
+class _DropMessages(logging.Filter):
+    """Drops the records of one logger that ``drop(message)`` says are noise; everything else passes."""
+
+    def __init__(self, drop):
+        super().__init__()
+        self.drop = drop
 
     def filter(self, record: logging.LogRecord) -> bool:
-        msg = record.getMessage()
-        if "Using the default loss: `ForCausalLMLoss`" in msg:
-            return False
-        if "LOAD REPORT" in msg:
-            keys = [(cells[0], cells[1]) for cells in
-                    ([c.strip() for c in line.split("|")] for line in msg.splitlines() if "|" in line)
-                    if len(cells) >= 2 and cells[0] and cells[0] != "Key"]
-            head_only = bool(keys) and all("MISSING" in status and _NEW_HEAD_KEY.match(k) for k, status in keys)
-            return not head_only
-        return True
+        return not self.drop(record.getMessage())
+
+
+# logger -> which of its messages mislead or say nothing in an edgeport run
+_NOISE = {
+    # "`loss_type=None` ... Using the default loss: `ForCausalLMLoss`": export code touching model.loss_function; a
+    # sequence classifier never computes that loss here. The LOAD REPORT of the fresh classification head.
+    "transformers.modeling_utils": lambda m: "Using the default loss: `ForCausalLMLoss`" in m or _fresh_head_only(m),
+    # torch.onnx registers torchvision's detection ops when it can; a text model needs none of them
+    "torch.onnx._internal.exporter._registration": lambda m: m.startswith("torchvision is not installed"),
+}
+# (message regex, category): deprecations inside torch/transformers that edgeport triggers only through them
+_NOISY_WARNINGS = [
+    (r"torch\.ao\.quantization is deprecated", DeprecationWarning),  # quantize_dynamic: the working CPU INT8 path
+    (r"torch\.quantize_per_tensor, torch\.quantize_per_channel and other quantized tensor creation functions",
+     UserWarning),  # the same path's own deprecation notice, raised inside torch.ao.nn.quantized
+    (r"`is_gradient_checkpointing` is deprecated", FutureWarning),  # tracing reads every model attribute
+    (r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning),  # torch.export's own pytree use
+    (r"# The axis name: \w+ will not be used, since it shares the same shape constraints", UserWarning),  # onnx
+]
+# transformers' own progress bars for local loads and saves (hub downloads keep theirs)
+_QUIET_BARS = ("Loading weights", "Writing model shards")
 
 
 def _quiet_third_party_logs() -> None:
     """Third-party messages that say nothing about an edgeport run, each silenced at its source, by its logger and
-    message (never edgeport's own warnings, never a whole library):
+    message or by warning text and category (never edgeport's own warnings, never a whole library):
     * transformers imports torchao when it is installed (litert-torch brings it); torchao and torch then log
       warnings about CUDA kernels and torch.compile internals (loggers torchao, torch.utils._pytree);
-    * transformers' ForCausalLMLoss notice and the fresh head's LOAD REPORT (``_ThirdPartyNoise``);
-    * torch.ao.quantization's DeprecationWarning (quantize_dynamic is still the working CPU INT8 path in torch 2.x).
+    * ``_NOISE``: per logger, the messages dropped; ``_NOISY_WARNINGS``: the Python warnings ignored.
     """
     for name in ("torchao", "torch.utils._pytree"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    hf = logging.getLogger("transformers.modeling_utils")
-    if not any(isinstance(f, _ThirdPartyNoise) for f in hf.filters):
-        hf.addFilter(_ThirdPartyNoise())
-    warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated", category=DeprecationWarning)
+    for name, drop in _NOISE.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessages) for f in logger.filters):
+            logger.addFilter(_DropMessages(drop))
+    for message, category in _NOISY_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category)
+
+
+def _quiet_progress_bars() -> None:
+    """transformers draws a bar per model load and save ("Loading weights", "Writing model shards"); a run loads
+    a dozen models, and the stages print their own progress."""
+    from transformers.utils import logging as hf_logging
+
+    def hook(factory, args, kwargs):
+        if kwargs.get("desc") in _QUIET_BARS:
+            kwargs = dict(kwargs, disable=True)
+        return factory(*args, **kwargs)
+
+    hf_logging.set_tqdm_hook(hook)
 
 
 def main(argv: list[str] | None = None) -> int:

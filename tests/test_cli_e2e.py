@@ -47,7 +47,7 @@ def test_validate_and_report_agree_with_the_models(tiny_run):
     assert results["reference"]["accuracy"] == manifest["distill"]["metrics"]["eval_accuracy"]
     assert results["teacher"]["eval_accuracy"] == manifest["teacher"]["metrics"]["eval_accuracy"]
     names = {a["name"] for a in results["artifacts"]}
-    assert names == {f"{f}-{p}" for f in ("torchscript", "onnx", "tflite") for p in ("fp32", "int8")}
+    assert names == {f"{f}-{p}" for f in ("torchscript", "onnx", "tflite", "executorch") for p in ("fp32", "int8")}
     for art in results["artifacts"]:
         assert 0.0 <= art["accuracy"] <= 1.0 and art["gate_failures"] == []
         if art["precision"] == "fp32":  # an exported fp32 model computes what torch computes

@@ -8,7 +8,6 @@ import logging
 import socket
 import time
 import warnings
-from pathlib import Path
 
 import pytest
 
@@ -134,5 +133,8 @@ def test_third_party_noise_is_filtered_at_its_source():
         _quiet_third_party_logs()  # re-installs its filters over the "default" above, like main() does
         warnings.warn("torch.ao.quantization is deprecated and will be removed in 2.10. For migrations of users: "
                       "1. Eager mode quantization", DeprecationWarning)
+        warnings.warn("torch.quantize_per_tensor, torch.quantize_per_channel and other quantized tensor creation "
+                      "functions that produce tensors with dtype torch.quint8 ... are deprecated", UserWarning)
+        warnings.warn("`is_gradient_checkpointing` is deprecated and will be removed in v6.", FutureWarning)
         warnings.warn("edgeport: something the user must read", UserWarning)
     assert [str(w.message) for w in caught] == ["edgeport: something the user must read"]

@@ -17,15 +17,15 @@ import pytest
 
 pytest.importorskip("executorch")
 
-from conftest import make_tiny_bert  # noqa: E402
-from test_export import SEQ, Split, eval_texts, spread_model  # noqa: E402
+from conftest import make_tiny_bert
+from test_export import SEQ, Split, eval_texts, spread_model
 
-from edgeport import runtimes  # noqa: E402
-from edgeport.config import ValidateConfig  # noqa: E402
-from edgeport.errors import ArtifactError  # noqa: E402
-from edgeport.exporters import EXPORTERS, QuantizeRequest, make_sample, write_sidecar  # noqa: E402
-from edgeport.validation import (artifact_logits, compare, gate_failures, gate_stats,  # noqa: E402
-                                 reference_logits, resolved_tolerance)
+from edgeport import runtimes
+from edgeport.config import ValidateConfig
+from edgeport.errors import ArtifactError
+from edgeport.exporters import EXPORTERS, QuantizeRequest, make_sample, write_sidecar
+from edgeport.validation import (artifact_logits, compare, gate_failures, gate_stats, reference_logits,
+                                 resolved_tolerance)
 
 LABELS = ["negative", "positive"]
 MARGIN = 0.5  # judged rows: |logit1 - logit0| of the fp32 model at least this (near-ties flip under any noise)
@@ -134,8 +134,9 @@ def test_predict_reads_a_pte_artifact(built, capsys):
 
 @pytest.mark.slow
 def test_static_int8_calibrated_on_real_rows(built):
-    from edgeport.runtimes.text import encode_rows, pad_batch
     from family import sst2_texts
+
+    from edgeport.runtimes.text import encode_rows, pad_batch
 
     tok = built["tok"]
     rows = [pad_batch([r], width=SEQ, pad_id=tok.pad_token_id) for r in encode_rows(tok, sst2_texts("train", 32),

@@ -24,8 +24,8 @@ from edgeport.validation import (artifact_logits, compare, gate_failures, gate_s
                                  resolved_tolerance)
 
 SEQ = 32
-DEFAULT_MODES = {"torchscript": "dynamic", "onnx": "dynamic", "tflite": "dynamic"}
-PAIRS = [(fmt, prec) for fmt in ("torchscript", "onnx", "tflite") for prec in ("fp32", "int8")]
+DEFAULT_MODES = {"torchscript": "dynamic", "onnx": "dynamic", "tflite": "dynamic", "executorch": "dynamic"}
+PAIRS = [(fmt, prec) for fmt in ("torchscript", "onnx", "tflite", "executorch") for prec in ("fp32", "int8")]
 LABELS = ["negative", "positive"]
 MARGIN = 0.5  # min |logit1 - logit0| of the fp32 model for a row to be judged
 JUDGED = 400  # validation sentences judged (about 300 keep the margin): enough rows for the gates' exact tests

@@ -343,3 +343,55 @@ def test_fake_runs_hold_what_validate_and_bench_write(real_run, tmp_path):
     fake_row = next(r for r in fake["bench"]["metrics"]["results"] if r["target"] == "host")
     assert set(fake_row) == set(real_row) and set(fake_row["host"]) == set(real_row["host"])
     assert set(fake_row["workload"]["host"]) == set(real_row["workload"]["host"])
+
+
+def test_report_html_is_self_contained(tmp_path):
+    """report.html: report.md's content as HTML, every plot embedded as a data URI, nothing fetched."""
+    import base64
+    import re
+
+    from edgeport.report.html import write_html
+
+    run = fake_run(tmp_path / "run")
+    report = build_report(run, tmp_path / "out")
+    page = write_html(tmp_path / "out", report).read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<table>" in page and "<h2>What to ship</h2>" in page
+    for name, *_ in ARTS:
+        assert name in page
+    assert "src=\"http" not in page and "<script" not in page and "<link" not in page and "url(" not in page
+    srcs = re.findall(r'<img src="([^"]*)"', page)
+    assert len(srcs) == len(report["plots"]) == 2
+    for src in srcs:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:4] == b"\x89PNG"
+
+
+def test_accuracy_plot_teacher_reference_and_label_placement():
+    from edgeport.report.plots import _pyplot, place_labels, teacher_reference
+
+    report = {"models": [{"stage": "teacher", "eval_accuracy": 0.9, "eval_split": "validation"}],
+              "latency": [{"artifact": "onnx-int8", "target": "host", "kind": "host", "p90_ms": 3.0}]}
+    # no teacher latency in the report: accuracy only (the plot draws a line; no latency is invented)
+    assert teacher_reference(report) == {"accuracy": 0.9, "split": "validation", "latency": {}}
+    report["latency"].append({"artifact": "teacher", "target": "host", "kind": "host", "p90_ms": 20.0})
+    assert teacher_reference(report)["latency"] == {("host", "host"): 20.0}
+    assert teacher_reference({"models": []}) is None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 4))
+    # three artifacts at one point (fp32 formats often tie) and two close by
+    items = [("tflite-fp32", 8.0, 87.4), ("onnx-fp32", 8.0, 87.4), ("torchscript-fp32", 8.0, 87.4),
+             ("onnx-int8", 2.0, 88.1), ("torchscript-int8", 2.0, 87.6)]
+    for _, x, y in items:
+        ax.scatter(x, y)
+    ax.set_xlim(0, 12)
+    ax.set_ylim(85, 90)
+    fig.tight_layout()
+    labels = place_labels(ax, items)
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    inside = ax.get_window_extent(renderer)
+    for i, a in enumerate(boxes):
+        assert inside.x0 <= a.x0 and a.x1 <= inside.x1 and inside.y0 <= a.y0 and a.y1 <= inside.y1
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (labels[i].get_text(), a, b)
+    plt.close(fig)

@@ -126,7 +126,8 @@ def cmd_report(args) -> int:
     run_dir = Path(args.run_dir)
     out = Path(args.out) if args.out else run_dir / "report-cli"
     report = build_report(run_dir, out, budget_gate=args.budget_gate, plots=not args.no_plots)
-    print(f"wrote {out / 'report.md'}, {out / 'report.json'}" + "".join(f", {out / p}" for p in report["plots"]))
+    print(f"wrote {out / 'report.md'}, {out / 'report.json'}, {out / 'report.html'}"
+          + "".join(f", {out / p}" for p in report["plots"]))
     if report["gate_failures"]:
         print("gates failing in this run:\n" + "\n".join(f"  - {f}" for f in report["gate_failures"]))
     if not args.baseline:

@@ -76,7 +76,7 @@ class TFLiteExporter:
         if req.mode == "dynamic":
             q = quantizer.Quantizer(str(req.fp32_path), recipe.dynamic_wi8_afp32())
             with _quiet():
-                result = q.quantize(enable_progress_report=False)
+                result = q.quantize(enable_progress_bar=False, enable_progress_report=False)
         elif req.mode == "full_integer":
             q = quantizer.Quantizer(str(req.fp32_path), recipe.static_wi8_ai8())
             # Calibration feeds signature inputs by name (LiteRT sorts them alphabetically; names avoid that trap),
@@ -89,7 +89,8 @@ class TFLiteExporter:
                 fit = [r for r in req.calibration if int(r["attention_mask"].sum()) <= length] or req.calibration
                 data[sig] = [{k: v[:, :length].astype("int32") for k, v in r.items() if k in names} for r in fit]
             with _quiet():
-                result = q.quantize(q.calibrate(data, num_threads=1), enable_progress_report=False)
+                result = q.quantize(q.calibrate(data, num_threads=1), enable_progress_bar=False,
+                                    enable_progress_report=False)
         else:
             raise ValueError(f"tflite INT8 supports 'dynamic' or 'full_integer', not {req.mode!r}")
         out = req.out_dir / f"model{self.suffix}"
@@ -208,11 +209,14 @@ def check_builtin_only(path: Path) -> list[str]:
 
 @contextlib.contextmanager
 def _quiet():
-    """litert-torch and the quantizer print progress bars and reports; the stage prints its own summary."""
+    """litert-torch and the quantizer print progress bars and reports (Python) and absl/oneDNN/op-count lines
+    (C++, straight to fd 2); the stage prints its own summary. A failure replays the native lines."""
+    from ..quiet import native_stderr
+
     level = logging.getLogger().level
     logging.getLogger().setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), native_stderr():
             yield
     finally:
         logging.getLogger().setLevel(level)

@@ -39,7 +39,11 @@ class TorchScriptExporter:
         spec = ({n for n, m in wrapper.named_modules() if isinstance(m, torch.nn.Linear)} - set(req.keep_fp)
                 if req.keep_fp else {torch.nn.Linear})
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch.ao deprecation notice: still the working CPU INT8 path in 2.13
+            # torch.ao's deprecation notices only: quantize_dynamic is still the working CPU INT8 path in torch 2.x
+            warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated",
+                                    category=DeprecationWarning)
+            warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor, torch\.quantize_per_channel",
+                                    category=UserWarning)
             wrapper = torch.ao.quantization.quantize_dynamic(wrapper, spec, dtype=torch.qint8)
         return _trace_and_save(wrapper, req.sample, model_inputs(req.model), req.out_dir / f"model{self.suffix}")
 

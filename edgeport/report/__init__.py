@@ -1,6 +1,6 @@
 """Reports from a run's manifest: ``report.md``, ``report.json``, PNG plots, budget gates, baseline comparison.
 
-``build_report(run_dir, out)`` is shared by the report stage and ``edgeport report RUN_DIR``; it never loads a
+``build_report(run_dir, out)`` (report.md, report.json, report.html, plots) is shared by the report stage and ``edgeport report RUN_DIR``; it never loads a
 model or measures anything: everything comes from ``manifest.json``.
 """
 
@@ -31,6 +31,9 @@ def build_report(run_dir: Path, out: Path, *, budget_gate: str = "any", plots: b
                                       for f in report["explain"].get("files") or []}
     (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     (out / "report.md").write_text(markdown(report))
+    from .html import write_html  # markdown-it-py: the same content, self-contained (images as data URIs)
+
+    write_html(out, report)
     return report
 
 

@@ -27,7 +27,7 @@ CARD = "README.md"
 DEFAULT_LANGUAGE = "en"  # every shipped config is English (SST-2); a config may say otherwise with data.language
 MODEL_STAGES = ("pretrain", "teacher", "distill", "prune")
 LIBRARY = {"torchscript": "pytorch", "onnx": "onnx", "tflite": "tflite", "executorch": "executorch"}
-RUNTIME = {"torchscript": "torch.jit", "onnx": "onnxruntime", "tflite": "LiteRT (TensorFlow Lite)",
+RUNTIME = {"torchscript": "torch.jit", "onnx": "onnxruntime", "tflite": "LiteRT / TensorFlow Lite",
            "executorch": "ExecuTorch"}
 # builtin:NAME teachers are packaged copies of a hub model: the card names the original as base_model
 BUILTIN_BASE_MODELS = {"builtin:minilm-l6": "sentence-transformers/all-MiniLM-L6-v2"}
@@ -35,10 +35,9 @@ KIND_ORDER = ("device", "host", "estimate")
 
 
 def write_docs(run_dir: Path, out: Path, report: dict) -> list[Path]:
-    """What the report stage writes besides report.md/json: ``out/report.html`` and every model card."""
-    from .html import write_html
-
-    return [write_html(out, report), *write_model_cards(run_dir, report)]
+    """What the report stage writes besides ``build_report``'s files: every model card (``edgeport report``
+    writes none: it never touches the stages' directories)."""
+    return write_model_cards(run_dir, report)
 
 
 def write_model_cards(run_dir: Path, report: dict) -> list[Path]:
@@ -115,7 +114,7 @@ def artifact_card(manifest: Manifest, report: dict, art: dict) -> str:
              "## Latency per target\n", _latency_md(report, name),
              f"## How to load it ({RUNTIME.get(fmt, fmt)})\n",
              _artifact_snippet(fmt, art, meta, Path(str(report.get("run_dir") or manifest.run_dir))),
-             "## Limitations\n", _limitations(manifest, report, row=row, meta=meta, static=fmt in ("tflite", "executorch"))]
+             "## Limitations\n", _limitations(manifest, report, row=row, meta=meta, static=bool(meta.get("seq_len")))]
     return "\n".join(p for p in parts if p)
 
 
@@ -230,7 +229,7 @@ def _chain(manifest: Manifest, report: dict, chain: list[str], art: dict | None 
         m = (manifest.entry(stage) or {}).get("metrics") or {}
         c = cfg.get(stage) or {}
         if stage == "pretrain":
-            lines.append(f"- **pretrain**: " + _kv(m, ("steps", "train_rows", "mlm_accuracy", "seconds")))
+            lines.append("- **pretrain**: " + _kv(m, ("steps", "train_rows", "mlm_accuracy", "seconds")))
         elif stage == "teacher":
             spec = c.get("model")
             base = _base_model(cfg)
@@ -354,8 +353,11 @@ def _limitations(manifest: Manifest, report: dict, *, row: dict | None = None, m
              f"{data.get('label_names') or '-'}. Other domains and label sets need re-training.",
              f"At most {length} tokens per input: longer texts are truncated." if length else None]
     if static:
+        buckets = [b for b in meta.get("seq_buckets") or [] if b != meta.get("seq_len")]
         items.append(f"Static input shape [1, {meta.get('seq_len')}]: one row per call, every row padded to "
-                     f"{meta.get('seq_len')} tokens (padding is masked out).")
+                     f"{meta.get('seq_len')} tokens (padding is masked out)"
+                     + (f"; shorter rows can use the signatures for {buckets} tokens (`get_signature_list()`)."
+                        if buckets else "."))
     elif meta.get("inputs"):
         items.append("Dynamic batch and length up to the limit above; batch 1 is what the latencies measure.")
     if row and row.get("precision") == "int8":

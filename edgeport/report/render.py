@@ -96,7 +96,7 @@ def _preferred_format(report: dict, target: str) -> str | None:
 def ship_line(choice: dict | None) -> str:
     """One line per target, for report.md and the end-of-run summary."""
     if choice is None:
-        return "no artifact passes every gate and budget"
+        return "none: no artifact passes every gate and budget (or none was benchmarked for this target)"
     lat = (f"p90 {_fmt(choice['p90_ms'])} ms ({choice['kind']}, {choice.get('input') or 'fixed'})"
            if choice.get("p90_ms") is not None else "no latency")
     return (f"{choice['path'] or choice['artifact']} ({choice['format']} {choice['precision']}, accuracy "

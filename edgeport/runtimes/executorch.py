@@ -2,9 +2,10 @@
 
 The program takes one row ``[1, seq]`` of int64 inputs, any length from 2 to the model's positions: a batch runs
 row by row, each row at its own width (no padding needed). ``threads`` sizes XNNPACK's thread pool, which is
-process-wide in the bindings (``_unsafe_reset_threadpool``): it is set before each call when another runner left
-it different. Not torch-free: the pip wheel's bindings link libtorch, and ``executorch.runtime`` imports torch
-first (a phone app links the C++ runtime instead; this runner is for validation and benchmarks on the host).
+process-wide in the bindings (``_unsafe_reset_threadpool``) and captured by a method when it is loaded: a runner
+whose thread count differs from the pool's resizes it and loads its method again (see ``_load``). Not torch-free:
+the pip wheel's bindings link libtorch, and ``executorch.runtime`` imports torch first (a phone app links the C++
+runtime instead; this runner is for validation and benchmarks on the host).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import numpy as np
 from ..errors import ArtifactError, require
 from .common import load_failed, recorded_inputs, with_token_types
 
-_POOL = threading.Lock()  # the thread pool is global: resized and used by one call at a time
+_POOL = threading.Lock()  # the thread pool is process-wide: resized, loaded against and used by one call at a time
+_GENERATION = [0]  # bumped at every resize; a method loaded in an older generation holds a freed pool
 
 
 class ExecuTorchRunner:
@@ -35,9 +37,10 @@ class ExecuTorchRunner:
             from executorch.runtime import Runtime
         self.path, self.threads, self._lib = path, max(1, int(threads)), portable_lib
         self._inputs = recorded_inputs(path)
+        self._runtime, self._method, self._generation = Runtime.get(), None, -1
         try:
-            with _stderr_to_null():  # cpuinfo's probes of ARM-only /sys files, printed by the C++ runtime
-                self._method = Runtime.get().load_program(Path(path)).load_method("forward")
+            with _POOL:
+                self._load()
             meta = self._method.metadata
             self.max_seq_len = int(meta.input_tensor_meta(0).sizes()[1])  # the dynamic dimension's upper bound
         except Exception as exc:
@@ -45,6 +48,24 @@ class ExecuTorchRunner:
         if meta.num_inputs() != len(self._inputs):
             raise ArtifactError(f"{path}: the program takes {meta.num_inputs()} inputs, artifact.json records "
                                 f"{len(self._inputs)} ({', '.join(self._inputs)}); re-export the artifact")
+
+    def _load(self) -> None:
+        """The method, initialised against a pool of ``threads`` (call with ``_POOL`` held).
+
+        XNNPACK captures the pool when the method is loaded, and ``_unsafe_reset_threadpool`` frees the old one:
+        executing a method loaded before a resize is a use-after-free (measured: a hang, or "malloc(): unsorted
+        double linked list corrupted"). So the pool is resized before loading, and a method from an older
+        generation (another runner resized it since) is loaded again before it runs."""
+        if self._lib._threadpool_get_thread_count() != self.threads:
+            self._method = None  # dropped before its pool is
+            with _stderr_to_null():  # "Resetting threadpool to N threads."
+                self._lib._unsafe_reset_threadpool(self.threads)
+            _GENERATION[0] += 1
+        if self._method is None or self._generation != _GENERATION[0]:
+            self._method = None  # a Program caches its methods: a fresh one is loaded from the file
+            with _stderr_to_null():  # cpuinfo's probes of ARM-only /sys files, printed by the C++ runtime
+                self._method = self._runtime.load_program(Path(self.path)).load_method("forward")
+            self._generation = _GENERATION[0]
 
     def __call__(self, input_ids, attention_mask, token_type_ids=None) -> np.ndarray:
         import torch
@@ -58,9 +79,7 @@ class ExecuTorchRunner:
         feeds = [torch.from_numpy(np.ascontiguousarray(values[n], dtype=np.int64)) for n in self._inputs]
         rows = []
         with _POOL:
-            if self._lib._threadpool_get_thread_count() != self.threads:
-                with _stderr_to_null():  # "Resetting threadpool to N threads."
-                    self._lib._unsafe_reset_threadpool(self.threads)
+            self._load()
             for i in range(width and len(feeds[0])):
                 rows.append(self._method.execute([f[i:i + 1] for f in feeds])[0].numpy())
         if not rows:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArtifactError, MissingExtraError
+from ..quiet import native_stderr
 from .common import load_failed, with_token_types
 
 SIGNATURE = "serving_default"
@@ -55,11 +56,12 @@ class TFLiteRunner:
     def __init__(self, path: Path, threads: int):
         self.path = path
         try:
-            interp = _interpreter_class()(model_path=str(path), num_threads=threads)
-            keys = list(interp.get_signature_list())
-            if SIGNATURE not in keys:
-                raise ValueError(f"no '{SIGNATURE}' signature (signatures: {keys})")
-            sigs = [_Signature(interp, k) for k in keys]
+            with native_stderr():  # the native runtime's own log lines (C++, fd 2)
+                interp = _interpreter_class()(model_path=str(path), num_threads=threads)
+                keys = list(interp.get_signature_list())
+                if SIGNATURE not in keys:
+                    raise ValueError(f"no '{SIGNATURE}' signature (signatures: {keys})")
+                sigs = [_Signature(interp, k) for k in keys]
         except Exception as exc:
             raise load_failed(path, exc) from None
         self._by_len = {s.seq_len: s for s in sigs}
@@ -69,6 +71,7 @@ class TFLiteRunner:
             raise ArtifactError(f"{path}: the longest signature is '{self._by_len[self.seq_len].key}', not "
                                 f"'{SIGNATURE}'; re-export it with edgeport")
         self.last_bucket: int | None = None  # the bucket the last row ran on (tests, benchmarks)
+        self._quiet_first = True
 
     def __call__(self, input_ids, attention_mask, token_type_ids=None) -> np.ndarray:
         values = {"input_ids": np.asarray(input_ids), "attention_mask": np.asarray(attention_mask),
@@ -89,7 +92,12 @@ class TFLiteRunner:
     def _one(self, sig: _Signature, row: dict) -> np.ndarray:
         self.last_bucket = sig.seq_len
         feed = {k: row[k].astype(d["dtype"]) for k, d in sig.inputs.items()}
-        out = sig.run(**feed)[sig.out_name]
+        if self._quiet_first:  # LiteRT applies the XNNPACK delegate, and announces it on fd 2, at the first call
+            self._quiet_first = False
+            with native_stderr():
+                out = sig.run(**feed)[sig.out_name]
+        else:
+            out = sig.run(**feed)[sig.out_name]
         if sig.out_q is not None:
             scale, zero = sig.out_q
             out = (out.astype(np.float32) - zero) * scale
