@@ -52,7 +52,8 @@ class TFLiteExporter:
         ``artifact.json`` already in ``out_dir``, as when quantize re-exports QAT weights beside a copied sidecar;
         else the sample's width alone). The sample's width must be the longest bucket."""
         refuse_unsupported(model, self.format)
-        litert_torch = require("litert_torch", "tflite")
+        with _quiet():  # importing it starts TensorFlow's C++ logging (absl, oneDNN notices on fd 2)
+            litert_torch = require("litert_torch", "tflite")
         path = out_dir / f"model{self.suffix}"
         width = int(sample["input_ids"].shape[1])
         buckets = sorted(set(buckets or sidecar_buckets(out_dir) or [width]))
@@ -70,8 +71,9 @@ class TFLiteExporter:
         return path
 
     def quantize(self, req: QuantizeRequest) -> Path:
-        require("ai_edge_quantizer", "tflite")
-        from ai_edge_quantizer import quantizer, recipe
+        with _quiet():
+            require("ai_edge_quantizer", "tflite")
+            from ai_edge_quantizer import quantizer, recipe
 
         if req.mode == "dynamic":
             q = quantizer.Quantizer(str(req.fp32_path), recipe.dynamic_wi8_afp32())

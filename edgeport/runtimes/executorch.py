@@ -10,8 +10,6 @@ runtime instead; this runner is for validation and benchmarks on the host).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import threading
 import warnings
 from pathlib import Path
@@ -19,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ArtifactError, require
+from ..quiet import native_stderr
 from .common import load_failed, recorded_inputs, with_token_types
 
 _POOL = threading.Lock()  # the thread pool is process-wide: resized, loaded against and used by one call at a time
@@ -31,13 +30,16 @@ class ExecuTorchRunner:
 
     def __init__(self, path: Path, threads: int):
         require("executorch", "executorch")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "This API is experimental" on import
+        # "This API is experimental" (a warning) on import; cpuinfo's probes of ARM-only /sys files (C++, fd 2)
+        with warnings.catch_warnings(), native_stderr():
+            warnings.simplefilter("ignore")
             from executorch.extension.pybindings import portable_lib
             from executorch.runtime import Runtime
+
+            runtime = Runtime.get()
         self.path, self.threads, self._lib = path, max(1, int(threads)), portable_lib
         self._inputs = recorded_inputs(path)
-        self._runtime, self._method, self._generation = Runtime.get(), None, -1
+        self._runtime, self._method, self._generation = runtime, None, -1
         try:
             with _POOL:
                 self._load()
@@ -56,14 +58,16 @@ class ExecuTorchRunner:
         executing a method loaded before a resize is a use-after-free (measured: a hang, or "malloc(): unsorted
         double linked list corrupted"). So the pool is resized before loading, and a method from an older
         generation (another runner resized it since) is loaded again before it runs."""
-        if self._lib._threadpool_get_thread_count() != self.threads:
+        with native_stderr():  # the first pool query creates the pool: cpuinfo probes ARM-only /sys files (fd 2)
+            current = self._lib._threadpool_get_thread_count()
+        if current != self.threads:
             self._method = None  # dropped before its pool is
-            with _stderr_to_null():  # "Resetting threadpool to N threads."
+            with native_stderr():  # "Resetting threadpool to N threads."
                 self._lib._unsafe_reset_threadpool(self.threads)
             _GENERATION[0] += 1
         if self._method is None or self._generation != _GENERATION[0]:
             self._method = None  # a Program caches its methods: a fresh one is loaded from the file
-            with _stderr_to_null():  # cpuinfo's probes of ARM-only /sys files, printed by the C++ runtime
+            with native_stderr():  # cpuinfo's probes of ARM-only /sys files, printed by the C++ runtime
                 self._method = self._runtime.load_program(Path(self.path)).load_method("forward")
             self._generation = _GENERATION[0]
 
@@ -85,23 +89,6 @@ class ExecuTorchRunner:
         if not rows:
             raise ArtifactError(f"{self.path}: empty input (no rows or no tokens)")
         return np.concatenate(rows).astype(np.float32)
-
-
-@contextlib.contextmanager
-def _stderr_to_null():
-    """Silences what native code writes to file descriptor 2 (Python's own errors still raise)."""
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def load(path: Path, threads: int = 1) -> ExecuTorchRunner:

@@ -14,6 +14,8 @@ Validate judges accuracy and parity only; the report renders these rows from the
 
 from __future__ import annotations
 
+import json
+
 from ..pipeline import fingerprint as fp
 
 
@@ -71,7 +73,13 @@ class BenchStage:
                 if row["workload"]:
                     row["workload"]["split"] = f"{split.name} (eval split)"
                 rows.append(row)
-        self._print(rows)
+        table = self._table(rows)
+        print(table, flush=True)
+        (ctx.out / "results.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
+        (ctx.out / "results.md").write_text(
+            "# Latency (bench stage)\n\nHost rows: measured here, batch 1, the profile's threads. Fixed: one full "
+            "row of the export length; workload: every eval row, one per call, at the length the runtime computes. "
+            "Estimates for every target and the budget checks are in report.md.\n" + table + "\n")
         profiles = {t.name: {"format": t.format, "kind": t.kind, "threads": t.threads,
                              "budgets": t.budgets.model_dump(mode="json")} for t in targets}
         return {"artifacts": len(artifacts), "targets": list(b.targets), "profiles": profiles, "results": rows,
@@ -79,15 +87,13 @@ class BenchStage:
                 "workload_rows": len(feeds) if split is not None and artifacts else 0}
 
     @staticmethod
-    def _print(rows: list[dict]) -> None:
-        """Host rows: fixed-length and workload p50 side by side (the estimates are in the report)."""
-        host = [r for r in rows if r.get("host")]
-        if not host:
-            return
-        print("\n  artifact          fixed p50 (ms)   workload p50 / p90 (ms)   size (MB)", flush=True)
-        for r in host:
+    def _table(rows: list[dict]) -> str:
+        """Host rows: fixed-length and workload figures side by side (the estimates are in the report)."""
+        lines = ["", "| artifact | size MB | fixed p50 ms (seq) | workload mean ms | workload p50 ms | workload p90 ms |",
+                 "|---|---|---|---|---|---|"]
+        for r in (r for r in rows if r.get("host")):
             real = (r.get("workload") or {}).get("host") or {}
-            fixed = r["host"]
-            work = f"{real['p50_ms']:.3f} / {real['p90_ms']:.3f}" if real else "-"
-            print(f"  {r['artifact_name']:<16}  {fixed['p50_ms']:>8.3f} @ {fixed['seq_len']:<4}  {work:>22}   "
-                  f"{r['size_bytes'] / 1e6:>8.2f}", flush=True)
+            cell = lambda k: f"{real[k]:.3f}" if k in real else "-"  # noqa: E731
+            lines.append(f"| {r['artifact_name']} | {r['size_bytes'] / 1e6:.2f} | {r['host']['p50_ms']:.3f} "
+                         f"({r['host']['seq_len']}) | {cell('mean_ms')} | {cell('p50_ms')} | {cell('p90_ms')} |")
+        return "\n".join(lines) + "\n" if len(lines) > 3 else ""

@@ -171,7 +171,7 @@ class ValidateStage:
                   f"same rows ({'Newcombe 95% CI, McNemar' if metric == 'accuracy' else 'bootstrap 95% CI, randomisation'}"
                   f"); a drop or agreement gate fails only when its one-sided test gives "
                   f"p < {vcfg.significance:g}, else it is inconclusive. Latency: the bench stage "
-                  f"(bench/results.md, the report).\n\n")
+                  f"(bench/results.md and the report).\n\n")
         (ctx.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
         (ctx.out / "results.md").write_text("# Validation\n\n" + header + table
                                             + "".join(f"\n- gate failed: {f}" for f in failures)
