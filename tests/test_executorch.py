@@ -98,9 +98,9 @@ def test_one_file_takes_any_length_and_batch(precision, built):
     import torch
 
     runner = runtimes.load(built["paths"][precision])
-    assert runner.seq_len is None and runner.max_seq_len == 512  # the tiny BERT's positions
+    assert runner.seq_len is None and runner.max_seq_len == SEQ  # the export length, not the model's 512 positions
     rng = np.random.default_rng(1)
-    for batch, width in ((1, 5), (3, 77), (2, SEQ)):
+    for batch, width in ((1, 5), (3, SEQ - 7), (2, SEQ)):
         ids = rng.integers(1000, 2000, (batch, width))
         mask = np.ones_like(ids)
         mask[-1, width // 2:] = 0
@@ -118,8 +118,8 @@ def test_int8_is_smaller_and_too_long_inputs_are_refused(built):
     fp32, int8 = (built["paths"][p].stat().st_size for p in ("fp32", "int8"))
     assert int8 < fp32  # the Linear weights in INT8 (the embedding tables stay float: most of this tiny model)
     runner = runtimes.load(built["paths"]["fp32"])
-    ids = np.ones((1, 600), np.int64)
-    with pytest.raises(ArtifactError, match="at most 512"):
+    ids = np.ones((1, SEQ + 1), np.int64)
+    with pytest.raises(ArtifactError, match=f"at most {SEQ}"):
         runner(ids, ids)
 
 

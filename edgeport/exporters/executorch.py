@@ -3,7 +3,7 @@
 Why this route: it is PyTorch's own on-device runtime; ``to_edge_transform_and_lower`` hands every op XNNPACK
 takes (the Linear layers, matmuls, softmax, GELU, most LayerNorms) to its delegate and the rest (embedding
 lookups, the mask arithmetic) to ExecuTorch's portable kernels, so no op is refused. The sequence dimension is
-dynamic (``Dim("seq")`` up to the model's usable positions): XNNPACK lowering and the runtime take any length
+dynamic (``Dim("seq")`` from 2 up to the export length): XNNPACK lowering and the runtime take any length
 (measured on the tiny BERT at 5, 32, 128 and 512 tokens: max |Δ| vs eager torch <= 1e-5). The batch is static 1,
 the phone's shape: ExecuTorch plans its memory arena for the upper bound of every dynamic dimension, so a dynamic
 batch would multiply the arena (attention scores alone: batch x heads x seq^2 floats); the runner loops rows.
@@ -95,8 +95,11 @@ def _export(module, model, sample: dict):
 
     names = model_inputs(model)
     args = _args(sample, names)
-    limit = usable_positions(model.config) or DEFAULT_MAX_SEQ
-    seq = torch.export.Dim("seq", min=MIN_SEQ, max=max(limit, args[0].shape[1]))
+    # Up to the export length (the sample's width: the longest input the app feeds), within the model's positions:
+    # ExecuTorch plans its memory arena for the upper bound, so a bound of 512 would hold a 512-token arena.
+    width = int(args[0].shape[1])
+    limit = min(width, usable_positions(model.config) or DEFAULT_MAX_SEQ)
+    seq = torch.export.Dim("seq", min=MIN_SEQ, max=max(limit, MIN_SEQ + 1))
     with torch.no_grad():
         return torch.export.export(module, args, dynamic_shapes=tuple({1: seq} for _ in names))
 
