@@ -86,7 +86,7 @@ for d in "${EXTRA[@]}"; do [ -n "$d" ] && ASSET_DIRS+=("$d"); done
 for ASSETS in "${ASSET_DIRS[@]}"; do
   echo "checking the app assets written by edgeport android ($ASSETS) ..."
   java -Dedgeport.golden.dir="$ASSETS" -Dedgeport.golden.required=true -cp "$CP" RunJvmTestsKt \
-    dev.edgeport.demo.text.GoldenTokenizerTest dev.edgeport.demo.text.GoldenFamiliesTest
+    dev.edgeport.demo.text.GoldenTokenizerTest dev.edgeport.demo.text.GoldenFamiliesTest dev.edgeport.demo.text.ModelInfoTest
 done
 
 mkdir -p "$BUILD/app-check"

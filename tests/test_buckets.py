@@ -186,14 +186,14 @@ def test_export_reads_buckets_from_sidecar(built, tmp_path):
 
 def test_auto_buckets_rule():
     lengths = [10] * 70 + [20] * 25 + [40] * 4 + [100]  # 70% <= 16, 95% <= 32, 99% <= 64
-    assert auto_buckets(lengths, 128) == [16, 32, 64, 128]
-    assert auto_buckets(lengths, 128, coverage=0.95) == [16, 32, 128]
-    assert auto_buckets(lengths, 128, coverage=0.5) == [16, 128]
+    assert auto_buckets(lengths, 128, minimum=16) == [16, 32, 64, 128]
+    assert auto_buckets(lengths, 128, coverage=0.95, minimum=16) == [16, 32, 128]
+    assert auto_buckets(lengths, 128, coverage=0.5, minimum=16) == [16, 128]
     assert auto_buckets(lengths, 128, minimum=32) == [32, 64, 128]
-    assert auto_buckets(lengths, 64) == [16, 32, 64]  # the coverage bucket is the export length itself
-    assert auto_buckets(lengths, 12) == [12]  # export length below the minimum: one bucket
-    assert auto_buckets([128] * 10, 128) == [16, 32, 64, 128]  # nothing short: every power of two below
-    assert auto_buckets([], 128) == [128]
+    assert auto_buckets(lengths, 64, minimum=16) == [16, 32, 64]  # the coverage bucket is the export length itself
+    assert auto_buckets(lengths, 12, minimum=16) == [12]  # export length below the minimum: one bucket
+    assert auto_buckets([128] * 10, 128, minimum=16) == [16, 32, 64, 128]  # nothing short: every power of two below
+    assert auto_buckets([], 128, minimum=16) == [128]
 
 
 def test_resolve_buckets():

@@ -1,7 +1,10 @@
 package dev.edgeport.demo.text
 
 import org.junit.Assert.assertEquals
+import org.junit.Assert.assertTrue
+import org.junit.Assume.assumeTrue
 import org.junit.Test
+import java.io.File
 
 /** labels.json parsing, and the non-null signature key handed to LiteRT's CompiledModel. */
 class ModelInfoTest {
@@ -46,5 +49,28 @@ class ModelInfoTest {
 
     @Test(expected = IllegalArgumentException::class) fun bucketsMustEndAtSeqLen() {
         ModelInfo.parse(labels(""", "seq_buckets": [4, 8]"""))
+    }
+
+    /**
+     * The app's assets (`edgeport android RUN_DIR`): every golden case records the bucket its logits were computed
+     * on in Python; the app must pick that same bucket for the case's tokens, and every bucket must have a case.
+     */
+    @Test fun goldenCasesRunOnTheBucketPythonUsed() {
+        val dir = GoldenFiles.dir
+        val labels = dir?.let { File(it, "labels.json") }?.takeIf { it.isFile }
+        val golden = dir?.let { File(it, "golden.json") }?.takeIf { it.isFile }
+        assumeTrue("no app assets with golden.json", labels != null && golden != null)
+        val info = ModelInfo.parse(labels!!.readText())
+        val cases = ((MiniJson.parse(golden!!.readText()) as Map<*, *>)["cases"] as List<*>).map { it as Map<*, *> }
+        assumeTrue("golden.json from before length buckets", cases.all { it["bucket"] != null })
+        val used = HashSet<Int>()
+        for (c in cases) {
+            val tokens = (c["attention_mask"] as List<*>).sumOf { (it as Double).toInt() }
+            val bucket = (c["bucket"] as Double).toInt()
+            assertEquals("${c["name"]}: $tokens tokens", bucket, info.bucketFor(tokens))
+            used.add(bucket)
+        }
+        assertEquals("every bucket has a golden case", info.seqBuckets.toSet(), used)
+        assertTrue(cases.isNotEmpty())
     }
 }
