@@ -72,6 +72,9 @@ def test_every_model_and_artifact_dir_has_a_card(run):
             assert any(line.startswith("| " + " | ".join(cells) + " |") for line in table), cells
         if art["precision"] == "int8":
             assert "int8" in meta["tags"] and "INT8:" in body
+        # validate's verdict on this artifact: its own failures word for word, or "all passed"
+        failed = [f for f in report["validate_gate_failures"] if f.startswith(art["name"] + ":")]
+        assert all(f in body for f in failed) and ("Validate gates: all passed." in body) == (not failed)
 
 
 def test_cards_rerun_nothing(run):

@@ -303,6 +303,10 @@ def _artifact_metrics_md(report: dict, row: dict) -> str:
     if teacher and teacher.get("eval_accuracy") is not None:
         lines.append(f"\nThe fp32 teacher (torch) scores {_pct(teacher['eval_accuracy'])} % on the same split: "
                      f"{_points(row['accuracy'] - teacher['eval_accuracy'])} points.")
+    # validate's verdict on this artifact, word for word (its failures are what make a run exit 1)
+    failed = [f for f in report.get("validate_gate_failures") or [] if f.startswith(f"{row['name']}:")]
+    lines.append("\n**Validate gates: FAIL**\n\n" + "\n".join(f"- {f}" for f in failed) if failed
+                 else "\nValidate gates: all passed.")
     return "\n".join(lines) + "\n" + _split_note(report)
 
 
