@@ -94,7 +94,7 @@ def peers(teacher_dir: Path, seq_len: int, threads: int, tmp: Path):
     fp32 = tflite.export(model, tsample, tmp / "tflite")
     (tmp / "tflite-int8").mkdir()
     path = tflite.quantize(QuantizeRequest(model, fp32, tsample, tmp / "tflite-int8", "dynamic", []))
-    yield "teacher TFLite + dynamic-range INT8 (static 128)", load(path, threads=threads), path.stat().st_size
+    yield "teacher TFLite + dynamic-range INT8", load(path, threads=threads), path.stat().st_size
     # ExecuTorch: torch.export + XNNPACK, fp32 and PT2E dynamic INT8 (what a PyTorch user would try on a phone).
     et = get_exporter("executorch")
     esample = make_sample(seq_len, batch=2 if et.dynamic_shapes else 1)
