@@ -206,7 +206,8 @@ def test_resolve_buckets():
     assert resolve_buckets(cfg(seq_buckets=[16, 32]), never) == [16, 32, 128]  # export length appended
     assert resolve_buckets(cfg(seq_buckets=[16, 64], seq_len=64), never) == [16, 64]
     assert resolve_buckets(cfg(seq_buckets=None), never) == [128]
-    assert resolve_buckets(cfg(), lambda: [10] * 99 + [50]) == [16, 128]
+    assert resolve_buckets(cfg(), lambda: [10] * 99 + [50]) == [32, 128]  # the default bucket_min is 32
+    assert resolve_buckets(cfg(bucket_min=16), lambda: [10] * 99 + [50]) == [16, 128]
     assert resolve_buckets(cfg(bucket_min=32, bucket_coverage=1.0), lambda: [10] * 99 + [50]) == [32, 64, 128]
     assert ExportConfig().seq_buckets == "auto"
 

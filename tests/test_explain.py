@@ -223,7 +223,8 @@ def test_explain_runs_between_validate_and_report():
                                    "quantize": "quantize", "validate": "validate"}
     assert list(ReportStage().inputs(cfg))[-2:] == ["bench", "explain"]
     reads = explain.reads(cfg)
-    assert reads["config.explain.models"] == ["distill", "prune", "torchscript-int8", "onnx-int8", "tflite-int8"]
+    assert reads["config.explain.models"] == ["distill", "prune", "torchscript-int8", "onnx-int8", "tflite-int8",
+                                             "executorch-int8"]
     assert reads["config.explain.seed"] == 42
     assert {"lib.captum", "lib.torch", "lib.ai-edge-litert", "data"} <= set(reads)
     assert "explain" not in ReportStage().inputs(load_config("default"))  # off by default

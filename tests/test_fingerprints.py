@@ -150,8 +150,10 @@ def test_data_file_bytes(ws, edit):
     lines[5] = lines[5].replace("\t", " edited\t", 1)
     edit(train, ("\n".join(lines) + "\n").encode())
     cfg = config(ws)
-    # quantize (torchscript dynamic: no calibration rows), export and report do not read the data
-    assert own_changes(ws, cfg) == {"teacher": ["data"], "distill": ["data"], "validate": ["data"]}
+    # export reads the training rows for seq_buckets: auto, bench the eval rows for its workload; quantize
+    # (torchscript dynamic: no calibration rows) and report do not read the data
+    assert own_changes(ws, cfg) == {"teacher": ["data"], "distill": ["data"], "export": ["data"],
+                                    "validate": ["data"], "bench": ["data"]}
     runs = plan(ws, cfg)
     assert list(runs) == ENABLED and runs["teacher"] == "changed: data"
 
