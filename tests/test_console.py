@@ -19,8 +19,14 @@ from edgeport.report.render import ship_choices
 def test_offline_hub_fails_fast_with_the_clear_message(monkeypatch):
     """No local copy, a hub id, no network: one short probe, then the cache only - not datasets' ~25 s of retries."""
     pytest.importorskip("datasets")
+    import datasets.config
+    import huggingface_hub.constants
+
     for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
         monkeypatch.delenv(var, raising=False)
+    # both libraries read the flag once at import: an earlier test in the session may have imported them offline
+    for module in (datasets.config, huggingface_hub.constants):
+        monkeypatch.setattr(module, "HF_HUB_OFFLINE", False)
     probes = []
 
     def no_network(address, timeout=None, *args, **kwargs):
@@ -38,9 +44,6 @@ def test_offline_hub_fails_fast_with_the_clear_message(monkeypatch):
     msg = str(err.value)
     assert "could not load dataset 'edgeport-test/not-cached' (x) split 'train' from the hub" in msg
     assert "unreachable" in msg and "Point data.local or EDGEPORT_DATA_DIR at a local copy" in msg
-    import datasets.config
-    import huggingface_hub.constants
-
     assert not datasets.config.HF_HUB_OFFLINE and not huggingface_hub.constants.HF_HUB_OFFLINE  # restored
 
 
