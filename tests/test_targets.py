@@ -63,8 +63,11 @@ def test_user_profile_dir_and_file_path(tmp_path, monkeypatch):
     assert get_target("my-board").threads == 2 and "host" in all_targets()
 
 
-def test_config_rejects_unknown_validate_target():
+def test_config_rejects_unknown_bench_target():
     from edgeport.config import PipelineConfig
 
-    with pytest.raises(Exception, match="unknown target 'nope'"):
-        PipelineConfig.model_validate({"validate": {"targets": ["host", "nope"]}})
+    with pytest.raises(Exception, match="bench.targets: unknown target 'nope'"):
+        PipelineConfig.model_validate({"bench": {"targets": ["host", "nope"]}})
+    # the old spelling names its new home instead of "extra inputs are not permitted"
+    with pytest.raises(Exception, match="moved to the bench section"):
+        PipelineConfig.model_validate({"validate": {"targets": ["host"]}})

@@ -392,8 +392,8 @@ def test_student_search_pareto_and_chosen_student_meets_budgets(tmp_path, tiny_t
                        prune={"train": {"epochs": 1, "lr": 1e-3, "batch_size": 16, "useful_gate": False},
                               "latency_seconds": 0},
                        export={"formats": ["tflite"]},
-                       validate={"targets": ["android-lowend"], "max_drop_vs_teacher": None,
-                                 "latency": {"runs": 5, "min_seconds": 0, "warmup": 1}},
+                       validate={"max_drop_vs_teacher": None},
+                       bench={"targets": ["android-lowend"], "runs": 5, "min_seconds": 0, "warmup": 1},
                        tune={"trials": 2, "student": {"min_layers": 1, "max_layers": 2}})
     assert main(["tune", str(cfg), "--stage", "student", "--target", "android-lowend"]) == 0
     out = tmp_path / "runs" / "student" / "tune" / "student-android-lowend"
