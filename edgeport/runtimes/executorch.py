@@ -1,6 +1,6 @@
 """ExecuTorch runner: ``executorch.runtime`` (the C++ runtime's Python bindings) with the XNNPACK delegate.
 
-The program takes one row ``[1, seq]`` of int64 inputs, any length from 2 to the model's positions: a batch runs
+The program takes one row ``[1, seq]`` of int64 inputs, any length from 2 to the export length: a batch runs
 row by row, each row at its own width (no padding needed). ``threads`` sizes XNNPACK's thread pool, which is
 process-wide in the bindings (``_unsafe_reset_threadpool``) and captured by a method when it is loaded: a runner
 whose thread count differs from the pool's resizes it and loads its method again (see ``_load``). Not torch-free:
@@ -22,6 +22,7 @@ from .common import load_failed, recorded_inputs, with_token_types
 
 _POOL = threading.Lock()  # the thread pool is process-wide: resized, loaded against and used by one call at a time
 _GENERATION = [0]  # bumped at every resize; a method loaded in an older generation holds a freed pool
+_POOL_MADE = [False]  # whether this process has created XNNPACK's pool yet
 
 
 class ExecuTorchRunner:
@@ -58,8 +59,12 @@ class ExecuTorchRunner:
         executing a method loaded before a resize is a use-after-free (measured: a hang, or "malloc(): unsorted
         double linked list corrupted"). So the pool is resized before loading, and a method from an older
         generation (another runner resized it since) is loaded again before it runs."""
-        with native_stderr():  # the first pool query creates the pool: cpuinfo probes ARM-only /sys files (fd 2)
+        if _POOL_MADE[0]:
             current = self._lib._threadpool_get_thread_count()
+        else:  # the first query creates the pool: cpuinfo probes ARM-only /sys files (fd 2). Only then: the
+            with native_stderr():  # redirect costs ~30 us, which every timed call would otherwise pay
+                current = self._lib._threadpool_get_thread_count()
+            _POOL_MADE[0] = True
         if current != self.threads:
             self._method = None  # dropped before its pool is
             with native_stderr():  # "Resetting threadpool to N threads."
