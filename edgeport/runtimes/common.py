@@ -69,6 +69,17 @@ def with_token_types(input_ids: np.ndarray, token_type_ids: np.ndarray | None) -
     return np.zeros_like(input_ids) if token_type_ids is None else token_type_ids
 
 
+def row_inputs(path: Path, input_ids, attention_mask, token_type_ids, longest: int, what: str) -> dict:
+    """The three inputs as arrays (zeros for missing token types), refused when wider than ``longest`` tokens: the
+    shared front of the runners that run one row at a time (TFLite, ExecuTorch). ``what`` names the limit."""
+    values = {"input_ids": np.asarray(input_ids), "attention_mask": np.asarray(attention_mask),
+              "token_type_ids": np.asarray(with_token_types(input_ids, token_type_ids))}
+    width = values["input_ids"].shape[1]
+    if width > longest:
+        raise ArtifactError(f"{path}: input of {width} tokens, but {what} {longest}; truncate to {longest} tokens")
+    return values
+
+
 def load_failed(path: Path, exc: Exception) -> ArtifactError:
     first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
     return ArtifactError(f"{path}: cannot be loaded ({first}); the file may be truncated or from another "

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ArtifactError, require
 from ..quiet import native_stderr
-from .common import load_failed, recorded_inputs, with_token_types
+from .common import load_failed, recorded_inputs, row_inputs
 
 _POOL = threading.Lock()  # the thread pool is process-wide: resized, loaded against and used by one call at a time
 _GENERATION = [0]  # bumped at every resize; a method loaded in an older generation holds a freed pool
@@ -79,12 +79,9 @@ class ExecuTorchRunner:
     def __call__(self, input_ids, attention_mask, token_type_ids=None) -> np.ndarray:
         import torch
 
-        values = {"input_ids": np.asarray(input_ids), "attention_mask": np.asarray(attention_mask),
-                  "token_type_ids": np.asarray(with_token_types(input_ids, token_type_ids))}
+        values = row_inputs(self.path, input_ids, attention_mask, token_type_ids, self.max_seq_len,
+                            "this ExecuTorch program takes at most")
         width = values["input_ids"].shape[1]
-        if width > self.max_seq_len:
-            raise ArtifactError(f"{self.path}: input of {width} tokens, but this ExecuTorch program takes at most "
-                                f"{self.max_seq_len}; truncate to {self.max_seq_len} tokens")
         feeds = [torch.from_numpy(np.ascontiguousarray(values[n], dtype=np.int64)) for n in self._inputs]
         rows = []
         with _POOL:

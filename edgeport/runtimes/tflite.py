@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import ArtifactError, MissingExtraError
 from ..quiet import native_stderr
-from .common import load_failed, with_token_types
+from .common import load_failed, row_inputs
 
 SIGNATURE = "serving_default"
 
@@ -74,12 +74,9 @@ class TFLiteRunner:
         self._quiet_first = True
 
     def __call__(self, input_ids, attention_mask, token_type_ids=None) -> np.ndarray:
-        values = {"input_ids": np.asarray(input_ids), "attention_mask": np.asarray(attention_mask),
-                  "token_type_ids": np.asarray(with_token_types(input_ids, token_type_ids))}
+        values = row_inputs(self.path, input_ids, attention_mask, token_type_ids, self.seq_len,
+                            "this TFLite model is static at")
         width = values["input_ids"].shape[1]
-        if width > self.seq_len:
-            raise ArtifactError(f"{self.path}: input of {width} tokens, but this TFLite model is static at "
-                                f"{self.seq_len}; truncate to {self.seq_len} tokens")
         rows = []
         for i in range(len(values["input_ids"])):
             true_len = int(values["attention_mask"][i].sum())
