@@ -72,6 +72,11 @@ class DataConfig(Section):
     selection_split: str | None = Field(None, description="use this split file (e.g. 'dev' -> dev.tsv) as the "
                                         "selection split instead of carving one from train; training rows with "
                                         "the same text are dropped so the two stay disjoint")
+    selection_grouping: Literal["rows", "phrases"] = Field(
+        "rows", description="rows: any training row may be held out. phrases: for treebank-style data whose "
+                            "training split also holds the phrases of each sentence (GLUE SST-2): hold out only "
+                            "whole texts (those inside no other training text) and drop every training row that "
+                            "is a word span of a held-out text, so no selection sentence is seen in pieces")
 
     @model_validator(mode="after")
     def _source(self):
@@ -80,6 +85,9 @@ class DataConfig(Section):
         if self.selection_split is not None and self.selection_split in (self.train_split, self.eval_split):
             raise ValueError(f"data.selection_split '{self.selection_split}' must differ from the train and eval "
                              f"splits: model choices judged on the reported split inflate its numbers")
+        if self.selection_grouping == "phrases" and self.text_pair_column is not None:
+            raise ValueError("data.selection_grouping 'phrases' is for single-text tasks (phrases of a sentence); "
+                             "with data.text_pair_column set use 'rows'")
         if not self.local and not self.hub_id:
             raise ValueError("set data.local (a local dataset dir) or data.hub_id (a Hugging Face dataset id)")
         if self.label_names is not None and len(self.label_names) < 2:

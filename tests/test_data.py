@@ -145,3 +145,37 @@ def test_too_few_rows_for_a_selection_split(tmp_path):
     d = make(tmp_path, "sentence\tlabel\na\t1\nb\t0\n", "sentence\tlabel\nok\t1\n", dev=False)
     with pytest.raises(DataError, match="too few to hold out a selection split"):
         load_task(cfg(d))
+
+
+def _treebank_like(tmp_path) -> Path:
+    """SST-2's shape: every sentence comes with its phrases as rows of their own (and a shared one, "good")."""
+    rows = []
+    for i in range(300):
+        words = f"film {i} is good and the cast {i} is {'great' if i % 3 else 'awful'}".split()
+        label = int(i % 3 != 0)
+        rows += [(" ".join(words), label), (" ".join(words[:4]), label), (" ".join(words[5:]), label)]
+    rows.append(("good", 1))
+    body = "".join(f"{t}\t{y}\n" for t, y in rows)
+    return make(tmp_path, "sentence\tlabel\n" + body, "sentence\tlabel\nheld out\t1\n", dev=False)
+
+
+def test_phrase_grouping_holds_out_whole_sentences_and_drops_their_phrases(tmp_path):
+    d = _treebank_like(tmp_path)
+    by_rows = load_task(cfg(d, selection_min_rows=50), seed=1)
+    spans = lambda texts: {" ".join(t.split()[i:j]) for t in texts  # noqa: E731
+                           for i in range(len(t.split())) for j in range(i + 1, len(t.split()) + 1)}
+    # The leak this option exists for: rows held out at random are phrases of sentences still in training.
+    assert set(by_rows.select.texts) & spans(by_rows.train.texts)
+
+    task = load_task(cfg(d, selection_min_rows=50, selection_grouping="phrases"), seed=1)
+    assert len(task.select) == 50  # selection_min_rows, counted in whole sentences
+    assert all(len(t.split()) == 10 for t in task.select.texts)  # whole sentences only
+    assert not set(task.train.texts) & spans(task.select.texts)  # none of their phrases (nor "good") trains
+    assert len(task.train) == 901 - 50 * 3 - 1
+    assert load_task(cfg(d, selection_min_rows=50, selection_grouping="phrases"), seed=1).select.texts == \
+        task.select.texts
+
+
+def test_phrase_grouping_rejects_sentence_pairs(tmp_path):
+    with pytest.raises(ValueError, match="single-text tasks"):
+        DataConfig(local=str(tmp_path), text_pair_column="b", selection_grouping="phrases")
