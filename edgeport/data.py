@@ -171,8 +171,8 @@ def carve_selection(train: Split, cfg: DataConfig, seed: int) -> tuple[Split, Sp
 def drop_overlap(train: Split, selection: Split, phrases: bool = False) -> Split:
     """Training rows whose text (and pair) also occurs in the selection split are dropped: a duplicated sentence
     in both would let a model be chosen on a row it trained on. With ``phrases`` so are the rows that are a word
-    span of a selection text: in SST-2 84% of randomly held-out rows sit verbatim inside a training row, and a
-    model memorising those phrases looks 4-5 points better on such a split than on unseen sentences."""
+    span of a selection text: in SST-2 84% of randomly held-out rows sit verbatim inside a training row, so such a
+    split rewards memorised phrases (a student scored 92.8% there, above its teacher, and 86.7% on validation)."""
     held = set(_keys(selection))
     spans = set().union(*(_word_spans(t) for t in selection.texts)) if phrases else set()
     keep = [i for i, key in enumerate(_keys(train)) if key not in held and " ".join(key[0].split()) not in spans]
