@@ -175,19 +175,24 @@ def drop_overlap(train: Split, selection: Split, phrases: bool = False) -> Split
     split rewards memorised phrases (a student scored 92.8% there, above its teacher, and 86.7% on validation)."""
     held = set(_keys(selection))
     spans = set().union(*(_word_spans(t) for t in selection.texts)) if phrases else set()
-    keep = [i for i, key in enumerate(_keys(train)) if key not in held and " ".join(key[0].split()) not in spans]
+    keep = [i for i, key in enumerate(_keys(train)) if key not in held and _words(key[0]) not in spans]
     return train if len(keep) == len(train) else train.select(keep)
 
 
 def whole_texts(split: Split) -> list[int]:
     """Indices of the rows whose text is no word span of another row's text (SST-2: the full sentences, whose
     phrases are the other rows). Word spans, not substrings: "good" lies inside "goodness" but is no phrase of it."""
-    words = [" ".join(t.split()) for t in split.texts]
+    words = [_words(t) for t in split.texts]
     texts = set(words)
     inside = set()
     for text in texts:
         inside |= (_word_spans(text) - {text}) & texts
     return [i for i, t in enumerate(words) if t not in inside]
+
+
+def _words(text: str) -> str:
+    """``text`` with its whitespace runs made single spaces: the form word spans are compared in."""
+    return " ".join(text.split())
 
 
 def _word_spans(text: str) -> set[str]:
