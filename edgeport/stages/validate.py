@@ -63,6 +63,8 @@ class ValidateStage:
             rows = [self._one(ctx, a, ref, ref_acc, threads, teacher=teacher) for a in artifacts]
         finally:
             torch.set_num_threads(threads)  # the TorchScript runner sets the process-wide pool
+        for row in rows:
+            row["verdict"] = _verdict(ctx.run_dir, row).to_dict()
         return self._finish(ctx, rows, ref_acc, len(split), teacher, ref())
 
     @staticmethod
@@ -178,6 +180,17 @@ class ValidateStage:
                                             + "".join(f"\n- {f}" for f in notes) + "\n")
         print("\n" + header + table + "".join(f"\n- {f}" for f in notes), flush=True)
         return result
+
+
+def _verdict(run_dir, row: dict):
+    """The typed verdict on the judged file's bytes (``edgeport.verdict``): one gate per failure and note."""
+    from ..pipeline.manifest import sha256_file
+    from ..verdict import ArtifactVerdict, Gate, State
+
+    gates = ([Gate("gate", State.FAIL, message=m) for m in row["gate_failures"]]
+             + [Gate("gate", State.INCONCLUSIVE, message=m) for m in row.get("gate_notes", [])])
+    return ArtifactVerdict(row["name"], row["path"], sha256_file(run_dir / row["path"]),
+                           tuple(gates) or (Gate("gates", State.PASS),))
 
 
 _DROP_KEYS = ("eval_drop_vs_fp32", "eval_drop_vs_teacher")
