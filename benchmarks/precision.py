@@ -27,7 +27,7 @@ from edgeport.config import DataConfig, TrainConfig  # noqa: E402
 from edgeport.data import encode, load_task  # noqa: E402
 from edgeport.models import build_student, load_classifier, load_tokenizer, resolve_model_dir  # noqa: E402
 from edgeport.config import StudentConfig  # noqa: E402
-from edgeport.training import recipe  # noqa: E402
+from edgeport.training import distillation, recipe  # noqa: E402
 
 
 def cpu_flags() -> list[str]:
@@ -68,7 +68,7 @@ def main() -> None:
         torch.manual_seed(0)
         student = build_student(teacher_fp32, StudentConfig(layers=[0, 2, 4]))
         tcfg = TrainConfig(lr=2e-4, epochs=1, batch_size=32, precision=precision)
-        res = recipe.distill(student, rows, select, tcfg, recipe.KD(0.5, 2.0), collate, 0, desc=f"distill {precision}")
+        res = distillation.distill(student, rows, select, tcfg, distillation.KD(0.5, 2.0), collate, 0, desc=f"distill {precision}")
         results.append(_row("distill", precision, res, len(rows)))
     out = {"machine": {"cpu_flags": cpu_flags(), "torch": torch.__version__, "threads": torch.get_num_threads(),
                        "processor": platform.processor() or platform.machine(),

@@ -13,6 +13,7 @@ from pathlib import Path
 from . import __version__
 from .android import register as register_android_command
 from .bench.commands import register as register_bench_commands
+from .environment import apply_runtime
 from .errors import EdgeportError
 from .explain.commands import register as register_explain_command
 from .mediapipe import register as register_mediapipe_command
@@ -31,33 +32,13 @@ def _load(args):
     return load_config(args.config, args.override)
 
 
-def _apply_runtime(cfg) -> None:
-    import os
-
-    if cfg.run.threads:
-        import torch  # only here: `--dry-run` and `status` never need torch
-
-        torch.set_num_threads(cfg.run.threads)
-    if _offline_ok(cfg):
-        # Nothing at run time touches the network unless the config names a hub id.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-
-
-def _offline_ok(cfg) -> bool:
-    from .data import resolve_local_dir
-    from .models import resolve_model_dir
-
-    return isinstance(resolve_model_dir(cfg.teacher.model), Path) and resolve_local_dir(cfg.data) is not None
-
-
 def cmd_run(args) -> int:
     from .pipeline import execute, make_plan, run_dir_for
     from .pipeline.manifest import Manifest
     from .stages import STAGES
 
     cfg = _load(args)
-    _apply_runtime(cfg)
+    apply_runtime(cfg)
     if args.dry_run:
         plan = make_plan(STAGES, cfg, Manifest.load(run_dir_for(cfg)), args.until, args.force)
         print(f"plan for {run_dir_for(cfg)} (dry run, nothing is executed):")

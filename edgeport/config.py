@@ -44,7 +44,11 @@ class RunConfig(Section):
         return self
 
 
-class DataConfig(Section):
+class DataSpec(Section):
+    """The data a stage loads: where it is and which rows and labels it holds. ``data.train_limit`` is not here:
+    each stage resolves its own number of training rows (``train_rows`` in its settings), so a stage cannot read
+    a limit its fingerprint does not cover."""
+
     local: str | None = Field("sst2", description="local dataset dir, absolute or under $EDGEPORT_DATA_DIR")
     hub_id: str | None = Field(None, description="Hugging Face datasets id, used when no local copy is found")
     hub_config: str | None = None
@@ -60,7 +64,6 @@ class DataConfig(Section):
                                 "class, the SECOND label name (two classes only); macro_f1 = mean F1 over classes; "
                                 "mcc = Matthews correlation. Accuracy is always reported beside it")
     max_seq_len: int = Field(128, ge=8, le=4096)
-    train_limit: int | None = Field(None, ge=1, description="teacher fine-tuning uses the first N training rows (after a seeded shuffle)")
     eval_limit: int | None = Field(None, ge=1)
     # The selection split: every checkpoint choice, early stop, QAT choice and INT8 fallback is judged here, never
     # on the evaluation split, which is only measured (one row of SST-2's 872 is 0.11 points: choosing on it would
@@ -99,6 +102,13 @@ class DataConfig(Section):
                              f"data.label_names has {len(self.label_names)} classes; use macro_f1 (the mean of every "
                              f"class's F1) or mcc")
         return self
+
+
+class DataConfig(DataSpec):
+    train_limit: int | None = Field(None, ge=1, description="teacher fine-tuning uses the first N training rows (after a seeded shuffle)")
+
+    def spec(self) -> DataSpec:
+        return DataSpec.model_validate(self.model_dump(exclude={"train_limit"}))
 
 
 class TrainConfig(Section):

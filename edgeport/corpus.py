@@ -112,7 +112,7 @@ class CorpusFiles(Input):
 
     path: str
 
-    def digest(self, data_fp: str | None) -> str:
+    def digest(self) -> str:
         from .models.source import file_digest
 
         root = Path(self.path).expanduser()

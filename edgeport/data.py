@@ -97,19 +97,30 @@ def split_file(directory: Path, split: str) -> Path:
 
 
 def data_fingerprint(cfg: DataConfig) -> str:
-    """Hash of the data files (or the hub id) plus the data fields that decide which rows and labels there are.
-
-    ``train_limit``, ``max_seq_len`` and ``metric`` are left out: stages that read them declare them in their own
-    ``reads`` (distill reads ``distill.train_limit or data.train_limit``), so changing them re-runs only those stages."""
+    """Hash of the data files (or the hub id and its cached revision) plus the data fields that decide which rows
+    and labels there are. ``train_limit``, ``max_seq_len`` and ``metric`` are left out: they are parts of their own
+    in the settings of the stages that read them (distill's ``train_rows``), so changing them re-runs only those."""
     fields = cfg.model_dump(mode="json", exclude={"train_limit", "max_seq_len", "metric"})
     h = hashlib.sha256(json.dumps(fields, sort_keys=True).encode())
     directory = resolve_local_dir(cfg)
     if directory is None:
-        h.update(f"hub:{cfg.hub_id}:{cfg.hub_config}".encode())
+        h.update(f"hub:{cfg.hub_id}:{cfg.hub_config}:{hub_revision(cfg.hub_id)}".encode())
     else:
         for split in _split_names(cfg):
             h.update(hashlib.sha256(split_file(directory, split).read_bytes()).digest())
     return h.hexdigest()
+
+
+def hub_revision(hub_id: str) -> str:
+    """The commit of the hub dataset as cached here (``refs/main`` in the Hugging Face hub cache), "uncached"
+    when it was never downloaded: a new revision on the hub re-runs the stages that read the data, once it is
+    fetched. Read from disk only, so planning stays offline and fast."""
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE
+    except ImportError:
+        return "unknown"
+    ref = Path(HF_HUB_CACHE) / f"datasets--{hub_id.replace('/', '--')}" / "refs" / "main"
+    return ref.read_text().strip() if ref.is_file() else "uncached"
 
 
 # ------------------------------------------------------------------------------------------ loading

@@ -198,7 +198,7 @@ def test_auto_buckets_rule():
 
 def test_resolve_buckets():
     def cfg(**export):
-        return PipelineConfig.model_validate({"export": export})
+        return ExportStage().configure(PipelineConfig.model_validate({"export": export}))
 
     def never():
         raise AssertionError("the training split is read only for auto")
@@ -232,16 +232,16 @@ def test_preflight_bucket_above_max_seq_len(tmp_path):
     cfg = PipelineConfig.model_validate({"teacher": {"model": str(tiny)}, "distill": {"enabled": False},
                                          "data": {"max_seq_len": 64}, "export": {"seq_buckets": [16, 128]}})
     with pytest.raises(ConfigError, match=r"128 exceeds the export length 64"):
-        ExportStage().preflight(cfg)
+        ExportStage().preflight(ExportStage().configure(cfg))
 
 
 def test_export_stage_reads_data_only_for_auto():
     from edgeport.pipeline import fingerprint as fp
 
     auto, listed = PipelineConfig(), PipelineConfig.model_validate({"export": {"seq_buckets": [32]}})
-    assert fp.data().keys() <= ExportStage().reads(auto).keys()
-    assert not fp.data().keys() & ExportStage().reads(listed).keys()
-    assert ExportStage().reads(auto)["config.export.seq_buckets"] != ExportStage().reads(listed)["config.export.seq_buckets"]
+    auto, listed = (fp.settings_parts(ExportStage().configure(c)) for c in (auto, listed))
+    assert "data" in auto and "data" not in listed
+    assert auto["config.export.seq_buckets"] != listed["config.export.seq_buckets"]
 
 
 def test_mediapipe_on_bucketed_int8(built):

@@ -21,6 +21,7 @@ import yaml
 
 from conftest import TINY_TRAIN, make_tiny_bert, run_cli, write_config
 from edgeport.errors import ConfigError, ModelError
+from edgeport.pipeline.runner import preflight
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def _run_and_spy(path, monkeypatch):
     from edgeport.config import load_config
     from edgeport.pipeline.runner import execute
     from edgeport.stages import STAGES
-    from edgeport.training import recipe
+    from edgeport.training import distillation, recipe
 
     seen = {}
     real_fit = recipe.fit
@@ -63,6 +64,7 @@ def _run_and_spy(path, monkeypatch):
         return real_fit(model, train_rows, select_rows, *args, **kwargs)
 
     monkeypatch.setattr(recipe, "fit", spy)
+    monkeypatch.setattr(distillation, "fit", spy)
     cfg = load_config(str(path))
     summary = execute(STAGES, cfg, echo=lambda *a: None)
     return summary, cfg, seen["rows"]
@@ -127,14 +129,14 @@ def test_student_model_is_fingerprinted_and_its_layers_chosen(models, sst2_slice
     path.write_text(yaml.safe_dump(raw))
     cfg = load_config(str(path))
     manifest = Manifest(tmp_path / "none")
-    parts = fingerprint_parts(DistillStage(), cfg, manifest, "data")
+    parts = fingerprint_parts(DistillStage(), cfg, manifest)
     # layers unset (all of the student's) and layers [0, 2, 4] (the field's default value, set explicitly) differ
     explicit = load_config(str(path), ["distill.student.layers=[0, 2, 4]"])
-    changed = {k for k, v in fingerprint_parts(DistillStage(), explicit, manifest, "data").items() if parts[k] != v}
-    assert changed == {"config.distill.student_layers"}
+    changed = {k for k, v in fingerprint_parts(DistillStage(), explicit, manifest).items() if parts[k] != v}
+    assert changed == {"config.student_layers"}
     # one byte of one of the student's files
     (student / "tokenizer_config.json").write_text((student / "tokenizer_config.json").read_text() + "\n")
-    after = fingerprint_parts(DistillStage(), cfg, manifest, "data")
+    after = fingerprint_parts(DistillStage(), cfg, manifest)
     assert {k for k in parts if parts[k] != after[k]} == {"student_weights"}
 
 
@@ -167,9 +169,9 @@ def test_preflight_checks_the_student_model(models, tmp_path):
     from edgeport.stages.distill import DistillStage
 
     stage = DistillStage()
-    stage.preflight(_cfg(models, tmp_path, model=str(models["student"])))  # fine
+    preflight(stage, _cfg(models, tmp_path, model=str(models["student"])))  # fine
     with pytest.raises(ModelError, match="distill.student.model: .*does not exist"):
-        stage.preflight(_cfg(models, tmp_path, model=str(tmp_path / "missing")))
+        preflight(stage, _cfg(models, tmp_path, model=str(tmp_path / "missing")))
     pickled = tmp_path / "pickled"
     pickled.mkdir()
     for f in models["student"].iterdir():
@@ -177,7 +179,7 @@ def test_preflight_checks_the_student_model(models, tmp_path):
             (pickled / f.name).write_bytes(f.read_bytes())
     (pickled / "pytorch_model.bin").write_bytes(b"not really")
     with pytest.raises(ModelError, match="no safetensors weights"):
-        stage.preflight(_cfg(models, tmp_path, model=str(pickled)))
+        preflight(stage, _cfg(models, tmp_path, model=str(pickled)))
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     for f in models["student"].iterdir():
@@ -185,19 +187,19 @@ def test_preflight_checks_the_student_model(models, tmp_path):
     config = json.loads((foreign / "config.json").read_text())
     (foreign / "config.json").write_text(json.dumps(config | {"model_type": "gpt2"}))
     with pytest.raises(ModelError, match="distill.student.model: .*'gpt2'"):
-        stage.preflight(_cfg(models, tmp_path, model=str(foreign)))
+        preflight(stage, _cfg(models, tmp_path, model=str(foreign)))
     with pytest.raises(ConfigError, match=r"distill.student.layers: \[5\] out of range.*0..1"):
-        stage.preflight(_cfg(models, tmp_path, model=str(models["student"]), layers=[0, 5]))
+        preflight(stage, _cfg(models, tmp_path, model=str(models["student"]), layers=[0, 5]))
 
 
 def test_hidden_state_kd_across_tokenizers_is_refused(models, tmp_path):
     from edgeport.stages.distill import DistillStage
 
     with pytest.raises(ConfigError, match="same token ids.*logit KD works across tokenizers"):
-        DistillStage().preflight(_cfg(models, tmp_path, model=str(models["student"]), hidden=1.0))
+        preflight(DistillStage(), _cfg(models, tmp_path, model=str(models["student"]), hidden=1.0))
     # the same tokenizer and width pass (a student saved with the teacher's tokenizer)
     same = make_tiny_bert(tmp_path / "same-vocab", layers=1, seed=3)
-    DistillStage().preflight(_cfg(models, tmp_path, model=str(same), hidden=1.0))
+    preflight(DistillStage(), _cfg(models, tmp_path, model=str(same), hidden=1.0))
 
 
 def test_width_settings_conflict_with_a_student_model(tmp_path):

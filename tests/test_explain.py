@@ -211,6 +211,8 @@ def test_study_agreement_table_and_divergent_rows(tokenizer):
 
 def test_explain_runs_between_validate_and_report():
     from edgeport.config import load_config
+    from edgeport.pipeline import fingerprint as fp
+    from edgeport.pipeline.runner import stage_inputs
     from edgeport.stages import STAGES
     from edgeport.stages.report import ReportStage
 
@@ -221,13 +223,13 @@ def test_explain_runs_between_validate_and_report():
     # validate is an input, so the chain stays linear: the report (after explain) re-runs when validate does
     assert explain.inputs(cfg) == {"teacher": "teacher", "distill": "distill", "prune": "prune",
                                    "quantize": "quantize", "validate": "validate"}
-    assert list(ReportStage().inputs(cfg))[-2:] == ["bench", "explain"]
-    reads = explain.reads(cfg)
+    assert list(stage_inputs(ReportStage(), cfg))[-2:] == ["bench", "explain"]
+    reads = fp.settings_parts(explain.configure(cfg))
     assert reads["config.explain.models"] == ["distill", "prune", "torchscript-int8", "onnx-int8", "tflite-int8",
                                              "executorch-int8"]
     assert reads["config.explain.seed"] == 42
     assert {"lib.captum", "lib.torch", "lib.ai-edge-litert", "data"} <= set(reads)
-    assert "explain" not in ReportStage().inputs(load_config("default"))  # off by default
+    assert "explain" not in stage_inputs(ReportStage(), load_config("default"))  # off by default
 
 
 @pytest.fixture(scope="module")

@@ -379,6 +379,7 @@ def test_a_declared_format_limitation_fails_the_run_before_training(family_dir, 
 
     from edgeport.config import load_config
     from edgeport.errors import ConfigError
+    from edgeport.pipeline.runner import preflight
     from edgeport.stages.export import ExportStage
 
     limited = replace(arch.ARCHES["distilbert"], format_limits=(("tflite", "op X is missing (measured)"),))
@@ -386,8 +387,8 @@ def test_a_declared_format_limitation_fails_the_run_before_training(family_dir, 
     cfg = load_config(str(write_config(tmp_path / "c.yaml", make_tiny("distilbert", family_dir / "distilbert-base"),
                                        sst2_slice, tmp_path / "runs", export={"formats": ["onnx", "tflite"]})))
     with pytest.raises(ConfigError, match="export.formats: tflite cannot take a 'distilbert' model: op X"):
-        ExportStage().preflight(cfg)
-    ExportStage().preflight(cfg.model_copy(update={"export": cfg.export.model_copy(update={"formats": ["onnx"]})}))
+        preflight(ExportStage(), cfg)
+    preflight(ExportStage(), cfg.model_copy(update={"export": cfg.export.model_copy(update={"formats": ["onnx"]})}))
 
 
 def _file_inputs(path: Path) -> list[str]:

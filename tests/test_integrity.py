@@ -4,6 +4,8 @@ reads them; a failed attempt never costs what an earlier one produced."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 import tinyrun
@@ -13,16 +15,24 @@ from edgeport.pipeline import Manifest, execute, make_plan
 from edgeport.pipeline.manifest import hash_tree
 
 
+@dataclass(frozen=True)
+class NoSettings:
+    pass
+
+
 class Stub:
     """A tiny stage: writes ``<name>.txt`` (its input's text + its own name); optional hook to misbehave."""
 
-    sections, uses_data, distributed, key_metric = (), False, False, None
+    uses_data, distributed, key_metric = False, False, None
 
     def __init__(self, name, upstream=None, hook=None):
         self.name, self.upstream, self.hook = name, upstream, hook
 
     def enabled(self, cfg):
         return True
+
+    def configure(self, cfg):
+        return NoSettings()
 
     def inputs(self, cfg):
         return {"src": self.upstream} if self.upstream else {}
@@ -70,7 +80,7 @@ def test_damaged_output_reruns_its_producer(cfg, tmp_path, damage):
     target = tmp_path / "runs" / "stub" / "a" / "a.txt"
     {"corrupt": lambda: target.write_text("garbage"), "delete": target.unlink,
      "extra": lambda: (target.parent / "x.bin").write_bytes(b"x")}[damage]()
-    plan = make_plan(stages, cfg, Manifest.load(tmp_path / "runs" / "stub"), data_fp="-")
+    plan = make_plan(stages, cfg, Manifest.load(tmp_path / "runs" / "stub"))
     assert [(i.stage.name, i.action) for i in plan] == [("a", "run"), ("b", "run")]
     # a re-runs and republishes identical bytes, so b (whose input digest is unchanged) is not redone.
     assert _run(stages, cfg) == {"a": "ran", "b": "skip"}

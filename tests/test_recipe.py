@@ -15,7 +15,7 @@ import yaml
 from conftest import make_tiny_bert, run_cli
 from edgeport.config import TrainConfig
 from edgeport.stats import binomial_tail
-from edgeport.training import recipe
+from edgeport.training import distillation, recipe
 from edgeport.training.loop import planned_epochs, resolve_precision
 
 FILL = "the a film movie plot story acting was is quite rather very truly and but so".split()
@@ -94,12 +94,12 @@ def test_teacher_that_learns_passes_the_gate(learnable):
 
 def test_teacher_logit_cache_key_covers_what_the_logits_depend_on(monkeypatch):
     rows = [{"input_ids": [101, 7, 102], "attention_mask": [1, 1, 1]}]
-    key = recipe.logits_key("teacher-digest", "fp32", rows)
-    assert recipe.logits_key("other-teacher", "fp32", rows) != key
-    assert recipe.logits_key("teacher-digest", "bf16", rows) != key
-    assert recipe.logits_key("teacher-digest", "fp32", [{"input_ids": [101, 8, 102], "attention_mask": [1, 1, 1]}]) != key
-    monkeypatch.setattr(recipe, "_library_versions", lambda: "torch=9.9,transformers=9.9")
-    assert recipe.logits_key("teacher-digest", "fp32", rows) != key
+    key = distillation.logits_key("teacher-digest", "fp32", rows)
+    assert distillation.logits_key("other-teacher", "fp32", rows) != key
+    assert distillation.logits_key("teacher-digest", "bf16", rows) != key
+    assert distillation.logits_key("teacher-digest", "fp32", [{"input_ids": [101, 8, 102], "attention_mask": [1, 1, 1]}]) != key
+    monkeypatch.setattr(distillation, "_library_versions", lambda: "torch=9.9,transformers=9.9")
+    assert distillation.logits_key("teacher-digest", "fp32", rows) != key
 
 
 # ------------------------------------------------------------------------------ splits
@@ -123,6 +123,7 @@ def test_eval_rows_never_reach_training_and_selection_is_disjoint(tiny_bert, sst
         return real_fit(model, train_rows, select_rows, *args, **kwargs)
 
     monkeypatch.setattr(recipe, "fit", spy)
+    monkeypatch.setattr(distillation, "fit", spy)
     path = write_config(tmp_path / "cfg.yaml", tiny_bert, sst2_slice, tmp_path / "runs",
                         prune={"enabled": True, "ffn_fraction": 0.5, "score_batches": 1, "latency_seconds": 0,
                                "train": {"epochs": 1, "lr": 1e-3, "batch_size": 16, "useful_gate": False}},
@@ -206,7 +207,7 @@ def test_finetune_and_distill_on_cuda(tiny_bert, tmp_path):
     for row, values in zip(rows, logits.tolist()):
         row["teacher_logits"] = values
     student = build_student(teacher, StudentConfig(layers=[0]))
-    recipe.distill(student, rows[:32], rows[32:], TrainConfig(epochs=1, batch_size=16), recipe.KD(0.5, 2.0),
+    distillation.distill(student, rows[:32], rows[32:], TrainConfig(epochs=1, batch_size=16), distillation.KD(0.5, 2.0),
                    collate, 0)
     assert next(student.parameters()).device.type == "cpu"
     save_model(student, tok, tmp_path / "student")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 
 import pytest
 
@@ -11,6 +12,13 @@ from edgeport.config import PipelineConfig
 from edgeport.errors import ConfigError, LockError
 from edgeport.pipeline import Manifest, execute, make_plan
 from edgeport.pipeline.lock import RunLock
+
+
+@dataclass(frozen=True)
+class FakeSettings:
+    section: dict  # the one config section this fake stage reads, as JSON
+    data: object
+    seed: int
 
 
 class FakeStage:
@@ -27,11 +35,14 @@ class FakeStage:
     def inputs(self, cfg):
         return {"up": self.upstream} if self.upstream else {}
 
+    def configure(self, cfg):
+        return FakeSettings(cfg.section(self.sections[-1]), cfg.data.spec(), cfg.run.seed)
+
     def run(self, ctx):
         self.calls += 1
         if self.fail:
             raise RuntimeError("boom")
-        value = json.dumps(ctx.cfg.section(self.sections[-1]), sort_keys=True)
+        value = json.dumps(ctx.cfg.section, sort_keys=True)
         if self.upstream:
             value += (ctx.inputs["up"] / "out.txt").read_text()
         (ctx.out / "out.txt").write_text(value)
@@ -74,7 +85,7 @@ def test_changing_a_section_reruns_that_stage_and_later_only(setup):
     execute(stages, cfg(temperature=2.0), echo=lambda *_: None)
     plan = make_plan(stages, cfg(temperature=3.0), Manifest.load(run_dir))
     assert actions(plan) == {"teacher": "skip", "distill": "run"}
-    assert "config.distill" in plan[1].reason
+    assert "config.section" in plan[1].reason  # the fake stage's settings field
     execute(stages, cfg(temperature=3.0), echo=lambda *_: None)
     assert [s.calls for s in stages] == [1, 2]
 

@@ -1,27 +1,31 @@
 """What a stage reads, declared per stage, and how each thing read becomes one fingerprint part.
 
-A stage's ``reads(cfg)`` returns ``{part name: value}``. A plain JSON value (a config field, or a value resolved
-from several fields, such as distill's ``train_rows``) is hashed as it is; the markers below stand for things
-outside the config and are resolved to a digest when the fingerprint is made:
+A stage's ``configure(cfg)`` returns its resolved settings (``pipeline/stage.py``); ``settings_parts`` turns each
+field into fingerprint parts. A plain JSON value (a config field, or a value resolved from several fields, such as
+distill's ``train_rows``) is hashed as it is; the markers below stand for things outside the config and are
+resolved to a digest when the fingerprint is made:
 
-  ``DATA``            the data files' bytes and the data fields that change parsing (``data.data_fingerprint``);
+  ``DataSpec``        (a section) the data files' bytes and the fields that decide rows (``data.data_fingerprint``),
+                      as the part ``data``;
   ``ModelSource(s)``  the model files (or built-in package version, or hub commit) a model spec loads:
                       ``teacher.model`` (part ``teacher_weights``), ``distill.student.model`` (``student_weights``);
   ``Profile(name)``   a device profile's YAML bytes, found through ``targets.search_dirs()``;
   ``File(path)``      a file's bytes (``report.baseline``);
-  ``Library(name)``   an installed distribution's version (``"absent"`` when it is not installed).
+  ``Library(name)``   an installed distribution's version (``"absent"`` when it is not installed);
+  ``Libraries`` / ``Profiles``  several of the above, one part each.
+The stage's own source and every edgeport module it imports are parts too (``pipeline/code.py``).
 
 Each entry is its own part, so ``--dry-run`` names what changed: ``config.distill.train_rows``, ``teacher_weights``,
 ``lib.onnxruntime``, ``profile.host``. Which libraries produce or judge what is written once, in ``LIBRARIES``.
-Nothing here imports torch. The training stages' own ``reads`` do (``training.loop.precision_part``): ``precision:
-auto`` resolves by the device Accelerate would use, which is what decides the weights.
+Nothing here imports torch. The training stages' ``configure`` does: ``precision: auto`` resolves by the device
+Accelerate would use, which is what decides the weights.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -30,7 +34,7 @@ from pathlib import Path
 # "training", "export.<format>", "quantize.<format>" and "quantize.<format>.<mode>" (extra libraries of one mode),
 # "runtime.<format>" (runs an artifact: validate, the quantize fallback's judge), "plots", "explain" (attributions).
 LIBRARIES: dict[str, tuple[str, ...]] = {
-    "model": ("torch", "transformers", "tokenizers", "safetensors"),
+    "model": ("torch", "transformers", "tokenizers", "safetensors", "numpy"),  # numpy: statistics, runners
     "training": ("accelerate",),
     "export.torchscript": ("torch",),
     "export.onnx": ("onnx", "onnxscript"),
@@ -54,24 +58,28 @@ LIBRARIES: dict[str, tuple[str, ...]] = {
 class Input:
     """Something a stage reads that is not a config value; ``digest`` resolves it when a fingerprint is made."""
 
-    def digest(self, data_fp: str | None) -> str:
+    def digest(self) -> str:
         raise NotImplementedError
 
 
 @dataclass(frozen=True)
-class _Data(Input):
-    def digest(self, data_fp: str | None) -> str:
-        return data_fp or ""
+class DataFiles(Input):
+    """The data a stage loads: the split files' bytes (or the hub dataset's revision) and the fields that decide
+    rows and labels (``data.data_fingerprint``)."""
 
+    spec: object  # a DataSpec (the data section without the per-stage row limit)
 
-DATA = _Data()
+    def digest(self) -> str:
+        from ..data import data_fingerprint
+
+        return data_fingerprint(self.spec)  # the files' bytes as they are now: never cached
 
 
 @dataclass(frozen=True)
 class ModelSource(Input):
     spec: str
 
-    def digest(self, data_fp: str | None) -> str:
+    def digest(self) -> str:
         from ..models.source import model_source_digest
 
         return model_source_digest(self.spec)
@@ -81,7 +89,7 @@ class ModelSource(Input):
 class File(Input):
     path: str
 
-    def digest(self, data_fp: str | None) -> str:
+    def digest(self) -> str:
         from ..models.source import file_digest
 
         path = Path(self.path).expanduser()
@@ -92,7 +100,7 @@ class File(Input):
 class Profile(Input):
     name: str
 
-    def digest(self, data_fp: str | None) -> str:
+    def digest(self) -> str:
         from ..targets import target_files
 
         path = target_files().get(self.name)
@@ -103,7 +111,7 @@ class Profile(Input):
 class Library(Input):
     name: str
 
-    def digest(self, data_fp: str | None) -> str:
+    def digest(self) -> str:
         return library_version(self.name)
 
 
@@ -120,36 +128,79 @@ def _installed_version(name: str) -> str:
         return "absent"
 
 
-# ------------------------------------------------------------------------------------------ declaring reads
+# ------------------------------------------------------------------------------------------ settings -> parts
 
 
-def fields(cfg, section: str, without: tuple[str, ...] = ()) -> dict[str, object]:
-    """Every field of a config section, one part each (``config.distill.temperature``), minus ``without``."""
-    return {f"config.{section}.{k}": v for k, v in cfg.section(section).items() if k not in without}
+@dataclass(frozen=True)
+class Libraries(Input):
+    """The installed versions of what produces or judges a stage's outputs: one ``lib.<name>`` part each."""
+
+    names: tuple[str, ...]
+
+    def digest(self) -> str:
+        return ",".join(f"{n}={library_version(n)}" for n in self.names)
 
 
-def values(section: str, **resolved) -> dict[str, object]:
-    """Values a stage computes from the config (``train_rows = distill.train_limit or data.train_limit``)."""
-    return {f"config.{section}.{k}": v for k, v in resolved.items()}
+def libraries(*uses: str) -> Libraries:
+    """The distributions behind each use (keys of ``LIBRARIES``; unknown keys add none), deduplicated, in order."""
+    names = [name for use in uses for name in LIBRARIES.get(use, ())]
+    return Libraries(tuple(dict.fromkeys(names)))
 
 
-def data() -> dict[str, object]:
-    return {"data": DATA}
+@dataclass(frozen=True)
+class Profiles(Input):
+    """Device profiles a stage judges or estimates with: one ``profile.<name>`` part each (the YAML's bytes)."""
+
+    names: tuple[str, ...]
+
+    def digest(self) -> str:
+        return ",".join(f"{n}={Profile(n).digest()}" for n in self.names)
 
 
-def libraries(*uses: str) -> dict[str, object]:
-    """``lib.<name>`` parts for the libraries behind each use (keys of ``LIBRARIES``; unknown keys add none)."""
-    return {f"lib.{name}": Library(name) for use in uses for name in LIBRARIES.get(use, ())}
+def settings_parts(settings) -> dict[str, object]:
+    """One fingerprint part per thing a stage's resolved settings hold (a frozen dataclass, ``pipeline/stage.py``).
+
+    A plain value is ``config.<field>``; a config section (a pydantic model) gives one part per key,
+    ``config.<field>.<key>``; an ``Input`` marker is its own part under the field's name (``data``,
+    ``teacher_weights``); ``Libraries`` and ``Profiles`` give one part per library / profile. Everything a stage
+    can read is in its settings, so everything it reads is in its fingerprint."""
+    from dataclasses import fields as dc_fields
+
+    from pydantic import BaseModel
+
+    from ..config import DataSpec
+
+    parts: dict[str, object] = {}
+    for f in dc_fields(settings):
+        value = getattr(settings, f.name)
+        if isinstance(value, Libraries):
+            parts |= {f"lib.{n}": Library(n) for n in value.names}
+        elif isinstance(value, Profiles):
+            parts |= {f"profile.{n}": Profile(n) for n in value.names}
+        elif isinstance(value, Input):
+            parts[f.name] = value
+        elif isinstance(value, dict) and value and all(isinstance(v, BaseModel) for v in value.values()):
+            parts |= {f"{f.name}.{k}": v.model_dump(mode="json") for k, v in value.items()}  # profile.host
+        elif isinstance(value, BaseModel) or is_dataclass(value):
+            dumped = value.model_dump(mode="json") if isinstance(value, BaseModel) else asdict(value)
+            parts |= {f"config.{f.name}.{k}": _jsonable(v) for k, v in dumped.items()}
+            if isinstance(value, DataSpec):
+                parts["data"] = DataFiles(value)  # the files the section points at
+        else:
+            parts[f"config.{f.name}"] = _jsonable(value)
+    return parts
 
 
-def stage_reads(stage, cfg) -> dict[str, object]:
-    """The stage's ``reads(cfg)``; a stage that declares only ``sections`` (and ``uses_data``) reads those whole
-    sections and, with ``uses_data``, the data."""
-    reads = getattr(stage, "reads", None)
-    if reads is not None:
-        return reads(cfg)
-    legacy = {f"config.{s}": cfg.section(s) for s in stage.sections}
-    return legacy | (data() if stage.uses_data else {})
+def _jsonable(value):
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
 
 
 # ------------------------------------------------------------------------------------------ hashing
@@ -159,5 +210,5 @@ def short_hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def part_digest(value, data_fp: str | None) -> str:
-    return short_hash(value.digest(data_fp) if isinstance(value, Input) else value)
+def part_digest(value) -> str:
+    return short_hash(value.digest() if isinstance(value, Input) else value)

@@ -15,12 +15,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__
 from ..config import PipelineConfig
 from ..errors import ArtifactError, ConfigError, EdgeportError
 from . import dist
 from .faults import fault_point
-from .fingerprint import part_digest, short_hash, stage_reads
+from .code import code_parts
+from .fingerprint import part_digest, settings_parts
 from .lock import RunLock
 from .manifest import Manifest, fsync_dir, hash_tree
 from .stage import Stage, StageContext
@@ -53,12 +53,25 @@ def run_dir_for(cfg: PipelineConfig) -> Path:
 # ------------------------------------------------------------------------------------------ fingerprints
 
 
-def fingerprint_parts(stage: Stage, cfg: PipelineConfig, manifest: Manifest, data_fp: str | None) -> dict[str, str]:
-    """One part per thing the stage reads (``stage.reads(cfg)``, see ``fingerprint.py``), plus the edgeport
-    version, the seed and a digest of each upstream stage's recorded outputs."""
-    parts = {"edgeport": __version__, "seed": short_hash(cfg.run.seed)}
-    parts |= {key: part_digest(value, data_fp) for key, value in sorted(stage_reads(stage, cfg).items())}
-    for role, upstream in sorted(stage.inputs(cfg).items()):
+def stage_inputs(stage: Stage, cfg: PipelineConfig, stages: list[Stage] | None = None) -> dict[str, str]:
+    """Role -> upstream stage. A stage that renders the whole manifest (``reads_manifest``, the report) consumes
+    every other enabled stage, found here so that its module need not import the stage registry (which would put
+    every stage's code into its code fingerprint)."""
+    if getattr(stage, "reads_manifest", False):
+        if stages is None:
+            from ..stages import STAGES as stages
+        return {s.name: s.name for s in stages if s.name != stage.name and s.enabled(cfg)}
+    return stage.inputs(cfg)
+
+
+def fingerprint_parts(stage: Stage, cfg: PipelineConfig, manifest: Manifest, settings=None,
+                      stages: list[Stage] | None = None) -> dict[str, str]:
+    """One part per thing the stage's settings hold (``fingerprint.settings_parts``), per edgeport source file it
+    runs (``code.py``), and a digest of each upstream stage's recorded outputs."""
+    settings = stage.configure(cfg) if settings is None else settings
+    parts = {key: part_digest(value) for key, value in sorted(settings_parts(settings).items())}
+    parts |= code_parts(type(stage).__module__)
+    for role, upstream in sorted(stage_inputs(stage, cfg, stages).items()):
         parts[f"input.{upstream}"] = manifest.outputs_digest(upstream)[:16]
     return parts
 
@@ -83,12 +96,8 @@ def check_stage_names(stages: list[Stage], until: str | None, force: list[str]) 
 
 
 def make_plan(stages: list[Stage], cfg: PipelineConfig, manifest: Manifest, until: str | None = None,
-              force: list[str] = (), data_fp: str | None = None) -> list[PlanItem]:
+              force: list[str] = ()) -> list[PlanItem]:
     check_stage_names(stages, until, force)
-    if data_fp is None:
-        from ..data import data_fingerprint
-
-        data_fp = data_fingerprint(cfg.data)
     plan, rerun, past_until = [], set(), False
     for stage in stages:
         if past_until:
@@ -98,9 +107,9 @@ def make_plan(stages: list[Stage], cfg: PipelineConfig, manifest: Manifest, unti
         if not stage.enabled(cfg):
             plan.append(PlanItem(stage, "disabled", f"{stage.name}.enabled is false"))
             continue
-        upstream = [u for u in stage.inputs(cfg).values() if u in rerun]
+        upstream = [u for u in stage_inputs(stage, cfg, stages).values() if u in rerun]
         entry = manifest.entry(stage.name) or {}
-        parts = fingerprint_parts(stage, cfg, manifest, data_fp)
+        parts = fingerprint_parts(stage, cfg, manifest, stages=stages)
         if stage.name in force:
             reason = "forced (--force)"
         elif upstream:
@@ -124,11 +133,8 @@ def make_plan(stages: list[Stage], cfg: PipelineConfig, manifest: Manifest, unti
 
 def execute(stages: list[Stage], cfg: PipelineConfig, until: str | None = None, force: list[str] = (),
             echo=print) -> RunSummary:
-    from ..data import data_fingerprint
-
     run_dir = run_dir_for(cfg)
     check_stage_names(stages, until, force)
-    data_fp = data_fingerprint(cfg.data)
     if dist.is_main():
         run_dir.mkdir(parents=True, exist_ok=True)
     lock = RunLock(run_dir)
@@ -140,7 +146,7 @@ def execute(stages: list[Stage], cfg: PipelineConfig, until: str | None = None, 
             _clean_leftovers(run_dir)
         dist.barrier()
         manifest = Manifest.load(run_dir)
-        plan = make_plan(stages, cfg, manifest, until, force, data_fp)
+        plan = make_plan(stages, cfg, manifest, until, force)
         shared: dict = {}
         _preflight(plan, cfg, shared)
         dist.barrier()  # every process has planned before anything is written
@@ -151,7 +157,7 @@ def execute(stages: list[Stage], cfg: PipelineConfig, until: str | None = None, 
                 summary.rows.append({"stage": item.stage.name, "status": "stopped", "seconds": 0.0,
                                      "metric": f"after {stopped}'s gate failed"})
                 continue
-            summary.rows.append(_do(item, cfg, run_dir, data_fp, shared, echo))
+            summary.rows.append(_do(item, cfg, run_dir, shared, echo, stages))
             if getattr(item.stage, "gate_stops_run", False) and _stage_gate_failures(run_dir, item.stage.name):
                 stopped = item.stage.name  # a useless teacher/student: training on from it only wastes time
         manifest = Manifest.load(run_dir)
@@ -170,27 +176,32 @@ def _preflight(plan: list[PlanItem], cfg, shared: dict) -> None:
     """Read the data and check each stage's inputs before any stage writes: a bad data file or model directory
     fails here, and the run directory (manifest and published outputs) stays exactly as it was.
 
-    A stage may define ``preflight(cfg)``: cheap checks of what it will load (model dirs, shapes vs config)."""
+    A stage may define ``preflight(settings)``: cheap checks of what it will load (model dirs, shapes vs config)."""
     to_run = [item.stage for item in plan if item.action == "run"]
     if any(s.uses_data for s in to_run):
         from ..data import load_task
 
-        shared["task"] = load_task(cfg.data, seed=cfg.run.seed)  # StageContext.task() reuses it
+        shared["task"] = load_task(cfg.data.spec(), seed=cfg.run.seed)  # StageContext.task() reuses it
     for stage in to_run:
-        check = getattr(stage, "preflight", None)
-        if check is not None:
-            check(cfg)
+        preflight(stage, cfg)
 
 
-def _check_inputs(stage: Stage, cfg, manifest: Manifest) -> None:
+def preflight(stage: Stage, cfg: PipelineConfig) -> None:
+    """The stage's ``preflight`` (if it has one) on its own settings."""
+    check = getattr(stage, "preflight", None)
+    if check is not None:
+        check(stage.configure(cfg))
+
+
+def _check_inputs(inputs: dict[str, str], stage: str, manifest: Manifest) -> None:
     """A stage consumes only upstream outputs that still hash to what the manifest recorded."""
-    for upstream in stage.inputs(cfg).values():
+    for upstream in inputs.values():
         if problem := manifest.verify(upstream):
-            raise ArtifactError(f"{stage.name} would consume {upstream}/, but {problem} (changed during this run?). "
+            raise ArtifactError(f"{stage} would consume {upstream}/, but {problem} (changed during this run?). "
                                 f"Run again: {upstream} is rebuilt first")
 
 
-def _do(item: PlanItem, cfg, run_dir: Path, data_fp: str, shared: dict, echo) -> dict:
+def _do(item: PlanItem, cfg, run_dir: Path, shared: dict, echo, stages: list[Stage]) -> dict:
     stage = item.stage
     manifest = Manifest.load(run_dir)  # upstream stages may have just been published
     entry = manifest.entry(stage.name) or {}
@@ -199,7 +210,8 @@ def _do(item: PlanItem, cfg, run_dir: Path, data_fp: str, shared: dict, echo) ->
         if item.action == "skip":
             row["metric"] = _key_metric(stage, entry)
         return row
-    parts = fingerprint_parts(stage, cfg, manifest, data_fp)
+    settings = stage.configure(cfg)
+    parts = fingerprint_parts(stage, cfg, manifest, settings, stages)
     fp = fingerprint(parts)
     if item.reason.startswith("upstream") and entry.get("fingerprint") == fp and manifest.verify(stage.name) is None:
         row.update(status="skip", metric=_key_metric(stage, entry))
@@ -207,16 +219,20 @@ def _do(item: PlanItem, cfg, run_dir: Path, data_fp: str, shared: dict, echo) ->
     if dist.is_main():
         echo(f"==> {stage.name}: {item.reason}")
     start = time.perf_counter()
-    metrics = _run_stage(stage, cfg, run_dir, manifest, fp, parts, shared)
+    inputs = stage_inputs(stage, cfg, stages)
+    metrics = _run_stage(stage, settings, inputs, cfg, run_dir, manifest, fp, parts, shared)
     row.update(status="ran", seconds=round(time.perf_counter() - start, 1),
                metric=_format_metric(stage.key_metric, metrics))
     return row
 
 
-def _run_stage(stage: Stage, cfg, run_dir: Path, manifest: Manifest, fp: str, parts: dict, shared: dict) -> dict:
+def _run_stage(stage: Stage, settings, inputs: dict[str, str], cfg, run_dir: Path, manifest: Manifest, fp: str,
+               parts: dict, shared: dict) -> dict:
+    """Run one stage with its own settings: ``cfg`` (the whole config) is only recorded in the manifest, for
+    the report and the model cards, never handed to ``stage.run``."""
     tmp = run_dir / f".tmp-{stage.name}"
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    _check_inputs(stage, cfg, manifest)
+    _check_inputs(inputs, stage.name, manifest)
     previous = manifest.stages.get(stage.name)
     if dist.is_main():
         if tmp.exists():
@@ -224,14 +240,13 @@ def _run_stage(stage: Stage, cfg, run_dir: Path, manifest: Manifest, fp: str, pa
         tmp.mkdir()
         # Mark the stage as running first: if we are killed, the manifest cannot say "done" for it.
         manifest.stages[stage.name] = {"status": "running", "fingerprint": fp, "started_at": started}
-        # The config this stage runs with, recorded before it runs: the report reads bench.targets from here,
-        # and validate need not re-run (and re-record it) when only the targets changed.
+        # The config this run uses, recorded before the stage runs: the report and the model cards render it
+        # (the report's settings cover it whole, so it re-runs when any of it changes).
         manifest.data["config"] = json.loads(cfg.model_dump_json())
         manifest.save()
         fault_point("stage.running-marked")
     dist.barrier()
-    inputs = {role: run_dir / up for role, up in stage.inputs(cfg).items()}
-    ctx = StageContext(cfg, run_dir, tmp, inputs, manifest, shared)
+    ctx = StageContext(settings, run_dir, tmp, {role: run_dir / up for role, up in inputs.items()}, manifest, shared)
     t0 = time.perf_counter()
     _seed_everything(cfg.run.seed)
     try:

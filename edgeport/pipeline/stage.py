@@ -2,17 +2,25 @@
 
 A stage is a small object with:
   ``name``         its directory under the run and its key in the manifest;
-  ``reads(cfg)``   everything it reads, ``{part name: value}``: config values (resolved, e.g. distill's
-                   ``train_rows``), the data, model files, device profiles, files, library versions
-                   (``pipeline/fingerprint.py``); its fingerprint is these plus its inputs' outputs, nothing else;
-  ``uses_data``    whether the runner loads the dataset for it before anything runs (preflight);
+  ``configure(cfg)`` its **settings**: a frozen dataclass holding every value it uses, resolved (defaults applied,
+                   cross-section values such as distill's ``train_rows`` computed, the device and precision it
+                   will train with), plus markers for what it reads outside the config (the data files, model
+                   files, device profiles, library versions; ``pipeline/fingerprint.py``). Its fingerprint is these
+                   settings + its own source and the edgeport modules it imports (``pipeline/code.py``) + its
+                   inputs' outputs, nothing else;
+  ``uses_data``    whether the runner loads the dataset for it before anything runs (its settings hold ``data``
+                   and ``seed``);
   ``distributed``  whether every process of a multi-process launch runs it (training), or only the main one;
   ``key_metric``   the metric shown in the end-of-run summary;
   ``gate_stops_run`` (optional) when its metrics hold ``gate_failures``, later stages do not run (a useless
                    teacher or student: training on from it only wastes time);
   ``enabled(cfg)`` whether the config turns it on;
   ``inputs(cfg)``  role -> upstream stage name (its published directory reaches ``run`` as ``ctx.inputs[role]``);
-  ``run(ctx)``     does the work, writes only into ``ctx.out``, and returns its metrics (a JSON-able dict).
+                   a stage with ``reads_manifest = True`` (the report) has none: every other enabled stage is its
+                   input (``runner.stage_inputs``);
+  ``preflight(settings)`` (optional) cheap checks before anything is written;
+  ``run(ctx)``     does the work with ``ctx.cfg`` = its settings (never the whole config: what it can read is
+                   what its fingerprint covers), writes only into ``ctx.out``, returns its metrics (JSON-able).
 Stages never touch the manifest or each other's directories: the runner publishes and records.
 """
 
@@ -20,10 +28,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..config import PipelineConfig
 from .manifest import Manifest
+
+if TYPE_CHECKING:
+    from ..config import PipelineConfig
 
 
 class Stage(Protocol):
@@ -34,7 +44,7 @@ class Stage(Protocol):
 
     def enabled(self, cfg: PipelineConfig) -> bool: ...
 
-    def reads(self, cfg: PipelineConfig) -> dict[str, object]: ...
+    def configure(self, cfg: PipelineConfig) -> Any: ...
 
     def inputs(self, cfg: PipelineConfig) -> dict[str, str]: ...
 
@@ -43,7 +53,7 @@ class Stage(Protocol):
 
 @dataclass
 class StageContext:
-    cfg: PipelineConfig
+    cfg: Any  # the stage's own settings (``configure``), frozen
     run_dir: Path
     out: Path
     inputs: dict[str, Path]
@@ -51,11 +61,11 @@ class StageContext:
     _cache: dict = field(default_factory=dict)
 
     def task(self):
-        """The dataset, loaded once per process and shared by the stages of this run."""
+        """The dataset, loaded once per process and shared by the stages of this run (same data, same seed)."""
         if "task" not in self._cache:
             from ..data import load_task
 
-            self._cache["task"] = load_task(self.cfg.data, seed=self.cfg.run.seed)
+            self._cache["task"] = load_task(self.cfg.data, seed=self.cfg.seed)
         return self._cache["task"]
 
     def input_metrics(self, role: str) -> dict:

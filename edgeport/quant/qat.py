@@ -69,10 +69,10 @@ def qat_finetune(model, rows: list[dict], select_rows: list[dict], qcfg, collate
     The recipe keeps the weights of the best selection-split evaluation, measured with fake quantization on, so
     the model returned is the one that was best *as INT8*.
     """
-    from ..training import recipe
+    from ..training import distillation
 
     student = copy.deepcopy(model).float().train()
     attach(student)
-    kd = recipe.KD(qcfg.alpha, qcfg.temperature)
-    result = recipe.distill(student, rows, select_rows, qcfg.train, kd, collate, seed, desc="qat", metric=metric)
+    kd = distillation.KD(qcfg.alpha, qcfg.temperature)
+    result = distillation.distill(student, rows, select_rows, qcfg.train, kd, collate, seed, desc="qat", metric=metric)
     return detach(student).eval(), result

@@ -15,8 +15,25 @@ Validate judges accuracy and parity only; the report renders these rows from the
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..pipeline import fingerprint as fp
+
+if TYPE_CHECKING:
+    from ..config import BenchConfig, DataSpec
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    bench: BenchConfig
+    seq_len: int  # tokens per fixed-length call: bench.seq_len or the export length
+    workload_len: int  # workload rows are truncated where the app truncates them: min(max_seq_len, export length)
+    profile: dict  # target name -> its loaded profile (targets/*.yaml as found now): one part per profile
+    host: dict | None  # the machine host-kind targets are measured on (hostinfo), when any target is one
+    data: DataSpec | None  # the workload: the eval split's own rows
+    seed: int | None
+    libs: fp.Libraries
 
 
 class BenchStage:
@@ -34,29 +51,33 @@ class BenchStage:
             inputs["quantize"] = "quantize"
         return inputs
 
-    def reads(self, cfg) -> dict[str, object]:
-        """The timing settings, each profile's YAML, the eval rows (workload) and the runtimes that run them."""
-        b = cfg.bench
-        reads = (fp.fields(cfg, "bench", without=("seq_len",))
-                 | fp.values("bench", seq_len=b.seq_len or cfg.export_seq_len())
-                 | {f"profile.{t}": fp.Profile(t) for t in b.targets}
-                 | fp.libraries("model", *(f"runtime.{f}" for f in cfg.export.formats)))
-        if b.workload:
-            reads |= fp.data() | fp.values("bench", workload_max_len=min(cfg.data.max_seq_len, cfg.export_seq_len()))
-        return reads
+    def configure(self, cfg) -> BenchSettings:
+        """The timing settings, each profile as loaded, the host measured on, the eval rows (workload) and the
+        runtimes that run them. Host timings are facts about this machine: another CPU re-runs this stage."""
+        from ..hostinfo import host_identity
+        from ..targets import get_target
+
+        b, export_len = cfg.bench, cfg.export_seq_len()
+        profiles = {t: get_target(t) for t in b.targets}
+        return BenchSettings(
+            bench=b.model_copy(update={"seq_len": b.seq_len or export_len}), seq_len=b.seq_len or export_len,
+            workload_len=min(cfg.data.max_seq_len, export_len),
+            profile=profiles,
+            host=host_identity() if any(t.kind == "host" for t in profiles.values()) else None,
+            data=cfg.data.spec() if b.workload else None, seed=cfg.run.seed if b.workload else None,
+            libs=fp.libraries("model", *(f"runtime.{f}" for f in cfg.export.formats)))
 
     def run(self, ctx) -> dict:
         from ..bench.api import bench_artifact
         from ..bench.workload import encode_split
-        from ..targets import get_target
 
         cfg, b = ctx.cfg, ctx.cfg.bench
-        targets = [get_target(t) for t in b.targets]
+        targets = list(cfg.profile.values())
         artifacts = [a for role in ("export", "quantize") if role in ctx.inputs
                      for a in ctx.input_metrics(role).get("artifacts", [])]
         split = ctx.task().eval if b.workload else None
         # rows are truncated where the app truncates them: the export length (the longest bucket)
-        longest = min(cfg.data.max_seq_len, cfg.export_seq_len())
+        longest = cfg.workload_len
         rows = []
         for art in artifacts:
             path = ctx.run_dir / art["path"]
@@ -66,7 +87,7 @@ class BenchStage:
                 here = target.kind == "host"
                 print(f"  {art['name']} on {target.name} ({'measured here' if here else 'estimated'}) ...",
                       flush=True)
-                row = bench_artifact(path, target, measure_host=here, seq_len=b.seq_len or cfg.export_seq_len(),
+                row = bench_artifact(path, target, measure_host=here, seq_len=cfg.seq_len,
                                      workload=feeds, memory=b.memory, passes=b.workload_passes,
                                      warmup=b.warmup, runs=b.runs, min_seconds=b.min_seconds)
                 row |= {"artifact": art["path"], "artifact_name": art["name"]}

@@ -6,7 +6,7 @@ Two kinds of student:
   from the teacher's layers (narrower widths start from random weights);
 * a model of its own (``distill.student.model``: a Hugging Face directory or hub id with its own tokenizer, e.g.
   a BERT-vocabulary student of an XLM-R teacher). It trains on its own tokenisation; the teacher's logits are
-  computed from the teacher's own tokenisation of the same texts (``recipe.attach_teacher_logits``), which is all
+  computed from the teacher's own tokenisation of the same texts (``distillation.attach_teacher_logits``), which is all
   logit KD needs. Its output directory holds its own tokenizer, so prune, export and validate use it.
   Hidden-state KD compares the two models position by position and so needs the same token ids and width: it is
   refused when the tokenisations differ.
@@ -14,9 +14,30 @@ Two kinds of student:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from ..errors import ConfigError
 from ..pipeline import dist
 from ..pipeline import fingerprint as fp
+
+if TYPE_CHECKING:
+    from ..config import DataSpec, DistillConfig
+    from ..training.loop import TrainEnv
+
+
+@dataclass(frozen=True)
+class DistillSettings:
+    distill: DistillConfig
+    data: DataSpec
+    train_rows: int | None  # distill.train_limit or data.train_limit (None: every training row)
+    seed: int
+    env: TrainEnv
+    teacher_model: str  # teacher.model: preflight checks the student against it before the teacher trains
+    student_weights: fp.ModelSource | None  # distill.student.model's files
+    student_layers: list[int] | str | None  # with student.model: its own layers kept ("all" when unset)
+    extra_texts: object | None  # the unlabelled texts' bytes (corpus.CorpusFiles)
+    libs: fp.Libraries
 
 
 def _check_hidden_loss(dcfg, student_width: int, teacher_width: int) -> None:
@@ -111,26 +132,22 @@ class DistillStage:
     def inputs(self, cfg) -> dict[str, str]:
         return {"teacher": "teacher"}
 
-    def reads(self, cfg) -> dict[str, object]:
-        from ..training.loop import precision_part  # torch: only when planning a run
+    def configure(self, cfg) -> DistillSettings:
+        from ..corpus import CorpusFiles
+        from ..training.loop import train_env  # torch: only when planning a run
 
-        reads = (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len, metric=cfg.data.metric)
-                 | fp.fields(cfg, "distill", without=("train_limit",))
-                 | fp.values("distill", train_rows=cfg.distill.train_limit or cfg.data.train_limit)
-                 | fp.libraries("model", "training") | precision_part(cfg.distill.train))
-        if cfg.distill.student.model:
-            # the student's own files (weights, config, tokenizer), and which of its layers are kept ("all" when
-            # distill.student.layers is unset: the field's default value would not tell the two apart)
-            own = cfg.distill.student.own_layers()
-            reads |= {"student_weights": fp.ModelSource(cfg.distill.student.model)}
-            reads |= fp.values("distill", student_layers=own if own is not None else "all")
-        if cfg.distill.extra_texts:
-            from ..corpus import CorpusFiles
+        d = cfg.distill
+        own = d.student.own_layers() if d.student.model else None
+        return DistillSettings(
+            distill=d, data=cfg.data.spec(), train_rows=d.train_limit or cfg.data.train_limit, seed=cfg.run.seed,
+            env=train_env(d.train, cfg.run.threads), teacher_model=cfg.teacher.model,
+            student_weights=fp.ModelSource(d.student.model) if d.student.model else None,
+            # unset layers keep all: the field's default value would not tell the two apart
+            student_layers=(own if own is not None else "all") if d.student.model else None,
+            extra_texts=CorpusFiles(d.extra_texts) if d.extra_texts else None,
+            libs=fp.libraries("model", "training"))
 
-            reads["extra_texts"] = CorpusFiles(cfg.distill.extra_texts)  # the unlabelled texts' bytes
-        return reads
-
-    def preflight(self, cfg) -> None:
+    def preflight(self, cfg: DistillSettings) -> None:
         """A student that cannot be built from this teacher (or loaded, for a student model of its own) fails
         before the teacher is trained."""
         from pathlib import Path
@@ -144,7 +161,7 @@ class DistillStage:
             from ..corpus import corpus_files
 
             corpus_files(dcfg.extra_texts)
-        spec = resolve_model_dir(cfg.teacher.model)
+        spec = resolve_model_dir(cfg.teacher_model)
         if dcfg.student.model:
             check_student_model(dcfg, cfg.data.max_seq_len)
             student_spec = resolve_student_model(dcfg.student.model)
@@ -163,14 +180,14 @@ class DistillStage:
         # torch and the training recipes load here, not at import: `edgeport run --dry-run` imports every stage.
         from ..data import encode
         from ..models import build_student, load_classifier, load_tokenizer, save_model
-        from ..training import recipe
+        from ..training import distillation, recipe
 
         cfg, task, dcfg = ctx.cfg, ctx.task(), ctx.cfg.distill
         metric, max_len = cfg.data.metric, cfg.data.max_seq_len
         teacher_dir = ctx.inputs["teacher"]
         teacher_tok = load_tokenizer(teacher_dir)
         teacher = load_classifier(teacher_dir).eval()
-        train = task.train.head(dcfg.train_limit or cfg.data.train_limit)
+        train = task.train.head(cfg.train_rows)
         if dcfg.student.model:
             student, tokenizer, info = _own_student(dcfg, task.label_names, max_len)
             layer_map = student_layer_map(student.config.num_hidden_layers, teacher.config.num_hidden_layers)
@@ -185,8 +202,8 @@ class DistillStage:
         select_rows = encode(task.select, tokenizer, max_len)
         _teacher_targets(ctx, rows, train, teacher, teacher_tok)
         extra_rows, extra_info = _extra_rows(ctx, tokenizer, teacher, teacher_tok) if dcfg.extra_texts else ([], {})
-        kd = recipe.KD(dcfg.alpha, dcfg.temperature, dcfg.hidden_loss_weight, layer_map)
-        result = recipe.distill(student, rows + extra_rows, select_rows, dcfg.train, kd, collate, cfg.run.seed,
+        kd = distillation.KD(dcfg.alpha, dcfg.temperature, dcfg.hidden_loss_weight, layer_map)
+        result = distillation.distill(student, rows + extra_rows, select_rows, dcfg.train, kd, collate, cfg.seed,
                                 teacher=teacher, metric=metric)
         metrics = {"params": sum(p.numel() for p in student.parameters()), "layers": student.config.num_hidden_layers,
                    "hidden_size": student.config.hidden_size, "train_rows": len(rows)} | extra_info | info
@@ -195,7 +212,7 @@ class DistillStage:
         metrics |= _teacher_comparison(ctx, student, tokenizer, collate, teacher, teacher_tok)
         evidence = recipe.useful_test(task.select.labels, train.labels, task.label_names, metric=metric,
                                       select_accuracy=metrics["select_accuracy"],
-                                      select_preds=result.select_predictions, seed=cfg.run.seed)
+                                      select_preds=result.select_predictions, seed=cfg.seed)
         failure = recipe.useless_message("distill", evidence, task.label_names)
         metrics["useful_gate"] = evidence
         metrics["gate_failures"] = [failure] if failure and dcfg.train.useful_gate else []
@@ -209,11 +226,11 @@ def _teacher_targets(ctx, rows, split, teacher, teacher_tok) -> None:
     it works across tokenizers. Hidden-state KD runs the teacher on the student's ids: with a student model of its
     own, those must be the teacher's ids too."""
     from ..data import encode
-    from ..training import recipe
+    from ..training import distillation, recipe
 
     dcfg, max_len = ctx.cfg.distill, ctx.cfg.data.max_seq_len
     if dcfg.hidden_loss_weight == 0:
-        recipe.attach_teacher_logits(rows, teacher, teacher_tok, split, max_len, ctx.cache_dir,
+        distillation.attach_teacher_logits(rows, teacher, teacher_tok, split, max_len, ctx.cache_dir,
                                      ctx.manifest.outputs_digest("teacher"),
                                      recipe.resolve_precision(dcfg.train.precision))
     elif dcfg.student.model:

@@ -16,11 +16,25 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..explain.tables import agreement_markdown, divergent_markdown
 from ..pipeline import fingerprint as fp
 
+if TYPE_CHECKING:
+    from ..config import DataSpec, ExplainConfig
+
 MODEL_STAGES = ("distill", "prune")
+
+
+@dataclass(frozen=True)
+class ExplainSettings:
+    explain: ExplainConfig  # seed resolved (explain.seed or run.seed), models resolved (explain_subjects)
+    data: DataSpec
+    seed: int  # run.seed: the selection split's carving (the row sample uses explain.seed)
+    threads: int | None
+    libs: fp.Libraries
 
 
 class ExplainStage:
@@ -45,7 +59,7 @@ class ExplainStage:
             inputs["validate"] = "validate"
         return inputs
 
-    def preflight(self, cfg) -> None:
+    def preflight(self, cfg: ExplainSettings) -> None:
         """Integrated Gradients needs Captum: a missing extra fails before any stage of the run writes."""
         import importlib.util
 
@@ -54,17 +68,15 @@ class ExplainStage:
         if cfg.explain.ig and importlib.util.find_spec("captum") is None:
             raise MissingExtraError("captum", "explain")
 
-    def reads(self, cfg) -> dict[str, object]:
+    def configure(self, cfg) -> ExplainSettings:
         from ..config import explain_subjects
 
-        e = cfg.explain
-        formats = {s.rpartition("-")[0] for s in explain_subjects(cfg) if s not in MODEL_STAGES}
-        reads = (fp.data() | fp.fields(cfg, "explain", without=("seed", "models", "ig_steps"))
-                 | fp.values("explain", seed=cfg.run.seed if e.seed is None else e.seed, models=explain_subjects(cfg),
-                             ig_steps=e.ig_steps if e.ig else None)
-                 | fp.values("data", max_seq_len=cfg.data.max_seq_len)
-                 | fp.libraries("model", "explain", "plots", *(f"runtime.{f}" for f in sorted(formats))))
-        return reads
+        e, subjects = cfg.explain, explain_subjects(cfg)
+        formats = {s.rpartition("-")[0] for s in subjects if s not in MODEL_STAGES}
+        resolved = e.model_copy(update={"seed": cfg.run.seed if e.seed is None else e.seed, "models": subjects})
+        return ExplainSettings(explain=resolved, data=cfg.data.spec(), seed=cfg.run.seed, threads=cfg.run.threads,
+                               libs=fp.libraries("model", "explain", "plots",
+                                                 *(f"runtime.{f}" for f in sorted(formats))))
 
     def run(self, ctx) -> dict:
         import torch
@@ -74,18 +86,16 @@ class ExplainStage:
         from ..explain.plot import agreement_plot
         from ..explain.study import run_study
 
-        cfg, e = ctx.cfg, ctx.cfg.explain
+        e = ctx.cfg.explain
         task = ctx.task()
         split = task.eval
-        seed = cfg.run.seed if e.seed is None else e.seed
+        seed = e.seed
         indices = sample_rows(len(split), e.rows, seed)
         threads = torch.get_num_threads()
         subjects = [self._torch_subject(ctx, "teacher")]
         accuracy = self._accuracies(ctx)
         try:
-            from ..config import explain_subjects
-
-            for name in explain_subjects(cfg):
+            for name in e.models:
                 subjects.append(self._torch_subject(ctx, name) if name in MODEL_STAGES
                                 else self._artifact_subject(ctx, name, threads))
             print(f"  explaining {len(indices)} of {len(split)} eval rows (seed {seed}) with "

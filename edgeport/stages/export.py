@@ -12,10 +12,27 @@ contract: run the smallest bucket that holds the input; dynamic-shape formats ru
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..pipeline import fingerprint as fp
 from ..pipeline.stage import model_stage
+
+if TYPE_CHECKING:
+    from ..config import DataSpec, ExportConfig
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    export: ExportConfig
+    export_len: int  # export.seq_len or data.max_seq_len: TFLite's longest signature, the app's longest input
+    max_seq_len: int  # data.max_seq_len, written into every sidecar
+    source_stage: str  # the model stage exported (prune, distill or teacher)
+    exported_model: str  # the model spec whose architecture reaches export (preflight's checks)
+    data: DataSpec | None  # seq_buckets auto: the training split's token lengths decide the buckets
+    seed: int | None  # ... and the seed that carves the selection split out of it
+    libs: fp.Libraries
 
 
 class ExportStage:
@@ -30,15 +47,17 @@ class ExportStage:
     def inputs(self, cfg) -> dict[str, str]:
         return {"model": model_stage(cfg)}
 
-    def reads(self, cfg) -> dict[str, object]:
-        # data.max_seq_len goes into every sidecar; the export length is resolved (seq_len or max_seq_len)
-        # seq_buckets, bucket_min and bucket_coverage come with the export section; auto reads the training rows
-        reads = (fp.fields(cfg, "export", without=("seq_len",)) | fp.values("export", seq_len=cfg.export_seq_len())
-                 | fp.values("data", max_seq_len=cfg.data.max_seq_len)
-                 | fp.libraries("model", *(f"export.{f}" for f in cfg.export.formats)))
-        return reads | fp.data() if cfg.export.seq_buckets == "auto" else reads
+    def configure(self, cfg) -> ExportSettings:
+        student = cfg.distill.student.model if cfg.distill.enabled else None
+        auto = cfg.export.seq_buckets == "auto"
+        # export.seq_len resolved: the export length is what is read, not how it was spelled
+        return ExportSettings(export=cfg.export.model_copy(update={"seq_len": cfg.export_seq_len()}),
+                              export_len=cfg.export_seq_len(), max_seq_len=cfg.data.max_seq_len,
+                              source_stage=model_stage(cfg), exported_model=student or cfg.teacher.model,
+                              data=cfg.data.spec() if auto else None, seed=cfg.run.seed if auto else None,
+                              libs=fp.libraries("model", *(f"export.{f}" for f in cfg.export.formats)))
 
-    def preflight(self, cfg) -> None:
+    def preflight(self, cfg: ExportSettings) -> None:
         """What the exported model's architecture cannot do fails before any training, not inside a converter: a
         format its adapter declares it cannot take, an export length it has no positions for."""
         from ..errors import ConfigError
@@ -46,8 +65,7 @@ class ExportStage:
         from ..models.arch import ARCHES, usable_positions
         from ..models.loading import read_model_config
 
-        student = cfg.distill.student.model if cfg.distill.enabled else None
-        spec = resolve_model_dir(student or cfg.teacher.model)  # the architecture that reaches export
+        spec = resolve_model_dir(cfg.exported_model)  # the architecture that reaches export
         if not isinstance(spec, Path):
             return  # a hub model: checked when it is downloaded
         config = read_model_config(spec)
@@ -57,12 +75,12 @@ class ExportStage:
                     if adapter and adapter.limitation(fmt)]
         limit = usable_positions(config)  # RoBERTa: max_position_embeddings - pad_token_id - 1
         buckets = cfg.export.seq_buckets
-        if isinstance(buckets, list) and buckets[-1] > cfg.export_seq_len():
+        if isinstance(buckets, list) and buckets[-1] > cfg.export_len:
             problems.append(f"export.seq_buckets {buckets}: {buckets[-1]} exceeds the export length "
-                            f"{cfg.export_seq_len()} (export.seq_len or data.max_seq_len); remove the buckets above it")
-        if cfg.export.seq_len and limit and cfg.export.seq_len > limit:
-            problems.append(f"export.seq_len {cfg.export.seq_len} exceeds what '{student or cfg.teacher.model}' can "
-                            f"take ({limit} positions); set export.seq_len <= {limit}")
+                            f"{cfg.export_len} (export.seq_len or data.max_seq_len); remove the buckets above it")
+        if limit and cfg.export_len > limit:
+            problems.append(f"the export length {cfg.export_len} (export.seq_len or data.max_seq_len) exceeds what "
+                            f"'{cfg.exported_model}' can take ({limit} positions); set export.seq_len <= {limit}")
         if problems:
             raise ConfigError(problems)
 
@@ -74,8 +92,8 @@ class ExportStage:
         cfg, model_dir = ctx.cfg, ctx.inputs["model"]
         model = load_classifier(model_dir).eval()
         tokenizer = load_tokenizer(model_dir)
-        seq_len = cfg.export_seq_len()
-        buckets = resolve_buckets(cfg, lambda: token_lengths(ctx.task().train, tokenizer, cfg.data.max_seq_len))
+        seq_len = cfg.export_len
+        buckets = resolve_buckets(cfg, lambda: token_lengths(ctx.task().train, tokenizer, cfg.max_seq_len))
         if "tflite" in cfg.export.formats:
             print(f"  length buckets (tflite signatures): {buckets}", flush=True)
         artifacts = []
@@ -91,12 +109,12 @@ class ExportStage:
             else:
                 path = exporter.export(model, sample, out_dir, buckets=buckets)
             write_sidecar(out_dir, fmt=fmt, precision="fp32", model_file=path.name, label_names=label_names(model),
-                          seq_len=None if exporter.dynamic_shapes else seq_len, max_seq_len=cfg.data.max_seq_len,
-                          tokenizer=tokenizer, extra={"source_stage": model_stage(cfg), "seq_buckets": buckets},
+                          seq_len=None if exporter.dynamic_shapes else seq_len, max_seq_len=cfg.max_seq_len,
+                          tokenizer=tokenizer, extra={"source_stage": cfg.source_stage, "seq_buckets": buckets},
                           model=model, export_seq_len=seq_len)
             artifacts.append(artifact_record(self.name, ctx.out, path, fmt, "fp32"))
         return {"formats": ",".join(cfg.export.formats), "seq_len": seq_len, "seq_buckets": buckets,
-                "source_stage": model_stage(cfg), "artifacts": artifacts}
+                "source_stage": cfg.source_stage, "artifacts": artifacts}
 
 
 def token_lengths(split, tokenizer, max_len: int) -> list[int]:
@@ -126,11 +144,12 @@ def auto_buckets(lengths, export_len: int, minimum: int = 32, coverage: float = 
     return buckets + [export_len]
 
 
-def resolve_buckets(cfg, lengths) -> list[int]:
-    """The TFLite length buckets of this config, ascending, the last the export length: ``seq_buckets`` as listed
-    (the export length appended when missing), ``null`` -> one bucket, ``auto`` -> ``auto_buckets`` of
+def resolve_buckets(settings: ExportSettings, lengths) -> list[int]:
+    """The TFLite length buckets of these settings, ascending, the last the export length: ``seq_buckets`` as
+    listed (the export length appended when missing), ``null`` -> one bucket, ``auto`` -> ``auto_buckets`` of
     ``lengths()`` (a callable: the training split is tokenised only for auto)."""
-    export_len, spec = cfg.export_seq_len(), cfg.export.seq_buckets
+    cfg = settings
+    export_len, spec = cfg.export_len, cfg.export.seq_buckets
     if spec is None:
         return [export_len]
     if spec == "auto":

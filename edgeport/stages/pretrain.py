@@ -17,10 +17,30 @@ classifier with a fresh classification head.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from ..pipeline import dist
 from ..pipeline import fingerprint as fp
 
+if TYPE_CHECKING:
+    from ..config import DataSpec, PretrainConfig
+    from ..training.loop import TrainEnv
+
 HELD_OUT_SEED_OFFSET = 1  # held-out masks and examples use seed + 1: never the training stream
+
+
+@dataclass(frozen=True)
+class PretrainSettings:
+    pretrain: PretrainConfig  # max_seq_len resolved (pretrain.max_seq_len or data.max_seq_len)
+    teacher_model: str  # the encoder pre-trained (teacher.model)
+    allow_pickle: bool  # teacher.allow_pickle
+    teacher_weights: fp.ModelSource
+    corpus: object | None  # pretrain.corpus's files (corpus.CorpusFiles)
+    data: DataSpec
+    seed: int
+    env: TrainEnv
+    libs: fp.Libraries
 
 
 class PretrainStage:
@@ -35,21 +55,19 @@ class PretrainStage:
     def inputs(self, cfg) -> dict[str, str]:
         return {}
 
-    def reads(self, cfg) -> dict[str, object]:
+    def configure(self, cfg) -> PretrainSettings:
         from ..corpus import CorpusFiles
-        from ..training.loop import precision_part  # torch: only when planning a run
+        from ..training.loop import train_env  # torch: only when planning a run
 
         p = cfg.pretrain
-        reads = (fp.data() | fp.fields(cfg, "pretrain")
-                 | fp.values("pretrain", max_seq_len=p.max_seq_len or cfg.data.max_seq_len)
-                 | fp.values("teacher", model=cfg.teacher.model, allow_pickle=cfg.teacher.allow_pickle)
-                 | {"teacher_weights": fp.ModelSource(cfg.teacher.model)}
-                 | fp.libraries("model", "training") | precision_part(p.train))
-        if p.corpus:
-            reads["corpus"] = CorpusFiles(p.corpus)  # every corpus file's bytes
-        return reads
+        return PretrainSettings(
+            pretrain=p.model_copy(update={"max_seq_len": p.max_seq_len or cfg.data.max_seq_len}),
+            teacher_model=cfg.teacher.model, allow_pickle=cfg.teacher.allow_pickle,
+            teacher_weights=fp.ModelSource(cfg.teacher.model), corpus=CorpusFiles(p.corpus) if p.corpus else None,
+            data=cfg.data.spec(), seed=cfg.run.seed, env=train_env(p.train, cfg.run.threads),
+            libs=fp.libraries("model", "training"))
 
-    def preflight(self, cfg) -> None:
+    def preflight(self, cfg: PretrainSettings) -> None:
         from pathlib import Path
 
         from ..corpus import corpus_files
@@ -58,12 +76,12 @@ class PretrainStage:
         from ..models.loading import check_teacher
 
         p = cfg.pretrain
-        spec = resolve_model_dir(cfg.teacher.model)
-        check_teacher(spec, cfg.teacher.allow_pickle, p.max_seq_len or cfg.data.max_seq_len)
+        spec = resolve_model_dir(cfg.teacher_model)
+        check_teacher(spec, cfg.allow_pickle, p.max_seq_len)
         if p.corpus:
             corpus_files(p.corpus)
         if isinstance(spec, Path) and load_tokenizer(spec).mask_token is None:
-            raise ModelError(f"pretrain: the tokenizer of {cfg.teacher.model} has no mask token, which masked-LM "
+            raise ModelError(f"pretrain: the tokenizer of {cfg.teacher_model} has no mask token, which masked-LM "
                              f"pre-training needs; set pretrain.enabled: false or use a model with one")
 
     def run(self, ctx) -> dict:
@@ -76,19 +94,19 @@ class PretrainStage:
         from ..training.loop import fit, model_inputs
 
         cfg, task, p = ctx.cfg, ctx.task(), ctx.cfg.pretrain
-        seed, max_len = cfg.run.seed, p.max_seq_len or cfg.data.max_seq_len
-        spec = resolve_model_dir(cfg.teacher.model)
+        seed, max_len = cfg.seed, p.max_seq_len
+        spec = resolve_model_dir(cfg.teacher_model)
         tokenizer = load_tokenizer(spec)
         if tokenizer.mask_token is None:
-            raise ModelError(f"pretrain: the tokenizer of {cfg.teacher.model} has no mask token")
+            raise ModelError(f"pretrain: the tokenizer of {cfg.teacher_model} has no mask token")
         train_docs, held_docs, text_info = pretraining_documents(cfg, task)
         train_ex = build_examples(train_docs, tokenizer, max_len, p.sop, seed)
         held_ex = build_examples(held_docs, tokenizer, max_len, p.sop, seed + HELD_OUT_SEED_OFFSET)
         train_rows = encode_examples(train_ex, tokenizer, max_len)
         held_rows = encode_examples(held_ex, tokenizer, max_len)
 
-        mlm, head, _ = load_mlm(spec, cfg.teacher.allow_pickle)
-        pooler = checkpoint_pooler(spec, cfg.teacher.allow_pickle)
+        mlm, head, _ = load_mlm(spec, cfg.allow_pickle)
+        pooler = checkpoint_pooler(spec, cfg.allow_pickle)
         model = PretrainingModel(mlm, sop=p.sop, pooler=pooler, sop_weight=p.sop_weight)
         collate = MaskingCollate(tokenizer.pad_token_id, tokenizer.mask_token_id,
                                  random_candidates(tokenizer, mlm.config.vocab_size), p.mlm_probability,
@@ -103,7 +121,7 @@ class PretrainStage:
                      evaluate_fn=lambda m: held_out_scores(m, held_batches))
         after = held_out_scores(model, held_batches)
         sop_pairs = sum(1 for e in train_ex if e.sop_label != NO_SOP)
-        metrics = {"model": cfg.teacher.model, "architecture": type(mlm).__name__, "mlm_head": head,
+        metrics = {"model": cfg.teacher_model, "architecture": type(mlm).__name__, "mlm_head": head,
                    "pooler": ("none in the checkpoint" if pooler is None else
                               "from the checkpoint, trained by SOP" if p.sop else "carried from the checkpoint"),
                    **text_info, "train_examples": len(train_rows), "held_out_examples": len(held_rows),
@@ -166,7 +184,7 @@ def pretraining_documents(cfg, task):
         raise DataError(f"pretrain: {len(kept)} documents left after dropping evaluation/selection-split texts and "
                         f"duplicates; it needs at least 10 (add pretrain.corpus text or use_task_text)")
     order = list(range(len(kept)))
-    random.Random(f"pretrain-held-out:{cfg.run.seed}").shuffle(order)
+    random.Random(f"pretrain-held-out:{cfg.seed}").shuffle(order)
     n_held = min(p.held_out_max_rows, max(10, round(p.held_out_fraction * len(kept))), len(kept) // 5)
     held = sorted(order[:n_held])
     held_set = set(held)

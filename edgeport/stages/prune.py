@@ -9,8 +9,27 @@ logit on training text, so it needs no recovery, and recovery can reuse distill'
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from ..pipeline import dist
 from ..pipeline import fingerprint as fp
+
+if TYPE_CHECKING:
+    from ..config import DataSpec, PruneConfig
+    from ..training.loop import TrainEnv
+
+
+@dataclass(frozen=True)
+class PruneSettings:
+    prune: PruneConfig
+    data: DataSpec
+    # recovery rows: prune.train_limit, else distill.train_limit, else data.train_limit (the same rows reuse
+    # distill's cached teacher logits)
+    train_rows: int | None
+    seed: int
+    env: TrainEnv
+    libs: fp.Libraries
 
 
 class PruneStage:
@@ -26,13 +45,12 @@ class PruneStage:
     def inputs(self, cfg) -> dict[str, str]:
         return {"student": "distill" if cfg.distill.enabled else "teacher", "teacher": "teacher"}
 
-    def reads(self, cfg) -> dict[str, object]:
-        from ..training.loop import precision_part  # torch: only when planning a run
+    def configure(self, cfg) -> PruneSettings:
+        from ..training.loop import train_env  # torch: only when planning a run
 
         rows = cfg.prune.train_limit or cfg.distill.train_limit or cfg.data.train_limit
-        return (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len, metric=cfg.data.metric)
-                | fp.fields(cfg, "prune", without=("train_limit",)) | fp.values("prune", train_rows=rows)
-                | fp.libraries("model", "training") | precision_part(cfg.prune.train))
+        return PruneSettings(prune=cfg.prune, data=cfg.data.spec(), train_rows=rows, seed=cfg.run.seed,
+                             env=train_env(cfg.prune.train, cfg.run.threads), libs=fp.libraries("model", "training"))
 
     def run(self, ctx) -> dict:
         # torch and the pruning library load here, not at import: `edgeport run --dry-run` imports every stage.
@@ -42,22 +60,22 @@ class PruneStage:
         from ..pruning.measure import param_count
         from ..pruning.structured import ffn_width, heads_per_layer
         from ..data import encode
-        from ..training import recipe
+        from ..training import distillation, recipe
 
         cfg, pcfg, task = ctx.cfg, ctx.cfg.prune, ctx.task()
         metric = cfg.data.metric
         tokenizer = load_tokenizer(ctx.inputs["student"])
         model = load_classifier(ctx.inputs["student"]).eval()  # load_classifier reslices a head-pruned input
         collate = recipe.collate_for(tokenizer)
-        train = task.train.head(pcfg.train_limit or cfg.distill.train_limit or cfg.data.train_limit)
+        train = task.train.head(cfg.train_rows)
         rows = encode(train, tokenizer, cfg.data.max_seq_len)
         splits = {"select": encode(task.select, tokenizer, cfg.data.max_seq_len),
                   "eval": encode(task.eval, tokenizer, cfg.data.max_seq_len)}
         structured = pcfg.heads_fraction > 0 or pcfg.ffn_fraction > 0
-        kd = recipe.KD(pcfg.alpha, pcfg.temperature)
+        kd = distillation.KD(pcfg.alpha, pcfg.temperature)
         if structured and pcfg.recover:
             teacher_dir = ctx.inputs["teacher"]
-            recipe.attach_teacher_logits(rows, load_classifier(teacher_dir).eval(), load_tokenizer(teacher_dir),
+            distillation.attach_teacher_logits(rows, load_classifier(teacher_dir).eval(), load_tokenizer(teacher_dir),
                                          train, cfg.data.max_seq_len, ctx.cache_dir,
                                          ctx.manifest.outputs_digest("teacher"),
                                          recipe.resolve_precision(pcfg.train.precision))
@@ -77,7 +95,7 @@ class PruneStage:
             prune_ffn(model, top_k_per_layer(ffn_scores, neurons_to_keep(ffn_width(model), pcfg.ffn_fraction)))
             table.add("ffn-pruned", model, splits)
         if structured and pcfg.recover:
-            result = recipe.distill(model, rows, splits["select"], pcfg.train, kd, collate, cfg.run.seed,
+            result = distillation.distill(model, rows, splits["select"], pcfg.train, kd, collate, cfg.seed,
                                     desc="prune recovery", metric=metric)
             metrics["recovery"] = result.metrics()
             table.add("recovered", model.eval(), splits)
@@ -101,7 +119,7 @@ class PruneStage:
         evidence = recipe.useful_test(task.select.labels, train.labels, task.label_names, metric=metric,
                                       select_accuracy=final["select_accuracy"],
                                       select_preds=recipe.predictions(model, splits["select"], collate),
-                                      seed=cfg.run.seed)
+                                      seed=cfg.seed)
         failure = recipe.useless_message("prune", evidence, task.label_names)
         metrics["useful_gate"] = evidence
         metrics["gate_failures"] = [failure] if failure and pcfg.train.useful_gate else []
@@ -114,10 +132,10 @@ def _loss(kd):
     """Importance is scored with the recovery loss (KD), or the task loss alone when there is no recovery."""
     import torch.nn.functional as F
 
-    from ..training import recipe
+    from ..training import distillation
     from ..training.loop import model_inputs
 
-    distil = recipe.kd_loss_fn(kd)
+    distil = distillation.kd_loss_fn(kd)
 
     def loss_fn(model, batch):
         if "teacher_logits" in batch:

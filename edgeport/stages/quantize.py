@@ -18,12 +18,34 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..pipeline import fingerprint as fp
 from ..pipeline.stage import model_stage
 
+if TYPE_CHECKING:
+    from ..config import DataSpec, FallbackConfig, QatConfig
+    from ..training.loop import TrainEnv
+
 CALIBRATED = ("static", "static_linear", "nncf", "nncf_accuracy", "full_integer")  # modes that read training rows
+
+
+@dataclass(frozen=True)
+class QuantizeSettings:
+    """Only what the configured modes use: a dynamic-only run reads no data, so its fingerprint holds none."""
+
+    modes: dict[str, str]  # exported format -> its INT8 mode
+    export_len: int  # export.seq_len or data.max_seq_len
+    calibration_rows: int | None  # calibrated modes: the first N training rows
+    fallback: FallbackConfig | None  # fallback on, or nncf_accuracy: selection rows judge INT8 candidates
+    qat: QatConfig | None  # quantization-aware training first
+    qat_env: TrainEnv | None
+    data: DataSpec | None  # calibration, judging or QAT read the data
+    seed: int | None
+    threads: int | None  # run.threads: the judge and QAT compute with torch
+    libs: fp.Libraries
 
 
 class QuantizeStage:
@@ -41,40 +63,35 @@ class QuantizeStage:
             inputs["teacher"] = "teacher"  # QAT distils from it
         return inputs
 
-    def reads(self, cfg) -> dict[str, object]:
-        """The mode of each exported format; training rows only for the modes, fallback and QAT that use them."""
+    def configure(self, cfg) -> QuantizeSettings:
         q, formats = cfg.quantize, cfg.export.formats
         modes = {f: getattr(q, f) for f in formats}
         calibrated = any(m in CALIBRATED for m in modes.values())
         judged = q.fallback.enabled or "nncf_accuracy" in modes.values()  # selection rows judge INT8 candidates
-        reads = (fp.values("quantize", **modes) | fp.values("export", seq_len=cfg.export_seq_len())
-                 | fp.libraries("model", *(f"quantize.{f}" for f in formats),
-                                *(f"quantize.{f}.{m}" for f, m in modes.items())))
-        if calibrated or judged or q.qat.enabled:
-            reads |= fp.data()
-        if calibrated:
-            reads |= fp.values("quantize", calibration_rows=q.calibration_rows)
-        if judged:
-            reads |= fp.values("quantize", fallback=q.fallback.model_dump(mode="json"))
-        if judged or q.qat.enabled:  # the judge and QAT's checkpoint choice score data.metric
-            reads |= fp.values("data", metric=cfg.data.metric)
-        if q.fallback.enabled:
-            reads |= fp.libraries(*(f"runtime.{f}" for f in formats))
-        if q.qat.enabled:  # trained, then re-exported in every format before quantization
-            reads |= (fp.values("quantize", qat=q.qat.model_dump(mode="json"))
-                      | fp.values("data", max_seq_len=cfg.data.max_seq_len)
-                      | fp.libraries("training", *(f"export.{f}" for f in formats)))
-        return reads
+        qat, reads_data = q.qat.enabled, calibrated or judged or q.qat.enabled
+        libs = (["model"] + [f"quantize.{f}" for f in formats] + [f"quantize.{f}.{m}" for f, m in modes.items()]
+                + ([f"runtime.{f}" for f in formats] if q.fallback.enabled else [])
+                + (["training"] + [f"export.{f}" for f in formats] if qat else []))  # QAT re-exports its weights
+        env = None
+        if qat:
+            from ..training.loop import train_env  # torch: only when planning a run
+
+            env = train_env(q.qat.train, cfg.run.threads)
+        return QuantizeSettings(
+            modes=modes, export_len=cfg.export_seq_len(), calibration_rows=q.calibration_rows if calibrated else None,
+            fallback=q.fallback if judged else None, qat=q.qat if qat else None, qat_env=env,
+            data=cfg.data.spec() if reads_data else None, seed=cfg.run.seed if reads_data else None,
+            threads=cfg.run.threads if judged or qat else None, libs=fp.libraries(*libs))
 
     def run(self, ctx) -> dict:
         from ..exporters.base import artifact_record
         from ..models import load_classifier
 
-        qcfg = ctx.cfg.quantize
+        cfg = ctx.cfg
         model = load_classifier(ctx.inputs["model"]).eval()
         metrics: dict = {}
         source = model  # what INT8 is made from: the model stage's weights, or their QAT version
-        if qcfg.qat.enabled:
+        if cfg.qat is not None:
             from .quantize_qat import qat_model
 
             source, metrics["qat"] = qat_model(ctx, model)
@@ -83,11 +100,11 @@ class QuantizeStage:
             for src in ctx.input_metrics("export")["artifacts"]:
                 path, report = self._one(ctx, src, model, source, Path(scratch))
                 artifacts.append(artifact_record(self.name, ctx.out, path, src["format"], "int8"))
-                modes[src["format"]] = getattr(qcfg, src["format"])
+                modes[src["format"]] = cfg.modes[src["format"]]
                 if report is not None:
                     fallback[src["format"]] = report
         metrics |= {"modes": ",".join(f"{k}={v}" for k, v in modes.items()), "artifacts": artifacts}
-        if qcfg.fallback.enabled:
+        if _fallback_on(cfg):
             metrics["fallback"] = fallback
         return metrics
 
@@ -96,8 +113,8 @@ class QuantizeStage:
         from ..exporters import QuantizeRequest, get_exporter, make_sample
         from ..quant.fallback import quantize_with_fallback
 
-        cfg, qcfg, fmt = ctx.cfg, ctx.cfg.quantize, src["format"]
-        exporter, mode, seq_len = get_exporter(fmt), getattr(qcfg, fmt), cfg.export_seq_len()
+        cfg, fmt = ctx.cfg, src["format"]
+        exporter, mode, seq_len = get_exporter(fmt), cfg.modes[fmt], cfg.export_len
         fp32_path = ctx.run_dir / src["path"]
         out_dir = ctx.out / f"{fmt}-int8"
         # Tokenizer and sidecar come along; the model file is replaced by the INT8 one.
@@ -113,24 +130,28 @@ class QuantizeStage:
                               calibration=calibration_rows(ctx, fp32_path, seq_len) if needs_data else [],
                               validation=held_out(ctx, fp32_path, seq_len, padded=True)
                               if mode == "nncf_accuracy" else None,
-                              max_drop=qcfg.fallback.max_accuracy_drop / 100)
+                              max_drop=cfg.fallback.max_accuracy_drop / 100 if cfg.fallback else 0.0)
         report = None
-        if qcfg.fallback.enabled:
+        if _fallback_on(cfg):
             rows, labels = held_out(ctx, fp32_path, seq_len)
             judge = _judge(ctx, model, rows, labels)
-            path, report = quantize_with_fallback(exporter, req, judge, qcfg.fallback, source, seq_len)
+            path, report = quantize_with_fallback(exporter, req, judge, cfg.fallback, source, seq_len)
         else:
             path = exporter.quantize(req)
-        _update_sidecar(out_dir, mode, qcfg.calibration_rows if needs_data else 0,
+        _update_sidecar(out_dir, mode, cfg.calibration_rows if needs_data else 0,
                         {"qat": source is not model, "layers_fp": (report or {}).get("layers_fp", [])})
         return path, report
+
+
+def _fallback_on(cfg: QuantizeSettings) -> bool:
+    return cfg.fallback is not None and cfg.fallback.enabled
 
 
 def calibration_rows(ctx, artifact_path, seq_len: int) -> list[dict]:
     """Training rows as ``[1, seq_len]`` int arrays by input name (what every calibrator accepts)."""
     from ..runtimes.text import artifact_tokenizer, encode_rows, pad_batch, pad_token_id
 
-    train = ctx.task().train.head(ctx.cfg.quantize.calibration_rows)
+    train = ctx.task().train.head(ctx.cfg.calibration_rows)
     tokenizer = artifact_tokenizer(artifact_path)
     rows = encode_rows(tokenizer, train.texts, train.pairs, seq_len)
     return [pad_batch([r], width=seq_len, pad_id=pad_token_id(tokenizer)) for r in rows]
@@ -142,7 +163,7 @@ def held_out(ctx, artifact_path, seq_len: int, padded: bool = False):
     from ..runtimes.text import artifact_tokenizer, encode_rows, pad_batch
 
     task = ctx.task()
-    part = task.select.head(ctx.cfg.quantize.fallback.rows)
+    part = task.select.head(ctx.cfg.fallback.rows)
     tokenizer = artifact_tokenizer(artifact_path)
     rows = encode_rows(tokenizer, part.texts, part.pairs, seq_len)
     if padded:

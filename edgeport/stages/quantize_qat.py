@@ -10,21 +10,21 @@ def qat_model(ctx, model):
     from ..data import encode
     from ..models import load_classifier, load_tokenizer
     from ..quant.qat import qat_finetune
-    from ..training import recipe
+    from ..training import distillation, recipe
 
-    cfg, qcfg = ctx.cfg, ctx.cfg.quantize.qat
+    cfg, qcfg = ctx.cfg, ctx.cfg.qat
     task = ctx.task()
     tokenizer = load_tokenizer(ctx.inputs["model"])
     split = task.train.head(qcfg.train_limit)
     rows = encode(split, tokenizer, cfg.data.max_seq_len)
     teacher_dir = ctx.inputs["teacher"]
     # The teacher reads its own token ids: a vocabulary-pruned student's ids would be different tokens to it.
-    recipe.attach_teacher_logits(rows, load_classifier(teacher_dir).eval(), load_tokenizer(teacher_dir), split,
+    distillation.attach_teacher_logits(rows, load_classifier(teacher_dir).eval(), load_tokenizer(teacher_dir), split,
                                  cfg.data.max_seq_len, ctx.cache_dir, ctx.manifest.outputs_digest("teacher"),
                                  recipe.resolve_precision(qcfg.train.precision))
     select_rows = encode(task.select, tokenizer, cfg.data.max_seq_len)
     metric = cfg.data.metric
-    trained, result = qat_finetune(model, rows, select_rows, qcfg, recipe.collate_for(tokenizer), cfg.run.seed,
+    trained, result = qat_finetune(model, rows, select_rows, qcfg, recipe.collate_for(tokenizer), cfg.seed,
                                    metric=metric)
     metrics = result.metrics()
     for name in {"accuracy", metric}:  # measured with fake quantization on: not the INT8 artifact's figure

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..config import PipelineConfig
 from ..pipeline import fingerprint as fp
+
+if TYPE_CHECKING:
+    from ..config import PipelineConfig, ReportConfig
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    report: ReportConfig
+    baseline: fp.File | None  # report.baseline's bytes
+    # The report and the model cards render the config recorded in the manifest (the chain and its settings),
+    # so all of it is read here: any config change re-renders (a few seconds), never a stale card.
+    recorded_config: dict
+    libs: fp.Libraries
 
 
 class ReportStage:
@@ -17,24 +31,18 @@ class ReportStage:
     def enabled(self, cfg: PipelineConfig) -> bool:
         return cfg.report.enabled
 
-    def inputs(self, cfg: PipelineConfig) -> dict[str, str]:
-        # The report renders every earlier stage's entry from the manifest, so each one that runs is an input
-        # (judged by its own enabled(): validate.enabled alone is not enough, it needs export too). Not only the
-        # last one: bench does not read validate, so a chain through the last stage would miss validate's changes.
-        from . import STAGES
+    # The report renders every earlier stage's entry from the manifest, so each enabled stage is an input: the
+    # runner lists them (``runner.stage_inputs``; no ``inputs`` here, since importing the stage registry would
+    # put every stage's code into this fingerprint). Not only the last one: bench does not read validate.
+    reads_manifest = True
 
-        return {s.name: s.name for s in STAGES if s.name != self.name and s.enabled(cfg)}
-
-    def reads(self, cfg: PipelineConfig) -> dict[str, object]:
-        """The report renders what the manifest holds: the bench stage judged the budgets of bench.targets (its
-        fingerprint covers them and the profiles); only the report's own settings and the plot library here."""
+    def configure(self, cfg: PipelineConfig) -> ReportSettings:
+        """The report's own settings, the baseline file, the recorded config and the plot library."""
         r = cfg.report
-        reads = fp.fields(cfg, "report", without=() if r.baseline else ("max_regression", "max_accuracy_drop"))
-        if r.baseline:
-            reads["baseline"] = fp.File(r.baseline)
-        if r.plots:
-            reads |= fp.libraries("plots")
-        return reads
+        report = r if r.baseline else r.model_copy(update={"max_regression": 0.1, "max_accuracy_drop": 1.0})
+        return ReportSettings(report=report, baseline=fp.File(r.baseline) if r.baseline else None,
+                              recorded_config=cfg.model_dump(mode="json", exclude={"tune"}),
+                              libs=fp.libraries("plots") if r.plots else fp.Libraries(()))
 
     def run(self, ctx) -> dict:
         from ..report import build_report, compare, comparison_markdown, failed, failure_messages, load_report_json

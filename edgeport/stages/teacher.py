@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from ..errors import ModelError
 from ..models import resolve_model_dir
 from ..models.loading import check_teacher
 from ..pipeline import dist
 from ..pipeline import fingerprint as fp
+
+if TYPE_CHECKING:
+    from ..config import DataSpec, TeacherConfig
+    from ..training.loop import TrainEnv
+
+
+@dataclass(frozen=True)
+class TeacherSettings:
+    teacher: TeacherConfig
+    data: DataSpec
+    train_rows: int | None  # data.train_limit: fine-tune on the first N shuffled training rows (None: all)
+    seed: int
+    env: TrainEnv
+    teacher_weights: fp.ModelSource
+    libs: fp.Libraries
 
 
 class TeacherStage:
@@ -23,22 +41,22 @@ class TeacherStage:
         # with pretrain on, the teacher fine-tunes the pre-trained encoder (a masked-LM dir: a fresh classifier head)
         return {"pretrain": "pretrain"} if cfg.pretrain.enabled else {}
 
-    def reads(self, cfg) -> dict[str, object]:
-        from ..training.loop import precision_part  # torch: only when planning a run
+    def configure(self, cfg) -> TeacherSettings:
+        from ..training.loop import train_env  # torch: only when planning a run
 
-        return (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len, train_limit=cfg.data.train_limit,
-                                      metric=cfg.data.metric)
-                | fp.fields(cfg, "teacher") | {"teacher_weights": fp.ModelSource(cfg.teacher.model)}
-                | fp.libraries("model", "training") | precision_part(cfg.teacher.train))
+        return TeacherSettings(teacher=cfg.teacher, data=cfg.data.spec(), train_rows=cfg.data.train_limit,
+                               seed=cfg.run.seed, env=train_env(cfg.teacher.train, cfg.run.threads),
+                               teacher_weights=fp.ModelSource(cfg.teacher.model),
+                               libs=fp.libraries("model", "training"))
 
-    def preflight(self, cfg) -> None:
+    def preflight(self, cfg: TeacherSettings) -> None:
         check_teacher(resolve_model_dir(cfg.teacher.model), cfg.teacher.allow_pickle, cfg.data.max_seq_len)
         if cfg.data.metric == "f1" and cfg.data.label_names is None:
             # binary F1 needs two classes; with label names inferred from the data, only the data can tell
             from ..data import load_task
             from ..stats import check_metric
 
-            task = load_task(cfg.data, seed=cfg.run.seed)
+            task = load_task(cfg.data, seed=cfg.seed)
             check_metric("f1", task.num_labels, task.label_names)
 
     def run(self, ctx) -> dict:
@@ -61,14 +79,14 @@ class TeacherStage:
         model = load_classifier(spec, label_names=task.label_names, allow_pickle=cfg.teacher.allow_pickle,
                                 dropout=cfg.teacher.dropout)
         collate = recipe.collate_for(tokenizer)
-        train = task.train.head(cfg.data.train_limit)
+        train = task.train.head(cfg.train_rows)
         select_rows = encode(task.select, tokenizer, cfg.data.max_seq_len)
         metrics = {"model": cfg.teacher.model, "finetuned": finetune, "pretrained": "pretrain" in ctx.inputs,
                    "params": sum(p.numel() for p in model.parameters()),
                    "layers": model.config.num_hidden_layers, "hidden_size": model.config.hidden_size}
         if finetune:
             rows = encode(train, tokenizer, cfg.data.max_seq_len)
-            result = recipe.finetune(model, rows, select_rows, cfg.teacher.train, collate, cfg.run.seed, "teacher",
+            result = recipe.finetune(model, rows, select_rows, cfg.teacher.train, collate, cfg.seed, "teacher",
                                      metric=metric)
             metrics |= {"train_rows": len(rows)} | result.metrics()
             select_preds = result.select_predictions
@@ -81,7 +99,7 @@ class TeacherStage:
         metrics |= recipe.split_metrics(task, model, tokenizer, collate, cfg.data.max_seq_len, metric)
         evidence = recipe.useful_test(task.select.labels, train.labels, task.label_names, metric=metric,
                                       select_accuracy=metrics["select_accuracy"], select_preds=select_preds,
-                                      seed=cfg.run.seed)
+                                      seed=cfg.seed)
         failure = recipe.useless_message("teacher", evidence, task.label_names)
         metrics["useful_gate"] = evidence
         metrics["gate_failures"] = [failure] if failure and cfg.teacher.train.useful_gate else []

@@ -15,9 +15,24 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..pipeline import fingerprint as fp
 from ..pipeline.stage import model_stage
+
+if TYPE_CHECKING:
+    from ..config import DataSpec, ValidateConfig
+
+
+@dataclass(frozen=True)
+class ValidateSettings:
+    validate: ValidateConfig
+    data: DataSpec
+    seed: int  # the selection split's carving, and the randomisation tests of the non-accuracy metrics
+    threads: int | None  # run.threads: the runtimes and the torch reference compute with it
+    source_stage: str  # the fp32 torch model every artifact is compared with (prune, distill or teacher)
+    libs: fp.Libraries
 
 
 class ValidateStage:
@@ -37,11 +52,11 @@ class ValidateStage:
             inputs["teacher"] = "teacher"  # the end-to-end gate: every artifact against the teacher
         return inputs
 
-    def reads(self, cfg) -> dict[str, object]:
+    def configure(self, cfg) -> ValidateSettings:
         # the runtimes of the exported formats judge here; latency is the bench stage's
-        return (fp.data() | fp.values("data", max_seq_len=cfg.data.max_seq_len, metric=cfg.data.metric)
-                | fp.fields(cfg, "validate")
-                | fp.libraries("model", *(f"runtime.{f}" for f in cfg.export.formats)))
+        return ValidateSettings(validate=cfg.validate, data=cfg.data.spec(), seed=cfg.run.seed,
+                                threads=cfg.run.threads, source_stage=model_stage(cfg),
+                                libs=fp.libraries("model", *(f"runtime.{f}" for f in cfg.export.formats)))
 
     def run(self, ctx) -> dict:
         import torch
@@ -115,7 +130,7 @@ class ValidateStage:
             row["gate_failures"] = gate_failures(row, vcfg, row["tolerance"])
             row["gate_notes"] = gate_notes(row, vcfg)
             return row
-        metric_gates(row, metric, logits, ref, teacher, task.eval.labels, task.label_names, vcfg, cfg.run.seed)
+        metric_gates(row, metric, logits, ref, teacher, task.eval.labels, task.label_names, vcfg, cfg.seed)
         # validation's texts describe McNemar evidence: it writes the agreement/tolerance/op gates, the metric drops
         # are written here
         others = {k: v for k, v in row.items() if k not in _DROP_KEYS}
@@ -138,7 +153,7 @@ class ValidateStage:
         task, metric = ctx.task(), ctx.cfg.data.metric
         labels = task.eval.labels
         teacher_acc = None if teacher is None else compare(teacher, teacher, labels)["accuracy"]
-        reference = {"stage": model_stage(ctx.cfg), "format": "torch", "precision": "fp32",
+        reference = {"stage": ctx.cfg.source_stage, "format": "torch", "precision": "fp32",
                      "accuracy": ref_acc, "eval_accuracy": ref_acc}
         teacher_row = None if teacher is None else {"stage": "teacher", "format": "torch", "precision": "fp32",
                                                     "eval_accuracy": teacher_acc}
@@ -168,7 +183,7 @@ class ValidateStage:
         table = markdown_table(rows) + (metric_table(rows, metric, task.label_names) if metric != "accuracy" else "")
         teacher_txt = "" if teacher is None else f"; teacher (fp32 torch) {teacher_acc * 100:.2f}%"
         one_row = 100 / n if n else 0.0
-        header = (f"Reference: fp32 torch `{model_stage(ctx.cfg)}` model, accuracy {ref_acc * 100:.2f}% on "
+        header = (f"Reference: fp32 torch `{ctx.cfg.source_stage}` model, accuracy {ref_acc * 100:.2f}% on "
                   f"{n} eval rows (one row = {one_row:.2f} points){teacher_txt}.{metric_txt} Drops are paired on the "
                   f"same rows ({'Newcombe 95% CI, McNemar' if metric == 'accuracy' else 'bootstrap 95% CI, randomisation'}"
                   f"); a drop or agreement gate fails only when its one-sided test gives "

@@ -113,9 +113,22 @@ def resolve_precision(precision: str, device: torch.device | None = None) -> str
     return "fp32"  # MPS: bf16 autocast support varies by macOS release
 
 
-def precision_part(tcfg: TrainConfig) -> dict[str, str]:
-    """The fingerprint part: ``auto`` resolves by hardware, and the resolved precision decides the weights."""
-    return {"precision": resolve_precision(tcfg.precision)}
+@dataclass(frozen=True)
+class TrainEnv:
+    """Where and how a training stage will run, resolved before it runs: part of its settings, so its fingerprint
+    covers each (a GPU, bf16 instead of fp32, another process count or thread setting gives other weights)."""
+
+    device: str  # cpu | cuda | mps: where Accelerate puts the work
+    precision: str  # fp32 | bf16 | fp16, ``auto`` resolved for that device
+    processes: int  # processes of the launch (global batches are split across them)
+    threads: int | None  # run.threads as configured (None: torch's default, all cores)
+
+
+def train_env(tcfg: TrainConfig, threads: int | None) -> TrainEnv:
+    from ..pipeline import dist
+
+    device = training_device()
+    return TrainEnv(device.type, resolve_precision(tcfg.precision, device), dist.num_processes(), threads)
 
 
 def _cpu_has_native_bf16() -> bool:

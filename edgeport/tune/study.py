@@ -625,7 +625,7 @@ def run_tune(req: TuneRequest, echo=print) -> dict:
 
 
 def _apply_runtime(cfg) -> None:
-    from ..cli import _apply_runtime as apply
+    from ..environment import apply_runtime
 
-    apply(cfg)
+    apply_runtime(cfg)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
