@@ -279,10 +279,11 @@ def test_report_on_a_wrong_run_dir_creates_nothing(tmp_path):
 
 def test_report_stage_depends_on_every_stage_that_runs():
     from edgeport.config import load_config
+    from edgeport.pipeline.runner import stage_inputs
     from edgeport.stages.report import ReportStage
 
     def upstream(*overrides):
-        return list(ReportStage().inputs(load_config("default", list(overrides))))
+        return list(stage_inputs(ReportStage(), load_config("default", list(overrides))))
 
     # bench does not read validate: the report must depend on both, not only on the last stage
     assert upstream() == ["teacher", "distill", "prune", "export", "quantize", "validate", "bench"]
