@@ -56,7 +56,8 @@ def ship_artifact(run_dir: Path, name: str, accept_inconclusive: bool = False) -
         raise NotShippable(name, None, _not_found(run_dir, name))
     refuse = f"refusing to ship {name} from {run_dir}"
     if standing.problem is not None:
-        raise NotShippable(name, standing.reason, f"{refuse}: {standing.problem}. Nothing was written.")
+        why = standing.problem.removeprefix(f"{name}: ")
+        raise NotShippable(name, standing.reason, f"{refuse}: {why}. Nothing was written.")
     verdict = standing.verdict
     if verdict.state is State.FAIL:
         raise NotShippable(name, State.FAIL, f"{refuse}: validate's verdict on these bytes (sha256 "

@@ -60,6 +60,7 @@ def record_validate(run: Path, states: dict | None = None, default: str = "pass"
     from edgeport.pipeline.manifest import Manifest, sha256_file
     from edgeport.verdict import ArtifactVerdict, Gate, State
 
+    run = Path(run)
     manifest = Manifest.load(run)
     rows, parts = [], {}
     for stage in ("export", "quantize"):
