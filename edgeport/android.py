@@ -532,7 +532,7 @@ def cmd_android(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("android", help="write the Android demo's assets (model, tokenizer files, labels, golden vectors)")
-    p.add_argument("run_dir", help="a run directory whose validate stage passed a tflite artifact (default tflite-int8)")
+    p.add_argument("run_dir", help="a run directory whose validate stage passed the artifact (default tflite-int8)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help=f"assets folder (default: {DEFAULT_OUT})")
     p.add_argument("--artifact", default="tflite-int8", help="artifact name in the manifest (default: tflite-int8)")
     p.add_argument("--accept-inconclusive", action="store_true", help=ACCEPT_HELP)

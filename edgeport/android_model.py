@@ -44,9 +44,9 @@ def output_spec(model_path: Path, key: str, details: dict) -> dict:
     zeros = [int(x) for x in (d.get("quantization_parameters") or {}).get("zero_points", [])]
     if dtype == "int8" and len(scales) == 1 and len(zeros) == 1 and scales[0] > 0:
         return {"name": name, "dtype": "int8", "scale": scales[0], "zero_point": zeros[0]}
-    raise ArtifactError(f"{model_path}: signature '{key}' outputs {dtype} (quantization scales {scales}); the app reads "
-                        f"float32 logits, or int8 logits with one scale and zero point that it dequantizes. Re-export "
-                        f"with quantize.tflite: dynamic (float output) or full_integer")
+    raise ArtifactError(f"{model_path}: signature '{key}' outputs {dtype} (quantization scales {scales}); the app "
+                        f"reads float32 logits, or int8 logits with one scale and zero point that it dequantizes. "
+                        f"Re-export with quantize.tflite: dynamic (float output) or full_integer")
 
 
 def _signature(model_path: Path, key: str, runner) -> dict:

@@ -10,9 +10,10 @@ A ``Gate`` is one check (label agreement, a drop, a logit tolerance, builtin ops
 An ``ArtifactVerdict`` is every gate of one artifact, tied to the sha256 of the file that was judged. Readers
 (report, model cards, "what to ship", ``edgeport android`` / ``mediapipe``, CI) use these objects, never the
 wording of a message: ``verdict.state`` and ``verdict.gates[i].state`` are the decision, ``message`` is for people.
-``load_verdicts(run_dir)`` returns every recorded artifact with its verdict as it stands now, and says (``Standing.reason``,
-a ``Problem``) when a verdict no longer describes the bytes on disk: the file changed, or validate ran on an earlier
-version of it (``standings`` does the same on a loaded manifest; the report uses it without reading the files).
+``load_verdicts(run_dir)`` returns every recorded artifact with its verdict as it stands now, and says
+(``Standing.reason``, a ``Problem``) when a verdict no longer describes the bytes on disk: the file changed, or
+validate ran on an earlier version of it (``standings`` does the same on a loaded manifest; the report uses it
+without reading the files).
 
 Serialised form (``validate/results.json`` rows and the validate stage's metrics): ``ArtifactVerdict.to_dict()``
 under the row's ``"verdict"`` key.
@@ -193,6 +194,7 @@ def _changed_on_disk(manifest, stage: str, rel: str) -> str | None:
             return f"{key} is missing"
         if sha256_file(path) != digest:
             return f"{key} changed on disk since {stage} recorded it (its sha256 differs from the manifest's)"
-    on_disk = hash_tree_paths(manifest.run_dir / folder, manifest.run_dir) if (manifest.run_dir / folder).is_dir() else []
+    directory = manifest.run_dir / folder
+    on_disk = hash_tree_paths(directory, manifest.run_dir) if directory.is_dir() else []
     extra = sorted(set(PurePosixPath(p).as_posix() for p in on_disk) - set(recorded))
     return f"{extra[0]} appeared beside the artifact (not recorded in the manifest)" if extra else None
