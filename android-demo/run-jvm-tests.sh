@@ -4,8 +4,10 @@
 # tokenizer and one tokenizer per family (byte-level BPE/RoBERTa, Unigram/XLM-R with SentencePiece's Precompiled
 # normalizer, Unigram/DeBERTa-v2, WordPiece/BERT and DistilBERT, trained by tests/family.py), stage by stage too
 # (normalizer and pre-tokenizer outputs); the Unicode tables must equal what the installed `tokenizers` measures for
-# every code point; the self-check arithmetic must hold; and the controller must show every failure instead of
-# crashing. Plus the app layer's type-check (AppLayerCompileTest):
+# every code point; the self-check arithmetic must hold; the controller must show every failure instead of
+# crashing; and the classifier must address each length bucket's own signature and output, dequantizing an int8
+# output with that signature's scale and zero point (BucketedClassifierTest, golden on full-integer app assets).
+# Plus the app layer's type-check (AppLayerCompileTest):
 # MainActivity + TfliteClassifier compiled with kotlinc against LiteRT/Android API stubs (jvm-stubs/), and a negative
 # control that must fail to compile (a String? passed as LiteRT's non-null signature).
 #
@@ -62,7 +64,7 @@ EDGEPORT_DATA_DIR="$(dirname "$DATA_DIR")" "$PY" "$ROOT/tests/android_golden.py"
 # on its own, with no Android or LiteRT class in reach: an android.* import there fails right here.
 MAIN_CLASSES="$BUILD/main-classes"
 CLASSES="$BUILD/classes"
-MAIN_SOURCES=("$TEXT_SRC"/*.kt "$APP_SRC/DemoController.kt")
+MAIN_SOURCES=("$TEXT_SRC"/*.kt "$APP_SRC/DemoController.kt" "$APP_SRC/BucketedClassifier.kt")
 TEST_SOURCES=("$TEST_SRC"/*.kt "$APP_TEST_SRC"/*.kt "$HERE"/jvm-runner/*.kt)
 STAMP="$(cat "${MAIN_SOURCES[@]}" "${TEST_SOURCES[@]}" | sha256sum | cut -c1-16)-$KOTLIN_VERSION"
 if [ "$(cat "$CLASSES/.stamp" 2>/dev/null)" != "$STAMP" ] || [ ! -d "$MAIN_CLASSES" ]; then
@@ -86,7 +88,8 @@ for d in "${EXTRA[@]}"; do [ -n "$d" ] && ASSET_DIRS+=("$d"); done
 for ASSETS in "${ASSET_DIRS[@]}"; do
   echo "checking the app assets written by edgeport android ($ASSETS) ..."
   java -Dedgeport.golden.dir="$ASSETS" -Dedgeport.golden.required=true -cp "$CP" RunJvmTestsKt \
-    dev.edgeport.demo.text.GoldenTokenizerTest dev.edgeport.demo.text.GoldenFamiliesTest dev.edgeport.demo.text.ModelInfoTest
+    dev.edgeport.demo.text.GoldenTokenizerTest dev.edgeport.demo.text.GoldenFamiliesTest dev.edgeport.demo.text.ModelInfoTest \
+    dev.edgeport.demo.BucketedClassifierTest
 done
 
 mkdir -p "$BUILD/app-check"
@@ -96,7 +99,7 @@ TESTS=(dev.edgeport.demo.text.GoldenTokenizerTest dev.edgeport.demo.text.GoldenF
        dev.edgeport.demo.text.StageProbeTest dev.edgeport.demo.text.UnicodeFormsTest dev.edgeport.demo.text.UnicodeTablesTest
        dev.edgeport.demo.text.TokenizerUnitTest dev.edgeport.demo.text.FamilyUnitTest dev.edgeport.demo.text.SelfCheckTest
        dev.edgeport.demo.text.PurityTest dev.edgeport.demo.text.ModelInfoTest dev.edgeport.demo.DemoControllerTest
-       AppLayerCompileTest)
+       dev.edgeport.demo.BucketedClassifierTest AppLayerCompileTest)
 java -Dedgeport.golden.dir="$GOLDEN" -Dedgeport.golden.required=true -Dedgeport.text.src="$TEXT_SRC" \
   -Dedgeport.app.src="$HERE/app/src/main/java" -Dedgeport.app.res="$HERE/app/src/main/res" \
   -Dedgeport.stubs="$HERE/jvm-stubs" -Dedgeport.text.classes="$MAIN_CLASSES" -Dedgeport.check.dir="$BUILD/app-check" \

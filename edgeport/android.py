@@ -2,15 +2,20 @@
 
 ``edgeport android RUN_DIR`` writes what ``android-demo/`` loads from its assets folder:
 
-- ``model.tflite``: the run's INT8 TFLite artifact (``tflite-int8`` in the quantize stage's ``artifacts``);
+- ``model.tflite``: the run's INT8 TFLite artifact (``tflite-int8`` in the quantize stage's ``artifacts``), only if
+  it may ship (``edgeport.shipping``): the bytes the manifest records and validate judged, with a ``pass`` verdict
+  (``inconclusive`` with ``--accept-inconclusive``); anything else is refused (exit 2) before the folder is touched;
 - the tokenizer's files, by family (read from the artifact's own tokenizer): WordPiece ``vocab.txt``; byte-level
   BPE ``vocab.txt`` + ``merges.txt``; Unigram ``unigram.tsv`` (piece, score) and, for a SentencePiece
   ``Precompiled`` normalizer (XLM-R), ``charsmap.b64``;
-- ``labels.json``: label names, ``seq_len``, the model's input/output names and a ``tokenizer`` section (family,
+- ``labels.json``: label names, ``seq_len``, the model's input names, each signature's own output (name, float32 or
+  int8 with its scale and zero point: ``edgeport.android_model``), the shipped file's sha256 and verdict, and a
+  ``tokenizer`` section (family,
   files, normalizer / pre-tokenizer / model settings mirroring tokenizer.json, the post-processing template, added
   tokens, pad id, whether token_type_ids are returned). See ``tokenizer_spec``;
 - ``golden.json``: texts -> ``input_ids``/``attention_mask``/``token_type_ids`` from the Python tokenizer ->
-  ``logits`` from the TFLite runtime. The app's start-up self-check replays them.
+  ``logits`` from the TFLite runtime (and, for an int8 output, the ``raw_output`` values before dequantization).
+  The app's start-up self-check replays them.
 
 The same golden format without logits is what the JVM tests of the Kotlin tokenizers compare against
 (``python tests/android_golden.py OUT_DIR SST2_DIR``, run by ``android-demo/run-jvm-tests.sh``).
@@ -21,18 +26,20 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
 
+from .android_model import KEYS, model_io, raw_outputs
 from .errors import ArtifactError, DataError, EdgeportError
+from .shipping import ACCEPT_HELP, check_bytes, ship_artifact
 
 GOLDEN_FORMAT = "edgeport-golden/1"  # must match GoldenSet.FORMAT in the Kotlin text package
 INFO_FORMAT = "edgeport-android/1"  # must match ModelInfo.FORMAT
 DEFAULT_OUT = Path("android-demo/app/src/main/assets")
 # On-device INT8 kernels (ARM) are not bit-identical to this host's: logits may drift by a few hundredths.
 DEFAULT_ATOL, DEFAULT_RTOL = 0.05, 0.02
-KEYS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 # ------------------------------------------------------------------------------------------ golden texts
@@ -426,45 +433,6 @@ def write_golden_files(tokenizer, out_dir: Path, cases, seq_lens=(128, 16), sour
 # ------------------------------------------------------------------------------------------ app assets
 
 
-def find_artifact(run_dir: Path, name: str = "tflite-int8") -> Path:
-    """The model file of artifact ``name`` as recorded in the run's manifest (quantize, else export)."""
-    from .pipeline.manifest import Manifest
-
-    manifest = Manifest.load(run_dir)
-    for stage in ("quantize", "export"):
-        entry = manifest.entry(stage) or {}
-        for art in (entry.get("metrics") or {}).get("artifacts", []):
-            if art.get("name") == name:
-                if entry.get("status") != "done":
-                    raise ArtifactError(f"{run_dir}: stage {stage} is '{entry.get('status')}'; finish the run first")
-                path = run_dir / art["path"]
-                if not path.is_file():
-                    raise ArtifactError(f"{path} is recorded in the manifest but missing; re-run the pipeline")
-                return path
-    known = [a.get("name") for s in ("quantize", "export")
-             for a in ((manifest.entry(s) or {}).get("metrics") or {}).get("artifacts", [])]
-    raise ArtifactError(f"{run_dir}: no '{name}' artifact in the manifest (found: {', '.join(known) or 'none'}). "
-                        f"Add tflite to export.formats and run the pipeline through quantize")
-
-
-def model_io(model_path: Path) -> dict:
-    """Signature, input names by role and output name, as the app's CompiledModel must address them."""
-    from .runtimes.tflite import SIGNATURE, _interpreter_class
-
-    runner = _interpreter_class()(model_path=str(model_path)).get_signature_runner(SIGNATURE)
-    inputs = runner.get_input_details()
-    missing = [k for k in ("input_ids", "attention_mask") if k not in inputs]
-    if missing:
-        raise ArtifactError(f"{model_path}: signature '{SIGNATURE}' has no input {missing}; found {list(inputs)}")
-    seq_len = int(inputs["input_ids"]["shape"][1])
-    from .exporters.tflite import signature_lengths
-
-    by_len = {n: key for key, n in signature_lengths(model_path).items()}  # length buckets: one signature each
-    return {"signature": SIGNATURE, "inputs": {k: (k if k in inputs else None) for k in KEYS},
-            "output": next(iter(runner.get_output_details())), "seq_len": seq_len,
-            "seq_buckets": sorted(by_len), "bucket_signatures": {str(n): k for n, k in sorted(by_len.items())}}
-
-
 def bucket_cases(tokenizer, cases, buckets: list[int]) -> list:
     """``cases`` plus, for every length bucket no case falls in, one case of a length inside it (a sentence of
     repeated words), so the golden vectors exercise every signature the app may call."""
@@ -486,37 +454,56 @@ def bucket_cases(tokenizer, cases, buckets: list[int]) -> list:
 
 
 def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str = "tflite-int8", golden_limit: int = 64,
-                 data_dir: Path | None = None, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL) -> dict:
-    """Copy the model and write vocab, labels and golden vectors (logits from the TFLite runtime) into ``out``."""
+                 data_dir: Path | None = None, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
+                 accept_inconclusive: bool = False) -> dict:
+    """Copy the model and write vocab, labels and golden vectors (logits from the TFLite runtime) into ``out``.
+
+    Only an artifact that may ship (``edgeport.shipping``: the bytes validate judged, with a pass verdict) is
+    taken; anything else is refused before ``out`` is touched. The copy is hashed before it replaces
+    ``model.tflite``, and the golden logits are computed from that verified copy."""
     from .runtimes import artifact_meta, load
     from .runtimes.text import artifact_tokenizer
 
-    model = find_artifact(Path(run_dir), artifact)
-    meta, tokenizer, io = artifact_meta(model), artifact_tokenizer(model), model_io(model)
+    shipment = ship_artifact(Path(run_dir), artifact, accept_inconclusive)
+    model = shipment.path
+    meta, tokenizer = artifact_meta(model), artifact_tokenizer(model)
     labels = meta.get("label_names") or []
     if len(labels) < 2:
         raise ArtifactError(f"{model.parent}: artifact.json lists no label names; re-export the artifact")
     out.mkdir(parents=True, exist_ok=True)
-    info = tokenizer_info(tokenizer, labels, io["seq_len"], out)  # refuses an unsupported tokenizer before copying
-    shutil.copyfile(model, out / "model.tflite")
+    copy = out / ".model.tflite.partial"
+    shutil.copyfile(model, copy)
+    try:
+        check_bytes(shipment, copy)
+        io = model_io(copy)  # refuses an output or input the app cannot read, before anything else is written
+        info = tokenizer_info(tokenizer, labels, io["seq_len"], out)  # refuses an unsupported tokenizer first
+    except BaseException:
+        copy.unlink(missing_ok=True)
+        raise
+    os.replace(copy, out / "model.tflite")
+    model = out / "model.tflite"
     io.setdefault("seq_buckets", [io["seq_len"]])  # a single-signature model: one bucket
     io.setdefault("bucket_signatures", {str(io["seq_len"]): io["signature"]})
-    info |= {"signature": io["signature"], "inputs": io["inputs"], "output": io["output"],
-             "seq_buckets": io["seq_buckets"], "bucket_signatures": io["bucket_signatures"],
-             "artifact": artifact, "run": str(run_dir)}
+    io.setdefault("signature_outputs", {io["signature"]: {"name": io["output"], "dtype": "float32"}})
+    info |= {k: io[k] for k in ("signature", "inputs", "output", "seq_buckets", "bucket_signatures",
+                                "signature_outputs")}
+    info |= {"artifact": artifact, "run": str(run_dir), "sha256": shipment.verdict.sha256,
+             "verdict": shipment.verdict.state.value}
     (out / "labels.json").write_text(json.dumps(info, indent=2, ensure_ascii=True) + "\n")
     sentences = read_sst2_sentences(data_dir, golden_limit) if data_dir else []
     cases = bucket_cases(tokenizer, golden_cases(sentences, with_pairs=False), io["seq_buckets"])
     # Logits from the bucketed runner: each case's expected logits come from the bucket the app runs it on.
     golden = golden_vectors(tokenizer, cases, io["seq_len"], runner=load(model, threads=1), atol=atol, rtol=rtol,
-                            source={"run": str(run_dir), "artifact": artifact})
+                            source={"run": str(run_dir), "artifact": artifact, "sha256": shipment.verdict.sha256})
     for case in golden["cases"]:
         case["bucket"] = next(b for b in io["seq_buckets"] if b >= sum(case["attention_mask"]))
+    raw_outputs(model, golden["cases"], io)
     golden["seq_buckets"] = io["seq_buckets"]
     write_json(out / "golden.json", golden)
-    return {"out": str(out), "model_bytes": (out / "model.tflite").stat().st_size, "cases": len(cases),
+    return {"out": str(out), "model_bytes": model.stat().st_size, "cases": len(cases),
             "labels": labels, "seq_len": io["seq_len"], "family": info["tokenizer"]["family"],
-            "files": [f for f in TOKENIZER_FILES if (out / f).is_file()]}
+            "files": [f for f in TOKENIZER_FILES if (out / f).is_file()], "shipment": shipment,
+            "outputs": sorted({o["dtype"] for o in io["signature_outputs"].values()})}
 
 
 def default_data_dir() -> Path | None:
@@ -534,19 +521,21 @@ def cmd_android(args) -> int:
         raise EdgeportError(f"--golden-count must be 0 or more, got {args.golden_count}")
     data_dir = Path(args.data) if args.data else default_data_dir()
     result = write_assets(Path(args.run_dir), Path(args.out), args.artifact, args.golden_count, data_dir,
-                          args.atol, args.rtol)
-    print(f"wrote {result['out']}: model.tflite ({result['model_bytes'] / 1e6:.1f} MB), {', '.join(result['files'])} "
-          f"({result['family']} tokenizer), labels.json ({', '.join(result['labels'])}; seq_len {result['seq_len']}), "
-          f"golden.json ({result['cases']} cases)")
+                          args.atol, args.rtol, accept_inconclusive=args.accept_inconclusive)
+    print(result["shipment"].summary())
+    print(f"wrote {result['out']}: model.tflite ({result['model_bytes'] / 1e6:.1f} MB, {'/'.join(result['outputs'])} "
+          f"output), {', '.join(result['files'])} ({result['family']} tokenizer), labels.json "
+          f"({', '.join(result['labels'])}; seq_len {result['seq_len']}), golden.json ({result['cases']} cases)")
     print("next: cd android-demo && ./gradlew installDebug")
     return 0
 
 
 def register(sub) -> None:
     p = sub.add_parser("android", help="write the Android demo's assets (model, tokenizer files, labels, golden vectors)")
-    p.add_argument("run_dir", help="a run directory whose quantize stage produced a tflite-int8 artifact")
+    p.add_argument("run_dir", help="a run directory whose validate stage passed the artifact (default tflite-int8)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help=f"assets folder (default: {DEFAULT_OUT})")
     p.add_argument("--artifact", default="tflite-int8", help="artifact name in the manifest (default: tflite-int8)")
+    p.add_argument("--accept-inconclusive", action="store_true", help=ACCEPT_HELP)
     p.add_argument("--golden-count", type=int, default=64, help="SST-2 sentences added to the hard golden cases")
     p.add_argument("--data", help="SST-2 folder with validation.tsv (default: $EDGEPORT_DATA_DIR/sst2)")
     p.add_argument("--atol", type=float, default=DEFAULT_ATOL, help="self-check absolute logit tolerance")

@@ -83,6 +83,7 @@ from typing import TYPE_CHECKING
 
 
 from .errors import ArtifactError, ConfigError, MissingExtraError
+from .shipping import ACCEPT_HELP
 
 if TYPE_CHECKING:
     import numpy as np  # imported where used: `edgeport --help` loads this module and must stay light
@@ -606,15 +607,18 @@ def pre_normalize(text: str) -> str:
 
 
 def main(args) -> int:
-    """``edgeport mediapipe RUN_DIR [--artifact tflite-int8] [--out PATH] [--logits] [--check-rows N]``.
+    """``edgeport mediapipe RUN_DIR [--artifact tflite-int8] [--out PATH] [--logits] [--check-rows N]
+    [--accept-inconclusive]``.
 
+    Only an artifact that may ship is taken (``edgeport.shipping``: the bytes validate judged, verdict ``pass``, or
+    ``inconclusive`` with accept_inconclusive); anything else is refused (exit 2) before anything is written.
     ``args``: run_dir, artifact (default ``tflite-int8``), out (default ``RUN_DIR/mediapipe/<artifact>/model.tflite``),
     logits (bool: keep raw logits as scores), check_rows (SST-2-style eval rows to check with MediaPipe; 0 = none;
     needs the run's data). Writes the model, ``vocab.txt`` beside it and, when checked, ``check.json``. Returns 1
     when the check fails: a row over tolerance on pre-normalized text, an ASCII-only row over it on raw text, or
     category names that are not the artifact's labels."""
-    from .android import find_artifact
     from .pipeline.manifest import Manifest
+    from .shipping import check_bytes, ship_artifact
 
     run_dir = Path(args.run_dir)
     name = getattr(args, "artifact", None) or "tflite-int8"
@@ -623,9 +627,16 @@ def main(args) -> int:
     if pair:
         raise ConfigError([f"data.text_pair_column is {pair!r}: MediaPipe's TextClassifier classifies one text "
                            f"(segment ids all 0), so a sentence-pair model cannot be served by it"])
-    model = find_artifact(run_dir, name)
+    shipment = ship_artifact(run_dir, name, bool(getattr(args, "accept_inconclusive", False)))
+    model = shipment.path
     out = Path(getattr(args, "out", None) or run_dir / "mediapipe" / name / "model.tflite")
     path = write_for_artifact(model.parent, out, probabilities=not getattr(args, "logits", False))
+    try:
+        check_bytes(shipment, model)  # the source the writer read is still what validate judged
+    except Exception:
+        path.unlink(missing_ok=True)
+        raise
+    print(shipment.summary())
     info = read_mediapipe_metadata(path)
     print(f"wrote {path} ({info['size_bytes'] / 1e6:.1f} MB; {len(info['labels'])} labels, "
           f"{info['tokenizer']} with {info['vocab_file']})")
@@ -653,10 +664,11 @@ def main(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("mediapipe", help="write MediaPipe TextClassifier metadata (vocabulary, labels) into a "
                                          "TFLite artifact and check it with MediaPipe")
-    p.add_argument("run_dir", help="a run directory whose export/quantize stage produced TFLite artifacts")
+    p.add_argument("run_dir", help="a run directory whose validate stage passed a TFLite artifact")
     p.add_argument("--artifact", default="tflite-int8", help="artifact name in the manifest (default: tflite-int8)")
     p.add_argument("--out", help="output .tflite (default: RUN_DIR/mediapipe/<artifact>/model.tflite)")
     p.add_argument("--logits", action="store_true", help="keep raw logits as scores (default: softmax probabilities)")
+    p.add_argument("--accept-inconclusive", action="store_true", help=ACCEPT_HELP)
     p.add_argument("--check-rows", type=int, default=0, metavar="N",
                    help="classify the first N eval rows with MediaPipe and compare with edgeport's runner")
     p.set_defaults(fn=main)

@@ -10,8 +10,10 @@ A ``Gate`` is one check (label agreement, a drop, a logit tolerance, builtin ops
 An ``ArtifactVerdict`` is every gate of one artifact, tied to the sha256 of the file that was judged. Readers
 (report, model cards, "what to ship", ``edgeport android`` / ``mediapipe``, CI) use these objects, never the
 wording of a message: ``verdict.state`` and ``verdict.gates[i].state`` are the decision, ``message`` is for people.
-``load_verdicts(run_dir)`` returns every recorded artifact with its verdict as it stands now, and says when a verdict
-no longer describes the bytes on disk (the file changed, or validate ran on an earlier version of it).
+``load_verdicts(run_dir)`` returns every recorded artifact with its verdict as it stands now, and says
+(``Standing.reason``, a ``Problem``) when a verdict no longer describes the bytes on disk: the file changed, or
+validate ran on an earlier version of it (``standings`` does the same on a loaded manifest; the report uses it
+without reading the files).
 
 Serialised form (``validate/results.json`` rows and the validate stage's metrics): ``ArtifactVerdict.to_dict()``
 under the row's ``"verdict"`` key.
@@ -81,55 +83,118 @@ class ArtifactVerdict:
         return cls(d["artifact"], d["path"], d["sha256"], tuple(Gate.from_dict(g) for g in d.get("gates", [])))
 
 
+class Problem(str, Enum):
+    """Why a verdict does not stand for an artifact's bytes (``Standing.reason``)."""
+
+    NOT_JUDGED = "not_judged"  # validate has not finished, or judged nothing by that name
+    STALE = "stale"  # validate judged an earlier version of the artifact (its stage re-ran since)
+    UNTYPED = "untyped"  # validate's row for it carries no typed verdict (a run from before verdicts)
+    MISSING = "missing"  # the model file is gone, or not among its stage's recorded outputs
+    CHANGED = "changed"  # a file of the artifact's directory differs from the manifest's record
+
+
 @dataclass(frozen=True)
 class Standing:
-    """A verdict as it stands now: ``problem`` is None when it still describes the artifact's bytes on disk."""
+    """A verdict as it stands now: ``problem`` (for people) and ``reason`` (typed) are None when it still describes
+    the artifact's bytes. ``stage`` (export or quantize) and ``path`` (its model file, relative to the run
+    directory) say which file that is."""
 
     verdict: ArtifactVerdict | None
     problem: str | None
+    reason: Problem | None = None
+    stage: str = ""
+    path: str = ""
 
     def shippable(self, accept_inconclusive: bool = False) -> bool:
         return self.problem is None and self.verdict is not None and self.verdict.shippable(accept_inconclusive)
 
 
-def load_verdicts(run_dir: Path) -> dict[str, Standing]:
-    """Every artifact export/quantize recorded, with validate's verdict when it still describes those bytes.
-
-    A verdict stands only when validate is done, its verdict's sha256 equals the sha256 the manifest records for
-    that artifact now, and the file on disk still hashes to it; otherwise ``problem`` says which of these broke.
-    """
+def load_verdicts(run_dir: Path, check_disk: bool = True) -> dict[str, Standing]:
+    """Every artifact a finished export/quantize stage recorded, with validate's verdict when it still describes
+    those bytes (see ``standings``)."""
     from .pipeline.manifest import Manifest
 
-    manifest = Manifest.load(run_dir)
-    entry = manifest.entry("validate") or {}
-    judged = {}
-    if entry.get("status") == "done":
-        for row in entry.get("metrics", {}).get("artifacts", []):
-            if isinstance(row.get("verdict"), dict):
-                v = ArtifactVerdict.from_dict(row["verdict"])
-                judged[v.artifact] = v
+    return standings(Manifest.load(Path(run_dir)), check_disk)
+
+
+def standings(manifest, check_disk: bool = True) -> dict[str, Standing]:
+    """Per artifact of a ``done`` export/quantize stage, its verdict as it stands. A verdict stands only when
+
+    1. validate is done and its row for the artifact carries a typed verdict;
+    2. validate consumed the stage's current outputs (its recorded ``input.<stage>`` fingerprint part equals the
+       digest of what the manifest records for that stage now): after the stage re-ran and validate failed,
+       crashed or was not run, every verdict on that stage is stale, even one whose model bytes came out the same
+       (its tokenizer or sidecar may not have);
+    3. the verdict's sha256 equals the sha256 the manifest records for the model file now;
+    4. with ``check_disk``, every file of the artifact's directory still hashes to its record and none was added
+       (the Android and MediaPipe commands ship the tokenizer and labels beside the model). The report passes
+       False: it reads the manifest alone.
+
+    A failed or interrupted stage publishes nothing (the runner keeps the last finished entry, or none), so a
+    stage whose status is not ``done`` contributes no artifact.
+    """
+    validate = manifest.entry("validate") or {}
+    rows = {}
+    if validate.get("status") == "done":
+        rows = {r.get("name"): r for r in validate.get("metrics", {}).get("artifacts", []) if isinstance(r, dict)}
     out: dict[str, Standing] = {}
     for stage in ("export", "quantize"):
-        outputs = (manifest.entry(stage) or {}).get("outputs", {})
-        for art in (manifest.entry(stage) or {}).get("metrics", {}).get("artifacts", []):
-            out[art["name"]] = _standing(run_dir, art, outputs.get(art["path"]), judged.get(art["name"]), entry)
+        entry = manifest.entry(stage) or {}
+        if entry.get("status") != "done":
+            continue
+        for art in entry.get("metrics", {}).get("artifacts", []):
+            if not isinstance(art, dict) or not art.get("name") or not art.get("path"):
+                continue  # not an artifact record (a hand-edited manifest): nothing to vouch for
+            out[art["name"]] = _standing(manifest, stage, art, rows.get(art["name"]), validate, check_disk)
     return out
 
 
-def _standing(run_dir: Path, art: dict, recorded: str | None, verdict: ArtifactVerdict | None,
-              validate: dict) -> Standing:
-    from .pipeline.manifest import sha256_file
+def _standing(manifest, stage: str, art: dict, row: dict | None, validate: dict, check_disk: bool) -> Standing:
+    name, rel = art["name"], art["path"]
+    verdict = ArtifactVerdict.from_dict(row["verdict"]) if isinstance((row or {}).get("verdict"), dict) else None
 
-    name, path = art["name"], run_dir / art["path"]
-    if verdict is None:
+    def refused(reason: Problem, why: str) -> Standing:
+        return Standing(verdict, f"{name}: {why}", reason, stage, rel)
+
+    if row is None:
         why = "validate has not finished" if validate.get("status") != "done" else "validate did not judge it"
-        return Standing(None, f"{name}: no validate verdict ({why}); run the pipeline through validate")
-    if recorded is None or not path.is_file():
-        return Standing(verdict, f"{name}: {art['path']} is missing or not recorded in the manifest; re-run the pipeline")
+        return refused(Problem.NOT_JUDGED, f"no validate verdict ({why}); run the pipeline through validate")
+    judged_inputs = (validate.get("fingerprint_parts") or {}).get(f"input.{stage}")
+    if judged_inputs is not None and judged_inputs != manifest.outputs_digest(stage)[:16]:
+        return refused(Problem.STALE, f"validate judged an earlier version of {stage}'s outputs ({stage} re-ran "
+                                      f"since, and validate did not finish after it); re-run the pipeline so "
+                                      f"validate judges these bytes")
+    if verdict is None:
+        return refused(Problem.UNTYPED, "validate recorded no typed verdict for it (a run from before verdicts); "
+                                        "re-run validate: edgeport run CONFIG --force validate")
+    recorded = ((manifest.entry(stage) or {}).get("outputs") or {}).get(rel)
+    if recorded is None or not (manifest.run_dir / rel).is_file():
+        return refused(Problem.MISSING, f"{rel} is missing or not recorded in the manifest; re-run the pipeline")
     if verdict.sha256 != recorded:
-        return Standing(verdict, f"{name}: validate judged other bytes (sha256 {verdict.sha256[:12]}) than the "
-                                 f"manifest records now ({recorded[:12]}); re-run the pipeline so validate judges them")
-    if sha256_file(path) != recorded:
-        return Standing(verdict, f"{name}: {art['path']} changed on disk since it was recorded (sha256 differs); "
-                                 f"re-run the pipeline to rebuild and re-validate it")
-    return Standing(verdict, None)
+        return refused(Problem.STALE, f"validate judged other bytes (sha256 {verdict.sha256[:12]}) than the "
+                                      f"manifest records now ({recorded[:12]}); re-run the pipeline so validate "
+                                      f"judges them")
+    if check_disk and (changed := _changed_on_disk(manifest, stage, rel)):
+        return refused(Problem.CHANGED, f"{changed}; re-run the pipeline to rebuild and re-validate it")
+    return Standing(verdict, None, None, stage, rel)
+
+
+def _changed_on_disk(manifest, stage: str, rel: str) -> str | None:
+    """How the artifact's directory (the model file's folder) differs from the stage's recorded outputs, if it does."""
+    from pathlib import PurePosixPath
+
+    from .pipeline.manifest import hash_tree_paths, sha256_file
+
+    folder = PurePosixPath(rel).parent
+    outputs = (manifest.entry(stage) or {}).get("outputs") or {}
+    recorded = {k: v for k, v in outputs.items() if PurePosixPath(k).is_relative_to(folder)}
+    for key, digest in sorted(recorded.items()):
+        path = manifest.run_dir / key
+        if not path.is_file():
+            return f"{key} is missing"
+        if sha256_file(path) != digest:
+            return f"{key} changed on disk since {stage} recorded it (its sha256 differs from the manifest's)"
+    directory = manifest.run_dir / folder
+    on_disk = hash_tree_paths(directory, manifest.run_dir) if directory.is_dir() else []
+    extra = sorted(set(PurePosixPath(p).as_posix() for p in on_disk) - set(recorded))
+    return f"{extra[0]} appeared beside the artifact (not recorded in the manifest)" if extra else None

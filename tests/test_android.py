@@ -63,8 +63,10 @@ def test_tokenizer_flags(minilm_tokenizer):
 
 
 def test_missing_artifact_is_a_clear_error(tmp_path):
+    from edgeport.shipping import ship_artifact
+
     with pytest.raises(ArtifactError, match="no 'tflite-int8' artifact"):
-        android.find_artifact(tmp_path)
+        ship_artifact(tmp_path, "tflite-int8")
 
 
 def test_missing_sst2_is_a_clear_error(tmp_path):
@@ -233,11 +235,18 @@ def test_write_assets_for_every_family(tmp_path, family_tokenizers, monkeypatch)
     import edgeport.runtimes.text as rtext
     from edgeport import runtimes
 
+    from edgeport.pipeline.manifest import sha256_file
+    from edgeport.shipping import Shipment
+    from edgeport.verdict import ArtifactVerdict, Gate, State
+
     out = tmp_path / "assets"
     fake = tmp_path / "model.tflite"
     fake.write_bytes(b"TFL3")
+    verdict = ArtifactVerdict("tflite-int8", "quantize/tflite-int8/model.tflite", sha256_file(fake),
+                              (Gate("g", State.PASS),))
+    shipment = Shipment("tflite-int8", fake, verdict, accepted_inconclusive=False)
     for name, tok in family_tokenizers.items():
-        monkeypatch.setattr(android, "find_artifact", lambda run_dir, artifact="tflite-int8": fake)
+        monkeypatch.setattr(android, "ship_artifact", lambda run_dir, artifact, accept=False: shipment)
         monkeypatch.setattr(runtimes, "artifact_meta", lambda path: {"label_names": ["negative", "positive"]})
         monkeypatch.setattr(rtext, "artifact_tokenizer", lambda path, tok=tok: tok)
         monkeypatch.setattr(android, "model_io", lambda path: {

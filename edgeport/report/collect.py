@@ -1,7 +1,8 @@
 """The report's data, gathered from a run's manifest alone (no model is loaded, nothing is re-measured).
 
 Reads: every stage's status/timing/metrics; the artifacts listed by the export/quantize stages; the validate
-stage's per-artifact results (accuracy, agreement, max |dlogit|, size) and its ``gate_failures``; the bench
+stage's per-artifact results (accuracy, agreement, max |dlogit|, size), joined to an artifact only when its verdict
+was taken on the bytes the manifest records now (``artifact_rows``), and its ``gate_failures``; the bench
 stage's rows (one per artifact x target, in ``edgeport.bench.bench_artifact``'s format: fixed-length and
 workload latency of each kind, budgets already judged) and the profiles it judged them with. The report
 measures and estimates nothing. Key spellings vary a little between stages, so each figure is looked up under
@@ -54,18 +55,26 @@ def stage_rows(manifest: Manifest) -> list[dict]:
 
 
 def artifact_rows(manifest: Manifest) -> list[dict]:
-    """One row per artifact: what export/quantize made, joined by name with what validate measured (with
-    another ``data.metric`` than accuracy, its eval value as ``metric_value`` beside the accuracy)."""
+    """One row per artifact a finished export/quantize stage recorded, joined with what validate measured *on
+    those bytes* (with another ``data.metric`` than accuracy, its eval value as ``metric_value`` beside the
+    accuracy).
+
+    The join is by sha256, not by name (``edgeport.verdict.standings``, reading the manifest alone): after a stage
+    re-ran and validate failed, crashed or was not run, validate's figures describe other bytes, so they are left
+    out and the row says why. Each row carries ``verdict`` (the ``ArtifactVerdict`` dict when it stands for these
+    bytes, else None), ``verdict_state`` (pass / inconclusive / fail, or None) and ``verdict_problem`` (why there is
+    no standing verdict: ``Problem`` value and text) so no reader shows "pass" for bytes nobody judged."""
+    from ..verdict import Problem, standings
+
     metric = task_metric(manifest)["name"]
-    made: dict[str, dict] = {}
-    for stage in ("export", "quantize"):
-        for art in _as_list((manifest.entry(stage) or {}).get("metrics", {}).get("artifacts")):
-            made[art.get("name") or art.get("path", "?")] = dict(art)
-    validated = _as_list((manifest.entry("validate") or {}).get("metrics", {}).get("artifacts"))
-    for v in validated:
-        made.setdefault(v.get("name") or v.get("path", "?"), {}).update(v)
+    validate = manifest.entry("validate") or {}
+    validated = {v.get("name"): v for v in _as_list(validate.get("metrics", {}).get("artifacts"))}
     rows = []
-    for name, art in made.items():
+    for name, standing in standings(manifest, check_disk=False).items():
+        art = _recorded(manifest, standing.stage, name)
+        # Legacy rows (before typed verdicts) still describe these bytes when validate consumed this very stage output.
+        if standing.reason in (None, Problem.UNTYPED):
+            art |= validated.get(name, {})
         row = {"name": name, "format": art.get("format"), "precision": art.get("precision"), "path": art.get("path")}
         row |= {k: _first(art, k) for k in ("accuracy", "agreement", "max_abs_diff", "mean_abs_diff", "size_bytes")}
         if metric != "accuracy":
@@ -73,8 +82,17 @@ def artifact_rows(manifest: Manifest) -> list[dict]:
         # runs from before the bench stage: validate measured fixed-length host latency itself
         host = art.get("latency") if isinstance(art.get("latency"), dict) else None
         row["host_latency"] = host
+        stands = standing.problem is None
+        row["verdict"] = standing.verdict.to_dict() if stands else None
+        row["verdict_state"] = standing.verdict.state.value if stands else None
+        row["verdict_problem"] = None if stands else {"reason": standing.reason.value, "text": standing.problem}
         rows.append(row)
     return rows
+
+
+def _recorded(manifest: Manifest, stage: str, name: str) -> dict:
+    arts = _as_list((manifest.entry(stage) or {}).get("metrics", {}).get("artifacts"))
+    return dict(next(a for a in arts if a.get("name") == name))
 
 
 def latency_rows(bench: list[dict], artifacts: list[dict]) -> list[dict]:

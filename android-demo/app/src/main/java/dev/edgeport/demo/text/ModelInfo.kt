@@ -24,6 +24,11 @@ class ModelInfo(
     val seqBuckets: List<Int> = listOf(seqLen),
     /** Signature key per bucket (labels.json `bucket_signatures`); the longest bucket is [signature]. */
     val bucketSignatures: Map<Int, String> = emptyMap(),
+    /**
+     * Each signature's own output (labels.json `signature_outputs`): name, float32 or int8 with its scale and zero point.
+     * Empty in files written before it existed: then every signature's output is [output], float32.
+     */
+    val signatureOutputs: Map<String, OutputSpec> = emptyMap(),
 ) {
     init {
         require(seqBuckets.isNotEmpty() && seqBuckets == seqBuckets.sorted().distinct() && seqBuckets.last() == seqLen) {
@@ -37,6 +42,16 @@ class ModelInfo(
     /** The signature key of [bucket]: labels.json's name for it, else [signatureKey] for the longest. */
     fun signatureFor(bucket: Int): String =
         bucketSignatures[bucket] ?: if (bucket == seqLen) signatureKey else "seq_$bucket"
+
+    /**
+     * The output of [bucket]'s own signature: its name (LiteRT addresses outputs per signature) and how to read it.
+     * Never another signature's: each bucket's subgraph has its own output tensor and quantization parameters.
+     */
+    fun outputFor(bucket: Int): OutputSpec {
+        val key = signatureFor(bucket)
+        if (signatureOutputs.isEmpty()) return OutputSpec(requireNotNull(output) { "labels.json names no model output" }, OutputSpec.FLOAT32)
+        return signatureOutputs[key] ?: throw IllegalArgumentException("labels.json: signature_outputs has no entry for signature '$key'")
+    }
 
     /** wordpiece, bpe or unigram. */
     val tokenizerFamily: String get() = tokenizerSpec?.get("family") as String? ?: "wordpiece"
@@ -78,6 +93,8 @@ class ModelInfo(
                 (m["seq_buckets"] as List<*>?)?.map { (it as Double).toInt() } ?: listOf((m["seq_len"] as Double).toInt()),
                 (m["bucket_signatures"] as Map<*, *>? ?: emptyMap<String, String>())
                     .entries.associate { (k, v) -> (k as String).toInt() to v as String },
+                (m["signature_outputs"] as Map<*, *>? ?: emptyMap<String, Any>())
+                    .entries.associate { (k, v) -> k as String to OutputSpec.parse(v as Map<*, *>) },
             )
         }
     }
