@@ -35,7 +35,8 @@ def make_data(out: Path, train_rows: int = 64, eval_rows: int = 32) -> Path:
 
 # Words whose polarity a reader knows without context. SST-2 rows that hold words of one side only carry their
 # label in those words (about 87% of such training rows agree with the word's side), so a random-init hidden-32
-# BERT learns them in a few hundred steps, while unfiltered SST-2 needs a pre-trained encoder.
+# BERT learns them in 126 steps (83-89% on the selection split, tests/test_cli_e2e.py), where on unfiltered SST-2
+# rows it answered one class for every row.
 POSITIVE_WORDS = frozenset("good great best fine beautiful wonderful funny fun love enjoyable excellent charming "
                            "moving entertaining".split())
 NEGATIVE_WORDS = frozenset("bad worst dull boring awful mess stupid tedious flat lame predictable pointless "
@@ -43,7 +44,8 @@ NEGATIVE_WORDS = frozenset("bad worst dull boring awful mess stupid tedious flat
 
 
 def _keyword_rows(split: str, max_words: int) -> dict[int, list[str]]:
-    """SST-2 ``split`` rows (text<TAB>label lines, file order) with words of one polarity only, by their label."""
+    """SST-2 ``split`` rows (text<TAB>label lines, file order) of at most ``max_words`` distinct words, holding words
+    of one polarity only, by their label."""
     by_label: dict[int, list[str]] = {0: [], 1: []}
     for line in (SST2 / f"{split}.tsv").read_text(encoding="utf-8").splitlines()[1:]:
         text, label = line.rsplit("\t", 1)
