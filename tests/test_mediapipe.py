@@ -70,6 +70,13 @@ def built(tmp_path_factory):
             "fp32": _tflite(base, model, tok, "fp32"), "int8": _tflite(base, model, tok, "int8", "dynamic")}
 
 
+@pytest.fixture(scope="module")
+def mp_int8(built) -> Path:
+    """The INT8 artifact with MediaPipe metadata (and its vocab.txt beside it), written once for every test that
+    reads it, so none depends on another test having run first (each test also passes when run alone)."""
+    return write_for_artifact(built["int8"], built["base"] / "mp-int8" / "model.tflite")
+
+
 def _assert_agrees(result: dict, rows: int, written_atol: float = 1e-6):
     assert result["rows"] == rows
     assert result["label_agreement_count"] == rows, result["examples_over_atol"]
@@ -79,11 +86,11 @@ def _assert_agrees(result: dict, rows: int, written_atol: float = 1e-6):
     assert result["written_file_max_diff"] <= written_atol  # the writer did not change the model's arithmetic
 
 
-def test_int8_with_metadata_loads_in_mediapipe_and_agrees(built):
+def test_int8_with_metadata_loads_in_mediapipe_and_agrees(built, mp_int8):
     src = built["int8"] / "model.tflite"
     # The case that matters: ai-edge-quantizer keeps the weights after the flatbuffer (Buffer.offset/size).
     assert read_source_offsets(src) > 0
-    out = write_for_artifact(built["int8"], built["base"] / "mp-int8" / "model.tflite")
+    out = mp_int8
     info = read_mediapipe_metadata(out)
     assert info["offset_buffers"] > 0 and info["size_bytes"] > src.stat().st_size  # weights kept, not dropped
     assert info["inputs"] == ["ids", "mask", "segment_ids"]  # paired with the model's input order by tensor name
@@ -137,13 +144,11 @@ def test_full_integer_int8_output_is_dequantized(built):
     _assert_agrees(mediapipe_agreement(out, art, built["texts"]), len(built["texts"]), written_atol=1e-5)
 
 
-def test_documented_tokenizer_differences(built):
+def test_documented_tokenizer_differences(built, mp_int8):
     """MediaPipe's tokenizer does not strip accents or lowercase non-ASCII letters (Hugging Face's does): the app-side
     fix ``pre_normalize`` closes that. Literal special-token strings in the text are the other documented
     difference (Hugging Face maps "[CLS]" to its special id, MediaPipe splits it into "[", "cl", "##s", "]")."""
-    out = built["base"] / "mp-int8" / "model.tflite"
-    if not out.is_file():
-        write_for_artifact(built["int8"], out)
+    out = mp_int8
     raw = mediapipe_agreement(out, built["int8"], ACCENTED)
     assert raw["rows_over_atol"] >= 1 and raw["non_ascii_rows_over_atol"] == raw["rows_over_atol"]
     fixed = mediapipe_agreement(out, built["int8"], [pre_normalize(t) for t in ACCENTED])
@@ -153,11 +158,10 @@ def test_documented_tokenizer_differences(built):
     assert pre_normalize("Ça\u00a0VA\tbien\x00 naïve") == "ca va bien naive"
 
 
-def test_wrong_vocabulary_is_caught(built, tmp_path):
+def test_wrong_vocabulary_is_caught(built, mp_int8, tmp_path):
     """The check has teeth: a vocabulary of the right size but shifted by one id gives MediaPipe other ids."""
-    lines = (built["base"] / "mp-int8" / "vocab.txt").read_text(encoding="utf-8").splitlines()
-    if not lines:
-        pytest.skip("run after the INT8 test")
+    lines = (mp_int8.parent / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    assert len(lines) > 1000  # the real WordPiece vocabulary that write_for_artifact wrote
     shifted = tmp_path / "vocab.txt"
     shifted.write_text("\n".join(lines[1:] + [lines[0]]) + "\n", encoding="utf-8")
     out = write_mediapipe_metadata(built["int8"] / "model.tflite", tmp_path / "bad.tflite", shifted, LABELS,

@@ -379,45 +379,84 @@ def test_two_processes_share_one_postgresql_study(tmp_path, tiny_teacher, keywor
 # ------------------------------------------------------------------------------------------ student search
 
 
-def test_student_search_pareto_and_chosen_student_meets_budgets(tmp_path, tiny_teacher, keyword_data):
-    """`--stage student --target android-lowend`: Pareto table + PNG + override file; the chosen student run
-    through the normal pipeline (`edgeport run --params`) meets the target's budgets in the report."""
+# Two students whose TFLite INT8 files lie on either side of SIZE_BUDGET_MB: the full 30522-token vocabulary at
+# hidden 32 is about 1.4 MB; the vocabulary pruned to the keyword task's words is a small fraction of that.
+SIZE_BUDGET_MB = 0.8
+BIG = {"student.depth": 2, "student.placement": "bottom", "prune.heads_fraction": 0.0, "prune.ffn_fraction": 0.0,
+       "prune.vocab": False}
+SMALL = {"student.depth": 1, "student.placement": "bottom", "prune.heads_fraction": 0.5,
+         "prune.ffn_fraction": 0.5, "prune.vocab": True}
+
+
+def _lowend_with_size_budget(directory: Path, name: str, size_mb: float) -> str:
+    """A copy of the android-lowend profile under another name, with another model-size budget."""
+    from edgeport.targets import get_target
+
+    raw = yaml.safe_load(Path(get_target("android-lowend").path).read_text())
+    raw |= {"name": name, "budgets": raw["budgets"] | {"model_size_mb": size_mb}}
+    directory.mkdir(exist_ok=True)
+    (directory / f"{name}.yaml").write_text(yaml.safe_dump(raw))
+    return name
+
+
+def test_student_search_pareto_and_chosen_student_meets_budgets(tmp_path, tiny_teacher, keyword_data,
+                                                                 monkeypatch):
+    """`--stage student --target T`, where T's size budget lies between the two students tried: the one over it is
+    marked so, the chosen student is the one within, and run through the normal pipeline (`edgeport run
+    --params`) it meets T's budgets in the report, while a second target whose budget nothing meets fails the
+    run's budget gate (the checks can say "over")."""
     import json
 
     from edgeport.cli import main
     from edgeport.pipeline.manifest import Manifest
 
+    targets = tmp_path / "targets"
+    split = _lowend_with_size_budget(targets, "lowend-split", SIZE_BUDGET_MB)
+    tight = _lowend_with_size_budget(targets, "lowend-tight", 0.001)
+    monkeypatch.setenv("EDGEPORT_TARGETS_DIR", str(targets))
     cfg = write_config(tmp_path / "student.yaml", tiny_teacher, keyword_data, tmp_path / "runs",
                        run={"name": "student", "threads": 1},
                        prune={"train": {"epochs": 1, "lr": 1e-3, "batch_size": 16, "useful_gate": False},
                               "latency_seconds": 0},
                        export={"formats": ["tflite"]},
                        validate={"max_drop_vs_teacher": None},
-                       bench={"targets": ["android-lowend"], "runs": 5, "min_seconds": 0, "warmup": 1},
-                       tune={"trials": 2, "student": {"min_layers": 1, "max_layers": 2}})
-    assert main(["tune", str(cfg), "--stage", "student", "--target", "android-lowend"]) == 0
-    out = tmp_path / "runs" / "student" / "tune" / "student-android-lowend"
+                       bench={"targets": [split], "runs": 5, "min_seconds": 0, "warmup": 1},
+                       tune={"trials": 2, "student": {"min_layers": 1, "max_layers": 2}, "enqueue": [BIG, SMALL]})
+    assert main(["tune", str(cfg), "--stage", "student", "--target", split]) == 0
+    out = tmp_path / "runs" / "student" / "tune" / f"student-{split}"
     for name in ("pareto.md", "pareto.json", "pareto.png", "best_params.yaml", "summary.json", "history.png"):
         assert (out / name).is_file(), name
-    rows = json.loads((out / "pareto.json").read_text())
-    assert len(rows) == 2 and all(r["latency_kind"] == "estimate" for r in rows)
-    assert sum(r["chosen"] for r in rows) == 1 and any(r["pareto"] for r in rows)
-    study = load_study(f"sqlite:///{out.parent / 'study.db'}", "student-student-android-lowend")
+    rows = {r["vocab"]: r for r in json.loads((out / "pareto.json").read_text())}
+    assert len(rows) == 2 and all(r["latency_kind"] == "estimate" for r in rows.values())
+    # the budget splits the two: judged from the sizes themselves, not from the study's own verdict
+    assert rows[False]["size_mb"] > SIZE_BUDGET_MB >= rows[True]["size_mb"], rows
+    assert not rows[False]["within_budgets"] and rows[True]["within_budgets"]
+    assert not rows[False]["chosen"] and rows[True]["chosen"]
+    study = load_study(f"sqlite:///{out.parent / 'study.db'}", f"student-student-{split}")
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE", "MINIMIZE"]
     assert set(study.trials[0].constraints) == {"model_size_mb", "latency_p90_ms", "peak_memory_mb"}
+    over = {t.params["prune.vocab"]: t.constraints["model_size_mb"] for t in study.trials}
+    assert over[False] == pytest.approx(rows[False]["size_mb"] - SIZE_BUDGET_MB, abs=1e-3) and over[False] > 0
     params = yaml.safe_load((out / "best_params.yaml").read_text())
-    assert set(params) == {"distill.student.layers", "prune.enabled", "prune.heads_fraction", "prune.ffn_fraction",
-                           "prune.vocab"}
+    assert params == {"distill.student.layers": [0], "prune.enabled": True, "prune.heads_fraction": 0.5,
+                      "prune.ffn_fraction": 0.5, "prune.vocab": True}
 
-    assert main(["run", str(cfg), "--params", str(out / "best_params.yaml")]) == 0
+    # the chosen student through the pipeline, benched on both targets: budget gate 'any' fails the run on the
+    # target nothing fits, and only on it
+    assert main(["run", str(cfg), "--params", str(out / "best_params.yaml"),
+                 "-o", f"bench.targets=[{split},{tight}]"]) == 1
     manifest = Manifest.load(tmp_path / "runs" / "student")
     assert manifest.data["config"]["distill"]["student"]["layers"] == params["distill.student.layers"]
     report = json.loads((tmp_path / "runs" / "student" / "report" / "report.json").read_text())
-    checks = {c["metric"]: c for c in report["budget_checks"]
-              if c["target"] == "android-lowend" and c["artifact"] == "tflite-int8"}
-    assert set(checks) == {"model_size_mb", "latency_p90_ms", "peak_memory_mb"}
-    assert all(c["ok"] for c in checks.values()), checks
-    assert not manifest.entry("report")["metrics"].get("gate_failures")
-    chosen = next(r for r in rows if r["chosen"])  # the estimate counts shapes: the same student, the same figure
-    assert checks["latency_p90_ms"]["kind"] == "estimate"
-    assert checks["latency_p90_ms"]["value"] == pytest.approx(chosen["latency_p90_ms"], rel=1e-2, abs=1e-3)
+    checks = {(c["target"], c["metric"]): c for c in report["budget_checks"] if c["artifact"] == "tflite-int8"}
+    assert {m for t, m in checks if t == split} == {"model_size_mb", "latency_p90_ms", "peak_memory_mb"}
+    for c in checks.values():  # every verdict agrees with its own figures
+        assert c["ok"] == (c["value"] <= c["limit"]), c
+    assert all(c["ok"] for (t, _), c in checks.items() if t == split), checks
+    assert not checks[(tight, "model_size_mb")]["ok"]
+    failures = manifest.entry("report")["metrics"].get("gate_failures") or []
+    assert failures and all(tight in f and split not in f for f in failures), failures
+    chosen = rows[True]  # the estimate counts shapes: the same student, the same figure
+    assert checks[(split, "latency_p90_ms")]["kind"] == "estimate"
+    assert checks[(split, "latency_p90_ms")]["value"] == pytest.approx(chosen["latency_p90_ms"], rel=1e-2, abs=1e-3)
+    assert checks[(split, "model_size_mb")]["value"] == pytest.approx(chosen["size_mb"], abs=1e-3)

@@ -33,6 +33,45 @@ def make_data(out: Path, train_rows: int = 64, eval_rows: int = 32) -> Path:
     return out
 
 
+# Words whose polarity a reader knows without context. SST-2 rows that hold words of one side only carry their
+# label in those words (about 87% of such training rows agree with the word's side), so a random-init hidden-32
+# BERT learns them in 126 steps (83-89% on the selection split, tests/test_cli_e2e.py), where on unfiltered SST-2
+# rows it answered one class for every row.
+POSITIVE_WORDS = frozenset("good great best fine beautiful wonderful funny fun love enjoyable excellent charming "
+                           "moving entertaining".split())
+NEGATIVE_WORDS = frozenset("bad worst dull boring awful mess stupid tedious flat lame predictable pointless "
+                           "unfunny".split())
+
+
+def _keyword_rows(split: str, max_words: int) -> dict[int, list[str]]:
+    """SST-2 ``split`` rows (text<TAB>label lines, file order) of at most ``max_words`` distinct words, holding words
+    of one polarity only, by their label."""
+    by_label: dict[int, list[str]] = {0: [], 1: []}
+    for line in (SST2 / f"{split}.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        text, label = line.rsplit("\t", 1)
+        words = set(text.split())
+        if len(words) <= max_words and bool(words & POSITIVE_WORDS) != bool(words & NEGATIVE_WORDS):
+            by_label[int(label)].append(line)
+    return by_label
+
+
+def make_keyword_data(out: Path, train_rows: int = 1200, eval_rows: int = 120, max_words: int = 25) -> Path:
+    """Real SST-2 rows a tiny random-init model can learn: those with sentiment words of one side only (their real
+    labels kept, so about one in eight contradicts its word), classes balanced, the first rows in file order.
+    train.tsv from SST-2's train split, validation.tsv from its validation split (sentences the training phrases
+    were not cut from). Raises if SST-2 has too few such rows for the sizes asked."""
+    out.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", train_rows), ("validation", eval_rows)):
+        by_label = _keyword_rows(split, max_words)
+        half = n // 2
+        if min(len(rows) for rows in by_label.values()) < n - half:
+            raise ValueError(f"SST-2 {split} has too few keyword rows for {n} balanced rows")
+        rows = [row for pair in zip(by_label[0][:half], by_label[1][: n - half]) for row in pair]
+        rows += by_label[1][half: n - half]  # n odd: one more positive row
+        (out / f"{split}.tsv").write_text("sentence\tlabel\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return out
+
+
 def base_config(teacher: Path, data: Path, runs: Path, name: str = "tiny") -> dict:
     train = {"epochs": 1, "lr": 1e-3, "batch_size": 16, "eval_batch_size": 64, "useful_gate": False}
     return {
