@@ -402,8 +402,10 @@ class ReportConfig(Section):
     budget_gate: Literal["off", "any", "all"] = Field(
         "any", description="fail the run on target budgets: 'any' = each target needs one artifact in its preferred "
                            "format within every budget; 'all' = every artifact in that format must be; 'off'")
-    baseline: str | None = Field(None, description="a previous report.json; the run fails if a figure regressed")
-    max_regression: float = Field(0.10, gt=0, lt=10, description="allowed relative regression vs the baseline (0.10 = 10%)")
+    baseline: str | None = Field(None, description="a previous report.json; the run fails if a figure regressed "
+                                                   "(estimates, sizes and parity: any worsening)")
+    max_regression: float = Field(0.10, gt=0, lt=10, description="headroom for host/device latency vs the baseline "
+                                                                 "(0.10 = 10%); deterministic figures get none")
     max_accuracy_drop: float | None = Field(1.0, ge=0, le=100, description="accuracy vs the baseline is judged in "
                                             "points: at most this many below it (null: by max_regression)")
 

@@ -255,7 +255,8 @@ def test_a_figure_missing_from_this_run_fails_the_baseline_comparison(tmp_path, 
     out = capsys.readouterr().out
     assert "FAILED" in out and "| accuracy onnx-fp32 |" in out and "MISSING" in out
     metrics = _stage(run, tmp_path / "stage", baseline=str(base))
-    assert metrics["regressed"] == 3 and metrics["gates_failed"] == 3  # accuracy, p50, p90
+    # accuracy, size, agreement, max/mean |dlogit|, p50, p90
+    assert metrics["regressed"] == 7 and metrics["gates_failed"] == 7
     assert any(f"accuracy onnx-fp32 ({gone['accuracy']:.4g} in the baseline) is missing from this run" in f
                for f in metrics["gate_failures"])
     # against itself nothing is missing

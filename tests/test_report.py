@@ -237,9 +237,10 @@ def test_regression_gate(tmp_path, monkeypatch, capsys):
     # against itself: nothing moved
     assert main(["report", str(run), "--no-plots", "--baseline", str(current), "--max-regression", "10%"]) == 0
     assert "passed" in summary.read_text()
-    # against a baseline 20% faster: every latency figure regressed by 25%
+    # against a baseline 20% faster on the host: every measured latency figure regressed by 25% (estimates are
+    # compared exactly: tests/test_regression_gate.py)
     faster = copy.deepcopy(json.loads(current.read_text()))
-    for row in faster["latency"]:
+    for row in (r for r in faster["latency"] if r["kind"] == "host"):
         row["p50_ms"] *= 0.8
         row["p90_ms"] *= 0.8
     base = tmp_path / "faster.json"
@@ -247,7 +248,7 @@ def test_regression_gate(tmp_path, monkeypatch, capsys):
     capsys.readouterr()
     assert main(["report", str(run), "--no-plots", "--baseline", str(base), "--max-regression", "10%"]) == 1
     out = capsys.readouterr().out
-    assert "FAILED" in out and "| p90_ms tflite-int8 @ host [host" in out and "+25.0%" in out
+    assert "FAILED" in out and "| p90_ms tflite-int8 @ host [host" in out and "+25%" in out
     assert "REGRESSED" in summary.read_text()
     # within a 30% allowance it passes; an accuracy drop beyond the allowance fails
     assert main(["report", str(run), "--no-plots", "--baseline", str(base), "--max-regression", "30%"]) == 0

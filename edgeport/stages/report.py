@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,10 +56,11 @@ class ReportStage:
         failures = list(report["gate_failures"])
         regressed = 0
         if cfg.baseline:
-            # accuracy in points (report.max_accuracy_drop), as `edgeport report --max-accuracy-drop` does; a
-            # figure the baseline has and this run lacks fails (MISSING)
+            # as `edgeport report --baseline` does: estimates, sizes and parity exactly, latency within
+            # max_regression, accuracy in points; a figure the baseline has and this run lacks fails (MISSING)
             rows = compare(report, load_report_json(Path(cfg.baseline)), cfg.max_regression, cfg.max_accuracy_drop)
             (ctx.out / "regression.md").write_text(comparison_markdown(rows, cfg.max_regression, cfg.max_accuracy_drop))
+            (ctx.out / "regression.json").write_text(json.dumps([r.to_dict() for r in rows], indent=1) + "\n")
             regressed = len(failed(rows))
             failures += failure_messages(rows, cfg.baseline, cfg.max_regression, cfg.max_accuracy_drop)
         return {"gates_failed": len(failures), "gates_checked": len(report["gates"]), "regressed": regressed,
