@@ -150,8 +150,10 @@ def compare(current: dict, baseline: dict, max_regression: float,
         new, old = cur[key], base[key]
         change = (new.value - old.value) / old.value if old.value else 0.0
         worse = _worsening(old.value, new.value, new.better)
-        regressed = _regressed(new.kind, old.value, new.value, worse, max_regression, max_accuracy_drop)
-        status = "REGRESSED" if regressed else "improved" if -worse > _round_off(new.kind, old.value, new.value) else "ok"
+        if _regressed(new.kind, old.value, new.value, worse, max_regression, max_accuracy_drop):
+            status = "REGRESSED"
+        else:
+            status = "improved" if -worse > _round_off(new.kind, old.value, new.value) else "ok"
         rows.append(Comparison(key, new.kind, old.value, new.value, 100 * change, status))
     rows += [Comparison(k, base[k].kind, base[k].value, None, None, "MISSING") for k in sorted(set(base) - set(cur))]
     rows += [Comparison(k, cur[k].kind, None, cur[k].value, None, "new") for k in sorted(set(cur) - set(base))]
