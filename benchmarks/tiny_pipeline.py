@@ -79,8 +79,8 @@ def learned(run_dir: Path, eval_tsv: Path) -> list[str]:
         if acc is None or base is None:
             problems.append(f"{stage}: no selection accuracy recorded (status {stages.get(stage, {}).get('status')})")
         elif acc < base + MARGIN:
-            problems.append(f"{stage}: selection accuracy {acc:.2%} is not {MARGIN:.0%} above the majority class "
-                            f"({base:.2%}, {m.get('select_rows')} selection rows)")
+            problems.append(f"{stage}: selection accuracy {acc:.2%} is not {100 * MARGIN:g} points above the "
+                            f"majority class ({base:.2%}, {m.get('select_rows')} selection rows)")
     labels = [line.rsplit("\t", 1)[1] for line in eval_tsv.read_text(encoding="utf-8").splitlines()[1:]]
     majority = max(labels.count(v) for v in set(labels)) / len(labels)
     artifacts = ((stages.get("validate") or {}).get("metrics") or {}).get("artifacts") or []

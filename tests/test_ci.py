@@ -87,3 +87,33 @@ def test_the_baseline_moves_only_on_a_passing_main():
     gate = next(s for s in steps if "--baseline" in s.get("run", ""))
     # the gate may be waived only by a deliberate re-baseline run, never on a push or a pull request
     assert gate["continue-on-error"] == "${{ github.event_name == 'workflow_dispatch' && inputs.rebaseline }}"
+
+
+def _manifest(run_dir: Path, select: float, artifact_accuracy: float) -> Path:
+    """A manifest as the teacher, distill and validate stages record what tiny_pipeline.learned reads."""
+    import json
+
+    model = {"select_accuracy": select, "select_majority_rate": 0.55, "select_rows": 200}
+    arts = [{"name": n, "accuracy": artifact_accuracy} for n in ("onnx-fp32", "onnx-int8")]
+    stages = {"teacher": {"status": "done", "metrics": model}, "distill": {"status": "done", "metrics": model},
+              "validate": {"status": "done", "metrics": {"artifacts": arts}}}
+    run_dir.mkdir(parents=True)
+    (run_dir / "manifest.json").write_text(json.dumps({"stages": stages}))
+    return run_dir
+
+
+def test_the_gated_run_must_have_learned(tmp_path):
+    """tiny_pipeline.learned: teacher and student MARGIN above the selection split's majority class, every artifact
+    above the eval split's; a model answering one class (what CI gated before) is refused."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from tiny_pipeline import MARGIN, learned
+
+    eval_tsv = tmp_path / "validation.tsv"
+    eval_tsv.write_text("sentence\tlabel\n" + "good\t1\n" * 51 + "bad\t0\n" * 49)  # majority 51%
+    assert learned(_manifest(tmp_path / "ok", 0.55 + MARGIN, 0.60), eval_tsv) == []
+    short = learned(_manifest(tmp_path / "short", 0.55 + MARGIN - 0.005, 0.60), eval_tsv)
+    assert [p.split(":")[0] for p in short] == ["teacher", "distill"]
+    one_class = learned(_manifest(tmp_path / "one-class", 0.55, 0.51), eval_tsv)
+    assert len(one_class) == 4 and "onnx-int8: accuracy 0.51 on the eval split is not above" in one_class[-1]
