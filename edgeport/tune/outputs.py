@@ -98,7 +98,8 @@ def _trial_row(t) -> dict:
            "seconds": round(t.duration.total_seconds(), 1) if t.duration else None}
     if t.values is not None:
         row["values"] = list(t.values)
-    for k in ("pruned_at", "steps", "best_step", "select_accuracy", "derived", "eval_every", "train_seconds", "error", "surplus", "interrupted", "overrides",
+    for k in ("pruned_at", "steps", "best_step", "select_accuracy", "derived", "eval_every", "train_seconds",
+              "error", "surplus", "interrupted", "overrides",
               "latency_kind", "budgets", "artifact", "eval_measured", "gate_failures", "dir"):
         if k in t.user_attrs:
             row[k] = t.user_attrs[k]
