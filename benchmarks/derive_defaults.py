@@ -1,22 +1,28 @@
 """Derive the default recipe's training knobs on the selection split only: two Optuna studies through
 `edgeport tune`, then the best of each written into edgeport/configs/default.yaml.
 
-    nice python benchmarks/derive_defaults.py [--teacher-trials 5] [--distill-trials 7] [--budget-seconds 720]
-                                              [--runs-dir runs] [--no-write] [--smoke]
+    nice python benchmarks/derive_defaults.py [--teacher-trials 5] [--distill-trials 7] [--scale 0.25]
+                                              [--budget-seconds 720] [--runs-dir runs] [--no-write] [--smoke]
 
 1. Teacher study (`edgeport tune default --stage teacher`): teacher.train.lr and teacher.train.min_steps.
 2. Distill study on the teacher chosen in 1 (`--stage distill --params <1's best_params.yaml>`, the teacher trained
    once): distill.train.lr, distill.train.min_steps, distill.temperature, distill.alpha.
 
 The objective is selection-split accuracy (1,000 whole SST-2 sentences held out from train); the evaluation split
-(SST-2 validation) chooses nothing and this script neither reads nor writes a figure of it: the default run
-measures it once. Trials run the shipped default.yaml at full size (its rows, sequence length and batch), so the
-winner's trial *is* the default run's stage. `tune.space.min_steps` sets a stage's rows to min_steps x 32: one
-pass over fresh rows on SST-2, at least min_steps steps on a smaller task (the data-adaptive length).
+(SST-2 validation) chooses nothing: each trial's stage measures it, as every stage does, and this script drops
+those figures; the default run measures it once. Trials run the shipped default.yaml (its sequence length, batch, selection split) with the
+sampled values. `tune.space.min_steps` sets a stage's rows to min_steps x 32: one pass over fresh rows on SST-2,
+at least min_steps steps on a smaller task (the data-adaptive length).
 
-Sized for this 2-core machine, shared: few trials (5 + 7), a coarse step grid (200) so distill trials reuse the
-cached teacher logits of equal row counts, the median pruner after 2 finished trials and 2 of 6 evaluations, one
-torch thread (see STUDY), and the best teacher trial's model reused as the distill study's teacher.
+Sized for this 2-core machine, shared with other work (measured there: a MiniLM step took 1.5-7 s on one thread
+instead of 0.21 s on two idle cores, so full-size trials would take hours each):
+- proxy trials (--scale 0.25): each trial trains a quarter of the steps it stands for, on a quarter of the rows
+  (one pass either way); the learning rates, temperature and alpha it finds are shipped as they are, its length
+  times 4. What a proxy cannot show (a longer run's own optimum) the default run measures;
+- few trials (5 + 7; the previous recipe's values run first, so the study can only match or beat it on the
+  selection split), a coarse step grid so distill trials reuse the cached teacher logits of equal row counts;
+- the median pruner after 2 finished trials and 2 of 6 evaluations; one torch thread (see STUDY);
+- the best teacher trial's model is the distill study's teacher (not trained again).
 The default run must stay within --budget-seconds (12 min): the teacher's steps are capped at 800 and the distill
 range is cut to what the chosen teacher leaves (`distill_steps_cap`, a cost model from measured step times).
 Resumable: run it again and the studies (SQLite in RUN_DIR/tune/) continue where they stopped.
@@ -183,7 +189,11 @@ def markdown(r: dict) -> str:
            f"Commit `{p['commit']}`, config digest `{p['config_digest'][:16]}`, {p['date']}; "
            f"{r['wall_seconds'] / 60:.1f} min wall on {r['machine']}. Objective: {r['objective']}. "
            "The evaluation split (SST-2 validation) chose nothing and is not reported here: the default run "
-           "measures it once.", ""]
+           "measures it once.", "",
+           f"Proxy: every trial trained {r['proxy_scale']:g} of the steps and rows it stands for (steps and rows "
+           f"below are the trial's own); the shipped min_steps is the best trial's / {r['proxy_scale']:g}, its "
+           "rows one pass of 32-row batches, its eval_every a sixth of it. Selection figures are the proxies', not "
+           "the default run's.", ""]
     for stage in ("teacher", "distill"):
         s = r["studies"][stage]
         b = s["best"]
@@ -238,59 +248,87 @@ def ci_half_width(p: float, n: int) -> float:
     return z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
 
 
-def main() -> None:
+def proxy_ranges(ranges: dict, scale: float) -> dict:
+    """The space a trial samples: min_steps (shipped units) times the proxy scale."""
+    out = json.loads(json.dumps(ranges))
+    out["min_steps"] = {k: (None if v is None else int(round(v * scale))) for k, v in ranges["min_steps"].items()}
+    return out
+
+
+def shipped(best: dict, stage: str, scale: float) -> dict:
+    """The best trial's values at full size: min_steps / scale, its rows (one pass) and 6 evaluations over it."""
+    values = dict(best["values"])
+    steps = int(round(values[f"{stage}.train.min_steps"] / scale))
+    rows_key = "data.train_limit" if stage == "teacher" else "distill.train_limit"
+    return values | {f"{stage}.train.min_steps": steps, rows_key: steps * BATCH,
+                     f"{stage}.train.eval_every": math.ceil(steps / STUDY["tune.evals"])}
+
+
+def studies(args, base: list[str], costs: dict) -> dict:
+    """Both studies; the distill range is cut to the budget the chosen teacher leaves."""
+    spaces = json.loads(json.dumps(SPACES))
+    # the teacher trials keep their models: the best one is the distill study's teacher, not trained again
+    teacher = run_study("teacher", proxy_ranges(spaces["teacher"], args.scale), args.teacher_trials, base, [],
+                        ["tune.keep_trial_models=true"])
+    t_best = best_of(teacher, "teacher")
+    t_full = shipped(t_best, "teacher", args.scale)
+    cap = distill_steps_cap(t_full["teacher.train.min_steps"], args.budget_seconds, costs,
+                            spaces["distill"]["min_steps"]["step"])
+    spaces["distill"]["min_steps"]["high"] = max(cap, spaces["distill"]["min_steps"]["low"])
+    chosen_teacher = [f"teacher.model={Path(t_best['dir']) / 'teacher'}", "teacher.finetune=never"]
+    distill = run_study("distill", proxy_ranges(spaces["distill"], args.scale), args.distill_trials, base,
+                        [t_best["params_file"]], chosen_teacher)
+    d_best = best_of(distill, "distill")
+    return {"spaces": spaces, "summaries": {"teacher": teacher, "distill": distill},
+            "best": {"teacher": t_best, "distill": d_best},
+            "chosen": t_full | shipped(d_best, "distill", args.scale)}
+
+
+def arguments():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--teacher-trials", type=int, default=5)
     ap.add_argument("--distill-trials", type=int, default=7)
+    ap.add_argument("--scale", type=float, default=0.25, help="proxy: trials train this share of the shipped "
+                    "steps (and rows); the shipped min_steps is the best trial's / scale")
     ap.add_argument("--budget-seconds", type=float, default=720.0, help="the default run's wall-time aim (2 cores)")
     ap.add_argument("--runs-dir", default="runs")
     ap.add_argument("--no-write", action="store_true", help="print the YAML to paste instead of editing default.yaml")
-    ap.add_argument("--smoke", action="store_true", help="check the plumbing: 2 + 2 trials of 20-40 steps on 200 "
+    ap.add_argument("--smoke", action="store_true", help="check the plumbing: 2 + 2 trials at scale 0.05 on 200 "
                     "selection rows, results in RUNS_DIR/derive-defaults-smoke/, default.yaml untouched")
     args = ap.parse_args()
+    if args.smoke:
+        args.teacher_trials, args.distill_trials, args.scale = 2, 2, 0.05
+    return args
+
+
+def main() -> None:
+    args = arguments()
     t0 = time.perf_counter()
     name = "derive-defaults-smoke" if args.smoke else "derive-defaults"
     base = [f"run.name={name}", f"run.runs_dir={args.runs_dir}"] + [f"{k}={json.dumps(v)}" for k, v in STUDY.items()]
-    spaces = json.loads(json.dumps(SPACES))
-    if args.smoke:
-        base += [f"{k}={json.dumps(v)}" for k, v in SMOKE.items()]
-        spaces["teacher"]["min_steps"] = {"low": 20, "high": 40, "step": 20}
-        spaces["distill"]["min_steps"] = {"low": 20, "high": 40, "step": 20}
-        args.teacher_trials = args.distill_trials = 2
+    base += [f"{k}={json.dumps(v)}" for k, v in SMOKE.items()] if args.smoke else []
     cfg = load_config("default", base)
     if cfg.teacher.train.epochs is not None or cfg.distill.train.epochs is not None:
         sys.exit("default.yaml sets teacher/distill train.epochs, which would override min_steps; remove them")
     prov = provenance(config_digest(base))  # the code and config the studies start from
     costs = step_costs()
-    # the teacher trials keep their models: the best one is the distill study's teacher, not trained again
-    teacher = run_study("teacher", spaces["teacher"], args.teacher_trials, base, [], ["tune.keep_trial_models=true"])
-    t_best = best_of(teacher, "teacher")
-    t_steps = t_best["values"]["teacher.train.min_steps"]
-    if not args.smoke:
-        cap = distill_steps_cap(t_steps, args.budget_seconds, costs, spaces["distill"]["min_steps"]["step"])
-        spaces["distill"]["min_steps"]["high"] = max(cap, spaces["distill"]["min_steps"]["low"])
-    chosen_teacher = [f"teacher.model={Path(t_best['dir']) / 'teacher'}", "teacher.finetune=never"]
-    distill = run_study("distill", spaces["distill"], args.distill_trials, base, [t_best["params_file"]],
-                        chosen_teacher)
-    d_best = best_of(distill, "distill")
-    chosen = t_best["values"] | d_best["values"]
-    select_rows = load_task_rows(cfg)
+    done = studies(args, base, costs)
+    chosen, select_rows = done["chosen"], load_task_rows(cfg)
     prov["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    result = {"provenance": prov, "objective": teacher["objective"],
+    est = estimated_seconds(chosen["teacher.train.min_steps"], chosen["distill.train.min_steps"], costs)
+    result = {"provenance": prov, "objective": done["summaries"]["teacher"]["objective"],
               "machine": "this project's 2-core CPU machine, shared with other work (times are contended)",
-              "select_rows": select_rows, "spaces": spaces, "study_settings": STUDY | ({"smoke": SMOKE} if args.smoke
-                                                                                    else {}),
-              "studies": {}, "chosen": chosen, "wall_seconds": round(time.perf_counter() - t0, 1),
-              "budget": {"budget_seconds": args.budget_seconds, "model": "FIXED_SECONDS + teacher steps x "
-                         f"{costs['teacher_step']} s + distill steps x {round(costs['distill_step'], 4)} s",
-                         "estimated_seconds": round(estimated_seconds(t_steps, chosen["distill.train.min_steps"],
-                                                                      costs), 1),
-                         "fixed_seconds": FIXED_SECONDS, "costs": costs}}
-    for stage, summary, best in (("teacher", teacher, t_best), ("distill", distill, d_best)):
+              "select_rows": select_rows, "proxy_scale": args.scale, "spaces_shipped_units": done["spaces"],
+              "study_settings": STUDY | ({"smoke": SMOKE} if args.smoke else {}), "studies": {}, "chosen": chosen,
+              "wall_seconds": round(time.perf_counter() - t0, 1),
+              "budget": {"budget_seconds": args.budget_seconds, "estimated_seconds": round(est, 1),
+                         "model": f"{FIXED_SECONDS} s + teacher steps x {costs['teacher_step']} s + distill steps "
+                                  f"x {round(costs['distill_step'], 4)} s", "costs": costs}}
+    for stage in ("teacher", "distill"):
+        summary, best = done["summaries"][stage], done["best"][stage]
         result["studies"][stage] = {"counts": summary["counts"], "best": best, "trials": trial_rows(summary),
                                     "best_ci_half_width": ci_half_width(best["select_accuracy"], select_rows)}
-    out = Path(args.runs_dir) / name if args.smoke else RESULTS
-    write_results(out, result)
+    write_results(Path(args.runs_dir) / name if args.smoke else RESULTS, result)
     cite = "derive_defaults (benchmarks/results/derive_defaults.json)"
     if args.smoke or args.no_write or not write_default_yaml(chosen, DEFAULT_YAML, cite):
         print("\n# paste into edgeport/configs/default.yaml (" + cite + "):")
