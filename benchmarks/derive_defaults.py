@@ -1,7 +1,7 @@
 """Derive the default recipe's training knobs on the selection split only: two Optuna studies through
 `edgeport tune`, then the best of each written into edgeport/configs/default.yaml.
 
-    nice python benchmarks/derive_defaults.py [--teacher-trials 5] [--distill-trials 7] [--scale 0.25]
+    nice python benchmarks/derive_defaults.py [--teacher-trials 6] [--distill-trials 10] [--scale 0.25]
                                               [--budget-seconds 720] [--runs-dir runs] [--no-write] [--smoke]
 
 1. Teacher study (`edgeport tune default --stage teacher`): teacher.train.lr and teacher.train.min_steps.
@@ -19,9 +19,9 @@ instead of 0.21 s on two idle cores, so full-size trials would take hours each):
 - proxy trials (--scale 0.25): each trial trains a quarter of the steps it stands for, on a quarter of the rows
   (one pass either way); the learning rates, temperature and alpha it finds are shipped as they are, its length
   times 4. What a proxy cannot show (a longer run's own optimum) the default run measures;
-- few trials (5 + 7; the previous recipe's values run first, so the study can only match or beat it on the
+- few trials (6 + 10; the previous recipe's values run first, so the study can only match or beat it on the
   selection split), a coarse step grid so distill trials reuse the cached teacher logits of equal row counts;
-- the median pruner after 2 finished trials and 2 of 6 evaluations; one torch thread (see STUDY);
+- the median pruner after 3 finished trials and 3 of 6 evaluations; one torch thread (see STUDY);
 - the best teacher trial's model is the distill study's teacher (not trained again).
 The default run must stay within --budget-seconds (12 min): the teacher's steps are capped at 800 and the distill
 range is cut to what the chosen teacher leaves (`distill_steps_cap`, a cost model from measured step times).
@@ -65,7 +65,10 @@ BASELINE = {"teacher": {"teacher.train.lr": 1e-4}, "distill": {"distill.train.lr
 # run.threads 1: on this shared machine two threads ran a MiniLM step 5-15x slower than one (OpenMP threads
 # waiting on each other while other processes hold the cores: 5-23 s vs 1.5 s measured); one thread is the
 # same arithmetic up to summation order, so a trial's figures are those of the default run up to that noise.
-STUDY = {"tune.pruner": "median", "tune.startup_trials": 2, "tune.warmup_evals": 2, "tune.evals": 6,
+# The median pruner judges a trial only after 3 finished trials and 3 of its 6 evaluations: judged after 2 and 2,
+# a first run pruned 8 of 12 trials at a third of their training against the mean of two, leaving two complete
+# trials per study (and a shorter trial, compared at the same fraction of its training, has had fewer steps).
+STUDY = {"tune.pruner": "median", "tune.startup_trials": 3, "tune.warmup_evals": 3, "tune.evals": 6,
          "tune.sampler": "tpe", "tune.seed": 0, "run.threads": 1}
 SMOKE = {"data.selection_min_rows": 200, "data.selection_max_rows": 200}
 
@@ -257,7 +260,8 @@ def proxy_ranges(ranges: dict, scale: float) -> dict:
 
 def shipped(best: dict, stage: str, scale: float) -> dict:
     """The best trial's values at full size: min_steps / scale, its rows (one pass) and 6 evaluations over it."""
-    values = dict(best["values"])
+    # 3 significant digits: a proxy's optimum is not sharper than that, and the file stays readable
+    values = {k: float(f"{v:.3g}") if isinstance(v, float) else v for k, v in best["values"].items()}
     steps = int(round(values[f"{stage}.train.min_steps"] / scale))
     rows_key = "data.train_limit" if stage == "teacher" else "distill.train_limit"
     return values | {f"{stage}.train.min_steps": steps, rows_key: steps * BATCH,
@@ -286,8 +290,8 @@ def studies(args, base: list[str], costs: dict) -> dict:
 
 def arguments():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--teacher-trials", type=int, default=5)
-    ap.add_argument("--distill-trials", type=int, default=7)
+    ap.add_argument("--teacher-trials", type=int, default=6)
+    ap.add_argument("--distill-trials", type=int, default=10)
     ap.add_argument("--scale", type=float, default=0.25, help="proxy: trials train this share of the shipped "
                     "steps (and rows); the shipped min_steps is the best trial's / scale")
     ap.add_argument("--budget-seconds", type=float, default=720.0, help="the default run's wall-time aim (2 cores)")
