@@ -10,9 +10,9 @@
 
 The objective is selection-split accuracy (1,000 whole SST-2 sentences held out from train); the evaluation split
 (SST-2 validation) chooses nothing: each trial's stage measures it, as every stage does, and this script drops
-those figures; the default run measures it once. Trials run the shipped default.yaml (its sequence length, batch, selection split) with the
-sampled values. `tune.space.min_steps` sets a stage's rows to min_steps x 32: one pass over fresh rows on SST-2,
-at least min_steps steps on a smaller task (the data-adaptive length).
+those figures; the default run measures it once. Trials run the shipped default.yaml (its sequence length, batch,
+selection split) with the sampled values. `tune.space.min_steps` sets a stage's rows to min_steps x 32: one
+pass over fresh rows on SST-2, at least min_steps steps on a smaller task (the data-adaptive length).
 
 Sized for this 2-core machine, shared with other work (measured there: a MiniLM step took 1.5-7 s on one thread
 instead of 0.21 s on two idle cores, so full-size trials would take hours each):
@@ -182,7 +182,8 @@ def _trials_md(stage: str, study: dict) -> list[str]:
             acc_s = "" if acc is None else f"{acc * 100:.2f}"
         rows = next(iter(t["derived"].values()), "")
         lines.append(f"| {t['number']} | {t['state']} | {' | '.join(shown)} | {rows} | {acc_s} | "
-                     f"{_fmt(t['steps'])} ({_fmt(t['best_step'])}) | {_fmt(t['train_seconds'])} | {_fmt(t['seconds'])} |")
+                     f"{_fmt(t['steps'])} ({_fmt(t['best_step'])}) | {_fmt(t['train_seconds'])} | "
+                     f"{_fmt(t['seconds'])} |")
     return lines
 
 

@@ -135,10 +135,10 @@ class TrainConfig(Section):
 
 class RecoveryTrainConfig(TrainConfig):
     """prune.train: recovery repairs a trained student after heads and neurons go, so its length is a number of
-    steps, not passes: its rows are distill's (their teacher logits are cached), and one pass over SST-2's 48,000
-    would be 1,500 steps. 450 steps is the length SST-2's recipe used (0.3 epoch); a 3.7k-row task now gets 450
-    steps (~4 epochs) instead of 0.3 epoch (28 steps). A class, not an instance default, so that a partial
-    ``prune.train`` section in YAML keeps these defaults."""
+    steps, not passes: its rows are distill's (their teacher logits are cached), and one pass over the default's
+    32,000 SST-2 rows would be 1,000 steps. 450 steps is the length SST-2's recipe used (0.3 epoch of 48,000); a
+    3.7k-row task now gets 450 steps (~4 epochs) instead of 0.3 epoch (28 steps). A class, not an instance
+    default, so that a partial ``prune.train`` section in YAML keeps these defaults."""
     lr: float = Field(5e-5, gt=0, lt=1)
     min_steps: int = Field(450, ge=1, description="with epochs unset: recovery optimizer steps (at least)")
     min_epochs: float = Field(0.0, ge=0, description="with epochs unset: at least this many passes over the rows")
@@ -499,7 +499,8 @@ class TuneSpace(Section):
                 raise ValueError(f"tune.space.{name} must lie within [0, 1]")
         if self.min_steps is not None:
             r = self.min_steps
-            if r.low < 1 or r.low != int(r.low) or r.high != int(r.high) or (r.step is not None and r.step != int(r.step)):
+            whole = all(v is None or v == int(v) for v in (r.low, r.high, r.step))
+            if r.low < 1 or not whole:
                 raise ValueError("tune.space.min_steps is a range of whole steps >= 1 (e.g. low: 400, high: 1000, "
                                  "step: 200)")
             if self.epochs is not None:

@@ -28,8 +28,8 @@ def test_planned_epochs_rule():
     assert planned_epochs(TrainConfig(), 115) == pytest.approx(600 / 115)  # a 3.7k-row task: 600 steps
     assert planned_epochs(TrainConfig(), 10) == 10.0  # capped by max_epochs
     assert planned_epochs(TrainConfig(epochs=2), 10) == 2.0  # the user's choice stands
-    # recovery has no pass floor: 450 steps of the 1,500 a pass over distill's 48,000 SST-2 rows would take
-    assert planned_epochs(RecoveryTrainConfig(), 1500) == pytest.approx(0.3)
+    # recovery has no pass floor: 450 steps of the 1,000 a pass over distill's 32,000 SST-2 rows would take
+    assert planned_epochs(RecoveryTrainConfig(), 1000) == pytest.approx(0.45)
     assert planned_epochs(RecoveryTrainConfig(), 115) == pytest.approx(450 / 115)
     assert planned_epochs(QatTrainConfig(), 63) == 1.0  # 2,000 rows: one pass, as QAT always ran
     assert planned_epochs(QatTrainConfig(), 13) == pytest.approx(60 / 13)  # 400 rows: 60 steps, not 13
