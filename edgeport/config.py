@@ -112,9 +112,13 @@ class DataConfig(DataSpec):
 
 
 class TrainConfig(Section):
+    # The training length adapts to the data (training/loop.py planned_epochs): a 3.7k-row task has ~115 steps
+    # per epoch, SST-2 2,000, so a length in epochs fixed for one dataset starves or bloats another.
     epochs: float | None = Field(None, gt=0, description="default: enough epochs for min_steps optimizer steps "
-                                 "(at least 1, at most max_epochs), so small datasets still train")
+                                 "(at least min_epochs, at most max_epochs), so small datasets still train")
     min_steps: int = Field(600, ge=1, description="with epochs unset: train at least this many optimizer steps")
+    min_epochs: float = Field(1.0, ge=0, description="with epochs unset: at least this many passes over the "
+                              "training rows (0: min_steps alone decides, for short fix-up training)")
     max_epochs: float = Field(10.0, gt=0, description="with epochs unset: never more epochs than this")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="Accelerate mixed precision; auto = bf16 where the hardware runs it natively "
@@ -130,6 +134,36 @@ class TrainConfig(Section):
     eval_batch_size: int = Field(64, ge=1)
     useful_gate: bool = Field(True, description="gate: the trained model must beat always answering the majority "
                               "class on the selection split (one-sided binomial test), else the run fails")
+
+    @model_validator(mode="after")
+    def _length(self):
+        if self.min_epochs > self.max_epochs:
+            raise ValueError(f"train.min_epochs {self.min_epochs} exceeds train.max_epochs {self.max_epochs}; "
+                             f"lower min_epochs or raise max_epochs")
+        return self
+
+
+class RecoveryTrainConfig(TrainConfig):
+    """prune.train: recovery repairs a trained student after heads and neurons go, so its length is a number of
+    steps, not passes: its rows are distill's (their teacher logits are cached), and one pass over the default's
+    32,000 SST-2 rows would be 1,000 steps. 450 steps is the length SST-2's recipe used (0.3 epoch of 48,000); a
+    3.7k-row task now gets 450 steps (~4 epochs) instead of 0.3 epoch (28 steps). A class, not an instance
+    default, so that a partial ``prune.train`` section in YAML keeps these defaults."""
+    lr: float = Field(5e-5, gt=0, lt=1)
+    min_steps: int = Field(450, ge=1, description="with epochs unset: recovery optimizer steps (at least)")
+    min_epochs: float = Field(0.0, ge=0, description="with epochs unset: at least this many passes over the rows")
+
+
+class QatTrainConfig(TrainConfig):
+    """quantize.qat.train: a short fine-tune under fake quantization on quantize.qat.train_limit rows (2,000 by
+    default: one pass is 63 steps at batch 32, what QAT always ran on SST-2). min_steps 60 keeps that length for
+    any task with ~2,000 rows or more and gives a 400-row task 60 steps instead of 13. fp32 is pinned: fake
+    quantization simulates INT8 rounding of fp32 values; under bf16 autocast it would simulate something no INT8
+    path computes."""
+    lr: float = Field(2e-5, gt=0, lt=1)
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field("fp32", description="fp32: see the class docstring")
+    min_steps: int = Field(60, ge=1, description="with epochs unset: train at least this many optimizer steps")
 
 
 class PretrainConfig(Section):
@@ -232,7 +266,7 @@ class PruneConfig(Section):
     temperature: float = Field(2.0, gt=0)
     train_limit: int | None = Field(None, ge=1, description="recovery rows; default: distill.train_limit, "
                                     "then data.train_limit (the same rows reuse distill's cached teacher logits)")
-    train: TrainConfig = TrainConfig(lr=5e-5, epochs=1)
+    train: RecoveryTrainConfig = RecoveryTrainConfig()
     latency_seconds: float = Field(2.0, ge=0, description="timing per variant for the 1-thread p50 table; 0 skips it")
     latency_seq_len: int = Field(128, ge=8, le=4096)
 
@@ -255,9 +289,7 @@ class QatConfig(Section):
     train_limit: int | None = Field(2000, ge=1, description="training rows (first N of the shuffled split)")
     alpha: float = Field(0.5, ge=0, le=1, description="weight of the hard-label CE; 1-alpha goes to the KD term")
     temperature: float = Field(2.0, gt=0)
-    # fp32: fake quantization simulates INT8 rounding of fp32 values; under bf16 autocast it would simulate
-    # something no INT8 path computes.
-    train: TrainConfig = TrainConfig(lr=2e-5, epochs=1, warmup_ratio=0.0, precision="fp32")
+    train: QatTrainConfig = QatTrainConfig()
 
 
 class QuantizeConfig(Section):
@@ -460,6 +492,12 @@ class TuneSpace(Section):
     weight_decay: TuneRange | None = TuneRange(low=0.0, high=0.1)
     batch_size: list[int] | None = Field(default_factory=lambda: [16, 32, 64], description="choices")
     epochs: TuneRange | None = TuneRange(low=1, high=3, step=1)
+    min_steps: TuneRange | None = Field(None, description="optimizer steps, an integer range (e.g. low 400, high "
+                                        "1000, step 200): sets <stage>.train.min_steps and the stage's training "
+                                        "rows to min_steps x batch_size (data.train_limit for the teacher, "
+                                        "distill.train_limit for distill), so a large dataset trains one pass of "
+                                        "exactly that many steps over fresh rows and a small one at least that "
+                                        "many; searched with epochs null (a set epochs would override it)")
     temperature: TuneRange | None = Field(TuneRange(low=1, high=8), description="distill only")
     alpha: TuneRange | None = Field(TuneRange(low=0, high=1), description="distill only")
 
@@ -471,6 +509,15 @@ class TuneSpace(Section):
             r = getattr(self, name)
             if r is not None and (r.low < 0 or r.high > 1):
                 raise ValueError(f"tune.space.{name} must lie within [0, 1]")
+        if self.min_steps is not None:
+            r = self.min_steps
+            whole = all(v is None or v == int(v) for v in (r.low, r.high, r.step))
+            if r.low < 1 or not whole:
+                raise ValueError("tune.space.min_steps is a range of whole steps >= 1 (e.g. low: 400, high: 1000, "
+                                 "step: 200)")
+            if self.epochs is not None:
+                raise ValueError("tune.space.min_steps and tune.space.epochs both set the training length; set "
+                                 "tune.space.epochs: null to search min_steps")
         return self
 
 

@@ -159,11 +159,13 @@ def _accelerator(precision: str):
 
 
 def planned_epochs(tcfg: TrainConfig, steps_per_epoch: int) -> float:
-    """The user's epochs, or enough for ``min_steps`` optimizer steps (>= 1 epoch, <= ``max_epochs``): one epoch
-    of a 3.7k-row task is ~115 steps, too few to fine-tune a BERT, while one epoch of SST-2 is 2,000."""
+    """The user's epochs, or enough for ``min_steps`` optimizer steps, at least ``min_epochs`` and at most
+    ``max_epochs``: one epoch of a 3.7k-row task is ~115 steps, too few to fine-tune a BERT, while one epoch of
+    SST-2 is 2,000. Every training stage (teacher, distill, prune recovery, QAT, pretrain) plans its length here,
+    each with its own defaults (``config.py``: ``RecoveryTrainConfig``, ``QatTrainConfig``)."""
     if tcfg.epochs is not None:
         return tcfg.epochs
-    return min(tcfg.max_epochs, max(1.0, tcfg.min_steps / max(steps_per_epoch, 1)))
+    return min(tcfg.max_epochs, max(tcfg.min_epochs, tcfg.min_steps / max(steps_per_epoch, 1)))
 
 
 def _train_loader(rows, tcfg: TrainConfig, collate, seed: int, world: int) -> DataLoader:

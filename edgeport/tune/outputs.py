@@ -98,7 +98,8 @@ def _trial_row(t) -> dict:
            "seconds": round(t.duration.total_seconds(), 1) if t.duration else None}
     if t.values is not None:
         row["values"] = list(t.values)
-    for k in ("pruned_at", "steps", "best_step", "select_accuracy", "error", "surplus", "interrupted", "overrides",
+    for k in ("pruned_at", "steps", "best_step", "select_accuracy", "derived", "eval_every", "train_seconds",
+              "error", "surplus", "interrupted", "overrides",
               "latency_kind", "budgets", "artifact", "eval_measured", "gate_failures", "dir"):
         if k in t.user_attrs:
             row[k] = t.user_attrs[k]
@@ -149,7 +150,7 @@ def _training_summary(ctx, study, summary: dict) -> None:
         summary["best"] = None
         return
     eval_every_key = f"{ctx.stage}.train.eval_every"
-    params = dict(best.params)
+    params = dict(best.params) | best.user_attrs.get("derived", {})
     every = best.user_attrs.get("eval_every")
     if every is None and best.user_attrs.get("planned_steps"):  # trials recorded before eval_every was
         every = max(1, -(-best.user_attrs["planned_steps"] // ctx.cfg.tune.evals))
@@ -165,6 +166,8 @@ def _training_summary(ctx, study, summary: dict) -> None:
                  f"trials: #{best.number},\nselection {ctx.metric} {best.value:.4f} (the selection split; the "
                  f"evaluation split was not used to choose).\n{eval_every_key}: the trial's evaluation interval "
                  f"(kept so the run reproduces the trial's checkpoint choice).\n"
+                 + (f"{', '.join(best.user_attrs['derived'])}: min_steps x batch_size, set with it.\n"
+                    if best.user_attrs.get("derived") else "")
                  + (f"Trials also ran with tune.overrides {json.dumps(dict(ctx.cfg.tune.overrides))}.\n"
                     if ctx.cfg.tune.overrides else "")
                  + "Use: edgeport run CONFIG --params THIS_FILE")

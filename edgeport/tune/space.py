@@ -14,8 +14,11 @@ from typing import Any
 from ..config import PipelineConfig, TuneRange
 from ..errors import ConfigError
 
-TRAIN_KEYS = ("lr", "warmup_ratio", "weight_decay", "batch_size", "epochs")
+TRAIN_KEYS = ("lr", "warmup_ratio", "weight_decay", "batch_size", "epochs", "min_steps")
 DISTILL_KEYS = ("temperature", "alpha")
+# The row limit a searched min_steps sets (min_steps x batch_size): one pass over fresh rows on a large dataset.
+# Without it min_steps would be no knob there, since a stage trains at least one epoch (train.min_epochs).
+ROWS_KEY = {"teacher": "data.train_limit", "distill": "distill.train_limit"}
 
 
 def _suggest_range(trial, name: str, r: TuneRange):
@@ -40,9 +43,23 @@ def suggest_training(trial, cfg: PipelineConfig, stage: str) -> dict[str, Any]:
         value = getattr(space, field)
         if field == "batch_size":
             out[key] = trial.suggest_categorical(key, sorted(set(value)))
+        elif field == "min_steps":
+            out[key] = trial.suggest_int(key, int(value.low), int(value.high), step=int(value.step or 1),
+                                         log=value.log)
         else:
             out[key] = _suggest_range(trial, key, value)
     return out
+
+
+def derived_values(cfg: PipelineConfig, stage: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Config values that follow from a trial's sampled ones: a searched ``min_steps`` sets the stage's row limit
+    to min_steps x batch_size (the trial's batch size when it is searched too)."""
+    steps = values.get(f"{stage}.train.min_steps")
+    if steps is None:
+        return {}
+    section = cfg.teacher.train if stage == "teacher" else cfg.distill.train
+    batch = values.get(f"{stage}.train.batch_size", section.batch_size)
+    return {ROWS_KEY[stage]: int(steps) * int(batch)}
 
 
 def student_layers(depth: int, placement: str, n_teacher: int) -> list[int]:
