@@ -305,11 +305,11 @@ def test_pretraining_text_never_holds_evaluation_or_selection_text(ws):
     from edgeport.config import PipelineConfig
     from edgeport.corpus import normalize
     from edgeport.data import load_task
-    from edgeport.stages.pretrain import pretraining_documents
+    from edgeport.stages.pretrain import PretrainStage, pretraining_documents
 
     cfg = PipelineConfig.model_validate(ws["raw"])
     task = load_task(cfg.data, seed=cfg.run.seed)
-    train_docs, held_docs, info = pretraining_documents(cfg, task)
+    train_docs, held_docs, info = pretraining_documents(PretrainStage().configure(cfg), task)
     held = {normalize(t) for t in task.eval.texts + task.select.texts}
     for d in train_docs + held_docs:
         assert normalize(d.text) not in held and not any(normalize(s) in held for s in split_sentences(d.text))
