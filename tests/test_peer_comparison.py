@@ -50,8 +50,7 @@ def test_peer_comparison_on_tiny_run(tmp_path_factory, tmp_path):
         for sec in ("fixed", "workload", "end_to_end"):
             fig = r[sec]["p50_ms"]
             assert fig["min"] <= fig["median"] <= fig["max"] and fig["min"] > 0, (r["name"], sec)
-        # text in, label out costs at least what the model alone costs on the same rows
-        assert r["end_to_end"]["mean_ms"]["median"] >= 0.5 * r["workload"]["mean_ms"]["median"], r["name"]
+        assert all(rd["end_to_end"]["rows"] == rd["workload"]["rows"] == 12 for rd in r["rounds"]), r["name"]
     assert report["provenance"]["config_digest"] and report["provenance"]["commit"]
     md = (tmp_path / "peer_comparison.md").read_text()
     assert "end-to-end p50 ms" in md and "[" in md and "Provenance: commit" in md
