@@ -45,7 +45,7 @@ def pair_runs(base: Path) -> list[dict]:
                            teacher={"train": train}, distill={"enabled": False},
                            export={"enabled": False}, quantize={"enabled": False},
                            validate={"enabled": False}, report={"enabled": False})
-        proc = run_cli("run", cfg)
+        proc = run_cli("run", cfg, timeout=3600)  # a shared, loaded machine: minutes, not seconds
         m = json.loads((base / "runs" / f"pairs-{metric}" / "manifest.json").read_text())["stages"]["teacher"]["metrics"]
         hist = m["history"]
         by_acc = max(hist, key=lambda h: h["select_accuracy"])
@@ -67,7 +67,7 @@ def cross_tokenizer_run(base: Path) -> dict:
                        run={"name": "xtok", "runs_dir": str(base / "runs"), "seed": 0, "threads": 1},
                        teacher={"train": train}, distill={"student": {"model": str(student)}, "train": train},
                        bench={"min_seconds": 0.2, "workload_rows": 64}, report={"plots": False})
-    proc = run_cli("run", cfg)
+    proc = run_cli("run", cfg, timeout=3600)  # a shared, loaded machine: minutes, not seconds
     stages = json.loads((base / "runs" / "xtok" / "manifest.json").read_text())["stages"]
     d = stages["distill"]["metrics"]
     v = stages["validate"]["metrics"]
