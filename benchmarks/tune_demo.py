@@ -24,8 +24,8 @@ Steps (each a real `edgeport` command in a subprocess, as a user would type it):
 
 Writes tune_demo.{json,md} under ``--out`` (default benchmarks/results; + the PNGs copied beside them with their
 provenance in PNG text). A tiny setting proves the script runs (about 15 min on 2 shared cores):
-``--teacher-trials 2 --student-trials 1 --tight-trials 0 --train-rows 300 --select-rows 200 --distill-rows 600
---kill-after 1 --out /tmp/tune-demo-results``.
+``--teacher-trials 3 --enqueue-lr 1e-4 --student-trials 1 --tight-trials 0 --train-rows 300 --select-rows 200
+--distill-rows 600 --kill-after 1 --work /tmp/tune-demo --out /tmp/tune-demo-results``.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def demo_config(work: Path, args) -> Path:
         "space": {"lr": {"low": 1e-6, "high": 3e-4, "log": True}, "warmup_ratio": {"low": 0.0, "high": 0.2},
                   "weight_decay": {"low": 0.0, "high": 0.1}, "batch_size": [16, 32],
                   "epochs": {"low": 1, "high": 2, "step": 1}},
-        "enqueue": [{"teacher.train.lr": BAD_LR}],
+        "enqueue": [{"teacher.train.lr": BAD_LR}] + [{"teacher.train.lr": lr} for lr in args.enqueue_lr],
         # student trials train briefly: 2,000 rows, one epoch of distillation, half an epoch of recovery
         "overrides": {"distill.train_limit": 2000, "distill.train.epochs": 1, "distill.train.eval_every": None,
                       "prune.train_limit": 2000, "prune.train.epochs": 0.5},
@@ -145,6 +145,8 @@ def parse_args():
     ap.add_argument("--threads", type=int, default=1, help="run.threads (1: the machine is shared)")
     ap.add_argument("--target", default="android-lowend")
     ap.add_argument("--kill-after", type=int, default=3, help="kill the study once this many trials finished")
+    ap.add_argument("--enqueue-lr", type=float, action="append", default=[],
+                    help="also queue a trial with this teacher lr (a tiny setting: so one trial surely learns)")
     ap.add_argument("--skip-teacher-study", action="store_true", help="reuse a finished teacher study")
     ap.add_argument("--tight-trials", type=int, default=6, help="student trials with tighter budgets (0: none)")
     ap.add_argument("--render-only", action="store_true", help="re-write tune_demo.md from tune_demo.json")
@@ -208,6 +210,8 @@ def student_part(args, cfg: Path, run_dir: Path, best_params: Path, res: dict, l
     """4. the student search for the target; 5. the chosen student through the normal pipeline."""
     code, secs = cli("tune", str(cfg), "--params", str(best_params), "--stage", "student", "--target", args.target,
                      "--trials", str(args.student_trials), log=log)
+    if code != 0:
+        sys.exit(f"the student search failed (exit {code}); its message is at the end of {log}")
     sdir = run_dir / "tune" / f"student-{args.target}"
     res["student_search"] = {"exit": code, "seconds": secs} | json.loads((sdir / "summary.json").read_text())
     res["seconds"]["student_search"] = secs
