@@ -24,8 +24,8 @@ Steps (each a real `edgeport` command in a subprocess, as a user would type it):
 
 Writes tune_demo.{json,md} under ``--out`` (default benchmarks/results; + the PNGs copied beside them with their
 provenance in PNG text). A tiny setting proves the script runs (about 15 min on 2 shared cores):
-``--teacher-trials 3 --enqueue-lr 1e-4 --student-trials 1 --tight-trials 0 --train-rows 300 --select-rows 200
---distill-rows 600 --kill-after 1 --work /tmp/tune-demo --out /tmp/tune-demo-results``.
+``--teacher-trials 3 --enqueue-lr 1e-4 --kill-after 2 --student-trials 1 --tight-trials 0 --train-rows 600
+--select-rows 200 --distill-rows 600 --work /tmp/tune-demo --out /tmp/tune-demo-results``.
 """
 
 from __future__ import annotations
