@@ -58,3 +58,12 @@ def test_peer_comparison_on_tiny_run(tmp_path_factory, tmp_path):
     assert len(table) == len(report["results"]) - sum(n.startswith("student") for n in rows)
     with pytest.raises(SystemExit):
         pc.main([str(tmp_path / "no-run"), "--out", str(tmp_path)])
+
+
+def test_teacher_tflite_gets_the_students_buckets(tmp_path_factory, tmp_path):
+    """The litert-torch teacher row is exported with the run's buckets (here two), not at one static length."""
+    run = export_run(tmp_path_factory.getbasetemp())
+    pc = load_script()
+    rows = pc.peers(run["run_dir"] / "teacher", 16, [8, 16], 1, tmp_path)  # lazy: stops after the TFLite row
+    runner = next(r for name, r, _ in rows if name.startswith("teacher TFLite"))
+    assert runner.seq_buckets == [8, 16]
