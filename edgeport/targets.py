@@ -2,7 +2,9 @@
 
 A profile is data, validated like a pipeline config: every problem in every file is collected into one
 ``ConfigError`` naming the file and the key. Hardware figures carry their public source, and a ``derived`` note
-when they are computed (e.g. peak = cores x clock x SIMD lanes x 2); the latency *estimate* uses them.
+when they are computed (e.g. peak = cores x clock x SIMD lanes x 2); the latency *estimate* uses them. A profile
+of this machine says ``hardware: {from_machine: true, memory_bandwidth_gbs: ...}``: its CPU model, cores, clock and
+derived peaks are read when it loads (``hostinfo.hardware_figures``), never written by hand.
 
 Where profiles are found, first match of a name wins:
   1. ``$EDGEPORT_TARGETS_DIR`` (``os.pathsep``-separated directories), for a user's own profiles;
