@@ -33,6 +33,7 @@ RESULTS = REPO / "benchmarks" / "results"
 FIELDS = ("commit", "config_digest", "date")
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}(-dirty)?$")
 DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
+ARGS_ONLY = "the script's arguments (the configs it runs are generated from them at this commit)"
 MD_RE = re.compile(r"^Provenance: commit `(?P<commit>[^`]+)`, config digest `(?P<config_digest>[^`]+)`, "
                    r"measured (?P<date>\S+?)\.?$", re.MULTILINE)
 PNG_PREFIX = "edgeport:"

@@ -213,7 +213,8 @@ def run(args) -> dict:
                 t0 = time.perf_counter()
                 figures, e2e_labels = one_round(row, texts, seq_len, timing)
                 rounds[row.name].append(figures)
-                mismatches[row.name] = max(mismatches[row.name], sum(a != b for a, b in zip(e2e_labels, preds[row.name])))
+                differ = sum(a != b for a, b in zip(e2e_labels, preds[row.name]))
+                mismatches[row.name] = max(mismatches[row.name], differ)
                 print(f"  {row.name:<45} fixed p50 {figures['fixed']['p50_ms']:.3g} ms  workload p50 "
                       f"{figures['workload']['p50_ms']:.3g} ms  end-to-end p50 {figures['end_to_end']['p50_ms']:.3g} ms"
                       f"  ({time.perf_counter() - t0:.0f}s)", flush=True)

@@ -27,7 +27,7 @@ from edgeport.data import encode, load_task  # noqa: E402
 from edgeport.models import build_student, load_classifier, load_tokenizer, resolve_model_dir  # noqa: E402
 from edgeport.config import StudentConfig  # noqa: E402
 from edgeport.training import recipe  # noqa: E402
-from _provenance import args_dict, provenance, write_json  # noqa: E402
+from _provenance import ARGS_ONLY, args_dict, provenance, write_json  # noqa: E402
 
 
 def cpu_flags() -> list[str]:
@@ -44,7 +44,7 @@ def main() -> None:
     ap.add_argument("--data", default=os.environ.get("EDGEPORT_DATA_DIR", str(ROOT.parent / "shared" / "data")))
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "precision.json"))
     args = ap.parse_args()
-    prov = provenance({"args": args_dict(args) | {"out": None}}, "the script's arguments (the configs it runs are generated from them at this commit)")
+    prov = provenance({"args": args_dict(args) | {"out": None}}, ARGS_ONLY)
 
     task = load_task(DataConfig(local=str(Path(args.data) / "sst2"), label_names=["negative", "positive"]), seed=42)
     spec = resolve_model_dir("builtin:minilm-l6")

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import yaml
-from _provenance import RESULTS, args_dict, provenance, write_json, write_markdown
+from _provenance import ARGS_ONLY, RESULTS, args_dict, provenance, write_json, write_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_SENTENCE = "The quick brown fox jumps over the [MASK] dog."
@@ -101,7 +101,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--work", default=str(ROOT / "runs" / "pretrain-lowres"))
     args = ap.parse_args()
-    prov = provenance({"args": args_dict(args) | {"work": None}}, "the script's arguments (the configs it runs are generated from them at this commit)")
+    prov = provenance({"args": args_dict(args) | {"work": None}}, ARGS_ONLY)
     os.environ.setdefault("EDGEPORT_DATA_DIR", str(ROOT.parent / "shared" / "data"))
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import torch
-from _provenance import args_dict, provenance, write_json, write_markdown
+from _provenance import ARGS_ONLY, args_dict, provenance, write_json, write_markdown
 
 SEQ = 64
 
@@ -32,7 +32,7 @@ def main() -> None:
     ap.add_argument("--qat-rows", type=int, default=1000)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = ap.parse_args()
-    prov = provenance({"args": args_dict(args) | {"out": None}}, "the script's arguments (the configs it runs are generated from them at this commit)")
+    prov = provenance({"args": args_dict(args) | {"out": None}}, ARGS_ONLY)
     torch.set_num_threads(2)
     work = Path(tempfile.mkdtemp(prefix="quant-modes-"))
     task, model, tok = train_student(args.train_rows, work)

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import yaml
-from _provenance import RESULTS, args_dict, provenance, write_json
+from _provenance import ARGS_ONLY, RESULTS, args_dict, provenance, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,7 +73,7 @@ def main() -> None:
     ap.add_argument("--until", default="teacher", help="last stage to run")
     ap.add_argument("--data", default=os.environ.get("EDGEPORT_DATA_DIR", str(ROOT.parent / "shared" / "data")))
     args = ap.parse_args()
-    prov = provenance({"args": args_dict(args) | {"work": None}}, "the script's arguments (the configs it runs are generated from them at this commit)")
+    prov = provenance({"args": args_dict(args) | {"work": None}}, ARGS_ONLY)
     work = Path(args.work)
     data = build_data(Path(args.data) / "sst2", work / "data", args.pairs)
     results = []

@@ -35,7 +35,7 @@ from family import ARCHITECTURES, TOKENIZER_FAMILY, make_tiny  # noqa: E402
 
 from edgeport.models.arch import ARCHES  # noqa: E402
 from tiny_pipeline import write_data  # noqa: E402
-from _provenance import args_dict, provenance, write_json, write_markdown  # noqa: E402
+from _provenance import ARGS_ONLY, args_dict, provenance, write_json, write_markdown  # noqa: E402
 
 FORMATS = ("torchscript", "onnx", "tflite", "executorch")
 PRECISIONS = ("fp32", "int8")
@@ -153,7 +153,7 @@ def main(argv=None) -> int:
     parser.add_argument("--arch", action="append", choices=ARCHITECTURES, help="only these (repeatable)")
     parser.add_argument("--out", default=str(OUT), help="where support_matrix.{json,md} go")
     args = parser.parse_args(argv)
-    prov = provenance({"args": args_dict(args) | {"workdir": None, "out": None}}, "the script's arguments (the configs it runs are generated from them at this commit)")
+    prov = provenance({"args": args_dict(args) | {"workdir": None, "out": None}}, ARGS_ONLY)
     base = Path(args.workdir).resolve()
     data = write_data(base / "data")
     rows = []

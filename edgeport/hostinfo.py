@@ -76,7 +76,8 @@ class SimdTier:
 SIMD_TIERS = (  # widest first; the first tier whose flags are all present is used
     SimdTier(("avx512f", "avx512_vnni"), "AVX-512 VNNI", 16, 64, "VPDPBUSD: 64 int8 MACs per 512-bit instruction"),
     SimdTier(("avx512f",), "AVX-512", 16, 32, "VPMADDUBSW + VPMADDWD: 64 int8 MACs per two 512-bit instructions"),
-    SimdTier(("avx2", "fma", "avx_vnni"), "AVX2 + AVX-VNNI", 8, 32, "VPDPBUSD (VEX): 32 int8 MACs per 256-bit instruction"),
+    SimdTier(("avx2", "fma", "avx_vnni"), "AVX2 + AVX-VNNI", 8, 32,
+             "VPDPBUSD (VEX): 32 int8 MACs per 256-bit instruction"),
     SimdTier(("avx2", "fma"), "AVX2 + FMA", 8, 16, "VPMADDUBSW + VPMADDWD: 32 int8 MACs per two 256-bit instructions"),
     SimdTier(("asimd", "i8mm"), "NEON + I8MM", 4, 32, "SMMLA: 32 int8 MACs per 128-bit instruction"),
     SimdTier(("asimd", "asimddp"), "NEON dot product", 4, 16, "SDOT: 16 int8 MACs per 128-bit instruction"),

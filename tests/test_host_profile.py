@@ -100,7 +100,8 @@ def test_targets_cli_shows_the_machine(capsys):
     assert hostinfo.host_identity()["cpu_model"] in out and "vector pipes (assumed)" in out
 
 
-@pytest.mark.parametrize("isa, tier", [(["avx2", "fma"], "AVX2 + FMA"), (["avx2", "fma", "avx_vnni"], "AVX2 + AVX-VNNI"),
+@pytest.mark.parametrize("isa, tier", [(["avx2", "fma"], "AVX2 + FMA"),
+                                       (["avx2", "fma", "avx_vnni"], "AVX2 + AVX-VNNI"),
                                        (["avx512f", "avx512_vnni", "amx_int8"], "AVX-512 VNNI"),
                                        (["asimd", "asimddp", "i8mm"], "NEON + I8MM"), ([], "no SIMD flag read")])
 def test_simd_tiers(isa, tier):
