@@ -27,9 +27,9 @@ from family import make_tiny  # noqa: E402
 from test_metrics import PAIR_LABELS, write_pair_task  # noqa: E402
 
 sys.path.insert(0, str(REPO / "benchmarks"))
+from _provenance import RESULTS as OUT  # noqa: E402
+from _provenance import provenance, write_json, write_markdown  # noqa: E402
 from tiny_pipeline import write_data  # noqa: E402
-
-OUT = REPO / "benchmarks" / "results"
 
 
 def pair_runs(base: Path) -> list[dict]:
@@ -45,7 +45,7 @@ def pair_runs(base: Path) -> list[dict]:
                            teacher={"train": train}, distill={"enabled": False},
                            export={"enabled": False}, quantize={"enabled": False},
                            validate={"enabled": False}, report={"enabled": False})
-        proc = run_cli("run", cfg)
+        proc = run_cli("run", cfg, timeout=3600)  # a shared, loaded machine: minutes, not seconds
         m = json.loads((base / "runs" / f"pairs-{metric}" / "manifest.json").read_text())["stages"]["teacher"]["metrics"]
         hist = m["history"]
         by_acc = max(hist, key=lambda h: h["select_accuracy"])
@@ -67,7 +67,7 @@ def cross_tokenizer_run(base: Path) -> dict:
                        run={"name": "xtok", "runs_dir": str(base / "runs"), "seed": 0, "threads": 1},
                        teacher={"train": train}, distill={"student": {"model": str(student)}, "train": train},
                        bench={"min_seconds": 0.2, "workload_rows": 64}, report={"plots": False})
-    proc = run_cli("run", cfg)
+    proc = run_cli("run", cfg, timeout=3600)  # a shared, loaded machine: minutes, not seconds
     stages = json.loads((base / "runs" / "xtok" / "manifest.json").read_text())["stages"]
     d = stages["distill"]["metrics"]
     v = stages["validate"]["metrics"]
@@ -108,13 +108,14 @@ def markdown(pairs: list[dict], xtok: dict) -> str:
 
 
 def main(workdir: str = "family-demo-work") -> int:
+    prov = provenance({"args": {}}, "no arguments (its configs and tiny models are generated at this commit)")
     base = Path(workdir).resolve()
     base.mkdir(parents=True, exist_ok=True)
     pairs, xtok = pair_runs(base), cross_tokenizer_run(base)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "family_demo.json").write_text(json.dumps({"pairs": pairs, "cross_tokenizer": xtok}, indent=2) + "\n")
+    write_json(OUT / "family_demo.json", {"pairs": pairs, "cross_tokenizer": xtok}, prov)
     md = markdown(pairs, xtok)
-    (OUT / "family_demo.md").write_text(md)
+    write_markdown(OUT / "family_demo.md", md, prov)
     print(md)
     return 0 if xtok["exit"] == 0 and all(r["exit"] == 0 for r in pairs) else 1
 

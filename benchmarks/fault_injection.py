@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 import tinyrun  # noqa: E402
+from _provenance import args_dict, provenance, write_json  # noqa: E402
 
 # (scenario, fault): "fresh" starts from an empty run dir; "force" re-runs teacher over a completed run, so the
 # publish has a previous version to move aside. Manifest saves count 1 teacher running, 2 teacher done, 3 distill
@@ -69,6 +70,8 @@ def main() -> int:
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "fault_injection.json")
     args = ap.parse_args()
+    prov = provenance({"args": args_dict(args) | {"workdir": None, "out": None}},
+                      "the script's arguments (the tiny run's config is tests/tinyrun.py's, at this commit)")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="edgeport-faults-"))
     rng = random.Random(args.seed)
 
@@ -97,8 +100,8 @@ def main() -> int:
     }
     print("tally:", json.dumps(tally))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"tally": tally, "full_run_seconds": round(full, 1), "trials": rows,
-                                    "reference": ref["results"]}, indent=2) + "\n")
+    write_json(args.out, {"tally": tally, "full_run_seconds": round(full, 1), "trials": rows,
+                          "reference": ref["results"]}, prov)
     print(f"wrote {args.out}")
     if args.workdir is None:
         shutil.rmtree(work, ignore_errors=True)

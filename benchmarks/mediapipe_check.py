@@ -1,6 +1,6 @@
 """MediaPipe Tasks' TextClassifier on the real default run's TFLite students, against edgeport's TFLite runner.
 
-For each artifact (tflite-int8, tflite-fp32) of ``--run`` (default ``runs/default-16min``): write the MediaPipe
+For each artifact (tflite-int8, tflite-fp32) of ``--run`` (default ``runs/default``): write the MediaPipe
 metadata with ``edgeport.mediapipe.write_for_artifact`` (vocabulary from the artifact's tokenizer, labels from
 ``artifact.json``, softmax appended), then classify every SST-2 validation row (872) with MediaPipe 1.2.x's own
 ``TextClassifier`` (its C++ BERT tokenizer, its TFLite runtime) and compare with ``edgeport.runtimes.load`` on the
@@ -10,19 +10,20 @@ passed through ``edgeport.mediapipe.pre_normalize`` first (what an app does befo
 Hugging Face normalizer: lowercase, accents stripped, control characters dropped). Writes
 benchmarks/results/mediapipe_check.{json,md} and prints the table.
 
-    EDGEPORT_DATA_DIR=/work/shared/data .venv/bin/python benchmarks/mediapipe_check.py [--run runs/default-16min]
+    EDGEPORT_DATA_DIR=../shared/data .venv/bin/python benchmarks/mediapipe_check.py [--run runs/default]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _provenance import args_dict, provenance, run_config, write_json, write_markdown
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -39,13 +40,15 @@ def main() -> None:
     from edgeport.mediapipe import mediapipe_agreement, pre_normalize, read_mediapipe_metadata, write_for_artifact
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--run", type=Path, default=REPO / "runs" / "default-16min")
+    ap.add_argument("--run", type=Path, default=REPO / "runs" / "default")
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("EDGEPORT_DATA_DIR", REPO.parent / "shared" /
                                                                      "data")))
     ap.add_argument("--artifacts", nargs="+", default=["tflite-int8", "tflite-fp32"])
     ap.add_argument("--limit", type=int, default=None, help="first N validation rows (default: all)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = ap.parse_args()
+    prov = provenance({"args": args_dict(args) | {"out": None}, "run_config": run_config(args.run)},
+                      "the script's arguments and the run's resolved config (its manifest.json)")
     texts, labels = read_sst2(args.data)
     texts, labels = texts[: args.limit], labels[: args.limit]
     work = Path(tempfile.mkdtemp(prefix="mediapipe-check-"))
@@ -67,9 +70,9 @@ def main() -> None:
             entry[variant] = r
         results["artifacts"].append(entry)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "mediapipe_check.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    write_json(args.out / "mediapipe_check.json", results, prov)
     table = markdown(results)
-    (args.out / "mediapipe_check.md").write_text(table)
+    write_markdown(args.out / "mediapipe_check.md", table, prov)
     print(table)
 
 

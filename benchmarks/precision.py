@@ -11,7 +11,6 @@ train), as the pipeline chooses; nothing here reads the evaluation split. The re
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -28,6 +27,7 @@ from edgeport.data import encode, load_task  # noqa: E402
 from edgeport.models import build_student, load_classifier, load_tokenizer, resolve_model_dir  # noqa: E402
 from edgeport.config import StudentConfig  # noqa: E402
 from edgeport.training import distillation, recipe  # noqa: E402
+from _provenance import ARGS_ONLY, args_dict, provenance, write_json  # noqa: E402
 
 
 def cpu_flags() -> list[str]:
@@ -44,6 +44,7 @@ def main() -> None:
     ap.add_argument("--data", default=os.environ.get("EDGEPORT_DATA_DIR", str(ROOT.parent / "shared" / "data")))
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "precision.json"))
     args = ap.parse_args()
+    prov = provenance({"args": args_dict(args) | {"out": None}}, ARGS_ONLY)
 
     task = load_task(DataConfig(local=str(Path(args.data) / "sst2"), label_names=["negative", "positive"]), seed=42)
     spec = resolve_model_dir("builtin:minilm-l6")
@@ -75,7 +76,7 @@ def main() -> None:
                        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability()},
            "select_rows": len(select), "results": results}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    write_json(Path(args.out), out, prov)
     print(f"\nCPU flags: {', '.join(out['machine']['cpu_flags']) or 'none'}; torch {torch.__version__}; "
           f"{torch.get_num_threads()} threads; selection split {len(select)} rows\n")
     print("| stage | precision | train rows | steps | s/step | selection accuracy % |")

@@ -34,9 +34,9 @@ import time
 from pathlib import Path
 
 import yaml
+from _provenance import ARGS_ONLY, RESULTS, args_dict, provenance, write_json, write_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 SEED_SENTENCE = "The quick brown fox jumps over the [MASK] dog."
 
 
@@ -101,6 +101,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--work", default=str(ROOT / "runs" / "pretrain-lowres"))
     args = ap.parse_args()
+    prov = provenance({"args": args_dict(args) | {"work": None}}, ARGS_ONLY)
     os.environ.setdefault("EDGEPORT_DATA_DIR", str(ROOT.parent / "shared" / "data"))
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -183,9 +184,9 @@ def main() -> None:
         "total_seconds": round(time.time() - started, 1),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "pretrain_lowres.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_json(RESULTS / "pretrain_lowres.json", result, prov)
     md = render(result)
-    (RESULTS / "pretrain_lowres.md").write_text(md)
+    write_markdown(RESULTS / "pretrain_lowres.md", md, prov)
     print(md)
 
 

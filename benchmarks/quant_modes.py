@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import torch
+from _provenance import ARGS_ONLY, args_dict, provenance, write_json, write_markdown
 
 SEQ = 64
 
@@ -31,14 +32,15 @@ def main() -> None:
     ap.add_argument("--qat-rows", type=int, default=1000)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = ap.parse_args()
+    prov = provenance({"args": args_dict(args) | {"out": None}}, ARGS_ONLY)
     torch.set_num_threads(2)
     work = Path(tempfile.mkdtemp(prefix="quant-modes-"))
     task, model, tok = train_student(args.train_rows, work)
     rows = measure_all(task, model, tok, work, args)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "quant_modes.json").write_text(json.dumps(rows, indent=2) + "\n")
+    write_json(args.out / "quant_modes.json", rows, prov)
     table = markdown(rows)
-    (args.out / "quant_modes.md").write_text(table)
+    write_markdown(args.out / "quant_modes.md", table, prov)
     print(table)
 
 

@@ -17,14 +17,12 @@ Writes seq_buckets.json and seq_buckets.md under --out.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _provenance import args_dict, provenance, run_config, write_json, write_markdown
 
 
 def export_pair(model, tokenizer, buckets: list[int], out: Path, max_seq_len: int) -> dict[str, Path]:
@@ -75,6 +73,7 @@ def measure(path: Path, split, ref, longest: int, max_seq_len: int, passes: int,
 def run(args) -> dict:
     from edgeport.config import PipelineConfig
     from edgeport.data import load_task
+    from edgeport.hostinfo import host_identity
     from edgeport.models import load_classifier, load_tokenizer
     from edgeport.pipeline.manifest import Manifest
     from edgeport.validation import reference_logits
@@ -112,17 +111,16 @@ def run(args) -> dict:
     return {"setting": {"run_dir": str(run_dir), "model_dir": str(model_dir), "buckets": buckets,
                         "export_seq_len": longest, "eval_split": f"{split.name} ({len(split)} rows)", "threads": 1,
                         "batch": 1, "latency_kind": "host", "passes": args.passes,
-                        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs",
-                        "date": time.strftime("%Y-%m-%d")},
+                        "machine": host_identity()},
             "results": results, "checks": checks}
 
 
 def markdown(report: dict) -> str:
     s = report["setting"]
-    lines = [f"# Length buckets vs one static length ({s['date']})\n",
+    lines = ["# Length buckets vs one static length\n",
              f"TFLite student of `{s['run_dir']}` (`{s['model_dir']}`), buckets {s['buckets']} vs one signature at "
              f"{s['export_seq_len']}; {s['eval_split']} (eval split) through edgeport's runner, batch 1, 1 thread, "
-             f"host ({s['machine']}). Fixed: one full row of {s['export_seq_len']} word pieces. Workload: every eval "
+             f"host ({s['machine']['cpu_model']}, {s['machine']['cores']} cores). Fixed: one full row of {s['export_seq_len']} word pieces. Workload: every eval "
              f"row, one per call, at the bucket the runner picks (median of {s['passes']} passes per row).\n",
              "| artifact | signatures | size MB | accuracy % | agreement % | max abs dlogit | fixed p50 ms | "
              "workload mean ms | workload p50 ms | workload p90 ms |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -147,11 +145,13 @@ def main(argv=None) -> int:
     p.add_argument("--min-seconds", type=float, default=2.0)
     p.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = p.parse_args(argv)
+    prov = provenance({"args": args_dict(args) | {"out": None}, "run_config": run_config(Path(args.run_dir))},
+                      "the script's arguments and the run's resolved config (its manifest.json)")
     report = run(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "seq_buckets.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "seq_buckets.md").write_text(markdown(report))
+    write_json(out / "seq_buckets.json", report, prov)
+    write_markdown(out / "seq_buckets.md", markdown(report), prov)
     print("\n" + markdown(report) + f"\nwrote {out / 'seq_buckets.md'} and .json")
     return 0
 

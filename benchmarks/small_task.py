@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import yaml
+from _provenance import ARGS_ONLY, RESULTS, args_dict, provenance, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,6 +73,7 @@ def main() -> None:
     ap.add_argument("--until", default="teacher", help="last stage to run")
     ap.add_argument("--data", default=os.environ.get("EDGEPORT_DATA_DIR", str(ROOT.parent / "shared" / "data")))
     args = ap.parse_args()
+    prov = provenance({"args": args_dict(args) | {"work": None}}, ARGS_ONLY)
     work = Path(args.work)
     data = build_data(Path(args.data) / "sst2", work / "data", args.pairs)
     results = []
@@ -94,8 +96,8 @@ def main() -> None:
     for r in results:
         for failure in r["gate_failures"]:
             print(f"\n{r['run']} gate: {failure}")
-    out = ROOT / "benchmarks" / "results" / "small_task.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    out = RESULTS / "small_task.json"
+    write_json(out, results, prov)
     print(f"\nwrote {out}")
 
 

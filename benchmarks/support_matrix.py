@@ -35,6 +35,7 @@ from family import ARCHITECTURES, TOKENIZER_FAMILY, make_tiny  # noqa: E402
 
 from edgeport.models.arch import ARCHES  # noqa: E402
 from tiny_pipeline import write_data  # noqa: E402
+from _provenance import ARGS_ONLY, args_dict, provenance, write_json, write_markdown  # noqa: E402
 
 FORMATS = ("torchscript", "onnx", "tflite", "executorch")
 PRECISIONS = ("fp32", "int8")
@@ -152,6 +153,7 @@ def main(argv=None) -> int:
     parser.add_argument("--arch", action="append", choices=ARCHITECTURES, help="only these (repeatable)")
     parser.add_argument("--out", default=str(OUT), help="where support_matrix.{json,md} go")
     args = parser.parse_args(argv)
+    prov = provenance({"args": args_dict(args) | {"workdir": None, "out": None}}, ARGS_ONLY)
     base = Path(args.workdir).resolve()
     data = write_data(base / "data")
     rows = []
@@ -164,8 +166,9 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table = markdown(rows)
-    (out / "support_matrix.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
-    (out / "support_matrix.md").write_text("# Support matrix (measured by benchmarks/support_matrix.py)\n\n" + table)
+    write_json(out / "support_matrix.json", rows, prov)
+    write_markdown(out / "support_matrix.md", "# Support matrix (measured by benchmarks/support_matrix.py)\n\n" + table,
+                   prov)
     print(table)
     undeclared = [c for r in rows for c in r["cells"].values() if not c["ok"] and not c["note"].startswith(DECLARED)]
     return 1 if undeclared else 0

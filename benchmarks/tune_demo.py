@@ -3,6 +3,7 @@ student search for a device target, and the chosen student through the normal pi
 
     python benchmarks/tune_demo.py [--work runs/tune-demo] [--teacher-trials 8] [--student-trials 6]
                                    [--target android-lowend] [--train-rows 1200] [--select-rows 600]
+                                   [--distill-rows 8000] [--tight-trials 6] [--out benchmarks/results]
 
 Steps (each a real `edgeport` command in a subprocess, as a user would type it):
 
@@ -19,8 +20,12 @@ Steps (each a real `edgeport` command in a subprocess, as a user would type it):
    trials train briefly (tune.overrides).
 5. `edgeport run demo.yaml --params teacher_best --params student_best`: the chosen student through the whole
    pipeline; the report's budget checks for the target.
+6. (``--tight-trials`` > 0) the same student search on a copy of the target with tighter budgets (5 ms, 14 MB).
 
-Writes benchmarks/results/tune_demo.{json,md} (+ the PNGs copied beside them).
+Writes tune_demo.{json,md} under ``--out`` (default benchmarks/results; + the PNGs copied beside them with their
+provenance in PNG text). A tiny setting proves the script runs (about 15 min on 2 shared cores):
+``--teacher-trials 3 --enqueue-lr 1e-4 --kill-after 2 --student-trials 1 --tight-trials 0 --train-rows 600
+--select-rows 200 --distill-rows 600 --work /tmp/tune-demo --out /tmp/tune-demo-results``.
 """
 
 from __future__ import annotations
@@ -28,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -37,28 +41,31 @@ from pathlib import Path
 
 import yaml
 
+from _provenance import RESULTS, args_dict, provenance, write_json, write_markdown, write_png
+
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 BAD_LR = 1e-6
 
 
-def demo_config(work: Path, train_rows: int, teacher_trials: int, select_rows: int, threads: int) -> Path:
+def demo_config(work: Path, args) -> Path:
     cfg = yaml.safe_load((ROOT / "edgeport" / "configs" / "default.yaml").read_text())
-    cfg["run"] = {"name": "tune-demo", "runs_dir": str(work / "runs"), "seed": 42, "threads": threads}
-    cfg["data"] |= {"train_limit": train_rows, "max_seq_len": 64, "selection_max_rows": select_rows}
+    cfg["run"] = {"name": "tune-demo", "runs_dir": str(work / "runs"), "seed": 42, "threads": args.threads}
+    # default.yaml holds out at least 1,000 selection rows; the demo's smaller split lowers both bounds
+    cfg["data"] |= {"train_limit": args.train_rows, "max_seq_len": 64, "selection_max_rows": args.select_rows,
+                    "selection_min_rows": min(args.select_rows, 200)}
     cfg["teacher"]["train"] = {"lr": 1e-4, "batch_size": 32}
     # the final student: modest training so the demo fits a shared 2-core machine
-    cfg["distill"] |= {"train_limit": 8000}
+    cfg["distill"] |= {"train_limit": args.distill_rows}
     cfg["distill"]["train"] = {"lr": 2e-4, "batch_size": 32, "epochs": 1, "eval_every": 125}
     cfg["prune"] |= {"latency_seconds": 0}
     cfg["export"] = {"formats": ["onnx", "tflite"]}
     cfg["bench"] = {"targets": ["host", "android-lowend"]}
     cfg["tune"] = {
-        "trials": teacher_trials, "evals": 4, "startup_trials": 2, "warmup_evals": 1, "pruner": "median",
+        "trials": args.teacher_trials, "evals": 4, "startup_trials": 2, "warmup_evals": 1, "pruner": "median",
         "space": {"lr": {"low": 1e-6, "high": 3e-4, "log": True}, "warmup_ratio": {"low": 0.0, "high": 0.2},
                   "weight_decay": {"low": 0.0, "high": 0.1}, "batch_size": [16, 32],
                   "epochs": {"low": 1, "high": 2, "step": 1}},
-        "enqueue": [{"teacher.train.lr": BAD_LR}],
+        "enqueue": [{"teacher.train.lr": BAD_LR}] + [{"teacher.train.lr": lr} for lr in args.enqueue_lr],
         # student trials train briefly: 2,000 rows, one epoch of distillation, half an epoch of recovery
         "overrides": {"distill.train_limit": 2000, "distill.train.epochs": 1, "distill.train.eval_every": None,
                       "prune.train_limit": 2000, "prune.train.epochs": 0.5},
@@ -127,46 +134,61 @@ def teacher_metrics(run_dir: Path) -> dict:
     return out
 
 
-def main() -> None:
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", default=str(ROOT / "runs" / "tune-demo"))
     ap.add_argument("--teacher-trials", type=int, default=8)
     ap.add_argument("--student-trials", type=int, default=6)
     ap.add_argument("--train-rows", type=int, default=1200)
     ap.add_argument("--select-rows", type=int, default=600, help="data.selection_max_rows")
+    ap.add_argument("--distill-rows", type=int, default=8000, help="distill.train_limit of the final run")
     ap.add_argument("--threads", type=int, default=1, help="run.threads (1: the machine is shared)")
     ap.add_argument("--target", default="android-lowend")
     ap.add_argument("--kill-after", type=int, default=3, help="kill the study once this many trials finished")
+    ap.add_argument("--enqueue-lr", type=float, action="append", default=[],
+                    help="also queue a trial with this teacher lr (a tiny setting: so one trial surely learns)")
     ap.add_argument("--skip-teacher-study", action="store_true", help="reuse a finished teacher study")
-    ap.add_argument("--tight-only", action="store_true", help="only the tighter-budget student search, added to "
-                    "an existing benchmarks/results/tune_demo.json")
-    ap.add_argument("--tight-trials", type=int, default=6)
+    ap.add_argument("--tight-trials", type=int, default=6, help="student trials with tighter budgets (0: none)")
     ap.add_argument("--render-only", action="store_true", help="re-write tune_demo.md from tune_demo.json")
-    args = ap.parse_args()
-    work = Path(args.work)
-    if args.render_only:
-        res = json.loads((RESULTS / "tune_demo.json").read_text())
-        (RESULTS / "tune_demo.md").write_text(render(res, work / "runs" / "tune-demo" / "tune" / f"student-{args.target}"))
-        return
-    if args.tight_only:
-        res = json.loads((RESULTS / "tune_demo.json").read_text())
-        cfg, run_dir = Path(res["config"]), work / "runs" / "tune-demo"
-        best_params = run_dir / "tune" / "teacher" / "best_params.yaml"
-        res["tight_search"] = tight_search(work, cfg, best_params, run_dir, args.target, args.tight_trials,
-                                           work / "demo.log")
-        (RESULTS / "tune_demo.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
-        (RESULTS / "tune_demo.md").write_text(render(res, run_dir / "tune" / f"student-{args.target}"))
-        print((RESULTS / "tune_demo.md").read_text())
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    return ap.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    work, out = Path(args.work), args.out
+    if args.render_only:  # the same measurement, so the same provenance
+        res = json.loads((out / "tune_demo.json").read_text())
+        sdir = work / "runs" / "tune-demo" / "tune" / f"student-{args.target}"
+        write_markdown(out / "tune_demo.md", render(res, sdir), res["provenance"])
         return
     log = work / "demo.log"
-    cfg = demo_config(work, args.train_rows, args.teacher_trials, args.select_rows, args.threads)
+    cfg = demo_config(work, args)
+    prov = provenance({"args": args_dict(args), "config": yaml.safe_load(cfg.read_text())},
+                      "the script's arguments and the demo config it writes (demo.yaml)")
     run_dir = work / "runs" / "tune-demo"
-    url = f"sqlite:///{(run_dir / 'tune' / 'study.db').resolve()}"
     res: dict = {"config": str(cfg), "train_rows": args.train_rows, "select_rows": args.select_rows,
-                 "threads": args.threads,
-                 "target": args.target, "seconds": {}}
+                 "threads": args.threads, "target": args.target, "seconds": {}}
+    tdir, best_params = teacher_part(args, cfg, run_dir, res, log)
+    sdir = student_part(args, cfg, run_dir, best_params, res, log)
+    if args.tight_trials > 0:
+        res["tight_search"] = tight_search(work, cfg, best_params, run_dir, args.target, args.tight_trials, log)
+    out.mkdir(parents=True, exist_ok=True)
+    for src, dst in ((sdir / "pareto.png", "tune_demo_pareto.png"),
+                     (tdir / "learning_curves.png", "tune_demo_teacher_curves.png"),
+                     (tdir / "history.png", "tune_demo_teacher_history.png"),
+                     (tdir / "importances.png", "tune_demo_teacher_importances.png"),
+                     (run_dir / "tune" / f"student-{args.target}-tight" / "pareto.png", "tune_demo_pareto_tight.png")):
+        if src.is_file():
+            write_png(src, out / dst, prov)
+    write_json(out / "tune_demo.json", json.loads(json.dumps(res, default=str)), prov)
+    write_markdown(out / "tune_demo.md", render(res, sdir), prov)
+    print((out / "tune_demo.md").read_text())
 
-    # 1. teacher study, killed and resumed
+
+def teacher_part(args, cfg: Path, run_dir: Path, res: dict, log: Path) -> tuple[Path, Path]:
+    """1. the teacher study, killed and resumed; 2. its best params as the run's teacher; 3. the same at lr 1e-6."""
+    url = f"sqlite:///{(run_dir / 'tune' / 'study.db').resolve()}"
     if not args.skip_teacher_study:
         t0 = time.perf_counter()
         res["kill_resume"] = kill_and_resume(cfg, url, "tune-demo-teacher", args.kill_after, log)
@@ -174,23 +196,25 @@ def main() -> None:
     tdir = run_dir / "tune" / "teacher"
     res["teacher_study"] = json.loads((tdir / "summary.json").read_text())
     best_params = tdir / "best_params.yaml"
-
-    # 2. best params as the run's teacher; 3. the same with lr 1e-6
     code, secs = cli("run", str(cfg), "--params", str(best_params), "--until", "teacher", log=log)
     res["best_teacher"] = {"exit": code, "seconds": secs, "params": yaml.safe_load(best_params.read_text())}
     res["best_teacher"] |= teacher_metrics(run_dir)
     code, secs = cli("run", str(cfg), "--params", str(best_params), "-o", f"teacher.train.lr={BAD_LR}",
                      "-o", "run.name=tune-demo-lr1e-6", "--until", "teacher", log=log)
-    res["bad_lr_teacher"] = {"exit": code, "seconds": secs, "lr": BAD_LR} | teacher_metrics(work / "runs" / "tune-demo-lr1e-6")
+    res["bad_lr_teacher"] = {"exit": code, "seconds": secs, "lr": BAD_LR} | teacher_metrics(
+        Path(args.work) / "runs" / "tune-demo-lr1e-6")
+    return tdir, best_params
 
-    # 4. student search
+
+def student_part(args, cfg: Path, run_dir: Path, best_params: Path, res: dict, log: Path) -> Path:
+    """4. the student search for the target; 5. the chosen student through the normal pipeline."""
     code, secs = cli("tune", str(cfg), "--params", str(best_params), "--stage", "student", "--target", args.target,
                      "--trials", str(args.student_trials), log=log)
+    if code != 0:
+        sys.exit(f"the student search failed (exit {code}); its message is at the end of {log}")
     sdir = run_dir / "tune" / f"student-{args.target}"
     res["student_search"] = {"exit": code, "seconds": secs} | json.loads((sdir / "summary.json").read_text())
     res["seconds"]["student_search"] = secs
-
-    # 5. the chosen student through the normal pipeline
     code, secs = cli("run", str(cfg), "--params", str(best_params), "--params", str(sdir / "best_params.yaml"),
                      log=log)
     report = json.loads((run_dir / "report" / "report.json").read_text())
@@ -202,16 +226,7 @@ def main() -> None:
                         "models": {s: {k: manifest[s]["metrics"].get(k) for k in
                                        ("select_accuracy", "eval_accuracy", "params", "layers")}
                                    for s in ("teacher", "distill", "prune") if s in manifest}}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    for src, dst in ((sdir / "pareto.png", "tune_demo_pareto.png"),
-                     (tdir / "learning_curves.png", "tune_demo_teacher_curves.png"),
-                     (tdir / "history.png", "tune_demo_teacher_history.png"),
-                     (tdir / "importances.png", "tune_demo_teacher_importances.png")):
-        if src.is_file():
-            shutil.copyfile(src, RESULTS / dst)
-    (RESULTS / "tune_demo.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
-    (RESULTS / "tune_demo.md").write_text(render(res, sdir))
-    print((RESULTS / "tune_demo.md").read_text())
+    return sdir
 
 
 def tight_search(work: Path, cfg: Path, best_params: Path, run_dir: Path, target: str, trials: int,
@@ -229,8 +244,6 @@ def tight_search(work: Path, cfg: Path, best_params: Path, run_dir: Path, target
     code, secs = cli("tune", str(cfg), "--params", str(best_params), "--stage", "student", "--target", name,
                      "--trials", str(trials), log=log)
     sdir = run_dir / "tune" / f"student-{name}"
-    if (sdir / "pareto.png").is_file():
-        shutil.copyfile(sdir / "pareto.png", RESULTS / "tune_demo_pareto_tight.png")
     return json.loads((sdir / "summary.json").read_text()) | {
         "exit": code, "seconds": secs, "target": name, "budgets": src["budgets"],
         "pareto_md": (sdir / "pareto.md").read_text() if (sdir / "pareto.md").is_file() else None}

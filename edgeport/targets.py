@@ -2,7 +2,9 @@
 
 A profile is data, validated like a pipeline config: every problem in every file is collected into one
 ``ConfigError`` naming the file and the key. Hardware figures carry their public source, and a ``derived`` note
-when they are computed (e.g. peak = cores x clock x SIMD lanes x 2); the latency *estimate* uses them.
+when they are computed (e.g. peak = cores x clock x SIMD lanes x 2); the latency *estimate* uses them. A profile
+of this machine says ``hardware: {from_machine: true, memory_bandwidth_gbs: ...}``: its CPU model, cores, clock and
+derived peaks are read when it loads (``hostinfo.hardware_figures``), never written by hand.
 
 Where profiles are found, first match of a name wins:
   1. ``$EDGEPORT_TARGETS_DIR`` (``os.pathsep``-separated directories), for a user's own profiles;
@@ -22,6 +24,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from . import hostinfo
 from .errors import ConfigError, EdgeportError
 
 PACKAGED_DIR = Path(__file__).parent / "profiles"
@@ -109,6 +112,9 @@ def _parse(path: Path) -> tuple[Target | None, list[str]]:
     if not isinstance(raw, dict):
         return None, ["the top level must be a mapping (name:, description:, hardware:, budgets:, ...)"]
     problems = []
+    if isinstance(raw.get("hardware"), dict) and raw["hardware"].get("from_machine") is not None:
+        hardware, issues = _from_machine(raw["hardware"], raw.get("threads"))
+        raw, problems = {**raw, "hardware": hardware}, issues
     if raw.get("name") not in (None, path.stem):
         problems.append(f"name: '{raw.get('name')}' must equal the file name '{path.stem}'")
     try:
@@ -116,6 +122,28 @@ def _parse(path: Path) -> tuple[Target | None, list[str]]:
     except ValidationError as exc:
         return None, problems + [_describe(e) for e in exc.errors()]
     return target, problems
+
+
+MACHINE_FIGURES = ("soc", "cores", "clock_ghz", "peak_int8_gops", "peak_fp32_gflops")
+
+
+def _from_machine(hardware: dict, threads) -> tuple[dict, list[str]]:
+    """``hardware: {from_machine: true, memory_bandwidth_gbs: ...}``: the figures this machine reports
+    (``hostinfo.hardware_figures``: CPU model, cores, clock read; peaks derived from them and the ISA flags) plus
+    the ones only the file can give (memory bandwidth). A read figure written in the file too is an error: the
+    hand-written one is what went stale before."""
+    given = {k: v for k, v in hardware.items() if k != "from_machine"}
+    if hardware["from_machine"] is False:
+        return given, []  # written by hand
+    if hardware["from_machine"] is not True:
+        return given, [f"hardware.from_machine: must be true or false (got {hardware['from_machine']!r})"]
+    problems = [f"hardware.{k}: read from this machine when hardware.from_machine is true; remove it from the "
+                f"profile (or drop from_machine and write every figure by hand)" for k in given if k in MACHINE_FIGURES]
+    try:
+        read = hostinfo.hardware_figures(threads if isinstance(threads, int) and threads >= 1 else 1)
+    except ValueError as exc:
+        return given, problems + [f"hardware.from_machine: {exc}; write the hardware section by hand instead"]
+    return {**given, **read}, problems
 
 
 def _describe(err: dict) -> str:
