@@ -54,13 +54,15 @@ def test_validate_stage_judges_tflite_at_its_own_length(tflite_short):
     model, tok, path, split = tflite_short
     cfg = PipelineConfig.model_validate({"data": {"max_seq_len": MAX_LEN},
                                          "bench": {"enabled": False}})
-    ctx = SimpleNamespace(cfg=cfg, run_dir=path.parents[1], task=lambda: SimpleNamespace(eval=split))
+    ctx = SimpleNamespace(cfg=cfg, run_dir=path.parents[1],
+                          task=lambda: SimpleNamespace(eval=split, label_names=["n", "p"]))
     art = {"name": "tflite-fp32", "format": "tflite", "precision": "fp32",
            "path": f"{path.parent.name}/{path.name}", "size_bytes": path.stat().st_size}
-    refs = References(model, tok, split, MAX_LEN, batch_size=16)
-    row = ValidateStage._one(ctx, art, refs, compare(refs(), refs(), split.labels)["accuracy"], 1)
-    assert row["reference_seq_len"] == STATIC
+    refs = References(model, tok, split, MAX_LEN)
+    row = ValidateStage._one(ctx, art, refs, 1)
+    assert row["reference_seq_len"] == STATIC and row["regime"] == f"batch 1, bucket of {STATIC}"
     assert row["max_abs_diff"] < 1e-4 and row["agreement"] == 1.0
+    assert row["verdict"]["state"] == "pass", row["verdict"]
 
 
 def test_tflite_is_compared_at_its_own_length(tflite_short):
@@ -69,8 +71,8 @@ def test_tflite_is_compared_at_its_own_length(tflite_short):
     assert longer > len(split.texts) // 2  # most rows are truncated by the static length
     runner = runtimes.load(path)
     assert runner.seq_len == STATIC and artifact_length(runner, MAX_LEN) == STATIC
-    refs = References(model, tok, split, MAX_LEN, batch_size=16)
-    logits = artifact_logits(runner, path, split, MAX_LEN, batch_size=16)
+    refs = References(model, tok, split, MAX_LEN)
+    logits = artifact_logits(runner, path, split, MAX_LEN)
     same = compare(logits, refs.for_runner(runner), split.labels)
     full = compare(logits, refs(), split.labels)
     print("vs reference at", STATIC, "tokens:", same, "| at", MAX_LEN, "tokens:", full)

@@ -27,17 +27,37 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
-class QTol:
-    """INT8 logit tolerance in quantisation steps of the reference logits (executorch's ``atol += scale * qtol``).
+class NoiseBudget:
+    """The INT8 limits of one (format, mode), derived from its measured quantisation noise.
 
-    A step is ``(max - min of the reference logits on the eval split) / 255``: the resolution 8 bits would give
-    those logits. The INT8 limit is the precision's base tolerance + ``qtol`` steps, so it follows the logits'
-    range (a model with logits in +-10 gets twice the absolute slack of one in +-5) and each format and mode gets
-    its own count (weight-only TFLite INT8 is far closer to fp32 than per-tensor activation quantization).
+    ``max_abs``/``mean_abs``: logit tolerance in quantisation steps of the reference logits, a step being ``(max -
+    min of the reference logits on the eval split) / 255`` (the resolution 8 bits would give those logits; the
+    limit is the format's fp32 base + that many steps, so it follows the logits' scale). ``min_agreement``: the
+    label-agreement floor with the fp32 model (used when ``validate.int8_min_agreement`` is null).
     """
 
     max_abs: float
     mean_abs: float
+    min_agreement: float
+
+
+# Measured by benchmarks/int8_noise.py (benchmarks/results/int8_noise.json): PLACEHOLDER until measured.
+INT8_NOISE: dict[tuple[str, str], NoiseBudget] = {
+    ("torchscript", "dynamic"): NoiseBudget(96, 16, 0.99),
+    ("torchscript", "qat"): NoiseBudget(128, 32, 0.99),
+    ("onnx", "dynamic"): NoiseBudget(64, 16, 0.99),
+    ("onnx", "static"): NoiseBudget(96, 24, 0.99),
+    ("onnx", "static_linear"): NoiseBudget(64, 16, 0.99),
+    ("onnx", "nncf"): NoiseBudget(64, 16, 0.99),
+    ("onnx", "nncf_accuracy"): NoiseBudget(64, 16, 0.99),
+    ("onnx", "qat"): NoiseBudget(128, 32, 0.99),
+    ("tflite", "dynamic"): NoiseBudget(32, 8, 0.99),
+    ("tflite", "full_integer"): NoiseBudget(64, 16, 0.99),
+    ("tflite", "qat"): NoiseBudget(128, 32, 0.99),
+    ("executorch", "dynamic"): NoiseBudget(64, 16, 0.99),
+    ("executorch", "static"): NoiseBudget(96, 24, 0.99),
+    ("executorch", "qat"): NoiseBudget(128, 32, 0.99),
+}
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ class BenchStage:
                       flush=True)
                 row = bench_artifact(path, target, measure_host=here, seq_len=b.seq_len or cfg.export_seq_len(),
                                      workload=feeds, memory=b.memory, passes=b.workload_passes,
+                                     labels=split.labels[:len(feeds)] if feeds else None,
                                      warmup=b.warmup, runs=b.runs, min_seconds=b.min_seconds)
                 row |= {"artifact": art["path"], "artifact_name": art["name"]}
                 if row["workload"]:
