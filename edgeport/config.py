@@ -400,6 +400,9 @@ class ReportConfig(Section):
     max_regression: float = Field(0.10, gt=0, lt=10, description="allowed relative regression vs the baseline (0.10 = 10%)")
     max_accuracy_drop: float | None = Field(1.0, ge=0, le=100, description="accuracy vs the baseline is judged in "
                                             "points: at most this many below it (null: by max_regression)")
+    accept_inconclusive: bool = Field(False, description="\"what to ship\" may pick an artifact whose validate "
+                                      "verdict is INCONCLUSIVE (a limit missed on too little evidence to fail); "
+                                      "edgeport run --accept-inconclusive sets it")
 
 
 class ExplainConfig(Section):

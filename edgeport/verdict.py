@@ -91,6 +91,21 @@ class Standing:
     def shippable(self, accept_inconclusive: bool = False) -> bool:
         return self.problem is None and self.verdict is not None and self.verdict.shippable(accept_inconclusive)
 
+    @property
+    def shown(self) -> str:
+        """How reports name it: PASS, INCONCLUSIVE, FAIL, or STALE/NONE when no verdict stands for these bytes."""
+        if self.verdict is None:
+            return "NONE"
+        return "STALE" if self.problem else self.verdict.state.value.upper()
+
+    def to_dict(self) -> dict:
+        return {"verdict": None if self.verdict is None else self.verdict.to_dict(), "problem": self.problem}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Standing":
+        v = d.get("verdict")
+        return cls(None if v is None else ArtifactVerdict.from_dict(v), d.get("problem"))
+
 
 def load_verdicts(run_dir: Path) -> dict[str, Standing]:
     """Every artifact export/quantize recorded, with validate's verdict when it still describes those bytes.

@@ -125,7 +125,8 @@ def cmd_report(args) -> int:
 
     run_dir = Path(args.run_dir)
     out = Path(args.out) if args.out else run_dir / "report-cli"
-    report = build_report(run_dir, out, budget_gate=args.budget_gate, plots=not args.no_plots)
+    report = build_report(run_dir, out, budget_gate=args.budget_gate, plots=not args.no_plots,
+                          accept_inconclusive=args.accept_inconclusive)
     print(f"wrote {out / 'report.md'}, {out / 'report.json'}, {out / 'report.html'}"
           + "".join(f", {out / p}" for p in report["plots"]))
     if report["gate_failures"]:
@@ -189,4 +190,7 @@ def register(sub) -> None:
                         "judged by --max-regression)")
     r.add_argument("--budget-gate", choices=("off", "any", "all"), default="any")
     r.add_argument("--no-plots", action="store_true")
+    r.add_argument("--accept-inconclusive", action="store_true",
+                   help="\"what to ship\" may pick an artifact whose validate verdict is INCONCLUSIVE (a limit missed "
+                        "on too little evidence to fail); by default only PASS ships")
     r.set_defaults(fn=cmd_report)
