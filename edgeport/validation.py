@@ -36,8 +36,31 @@ def artifact_length(runner, max_len: int) -> int:
     return min(max_len, runner.seq_len or max_len)
 
 
+def int8_yardstick(model):
+    """A copy of ``model`` with every ``nn.Linear`` dynamically quantized to INT8 by torch (per-tensor weights,
+    activations quantized per tensor at run time): what TorchScript INT8 computes, and the yardstick of the 8-bit
+    noise this model shows (``References.noise``)."""
+    import copy
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():  # torch.ao's deprecation notices: still the working CPU INT8 path in torch 2.x
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), {torch.nn.Linear},
+                                                      dtype=torch.qint8)
+
+
+def noise_of(logits: np.ndarray, reference: np.ndarray) -> dict:
+    """max and mean |Δlogit| of ``logits`` against the reference."""
+    diff = np.abs(logits.astype(np.float64) - reference.astype(np.float64))
+    return {"max_abs": float(diff.max()), "mean_abs": float(diff.mean())}
+
+
 class References:
-    """The fp32 torch model's logits on a split, per truncation length, each computed once.
+    """The fp32 torch model's logits on a split, per truncation length, each computed once; and the 8-bit noise
+    of the model on those rows (``noise``), which scales every INT8 tolerance.
 
     An artifact is compared with the reference *at its own length*: a TFLite model whose longest bucket is 64
     tokens sees rows truncated to 64, so its reference is the torch model on the same truncated rows, not on rows
@@ -46,6 +69,8 @@ class References:
     def __init__(self, model, tokenizer, split, max_len: int):
         self.model, self.tokenizer, self.split, self.max_len = model, tokenizer, split, max_len
         self._by_length: dict[int, np.ndarray] = {}
+        self._noise: dict[int, dict] = {}
+        self._int8 = None
 
     def __call__(self, length: int | None = None) -> np.ndarray:
         length = min(self.max_len, length or self.max_len)
@@ -55,6 +80,16 @@ class References:
 
     def for_runner(self, runner) -> np.ndarray:
         return self(artifact_length(runner, self.max_len))
+
+    def noise(self, length: int | None = None) -> dict:
+        """The yardstick: max/mean |Δlogit| of ``int8_yardstick(model)`` against the reference, same rows and
+        regime. An INT8 artifact's tolerance is a measured multiple of it (``resolved_tolerance``)."""
+        length = min(self.max_len, length or self.max_len)
+        if length not in self._noise:
+            self._int8 = self._int8 or int8_yardstick(self.model)
+            int8 = reference_logits(self._int8, self.tokenizer, self.split, length)
+            self._noise[length] = noise_of(int8, self(length))
+        return self._noise[length]
 
 
 def run_sorted(fn, rows: list[dict], batch_size: int, pad_id: int) -> np.ndarray:
@@ -77,35 +112,36 @@ def artifact_logits(runner, path: Path, split, max_len: int) -> np.ndarray:
 
 def compare(logits: np.ndarray, reference: np.ndarray, labels) -> dict:
     """Accuracy (with the digest of the predicted labels), label agreement and |Δlogit| against the reference."""
-    diff = np.abs(logits.astype(np.float64) - reference.astype(np.float64))
+    diff = noise_of(logits, reference)
     return outcome(logits, labels) | {
         "agreement": round(float((logits.argmax(-1) == reference.argmax(-1)).mean()), 6),
-        "max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean())}
+        "max_abs_diff": diff["max_abs"], "mean_abs_diff": diff["mean_abs"]}
 
 
-def resolved_tolerance(fmt: str, precision: str, vcfg, *, logit_range: float | None = None, mode: str | None = None,
+def resolved_tolerance(fmt: str, precision: str, vcfg, *, noise: dict | None = None, mode: str | None = None,
                        qat: bool = False) -> dict:
     """The artifact's logit tolerance, with any ``validate.tolerances.<format>-<precision>`` override.
 
     fp32: the exporter's absolute tolerance (float noise). INT8: the format's fp32 base + the (format, mode) noise
-    budget in quantisation steps of the reference logits, a step being ``logit_range / 255`` (``logit_range`` =
-    max - min of the reference logits on the eval split), and the budget's label-agreement floor; ``qat``
-    artifacts use the format's ``qat`` budget. An override sets the absolute limit and wins.
+    budget's factors times this model's own 8-bit noise on the same rows (``noise``: ``References.noise``, the
+    max/mean |Δlogit| of torch's dynamic INT8 of the reference model), and the budget's label-agreement floor;
+    ``qat`` artifacts use the format's ``qat`` budget. An override sets the absolute limit and wins.
     """
     from .exporters import noise_budget, tolerance
 
     base = tolerance(fmt, precision)
     out: dict = {"max_abs": base.max_abs, "mean_abs": base.mean_abs}
     if precision == "int8":
-        if logit_range is None:
-            raise ValueError("INT8 tolerances scale with the reference logits: pass logit_range (max - min)")
-        budget, step = noise_budget(fmt, mode, qat), float(logit_range) / 255
-        out = {"max_abs": round(base.max_abs + budget.max_abs * step, 6),
-               "mean_abs": round(base.mean_abs + budget.mean_abs * step, 6), "min_agreement": budget.min_agreement,
-               "budget": {"max_abs": budget.max_abs, "mean_abs": budget.mean_abs,
+        if noise is None:
+            raise ValueError("INT8 tolerances scale with the model's own 8-bit noise: pass noise (References.noise)")
+        budget = noise_budget(fmt, mode, qat)
+        out = {"max_abs": round(base.max_abs + budget.max_factor * noise["max_abs"], 6),
+               "mean_abs": round(base.mean_abs + budget.mean_factor * noise["mean_abs"], 6),
+               "min_agreement": budget.min_agreement,
+               "budget": {"max_factor": budget.max_factor, "mean_factor": budget.mean_factor,
                           "min_agreement": budget.min_agreement},
-               "format": fmt, "mode": "qat" if qat else mode or "dynamic",
-               "logit_range": round(float(logit_range), 6), "step": round(step, 6)}
+               "yardstick": {k: round(v, 6) for k, v in noise.items()},
+               "format": fmt, "mode": "qat" if qat else mode or "dynamic"}
     override = vcfg.tolerances.get(f"{fmt}-{precision}")
     for key in ("max_abs", "mean_abs"):
         if override is not None and getattr(override, key) is not None:

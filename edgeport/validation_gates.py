@@ -11,8 +11,9 @@ The rules, by the kind of evidence:
 * **fp32 parity** (``fp32_parity``) is deterministic: an fp32 artifact computes the same function as the torch
   model, so any flipped label fails, except a row whose reference logits are tied within the format's fp32
   tolerance (top-2 margin <= 2 x ``max_abs``: each logit may move by ``max_abs``); those are counted and named.
-* **Logit tolerances** (``max_abs_diff``, ``mean_abs_diff``) are deterministic too: pass or fail. INT8 limits come
-  from the measured quantisation-noise budget of the (format, mode) (``exporters.base.INT8_NOISE``).
+* **Logit tolerances** (``max_abs_diff``, ``mean_abs_diff``) are deterministic too: pass or fail. An INT8 limit is
+  the (format, mode) noise budget's factor (``exporters.base.INT8_NOISE``, measured) times this model's own 8-bit
+  noise on the same rows (torch's dynamic INT8 of the reference; ``validation.References.noise``).
 * **Label gates on a sample** (INT8 ``agreement_vs_fp32`` and ``drop_vs_fp32``, every artifact's
   ``drop_vs_teacher``) are three-state: ``pass`` when the point estimate meets the limit; ``fail`` when it misses
   it and the one-sided exact test on the eval rows gives p < ``validate.significance`` (McNemar for drops,
@@ -182,9 +183,10 @@ def _tolerance_source(tol: dict, metric: str) -> str:
     if metric in tol.get("overridden", ()):
         return " (validate.tolerances)"
     if "budget" in tol:
-        b = tol["budget"]
-        return (f" ({b[metric]:g} steps of {tol['step']:.3g} = logit range {tol['logit_range']:.3g} / 255: the "
-                f"measured {tol['mode']} INT8 noise budget of {tol['format']})")
+        factor = tol["budget"]["max_factor" if metric == "max_abs" else "mean_factor"]
+        return (f" ({factor:g} x {tol['yardstick'][metric]:.3g}, this model's {metric.replace('_', ' ')} 8-bit noise "
+                f"(torch dynamic INT8 of the reference): the measured noise budget of {tol['format']} "
+                f"{tol['mode']} INT8)")
     return " (the format's fp32 tolerance)"
 
 

@@ -85,9 +85,14 @@ def bench_rows(run_dir: Path, artifacts: list[dict], targets) -> list[dict]:
     return rows
 
 
-def fake_run(run_dir: Path, targets=("host", "android-lowend")) -> Path:
+def fake_run(run_dir: Path, targets=("host", "android-lowend"), states: dict[str, str] | None = None) -> Path:
     """A run as the stages leave it: artifact directories (placeholder model files of the given sizes; the
-    estimate reads only artifact.json) and the manifest entries export, quantize and validate record."""
+    estimate reads only artifact.json) and the manifest entries export, quantize and validate record: the files'
+    sha256 as outputs and validate's typed verdict on them (``states``: artifact -> pass/inconclusive/fail; pass
+    by default)."""
+    from edgeport.pipeline.manifest import sha256_file
+    from edgeport.verdict import ArtifactVerdict, Gate, State
+
     m = Manifest(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     shapes = minilm_shapes()
@@ -105,17 +110,30 @@ def fake_run(run_dir: Path, targets=("host", "android-lowend")) -> Path:
         (directory / "artifact.json").write_text(json.dumps(meta))
         artifacts.append({"name": name, "format": fmt, "precision": precision,
                           "path": f"{stage}/{name}/{model.name}", "size_bytes": int(size)})
+    digests = {a["path"]: sha256_file(run_dir / a["path"]) for a in artifacts}
+
+    def verdict(a: dict) -> dict:
+        state = State((states or {}).get(a["name"], "pass"))
+        gate = Gate("agreement_vs_fp32", state, 0.99, 0.99, f"label agreement ({state.value})")
+        return ArtifactVerdict(a["name"], a["path"], digests[a["path"]], (gate,)).to_dict()
+
     validated = [a | {"accuracy": acc, "agreement": 0.99, "max_abs_diff": 0.1, "mean_abs_diff": 0.01,
-                      "reference_seq_len": 128, "gate_failures": []}
+                      "reference_seq_len": 128, "verdict": verdict(a),
+                      "gate_failures": [f"{a['name']}: label agreement (fail)"] if verdict(a)["state"] == "fail" else [],
+                      "gate_notes": []}
                  for a, (_, _, _, _, acc, _, _) in zip(artifacts, ARTS)]
+    outputs = lambda arts: {a["path"]: digests[a["path"]] for a in arts}  # noqa: E731
     profiles = {t.name: {"format": t.format, "kind": t.kind, "threads": t.threads,
                          "budgets": t.budgets.model_dump(mode="json")} for t in map(get_target, targets)}
     m.stages.update({
         "distill": {"status": "done", "seconds": 12.5, "metrics": {"eval_accuracy": 0.88, "params": 17000000}},
-        "export": {"status": "done", "seconds": 3.0, "metrics": {"artifacts": artifacts[1:2], "seq_len": 128}},
-        "quantize": {"status": "done", "seconds": 1.0, "metrics": {"artifacts": artifacts[::2]}},
+        "export": {"status": "done", "seconds": 3.0, "outputs": outputs(artifacts[1:2]),
+                   "metrics": {"artifacts": artifacts[1:2], "seq_len": 128}},
+        "quantize": {"status": "done", "seconds": 1.0, "outputs": outputs(artifacts[::2]),
+                     "metrics": {"artifacts": artifacts[::2]}},
         "validate": {"status": "done", "seconds": 9.0, "metrics": {
-            "artifacts": validated, "gate_failures": [], "gates": "pass",
+            "artifacts": validated, "gate_failures": [f for v in validated for f in v["gate_failures"]],
+            "gates": "pass",
             "reference": {"stage": "distill", "format": "torch", "precision": "fp32", "accuracy": 0.88}}},
         "bench": {"status": "done", "seconds": 20.0, "metrics": {
             "artifacts": len(artifacts), "targets": list(targets), "profiles": profiles,

@@ -103,9 +103,10 @@ class ValidateStage:
         if length != refs.max_len:
             row["reference_accuracy"] = compare(ref, ref, ctx.task().eval.labels)["accuracy"]
         meta = runtimes.artifact_meta(path)  # INT8 mode and QAT: the noise budget is per (format, mode)
+        int8 = art["precision"] == "int8"  # its tolerance scales with this model's own 8-bit noise on these rows
         row["tolerance"] = resolved_tolerance(art["format"], art["precision"], ctx.cfg.validate,
-                                              logit_range=float(ref.max() - ref.min()), mode=meta.get("quantization"),
-                                              qat=bool(meta.get("qat")))
+                                              noise=refs.noise(length) if int8 else None,
+                                              mode=meta.get("quantization"), qat=bool(meta.get("qat")))
         if art["format"] == "tflite":
             row["ops"], row["non_builtin_ops"] = tflite_ops(path), non_builtin_ops(path)
         return row | judged(ctx, row, logits, ref, teacher)
