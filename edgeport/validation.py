@@ -174,3 +174,20 @@ def markdown_table(rows: list[dict]) -> str:
                      f"{r['max_abs_diff']:.3g}{tol_max} | {r['mean_abs_diff']:.3g}{tol_mean} | "
                      f"{r['size_bytes'] / 1e6:.2f} | {verdict['state'].upper()} |")
     return "\n".join(lines) + "\n"
+
+
+def judge_artifact(name: str, fmt: str, precision: str, logits: np.ndarray, reference: np.ndarray, labels, vcfg, *,
+                   noise: dict | None = None, mode: str | None = None, qat: bool = False,
+                   teacher: np.ndarray | None = None, non_builtin_ops: list[str] | None = None,
+                   metric: str = "accuracy", label_names=(), seed: int = 0) -> tuple[dict, tuple]:
+    """What validate decides for one artifact's logits (batch 1, the runtime's regime) against the reference on the
+    same rows: (its row: comparison figures and resolved tolerance, its typed gates). ``noise``: the model's own
+    8-bit noise on these rows (``References.noise``), needed for INT8."""
+    from .validation_gates import Evidence, judge
+
+    row = {"name": name, "format": fmt, "precision": precision} | compare(logits, reference, labels)
+    row["tolerance"] = resolved_tolerance(fmt, precision, vcfg, noise=noise if precision == "int8" else None,
+                                          mode=mode, qat=qat)
+    ev = Evidence(name, fmt, precision, logits, reference, np.asarray(labels), row["tolerance"], teacher,
+                  None if non_builtin_ops is None else tuple(non_builtin_ops), metric, tuple(label_names), seed)
+    return row, judge(ev, vcfg)

@@ -75,20 +75,14 @@ def train_keyword_bert(out: Path, *, steps: int = 300, seed: int = 0):
     return model.eval(), tok
 
 
-def dynamic_int8(model):
-    """What TorchScript INT8 computes: torch dynamic quantization of every ``nn.Linear`` (a copy)."""
-    import copy
-
-    import torch
-
-    return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), {torch.nn.Linear}, dtype=torch.qint8)
-
-
 def with_wrong_scale(model, layer: str, factor: float = 2.0):
-    """``dynamic_int8(model)`` with one layer's INT8 weights read back at ``factor`` times their scale."""
+    """torch dynamic INT8 of ``model`` (what TorchScript INT8 computes: ``validation.int8_yardstick``) with one
+    layer's INT8 weights read back at ``factor`` times their scale."""
     import torch
 
-    q = dynamic_int8(model)
+    from edgeport.validation import int8_yardstick
+
+    q = int8_yardstick(model)
     mod = q.get_submodule(layer)
     w = mod.weight()
     if w.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):

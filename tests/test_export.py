@@ -20,8 +20,9 @@ from conftest import SST2, make_tiny_bert
 from edgeport import runtimes
 from edgeport.config import ValidateConfig
 from edgeport.exporters import EXPORTERS, PRECISIONS, QuantizeRequest, make_sample, tflite_ops, write_sidecar
-from edgeport.validation import (artifact_logits, compare, gate_failures, gate_stats, reference_logits,
-                                 resolved_tolerance)
+from edgeport.validation import References, artifact_logits, judge_artifact, reference_logits
+from edgeport.validation_gates import lines
+from edgeport.verdict import State
 
 SEQ = 32
 DEFAULT_MODES = {"torchscript": "dynamic", "onnx": "dynamic", "tflite": "dynamic", "executorch": "dynamic"}
@@ -102,20 +103,18 @@ def built(tmp_path_factory):
     for fmt, mode in (("tflite", "full_integer"), ("onnx", "static")):
         broken[fmt] = _quantize(EXPORTERS[fmt], model, paths[(fmt, "fp32")], base / f"{fmt}-int8-{mode}", mode,
                                 random_calibration(tok.vocab_size))
-    return {"model": model, "tok": tok, "split": split, "ref": ref, "paths": paths, "broken": broken}
+    noise = References(model, tok, split, SEQ).noise()  # the model's own 8-bit noise: INT8 tolerances scale with it
+    return {"model": model, "tok": tok, "split": split, "ref": ref, "paths": paths, "broken": broken, "noise": noise}
 
 
 def _validate(path: Path, fmt: str, precision: str, built, mode: str | None = None) -> tuple[dict, list[str]]:
-    """What the validate stage computes and gates for one artifact (default config, no teacher)."""
+    """What the validate stage computes and gates for one artifact (default config, no teacher): its row with the
+    gates by name under ``gates``, and the failure messages."""
     runner = runtimes.load(path, threads=2)
-    logits = artifact_logits(runner, path, built["split"], SEQ, batch_size=32)
-    row = {"name": f"{fmt}-{precision}", "format": fmt, "precision": precision}
-    row |= compare(logits, built["ref"], built["split"].labels)
-    vcfg = ValidateConfig()
-    row["tolerance"] = resolved_tolerance(fmt, precision, vcfg, logit_range=float(np.ptp(built["ref"])),
-                                          mode=mode or DEFAULT_MODES[fmt])
-    row |= gate_stats(precision, logits, built["ref"], built["split"].labels, vcfg)
-    return row, gate_failures(row, vcfg, row["tolerance"])
+    logits = artifact_logits(runner, path, built["split"], SEQ)
+    row, gates = judge_artifact(f"{fmt}-{precision}", fmt, precision, logits, built["ref"], built["split"].labels,
+                                ValidateConfig(), noise=built["noise"], mode=mode or DEFAULT_MODES[fmt])
+    return row | {"gates": {g.name: g for g in gates}}, lines(row["name"], gates, State.FAIL)
 
 
 def test_every_registered_exporter_is_covered():
@@ -161,7 +160,7 @@ def test_tflite_is_static_and_builtin_only(built):
 @pytest.mark.parametrize("fmt,mode", [("tflite", "full_integer"), ("onnx", "static")])
 def test_broken_quantization_fails_the_gate(fmt, mode, built):
     row, failures = _validate(built["broken"][fmt], fmt, "int8", built, mode=mode)
-    assert row["eval_drop_vs_fp32"]["verdict"] == "fail", row["eval_drop_vs_fp32"]  # on evidence, not one row
+    assert row["gates"]["drop_vs_fp32"].state is State.FAIL, row["gates"]["drop_vs_fp32"]  # on evidence
     assert any(f.startswith(f"{fmt}-int8: accuracy drop") and "vs limit <= 1.0" in f for f in failures), failures
     if fmt == "tflite":  # wrecked logits, not just a few flipped labels: the quantisation-aware tolerance sees it
         assert any(f.startswith("tflite-int8: max abs diff") for f in failures), failures

@@ -90,26 +90,31 @@ class ValidateStage:
         """One artifact: its logits at batch 1, the comparison with the reference, its gates and verdict."""
         from .. import runtimes
         from ..exporters import non_builtin_ops, tflite_ops
-        from ..validation import artifact_length, artifact_logits, compare, resolved_tolerance
+        from ..validation import artifact_length, artifact_logits, compare, judge_artifact
 
-        path = ctx.run_dir / art["path"]
+        path, task, metric = ctx.run_dir / art["path"], ctx.task(), ctx.cfg.data.metric
         print(f"  validating {art['name']} ...", flush=True)
         runner = runtimes.load(path, threads=eval_threads)
-        logits = artifact_logits(runner, path, ctx.task().eval, refs.max_len)
+        logits = artifact_logits(runner, path, task.eval, refs.max_len)
         length = artifact_length(runner, refs.max_len)  # rows truncated as this artifact's longest input
-        ref = refs(length)
-        row = dict(art) | compare(logits, ref, ctx.task().eval.labels) | {"reference_seq_len": length,
-                                                                           "regime": regime(runner)}
-        if length != refs.max_len:
-            row["reference_accuracy"] = compare(ref, ref, ctx.task().eval.labels)["accuracy"]
-        meta = runtimes.artifact_meta(path)  # INT8 mode and QAT: the noise budget is per (format, mode)
+        ref, meta = refs(length), runtimes.artifact_meta(path)  # meta: INT8 mode and QAT (the noise budget's key)
+        ops = non_builtin_ops(path) if art["format"] == "tflite" else None
         int8 = art["precision"] == "int8"  # its tolerance scales with this model's own 8-bit noise on these rows
-        row["tolerance"] = resolved_tolerance(art["format"], art["precision"], ctx.cfg.validate,
-                                              noise=refs.noise(length) if int8 else None,
-                                              mode=meta.get("quantization"), qat=bool(meta.get("qat")))
-        if art["format"] == "tflite":
-            row["ops"], row["non_builtin_ops"] = tflite_ops(path), non_builtin_ops(path)
-        return row | judged(ctx, row, logits, ref, teacher)
+        measured, gates = judge_artifact(
+            art["name"], art["format"], art["precision"], logits, ref, task.eval.labels, ctx.cfg.validate,
+            noise=refs.noise(length) if int8 else None, mode=meta.get("quantization"), qat=bool(meta.get("qat")),
+            teacher=teacher, non_builtin_ops=ops, metric=metric, label_names=task.label_names, seed=ctx.cfg.run.seed)
+        row = dict(art) | measured | {"reference_seq_len": length, "regime": regime(runner)}
+        if length != refs.max_len:
+            row["reference_accuracy"] = compare(ref, ref, task.eval.labels)["accuracy"]
+        if ops is not None:
+            row["ops"], row["non_builtin_ops"] = tflite_ops(path), ops
+        if metric != "accuracy":
+            from ..stats import metric_value
+
+            row[metric] = row[f"eval_{metric}"] = metric_value(metric, task.eval.labels, logits.argmax(-1),
+                                                               len(task.label_names))
+        return row | verdict_fields(ctx.run_dir, row, gates)
 
     def _finish(self, ctx, rows: list[dict], ref_acc: float, n: int, teacher=None, ref=None) -> dict:
         from ..validation import compare, markdown_table
@@ -171,28 +176,15 @@ def regime(runner) -> str:
     return "batch 1, true length"
 
 
-def judged(ctx, row: dict, logits, ref, teacher) -> dict:
-    """The row's verdict (typed gates on the judged file's sha256) and the messages derived from it."""
-    import numpy as np
-
+def verdict_fields(run_dir, row: dict, gates) -> dict:
+    """The row's typed verdict (its gates, on the judged file's sha256) and the messages derived from it."""
     from ..pipeline.manifest import sha256_file
-    from ..stats import metric_value
-    from ..validation_gates import Evidence, judge, lines
+    from ..validation_gates import lines
     from ..verdict import ArtifactVerdict, State
 
-    task, metric = ctx.task(), ctx.cfg.data.metric
-    labels = np.asarray(task.eval.labels)
-    ops = row.get("non_builtin_ops")
-    ev = Evidence(row["name"], row["format"], row["precision"], logits, ref, labels, row["tolerance"], teacher,
-                  tuple(ops) if ops is not None else None, metric, tuple(task.label_names), ctx.cfg.run.seed)
-    gates = judge(ev, ctx.cfg.validate)
-    out = {"verdict": ArtifactVerdict(row["name"], row["path"], sha256_file(ctx.run_dir / row["path"]),
-                                      gates).to_dict(),
-           "gate_failures": lines(row["name"], gates, State.FAIL),
-           "gate_notes": lines(row["name"], gates, State.INCONCLUSIVE)}
-    if metric != "accuracy":
-        out[metric] = out[f"eval_{metric}"] = metric_value(metric, labels, logits.argmax(-1), len(task.label_names))
-    return out
+    verdict = ArtifactVerdict(row["name"], row["path"], sha256_file(run_dir / row["path"]), tuple(gates))
+    return {"verdict": verdict.to_dict(), "gate_failures": lines(row["name"], gates, State.FAIL),
+            "gate_notes": lines(row["name"], gates, State.INCONCLUSIVE)}
 
 
 def gate_limits(vcfg, metric: str) -> dict:
