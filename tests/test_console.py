@@ -113,6 +113,8 @@ def test_only_a_passing_verdict_ships_unless_inconclusive_is_accepted():
     report["verdicts"]["tflite-int8"] = _standing(arts["tflite-int8"], "pass", problem="bytes changed")
     del report["verdicts"]["tflite-twin"]  # validate never judged it
     report["accept_inconclusive"] = False
+    assert ship_choices(report)["phone"]["artifact"] == "tflite-fp32"  # the only tflite one left with a standing PASS
+    del report["verdicts"]  # a report of a run validate never judged: nothing ships
     assert ship_choices(report) == {"phone": None}
 
 

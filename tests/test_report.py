@@ -59,7 +59,8 @@ def host_latency(p90: float) -> dict:
 def host_workload(p90: float) -> dict:
     """The workload ``host`` figures (short real rows: a quarter of the fixed-length time)."""
     return {"kind": "host", "input": "workload", "mean_ms": p90 / 4, "p50_ms": p90 / 4.5, "p90_ms": p90 / 3.5,
-            "p99_ms": p90 / 3, "rows": len(LENGTHS), "passes": 3, "tokens_mean": 32.0, "threads": 1}
+            "p99_ms": p90 / 3, "rows": len(LENGTHS), "passes": 3, "tokens_mean": 32.0, "threads": 1,
+            "accuracy": 0.875, "predictions_sha256": "0" * 64}
 
 
 def fake_feeds() -> list[dict]:
@@ -345,8 +346,25 @@ def test_real_run_bench_estimates_each_artifact_and_target(real_run):
 def test_real_run_tflite_is_judged_at_its_own_length(real_run):
     validate = json.loads((real_run / "manifest.json").read_text())["stages"]["validate"]["metrics"]
     rows = {a["name"]: a for a in validate["artifacts"]}
-    assert rows["tflite-fp32"]["reference_seq_len"] == EXPORT_SEQ and rows["onnx-fp32"]["reference_seq_len"] == 32
+    # every artifact is judged on rows truncated where the app truncates them: the export length (data.max_seq_len 32)
+    assert rows["tflite-fp32"]["reference_seq_len"] == EXPORT_SEQ and rows["onnx-fp32"]["reference_seq_len"] == EXPORT_SEQ
     assert rows["tflite-fp32"]["max_abs_diff"] < 1e-4 and rows["tflite-fp32"]["agreement"] == 1.0
+
+
+def test_validate_judges_what_the_bench_workload_computes(real_run):
+    """Validate runs every artifact exactly as the bench workload (and the app) does: one row per call at the length
+    the runtime computes. Both record the accuracy of the logits they computed and a digest of the predicted
+    labels: the same figure and the same predictions, row for row, for every artifact."""
+    stages = json.loads((real_run / "manifest.json").read_text())["stages"]
+    validate = {a["name"]: a for a in stages["validate"]["metrics"]["artifacts"]}
+    workload = {r["artifact_name"]: r["workload"]["host"] for r in stages["bench"]["metrics"]["results"]
+                if r["target"] == "host"}
+    assert set(validate) == set(workload) and len(validate) == 4
+    for name, row in validate.items():
+        assert workload[name]["rows"] == stages["validate"]["metrics"]["eval_rows"], name
+        assert (row["accuracy"], row["predictions_sha256"]) == (workload[name]["accuracy"],
+                                                                 workload[name]["predictions_sha256"]), name
+        assert row["regime"].startswith("batch 1, ")
 
 
 def test_fake_runs_hold_what_validate_and_bench_write(real_run, tmp_path):
