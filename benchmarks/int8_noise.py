@@ -28,7 +28,9 @@ from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-HEADROOM = 2.0  # budget factor = headroom x the measured noise ratio (rounded up to 0.5)
+HEADROOM = 2.0  # logit-tolerance factor = headroom x the measured noise ratio (rounded up to 0.5)
+TIE_HEADROOM = 1.5  # tie factor = headroom x the largest band use of a sound mode's flips (rounded up to 0.25)
+MIN_AGREEMENT = 0.99  # the agreement floor: 2% of 872 rows flipped beyond 8-bit noise fails (p = 0.008)
 SOUND_DROP = 1.0  # a mode losing more selection accuracy than this (points) wrecks the model: no budget from it
 
 
@@ -38,7 +40,7 @@ def provenance(cfg_data: dict) -> dict:
     return {"commit": commit, "config_digest": digest, "date": time.strftime("%Y-%m-%d")}
 
 
-def stats(logits, reference, labels, yardstick: dict) -> dict:
+def stats(logits, reference, labels, yardstick: dict, row_noise) -> dict:
     import numpy as np
 
     from edgeport.stats import paired_drop
@@ -52,8 +54,8 @@ def stats(logits, reference, labels, yardstick: dict) -> dict:
             "max_ratio": round(noise["max_abs"] / yardstick["max_abs"], 3),
             "mean_ratio": round(noise["mean_abs"] / yardstick["mean_abs"], 3),
             "flips": int(len(flipped)), "flip_rate": round(len(flipped) / len(labels), 5),
-            "flipped_margins_over_yardstick_max": [round(float(m) / yardstick["max_abs"], 3)
-                                                   for m in margins(reference)[flipped]],
+            # per flip: its reference margin / (2 x the yardstick's largest |Δ| on that row); <= tie_factor is tied
+            "flip_band_use": sorted(round(float(m), 3) for m in margins(reference)[flipped] / (2 * row_noise[flipped])),
             "select_drop_points": drop["drop_points"], "select_drop_ci95": drop["ci95_points"]}
 
 
@@ -91,7 +93,8 @@ def measure_modes(run_dir, cfg, task, split, refs, model, wanted) -> dict:
                 runner = runtimes.load(path, threads=1)
                 length = artifact_length(runner, refs.max_len)
                 logits = artifact_logits(runner, path, split, refs.max_len)
-            results[f"{fmt}:{mode}"] = stats(logits, refs(length), split.labels, refs.noise(length))
+            results[f"{fmt}:{mode}"] = stats(logits, refs(length), split.labels, refs.noise(length),
+                                             refs.noise_rows(length))
             print(f"  {results[f'{fmt}:{mode}']}", flush=True)
     return results
 
@@ -105,23 +108,25 @@ def measure_defects(model, tokenizer, split, refs, layers: list[str], factors: l
     for layer in layers:
         for factor in factors:
             logits = reference_logits(with_wrong_scale(model, layer, factor), tokenizer, split, refs.max_len)
-            out[f"{layer} x{factor:g}"] = stats(logits, refs(), split.labels, refs.noise())
+            out[f"{layer} x{factor:g}"] = stats(logits, refs(), split.labels, refs.noise(), refs.noise_rows())
             print(f"defect {layer} x{factor:g}: {out[f'{layer} x{factor:g}']}", flush=True)
     return out
 
 
 def budgets(modes: dict) -> dict:
-    """Factors with headroom for every sound mode (selection drop within SOUND_DROP points)."""
+    """Per mode, the factors its own noise calls for, with headroom; ``sound``: its selection drop is within
+    SOUND_DROP points (a mode that wrecks the model gets no budget of its own: see ARCHITECTURE.md)."""
     import math
 
     out = {}
     for key, m in modes.items():
         if "error" in m:
             continue
-        sound = m["select_drop_points"] <= SOUND_DROP
-        up = lambda r: math.ceil(HEADROOM * r * 2) / 2  # noqa: E731 - to the next 0.5
-        out[key] = {"sound": sound, "max_factor": up(m["max_ratio"]), "mean_factor": up(m["mean_ratio"]),
-                    "flip_rate": m["flip_rate"]}
+        up = lambda r, step: math.ceil(r / step) * step  # noqa: E731 - round up to the step
+        out[key] = {"sound": m["select_drop_points"] <= SOUND_DROP,
+                    "max_factor": up(HEADROOM * m["max_ratio"], 0.5), "mean_factor": up(HEADROOM * m["mean_ratio"], 0.5),
+                    "tie_factor": up(TIE_HEADROOM * max(m["flip_band_use"] or [0.0]), 0.25),
+                    "min_agreement": MIN_AGREEMENT, "flip_rate": m["flip_rate"]}
     return out
 
 
@@ -154,7 +159,8 @@ def run(args) -> dict:
     return {"provenance": provenance(manifest.data["config"]),
             "setting": {"run_dir": str(run_dir), "model_dir": str(model_dir),
                         "split": f"{split.name} (selection split, {len(split)} rows)", "max_len": max_len,
-                        "batch": 1, "threads": 1, "headroom": HEADROOM, "sound_drop_points": SOUND_DROP},
+                        "batch": 1, "threads": 1, "headroom": HEADROOM, "tie_headroom": TIE_HEADROOM,
+                        "min_agreement": MIN_AGREEMENT, "sound_drop_points": SOUND_DROP},
             "yardstick": {k: round(v, 6) for k, v in yard.items()}, "modes": modes, "defects": defects,
             "budgets": budgets(modes)}
 
@@ -175,8 +181,10 @@ def markdown(r: dict) -> str:
         lines.append(f"| {name} | {m['max_abs']:.4g} | {m['mean_abs']:.4g} | {m['max_ratio']:.2f} | "
                      f"{m['mean_ratio']:.2f} | {m['flips']} ({m['flip_rate'] * 100:.2f}%) | "
                      f"{m['select_drop_points']:+.2f} |")
-    lines += ["", "| (format, mode) | sound | max factor | mean factor |", "|---|---|---|---|"]
-    lines += [f"| {k} | {b['sound']} | {b['max_factor']:g} | {b['mean_factor']:g} |" for k, b in r["budgets"].items()]
+    lines += ["", "| (format, mode) | sound | max factor | mean factor | tie factor | largest flip band use |",
+              "|---|---|---|---|---|---|"]
+    lines += [f"| {k} | {b['sound']} | {b['max_factor']:g} | {b['mean_factor']:g} | {b['tie_factor']:g} | "
+              f"{max(r['modes'][k]['flip_band_use'] or [0]):.3g} |" for k, b in r["budgets"].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -69,7 +69,7 @@ class References:
     def __init__(self, model, tokenizer, split, max_len: int):
         self.model, self.tokenizer, self.split, self.max_len = model, tokenizer, split, max_len
         self._by_length: dict[int, np.ndarray] = {}
-        self._noise: dict[int, dict] = {}
+        self._yardstick: dict[int, np.ndarray] = {}
         self._int8 = None
 
     def __call__(self, length: int | None = None) -> np.ndarray:
@@ -81,15 +81,24 @@ class References:
     def for_runner(self, runner) -> np.ndarray:
         return self(artifact_length(runner, self.max_len))
 
-    def noise(self, length: int | None = None) -> dict:
-        """The yardstick: max/mean |Δlogit| of ``int8_yardstick(model)`` against the reference, same rows and
-        regime. An INT8 artifact's tolerance is a measured multiple of it (``resolved_tolerance``)."""
+    def yardstick(self, length: int | None = None) -> np.ndarray:
+        """The logits of ``int8_yardstick(model)`` on the same rows, in the same regime."""
         length = min(self.max_len, length or self.max_len)
-        if length not in self._noise:
+        if length not in self._yardstick:
             self._int8 = self._int8 or int8_yardstick(self.model)
-            int8 = reference_logits(self._int8, self.tokenizer, self.split, length)
-            self._noise[length] = noise_of(int8, self(length))
-        return self._noise[length]
+            self._yardstick[length] = reference_logits(self._int8, self.tokenizer, self.split, length)
+        return self._yardstick[length]
+
+    def noise(self, length: int | None = None) -> dict:
+        """The model's own 8-bit noise: max/mean |Δlogit| of the yardstick against the reference. An INT8
+        artifact's tolerance is a measured multiple of it (``resolved_tolerance``)."""
+        return noise_of(self.yardstick(length), self(length))
+
+    def noise_rows(self, length: int | None = None) -> np.ndarray:
+        """Per row, the yardstick's largest |Δlogit|: how far 8-bit noise moves that row's logits (the INT8 tie
+        band of ``validation_gates.int8_agreement``)."""
+        diff = np.abs(self.yardstick(length).astype(np.float64) - self(length).astype(np.float64))
+        return diff.max(axis=-1)
 
 
 def run_sorted(fn, rows: list[dict], batch_size: int, pad_id: int) -> np.ndarray:
@@ -139,7 +148,7 @@ def resolved_tolerance(fmt: str, precision: str, vcfg, *, noise: dict | None = N
                "mean_abs": round(base.mean_abs + budget.mean_factor * noise["mean_abs"], 6),
                "min_agreement": budget.min_agreement,
                "budget": {"max_factor": budget.max_factor, "mean_factor": budget.mean_factor,
-                          "min_agreement": budget.min_agreement},
+                          "tie_factor": budget.tie_factor, "min_agreement": budget.min_agreement},
                "yardstick": {k: round(v, 6) for k, v in noise.items()},
                "format": fmt, "mode": "qat" if qat else mode or "dynamic"}
     override = vcfg.tolerances.get(f"{fmt}-{precision}")
@@ -177,17 +186,18 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 def judge_artifact(name: str, fmt: str, precision: str, logits: np.ndarray, reference: np.ndarray, labels, vcfg, *,
-                   noise: dict | None = None, mode: str | None = None, qat: bool = False,
-                   teacher: np.ndarray | None = None, non_builtin_ops: list[str] | None = None,
+                   noise: dict | None = None, noise_rows: np.ndarray | None = None, mode: str | None = None,
+                   qat: bool = False, teacher: np.ndarray | None = None, non_builtin_ops: list[str] | None = None,
                    metric: str = "accuracy", label_names=(), seed: int = 0) -> tuple[dict, tuple]:
     """What validate decides for one artifact's logits (batch 1, the runtime's regime) against the reference on the
-    same rows: (its row: comparison figures and resolved tolerance, its typed gates). ``noise``: the model's own
-    8-bit noise on these rows (``References.noise``), needed for INT8."""
+    same rows: (its row: comparison figures and resolved tolerance, its typed gates). For INT8, ``noise`` and
+    ``noise_rows``: the model's own 8-bit noise on these rows (``References.noise`` / ``noise_rows``)."""
     from .validation_gates import Evidence, judge
 
     row = {"name": name, "format": fmt, "precision": precision} | compare(logits, reference, labels)
     row["tolerance"] = resolved_tolerance(fmt, precision, vcfg, noise=noise if precision == "int8" else None,
                                           mode=mode, qat=qat)
     ev = Evidence(name, fmt, precision, logits, reference, np.asarray(labels), row["tolerance"], teacher,
-                  None if non_builtin_ops is None else tuple(non_builtin_ops), metric, tuple(label_names), seed)
+                  None if non_builtin_ops is None else tuple(non_builtin_ops), metric, tuple(label_names), seed,
+                  noise_rows)
     return row, judge(ev, vcfg)

@@ -49,6 +49,7 @@ class Evidence:
     metric: str = "accuracy"  # data.metric: what the drop gates judge
     label_names: tuple[str, ...] = ()
     seed: int = 0  # the randomisation test's draws (data.metric other than accuracy)
+    noise_rows: np.ndarray | None = None  # INT8: per row, the model's own 8-bit noise (validation.References)
 
 
 @dataclass(frozen=True)
@@ -104,17 +105,38 @@ def fp32_parity(ev: Evidence, vcfg) -> Gate:
 
 
 def int8_agreement(ev: Evidence, vcfg) -> Gate:
+    """Label agreement, counting the flips 8-bit noise cannot explain: a row whose reference margin is within the
+    tie band (``int8_band``) may flip under any sound quantization and is reported, not counted."""
     from .stats import agreement_test
 
     floor = int8_floor(ev, vcfg)
-    s = agreement_test(ev.logits.argmax(-1) == ev.reference.argmax(-1), floor)
+    flipped = ev.logits.argmax(-1) != ev.reference.argmax(-1)
+    tied = flipped & (margins(ev.reference) <= int8_band(ev))
+    s = agreement_test(~(flipped & ~tied), floor) | {"tied_flips": int(tied.sum()),
+                                                     "tied_rows": np.flatnonzero(tied)[:50].tolist()}
     state = evidence_rule(s["agreement"] < floor, s["p_below"], vcfg.significance)
     lo, hi = s["ci95"]
     text = (f"label agreement with the fp32 torch model {s['agreement']:.4f} on {s['n']} eval rows ({s['flips']} "
-            f"flipped, 95% CI [{lo:.4f}, {hi:.4f}], one-sided binomial p={s['p_below']:.2g} against a "
-            f"{1 - floor:.3g} flip rate) vs limit >= {floor:g}")
+            f"flipped beyond 8-bit noise, 95% CI [{lo:.4f}, {hi:.4f}], one-sided binomial p={s['p_below']:.2g} "
+            f"against a {1 - floor:.3g} flip rate) vs limit >= {floor:g}")
+    if s["tied_flips"]:
+        text += (f"; {s['tied_flips']} more flipped on rows tied at 8-bit resolution (reference margin within "
+                 f"2 x {_band_factor(ev):g} x the row's own 8-bit noise), not counted")
     return Gate("agreement_vs_fp32", state, value=s["agreement"], limit=floor,
                 message=_rule_note(text, state, vcfg), evidence=s)
+
+
+def _band_factor(ev: Evidence) -> float:
+    return float((ev.tolerance.get("budget") or {}).get("tie_factor", 1.0))
+
+
+def int8_band(ev: Evidence) -> np.ndarray | float:
+    """Per row, the reference margin within which a label may flip under sound 8-bit quantization: 2 x the budget's
+    ``tie_factor`` x the row's own 8-bit noise (the yardstick's largest |Δlogit| on it: each of the two logits may
+    move that far). Without the per-row noise, no row is tied (every flip counts)."""
+    if ev.noise_rows is None:
+        return 0.0
+    return 2 * _band_factor(ev) * np.asarray(ev.noise_rows, dtype=np.float64)
 
 
 def int8_floor(ev: Evidence, vcfg) -> float:

@@ -169,6 +169,23 @@ def test_a_sound_int8_artifact_passes_the_agreement_gate():
     assert state(gates) is State.PASS
 
 
+def test_int8_flips_on_rows_tied_at_8_bit_resolution_are_reported_not_counted():
+    """A row whose reference margin is within 2 x tie_factor x its own 8-bit noise may flip under any sound INT8
+    (measured: weight-only TFLite INT8 flips such rows on a weak student); a confident row may not."""
+    cand, ref, labels = paired(860, 6, 6, 0)  # 12 flips of 872, margins 4
+    noise_rows = np.full(len(labels), 0.01)
+    noise_rows[866:] = 2.0  # the 6 gained rows: 8-bit noise moves their logits by 2 (margin 4 <= 2 x 1 x 2)
+    tol = dict(INT8_TOL, budget={"tie_factor": 1.0})
+    ev = Evidence("onnx-int8", "onnx", "int8", cand, ref, labels, tol, noise_rows=noise_rows)
+    agree = {g.name: g for g in judge(ev, ValidateConfig())}["agreement_vs_fp32"]
+    assert (agree.evidence["flips"], agree.evidence["tied_flips"]) == (6, 6) and agree.evidence["tied_rows"][0] == 866
+    assert agree.state is State.PASS and "6 more flipped on rows tied at 8-bit resolution" in agree.message
+    ev = Evidence("onnx-int8", "onnx", "int8", cand, ref, labels, tol, noise_rows=np.full(len(labels), 0.01))
+    agree = {g.name: g for g in judge(ev, ValidateConfig())}["agreement_vs_fp32"]
+    # nothing tied: 12 of 872 counted (1.38%) misses the 0.99 floor, on too little evidence to fail (p = 0.17)
+    assert agree.evidence["flips"] == 12 and agree.state is State.INCONCLUSIVE
+
+
 def test_agreement_floor_from_config_overrides_the_budget():
     gates = judged("int8", *paired(740, 9, 8, 115), vcfg=ValidateConfig(int8_min_agreement=0.97))
     assert gates["agreement_vs_fp32"].limit == 0.97 and gates["agreement_vs_fp32"].state is State.PASS

@@ -102,7 +102,8 @@ class ValidateStage:
         int8 = art["precision"] == "int8"  # its tolerance scales with this model's own 8-bit noise on these rows
         measured, gates = judge_artifact(
             art["name"], art["format"], art["precision"], logits, ref, task.eval.labels, ctx.cfg.validate,
-            noise=refs.noise(length) if int8 else None, mode=meta.get("quantization"), qat=bool(meta.get("qat")),
+            noise=refs.noise(length) if int8 else None, noise_rows=refs.noise_rows(length) if int8 else None,
+            mode=meta.get("quantization"), qat=bool(meta.get("qat")),
             teacher=teacher, non_builtin_ops=ops, metric=metric, label_names=task.label_names, seed=ctx.cfg.run.seed)
         row = dict(art) | measured | {"reference_seq_len": length, "regime": regime(runner)}
         if length != refs.max_len:
