@@ -8,7 +8,8 @@ something.
 
 Defects: ``with_wrong_scale`` quantizes the model the way TorchScript INT8 does (torch dynamic quantization of
 every ``nn.Linear``) and then gives one layer's INT8 weights a wrong scale (the integers kept, the scale multiplied),
-the error of a quantizer that mixes up a range; ``flip_rows`` turns a share of rows' decisions around.
+the error of a quantizer that mixes up a range; ``weight_only_int8`` does the same on top of weight-only per-channel
+INT8 (what TFLite's dynamic range mode computes); ``flip_rows`` turns a share of rows' decisions around.
 """
 
 from __future__ import annotations
@@ -91,6 +92,24 @@ def with_wrong_scale(model, layer: str, factor: float = 2.0):
     else:
         bad = torch._make_per_tensor_quantized_tensor(w.int_repr(), w.q_scale() * factor, w.q_zero_point())
     mod.set_weight_bias(bad, mod.bias())
+    return q
+
+
+def weight_only_int8(model, wrong_layer: str | None = None, factor: float = 2.0):
+    """A copy of ``model`` whose every ``nn.Linear`` weight is INT8 per output channel (symmetric, round to nearest,
+    read back in float; activations stay float): what weight-only INT8 (TFLite dynamic range) computes. With
+    ``wrong_layer``, that layer's integers are read back at ``factor`` times their scale."""
+    import copy
+
+    import torch
+
+    q = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        for name, mod in q.named_modules():
+            if isinstance(mod, torch.nn.Linear):
+                scale = mod.weight.abs().amax(dim=1, keepdim=True).clamp_min(1e-12) / 127
+                ints = torch.round(mod.weight / scale).clamp(-127, 127)
+                mod.weight.copy_(ints * scale * (factor if name == wrong_layer else 1.0))
     return q
 
 
