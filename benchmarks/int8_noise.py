@@ -28,8 +28,11 @@ from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-HEADROOM = 2.0  # tolerance factor = headroom x the measured noise ratio, rounded up to 0.5: covers other models
-SAME_AS_YARDSTICK = {("torchscript", "dynamic"): 1.25}  # the yardstick's own computation: its ratio is 1 on any
+HEADROOM = 2.0  # tolerance factor = headroom x the measured noise ratio, rounded up to 0.5 ...
+FLOOR, CAP = 1.5, 2.0  # ... within [1.5, 2]: the floor covers the ratio's spread across models (a tiny spread BERT:
+# onnx dynamic mean 1.07, tflite dynamic max 0.58, executorch dynamic max 0.55, vs <= 0.44 on the MiniLM student);
+# the cap: no INT8 artifact may be noisier than twice torch's own dynamic INT8 of the same model
+SAME_AS_YARDSTICK = {("torchscript", "dynamic"): 1.2}  # the yardstick's own computation: its ratio is 1 on any
 # model (same kernels), so the headroom only covers the trace's float-level differences (rounded up to 0.25)
 TIE_FACTOR = 1.0  # a row is tied at 8-bit resolution within 2 x 1 x its own yardstick noise
 MIN_AGREEMENT = 0.99  # the agreement floor: 2% of 872 rows flipped beyond 8-bit noise fails (p = 0.008)
@@ -132,15 +135,17 @@ def budgets(modes: dict) -> dict:
         if "error" in m:
             continue
         fmt, mode = key.split(":")
-        room, step = (SAME_AS_YARDSTICK[(fmt, mode)], 0.25) if (fmt, mode) in SAME_AS_YARDSTICK else (HEADROOM, 0.5)
-        up = lambda r: max(step, math.ceil(room * r / step) * step)  # noqa: E731
+        if (fmt, mode) in SAME_AS_YARDSTICK:
+            up = lambda r: math.ceil(SAME_AS_YARDSTICK[(fmt, mode)] * r / 0.25) * 0.25  # noqa: E731
+        else:
+            up = lambda r: min(CAP, max(FLOOR, math.ceil(HEADROOM * r / 0.5) * 0.5))  # noqa: E731
         counted = sum(u > TIE_FACTOR for u in m["flip_band_use"])
         out[key] = {"max_factor": up(m["max_ratio"]), "mean_factor": up(m["mean_ratio"]), "tie_factor": TIE_FACTOR,
-                    "min_agreement": MIN_AGREEMENT, "counted_flips": counted,
-                    "counted_flip_rate": round(counted / max(1, m["n"]), 5)}
-    loosest = {k: max(b[k] for b in out.values()) for k in ("max_factor", "mean_factor")} if out else {}
-    for fmt in sorted({k.split(":")[0] for k in out}):
-        out[f"{fmt}:qat"] = loosest | {"tie_factor": TIE_FACTOR, "min_agreement": MIN_AGREEMENT, "measured": False}
+                    "min_agreement": MIN_AGREEMENT, "capped": max(m["max_ratio"], m["mean_ratio"]) > CAP,
+                    "counted_flips": counted, "counted_flip_rate": round(counted / max(1, m["n"]), 5)}
+    for fmt in sorted({k.split(":")[0] for k in out}):  # not measured: the cap
+        out[f"{fmt}:qat"] = {"max_factor": CAP, "mean_factor": CAP, "tie_factor": TIE_FACTOR,
+                             "min_agreement": MIN_AGREEMENT, "measured": False}
     return out
 
 
@@ -180,7 +185,7 @@ def run(args) -> dict:
     return {"provenance": provenance(manifest.data["config"]),
             "setting": {"run_dir": str(run_dir), "model_dir": str(model_dir),
                         "split": f"the selection split ({len(split)} rows held out of {split.name})", "max_len": max_len,
-                        "batch": 1, "threads": 1, "headroom": HEADROOM,
+                        "batch": 1, "threads": 1, "headroom": HEADROOM, "factor_floor": FLOOR, "factor_cap": CAP,
                         "same_as_yardstick": {":".join(k): v for k, v in SAME_AS_YARDSTICK.items()},
                         "tie_factor": TIE_FACTOR, "min_agreement": MIN_AGREEMENT},
             "yardstick": {k: round(v, 6) for k, v in yard.items()}, "modes": modes, "defects": defects,
@@ -190,7 +195,7 @@ def run(args) -> dict:
 def markdown(r: dict) -> str:
     s, y = r["setting"], r["yardstick"]
     lines = [f"# INT8 noise budget ({r['provenance']['date']}, commit {r['provenance']['commit'][:10]})\n",
-             f"Student of `{s["run_dir"]}` on {s["split"]}, batch 1 at the runtime's length (max {s['max_len']}), 1 "
+             f"Student of `{s['run_dir']}` on {s['split']}, batch 1 at the runtime's length (max {s['max_len']}), 1 "
              f"thread. Yardstick (torch dynamic INT8 of the reference): max |Δ| {y['max_abs']:.4g}, mean |Δ| "
              f"{y['mean_abs']:.4g}. Ratios are artifact / yardstick; budget factors = {s['headroom']:g} x ratio, "
              f"rounded up to 0.5.\n",
@@ -203,12 +208,14 @@ def markdown(r: dict) -> str:
         lines.append(f"| {name} | {m['max_abs']:.4g} | {m['mean_abs']:.4g} | {m['max_ratio']:.2f} | "
                      f"{m['mean_ratio']:.2f} | {m['flips']} ({m['flip_rate'] * 100:.2f}%) | "
                      f"{m['select_drop_points']:+.2f} |")
-    lines += ["", f"Budgets: factor = {s['headroom']:g} x ratio rounded up to 0.5 (torchscript dynamic, the yardstick's "
-              f"own computation: {s['same_as_yardstick']['torchscript:dynamic']:g} x, to 0.25); counted flips: beyond "
+    lines += ["", f"Budgets: factor = {s['headroom']:g} x ratio rounded up to 0.5, within [{s['factor_floor']:g}, "
+              f"{s['factor_cap']:g}] (torchscript dynamic, the yardstick's own computation: "
+              f"{s['same_as_yardstick']['torchscript:dynamic']:g} x, to 0.25); counted flips: beyond "
               f"the tie band (margin > 2 x {s['tie_factor']:g} x the row's yardstick noise), against the "
               f"{s['min_agreement']:g} floor.\n",
-              "| (format, mode) | max factor | mean factor | counted flips |", "|---|---|---|---|"]
-    lines += [f"| {k} | {b['max_factor']:g} | {b['mean_factor']:g} | "
+              "| (format, mode) | max factor | mean factor | capped (noisier than the cap here) | counted flips |",
+              "|---|---|---|---|---|"]
+    lines += [f"| {k} | {b['max_factor']:g} | {b['mean_factor']:g} | {b.get('capped', 'not measured')} | "
               f"{b.get('counted_flips', 'not measured')} |" for k, b in r["budgets"].items()]
     lines += ["", "```python", table(r["budgets"]), "```"]
     return "\n".join(lines) + "\n"
@@ -220,8 +227,16 @@ def main() -> None:
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     p.add_argument("--rows", type=int, default=1000, help="selection-split rows (the first N)")
     p.add_argument("--modes", nargs="*", help="only these FORMAT:MODE pairs (default: every mode of every format)")
+    p.add_argument("--rebudget", metavar="JSON", help="recompute only the budgets of an earlier int8_noise.json")
     args = p.parse_args()
-    result = run(args)
+    if args.rebudget:
+        result = json.loads(Path(args.rebudget).read_text())
+        result["setting"] |= {"headroom": HEADROOM, "factor_floor": FLOOR, "factor_cap": CAP,
+                              "same_as_yardstick": {":".join(k): v for k, v in SAME_AS_YARDSTICK.items()}}
+        result["budgets"] = budgets(result["modes"])
+        result["provenance"]["budgets_commit"] = provenance({})["commit"]
+    else:
+        result = run(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "int8_noise.json").write_text(json.dumps(result, indent=2) + "\n")
