@@ -118,7 +118,7 @@ def int8_agreement(ev: Evidence, vcfg) -> Gate:
     lo, hi = s["ci95"]
     text = (f"label agreement with the fp32 torch model {s['agreement']:.4f} on {s['n']} eval rows ({s['flips']} "
             f"flipped beyond 8-bit noise, 95% CI [{lo:.4f}, {hi:.4f}], one-sided binomial p={s['p_below']:.2g} "
-            f"against a {1 - floor:.3g} flip rate) vs limit >= {floor:g}")
+            f"against a {1 - floor:.3g} flip rate) vs limit >= {floor}")
     if s["tied_flips"]:
         text += (f"; {s['tied_flips']} more flipped on rows tied at 8-bit resolution (reference margin within "
                  f"2 x {_band_factor(ev):g} x the row's own 8-bit noise), not counted")
@@ -175,7 +175,7 @@ def _drop_gate(name: str, ev: Evidence, against: np.ndarray, who: str, limit: fl
                 f"paired bootstrap 95% CI [{lo:.2f}, {hi:.2f}], one-sided randomisation p={s['p_worse']:.2g})")
     state = evidence_rule(s["drop_points"] > limit, s["p_worse"], vcfg.significance)
     return Gate(name, state, value=s["drop_points"], limit=limit,
-                message=_rule_note(f"{what} vs limit <= {limit:g}", state, vcfg), evidence=s)
+                message=_rule_note(f"{what} vs limit <= {limit}", state, vcfg), evidence=s)
 
 
 def _rule_note(text: str, state: State, vcfg) -> str:

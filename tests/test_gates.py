@@ -111,7 +111,7 @@ def test_thirty_flips_all_one_way_on_277_rows_fail():
     assert drop.state is State.FAIL and drop.evidence["p_worse"] < 1e-8
     msg = lines("onnx-int8", gates.values(), State.FAIL)[1]
     assert msg.startswith("onnx-int8: accuracy drop 10.83 points vs fp32 torch on 277 eval rows")
-    assert "30 rows lost / 0 gained" in msg and "McNemar p=" in msg and msg.endswith("vs limit <= 1")
+    assert "30 rows lost / 0 gained" in msg and "McNemar p=" in msg and msg.endswith("vs limit <= 1.0")
 
 
 def test_clear_three_point_drop_on_872_rows_fails():
@@ -385,7 +385,7 @@ def test_f1_drop_gate_fails_on_a_clear_loss_of_positives():
     assert drop.value > 5 and drop.evidence["ci95_points"][0] > 1 and drop.evidence["p_worse"] < 0.001
     assert drop.message.startswith("F1 of 'pos' drop") and "vs fp32 torch on 872 eval rows" in drop.message
     assert "paired bootstrap 95% CI" in drop.message and "randomisation p=" in drop.message
-    assert drop.message.endswith("vs limit <= 1")
+    assert drop.message.endswith("vs limit <= 1.0")
     # the accuracy evidence stays beside it, McNemar as before, but it is not what gates
     acc = drop.evidence["accuracy_evidence"]
     assert (acc["b"], acc["c"]) == (30, 0)

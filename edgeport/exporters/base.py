@@ -47,27 +47,29 @@ class NoiseBudget:
 
 
 # (format, mode) -> budget, measured by benchmarks/int8_noise.py on the quick run's student (SST-2 selection split,
-# batch 1; benchmarks/results/int8_noise.json). Tolerance factors = 2 x the measured noise ratio (artifact /
-# yardstick), rounded up to 0.5; torchscript dynamic is the yardstick's own computation (ratio 1.00 on any model),
-# so 1.25 x. Tie factor 1 and floor 0.99 for every mode: the sound modes' flips all but <= 1 in 344 fall in the
-# tie band, and 2% of 872 rows flipped beyond it fails (p = 0.008). The static / full-integer modes are as noisy as
-# measured (they wreck this student: 7-17% of labels flip) and the label gates judge them. qat is not measured
-# here (it needs a QAT run): the loosest measured factors, its weights having moved from the reference's.
+# batch 1; benchmarks/results/int8_noise.{json,md}). Tolerance factors = 2 x the measured noise ratio (artifact /
+# yardstick), rounded up to 0.5 and kept within [1.5, 2]: 1.5 covers the ratio's spread across models (a tiny spread
+# BERT: onnx dynamic mean 1.07, tflite and executorch dynamic max 0.55-0.58, against <= 0.44 on the student); 2 caps
+# it: no INT8 artifact may be noisier than twice torch's own dynamic INT8 of the same model (the static modes, 3.4-4.9x
+# on the student, where they flip 7-17% of the labels, are held to it). torchscript dynamic is the yardstick's own
+# computation (ratio 1.00 on any model): 1.25. Tie factor 1 and floor 0.99 everywhere: the sound modes' flips all
+# but <= 1 in 344 fall in the tie band, and 2% of 872 rows flipped beyond it fails (p = 0.008). qat is not measured
+# (it needs a QAT run): the cap.
 INT8_NOISE: dict[tuple[str, str], NoiseBudget] = {
-    ("torchscript", "dynamic"): NoiseBudget(1.25, 1.5, 1.0, 0.99),
-    ("torchscript", "qat"): NoiseBudget(9.0, 10.0, 1.0, 0.99),
-    ("onnx", "dynamic"): NoiseBudget(1.0, 1.0, 1.0, 0.99),
-    ("onnx", "static"): NoiseBudget(9.0, 10.0, 1.0, 0.99),
-    ("onnx", "static_linear"): NoiseBudget(4.0, 2.5, 1.0, 0.99),
-    ("onnx", "nncf"): NoiseBudget(1.0, 1.0, 1.0, 0.99),
-    ("onnx", "nncf_accuracy"): NoiseBudget(1.0, 1.0, 1.0, 0.99),
-    ("onnx", "qat"): NoiseBudget(9.0, 10.0, 1.0, 0.99),
-    ("tflite", "dynamic"): NoiseBudget(0.5, 0.5, 1.0, 0.99),
-    ("tflite", "full_integer"): NoiseBudget(7.0, 7.0, 1.0, 0.99),
-    ("tflite", "qat"): NoiseBudget(9.0, 10.0, 1.0, 0.99),
-    ("executorch", "dynamic"): NoiseBudget(0.5, 0.5, 1.0, 0.99),
-    ("executorch", "static"): NoiseBudget(9.0, 9.5, 1.0, 0.99),
-    ("executorch", "qat"): NoiseBudget(9.0, 10.0, 1.0, 0.99),
+    ("torchscript", "dynamic"): NoiseBudget(1.25, 1.25, 1.0, 0.99),
+    ("torchscript", "qat"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
+    ("onnx", "dynamic"): NoiseBudget(1.5, 1.5, 1.0, 0.99),
+    ("onnx", "static"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
+    ("onnx", "static_linear"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
+    ("onnx", "nncf"): NoiseBudget(1.5, 1.5, 1.0, 0.99),
+    ("onnx", "nncf_accuracy"): NoiseBudget(1.5, 1.5, 1.0, 0.99),
+    ("onnx", "qat"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
+    ("tflite", "dynamic"): NoiseBudget(1.5, 1.5, 1.0, 0.99),
+    ("tflite", "full_integer"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
+    ("tflite", "qat"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
+    ("executorch", "dynamic"): NoiseBudget(1.5, 1.5, 1.0, 0.99),
+    ("executorch", "static"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
+    ("executorch", "qat"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
 }
 
 
