@@ -197,16 +197,17 @@ def markdown(r: dict) -> str:
     lines = [f"# INT8 noise budget ({r['provenance']['date']}, commit {r['provenance']['commit'][:10]})\n",
              f"Student of `{s['run_dir']}` on {s['split']}, batch 1 at the runtime's length (max {s['max_len']}), 1 "
              f"thread. Yardstick (torch dynamic INT8 of the reference): max |Δ| {y['max_abs']:.4g}, mean |Δ| "
-             f"{y['mean_abs']:.4g}. Ratios are artifact / yardstick; budget factors = {s['headroom']:g} x ratio, "
-             f"rounded up to 0.5.\n",
-             "| artifact or defect | max abs Δ | mean abs Δ | max ratio | mean ratio | flips | selection drop pts |",
-             "|---|---|---|---|---|---|---|"]
+             f"{y['mean_abs']:.4g}. Ratios are artifact / yardstick; counted flips: beyond the tie band (reference "
+             f"margin > 2 x {s['tie_factor']:g} x the row's own yardstick noise), what the agreement gate counts.\n",
+             "| artifact or defect | max abs Δ | mean abs Δ | max ratio | mean ratio | flips | counted flips | "
+             "selection drop pts |", "|---|---|---|---|---|---|---|---|"]
     for name, m in list(r["modes"].items()) + list(r["defects"].items()):
         if "error" in m:
-            lines.append(f"| {name} | {m['error']} | | | | | |")
+            lines.append(f"| {name} | {m['error']} | | | | | | |")
             continue
+        counted = sum(u > s["tie_factor"] for u in m["flip_band_use"])
         lines.append(f"| {name} | {m['max_abs']:.4g} | {m['mean_abs']:.4g} | {m['max_ratio']:.2f} | "
-                     f"{m['mean_ratio']:.2f} | {m['flips']} ({m['flip_rate'] * 100:.2f}%) | "
+                     f"{m['mean_ratio']:.2f} | {m['flips']} ({m['flip_rate'] * 100:.2f}%) | {counted} | "
                      f"{m['select_drop_points']:+.2f} |")
     lines += ["", f"Budgets: factor = {s['headroom']:g} x ratio rounded up to 0.5, within [{s['factor_floor']:g}, "
               f"{s['factor_cap']:g}] (torchscript dynamic, the yardstick's own computation: "

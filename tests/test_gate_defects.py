@@ -4,15 +4,16 @@ The model learns (``gate_models.train_keyword_bert``: eval accuracy is asserted 
 its logits carry information. Artifact logits are torch dynamic INT8 of it, what TorchScript INT8 computes, run
 one row per call like validate (``validation.reference_logits`` on the quantized model). The tolerance is the
 shipped noise budget of (torchscript, dynamic) times the model's own 8-bit noise (``References.noise``), exactly as
-the validate stage resolves it. Defects: one Linear layer whose INT8 weights are read at 2x or 0.5x their scale,
-and 2% of the rows' decisions turned around.
+the validate stage resolves it. Defects: one Linear layer whose INT8 weights are read at 2x or 0.5x their scale
+(on top of torch dynamic INT8 against the TorchScript budget, on top of weight-only INT8 against TFLite's), and 2%
+of the rows' decisions turned around.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from gate_models import flip_rows, keyword_split, train_keyword_bert, with_wrong_scale
+from gate_models import flip_rows, keyword_split, train_keyword_bert, weight_only_int8, with_wrong_scale
 
 from edgeport.config import ValidateConfig
 from edgeport.validation import References, int8_yardstick, reference_logits, resolved_tolerance
@@ -40,11 +41,12 @@ def learned(tmp_path_factory):
     return {"model": model, "tok": tok, "split": split, "refs": refs}
 
 
-def gates_of(logits: np.ndarray, learned) -> dict:
+def gates_of(logits: np.ndarray, learned, fmt: str = "torchscript") -> dict:
+    """validate's gates for these INT8 logits under ``fmt``'s dynamic-mode noise budget."""
     refs, split = learned["refs"], learned["split"]
     vcfg = ValidateConfig()
-    tol = resolved_tolerance("torchscript", "int8", vcfg, noise=refs.noise(), mode="dynamic")
-    ev = Evidence("torchscript-int8", "torchscript", "int8", logits, refs(), np.asarray(split.labels), tol,
+    tol = resolved_tolerance(fmt, "int8", vcfg, noise=refs.noise(), mode="dynamic")
+    ev = Evidence(f"{fmt}-int8", fmt, "int8", logits, refs(), np.asarray(split.labels), tol,
                   noise_rows=refs.noise_rows())
     return {g.name: g for g in judge(ev, vcfg)}
 
@@ -70,6 +72,16 @@ def test_one_layer_quantized_with_a_wrong_scale_fails(learned, layer, factor):
     gates = gates_of(logits, learned)
     assert verdict(gates) is State.FAIL, {n: (g.state.value, g.message) for n, g in gates.items()}
     # the logit tolerances see it even where no label moved
+    assert State.FAIL in (gates["max_abs_diff"].state, gates["mean_abs_diff"].state), gates
+
+
+@pytest.mark.parametrize("layer", LINEARS[1:4])
+def test_a_wrong_scale_on_top_of_weight_only_int8_fails_the_tflite_budget(learned, layer):
+    """TFLite's dynamic range mode is weight-only per-channel INT8 (``weight_only_int8`` computes it in torch):
+    clean, it is far inside its budget; one layer read at twice its scale is not."""
+    clean = gates_of(logits_of(weight_only_int8(learned["model"]), learned), learned, fmt="tflite")
+    assert verdict(clean) is State.PASS, {n: g.message for n, g in clean.items()}
+    gates = gates_of(logits_of(weight_only_int8(learned["model"], layer, 2.0), learned), learned, fmt="tflite")
     assert State.FAIL in (gates["max_abs_diff"].state, gates["mean_abs_diff"].state), gates
 
 
