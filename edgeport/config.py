@@ -359,8 +359,9 @@ class ValidateConfig(Section):
     check_tolerances: bool = Field(True, description="gate on each (format, precision) logit tolerance too")
     tolerances: dict[str, ToleranceConfig] = Field(
         default_factory=dict, description="override per artifact name, e.g. {onnx-int8: {max_abs: 4.0}}; "
-                                          "defaults live on each exporter class (INT8: qtol steps of the "
-                                          "reference logits' range, per mode)")
+                                          "defaults: fp32 on each exporter class; INT8 the measured noise "
+                                          "budget per (format, mode) times the model's own 8-bit noise "
+                                          "(exporters.base.INT8_NOISE)")
 
     @model_validator(mode="before")
     @classmethod
