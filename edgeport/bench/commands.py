@@ -129,6 +129,11 @@ def cmd_report(args) -> int:
                           accept_inconclusive=args.accept_inconclusive)
     print(f"wrote {out / 'report.md'}, {out / 'report.json'}, {out / 'report.html'}"
           + "".join(f", {out / p}" for p in report["plots"]))
+    from ..report.render import overall_state, verdict_state
+
+    states = {name: verdict_state(report, name) for name in report.get("verdicts") or {}}
+    print(f"gates: {overall_state(report)}" + (f" (validate: {', '.join(f'{n} {s}' for n, s in states.items())})"
+                                              if states else ""))
     if report["gate_failures"]:
         print("gates failing in this run:\n" + "\n".join(f"  - {f}" for f in report["gate_failures"]))
     if not args.baseline:
