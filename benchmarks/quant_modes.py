@@ -141,7 +141,7 @@ def ort_logits(path, tok, split):
     from edgeport.validation import artifact_logits
 
     runner = runtimes.load(path, threads=2)
-    return (artifact_logits(runner, path, split, SEQ, 64),)
+    return (artifact_logits(runner, path, split, SEQ),)
 
 
 def row_for(name, logits, ref, labels, path) -> dict:

@@ -59,7 +59,7 @@ def measure(path: Path, split, ref, longest: int, max_seq_len: int, passes: int,
     from edgeport.validation import artifact_logits, compare
 
     runner = runtimes.load(path, threads=1)
-    logits = artifact_logits(runner, path, split, max_seq_len, 64)
+    logits = artifact_logits(runner, path, split, max_seq_len)
     quality = compare(logits, ref, split.labels)
     fixed = measure_latency(runner, tokenizer_feed(path, longest), **timing)
     real = measure_workload(runner, encode_split(path, split.texts, split.pairs, longest), passes=passes)

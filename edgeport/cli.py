@@ -37,6 +37,8 @@ def cmd_run(args) -> int:
     from .pipeline.manifest import Manifest
     from .stages import STAGES
 
+    if args.accept_inconclusive:  # a shipping choice: the report stage's setting (its fingerprint covers it)
+        args.override = [*args.override, "report.accept_inconclusive=true"]
     cfg = _load(args)
     apply_runtime(cfg)
     if args.dry_run:
@@ -64,7 +66,28 @@ def _print_summary(summary) -> None:
     for row in summary.rows:
         secs = f"{row['seconds']:.1f}s" if row["status"] == "ran" else "-"
         print(f"  {row['stage']:<10} {row['status']:<14} {secs:>8}  {row['metric'] or ''}")
+    _print_verdicts(summary)
     _print_shipping(summary)
+
+
+def _print_verdicts(summary) -> None:
+    """Validate's verdict per artifact (PASS / INCONCLUSIVE / FAIL, typed: ``verdict.load_verdicts``) and, for
+    each artifact that did not pass, the gates that did not; only when validate is current in this run."""
+    from .verdict import load_verdicts
+
+    if not any(r["stage"] == "validate" and r["status"] in ("ran", "skip") for r in summary.rows):
+        return
+    standings = load_verdicts(Path(summary.run_dir))
+    if not standings:
+        return
+    print("\nvalidate verdicts (eval split, one row per call as each artifact ships; INCONCLUSIVE is not shipped "
+          "without --accept-inconclusive):")
+    width = max(map(len, standings))
+    for name, standing in standings.items():
+        print(f"  {name:<{width}}  {standing.shown}" + (f"  ({standing.problem})" if standing.problem else ""))
+        for gate in (standing.verdict.gates if standing.verdict else ()):
+            if gate.state.value != "pass":
+                print(f"  {'':<{width}}    {gate.state.value.upper()} {gate.name}: {gate.message}")
 
 
 def _print_shipping(summary) -> None:
@@ -177,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--params", metavar="FILE", action="append", help="a YAML mapping of config keys (dotted or "
                    "nested) merged into the config before -o, e.g. the best_params.yaml `edgeport tune` writes "
                    "(repeatable, later files win)")
+    r.add_argument("--accept-inconclusive", action="store_true",
+                   help="\"what to ship\" may pick an artifact whose validate verdict is INCONCLUSIVE (a limit missed "
+                        "on too little evidence to fail; the run still exits 0 on it); by default only PASS ships")
     r.set_defaults(fn=cmd_run)
     with_config(sub.add_parser("status", help="what is done and what would re-run")).set_defaults(fn=cmd_status)
     sub.add_parser("configs", help="list the shipped configs").set_defaults(fn=cmd_configs)

@@ -1,11 +1,17 @@
-"""Artifact validation: every artifact against the fp32 torch model on the task's evaluation split.
+"""Artifact validation: every artifact against the fp32 torch model on the task's evaluation split, in the regime
+that ships.
 
-Per artifact: accuracy, label agreement and max/mean |Δlogit| against the reference, file size, the TFLite op
-list. Gates compare those with the config's limits and the per-(format, precision[, mode])
-tolerances; a failed gate is a message ("tflite-int8: accuracy drop 7.34 points vs fp32 torch on 872 eval rows
-(...) vs limit <= 1.0"), never an exception, so every result is still written and the runner fails the run at
-the end. Label gates are decided on paired evidence (``edgeport.stats``): a missed limit fails only when a
-one-sided exact test on the eval rows confirms it, else it is reported inconclusive with its interval.
+Every artifact is run the way the Android app and the bench stage's workload run it: one row per call (batch 1),
+tokenised by the artifact's own tokenizer with truncation at the export length, unpadded; the runtime computes at
+the row's true length (ONNX, TorchScript, ExecuTorch) or at the smallest TFLite bucket holding it
+(``bench.workload.run_rows``, the one function both call). Batching would change what is judged: dynamic INT8
+(TorchScript, ONNX) takes its activation scales per tensor over the whole batch, padding included (measured on the
+default run: onnx-int8 87.61% in padded batches of 64 vs 87.27% at batch 1). The fp32 torch reference is computed
+the same way, at batch 1 and true length (``reference_logits``): no batched path is used for it either.
+
+Per artifact: accuracy, label agreement and max/mean |Δlogit| against the reference, a digest of the predicted
+labels (the bench workload records the same digest), file size, the TFLite op list. The gates are
+``validation_gates``; the tolerances are resolved here (``resolved_tolerance``).
 """
 
 from __future__ import annotations
@@ -14,48 +20,90 @@ from pathlib import Path
 
 import numpy as np
 
-from .runtimes.text import artifact_tokenizer, encode_rows, pad_batch, pad_token_id
+from .bench.workload import batch1_feeds, encode_split, outcome, run_rows
+from .runtimes.text import pad_batch
 
 
-def reference_logits(model, tokenizer, split, max_len: int, batch_size: int = 64) -> np.ndarray:
-    """Logits of the fp32 torch model (eager, the reference for every artifact)."""
+def reference_logits(model, tokenizer, split, max_len: int) -> np.ndarray:
+    """Logits of the fp32 torch model (eager): one row per call at its true length, like every artifact."""
     from .runtimes.eager import EagerRunner
 
-    rows = encode_rows(tokenizer, split.texts, split.pairs, max_len)
-    runner = EagerRunner(model)
-    return run_sorted(lambda b: runner(**b), rows, batch_size, pad_token_id(tokenizer))
+    return run_rows(EagerRunner(model), batch1_feeds(tokenizer, split.texts, split.pairs, max_len))
 
 
 def artifact_length(runner, max_len: int) -> int:
-    """Tokens per row this artifact is fed: ``max_len``, or its static length (TFLite) when that is shorter."""
+    """Tokens a row may have for this artifact: ``max_len``, or its longest static length (TFLite) if shorter."""
     return min(max_len, runner.seq_len or max_len)
 
 
+def int8_yardstick(model):
+    """A copy of ``model`` with every ``nn.Linear`` dynamically quantized to INT8 by torch (per-tensor weights,
+    activations quantized per tensor at run time): what TorchScript INT8 computes, and the yardstick of the 8-bit
+    noise this model shows (``References.noise``)."""
+    import copy
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():  # torch.ao's deprecation notices: still the working CPU INT8 path in torch 2.x
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), {torch.nn.Linear},
+                                                      dtype=torch.qint8)
+
+
+def noise_of(logits: np.ndarray, reference: np.ndarray) -> dict:
+    """max and mean |Δlogit| of ``logits`` against the reference."""
+    diff = np.abs(logits.astype(np.float64) - reference.astype(np.float64))
+    return {"max_abs": float(diff.max()), "mean_abs": float(diff.mean())}
+
+
 class References:
-    """The fp32 torch model's logits on a split, per tokenisation length, each computed once.
+    """The fp32 torch model's logits on a split, per truncation length, each computed once; and the 8-bit noise
+    of the model on those rows (``noise``), which scales every INT8 tolerance.
 
-    An artifact is compared with the reference *at its own length*: a TFLite model static at 64 tokens sees rows
-    truncated to 64, so its reference is the torch model on the same truncated rows, not on rows of
-    ``data.max_seq_len`` (that would charge the truncation to the converter)."""
+    An artifact is compared with the reference *at its own length*: a TFLite model whose longest bucket is 64
+    tokens sees rows truncated to 64, so its reference is the torch model on the same truncated rows, not on rows
+    of ``max_len`` (that would charge the truncation to the converter)."""
 
-    def __init__(self, model, tokenizer, split, max_len: int, batch_size: int = 64):
-        self.model, self.tokenizer, self.split = model, tokenizer, split
-        self.max_len, self.batch_size = max_len, batch_size
+    def __init__(self, model, tokenizer, split, max_len: int):
+        self.model, self.tokenizer, self.split, self.max_len = model, tokenizer, split, max_len
         self._by_length: dict[int, np.ndarray] = {}
+        self._yardstick: dict[int, np.ndarray] = {}
+        self._int8 = None
 
     def __call__(self, length: int | None = None) -> np.ndarray:
         length = min(self.max_len, length or self.max_len)
         if length not in self._by_length:
-            self._by_length[length] = reference_logits(self.model, self.tokenizer, self.split, length,
-                                                       self.batch_size)
+            self._by_length[length] = reference_logits(self.model, self.tokenizer, self.split, length)
         return self._by_length[length]
 
     def for_runner(self, runner) -> np.ndarray:
         return self(artifact_length(runner, self.max_len))
 
+    def yardstick(self, length: int | None = None) -> np.ndarray:
+        """The logits of ``int8_yardstick(model)`` on the same rows, in the same regime."""
+        length = min(self.max_len, length or self.max_len)
+        if length not in self._yardstick:
+            self._int8 = self._int8 or int8_yardstick(self.model)
+            self._yardstick[length] = reference_logits(self._int8, self.tokenizer, self.split, length)
+        return self._yardstick[length]
+
+    def noise(self, length: int | None = None) -> dict:
+        """The model's own 8-bit noise: max/mean |Δlogit| of the yardstick against the reference. An INT8
+        artifact's tolerance is a measured multiple of it (``resolved_tolerance``)."""
+        return noise_of(self.yardstick(length), self(length))
+
+    def noise_rows(self, length: int | None = None) -> np.ndarray:
+        """Per row, the yardstick's largest |Δlogit|: how far 8-bit noise moves that row's logits (the INT8 tie
+        band of ``validation_gates.int8_agreement``)."""
+        diff = np.abs(self.yardstick(length).astype(np.float64) - self(length).astype(np.float64))
+        return diff.max(axis=-1)
+
 
 def run_sorted(fn, rows: list[dict], batch_size: int, pad_id: int) -> np.ndarray:
-    """``fn(padded batch) -> logits`` over rows run shortest-first (little padding), returned in input order."""
+    """``fn(padded batch) -> logits`` over rows run shortest-first (little padding), returned in input order.
+    Not validate's regime (batch 1): the INT8 fallback's quick search uses it (``quant/fallback.py``)."""
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
     chunks = [fn(pad_batch([rows[j] for j in order[i:i + batch_size]], pad_id=pad_id))
               for i in range(0, len(order), batch_size)]
@@ -65,142 +113,44 @@ def run_sorted(fn, rows: list[dict], batch_size: int, pad_id: int) -> np.ndarray
     return out
 
 
-def artifact_logits(runner, path: Path, split, max_len: int, batch_size: int) -> np.ndarray:
-    """The artifact's logits on the split, tokenised by its own tokenizer at ``artifact_length`` (truncated to
-    its static length); compare them with ``References.for_runner(runner)``, the reference at that length."""
-    tokenizer = artifact_tokenizer(path)
-    rows = encode_rows(tokenizer, split.texts, split.pairs, artifact_length(runner, max_len))
-    return run_sorted(lambda b: runner(**b), rows, batch_size if runner.seq_len is None else 16,
-                      pad_token_id(tokenizer))
+def artifact_logits(runner, path: Path, split, max_len: int) -> np.ndarray:
+    """The artifact's logits on the split, one row per call (``run_rows``), tokenised by its own tokenizer with
+    truncation at ``artifact_length``; compare them with ``References.for_runner(runner)``."""
+    return run_rows(runner, encode_split(path, split.texts, split.pairs, artifact_length(runner, max_len)))
 
 
 def compare(logits: np.ndarray, reference: np.ndarray, labels) -> dict:
-    labels = np.asarray(labels)
-    diff = np.abs(logits.astype(np.float64) - reference.astype(np.float64))
-    return {"accuracy": round(float((logits.argmax(-1) == labels).mean()), 6),
-            "agreement": round(float((logits.argmax(-1) == reference.argmax(-1)).mean()), 6),
-            "max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean())}
+    """Accuracy (with the digest of the predicted labels), label agreement and |Δlogit| against the reference."""
+    diff = noise_of(logits, reference)
+    return outcome(logits, labels) | {
+        "agreement": round(float((logits.argmax(-1) == reference.argmax(-1)).mean()), 6),
+        "max_abs_diff": diff["max_abs"], "mean_abs_diff": diff["mean_abs"]}
 
 
-def gate_stats(precision: str, logits: np.ndarray, reference: np.ndarray, labels, vcfg,
-               teacher: np.ndarray | None = None) -> dict:
-    """The evidence every label gate decides on, paired on the same eval rows, with each gate's limit and verdict.
-
-    ``eval_drop_vs_fp32``: accuracy drop against the fp32 torch reference (gated for INT8);
-    ``eval_agreement_vs_fp32``: label agreement with it (gated for both precisions, each with its floor);
-    ``eval_drop_vs_teacher``: the end-to-end drop against the teacher (every artifact; when ``teacher`` logits are
-    given and ``validate.max_drop_vs_teacher`` is set). Verdicts: ``pass``; ``fail`` when the point estimate misses
-    the limit *and* the one-sided exact test gives p < ``validate.significance``; ``inconclusive`` when only the
-    point estimate misses it (too few rows to tell a loss from noise).
-    """
-    from .stats import agreement_test, paired_drop
-
-    labels = np.asarray(labels)
-    pred, ref_pred = logits.argmax(-1), reference.argmax(-1)
-    correct = pred == labels
-    sig = vcfg.significance
-
-    def verdict(exceeds: bool, p: float) -> str:
-        return "pass" if not exceeds else "fail" if p < sig else "inconclusive"
-
-    drop = paired_drop(ref_pred == labels, correct)
-    drop_limit = vcfg.int8_max_accuracy_drop if precision == "int8" else None
-    drop |= {"limit": drop_limit,
-             "verdict": verdict(drop["drop_points"] > drop_limit, drop["p_worse"]) if drop_limit is not None
-             else "not gated"}
-    floor = vcfg.int8_min_agreement if precision == "int8" else vcfg.fp32_min_agreement
-    agree = agreement_test(pred == ref_pred, floor)
-    agree |= {"limit": floor, "verdict": verdict(agree["agreement"] < floor, agree["p_below"])}
-    out = {"eval_rows": len(labels), "eval_drop_vs_fp32": drop, "eval_agreement_vs_fp32": agree}
-    if teacher is not None and vcfg.max_drop_vs_teacher is not None:
-        e2e = paired_drop(teacher.argmax(-1) == labels, correct)
-        e2e |= {"limit": vcfg.max_drop_vs_teacher,
-                "verdict": verdict(e2e["drop_points"] > vcfg.max_drop_vs_teacher, e2e["p_worse"])}
-        out["eval_drop_vs_teacher"] = e2e
-    return out
-
-
-_DROP_GATES = (("eval_drop_vs_fp32", "fp32 torch"), ("eval_drop_vs_teacher", "the teacher"))
-
-
-def _drop_text(s: dict, against: str) -> str:
-    lo, hi = s["ci95_points"]
-    return (f"{s['drop_points']:.2f} points vs {against} on {s['n']} eval rows ({s['accuracy'] * 100:.2f}% vs "
-            f"{s['ref_accuracy'] * 100:.2f}%, 95% CI [{lo:.2f}, {hi:.2f}], {s['b']} rows lost / {s['c']} gained, "
-            f"one-sided McNemar p={s['p_worse']:.2g})")
-
-
-def _agreement_text(s: dict) -> str:
-    lo, hi = s["ci95"]
-    return (f"{s['agreement']:.4f} on {s['n']} eval rows ({s['flips']} flipped, 95% CI [{lo:.4f}, {hi:.4f}], "
-            f"one-sided binomial p={s['p_below']:.2g} against a {1 - s['limit']:.3g} flip rate)")
-
-
-def gate_failures(row: dict, vcfg, tolerance) -> list[str]:
-    """Messages for every gate this artifact fails: 'NAME: METRIC VALUE (evidence) vs limit LIMIT'.
-
-    The label gates read the verdicts ``gate_stats`` put in the row; a missed limit that the eval rows cannot
-    confirm is not a failure but a note (``gate_notes``)."""
-    name = row["name"]
-    fails = [f"{name}: {text}" for text in _label_gate_texts(row, "fail", drop_word="accuracy drop")]
-    if vcfg.check_tolerances:
-        how = ""
-        if tolerance.get("qtol"):
-            how = (f" (qtol {tolerance['qtol']['max_abs']:g}/{tolerance['qtol']['mean_abs']:g} steps of "
-                   f"{tolerance['step']:.3g} = logit range {tolerance['logit_range']:.3g} / 255, "
-                   f"{tolerance['mode']} INT8)")
-        for metric, limit in (("max_abs_diff", tolerance["max_abs"]), ("mean_abs_diff", tolerance["mean_abs"])):
-            if limit is not None and row[metric] > limit:
-                set_by = " (validate.tolerances)" if metric[:-5] in tolerance.get("overridden", ()) else how
-                fails.append(f"{name}: {metric.replace('_', ' ')} {row[metric]:.3g} vs tolerance <= {limit:.3g}"
-                             f"{set_by}")
-    if row.get("non_builtin_ops"):
-        fails.append(f"{name}: non-builtin TFLite ops {row['non_builtin_ops']} vs limit: builtin ops only "
-                     f"(stock LiteRT on a phone cannot run them)")
-    return fails
-
-
-def gate_notes(row: dict, vcfg) -> list[str]:
-    """'inconclusive' lines: a label gate whose point estimate misses its limit on too little evidence."""
-    return [f"{row['name']}: inconclusive: {text}; fails only when p < {vcfg.significance:g}"
-            for text in _label_gate_texts(row, "inconclusive", drop_word="drop")]
-
-
-def _label_gate_texts(row: dict, verdict: str, drop_word: str) -> list[str]:
-    """The agreement and drop gates of ``row`` whose verdict is ``verdict``, each as 'WHAT VALUE (evidence) vs
-    limit LIMIT'; shared by the failures and the inconclusive notes so both read alike."""
-    texts = []
-    agree = row.get("eval_agreement_vs_fp32")
-    if agree and agree["verdict"] == verdict:
-        texts.append(f"label agreement with the fp32 torch model {_agreement_text(agree)} "
-                     f"vs limit >= {agree['limit']}")
-    for key, against in _DROP_GATES:
-        s = row.get(key)
-        if s and s["verdict"] == verdict:
-            texts.append(f"{drop_word} {_drop_text(s, against)} vs limit <= {s['limit']}")
-    return texts
-
-
-def resolved_tolerance(fmt: str, precision: str, vcfg, *, logit_range: float | None = None, mode: str | None = None,
+def resolved_tolerance(fmt: str, precision: str, vcfg, *, noise: dict | None = None, mode: str | None = None,
                        qat: bool = False) -> dict:
-    """The exporter's tolerance for this artifact, with any ``validate.tolerances.<format>-<precision>`` override.
+    """The artifact's logit tolerance, with any ``validate.tolerances.<format>-<precision>`` override.
 
-    INT8: the precision's base + the (format, mode) ``qtol`` in quantisation steps of the reference logits, a step
-    being ``logit_range / 255`` (``logit_range`` = max - min of the reference logits on the eval split); ``qat``
-    artifacts use the format's ``qat`` entry (their weights moved away from the reference's). An override sets the
-    absolute limit and wins.
+    fp32: the exporter's absolute tolerance (float noise). INT8: the format's fp32 base + the (format, mode) noise
+    budget's factors times this model's own 8-bit noise on the same rows (``noise``: ``References.noise``, the
+    max/mean |Δlogit| of torch's dynamic INT8 of the reference model), and the budget's label-agreement floor;
+    ``qat`` artifacts use the format's ``qat`` budget. An override sets the absolute limit and wins.
     """
-    from .exporters import qtol, tolerance
+    from .exporters import noise_budget, tolerance
 
     base = tolerance(fmt, precision)
     out: dict = {"max_abs": base.max_abs, "mean_abs": base.mean_abs}
     if precision == "int8":
-        if logit_range is None:
-            raise ValueError("INT8 tolerances scale with the reference logits: pass logit_range (max - min)")
-        q, step = qtol(fmt, mode, qat), float(logit_range) / 255
-        out = {"max_abs": round(base.max_abs + q.max_abs * step, 6), "mean_abs": round(base.mean_abs + q.mean_abs * step, 6),
-               "qtol": {"max_abs": q.max_abs, "mean_abs": q.mean_abs}, "mode": "qat" if qat else mode or "dynamic",
-               "logit_range": round(float(logit_range), 6), "step": round(step, 6)}
+        if noise is None:
+            raise ValueError("INT8 tolerances scale with the model's own 8-bit noise: pass noise (References.noise)")
+        budget = noise_budget(fmt, mode, qat)
+        out = {"max_abs": round(base.max_abs + budget.max_factor * noise["max_abs"], 6),
+               "mean_abs": round(base.mean_abs + budget.mean_factor * noise["mean_abs"], 6),
+               "min_agreement": budget.min_agreement,
+               "budget": {"max_factor": budget.max_factor, "mean_factor": budget.mean_factor,
+                          "tie_factor": budget.tie_factor, "min_agreement": budget.min_agreement},
+               "yardstick": {k: round(v, 6) for k, v in noise.items()},
+               "format": fmt, "mode": "qat" if qat else mode or "dynamic"}
     override = vcfg.tolerances.get(f"{fmt}-{precision}")
     for key in ("max_abs", "mean_abs"):
         if override is not None and getattr(override, key) is not None:
@@ -209,25 +159,45 @@ def resolved_tolerance(fmt: str, precision: str, vcfg, *, logit_range: float | N
     return out
 
 
-def _ci_cell(s: dict | None) -> str:
-    if not s:
+def gate_cell(verdict: dict, name: str) -> str:
+    """A drop gate's cell: the drop in points with its 95% CI and the gate's state when not pass."""
+    g = next((g for g in verdict.get("gates", []) if g["name"] == name), None)
+    if g is None:
         return "-"
-    lo, hi = s["ci95_points"]
-    mark = {"fail": " **FAIL**", "inconclusive": " (inconclusive)"}.get(s.get("verdict"), "")
-    return f"{s['drop_points']:+.2f} [{lo:+.2f}, {hi:+.2f}]{mark}"
+    lo, hi = g["evidence"]["ci95_points"]
+    mark = {"fail": " **FAIL**", "inconclusive": " (INCONCLUSIVE)"}.get(g["state"], "")
+    return f"{g['value']:+.2f} [{lo:+.2f}, {hi:+.2f}]{mark}"
 
 
 def markdown_table(rows: list[dict]) -> str:
-    lines = [("| artifact | accuracy % | agreement % | drop vs fp32, pts [95% CI] | drop vs teacher, pts [95% CI] | "
+    """Validate's table: one row per artifact, with its verdict's state (PASS, INCONCLUSIVE, FAIL)."""
+    lines = [("| artifact | run as | accuracy % | agreement % | drop vs fp32, pts [95% CI] | drop vs teacher, pts [95% CI] | "
               "max abs Δlogit (tol) | mean abs Δlogit (tol) | size MB | gates |"),
-             "|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        tol = r.get("tolerance") or {}
+        tol, verdict = r.get("tolerance") or {}, r["verdict"]
         tol_max = f" ({tol['max_abs']:.3g})" if tol.get("max_abs") is not None else ""
         tol_mean = f" ({tol['mean_abs']:.3g})" if tol.get("mean_abs") is not None else ""
-        status = "FAIL" if r["gate_failures"] else "inconclusive" if r.get("gate_notes") else "ok"
-        lines.append(f"| {r['name']} | {r['accuracy'] * 100:.2f} | {r['agreement'] * 100:.2f} | "
-                     f"{_ci_cell(r.get('eval_drop_vs_fp32'))} | {_ci_cell(r.get('eval_drop_vs_teacher'))} | "
+        lines.append(f"| {r['name']} | {r.get('regime', '-')} | {r['accuracy'] * 100:.2f} | {r['agreement'] * 100:.2f} | "
+                     f"{gate_cell(verdict, 'drop_vs_fp32')} | {gate_cell(verdict, 'drop_vs_teacher')} | "
                      f"{r['max_abs_diff']:.3g}{tol_max} | {r['mean_abs_diff']:.3g}{tol_mean} | "
-                     f"{r['size_bytes'] / 1e6:.2f} | {status} |")
+                     f"{r['size_bytes'] / 1e6:.2f} | {verdict['state'].upper()} |")
     return "\n".join(lines) + "\n"
+
+
+def judge_artifact(name: str, fmt: str, precision: str, logits: np.ndarray, reference: np.ndarray, labels, vcfg, *,
+                   noise: dict | None = None, noise_rows: np.ndarray | None = None, mode: str | None = None,
+                   qat: bool = False, teacher: np.ndarray | None = None, non_builtin_ops: list[str] | None = None,
+                   metric: str = "accuracy", label_names=(), seed: int = 0) -> tuple[dict, tuple]:
+    """What validate decides for one artifact's logits (batch 1, the runtime's regime) against the reference on the
+    same rows: (its row: comparison figures and resolved tolerance, its typed gates). For INT8, ``noise`` and
+    ``noise_rows``: the model's own 8-bit noise on these rows (``References.noise`` / ``noise_rows``)."""
+    from .validation_gates import Evidence, judge
+
+    row = {"name": name, "format": fmt, "precision": precision} | compare(logits, reference, labels)
+    row["tolerance"] = resolved_tolerance(fmt, precision, vcfg, noise=noise if precision == "int8" else None,
+                                          mode=mode, qat=qat)
+    ev = Evidence(name, fmt, precision, logits, reference, np.asarray(labels), row["tolerance"], teacher,
+                  None if non_builtin_ops is None else tuple(non_builtin_ops), metric, tuple(label_names), seed,
+                  noise_rows)
+    return row, judge(ev, vcfg)

@@ -108,6 +108,23 @@ class Standing:
     def shippable(self, accept_inconclusive: bool = False) -> bool:
         return self.problem is None and self.verdict is not None and self.verdict.shippable(accept_inconclusive)
 
+    @property
+    def shown(self) -> str:
+        """How reports name it: PASS, INCONCLUSIVE, FAIL, or STALE/NONE when no verdict stands for these bytes."""
+        if self.verdict is None:
+            return "NONE"
+        return "STALE" if self.problem else self.verdict.state.value.upper()
+
+    def to_dict(self) -> dict:
+        return {"verdict": None if self.verdict is None else self.verdict.to_dict(), "problem": self.problem,
+                "reason": None if self.reason is None else self.reason.value, "stage": self.stage, "path": self.path}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Standing":
+        v, reason = d.get("verdict"), d.get("reason")
+        return cls(None if v is None else ArtifactVerdict.from_dict(v), d.get("problem"),
+                   None if reason is None else Problem(reason), d.get("stage", ""), d.get("path", ""))
+
 
 def load_verdicts(run_dir: Path, check_disk: bool = True) -> dict[str, Standing]:
     """Every artifact a finished export/quantize stage recorded, with validate's verdict when it still describes

@@ -13,6 +13,7 @@ from export_run import export_run
 from tinyrun import cli
 
 from edgeport.pipeline.manifest import Manifest, hash_tree, hash_tree_paths
+from edgeport.verdict import Standing
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +73,10 @@ def test_every_model_and_artifact_dir_has_a_card(run):
             assert any(line.startswith("| " + " | ".join(cells) + " |") for line in table), cells
         if art["precision"] == "int8":
             assert "int8" in meta["tags"] and "INT8:" in body
-        # validate's verdict on this artifact: its own failures word for word, or "all passed"
-        failed = [f for f in report["validate_gate_failures"] if f.startswith(art["name"] + ":")]
-        assert all(f in body for f in failed) and ("Validate gates: all passed." in body) == (not failed)
+        # validate's typed verdict on this artifact: its state and every gate's message, word for word
+        standing = Standing.from_dict(report["verdicts"][art["name"]])
+        assert f"**Validate gates: {standing.shown}**" in body
+        assert all(f"- {g.state.value.upper()} {g.name}: {g.message}" in body for g in standing.verdict.gates)
 
 
 def test_cards_rerun_nothing(run):

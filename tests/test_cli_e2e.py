@@ -94,7 +94,7 @@ def test_validate_and_report_agree_with_the_models(tiny_run):
         # informative logits: each artifact's eval-split accuracy is well above the majority class, so its parity
         # and drop gates passed on a model that separates the classes, not on one constant answer
         assert _well_above(art["accuracy"], EVAL_ROWS, majority), (art["name"], art["accuracy"], majority)
-        assert art["gate_failures"] == []
+        assert art["gate_failures"] == [] and art["verdict"]["state"] == "pass", (art["name"], art["verdict"])
         if art["precision"] == "fp32":  # an exported fp32 model computes what torch computes
             assert art["agreement"] == 1.0 and art["max_abs_diff"] < 1e-3
     report = json.loads((run / "report" / "report.json").read_text())

@@ -13,7 +13,7 @@ import pytest
 
 from edgeport.config import DataConfig
 from edgeport.errors import DataError
-from edgeport.report.render import ship_choices
+from edgeport.report.render import ship_choices, ship_line
 
 
 def test_offline_hub_fails_fast_with_the_clear_message(monkeypatch):
@@ -71,7 +71,16 @@ def _ship_report() -> dict:
               for n in lat]
     return {"artifacts": arts, "latency": latency, "budget_checks": checks, "targets": ["phone"],
             "profiles": {"phone": {"format": "tflite"}},
-            "validate_gate_failures": ["tflite-bad: accuracy drop 3.1 points vs limit 1"]}
+            "validate_gate_failures": ["tflite-bad: accuracy drop 3.1 points vs limit 1"],
+            "verdicts": {a["name"]: _standing(a, "fail" if a["name"] == "tflite-bad" else "pass") for a in arts}}
+
+
+def _standing(art: dict, state: str, problem: str | None = None) -> dict:
+    """validate's verdict on the artifact as ``report.collect.verdict_rows`` serialises it."""
+    from edgeport.verdict import ArtifactVerdict, Gate, Standing, State
+
+    gate = Gate("drop_vs_fp32", State(state), message=f"accuracy drop ({state})")
+    return Standing(ArtifactVerdict(art["name"], art["path"], "0" * 64, (gate,)), problem).to_dict()
 
 
 def test_ship_rule():
@@ -80,10 +89,32 @@ def test_ship_rule():
     # rest, host evidence beats estimates and the workload figure (as budgets judge) beats the fixed one
     choice = ship_choices(report)["phone"]
     assert (choice["artifact"], choice["kind"], choice["input"], choice["p90_ms"]) == ("tflite-twin", "host", "workload", 4.0)
+    assert choice["state"] == "PASS"
     report["latency"] = [r for r in report["latency"] if r["kind"] == "estimate"]
     assert ship_choices(report)["phone"]["artifact"] == "tflite-int8"  # 3.0 ms ties tflite-twin: smaller file
     for c in report["budget_checks"]:
         c["ok"] = False
+    assert ship_choices(report) == {"phone": None}
+
+
+def test_only_a_passing_verdict_ships_unless_inconclusive_is_accepted():
+    """What to ship reads the typed verdict: INCONCLUSIVE ships only when the user accepts it, a verdict that no
+    longer stands for the bytes on disk (STALE) or a missing one never does (old behaviour: anything without a
+    failure message ships)."""
+    report = _ship_report()
+    arts = {a["name"]: a for a in report["artifacts"]}
+    report["verdicts"]["tflite-twin"] = _standing(arts["tflite-twin"], "inconclusive")
+    assert ship_choices(report)["phone"]["artifact"] == "tflite-int8"  # the twin is held back
+    accepted = ship_choices(report, accept_inconclusive=True)["phone"]
+    assert (accepted["artifact"], accepted["state"]) == ("tflite-twin", "INCONCLUSIVE")
+    assert "validate INCONCLUSIVE, accepted" in ship_line(accepted)
+    report["accept_inconclusive"] = True  # as `edgeport report --accept-inconclusive` records it
+    assert ship_choices(report)["phone"]["artifact"] == "tflite-twin"
+    report["verdicts"]["tflite-int8"] = _standing(arts["tflite-int8"], "pass", problem="bytes changed")
+    del report["verdicts"]["tflite-twin"]  # validate never judged it
+    report["accept_inconclusive"] = False
+    assert ship_choices(report)["phone"]["artifact"] == "tflite-fp32"  # the only tflite one left with a standing PASS
+    del report["verdicts"]  # a report of a run validate never judged: nothing ships
     assert ship_choices(report) == {"phone": None}
 
 

@@ -1,7 +1,7 @@
 """ExecuTorch (.pte, XNNPACK): fp32 and INT8 of a tiny BERT through the registered exporter and runner.
 
 The model is ``test_export.spread_model`` (logits that depend on the input), judged like the validate stage judges
-every artifact: the exporter's tolerance (INT8: + qtol steps of the reference logits' range) and the gates.
+every artifact: the exporter's tolerance (INT8: + the noise budget's factor x the model's own 8-bit noise) and the gates.
 The sequence length is dynamic: the same file runs 5, 32 and 77 tokens at batch 1..3 (the runner loops rows).
 Lowering is slow (~20 s per program here), so fp32 and dynamic INT8 are built once per module; static INT8
 (a calibrated option) is ``slow``.
@@ -23,9 +23,11 @@ from test_export import SEQ, Split, eval_texts, spread_model
 from edgeport import runtimes
 from edgeport.config import ValidateConfig
 from edgeport.errors import ArtifactError
-from edgeport.exporters import EXPORTERS, QuantizeRequest, make_sample, write_sidecar
-from edgeport.validation import (artifact_logits, compare, gate_failures, gate_stats, reference_logits,
+from edgeport.exporters import EXPORTERS, INT8_NOISE, QuantizeRequest, make_sample, write_sidecar
+from edgeport.validation import (References, artifact_logits, judge_artifact, reference_logits,
                                  resolved_tolerance)
+from edgeport.validation_gates import lines
+from edgeport.verdict import State
 
 LABELS = ["negative", "positive"]
 MARGIN = 0.5  # judged rows: |logit1 - logit0| of the fp32 model at least this (near-ties flip under any noise)
@@ -54,19 +56,15 @@ def built(tmp_path_factory):
                   max_seq_len=SEQ, tokenizer=tok, model=model, export_seq_len=SEQ)
     int8 = _int8(model, fp32, base / "executorch-int8", "dynamic", [])
     return {"model": model, "tok": tok, "split": split, "ref": ref[keep], "paths": {"fp32": fp32, "int8": int8},
-            "base": base}
+            "base": base, "noise": References(model, tok, split, SEQ).noise()}
 
 
 def _validate(path: Path, precision: str, built, mode: str = "dynamic") -> tuple[dict, list[str]]:
     """What the validate stage computes and gates for one artifact (default config, no teacher)."""
-    logits = artifact_logits(runtimes.load(path, threads=2), path, built["split"], SEQ, batch_size=32)
-    row = {"name": f"executorch-{precision}", "format": "executorch", "precision": precision}
-    row |= compare(logits, built["ref"], built["split"].labels)
-    vcfg = ValidateConfig()
-    row["tolerance"] = resolved_tolerance("executorch", precision, vcfg, logit_range=float(np.ptp(built["ref"])),
-                                          mode=mode)
-    row |= gate_stats(precision, logits, built["ref"], built["split"].labels, vcfg)
-    return row, gate_failures(row, vcfg, row["tolerance"])
+    logits = artifact_logits(runtimes.load(path, threads=2), path, built["split"], SEQ)
+    row, gates = judge_artifact(f"executorch-{precision}", "executorch", precision, logits, built["ref"],
+                                built["split"].labels, ValidateConfig(), noise=built["noise"], mode=mode)
+    return row | {"gates": {g.name: g for g in gates}}, lines(row["name"], gates, State.FAIL)
 
 
 def test_registered_with_a_runtime_and_config():
@@ -76,7 +74,7 @@ def test_registered_with_a_runtime_and_config():
     exporter = EXPORTERS["executorch"]
     assert exporter.suffix == ".pte" and runtimes.RUNTIMES[".pte"] == ("executorch", "executorch")
     assert exporter.dynamic_shapes and set(exporter.tolerances) == {"fp32", "int8"}
-    assert set(exporter.quantize_modes) | {"qat"} <= set(exporter.qtol)
+    assert {("executorch", m) for m in (*exporter.quantize_modes, "qat")} <= set(INT8_NOISE)
     assert "executorch" in ExportConfig().formats and QuantizeConfig().executorch == "dynamic"
     assert "static" in CALIBRATED and "dynamic" not in CALIBRATED
     ValidateConfig(tolerances={"executorch-int8": {"max_abs": 1.0}})  # a known artifact name
@@ -108,9 +106,8 @@ def test_one_file_takes_any_length_and_batch(precision, built):
             expected = built["model"](input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask)).logits
         got = runner(ids, mask)
         assert got.shape == (batch, 2) and got.dtype == np.float32
-        # INT8: the base + qtol steps of this model's logit range (the eval rows' range), as validation allows
-        tol = resolved_tolerance("executorch", precision, ValidateConfig(), mode="dynamic",
-                                 logit_range=float(np.ptp(built["ref"])) if precision == "int8" else None)
+        # INT8: the base + the budget's factor x this model's own 8-bit noise on the eval rows, as validation allows
+        tol = resolved_tolerance("executorch", precision, ValidateConfig(), mode="dynamic", noise=built["noise"])
         np.testing.assert_allclose(got, expected.numpy(), atol=tol["max_abs"], rtol=0)
 
 

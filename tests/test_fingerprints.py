@@ -41,7 +41,7 @@ def run(tmp_path_factory):
     raw = tinyrun.base_config(teacher, data, base / "runs", "fp")
     raw["distill"]["train_limit"] = 48
     raw |= {"export": {"formats": ["torchscript"]}, "quantize": {},
-            "validate": {"check_tolerances": False, "int8_max_accuracy_drop": 100.0, "fp32_min_agreement": 0.0},
+            "validate": {"check_tolerances": False, "int8_max_accuracy_drop": 100.0},
             "bench": {"targets": ["x86-laptop"], "min_seconds": 0, "runs": 3, "workload_passes": 1},
             "report": {"plots": True, "budget_gate": "off", "baseline": str(baseline)}}
     path = base / "fp.yaml"
@@ -112,9 +112,9 @@ def test_nothing_changed_nothing_runs(ws):
 
 
 def test_config_field_a_stage_reads(ws):
-    cfg = config(ws, validate__batch_size=32)
-    assert own_changes(ws, cfg) == {"validate": ["config.validate.batch_size"], "report": ["config.recorded_config"]}
-    assert plan(ws, cfg) == {"validate": "changed: config.validate.batch_size", "report": "upstream validate re-runs"}
+    cfg = config(ws, validate__significance=0.01)
+    assert own_changes(ws, cfg) == {"validate": ["config.validate.significance"], "report": ["config.recorded_config"]}
+    assert plan(ws, cfg) == {"validate": "changed: config.validate.significance", "report": "upstream validate re-runs"}
 
     cfg = config(ws, distill__temperature=3.5)
     assert own_changes(ws, cfg) == {"distill": ["config.distill.temperature"], "report": ["config.recorded_config"]}

@@ -26,8 +26,9 @@ from edgeport import runtimes
 from edgeport.config import FallbackConfig, QatConfig, ValidateConfig
 from edgeport.exporters import EXPORTERS, QuantizeRequest, make_sample
 from edgeport.quant.fallback import Judge, quantize_with_fallback
-from edgeport.validation import (artifact_logits, compare, gate_failures, gate_stats, reference_logits,
-                                 resolved_tolerance)
+from edgeport.validation import References, artifact_logits, judge_artifact, reference_logits
+from edgeport.validation_gates import lines
+from edgeport.verdict import State
 
 OUTLIER_LAYER = "bert.encoder.layer.0.output.dense"
 
@@ -68,14 +69,12 @@ def labelled(model, tok, texts) -> Split:
 
 
 def _validate(path, fmt, model, tok, split) -> tuple[dict, list[str]]:
-    ref = reference_logits(model, tok, split, SEQ)
-    row = {"name": f"{fmt}-int8", "format": fmt, "precision": "int8"}
-    logits = artifact_logits(runtimes.load(path, threads=2), path, split, SEQ, 32)
-    row |= compare(logits, ref, split.labels)
-    vcfg = ValidateConfig()
-    row |= gate_stats("int8", logits, ref, split.labels, vcfg)
-    tol = resolved_tolerance(fmt, "int8", vcfg, logit_range=float(np.ptp(ref)), mode="dynamic")
-    return row, gate_failures(row, vcfg, tol)
+    """What the validate stage decides for this INT8 artifact (default config, no teacher)."""
+    refs = References(model, tok, split, SEQ)
+    logits = artifact_logits(runtimes.load(path, threads=2), path, split, SEQ)
+    row, gates = judge_artifact(f"{fmt}-int8", fmt, "int8", logits, refs(), split.labels, ValidateConfig(),
+                                noise=refs.noise(), mode="dynamic")
+    return row, lines(row["name"], gates, State.FAIL)
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
@@ -184,4 +183,5 @@ def test_pipeline_validate_fails_then_fallback_and_qat_runs(outlier, tmp_path):
     validate = manifest["stages"]["validate"]
     assert validate["status"] == "done", third.stderr[-2000:]  # results written, then the run failed on the gate
     row = next(a for a in validate["metrics"]["artifacts"] if a["name"] == "onnx-int8")
-    assert row["eval_drop_vs_fp32"]["verdict"] == "fail" and row["tolerance"]["mode"] == "qat", row
+    gates = {g["name"]: g for g in row["verdict"]["gates"]}
+    assert gates["drop_vs_fp32"]["state"] == "fail" and row["tolerance"]["mode"] == "qat", row

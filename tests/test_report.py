@@ -59,7 +59,8 @@ def host_latency(p90: float) -> dict:
 def host_workload(p90: float) -> dict:
     """The workload ``host`` figures (short real rows: a quarter of the fixed-length time)."""
     return {"kind": "host", "input": "workload", "mean_ms": p90 / 4, "p50_ms": p90 / 4.5, "p90_ms": p90 / 3.5,
-            "p99_ms": p90 / 3, "rows": len(LENGTHS), "passes": 3, "tokens_mean": 32.0, "threads": 1}
+            "p99_ms": p90 / 3, "rows": len(LENGTHS), "passes": 3, "tokens_mean": 32.0, "threads": 1,
+            "accuracy": 0.875, "predictions_sha256": "0" * 64}
 
 
 def fake_feeds() -> list[dict]:
@@ -85,9 +86,14 @@ def bench_rows(run_dir: Path, artifacts: list[dict], targets) -> list[dict]:
     return rows
 
 
-def fake_run(run_dir: Path, targets=("host", "android-lowend")) -> Path:
+def fake_run(run_dir: Path, targets=("host", "android-lowend"), states: dict[str, str] | None = None) -> Path:
     """A run as the stages leave it: artifact directories (placeholder model files of the given sizes; the
-    estimate reads only artifact.json) and the manifest entries export, quantize and validate record."""
+    estimate reads only artifact.json) and the manifest entries export, quantize and validate record: the files'
+    sha256 as outputs and validate's typed verdict on them (``states``: artifact -> pass/inconclusive/fail; pass
+    by default)."""
+    from edgeport.pipeline.manifest import sha256_file
+    from edgeport.verdict import ArtifactVerdict, Gate, State
+
     m = Manifest(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     shapes = minilm_shapes()
@@ -105,17 +111,30 @@ def fake_run(run_dir: Path, targets=("host", "android-lowend")) -> Path:
         (directory / "artifact.json").write_text(json.dumps(meta))
         artifacts.append({"name": name, "format": fmt, "precision": precision,
                           "path": f"{stage}/{name}/{model.name}", "size_bytes": int(size)})
+    digests = {a["path"]: sha256_file(run_dir / a["path"]) for a in artifacts}
+
+    def verdict(a: dict) -> dict:
+        state = State((states or {}).get(a["name"], "pass"))
+        gate = Gate("agreement_vs_fp32", state, 0.99, 0.99, f"label agreement ({state.value})")
+        return ArtifactVerdict(a["name"], a["path"], digests[a["path"]], (gate,)).to_dict()
+
     validated = [a | {"accuracy": acc, "agreement": 0.99, "max_abs_diff": 0.1, "mean_abs_diff": 0.01,
-                      "reference_seq_len": 128, "gate_failures": []}
+                      "reference_seq_len": 128, "verdict": verdict(a),
+                      "gate_failures": [f"{a['name']}: label agreement (fail)"] if verdict(a)["state"] == "fail" else [],
+                      "gate_notes": []}
                  for a, (_, _, _, _, acc, _, _) in zip(artifacts, ARTS)]
+    outputs = lambda arts: {a["path"]: digests[a["path"]] for a in arts}  # noqa: E731
     profiles = {t.name: {"format": t.format, "kind": t.kind, "threads": t.threads,
                          "budgets": t.budgets.model_dump(mode="json")} for t in map(get_target, targets)}
     m.stages.update({
         "distill": {"status": "done", "seconds": 12.5, "metrics": {"eval_accuracy": 0.88, "params": 17000000}},
-        "export": {"status": "done", "seconds": 3.0, "metrics": {"artifacts": artifacts[1:2], "seq_len": 128}},
-        "quantize": {"status": "done", "seconds": 1.0, "metrics": {"artifacts": artifacts[::2]}},
+        "export": {"status": "done", "seconds": 3.0, "outputs": outputs(artifacts[1:2]),
+                   "metrics": {"artifacts": artifacts[1:2], "seq_len": 128}},
+        "quantize": {"status": "done", "seconds": 1.0, "outputs": outputs(artifacts[::2]),
+                     "metrics": {"artifacts": artifacts[::2]}},
         "validate": {"status": "done", "seconds": 9.0, "metrics": {
-            "artifacts": validated, "gate_failures": [], "gates": "pass",
+            "artifacts": validated, "gate_failures": [f for v in validated for f in v["gate_failures"]],
+            "gates": "pass",
             "reference": {"stage": "distill", "format": "torch", "precision": "fp32", "accuracy": 0.88}}},
         "bench": {"status": "done", "seconds": 20.0, "metrics": {
             "artifacts": len(artifacts), "targets": list(targets), "profiles": profiles,
@@ -329,8 +348,25 @@ def test_real_run_bench_estimates_each_artifact_and_target(real_run):
 def test_real_run_tflite_is_judged_at_its_own_length(real_run):
     validate = json.loads((real_run / "manifest.json").read_text())["stages"]["validate"]["metrics"]
     rows = {a["name"]: a for a in validate["artifacts"]}
-    assert rows["tflite-fp32"]["reference_seq_len"] == EXPORT_SEQ and rows["onnx-fp32"]["reference_seq_len"] == 32
+    # every artifact is judged on rows truncated where the app truncates them: the export length (data.max_seq_len 32)
+    assert rows["tflite-fp32"]["reference_seq_len"] == EXPORT_SEQ and rows["onnx-fp32"]["reference_seq_len"] == EXPORT_SEQ
     assert rows["tflite-fp32"]["max_abs_diff"] < 1e-4 and rows["tflite-fp32"]["agreement"] == 1.0
+
+
+def test_validate_judges_what_the_bench_workload_computes(real_run):
+    """Validate runs every artifact exactly as the bench workload (and the app) does: one row per call at the length
+    the runtime computes. Both record the accuracy of the logits they computed and a digest of the predicted
+    labels: the same figure and the same predictions, row for row, for every artifact."""
+    stages = json.loads((real_run / "manifest.json").read_text())["stages"]
+    validate = {a["name"]: a for a in stages["validate"]["metrics"]["artifacts"]}
+    workload = {r["artifact_name"]: r["workload"]["host"] for r in stages["bench"]["metrics"]["results"]
+                if r["target"] == "host"}
+    assert set(validate) == set(workload) and len(validate) == 4
+    for name, row in validate.items():
+        assert workload[name]["rows"] == stages["validate"]["metrics"]["eval_rows"], name
+        assert (row["accuracy"], row["predictions_sha256"]) == (workload[name]["accuracy"],
+                                                                 workload[name]["predictions_sha256"]), name
+        assert row["regime"].startswith("batch 1, ")
 
 
 def test_fake_runs_hold_what_validate_and_bench_write(real_run, tmp_path):

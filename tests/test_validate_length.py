@@ -54,13 +54,15 @@ def test_validate_stage_judges_tflite_at_its_own_length(tflite_short):
     model, tok, path, split = tflite_short
     cfg = PipelineConfig.model_validate({"data": {"max_seq_len": MAX_LEN},
                                          "bench": {"enabled": False}})
-    ctx = SimpleNamespace(cfg=cfg, run_dir=path.parents[1], task=lambda: SimpleNamespace(eval=split))
+    ctx = SimpleNamespace(cfg=cfg, run_dir=path.parents[1],
+                          task=lambda: SimpleNamespace(eval=split, label_names=["n", "p"]))
     art = {"name": "tflite-fp32", "format": "tflite", "precision": "fp32",
            "path": f"{path.parent.name}/{path.name}", "size_bytes": path.stat().st_size}
-    refs = References(model, tok, split, MAX_LEN, batch_size=16)
-    row = ValidateStage._one(ctx, art, refs, compare(refs(), refs(), split.labels)["accuracy"], 1)
-    assert row["reference_seq_len"] == STATIC
+    refs = References(model, tok, split, MAX_LEN)
+    row = ValidateStage._one(ctx, art, refs, 1)
+    assert row["reference_seq_len"] == STATIC and row["regime"] == f"batch 1, bucket of {STATIC}"
     assert row["max_abs_diff"] < 1e-4 and row["agreement"] == 1.0
+    assert row["verdict"]["state"] == "pass", row["verdict"]
 
 
 def test_tflite_is_compared_at_its_own_length(tflite_short):
@@ -69,8 +71,8 @@ def test_tflite_is_compared_at_its_own_length(tflite_short):
     assert longer > len(split.texts) // 2  # most rows are truncated by the static length
     runner = runtimes.load(path)
     assert runner.seq_len == STATIC and artifact_length(runner, MAX_LEN) == STATIC
-    refs = References(model, tok, split, MAX_LEN, batch_size=16)
-    logits = artifact_logits(runner, path, split, MAX_LEN, batch_size=16)
+    refs = References(model, tok, split, MAX_LEN)
+    logits = artifact_logits(runner, path, split, MAX_LEN)
     same = compare(logits, refs.for_runner(runner), split.labels)
     full = compare(logits, refs(), split.labels)
     print("vs reference at", STATIC, "tokens:", same, "| at", MAX_LEN, "tokens:", full)
@@ -78,3 +80,28 @@ def test_tflite_is_compared_at_its_own_length(tflite_short):
     assert full["max_abs_diff"] > 100 * max(same["max_abs_diff"], 1e-6)  # the truncation is not the converter's
     assert set(refs._by_length) == {STATIC, MAX_LEN}  # one reference pass per length, cached
     np.testing.assert_array_equal(refs(STATIC), refs.for_runner(runner))
+
+
+def test_validate_runs_each_row_alone_as_the_workload_does(tflite_short, tmp_path):
+    """Dynamic INT8 takes its activation scale per call: in a padded batch it comes from the whole batch, padding
+    included, so batching changes what is judged. Validate's logits are the bench workload's calls, one row each,
+    bit for bit, and they are not what padded batches give."""
+    from edgeport.bench.workload import encode_split
+    from edgeport.exporters import QuantizeRequest
+    from edgeport.runtimes.text import artifact_tokenizer, encode_rows
+    from edgeport.validation import run_sorted
+
+    model, tok, path, split = tflite_short
+    out = tmp_path / "torchscript-int8"
+    out.mkdir()
+    int8 = EXPORTERS["torchscript"].quantize(QuantizeRequest(model=model, fp32_path=path, out_dir=out, mode="dynamic",
+                                                            sample=make_sample(MAX_LEN, batch=2), calibration=[]))
+    write_sidecar(out, fmt="torchscript", precision="int8", model_file=int8.name, label_names=["n", "p"],
+                  seq_len=None, max_seq_len=MAX_LEN, tokenizer=tok, model=model)
+    runner = runtimes.load(int8)
+    judged = artifact_logits(runner, int8, split, MAX_LEN)
+    per_row = np.concatenate([runner(**feed) for feed in encode_split(int8, split.texts, None, MAX_LEN)])
+    np.testing.assert_array_equal(judged, per_row)
+    rows = encode_rows(artifact_tokenizer(int8), split.texts, None, MAX_LEN)
+    batched = run_sorted(lambda b: runner(**b), rows, 64, tok.pad_token_id)
+    assert np.abs(batched - per_row).max() > 1e-4  # the regimes differ: a batched validate would be seen

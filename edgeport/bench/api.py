@@ -63,7 +63,7 @@ def artifact_info(path: Path) -> dict:
 
 
 def host_latency(file: Path, threads: int, seq_len: int, memory: bool = True, workload: list | None = None,
-                 passes: int = 3, **timing) -> tuple[dict, dict | None]:
+                 passes: int = 3, labels=None, **timing) -> tuple[dict, dict | None]:
     """Load the artifact in its runtime (timed) and measure its latency here: at the fixed ``seq_len`` and, with
     ``workload`` feeds, on those rows (``bench.workload``). Peak memory is measured in a fresh process that loads
     and runs only it (this one may hold anything: a pipeline, a test session)."""
@@ -78,7 +78,7 @@ def host_latency(file: Path, threads: int, seq_len: int, memory: bool = True, wo
         fixed |= measure_peak_memory(file, threads=threads, seq_len=seq_len)
     real = None
     if workload:
-        real = measure_workload(runner, workload, passes=passes, warmup=timing.get("warmup", 10))
+        real = measure_workload(runner, workload, passes=passes, warmup=timing.get("warmup", 10), labels=labels)
         real["threads"] = threads
     return fixed, real
 
@@ -101,9 +101,10 @@ def count_artifact_work(info: dict, seq_len: int, model_dir: Path | None = None)
 
 def bench_artifact(path: Path, target, *, measure_host: bool = True, model_dir: Path | None = None,
                    device: dict | None = None, seq_len: int | None = None, workload: list | None = None,
-                   memory: bool = True, passes: int = 3, **timing) -> dict:
+                   memory: bool = True, passes: int = 3, labels=None, **timing) -> dict:
     """All the latency evidence for ``path`` on ``target`` (a ``Target``); ``device``: a parsed adb result;
-    ``workload``: batch-1 feeds of real rows (``bench.workload.encode_split``) for the workload figures.
+    ``workload``: batch-1 feeds of real rows (``bench.workload.encode_split``) for the workload figures, with their
+    ``labels`` when known (the host workload figure then carries the accuracy of the logits it computed).
     Fixed sequence length: the artifact's static one (a bucketed TFLite model: its longest bucket), else
     ``seq_len``, else the length it was exported for (its artifact.json), else the profile's."""
     info = artifact_info(Path(path))
@@ -112,7 +113,7 @@ def bench_artifact(path: Path, target, *, measure_host: bool = True, model_dir: 
     host = real = None
     if measure_host:
         host, real = host_latency(info["file"], target.threads, seq_len, memory=memory, workload=workload,
-                                  passes=passes, **timing)
+                                  passes=passes, labels=labels, **timing)
     result = {
         "artifact": str(info["file"]), "format": info["format"], "precision": info["precision"],
         "size_bytes": info["size_bytes"], "seq_len": seq_len, "seq_buckets": info["seq_buckets"],

@@ -125,9 +125,15 @@ def cmd_report(args) -> int:
 
     run_dir = Path(args.run_dir)
     out = Path(args.out) if args.out else run_dir / "report-cli"
-    report = build_report(run_dir, out, budget_gate=args.budget_gate, plots=not args.no_plots)
+    report = build_report(run_dir, out, budget_gate=args.budget_gate, plots=not args.no_plots,
+                          accept_inconclusive=args.accept_inconclusive)
     print(f"wrote {out / 'report.md'}, {out / 'report.json'}, {out / 'report.html'}"
           + "".join(f", {out / p}" for p in report["plots"]))
+    from ..report.render import overall_state, verdict_state
+
+    states = {name: verdict_state(report, name) for name in report.get("verdicts") or {}}
+    print(f"gates: {overall_state(report)}" + (f" (validate: {', '.join(f'{n} {s}' for n, s in states.items())})"
+                                              if states else ""))
     if report["gate_failures"]:
         print("gates failing in this run:\n" + "\n".join(f"  - {f}" for f in report["gate_failures"]))
     if not args.baseline:
@@ -191,4 +197,7 @@ def register(sub) -> None:
                    help="accuracy may drop at most this many points below the baseline (default 1)")
     r.add_argument("--budget-gate", choices=("off", "any", "all"), default="any")
     r.add_argument("--no-plots", action="store_true")
+    r.add_argument("--accept-inconclusive", action="store_true",
+                   help="\"what to ship\" may pick an artifact whose validate verdict is INCONCLUSIVE (a limit missed "
+                        "on too little evidence to fail); by default only PASS ships")
     r.set_defaults(fn=cmd_report)

@@ -6,7 +6,8 @@ artifact's runner exactly as an app would send it: batch 1, unpadded. The runner
 at: ONNX, TorchScript and ExecuTorch the true length, a bucketed TFLite model the smallest bucket holding the row,
 a single-length TFLite model its static length. Each row runs ``passes`` times (rows interleaved, so drift of a
 shared machine spreads over all of them) and counts with the median of its times; the figures are mean, p50 and
-p90 over rows.
+p90 over rows. Given the rows' labels, it also reports the accuracy of the logits it computed (and a digest of the
+predicted labels): validate judges every artifact through the same ``run_rows`` regime, so the two agree row for row.
 
 The estimate's workload figure is the same walk on paper: the roofline at each row's effective length (its bucket,
 or its true length for dynamic formats), then mean/p50/p90 over rows, i.e. the per-length estimates weighted by
@@ -15,6 +16,7 @@ the split's length distribution.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -25,31 +27,60 @@ from . import estimate as est
 INPUT = "workload"
 
 
-def encode_split(artifact: Path, texts: list[str], pairs: list[str] | None, max_len: int,
-                 limit: int | None = None) -> list[dict[str, np.ndarray]]:
-    """Batch-1 feeds of the split's rows (the first ``limit``), tokenised by the artifact's own tokenizer with
-    truncation at ``max_len`` and no padding; int64, every runner casts to its own input type."""
-    from ..runtimes.text import artifact_tokenizer, encode_rows
+def batch1_feeds(tokenizer, texts: list[str], pairs: list[str] | None, max_len: int) -> list[dict[str, np.ndarray]]:
+    """One feed per row, as an app sends it: batch 1, tokenised with truncation at ``max_len``, no padding (int64;
+    every runner casts to its own input type)."""
+    from ..runtimes.text import encode_rows
 
-    texts = list(texts)[:limit] if limit else list(texts)
-    pairs = (list(pairs)[:len(texts)] if pairs else None)
-    rows = encode_rows(artifact_tokenizer(Path(artifact)), texts, pairs, max_len)
+    rows = encode_rows(tokenizer, list(texts), list(pairs) if pairs else None, max_len)
     return [{k: np.asarray([v], dtype=np.int64) for k, v in r.items()} for r in rows]
 
 
-def measure_workload(runner, feeds: list[dict[str, np.ndarray]], passes: int = 3, warmup: int = 10) -> dict:
-    """Host latency over the rows: each row's median time over ``passes``, then mean/p50/p90/p99 over rows."""
+def encode_split(artifact: Path, texts: list[str], pairs: list[str] | None, max_len: int,
+                 limit: int | None = None) -> list[dict[str, np.ndarray]]:
+    """``batch1_feeds`` of the split's rows (the first ``limit``) with the artifact's own tokenizer."""
+    from ..runtimes.text import artifact_tokenizer
+
+    texts = list(texts)[:limit] if limit else list(texts)
+    pairs = (list(pairs)[:len(texts)] if pairs else None)
+    return batch1_feeds(artifact_tokenizer(Path(artifact)), texts, pairs, max_len)
+
+
+def run_rows(runner, feeds: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """The logits of every feed, one runner call each: the regime validate judges and the workload times (batch 1;
+    the runner computes at the row's true length, or at the smallest TFLite bucket holding it)."""
+    return np.concatenate([runner(**feed) for feed in feeds]).astype(np.float32)
+
+
+def outcome(logits: np.ndarray, labels) -> dict:
+    """What a set of logits decides: accuracy on ``labels`` and a digest of the predicted labels, so validate's
+    figure and the workload's can be shown to be the same predictions, row for row."""
+    pred = np.asarray(logits).argmax(-1)
+    return {"accuracy": round(float((pred == np.asarray(labels)).mean()), 6),
+            "predictions_sha256": hashlib.sha256(pred.astype(np.int64).tobytes()).hexdigest()}
+
+
+def measure_workload(runner, feeds: list[dict[str, np.ndarray]], passes: int = 3, warmup: int = 10,
+                     labels=None) -> dict:
+    """Host latency over the rows: each row's median time over ``passes``, then mean/p50/p90/p99 over rows. With
+    ``labels`` (one per feed), also the ``outcome`` of the logits the first timed pass computed."""
     for feed in feeds[:max(0, warmup)]:
         runner(**feed)
     times = np.empty((passes, len(feeds)))
+    first = []
     for p in range(passes):
         for i, feed in enumerate(feeds):
             t0 = time.perf_counter()
-            runner(**feed)
+            out = runner(**feed)
             times[p, i] = time.perf_counter() - t0
+            if p == 0:
+                first.append(out)
     per_row = np.median(times, axis=0) * 1e3
-    return {"kind": "host", "input": INPUT} | _summary(per_row) | {
+    result = {"kind": "host", "input": INPUT} | _summary(per_row) | {
         "rows": len(feeds), "passes": passes, "tokens_mean": round(float(np.mean(token_lengths(feeds))), 2)}
+    if labels is not None and first:
+        result |= outcome(np.concatenate(first), list(labels)[:len(feeds)])
+    return result
 
 
 def estimate_workload(work_at, target, precision: str, lengths: list[int], buckets: list[int] | None) -> dict:

@@ -27,17 +27,50 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
-class QTol:
-    """INT8 logit tolerance in quantisation steps of the reference logits (executorch's ``atol += scale * qtol``).
+class NoiseBudget:
+    """The INT8 limits of one (format, mode), derived from its measured quantisation noise.
 
-    A step is ``(max - min of the reference logits on the eval split) / 255``: the resolution 8 bits would give
-    those logits. The INT8 limit is the precision's base tolerance + ``qtol`` steps, so it follows the logits'
-    range (a model with logits in +-10 gets twice the absolute slack of one in +-5) and each format and mode gets
-    its own count (weight-only TFLite INT8 is far closer to fp32 than per-tensor activation quantization).
+    The yardstick is the model's own 8-bit noise on the judged rows: max and mean |Δlogit| of torch's dynamic INT8
+    of the fp32 reference against it (``validation.References.noise``; what TorchScript INT8 computes). The logit
+    tolerance is the format's fp32 base + ``max_factor`` x the yardstick's max |Δ| (and ``mean_factor`` x its
+    mean |Δ|): the factors are measured per (format, mode) with headroom, so the limit follows the model (a
+    2-layer hidden-32 BERT quantizes an order of magnitude more cleanly than a 3-layer MiniLM). ``tie_factor``: a
+    row whose reference margin is within 2 x ``tie_factor`` x the yardstick's largest |Δ| on that row is tied at
+    8-bit resolution, and its flip is reported, not counted by the agreement gate. ``min_agreement``: the floor of
+    that gate (used when ``validate.int8_min_agreement`` is null).
     """
 
-    max_abs: float
-    mean_abs: float
+    max_factor: float
+    mean_factor: float
+    tie_factor: float
+    min_agreement: float
+
+
+# (format, mode) -> budget, measured by benchmarks/int8_noise.py on the quick run's student (SST-2 selection split,
+# batch 1; benchmarks/results/int8_noise.{json,md}). Tolerance factors = 2 x the measured noise ratio (artifact /
+# yardstick), rounded up to 0.5 and kept within [1.5, 2]: 1.5 covers the ratio's spread across models (a tiny spread
+# BERT: onnx dynamic mean 1.07, tflite and executorch dynamic max 0.55-0.58, against <= 0.44 on the student); 2 caps
+# it: no INT8 artifact may be noisier than twice torch's own dynamic INT8 of the same model (the static modes, 3.4-4.9x
+# on the student, where they flip 7-17% of the labels, are held to it). torchscript dynamic is the yardstick's own
+# computation (ratio 1.00 on any model): 1.25. Tie factor 1 and floor 0.99 everywhere: the sound modes' flips all
+# but <= 1 in 344 fall in the tie band, and 2% of 872 rows flipped beyond it fails (p = 0.008). qat is not measured
+# (it needs a QAT run): the cap.
+INT8_NOISE: dict[tuple[str, str], NoiseBudget] = {
+    ("torchscript", "dynamic"): NoiseBudget(1.25, 1.25, 1.0, 0.99),
+    ("torchscript", "qat"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
+    ("onnx", "dynamic"): NoiseBudget(1.5, 1.5, 1.0, 0.99),
+    ("onnx", "static"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
+    ("onnx", "static_linear"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
+    ("onnx", "nncf"): NoiseBudget(1.5, 1.5, 1.0, 0.99),
+    ("onnx", "nncf_accuracy"): NoiseBudget(1.5, 1.5, 1.0, 0.99),
+    ("onnx", "qat"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
+    ("tflite", "dynamic"): NoiseBudget(1.5, 1.5, 1.0, 0.99),
+    ("tflite", "full_integer"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
+    ("tflite", "qat"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
+    ("executorch", "dynamic"): NoiseBudget(1.5, 1.5, 1.0, 0.99),
+    ("executorch", "static"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
+    ("executorch", "qat"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
+}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import require
-from .base import QTol, QuantizeRequest, Tolerance, logits_only, model_inputs, refuse_unsupported
+from .base import QuantizeRequest, Tolerance, logits_only, model_inputs, refuse_unsupported
 
 
 class OnnxExporter:
@@ -24,13 +24,8 @@ class OnnxExporter:
     opset = 18
     quantize_modes = ("dynamic", "static", "static_linear", "nncf", "nncf_accuracy")
     # fp32: ORT fuses attention/LayerNorm differently from torch, so float error is larger than TorchScript's.
-    # INT8 = that base + ``qtol`` steps of the reference logits' range / 255 (QTol), per mode. Default SST-2 run:
-    # dynamic max |Δ| 0.647 = ~20 steps. Naive static QDQ (every op) is the lossiest; "qat": the QAT weights differ
-    # from the reference model's, so their INT8 drifts further from it.
+    # INT8 = that base + the measured noise budget of (onnx, mode) in quantisation steps (``base.INT8_NOISE``).
     tolerances = {"fp32": Tolerance(max_abs=1e-3, mean_abs=1e-4), "int8": Tolerance(max_abs=1e-3, mean_abs=1e-4)}
-    qtol = {"dynamic": QTol(max_abs=64, mean_abs=16), "static": QTol(max_abs=96, mean_abs=24),
-            "static_linear": QTol(max_abs=64, mean_abs=16), "nncf": QTol(max_abs=64, mean_abs=16),
-            "nncf_accuracy": QTol(max_abs=64, mean_abs=16), "qat": QTol(max_abs=128, mean_abs=32)}
 
     def export(self, model, sample: dict, out_dir: Path) -> Path:
         import torch

@@ -30,7 +30,7 @@ import logging
 from pathlib import Path
 
 from ..errors import ArtifactError, require
-from .base import QTol, QuantizeRequest, Tolerance, logits_only, model_inputs, refuse_unsupported
+from .base import QuantizeRequest, Tolerance, logits_only, model_inputs, refuse_unsupported
 
 SIGNATURE = "serving_default"
 
@@ -40,12 +40,10 @@ class TFLiteExporter:
     suffix = ".tflite"
     dynamic_shapes = False
     quantize_modes = ("dynamic", "full_integer")
-    # INT8 = the fp32 base + ``qtol`` steps of the reference logits' range / 255 (QTol), per mode. ``dynamic``
-    # (dynamic_wi8_afp32) quantizes weights only: the closest to fp32 (default SST-2 run: max |Δ| 0.158 = ~5
-    # steps). ``full_integer`` quantizes every activation and the int8 output itself.
+    # INT8 = the fp32 base + the measured noise budget of (tflite, mode) in quantisation steps (``base.INT8_NOISE``).
+    # ``dynamic`` (dynamic_wi8_afp32) quantizes weights only: the closest to fp32. ``full_integer`` quantizes every
+    # activation and the int8 output itself.
     tolerances = {"fp32": Tolerance(max_abs=1e-3, mean_abs=1e-4), "int8": Tolerance(max_abs=1e-3, mean_abs=1e-4)}
-    qtol = {"dynamic": QTol(max_abs=32, mean_abs=8), "full_integer": QTol(max_abs=64, mean_abs=16),
-            "qat": QTol(max_abs=128, mean_abs=32)}
 
     def export(self, model, sample: dict, out_dir: Path, buckets: list[int] | None = None) -> Path:
         """``model.tflite`` with one signature per length in ``buckets`` (default: the ``seq_buckets`` of an

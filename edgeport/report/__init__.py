@@ -18,8 +18,11 @@ __all__ = ["build_report", "compare", "comparison_markdown", "failed", "failure_
            "write_step_summary"]
 
 
-def build_report(run_dir: Path, out: Path, *, budget_gate: str = "any", plots: bool = True) -> dict:
+def build_report(run_dir: Path, out: Path, *, budget_gate: str = "any", plots: bool = True,
+                 accept_inconclusive: bool = False) -> dict:
+    """``accept_inconclusive``: "what to ship" may pick an artifact whose validate verdict is INCONCLUSIVE."""
     report = collect(Path(run_dir))  # first: a wrong RUN_DIR must fail before anything is created in it
+    report["accept_inconclusive"] = accept_inconclusive
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report["budget_gate"] = budget_gate

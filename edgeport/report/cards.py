@@ -303,11 +303,25 @@ def _artifact_metrics_md(report: dict, row: dict) -> str:
     if teacher and teacher.get("eval_accuracy") is not None:
         lines.append(f"\nThe fp32 teacher (torch) scores {_pct(teacher['eval_accuracy'])} % on the same split: "
                      f"{_points(row['accuracy'] - teacher['eval_accuracy'])} points.")
-    # validate's verdict on this artifact, word for word (its failures are what make a run exit 1)
-    failed = [f for f in report.get("validate_gate_failures") or [] if f.startswith(f"{row['name']}:")]
-    lines.append("\n**Validate gates: FAIL**\n\n" + "\n".join(f"- {f}" for f in failed) if failed
-                 else "\nValidate gates: all passed.")
+    lines.append(_verdict_md(report, row["name"]))
     return "\n".join(lines) + "\n" + _split_note(report)
+
+
+def _verdict_md(report: dict, name: str) -> str:
+    """Validate's typed verdict on this artifact's bytes: its state and every gate, as decided (``verdict``)."""
+    from ..verdict import Standing
+
+    d = (report.get("verdicts") or {}).get(name)
+    if not d:
+        return "\n**Validate gates: NONE** (validate did not judge this artifact)."
+    standing = Standing.from_dict(d)
+    head = f"\n**Validate gates: {standing.shown}**"
+    if standing.problem:
+        head += f" ({standing.problem})"
+    elif standing.shown == "INCONCLUSIVE":
+        head += (" (a limit missed on too little evidence to fail; not shipped without `--accept-inconclusive`)")
+    gates = standing.verdict.gates if standing.verdict else ()
+    return head + "\n\n" + "\n".join(f"- {g.state.value.upper()} {g.name}: {g.message}" for g in gates)
 
 
 def _split_note(report: dict) -> str:

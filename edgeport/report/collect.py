@@ -2,7 +2,8 @@
 
 Reads: every stage's status/timing/metrics; the artifacts listed by the export/quantize stages; the validate
 stage's per-artifact results (accuracy, agreement, max |dlogit|, size), joined to an artifact only when its verdict
-was taken on the bytes the manifest records now (``artifact_rows``), and its ``gate_failures``; the bench
+was taken on the bytes the manifest records now (``artifact_rows``), its ``gate_failures`` and each artifact's
+typed verdict as it stands for the bytes on disk (``verdicts``, from ``verdict.load_verdicts``); the bench
 stage's rows (one per artifact x target, in ``edgeport.bench.bench_artifact``'s format: fixed-length and
 workload latency of each kind, budgets already judged) and the profiles it judged them with. The report
 measures and estimates nothing. Key spellings vary a little between stages, so each figure is looked up under
@@ -159,11 +160,20 @@ def collect(run_dir: Path) -> dict:
         "stages": stage_rows(manifest), "artifacts": artifacts,
         "latency": latency_rows(bench, artifacts), "budget_checks": budget_checks(bench),
         "validate_gate_failures": list(validate.get("gate_failures") or []), "targets": targets,
+        "verdicts": verdict_rows(Path(run_dir)),
         "profiles": profiles(manifest), "workload_split": (manifest.entry("bench") or {}).get("metrics", {}).get(
             "workload_split"),
         "models": model_rows(manifest), "eval_split": _eval_split(manifest), "explain": explain_summary(manifest),
         "metric": task_metric(manifest),
     }
+
+
+def verdict_rows(run_dir: Path) -> dict[str, dict]:
+    """Per artifact, validate's typed verdict as it stands for the bytes on disk now (``verdict.load_verdicts``),
+    serialised (``Standing.to_dict``): every reader (what to ship, cards, tables) decides on its state."""
+    from ..verdict import load_verdicts
+
+    return {name: standing.to_dict() for name, standing in load_verdicts(run_dir).items()}
 
 
 def task_metric(manifest: Manifest) -> dict:

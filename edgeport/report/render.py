@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..verdict import Standing
+
 KIND_NOTE = {
     "host": "measured on this machine in the artifact's own runtime (batch 1, the profile's seq len and threads); "
             "peak memory is the RSS high-water mark of a fresh process that loads and runs only the artifact",
@@ -36,28 +38,37 @@ def markdown(report: dict) -> str:
     return "\n".join(p for p in parts if p)
 
 
-SHIP_RULE = ("an artifact that fails no validate gate and meets every budget of the target (size, p90 latency, peak "
-             "memory); among those, the target's preferred format first, then the lowest p90 latency of the strongest "
-             "evidence the target has (device > host > estimate; never compared across kinds; the workload figure "
-             "where measured, as the budgets use), then the smaller file")
-SHIP_RULE_SHORT = ("passes every gate and budget; then the target's format, the lowest p90 latency, the smallest file; "
-                   "the full rule is in report.md")
+SHIP_RULE = ("an artifact whose validate verdict is PASS for the bytes on disk (INCONCLUSIVE too only with "
+             "--accept-inconclusive) and that meets every budget of the target (size, p90 latency, peak memory); among "
+             "those, the target's preferred format first, then the lowest p90 latency of the strongest evidence the "
+             "target has (device > host > estimate; never compared across kinds; the workload figure where measured, "
+             "as the budgets use), then the smaller file")
+SHIP_RULE_SHORT = ("validate verdict PASS and every budget met; then the target's format, the lowest p90 latency, the "
+                   "smallest file; the full rule is in report.md")
 LATENCY_KINDS = ("device", "host", "estimate")  # strongest evidence first
 
 
-def ship_choices(report: dict) -> dict[str, dict | None]:
-    """Per target in ``report["targets"]``, the artifact to ship by ``SHIP_RULE`` (None: no artifact passes).
+def shippable(report: dict, accept_inconclusive: bool | None = None) -> dict[str, Standing]:
+    """The artifacts whose validate verdict stands for their bytes and is PASS (or INCONCLUSIVE, accepted).
+    ``accept_inconclusive`` None: as the report was built (``--accept-inconclusive``)."""
+    accept = report.get("accept_inconclusive", False) if accept_inconclusive is None else accept_inconclusive
+    standings = {n: Standing.from_dict(d) for n, d in (report.get("verdicts") or {}).items()}
+    return {n: s for n, s in standings.items() if s.shippable(accept)}
 
-    Each choice: {artifact, path, format, precision, accuracy, size_bytes, p90_ms, kind, preferred_format}."""
+
+def ship_choices(report: dict, accept_inconclusive: bool | None = None) -> dict[str, dict | None]:
+    """Per target in ``report["targets"]``, the artifact to ship by ``SHIP_RULE`` (None: no artifact qualifies).
+
+    Each choice: {artifact, path, format, precision, accuracy, size_bytes, p90_ms, kind, preferred_format, state}."""
     arts = {a["name"]: a for a in report.get("artifacts") or []}
-    failed = {n for n in arts for f in report.get("validate_gate_failures") or [] if str(f).startswith(f"{n}:")}
+    judged = shippable(report, accept_inconclusive)
     choices: dict[str, dict | None] = {}
     for target in report.get("targets") or []:
         checks: dict[str, list[dict]] = {}
         for c in report.get("budget_checks") or []:
             if c.get("target") == target:
                 checks.setdefault(c["artifact"], []).append(c)
-        passing = [n for n in arts if n not in failed and checks.get(n) and all(c["ok"] for c in checks[n])]
+        passing = [n for n in arts if n in judged and checks.get(n) and all(c["ok"] for c in checks[n])]
         rows = [r for r in report.get("latency") or [] if r.get("target") == target and r.get("p90_ms") is not None]
         kind = next((k for k in LATENCY_KINDS if any(r["kind"] == k and r["artifact"] in passing for r in rows)), None)
         # the workload figure (what the budgets judge) where the bench stage measured one, else the fixed-length one
@@ -75,7 +86,7 @@ def ship_choices(report: dict) -> dict[str, dict | None]:
                            "precision": a.get("precision"), "accuracy": a.get("accuracy"),
                            "size_bytes": a.get("size_bytes"), "p90_ms": p90.get(a["name"]),
                            "kind": kind if a["name"] in p90 else None, "input": inputs.get(a["name"]),
-                           "preferred_format": preferred}
+                           "preferred_format": preferred, "state": judged[a["name"]].shown}
     return choices
 
 
@@ -96,10 +107,12 @@ def _preferred_format(report: dict, target: str) -> str | None:
 def ship_line(choice: dict | None) -> str:
     """One line per target, for report.md and the end-of-run summary."""
     if choice is None:
-        return "none: no artifact passes every gate and budget (or none was benchmarked for this target)"
+        return ("none: no artifact has a PASS verdict and meets every budget (or none was benchmarked for this "
+                "target)")
     lat = (f"p90 {_fmt(choice['p90_ms'])} ms ({choice['kind']}, {choice.get('input') or 'fixed'})"
            if choice.get("p90_ms") is not None else "no latency")
-    return (f"{choice['path'] or choice['artifact']} ({choice['format']} {choice['precision']}, accuracy "
+    state = f"validate {choice.get('state') or '-'}" + (", accepted" if choice.get("state") == "INCONCLUSIVE" else "")
+    return (f"{choice['path'] or choice['artifact']} ({choice['format']} {choice['precision']}, {state}, accuracy "
             f"{_pct(choice['accuracy'])}%, {lat}, {_fmt(choice['size_bytes'], 2, 1e-6)} MB)")
 
 
@@ -108,6 +121,11 @@ def _ship(report: dict) -> str:
         return ""
     lines = ["## What to ship\n", f"Per target: {SHIP_RULE}.\n", "| target | artifact to ship |", "|---|---|"]
     lines += [f"| {t} | {ship_line(c)} |" for t, c in ship_choices(report).items()]
+    held = [n for n, d in (report.get("verdicts") or {}).items()
+            if Standing.from_dict(d).shown == "INCONCLUSIVE" and not report.get("accept_inconclusive")]
+    if held:
+        lines.append(f"\nNot considered, validate INCONCLUSIVE: {', '.join(held)} (`--accept-inconclusive` on "
+                     f"`edgeport run` or `edgeport report` considers them; read their gates below first).")
     return "\n".join(lines) + "\n"
 
 
@@ -172,14 +190,15 @@ def _artifacts(report: dict) -> str:
     host = {r["artifact"]: r for r in _pivot(report) if r["target"] == "host" and r["kind"] == "host"}
     lines = ["## Artifacts\n", _split_note(report), "| artifact | format | precision | size MB | "
              + (f"{metric['title']} {'x100' if metric['name'] == 'mcc' else '%'} | " if extra else "") + "accuracy % | agreement % | max abs dlogit "
-             "| host p50 ms, fixed length | host p50 ms, workload |", "|---" * (10 if extra else 9) + "|"]
+             "| validate | host p50 ms, fixed length | host p50 ms, workload |", "|---" * (11 if extra else 10) + "|"]
     for a in report["artifacts"]:
         h = host.get(a["name"]) or {}
         fixed, real = h.get("fixed") or {}, h.get("workload") or {}
         value = f"{_pct(a.get('metric_value'))} | " if extra else ""
         lines.append(f"| {a['name']} | {a['format'] or '-'} | {a['precision'] or '-'} | "
                      f"{_fmt(a['size_bytes'], 2, 1e-6)} | {value}{_pct(a['accuracy'])} | {_pct(a['agreement'])} | "
-                     f"{_fmt(a['max_abs_diff'], 4)} | {_fmt(fixed.get('p50_ms'))} | {_fmt(real.get('p50_ms'))} |")
+                     f"{_fmt(a['max_abs_diff'], 4)} | {verdict_state(report, a['name'])} | {_fmt(fixed.get('p50_ms'))} | "
+                     f"{_fmt(real.get('p50_ms'))} |")
     return "\n".join(lines) + "\n"
 
 
@@ -215,12 +234,42 @@ def _latency(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def verdict_state(report: dict, name: str) -> str:
+    """The artifact's validate state as reports show it (``Standing.shown``); '-' when validate never saw it."""
+    d = (report.get("verdicts") or {}).get(name)
+    return Standing.from_dict(d).shown if d else "-"
+
+
+def overall_state(report: dict) -> str:
+    """FAIL when any gate failed (validate or budget), else INCONCLUSIVE when a verdict is, else PASS."""
+    if report["gate_failures"]:
+        return "FAIL"
+    shown = {Standing.from_dict(d).shown for d in (report.get("verdicts") or {}).values()}
+    return "INCONCLUSIVE" if "INCONCLUSIVE" in shown else "PASS"
+
+
+def _verdicts(report: dict) -> list[str]:
+    """Validate's verdict per artifact: its state and every gate that did not pass, or why no verdict stands."""
+    rows = []
+    for name, d in (report.get("verdicts") or {}).items():
+        standing = Standing.from_dict(d)
+        gates = [g for g in (standing.verdict.gates if standing.verdict else ()) if g.state.value != "pass"]
+        why = "; ".join(f"{g.state.value.upper()} {g.name}: {g.message}" for g in gates)
+        rows.append(f"| {name} | {standing.shown} | {standing.problem or why or 'every gate passed'} |")
+    if not rows:
+        return []
+    return ["", "Validate verdicts (the eval split, every artifact one row per call as it ships; "
+            "INCONCLUSIVE: a limit missed on too little evidence to fail, not shipped without "
+            "`--accept-inconclusive`):", "", "| artifact | validate | gates not passed |", "|---|---|---|", *rows]
+
+
 def _gates(report: dict) -> str:
     lines = ["## Gates\n"]
     failed = report["gate_failures"]
-    lines.append(f"**{'FAIL' if failed else 'PASS'}**: {len(failed)} gate failure(s); budget policy "
+    lines.append(f"**{overall_state(report)}**: {len(failed)} gate failure(s); budget policy "
                  f"`{report['budget_gate']}`.\n")
     lines += [f"- FAIL: {f}" for f in failed]
+    lines += _verdicts(report)
     if report["gates"]:
         lines += ["", "| result | target | artifact | metric | value | limit | evidence | gated |", "|---|---|---|---|---|---|---|---|"]
         for g in sorted(report["gates"], key=lambda g: (g["ok"], g["target"], g["artifact"])):

@@ -89,6 +89,7 @@ class BenchStage:
                       flush=True)
                 row = bench_artifact(path, target, measure_host=here, seq_len=cfg.seq_len,
                                      workload=feeds, memory=b.memory, passes=b.workload_passes,
+                                     labels=split.labels[:len(feeds)] if feeds else None,
                                      warmup=b.warmup, runs=b.runs, min_seconds=b.min_seconds)
                 row |= {"artifact": art["path"], "artifact_name": art["name"]}
                 if row["workload"]:
@@ -110,11 +111,12 @@ class BenchStage:
     @staticmethod
     def _table(rows: list[dict]) -> str:
         """Host rows: fixed-length and workload figures side by side (the estimates are in the report)."""
-        lines = ["", "| artifact | size MB | fixed p50 ms (seq) | workload mean ms | workload p50 ms | workload p90 ms |",
-                 "|---|---|---|---|---|---|"]
+        lines = ["", "| artifact | size MB | fixed p50 ms (seq) | workload mean ms | workload p50 ms | workload p90 ms | "
+                 "workload accuracy % |", "|---|---|---|---|---|---|---|"]
         for r in (r for r in rows if r.get("host")):
             real = (r.get("workload") or {}).get("host") or {}
             cell = lambda k: f"{real[k]:.3f}" if k in real else "-"  # noqa: E731
+            acc = f"{real['accuracy'] * 100:.2f}" if "accuracy" in real else "-"  # of the logits it computed
             lines.append(f"| {r['artifact_name']} | {r['size_bytes'] / 1e6:.2f} | {r['host']['p50_ms']:.3f} "
-                         f"({r['host']['seq_len']}) | {cell('mean_ms')} | {cell('p50_ms')} | {cell('p90_ms')} |")
+                         f"({r['host']['seq_len']}) | {cell('mean_ms')} | {cell('p50_ms')} | {cell('p90_ms')} | {acc} |")
         return "\n".join(lines) + "\n" if len(lines) > 3 else ""

@@ -49,7 +49,8 @@ class ReportStage:
         from ..report import build_report, compare, comparison_markdown, failed, failure_messages, load_report_json
 
         cfg = ctx.cfg.report
-        report = build_report(ctx.run_dir, ctx.out, budget_gate=cfg.budget_gate, plots=cfg.plots)
+        report = build_report(ctx.run_dir, ctx.out, budget_gate=cfg.budget_gate, plots=cfg.plots,
+                              accept_inconclusive=cfg.accept_inconclusive)
         from ..report.cards import write_docs
 
         write_docs(ctx.run_dir, ctx.out, report)  # report.html beside report.md; a model card in every model dir

@@ -1,14 +1,14 @@
-"""Validate stage: every exported/quantized artifact on the full evaluation split, gated by the config.
+"""Validate stage: every exported/quantized artifact on the full evaluation split, in the regime that ships.
 
-The reference for every artifact, fp32 and INT8, is the fp32 torch model of the model stage (the student).
-Results go to ``validate/results.json`` and ``results.md`` and into the stage metrics; failed gates are listed
-under ``gate_failures`` and fail the run after everything is written (the runner collects them).
-
-The drop gates judge the task metric (``data.metric``). Accuracy: paired McNemar evidence
-(``validation.gate_stats``). F1, macro-F1, MCC (not sums over rows, so no McNemar table): the same rows, a paired
-bootstrap 95% interval of the drop and a one-sided paired approximate randomisation p (``stats.metric_drop``,
-seeded with ``run.seed``), the same verdict rule (fail only when the limit is missed and p < significance); the
-accuracy evidence stays beside it, ungated (``eval_accuracy_drop_vs_*``). Agreement gates stay label agreement.
+The reference for every artifact, fp32 and INT8, is the fp32 torch model of the model stage (the student). Every
+artifact and the reference run one row per call at the length the runtime computes (``validation``: the same
+``bench.workload.run_rows`` the bench stage times), rows truncated at the export length as the app truncates them.
+Each artifact gets a typed verdict (``verdict.ArtifactVerdict``: one ``Gate`` per check, pass / inconclusive /
+fail, tied to the sha256 of the judged file), decided by ``validation_gates``. Results go to
+``validate/results.json`` and ``results.md`` and into the stage metrics (each row's ``verdict``); the failed gates'
+messages are listed under ``gate_failures`` (derived from the verdicts) and fail the run after everything is
+written (the runner collects them). Inconclusive gates do not fail the run; they are listed under ``gate_notes``
+and shown as INCONCLUSIVE wherever a verdict is shown.
 """
 
 from __future__ import annotations
@@ -29,10 +29,16 @@ if TYPE_CHECKING:
 class ValidateSettings:
     validate: ValidateConfig
     data: DataSpec
+    max_len: int  # validate_length: rows are truncated where the app truncates them
     seed: int  # the selection split's carving, and the randomisation tests of the non-accuracy metrics
     threads: int | None  # run.threads: the runtimes and the torch reference compute with it
     source_stage: str  # the fp32 torch model every artifact is compared with (prune, distill or teacher)
     libs: fp.Libraries
+
+
+def validate_length(cfg) -> int:
+    """Tokens a row may have: the app truncates at the export length (the bench workload does the same)."""
+    return min(cfg.data.max_seq_len, cfg.export_seq_len())
 
 
 class ValidateStage:
@@ -54,8 +60,8 @@ class ValidateStage:
 
     def configure(self, cfg) -> ValidateSettings:
         # the runtimes of the exported formats judge here; latency is the bench stage's
-        return ValidateSettings(validate=cfg.validate, data=cfg.data.spec(), seed=cfg.run.seed,
-                                threads=cfg.run.threads, source_stage=model_stage(cfg),
+        return ValidateSettings(validate=cfg.validate, data=cfg.data.spec(), max_len=validate_length(cfg),
+                                seed=cfg.run.seed, threads=cfg.run.threads, source_stage=model_stage(cfg),
                                 libs=fp.libraries("model", *(f"runtime.{f}" for f in cfg.export.formats)))
 
     def run(self, ctx) -> dict:
@@ -67,25 +73,22 @@ class ValidateStage:
         cfg, split = ctx.cfg, ctx.task().eval
         threads = torch.get_num_threads()
         model_dir = ctx.inputs["model"]
-        # per tokenisation length: an artifact static at a shorter length is compared with the reference there
-        ref = References(load_classifier(model_dir), load_tokenizer(model_dir), split,
-                         cfg.data.max_seq_len, cfg.validate.batch_size)
+        # per truncation length: an artifact whose longest TFLite bucket is shorter is compared with the reference there
+        ref = References(load_classifier(model_dir), load_tokenizer(model_dir), split, cfg.max_len)
         ref_acc = compare(ref(), ref(), split.labels)["accuracy"]
         teacher = self._teacher_logits(ctx, ref)
         artifacts = [a for role in ("export", "quantize") if role in ctx.inputs
                      for a in ctx.input_metrics(role).get("artifacts", [])]
         try:
-            rows = [self._one(ctx, a, ref, ref_acc, threads, teacher=teacher) for a in artifacts]
+            rows = [self._one(ctx, a, ref, threads, teacher=teacher) for a in artifacts]
         finally:
             torch.set_num_threads(threads)  # the TorchScript runner sets the process-wide pool
-        for row in rows:
-            row["verdict"] = _verdict(ctx.run_dir, row).to_dict()
         return self._finish(ctx, rows, ref_acc, len(split), teacher, ref())
 
     @staticmethod
     def _teacher_logits(ctx, refs):
-        """The teacher's fp32 torch logits on the eval split (its own tokenizer, ``data.max_seq_len``): what the
-        end-to-end gate compares every artifact with, row by row. None when that gate is off."""
+        """The teacher's fp32 torch logits on the eval split (its own tokenizer, one row per call, truncated where
+        the artifacts are): what the end-to-end gate compares every artifact with, row by row. None when off."""
         if "teacher" not in ctx.inputs or ctx.cfg.validate.max_drop_vs_teacher is None:
             return None
         if ctx.inputs["teacher"] == ctx.inputs["model"]:
@@ -95,62 +98,47 @@ class ValidateStage:
 
         tdir = ctx.inputs["teacher"]
         print("  teacher on the eval split (end-to-end gate) ...", flush=True)
-        return reference_logits(load_classifier(tdir), load_tokenizer(tdir), ctx.task().eval,
-                                ctx.cfg.data.max_seq_len, ctx.cfg.validate.batch_size)
+        return reference_logits(load_classifier(tdir), load_tokenizer(tdir), ctx.task().eval, refs.max_len)
 
     @staticmethod
-    def _one(ctx, art: dict, refs, ref_acc: float, eval_threads: int, teacher=None) -> dict:
+    def _one(ctx, art: dict, refs, eval_threads: int, teacher=None) -> dict:
+        """One artifact: its logits at batch 1, the comparison with the reference, its gates and verdict."""
         from .. import runtimes
         from ..exporters import non_builtin_ops, tflite_ops
-        from ..validation import (artifact_length, artifact_logits, compare, gate_failures, gate_notes, gate_stats,
-                                  resolved_tolerance)
+        from ..validation import artifact_length, artifact_logits, compare, judge_artifact
 
-        cfg, vcfg = ctx.cfg, ctx.cfg.validate
-        path = ctx.run_dir / art["path"]
+        path, task, metric = ctx.run_dir / art["path"], ctx.task(), ctx.cfg.data.metric
         print(f"  validating {art['name']} ...", flush=True)
         runner = runtimes.load(path, threads=eval_threads)
-        logits = artifact_logits(runner, path, ctx.task().eval, cfg.data.max_seq_len, vcfg.batch_size)
-        # the reference on the same tokenisation (a TFLite model's static length truncates rows)
-        length = artifact_length(runner, cfg.data.max_seq_len)
-        ref = refs(length)
-        row = dict(art) | compare(logits, ref, ctx.task().eval.labels) | {"reference_seq_len": length}
+        logits = artifact_logits(runner, path, task.eval, refs.max_len)
+        length = artifact_length(runner, refs.max_len)  # rows truncated as this artifact's longest input
+        ref, meta = refs(length), runtimes.artifact_meta(path)  # meta: INT8 mode and QAT (the noise budget's key)
+        ops = non_builtin_ops(path) if art["format"] == "tflite" else None
+        int8 = art["precision"] == "int8"  # its tolerance scales with this model's own 8-bit noise on these rows
+        measured, gates = judge_artifact(
+            art["name"], art["format"], art["precision"], logits, ref, task.eval.labels, ctx.cfg.validate,
+            noise=refs.noise(length) if int8 else None, noise_rows=refs.noise_rows(length) if int8 else None,
+            mode=meta.get("quantization"), qat=bool(meta.get("qat")),
+            teacher=teacher, non_builtin_ops=ops, metric=metric, label_names=task.label_names, seed=ctx.cfg.seed)
+        row = dict(art) | measured | {"reference_seq_len": length, "regime": regime(runner)}
         if length != refs.max_len:
-            ref_acc = compare(ref, ref, ctx.task().eval.labels)["accuracy"]
-            row["reference_accuracy"] = ref_acc
-        meta = runtimes.artifact_meta(path)  # INT8 mode and QAT: the tolerance is per (format, mode)
-        row["tolerance"] = resolved_tolerance(art["format"], art["precision"], vcfg,
-                                              logit_range=float(ref.max() - ref.min()), mode=meta.get("quantization"),
-                                              qat=bool(meta.get("qat")))
-        if art["format"] == "tflite":
-            row["ops"] = tflite_ops(path)
-            row["non_builtin_ops"] = non_builtin_ops(path)
-        row |= gate_stats(art["precision"], logits, ref, ctx.task().eval.labels, vcfg, teacher)
-        task, metric = ctx.task(), cfg.data.metric
-        if metric == "accuracy":
-            row["gate_failures"] = gate_failures(row, vcfg, row["tolerance"])
-            row["gate_notes"] = gate_notes(row, vcfg)
-            return row
-        metric_gates(row, metric, logits, ref, teacher, task.eval.labels, task.label_names, vcfg, cfg.seed)
-        # validation's texts describe McNemar evidence: it writes the agreement/tolerance/op gates, the metric drops
-        # are written here
-        others = {k: v for k, v in row.items() if k not in _DROP_KEYS}
-        row["gate_failures"] = gate_failures(others, vcfg, row["tolerance"]) + metric_gate_texts(row, "fail", vcfg)
-        row["gate_notes"] = gate_notes(others, vcfg) + metric_gate_texts(row, "inconclusive", vcfg)
-        return row
+            row["reference_accuracy"] = compare(ref, ref, task.eval.labels)["accuracy"]
+        if ops is not None:
+            row["ops"], row["non_builtin_ops"] = tflite_ops(path), ops
+        if metric != "accuracy":
+            from ..stats import metric_value
+
+            row[metric] = row[f"eval_{metric}"] = metric_value(metric, task.eval.labels, logits.argmax(-1),
+                                                               len(task.label_names))
+        return row | verdict_fields(ctx.run_dir, row, gates)
 
     def _finish(self, ctx, rows: list[dict], ref_acc: float, n: int, teacher=None, ref=None) -> dict:
         from ..validation import compare, markdown_table
+        from ..verdict import State, worst
 
         failures = [f for r in rows for f in r["gate_failures"]]
-        notes = [f for r in rows for f in r.get("gate_notes", [])]
-        vcfg = ctx.cfg.validate
-        gates = {"fp32_min_agreement": vcfg.fp32_min_agreement, "int8_max_accuracy_drop": vcfg.int8_max_accuracy_drop,
-                 "int8_min_agreement": vcfg.int8_min_agreement, "max_drop_vs_teacher": vcfg.max_drop_vs_teacher,
-                 "significance": vcfg.significance, "check_tolerances": vcfg.check_tolerances,
-                 "decision": "a label gate whose point estimate misses its limit fails when the one-sided exact test "
-                             "on the eval rows (McNemar for drops, binomial for agreement) gives p < significance; "
-                             "else it is inconclusive (noted, not failed)"}
-        task, metric = ctx.task(), ctx.cfg.data.metric
+        notes = [f for r in rows for f in r["gate_notes"]]
+        vcfg, task, metric = ctx.cfg.validate, ctx.task(), ctx.cfg.data.metric
         labels = task.eval.labels
         teacher_acc = None if teacher is None else compare(teacher, teacher, labels)["accuracy"]
         reference = {"stage": ctx.cfg.source_stage, "format": "torch", "precision": "fp32",
@@ -159,124 +147,83 @@ class ValidateStage:
                                                     "eval_accuracy": teacher_acc}
         metric_txt = ""
         if metric != "accuracy":
-            from ..stats import RESAMPLES, metric_title, metric_value
+            from ..stats import metric_title, metric_value
 
             value = lambda logits: metric_value(metric, labels, logits.argmax(-1), task.num_labels)  # noqa: E731
             reference[f"eval_{metric}"] = value(ref)
             if teacher_row is not None:
                 teacher_row[f"eval_{metric}"] = value(teacher)
             title = metric_title(metric, task.label_names)
-            gates["decision"] = (f"drop gates judge data.metric {metric} ({title}) in points (100 x the metric): "
-                                 f"a drop whose point estimate misses its limit fails when the one-sided paired "
-                                 f"approximate randomisation test ({RESAMPLES} rounds, seed run.seed) gives p < "
-                                 f"significance, with a paired bootstrap 95% CI; agreement gates: one-sided exact "
-                                 f"binomial; else inconclusive (noted, not failed)")
             metric_txt = (f" Task metric (data.metric): {title}: reference {reference[f'eval_{metric}'] * 100:.2f}"
                           + ("" if teacher_row is None else f", teacher {teacher_row[f'eval_{metric}'] * 100:.2f}")
                           + f"; the drop columns are in points of {title} (paired bootstrap 95% CI, one-sided "
                             f"approximate randomisation p), accuracy is shown beside it.")
+        states = [State(r["verdict"]["state"]) for r in rows]
+        overall = worst(states)
+        counted = {s.value: states.count(s) for s in State}
         result = {"metric": metric, "reference": reference, "teacher": teacher_row,
                   "eval_split": getattr(task.eval, "name", "eval"), "eval_rows": n,
-                  "gates": "pass" if not failures else f"fail ({len(failures)})",
-                  "gate_limits": gates, "artifacts": rows, "gate_failures": failures, "gate_notes": notes,
-                  "host_cpus": os.cpu_count()}
+                  "gates": overall.value if overall is State.PASS else f"{overall.value} ({counted[overall.value]})",
+                  "verdicts": counted, "gate_limits": gate_limits(vcfg, metric), "artifacts": rows,
+                  "gate_failures": failures, "gate_notes": notes, "host_cpus": os.cpu_count()}
         table = markdown_table(rows) + (metric_table(rows, metric, task.label_names) if metric != "accuracy" else "")
         teacher_txt = "" if teacher is None else f"; teacher (fp32 torch) {teacher_acc * 100:.2f}%"
-        one_row = 100 / n if n else 0.0
         header = (f"Reference: fp32 torch `{ctx.cfg.source_stage}` model, accuracy {ref_acc * 100:.2f}% on "
-                  f"{n} eval rows (one row = {one_row:.2f} points){teacher_txt}.{metric_txt} Drops are paired on the "
-                  f"same rows ({'Newcombe 95% CI, McNemar' if metric == 'accuracy' else 'bootstrap 95% CI, randomisation'}"
-                  f"); a drop or agreement gate fails only when its one-sided test gives "
-                  f"p < {vcfg.significance:g}, else it is inconclusive. Latency: the bench stage "
-                  f"(bench/results.md and the report).\n\n")
+                  f"{n} eval rows (one row = {100 / n if n else 0.0:.2f} points){teacher_txt}.{metric_txt} Every "
+                  f"artifact and the reference run one row per call (batch 1) at the length the runtime computes, "
+                  f"as the app and the bench workload run them. fp32 parity and logit tolerances are deterministic "
+                  f"(any miss fails); drops ({'Newcombe 95% CI, McNemar' if metric == 'accuracy' else 'bootstrap 95% CI, randomisation'}) "
+                  f"and INT8 agreement fail when the limit is missed and the one-sided test gives "
+                  f"p < {vcfg.significance:g}, else they are INCONCLUSIVE (not shipped without --accept-inconclusive). "
+                  f"Latency: the bench stage.\n\n")
         (ctx.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
         (ctx.out / "results.md").write_text("# Validation\n\n" + header + table
-                                            + "".join(f"\n- gate failed: {f}" for f in failures)
+                                            + "".join(f"\n- FAIL: {f}" for f in failures)
                                             + "".join(f"\n- {f}" for f in notes) + "\n")
         print("\n" + header + table + "".join(f"\n- {f}" for f in notes), flush=True)
         return result
 
 
-def _verdict(run_dir, row: dict):
-    """The typed verdict on the judged file's bytes (``edgeport.verdict``): one gate per failure and note."""
+def regime(runner) -> str:
+    """How the artifact was run, for the table: batch 1 at the true length, or at the smallest TFLite bucket."""
+    buckets = getattr(runner, "seq_buckets", None)
+    if buckets:
+        return f"batch 1, bucket of {'/'.join(map(str, buckets))}"
+    return "batch 1, true length"
+
+
+def verdict_fields(run_dir, row: dict, gates) -> dict:
+    """The row's typed verdict (its gates, on the judged file's sha256) and the messages derived from it."""
     from ..pipeline.manifest import sha256_file
-    from ..verdict import ArtifactVerdict, Gate, State
+    from ..validation_gates import lines
+    from ..verdict import ArtifactVerdict, State
 
-    gates = ([Gate("gate", State.FAIL, message=m) for m in row["gate_failures"]]
-             + [Gate("gate", State.INCONCLUSIVE, message=m) for m in row.get("gate_notes", [])])
-    return ArtifactVerdict(row["name"], row["path"], sha256_file(run_dir / row["path"]),
-                           tuple(gates) or (Gate("gates", State.PASS),))
-
-
-_DROP_KEYS = ("eval_drop_vs_fp32", "eval_drop_vs_teacher")
-_AGAINST = {"eval_drop_vs_fp32": "fp32 torch", "eval_drop_vs_teacher": "the teacher"}
+    verdict = ArtifactVerdict(row["name"], row["path"], sha256_file(run_dir / row["path"]), tuple(gates))
+    return {"verdict": verdict.to_dict(), "gate_failures": lines(row["name"], gates, State.FAIL),
+            "gate_notes": lines(row["name"], gates, State.INCONCLUSIVE)}
 
 
-def metric_gates(row: dict, metric: str, logits, reference, teacher, labels, label_names: list[str], vcfg,
-                 seed: int) -> None:
-    """Re-judge ``row``'s drop gates on ``metric`` (in place): ``eval_drop_vs_fp32`` / ``eval_drop_vs_teacher``
-    become the metric's paired evidence (``stats.metric_drop``) with the same limits and verdict rule; the accuracy
-    evidence ``gate_stats`` wrote moves to ``eval_accuracy_drop_vs_*``, ungated. Also records the artifact's
-    ``eval_<metric>``."""
-    import numpy as np
-
-    from ..stats import metric_drop, metric_title, metric_value
-
-    labels = np.asarray(labels)
-    k, pred = len(label_names), logits.argmax(-1)
-    row[metric] = row[f"eval_{metric}"] = metric_value(metric, labels, pred, k)
-    others = {"eval_drop_vs_fp32": reference, "eval_drop_vs_teacher": teacher}
-    for key in _DROP_KEYS:
-        if key not in row:
-            continue
-        accuracy_stats = row.pop(key)
-        limit = accuracy_stats.get("limit")
-        row[key.replace("eval_drop", "eval_accuracy_drop")] = accuracy_stats | {"limit": None, "verdict": "not gated"}
-        s = metric_drop(metric, labels, others[key].argmax(-1), pred, k, seed=seed)
-        if limit is None:
-            verdict = "not gated"
-        elif s["drop_points"] <= limit:
-            verdict = "pass"
-        else:
-            verdict = "fail" if s["p_worse"] < vcfg.significance else "inconclusive"
-        row[key] = s | {"title": metric_title(metric, label_names), "limit": limit, "verdict": verdict}
-
-
-def metric_gate_texts(row: dict, verdict: str, vcfg) -> list[str]:
-    """Failure ('fail') or note ('inconclusive') lines of the metric drop gates, worded like validation's."""
-    from ..stats import metric_title
-
-    out = []
-    for key in _DROP_KEYS:
-        s = row.get(key)
-        if not s or s.get("verdict") != verdict or "metric" not in s:
-            continue
-        lo, hi = s["ci95_points"]
-        text = (f"{s.get('title') or metric_title(s['metric'])} drop {s['drop_points']:.2f} points vs {_AGAINST[key]} on {s['n']} eval "
-                f"rows ({s['value'] * 100:.2f} vs {s['ref_value'] * 100:.2f}; accuracy {s['accuracy'] * 100:.2f}% vs "
-                f"{s['ref_accuracy'] * 100:.2f}%; paired bootstrap 95% CI [{lo:.2f}, {hi:.2f}], one-sided "
-                f"randomisation p={s['p_worse']:.2g}) vs limit <= {s['limit']}")
-        out.append(f"{row['name']}: {text}" if verdict == "fail" else
-                   f"{row['name']}: inconclusive: {text}; fails only when p < {vcfg.significance:g}")
-    return out
+def gate_limits(vcfg, metric: str) -> dict:
+    """The limits and the decision rule, as results.json records them."""
+    return {"int8_max_accuracy_drop": vcfg.int8_max_accuracy_drop, "int8_min_agreement": vcfg.int8_min_agreement,
+            "max_drop_vs_teacher": vcfg.max_drop_vs_teacher, "significance": vcfg.significance,
+            "check_tolerances": vcfg.check_tolerances,
+            "decision": "fp32 parity: any flipped label fails, except rows whose reference logits are tied within 2x "
+                        "the format's fp32 tolerance; logit tolerances (fp32: the format's; INT8: the (format, mode) "
+                        "noise budget) and builtin ops: pass or fail; drops (data.metric "
+                        f"{metric}) and INT8 agreement: pass when the point estimate meets the limit, fail when it "
+                        "misses and the one-sided test gives p < significance, else inconclusive"}
 
 
 def metric_table(rows: list[dict], metric: str, label_names: list[str]) -> str:
     """The task metric per artifact, beside validation's accuracy table."""
     from ..stats import metric_title
+    from ..validation import gate_cell
 
     title = metric_title(metric, label_names)
     lines = ["", f"| artifact | {title} | drop vs fp32, pts [95% CI] | drop vs teacher, pts [95% CI] |",
              "|---|---|---|---|"]
     for r in rows:
-        cells = []
-        for key in _DROP_KEYS:
-            s = r.get(key)
-            if not s:
-                cells.append("-")
-                continue
-            lo, hi = s["ci95_points"]
-            mark = {"fail": " **FAIL**", "inconclusive": " (inconclusive)"}.get(s.get("verdict"), "")
-            cells.append(f"{s['drop_points']:+.2f} [{lo:+.2f}, {hi:+.2f}]{mark}")
+        cells = [gate_cell(r["verdict"], name) for name in ("drop_vs_fp32", "drop_vs_teacher")]
         lines.append(f"| {r['name']} | {r.get(metric, float('nan')) * 100:.2f} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines) + "\n"

@@ -1,0 +1,238 @@
+"""Validate's gates: the one implementation. Each gate is decided once, here, into a typed ``verdict.Gate``.
+
+Every artifact is judged on ``Evidence``: its logits and the fp32 torch reference's on the same eval rows, both
+computed the way the artifact runs on a phone (batch 1, the row's true length or its TFLite bucket; see
+``validation``), the labels, the teacher's logits for the end-to-end gate, the resolved logit tolerance and the
+TFLite op list. ``RULES`` is the registry: one small entry per gate (its name, when it applies, how it decides);
+``judge`` runs the ones that apply. Messages are written from the numbers a gate decided on, never read back.
+
+The rules, by the kind of evidence:
+
+* **fp32 parity** (``fp32_parity``) is deterministic: an fp32 artifact computes the same function as the torch
+  model, so any flipped label fails, except a row whose reference logits are tied within the format's fp32
+  tolerance (top-2 margin <= 2 x ``max_abs``: each logit may move by ``max_abs``); those are counted and named.
+* **Logit tolerances** (``max_abs_diff``, ``mean_abs_diff``) are deterministic too: pass or fail. An INT8 limit is
+  the (format, mode) noise budget's factor (``exporters.base.INT8_NOISE``, measured) times this model's own 8-bit
+  noise on the same rows (torch's dynamic INT8 of the reference; ``validation.References.noise``).
+* **Label gates on a sample** (INT8 ``agreement_vs_fp32`` and ``drop_vs_fp32``, every artifact's
+  ``drop_vs_teacher``) are three-state: ``pass`` when the point estimate meets the limit; ``fail`` when it misses
+  it and the one-sided exact test on the eval rows gives p < ``validate.significance`` (McNemar for drops,
+  binomial for agreement; with ``data.metric`` F1/MCC the paired randomisation test); else ``inconclusive``: the
+  rows cannot tell a miss from noise. An inconclusive artifact is not shipped unless the user accepts it.
+* **Builtin ops** (TFLite): any Flex/custom op fails (stock LiteRT on a phone cannot run it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .verdict import Gate, State
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one artifact's gates decide on (``logits``/``reference``/``teacher``: ``[rows, labels]`` on the same
+    eval rows)."""
+
+    name: str
+    fmt: str
+    precision: str
+    logits: np.ndarray
+    reference: np.ndarray
+    labels: np.ndarray
+    tolerance: dict  # validation.resolved_tolerance: max_abs, mean_abs (+ INT8: how they were derived)
+    teacher: np.ndarray | None = None
+    non_builtin_ops: tuple[str, ...] | None = None  # TFLite only; None: not a TFLite file
+    metric: str = "accuracy"  # data.metric: what the drop gates judge
+    label_names: tuple[str, ...] = ()
+    seed: int = 0  # the randomisation test's draws (data.metric other than accuracy)
+    noise_rows: np.ndarray | None = None  # INT8: per row, the model's own 8-bit noise (validation.References)
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    applies: Callable[[Evidence, object], bool]
+    decide: Callable[[Evidence, object], Gate]
+
+
+def judge(ev: Evidence, vcfg) -> tuple[Gate, ...]:
+    """Every gate that applies to this artifact, decided (``vcfg``: the validate config section)."""
+    return tuple(rule.decide(ev, vcfg) for rule in RULES if rule.applies(ev, vcfg))
+
+
+def lines(artifact: str, gates, state: State) -> list[str]:
+    """'NAME: message' for the gates in ``state`` (inconclusive ones say so): the stage's failures and notes."""
+    prefix = "inconclusive: " if state is State.INCONCLUSIVE else ""
+    return [f"{artifact}: {prefix}{g.message}" for g in gates if g.state is state]
+
+
+def evidence_rule(misses: bool, p: float, significance: float) -> State:
+    """A sampled gate: pass when the point estimate meets the limit, fail when it misses and p < significance."""
+    if not misses:
+        return State.PASS
+    return State.FAIL if p < significance else State.INCONCLUSIVE
+
+
+# ------------------------------------------------------------------------------------------------ fp32 parity
+
+
+def margins(logits: np.ndarray) -> np.ndarray:
+    """Per row, the top logit minus the runner-up (0 for a tie)."""
+    top2 = np.sort(np.asarray(logits, dtype=np.float64), axis=-1)[:, -2:]
+    return top2[:, 1] - top2[:, 0]
+
+
+def fp32_parity(ev: Evidence, vcfg) -> Gate:
+    flipped = np.flatnonzero(ev.logits.argmax(-1) != ev.reference.argmax(-1))
+    tie = 2 * float(ev.tolerance["max_abs"])
+    tied_mask = margins(ev.reference)[flipped] <= tie
+    tied, untied = flipped[tied_mask].tolist(), flipped[~tied_mask].tolist()
+    n = len(ev.labels)
+    text = (f"label parity with the fp32 torch model: {len(untied)} of {n} eval rows flipped vs limit 0 "
+            f"(fp32 is deterministic: any flip fails")
+    text += (f"; {len(tied)} more flipped on reference logits tied within {tie:.3g} (2 x the fp32 tolerance), "
+             f"not counted)" if tied else ")")
+    return Gate("fp32_parity", State.FAIL if untied else State.PASS, value=len(untied), limit=0, message=text,
+                evidence={"n": n, "flips": len(flipped), "tied_flips": len(tied), "tie_margin": tie,
+                          "flipped_rows": untied[:50], "tied_rows": tied[:50]})
+
+
+# ------------------------------------------------------------------------------------------------ label gates
+
+
+def int8_agreement(ev: Evidence, vcfg) -> Gate:
+    """Label agreement, counting the flips 8-bit noise cannot explain: a row whose reference margin is within the
+    tie band (``int8_band``) may flip under any sound quantization and is reported, not counted."""
+    from .stats import agreement_test
+
+    floor = int8_floor(ev, vcfg)
+    flipped = ev.logits.argmax(-1) != ev.reference.argmax(-1)
+    tied = flipped & (margins(ev.reference) <= int8_band(ev))
+    s = agreement_test(~(flipped & ~tied), floor) | {"tied_flips": int(tied.sum()),
+                                                     "tied_rows": np.flatnonzero(tied)[:50].tolist()}
+    state = evidence_rule(s["agreement"] < floor, s["p_below"], vcfg.significance)
+    lo, hi = s["ci95"]
+    text = (f"label agreement with the fp32 torch model {s['agreement']:.4f} on {s['n']} eval rows ({s['flips']} "
+            f"flipped beyond 8-bit noise, 95% CI [{lo:.4f}, {hi:.4f}], one-sided binomial p={s['p_below']:.2g} "
+            f"against a {1 - floor:.3g} flip rate) vs limit >= {floor}")
+    if s["tied_flips"]:
+        text += (f"; {s['tied_flips']} more flipped on rows tied at 8-bit resolution (reference margin within "
+                 f"2 x {_band_factor(ev):g} x the row's own 8-bit noise), not counted")
+    return Gate("agreement_vs_fp32", state, value=s["agreement"], limit=floor,
+                message=_rule_note(text, state, vcfg), evidence=s)
+
+
+def _band_factor(ev: Evidence) -> float:
+    return float((ev.tolerance.get("budget") or {}).get("tie_factor", 1.0))
+
+
+def int8_band(ev: Evidence) -> np.ndarray | float:
+    """Per row, the reference margin within which a label may flip under sound 8-bit quantization: 2 x the budget's
+    ``tie_factor`` x the row's own 8-bit noise (the yardstick's largest |Δlogit| on it: each of the two logits may
+    move that far). Without the per-row noise, no row is tied (every flip counts)."""
+    if ev.noise_rows is None:
+        return 0.0
+    return 2 * _band_factor(ev) * np.asarray(ev.noise_rows, dtype=np.float64)
+
+
+def int8_floor(ev: Evidence, vcfg) -> float:
+    """``validate.int8_min_agreement`` when set, else the (format, mode) noise budget's floor."""
+    if vcfg.int8_min_agreement is not None:
+        return float(vcfg.int8_min_agreement)
+    return float(ev.tolerance["min_agreement"])
+
+
+def drop_vs_fp32(ev: Evidence, vcfg) -> Gate:
+    return _drop_gate("drop_vs_fp32", ev, ev.reference, "fp32 torch", vcfg.int8_max_accuracy_drop, vcfg)
+
+
+def drop_vs_teacher(ev: Evidence, vcfg) -> Gate:
+    return _drop_gate("drop_vs_teacher", ev, ev.teacher, "the teacher", vcfg.max_drop_vs_teacher, vcfg)
+
+
+def _drop_gate(name: str, ev: Evidence, against: np.ndarray, who: str, limit: float, vcfg) -> Gate:
+    """The paired drop of the artifact against ``against`` on the same rows, in points of ``data.metric``."""
+    from .stats import metric_drop, metric_title, paired_drop
+
+    labels, pred = np.asarray(ev.labels), ev.logits.argmax(-1)
+    acc = paired_drop(against.argmax(-1) == labels, pred == labels)
+    if ev.metric == "accuracy":
+        s, lo_hi = acc, acc["ci95_points"]
+        what = (f"accuracy drop {s['drop_points']:.2f} points vs {who} on {s['n']} eval rows ({s['accuracy'] * 100:.2f}% "
+                f"vs {s['ref_accuracy'] * 100:.2f}%, 95% CI [{lo_hi[0]:.2f}, {lo_hi[1]:.2f}], {s['b']} rows lost / "
+                f"{s['c']} gained, one-sided McNemar p={s['p_worse']:.2g})")
+    else:
+        k = len(ev.label_names) or int(ev.logits.shape[-1])
+        s = metric_drop(ev.metric, labels, against.argmax(-1), pred, k, seed=ev.seed)
+        s |= {"title": metric_title(ev.metric, list(ev.label_names)), "accuracy_evidence": acc}
+        lo, hi = s["ci95_points"]
+        what = (f"{s['title']} drop {s['drop_points']:.2f} points vs {who} on {s['n']} eval rows ({s['value'] * 100:.2f} "
+                f"vs {s['ref_value'] * 100:.2f}; accuracy {s['accuracy'] * 100:.2f}% vs {s['ref_accuracy'] * 100:.2f}%; "
+                f"paired bootstrap 95% CI [{lo:.2f}, {hi:.2f}], one-sided randomisation p={s['p_worse']:.2g})")
+    state = evidence_rule(s["drop_points"] > limit, s["p_worse"], vcfg.significance)
+    return Gate(name, state, value=s["drop_points"], limit=limit,
+                message=_rule_note(f"{what} vs limit <= {limit}", state, vcfg), evidence=s)
+
+
+def _rule_note(text: str, state: State, vcfg) -> str:
+    if state is State.INCONCLUSIVE:
+        return f"{text}; the point estimate misses the limit but the rows cannot confirm it (fails only when p < " \
+               f"{vcfg.significance:g})"
+    return text
+
+
+# ------------------------------------------------------------------------------------------------ deterministic
+
+
+def _tolerance_gate(metric: str):
+    def decide(ev: Evidence, vcfg) -> Gate:
+        diff = np.abs(ev.logits.astype(np.float64) - ev.reference.astype(np.float64))
+        value = float(diff.max() if metric == "max_abs" else diff.mean())
+        limit = float(ev.tolerance[metric])
+        state = State.FAIL if value > limit else State.PASS
+        return Gate(f"{metric}_diff", state, value=value, limit=limit,
+                    message=f"{metric.replace('_', ' ')} diff {value:.3g} vs tolerance <= {limit:.3g}"
+                            f"{_tolerance_source(ev.tolerance, metric)}",
+                    evidence={"source": _tolerance_source(ev.tolerance, metric).strip(" ()")})
+    return decide
+
+
+def _tolerance_source(tol: dict, metric: str) -> str:
+    if metric in tol.get("overridden", ()):
+        return " (validate.tolerances)"
+    if "budget" in tol:
+        factor = tol["budget"]["max_factor" if metric == "max_abs" else "mean_factor"]
+        return (f" ({factor:g} x {tol['yardstick'][metric]:.3g}, this model's {metric.replace('_', ' ')} 8-bit noise "
+                f"(torch dynamic INT8 of the reference): the measured noise budget of {tol['format']} "
+                f"{tol['mode']} INT8)")
+    return " (the format's fp32 tolerance)"
+
+
+def builtin_ops(ev: Evidence, vcfg) -> Gate:
+    bad = list(ev.non_builtin_ops or ())
+    text = (f"non-builtin TFLite ops {bad} vs limit: builtin ops only (stock LiteRT on a phone cannot run them)"
+            if bad else "builtin TFLite ops only")
+    return Gate("builtin_ops", State.FAIL if bad else State.PASS, value=len(bad), limit=0, message=text,
+                evidence={"non_builtin_ops": bad})
+
+
+def _int8(ev: Evidence, vcfg) -> bool:
+    return ev.precision == "int8"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("fp32_parity", lambda ev, v: ev.precision == "fp32", fp32_parity),
+    Rule("agreement_vs_fp32", _int8, int8_agreement),
+    Rule("drop_vs_fp32", _int8, drop_vs_fp32),
+    Rule("drop_vs_teacher", lambda ev, v: ev.teacher is not None and v.max_drop_vs_teacher is not None,
+         drop_vs_teacher),
+    Rule("max_abs_diff", lambda ev, v: v.check_tolerances and ev.tolerance.get("max_abs") is not None,
+         _tolerance_gate("max_abs")),
+    Rule("mean_abs_diff", lambda ev, v: v.check_tolerances and ev.tolerance.get("mean_abs") is not None,
+         _tolerance_gate("mean_abs")),
+    Rule("builtin_ops", lambda ev, v: ev.non_builtin_ops is not None, builtin_ops),
+)
