@@ -34,7 +34,6 @@ import argparse
 import hashlib
 import json
 import math
-import subprocess
 import sys
 import time
 from datetime import datetime, timezone
@@ -44,6 +43,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edgeport.config import load_config  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _provenance import write_json, write_markdown  # noqa: E402
 from edgeport.tune.study import TuneRequest, run_tune  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -99,11 +101,10 @@ def distill_steps_cap(teacher_steps: int, budget: float, costs: dict[str, float]
 
 
 def provenance(config_digest: str) -> dict:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    """The shared provenance record (``_provenance.py``), its digest the resolved config the trials start from."""
+    from _provenance import git_commit
 
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    return {"commit": git("rev-parse", "HEAD") + ("-dirty" if dirty else ""), "config_digest": config_digest,
+    return {"commit": git_commit(), "config_digest": config_digest,
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
@@ -157,8 +158,8 @@ def best_of(summary: dict, stage: str) -> dict:
 
 def write_results(out: Path, result: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "derive_defaults.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "derive_defaults.md").write_text(markdown(result))
+    write_json(out / "derive_defaults.json", result, result["provenance"])
+    write_markdown(out / "derive_defaults.md", markdown(result), result["provenance"])
     print(f"wrote {out / 'derive_defaults.json'} and .md", flush=True)
 
 

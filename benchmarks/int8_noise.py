@@ -17,17 +17,16 @@ Writes int8_noise.json (top-level ``provenance``: commit, config digest, date) a
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _provenance import provenance as shared_provenance, write_json, write_markdown  # noqa: E402
 HEADROOM = 2.0  # tolerance factor = headroom x the measured noise ratio, rounded up to 0.5 ...
 FLOOR, CAP = 1.5, 2.0  # ... within [1.5, 2]: the floor covers the ratio's spread across models (a tiny spread BERT:
 # onnx dynamic mean 1.07, tflite dynamic max 0.58, executorch dynamic max 0.55, vs <= 0.44 on the MiniLM student);
@@ -39,9 +38,8 @@ MIN_AGREEMENT = 0.99  # the agreement floor: 2% of 872 rows flipped beyond 8-bit
 
 
 def provenance(cfg_data: dict) -> dict:
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    digest = hashlib.sha256(json.dumps(cfg_data, sort_keys=True).encode()).hexdigest()
-    return {"commit": commit, "config_digest": digest, "date": time.strftime("%Y-%m-%d")}
+    """The shared record (``_provenance.py``): commit (``-dirty`` when the tree is), the run's config digest, date."""
+    return shared_provenance(cfg_data, "the measured run's resolved config")
 
 
 def stats(logits, reference, labels, yardstick: dict, row_noise) -> dict:
@@ -240,8 +238,8 @@ def main() -> None:
         result = run(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "int8_noise.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "int8_noise.md").write_text(markdown(result))
+    write_json(out / "int8_noise.json", result, result["provenance"])
+    write_markdown(out / "int8_noise.md", markdown(result), result["provenance"])
     print(markdown(result))
 
 

@@ -9,8 +9,8 @@ text: WordPiece, byte-level BPE or Unigram) this runs the real CLI twice:
    (half of each) with vocabulary pruning, export to TorchScript/ONNX/TFLite/ExecuTorch in fp32, INT8 of each, validate;
 2. ``edgeport run --until teacher`` on a ready classifier with ``teacher.finetune: never`` (loading).
 
-A cell is ✓ when its stage finished with no gate failure (an artifact: exported, and every validate gate on it
-passed), else ✗ with the reason read from the manifest or the CLI's error. A format the architecture's adapter
+A cell is ✓ when its stage finished with no gate failure (an artifact: exported, and validate's verdict on it
+is PASS; an INCONCLUSIVE one is not shippable, so it is ✗ too), else ✗ with the reason read from the manifest or the CLI's error. A format the architecture's adapter
 declares it cannot take (``Arch.format_limits`` in edgeport/models/arch.py, with the measured reason) is left out
 of the run and shown as ✗ with that reason; the run itself refuses it at preflight. Random tiny models learn nothing, so the
 useless-model gate is off; every fidelity gate (agreement, accuracy drop, logit tolerance, builtin ops) is on.
@@ -77,6 +77,9 @@ def _artifact_cells(manifest: dict, limits: dict[str, str]) -> dict[str, tuple[b
             cells[name] = (False, why if not ok else f"{stage} wrote no {name}")
         elif art.get("gate_failures"):
             cells[name] = (False, _first_line(art["gate_failures"][0]))
+        elif (art.get("verdict") or {}).get("state", "pass") != "pass":  # inconclusive: not shippable either
+            notes = art.get("gate_notes") or [art["verdict"]["state"]]
+            cells[name] = (False, _first_line(notes[0]))
         else:
             diff = art.get("max_abs_diff")
             cells[name] = (True, f"max |dlogit| {diff:.1e}" if diff is not None else "")

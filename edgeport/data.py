@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import DataConfig, data_root
+from .config.data import DataConfig, data_root
 from .errors import DataError
 
 EXTENSIONS = ("tsv", "csv", "jsonl", "parquet")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from ..config import StudentConfig
+from ..config.models import StudentConfig
 from ..errors import ConfigError
 from . import arch
 

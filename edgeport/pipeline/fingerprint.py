@@ -168,7 +168,7 @@ def settings_parts(settings) -> dict[str, object]:
 
     from pydantic import BaseModel
 
-    from ..config import DataSpec
+    from ..config.data import DataSpec
 
     parts: dict[str, object] = {}
     for f in dc_fields(settings):

@@ -28,6 +28,16 @@ if TYPE_CHECKING:
 MODEL_STAGES = ("distill", "prune")
 
 
+def explain_subjects(cfg) -> list[str]:
+    """What the explain stage compares with the teacher: ``explain.models``, or the enabled model stages and
+    every INT8 artifact."""
+    if cfg.explain.models is not None:
+        return [m for m in cfg.explain.models if m != "teacher"]
+    stages = [s for s in ("distill", "prune") if getattr(cfg, s).enabled]
+    arts = [f"{f}-int8" for f in cfg.export.formats] if cfg.export.enabled and cfg.quantize.enabled else []
+    return stages + arts
+
+
 @dataclass(frozen=True)
 class ExplainSettings:
     explain: ExplainConfig  # seed resolved (explain.seed or run.seed), models resolved (explain_subjects)
@@ -47,8 +57,6 @@ class ExplainStage:
         return cfg.explain.enabled
 
     def inputs(self, cfg) -> dict[str, str]:
-        from ..config import explain_subjects
-
         subjects = explain_subjects(cfg)
         inputs = {"teacher": "teacher"} | {s: s for s in MODEL_STAGES if s in subjects}
         if any(s.endswith("-fp32") for s in subjects):
@@ -69,8 +77,6 @@ class ExplainStage:
             raise MissingExtraError("captum", "explain")
 
     def configure(self, cfg) -> ExplainSettings:
-        from ..config import explain_subjects
-
         e, subjects = cfg.explain, explain_subjects(cfg)
         formats = {s.rpartition("-")[0] for s in subjects if s not in MODEL_STAGES}
         resolved = e.model_copy(update={"seed": cfg.run.seed if e.seed is None else e.seed, "models": subjects})

@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader
 
-from ..config import TrainConfig
+from ..config.train import TrainConfig
 from ..errors import ConfigError
 
 LossFn = Callable[[torch.nn.Module, dict], torch.Tensor]

@@ -1,0 +1,84 @@
+"""The ``data`` section: where the dataset is, which rows and labels it holds, the task metric."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from .base import Section
+
+
+class DataSpec(Section):
+    """The data a stage loads: where it is and which rows and labels it holds. ``data.train_limit`` is not here:
+    each stage resolves its own number of training rows (``train_rows`` in its settings), so a stage cannot read
+    a limit its fingerprint does not cover."""
+
+    local: str | None = Field("sst2", description="local dataset dir, absolute or under $EDGEPORT_DATA_DIR")
+    hub_id: str | None = Field(None, description="Hugging Face datasets id, used when no local copy is found")
+    hub_config: str | None = None
+    train_split: str = "train"
+    eval_split: str = "validation"
+    text_column: str = "sentence"
+    text_pair_column: str | None = None
+    label_column: str = "label"
+    label_names: list[str] | None = None
+    metric: Literal["accuracy", "f1", "macro_f1", "mcc"] = Field(
+        "accuracy", description="the task metric every choice is made on (checkpoint, early stop, the useless-model "
+                                "gate) and validate's drop gates judge: accuracy; f1 = binary F1 of the positive "
+                                "class, the SECOND label name (two classes only); macro_f1 = mean F1 over classes; "
+                                "mcc = Matthews correlation. Accuracy is always reported beside it")
+    max_seq_len: int = Field(128, ge=8, le=4096)
+    eval_limit: int | None = Field(None, ge=1)
+    # The selection split: every checkpoint choice, early stop, QAT choice and INT8 fallback is judged here, never
+    # on the evaluation split, which is only measured (one row of SST-2's 872 is 0.11 points: choosing on it would
+    # inflate every number reported on it).
+    selection_fraction: float = Field(0.05, gt=0, lt=0.5, description="share of the training split held out as "
+                                      "the selection split (seeded, stratified by label)")
+    selection_min_rows: int = Field(200, ge=1, description="... at least this many rows (at most a fifth of train)")
+    selection_max_rows: int = Field(2000, ge=1, description="... at most this many rows")
+    selection_split: str | None = Field(None, description="use this split file (e.g. 'dev' -> dev.tsv) as the "
+                                        "selection split instead of carving one from train; training rows with "
+                                        "the same text are dropped so the two stay disjoint")
+    selection_grouping: Literal["rows", "phrases"] = Field(
+        "rows", description="rows: any training row may be held out. phrases: for treebank-style data whose "
+                            "training split also holds the phrases of each sentence (GLUE SST-2): hold out only "
+                            "whole texts (those inside no other training text) and drop every training row that "
+                            "is a word span of a held-out text, so no selection sentence is seen in pieces")
+
+    @model_validator(mode="after")
+    def _source(self):
+        if self.selection_min_rows > self.selection_max_rows:
+            raise ValueError("data.selection_min_rows must be <= data.selection_max_rows")
+        if self.selection_split is not None and self.selection_split in (self.train_split, self.eval_split):
+            raise ValueError(f"data.selection_split '{self.selection_split}' must differ from the train and eval "
+                             f"splits: model choices judged on the reported split inflate its numbers")
+        if self.selection_grouping == "phrases" and self.text_pair_column is not None:
+            raise ValueError("data.selection_grouping 'phrases' is for single-text tasks (phrases of a sentence); "
+                             "with data.text_pair_column set use 'rows'")
+        if not self.local and not self.hub_id:
+            raise ValueError("set data.local (a local dataset dir) or data.hub_id (a Hugging Face dataset id)")
+        if self.label_names is not None and len(self.label_names) < 2:
+            raise ValueError("data.label_names needs at least two classes")
+        if self.label_names is not None and len(set(self.label_names)) != len(self.label_names):
+            raise ValueError("data.label_names has duplicates")
+        if self.metric == "f1" and self.label_names is not None and len(self.label_names) != 2:
+            raise ValueError(f"data.metric f1 is the binary F1 of the positive class (the second label name), but "
+                             f"data.label_names has {len(self.label_names)} classes; use macro_f1 (the mean of every "
+                             f"class's F1) or mcc")
+        return self
+
+
+class DataConfig(DataSpec):
+    train_limit: int | None = Field(None, ge=1, description="teacher fine-tuning uses the first N training rows (after a seeded shuffle)")
+
+    def spec(self) -> DataSpec:
+        return DataSpec.model_validate(self.model_dump(exclude={"train_limit"}))
+
+
+def data_root() -> Path | None:
+    """Where local dataset copies live (``EDGEPORT_DATA_DIR``); CI points it at ``../shared/data``."""
+    value = os.environ.get("EDGEPORT_DATA_DIR")
+    return Path(value) if value else None

@@ -1,0 +1,109 @@
+"""The whole config: ``run`` and one section per stage, with the checks that span sections."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from .artifacts import BenchConfig, ExportConfig, QuantizeConfig, ReportConfig, ValidateConfig
+from .base import Section
+from .data import DataConfig
+from .explain import ExplainConfig
+from .models import DistillConfig, PretrainConfig, PruneConfig, TeacherConfig
+from .tune import TuneConfig
+
+
+class RunConfig(Section):
+    name: str | None = Field(None, description="run directory name under runs_dir; defaults to the config file's stem")
+    runs_dir: str = "runs"
+    seed: int = 42
+    threads: int | None = Field(None, ge=1, description="torch intra-op threads; default: all cores")
+
+    @model_validator(mode="after")
+    def _plain_name(self):
+        # The name is one directory under runs_dir: a path in it would write (and lock) somewhere else.
+        if self.name is not None and (not self.name.strip() or self.name in (".", "..") or "/" in self.name
+                                      or "\\" in self.name):
+            raise ValueError(f"run.name {self.name!r} must be a plain directory name (no '/', not '.' or '..'); "
+                             f"set run.runs_dir to choose where runs go")
+        return self
+
+
+class PipelineConfig(Section):
+    run: RunConfig = RunConfig()
+    data: DataConfig = DataConfig()
+    pretrain: PretrainConfig = PretrainConfig()
+    teacher: TeacherConfig = TeacherConfig()
+    distill: DistillConfig = DistillConfig()
+    prune: PruneConfig = PruneConfig()
+    quantize: QuantizeConfig = QuantizeConfig()
+    export: ExportConfig = ExportConfig()
+    validate: ValidateConfig = ValidateConfig()
+    bench: BenchConfig = BenchConfig()
+    explain: ExplainConfig = ExplainConfig()
+    report: ReportConfig = ReportConfig()
+    tune: TuneConfig = TuneConfig()
+
+    @model_validator(mode="after")
+    def _cross_field(self):
+        problems = []
+        if self.teacher.model.startswith("builtin:") and self.teacher.finetune == "never":
+            problems.append("teacher.finetune=never: the built-in teachers have no classification head; "
+                            "use 'auto' or 'always', or point teacher.model at a fine-tuned classifier")
+        if self.pretrain.enabled and self.teacher.finetune == "never":
+            problems.append("pretrain.enabled gives the teacher stage a pre-trained encoder without a "
+                            "classification head, so teacher.finetune cannot be 'never'; use 'auto' or 'always'")
+        if self.data.text_pair_column and self.data.text_pair_column == self.data.text_column:
+            problems.append("data.text_pair_column must differ from data.text_column")
+        if self.data.label_column in (self.data.text_column, self.data.text_pair_column):
+            problems.append("data.label_column must differ from the text columns")
+        from ..targets import all_targets  # lazy: profiles are files, read only when a config is checked
+
+        known = all_targets()
+        problems += [f"bench.targets: unknown target '{t}'; known targets: {', '.join(known)}"
+                     for t in self.bench.targets if t not in known]
+        if self.quantize.enabled and not self.export.enabled:
+            problems.append("quantize.enabled needs export.enabled: INT8 artifacts are made from the exported fp32 files")
+        problems += _quantize_problems(self)
+        problems += _explain_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def section(self, name: str) -> dict[str, Any]:
+        return getattr(self, name).model_dump(mode="json")
+
+    def export_seq_len(self) -> int:
+        """Tokens the artifacts are exported for (TFLite's static length; the longest input the app feeds)."""
+        return self.export.seq_len or self.data.max_seq_len
+
+
+def _quantize_problems(cfg: PipelineConfig) -> list[str]:
+    q, problems = cfg.quantize, []
+    limit = cfg.validate.int8_max_accuracy_drop
+    if q.fallback.enabled and q.fallback.max_accuracy_drop > limit:
+        problems.append(f"quantize.fallback.max_accuracy_drop {q.fallback.max_accuracy_drop} exceeds "
+                        f"validate.int8_max_accuracy_drop {limit}: the fallback would stop at artifacts the "
+                        f"validate gate rejects; set it <= {limit}")
+    if q.fallback.enabled and cfg.export.formats == ["tflite"]:
+        problems.append("quantize.fallback supports torchscript and onnx artifacts (ai-edge-quantizer has no "
+                        "per-layer exclusion wired in yet); add one of them to export.formats or disable it")
+    return problems
+
+
+def _explain_problems(cfg: PipelineConfig) -> list[str]:
+    if not cfg.explain.enabled or cfg.explain.models is None:
+        return []
+    known = {"teacher": True, "distill": cfg.distill.enabled, "prune": cfg.prune.enabled}
+    for f in ("torchscript", "onnx", "tflite", "executorch"):
+        made = cfg.export.enabled and f in cfg.export.formats
+        known |= {f"{f}-fp32": made, f"{f}-int8": made and cfg.quantize.enabled}
+    problems = []
+    for name in cfg.explain.models:
+        if name not in known:
+            problems.append(f"explain.models: unknown model '{name}'; use teacher, distill, prune or an artifact name "
+                            f"FORMAT-PRECISION (e.g. onnx-int8)")
+        elif not known[name]:
+            problems.append(f"explain.models: '{name}' is not made by this config (its stage or export format is off)")
+    return problems
