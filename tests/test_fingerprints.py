@@ -305,7 +305,8 @@ def test_closure_follows_lazy_imports_and_skips_type_checking_and_the_registry()
     distill = closure("edgeport.stages.distill")
     assert "edgeport.training.kd" in distill  # imported inside run(), through training.distillation
     assert "edgeport.stages" not in distill and "edgeport.stages.teacher" not in distill  # the registry package
-    assert "edgeport.config" in distill  # lazily, under TYPE_CHECKING only it would not be
+    assert "edgeport.config.models" in distill  # the sections it is built from, imported where they are used
+    assert "edgeport.config" not in distill and "edgeport.config.artifacts" not in distill  # not every section
     assert "edgeport.training.kd" not in closure("edgeport.stages.teacher")
     assert not any(m.startswith("edgeport.stages.") and m != "edgeport.stages.report"
                    for m in closure("edgeport.stages.report"))

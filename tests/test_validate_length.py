@@ -54,7 +54,7 @@ def test_validate_stage_judges_tflite_at_its_own_length(tflite_short):
     model, tok, path, split = tflite_short
     cfg = PipelineConfig.model_validate({"data": {"max_seq_len": MAX_LEN},
                                          "bench": {"enabled": False}})
-    ctx = SimpleNamespace(cfg=cfg, run_dir=path.parents[1],
+    ctx = SimpleNamespace(cfg=ValidateStage().configure(cfg), run_dir=path.parents[1],
                           task=lambda: SimpleNamespace(eval=split, label_names=["n", "p"]))
     art = {"name": "tflite-fp32", "format": "tflite", "precision": "fp32",
            "path": f"{path.parent.name}/{path.name}", "size_bytes": path.stat().st_size}

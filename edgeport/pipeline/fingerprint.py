@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -60,6 +60,12 @@ class Input:
 
     def digest(self) -> str:
         raise NotImplementedError
+
+
+def optional_input():
+    """A settings field holding an ``Input`` or None: its part keeps the field's name either way, so switching
+    it off reads as one change (``extra_texts``), not as a config key appearing beside the input vanishing."""
+    return field(metadata={"input": True})
 
 
 @dataclass(frozen=True)
@@ -177,7 +183,7 @@ def settings_parts(settings) -> dict[str, object]:
             parts |= {f"lib.{n}": Library(n) for n in value.names}
         elif isinstance(value, Profiles):
             parts |= {f"profile.{n}": Profile(n) for n in value.names}
-        elif isinstance(value, Input):
+        elif isinstance(value, Input) or (value is None and f.metadata.get("input")):
             parts[f.name] = value
         elif isinstance(value, dict) and value and all(isinstance(v, BaseModel) for v in value.values()):
             parts |= {f"{f.name}.{k}": v.model_dump(mode="json") for k, v in value.items()}  # profile.host

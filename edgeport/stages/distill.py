@@ -34,9 +34,9 @@ class DistillSettings:
     seed: int
     env: TrainEnv
     teacher_model: str  # teacher.model: preflight checks the student against it before the teacher trains
-    student_weights: fp.ModelSource | None  # distill.student.model's files
+    student_weights: fp.ModelSource | None = fp.optional_input()  # distill.student.model's files
     student_layers: list[int] | str | None  # with student.model: its own layers kept ("all" when unset)
-    extra_texts: object | None  # the unlabelled texts' bytes (corpus.CorpusFiles)
+    extra_texts: object | None = fp.optional_input()  # the unlabelled texts' bytes (corpus.CorpusFiles)
     libs: fp.Libraries
 
 

@@ -36,7 +36,7 @@ class PretrainSettings:
     teacher_model: str  # the encoder pre-trained (teacher.model)
     allow_pickle: bool  # teacher.allow_pickle
     teacher_weights: fp.ModelSource
-    corpus: object | None  # pretrain.corpus's files (corpus.CorpusFiles)
+    corpus: object | None = fp.optional_input()  # pretrain.corpus's files (corpus.CorpusFiles)
     data: DataSpec
     seed: int
     env: TrainEnv

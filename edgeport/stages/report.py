@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class ReportSettings:
     report: ReportConfig
-    baseline: fp.File | None  # report.baseline's bytes
+    baseline: fp.File | None = fp.optional_input()  # report.baseline's bytes
     # The report and the model cards render the config recorded in the manifest (the chain and its settings),
     # so all of it is read here: any config change re-renders (a few seconds), never a stale card.
     recorded_config: dict

@@ -77,7 +77,7 @@ def load_config_with(name_or_path: str, params: dict[str, Any] | None = None, ov
     """``load_config`` with ``params`` (dotted key -> value) merged before the ``-o`` overrides and ``after``
     merged last (``edgeport tune``: each trial's sampled values and where it runs). Every problem in one
     ConfigError, keys named as written."""
-    from .. import config as c
+    from ..config import loading as c
 
     path = c.resolve_config_path(name_or_path)
     raw = c._read_yaml(path)
