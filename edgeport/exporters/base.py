@@ -48,8 +48,10 @@ class NoiseBudget:
 
 # (format, mode) -> budget, measured by benchmarks/int8_noise.py on the quick run's student (SST-2 selection split,
 # batch 1; benchmarks/results/int8_noise.{json,md}). Tolerance factors = 2 x the measured noise ratio (artifact /
-# yardstick), rounded up to 0.5 and kept within [1.5, 2]: 1.5 covers the ratio's spread across models (a tiny spread
-# BERT: onnx dynamic mean 1.07, tflite and executorch dynamic max 0.55-0.58, against <= 0.44 on the student); 2 caps
+# yardstick), rounded up to 0.5 and kept within [1.5, 2]: 1.5 leaves room for the ratio's spread across real
+# models (<= 0.44 for the sound dynamic modes on the student); it does not cover toy models: on test_family's
+# hidden-32 models ORT and TFLite dynamic reach a mean ratio of 1.5-1.7, so validate would fail their correct INT8
+# artifacts (that test holds them to the cap instead); 2 caps
 # it: no INT8 artifact may be noisier than twice torch's own dynamic INT8 of the same model (the static modes, 3.4-4.9x
 # on the student, where they flip 7-17% of the labels, are held to it). torchscript dynamic is the yardstick's own
 # computation (ratio 1.00 on any model): 1.25. Tie factor 1 and floor 0.99 everywhere: the sound modes' flips all
