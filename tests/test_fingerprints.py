@@ -415,3 +415,13 @@ def test_stages_run_on_their_own_settings_never_the_whole_config(ws, tmp_path, m
         assert dataclasses.is_dataclass(settings) and not isinstance(settings, PipelineConfig), name
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(settings, dataclasses.fields(settings)[0].name, None)
+
+
+def test_a_section_switched_on_is_named_once():
+    from edgeport.pipeline.runner import _changed
+
+    off = {"config.data": None, "config.modes": "a", "data": None}
+    on = {"config.data.local": "sst2", "config.data.metric": "accuracy", "config.modes": "b", "data": "x"}
+    assert _changed(off, on) == "config.data, config.modes, data"
+    assert _changed(on, off) == "config.data, config.modes, data"
+    assert _changed({"config.data.local": "a"}, {"config.data.local": "b"}) == "config.data.local"

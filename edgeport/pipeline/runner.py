@@ -81,8 +81,11 @@ def fingerprint(parts: dict[str, str]) -> str:
 
 
 def _changed(old: dict, new: dict) -> str:
-    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    return ", ".join(keys) or "fingerprint"
+    """The parts that differ, by name. A section switched on or off (``config.data`` None on one side, its keys
+    ``config.data.*`` on the other) is named once, as the section."""
+    keys = sorted(k for k in set(old) | set(new) if (k in old) != (k in new) or old[k] != new[k])
+    folded = {k for k in keys if (p := k.rpartition(".")[0]) in keys and (k in old) != (p in old)}
+    return ", ".join(k for k in keys if k not in folded) or "fingerprint"
 
 
 # ------------------------------------------------------------------------------------------ planning

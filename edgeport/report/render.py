@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..stats import wilson
 from ..verdict import Standing
 
 KIND_NOTE = {
@@ -27,6 +28,14 @@ def _pct(value) -> str:
     if value is None:
         return "-"
     return f"{value * 100:.2f}" if value <= 1 else f"{value:.2f}"
+
+
+def _pct_ci(value, rows) -> str:
+    """An accuracy with its Wilson 95% interval over the rows it was measured on: ``87.96 [85.6, 89.9]``."""
+    if value is None or not rows:
+        return _pct(value)
+    lo, hi = wilson(round(value * rows), rows)
+    return f"{value * 100:.2f} [{lo * 100:.1f}, {hi * 100:.1f}]"
 
 
 def markdown(report: dict) -> str:
@@ -167,16 +176,16 @@ def _models(report: dict) -> str:
               + ", held out from the training rows, and then measured once on the evaluation split.\n")
     head = "| model | params | train rows | "
     unit = "x100" if name == "mcc" else "%"  # MCC is a correlation in [-1, 1], shown x100 like the others
-    head += (f"selection {title} {unit} (rows) | eval {title} {unit} | selection accuracy % | eval accuracy % (split, rows) | "
-             if extra else "selection accuracy % (rows) | eval accuracy % (split, rows) | ")
+    head += (f"selection {title} {unit} (rows) | eval {title} {unit} | selection accuracy % [95% CI] | eval accuracy % [95% CI] (split, rows) | "
+             if extra else "selection accuracy % [95% CI] (rows) | eval accuracy % [95% CI] (split, rows) | ")
     lines = ["## Models\n", chosen, head + "precision |", "|---" * (8 if extra else 6) + "|"]
     for m in report["models"]:
-        evaluated = f"{_pct(m['eval_accuracy'])} ({m.get('eval_split') or '-'}, {_fmt(m['eval_rows'])})"
+        evaluated = f"{_pct_ci(m['eval_accuracy'], m['eval_rows'])} ({m.get('eval_split') or '-'}, {_fmt(m['eval_rows'])})"
         if extra:
             cells = (f"{_pct(m.get('select_value'))} ({_fmt(m['select_rows'])}) | {_pct(m.get('eval_value'))} | "
-                     f"{_pct(m['select_accuracy'])} | {evaluated}")
+                     f"{_pct_ci(m['select_accuracy'], m['select_rows'])} | {evaluated}")
         else:
-            cells = f"{_pct(m['select_accuracy'])} ({_fmt(m['select_rows'])}) | {evaluated}"
+            cells = f"{_pct_ci(m['select_accuracy'], m['select_rows'])} ({_fmt(m['select_rows'])}) | {evaluated}"
         lines.append(f"| {m['stage']} | {_fmt(m['params'])} | {_fmt(m['train_rows'])} | {cells} | "
                      f"{m.get('precision') or '-'} |")
     return "\n".join(lines) + "\n"
@@ -188,15 +197,17 @@ def _artifacts(report: dict) -> str:
     metric = _metric(report)
     extra = metric["name"] != "accuracy"
     host = {r["artifact"]: r for r in _pivot(report) if r["target"] == "host" and r["kind"] == "host"}
+    rows = (report.get("eval_split") or {}).get("rows")
     lines = ["## Artifacts\n", _split_note(report), "| artifact | format | precision | size MB | "
-             + (f"{metric['title']} {'x100' if metric['name'] == 'mcc' else '%'} | " if extra else "") + "accuracy % | agreement % | max abs dlogit "
+             + (f"{metric['title']} {'x100' if metric['name'] == 'mcc' else '%'} | " if extra else "")
+             + "accuracy % [95% CI] | agreement % | max abs dlogit "
              "| validate | host p50 ms, fixed length | host p50 ms, workload |", "|---" * (11 if extra else 10) + "|"]
     for a in report["artifacts"]:
         h = host.get(a["name"]) or {}
         fixed, real = h.get("fixed") or {}, h.get("workload") or {}
         value = f"{_pct(a.get('metric_value'))} | " if extra else ""
         lines.append(f"| {a['name']} | {a['format'] or '-'} | {a['precision'] or '-'} | "
-                     f"{_fmt(a['size_bytes'], 2, 1e-6)} | {value}{_pct(a['accuracy'])} | {_pct(a['agreement'])} | "
+                     f"{_fmt(a['size_bytes'], 2, 1e-6)} | {value}{_pct_ci(a['accuracy'], rows)} | {_pct(a['agreement'])} | "
                      f"{_fmt(a['max_abs_diff'], 4)} | {verdict_state(report, a['name'])} | {_fmt(fixed.get('p50_ms'))} | "
                      f"{_fmt(real.get('p50_ms'))} |")
     return "\n".join(lines) + "\n"
