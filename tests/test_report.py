@@ -221,11 +221,11 @@ def test_report_names_the_task_metric_and_its_split(tmp_path):
     assert "Task metric (`data.metric: mcc`): **MCC**" in md
     assert "chosen (checkpoint, early stop) by MCC on the selection split (400 rows)" in md
     assert "| distill | 17000000 | - | 61.00 (400) | 58.00 | 81.00 [76.9, 84.5] | 88.00 [85.6, 90.0] (validation, 872) | - |" in md
-    assert "| MCC x100 | accuracy % |" in md and "| 55.00 | 86.00 |" in md
+    assert "| MCC x100 | accuracy % [95% CI] |" in md and "| 55.00 | 86.00 [83.5, 88.2] |" in md
     assert "MCC (the task metric) and accuracy are on the evaluation split" in md
     plain = build_report(fake_run(tmp_path / "plain"), tmp_path / "out2", plots=False)
     assert plain["metric"]["name"] == "accuracy"
-    assert "selection accuracy % (rows)" in (tmp_path / "out2" / "report.md").read_text()
+    assert "selection accuracy % [95% CI] (rows)" in (tmp_path / "out2" / "report.md").read_text()
 
 
 def test_budget_gate_any_and_all(tmp_path, monkeypatch):
