@@ -31,7 +31,7 @@ def _pct(value) -> str:
 
 
 def _pct_ci(value, rows) -> str:
-    """An accuracy with its Wilson 95% interval over the rows it was measured on: ``87.96 [85.6, 89.9]``."""
+    """An accuracy with its Wilson 95% interval over the rows it was measured on: ``87.96 [85.6, 90.0]``."""
     if value is None or not rows:
         return _pct(value)
     lo, hi = wilson(round(value * rows), rows)
