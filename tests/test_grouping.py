@@ -1,5 +1,6 @@
 """Phrase grouping (data.selection_grouping): ``whole_texts`` and ``drop_overlap(phrases=True)`` give exactly what
-the span enumeration they replaced gave (kept here as the reference), in time linear in the text length."""
+the span enumeration they replaced gave (kept here as the reference), in time linear in the text length; ``auto``
+picks phrases on treebank-style data only and says why."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import time
 import pytest
 
 import edgeport.data as data
-from edgeport.data import Split, drop_overlap, whole_texts
+from edgeport.config import DataConfig
+from edgeport.data import Split, drop_overlap, load_task, whole_texts
 from edgeport.progress import terminal_progress
 from tests.conftest import SST2
 
@@ -165,3 +167,69 @@ def test_progress_bar_only_on_a_terminal(monkeypatch):
         assert bar.disable is (not tty)
         assert list(bar) == [0, 1, 2]
         assert ("\r" in stream.getvalue()) is tty  # not a terminal: not a byte written
+
+
+# ------------------------------------------------------------------ auto
+
+
+def _write(tmp_path, rows: list[str], pairs: bool = False):
+    d = tmp_path / "ds"
+    d.mkdir(exist_ok=True)
+    columns = ["sentence", "other", "label"] if pairs else ["sentence", "label"]
+    for split, texts in (("train", rows), ("validation", ["held out"])):
+        lines = ["\t".join([t, "x", str(i % 2)] if pairs else [t, str(i % 2)]) for i, t in enumerate(texts)]
+        (d / f"{split}.tsv").write_text("\n".join(["\t".join(columns)] + lines) + "\n", encoding="utf-8")
+    return d
+
+
+def _treebank(n: int = 300) -> list[str]:
+    rows = []
+    for i in range(n):
+        words = f"film {i} is good and the cast {i} is {'great' if i % 3 else 'awful'}".split()
+        rows += [" ".join(words), " ".join(words[:4]), " ".join(words[5:])]
+    return rows
+
+
+def test_auto_picks_phrases_on_treebank_data_and_says_why(tmp_path):
+    d = _write(tmp_path, _treebank())
+    auto = load_task(DataConfig(local=str(d), selection_min_rows=50), seed=1)
+    phrases = load_task(DataConfig(local=str(d), selection_min_rows=50, selection_grouping="phrases"), seed=1)
+    assert auto.grouping == "phrases"
+    assert auto.grouping_note == "phrases (auto: 67% of the 900 training rows are word spans of other rows)"
+    assert (auto.select.texts, auto.train.texts) == (phrases.select.texts, phrases.train.texts)
+    rows = load_task(DataConfig(local=str(d), selection_min_rows=50, selection_grouping="rows"), seed=1)
+    assert (rows.grouping, rows.grouping_note) == ("rows", "rows (set in the config)")
+    assert len(rows.train) == 900 - 50
+
+
+def test_auto_picks_rows_below_the_threshold(tmp_path):
+    # 300 sentences, 60 of them (one in six: 16.7%, under 20%) also as a phrase of their own
+    rows = [f"sentence {i} and its words {i}" for i in range(300)] + [f"sentence {i}" for i in range(0, 300, 5)]
+    task = load_task(DataConfig(local=str(_write(tmp_path, rows)), selection_min_rows=50), seed=1)
+    assert task.grouping == "rows"
+    assert task.grouping_note == "rows (auto: 17% of the 360 training rows are word spans of other rows, under 20%)"
+
+
+def test_auto_with_text_pairs_is_rows(tmp_path):
+    d = _write(tmp_path, _treebank(100), pairs=True)
+    task = load_task(DataConfig(local=str(d), text_pair_column="other", selection_min_rows=20), seed=1)
+    assert (task.grouping, task.grouping_note) == ("rows", "rows (auto: text pairs)")
+    with pytest.raises(ValueError, match="single-text tasks"):  # explicit phrases with pairs: still an error
+        DataConfig(local=str(d), text_pair_column="other", selection_grouping="phrases")
+
+
+def test_auto_is_the_default_and_changes_the_fingerprint():
+    assert DataConfig().selection_grouping == "auto"
+    assert data.data_fingerprint(DataConfig(local=str(SST2))) != \
+        data.data_fingerprint(DataConfig(local=str(SST2), selection_grouping="phrases"))
+
+
+def test_split_metrics_record_the_grouping(monkeypatch):
+    from edgeport.training import recipe
+
+    task = data.Task(split_of(["a", "b"]), split_of(["c", "d"]), split_of(["e", "f"]), ["n", "p"], "fp",
+                     grouping="phrases", grouping_note="phrases (auto: 90% of ...)")
+    monkeypatch.setattr(recipe, "encode", lambda split, tok, n: [{"labels": y} for y in split.labels])
+    monkeypatch.setattr(recipe, "measure", lambda *a, **k: {"accuracy": 1.0})
+    metrics = recipe.split_metrics(task, None, None, None, 16)
+    assert metrics["selection_grouping"] == "phrases (auto: 90% of ...)"
