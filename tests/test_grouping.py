@@ -224,6 +224,22 @@ def test_auto_is_the_default_and_changes_the_fingerprint():
         data.data_fingerprint(DataConfig(local=str(SST2), selection_grouping="phrases"))
 
 
+@pytest.mark.parametrize("name", ["default", "quick"])
+def test_shipped_sst2_configs_hold_out_what_phrases_held_out(name):
+    """The shipped configs say auto; on SST-2 it resolves to phrases, with the same rows in each split."""
+    from edgeport.config.loading import load_config
+
+    cfg = load_config(name)
+    assert cfg.data.selection_grouping == "auto"
+    spec = cfg.data.spec()
+    auto = load_task(spec, seed=cfg.run.seed)
+    phrases = load_task(spec.model_copy(update={"selection_grouping": "phrases"}), seed=cfg.run.seed)
+    assert auto.grouping_note.startswith("phrases (auto: 90% of the 67,349 training rows")
+    for part in ("train", "select", "eval"):
+        a, p = getattr(auto, part), getattr(phrases, part)
+        assert (a.texts, a.labels) == (p.texts, p.labels), part
+
+
 def test_split_metrics_record_the_grouping(monkeypatch):
     from edgeport.training import recipe
 
