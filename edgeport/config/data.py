@@ -42,11 +42,13 @@ class DataSpec(Section):
     selection_split: str | None = Field(None, description="use this split file (e.g. 'dev' -> dev.tsv) as the "
                                         "selection split instead of carving one from train; training rows with "
                                         "the same text are dropped so the two stay disjoint")
-    selection_grouping: Literal["rows", "phrases"] = Field(
-        "rows", description="rows: any training row may be held out. phrases: for treebank-style data whose "
+    selection_grouping: Literal["auto", "rows", "phrases"] = Field(
+        "auto", description="rows: any training row may be held out. phrases: for treebank-style data whose "
                             "training split also holds the phrases of each sentence (GLUE SST-2): hold out only "
                             "whole texts (those inside no other training text) and drop every training row that "
-                            "is a word span of a held-out text, so no selection sentence is seen in pieces")
+                            "is a word span of a held-out text, so no selection sentence is seen in pieces. auto: "
+                            "phrases when a single-text training split has at least 20% of its rows inside other "
+                            "rows (SST-2: 90%), else rows; the choice is recorded in the teacher's metrics")
 
     @model_validator(mode="after")
     def _source(self):

@@ -75,7 +75,8 @@ def measure(model, rows: list[dict], collate, metric: str = "accuracy", num_labe
 
 
 def split_metrics(task, model, tokenizer, collate, max_len: int, metric: str = "accuracy") -> dict:
-    """The evaluation split measured once for the chosen model, and what each split is (names and sizes).
+    """The evaluation split measured once for the chosen model, and what each split is (names and sizes; how the
+    selection split was grouped, ``selection_grouping``: the resolved data.selection_grouping and why).
 
     ``eval_accuracy`` always; with another ``data.metric`` also ``eval_<metric>`` and the selection split's
     constant-baseline value of that metric (``select_baseline_<metric>``: what the useless-model gate beats)."""
@@ -84,7 +85,7 @@ def split_metrics(task, model, tokenizer, collate, max_len: int, metric: str = "
     scores = measure(model, eval_rows, collate, metric, task.num_labels)
     out = {"eval_accuracy": scores["accuracy"], "eval_split": task.eval.name, "eval_rows": len(eval_rows),
            "select_rows": len(task.select), "select_majority_rate": majority_rate(task.select.labels, task.train.labels),
-           "metric": metric}
+           "selection_grouping": task.grouping_note, "metric": metric}
     if metric == "f1":
         out["positive_label"] = task.label_names[1]
     if metric != "accuracy":
