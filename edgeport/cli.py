@@ -292,8 +292,10 @@ def _quiet_progress_bars() -> None:
     a dozen models, and the stages print their own progress."""
     from transformers.utils import logging as hf_logging
 
+    import sys
+
     def hook(factory, args, kwargs):
-        if kwargs.get("desc") in _QUIET_BARS:
+        if kwargs.get("desc") in _QUIET_BARS or not sys.stderr.isatty():  # a log gets no bar debris
             kwargs = dict(kwargs, disable=True)
         return factory(*args, **kwargs)
 

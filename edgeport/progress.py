@@ -6,13 +6,14 @@ from __future__ import annotations
 import sys
 
 
-def terminal_progress(iterable=None, **kw):
-    """``tqdm(iterable, **kw)`` drawn only when stderr is a terminal, and only once the work has taken a second
-    (short work draws nothing); it is cleared when done."""
+def terminal_progress(iterable=None, *, show: bool = True, **kw):
+    """``tqdm(iterable, **kw)`` drawn only when stderr is a terminal (and ``show``: e.g. the main process only), and
+    only once the work has taken a second (short work draws nothing); it is cleared when done. Lines for a log go
+    through ``tqdm.write`` (``bar.write``), which prints whether or not the bar is drawn."""
     from tqdm.auto import tqdm
 
     try:
         tty = sys.stderr.isatty()
     except (AttributeError, ValueError):  # no stderr, or a closed one
         tty = False
-    return tqdm(iterable, **{"disable": not tty, "delay": 1.0, "leave": False, "dynamic_ncols": True} | kw)
+    return tqdm(iterable, **{"delay": 1.0, "leave": False, "dynamic_ncols": True} | kw, disable=not (tty and show))

@@ -192,6 +192,20 @@ def test_bf16_training_returns_a_plain_fp32_model_on_cpu(tiny_bert):
     assert torch.allclose(logits, reference, atol=1e-6), (logits - reference).abs().max()
 
 
+def test_training_in_a_log_writes_lines_not_bars(tiny_bert, capfd):
+    """stderr is no terminal here (a log, CI): no carriage-return bar debris, one line per selection evaluation."""
+    from edgeport.models import load_classifier, load_tokenizer
+
+    tok = load_tokenizer(tiny_bert)
+    rows, model = _tiny_rows(tok), load_classifier(tiny_bert, label_names=["neg", "pos"])
+    capfd.readouterr()  # transformers' own loading bar (the CLI silences it: cli._quiet_progress_bars)
+    recipe.finetune(model, rows[:32], rows[32:], TrainConfig(epochs=2, batch_size=16, eval_every=2),
+                    recipe.collate_for(tok), 0)
+    out, err = capfd.readouterr()
+    assert "\r" not in out + err
+    assert len([ln for ln in (out + err).splitlines() if "selection split: accuracy" in ln]) == 2, out + err
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_finetune_and_distill_on_cuda(tiny_bert, tmp_path):
     from edgeport.config import StudentConfig

@@ -194,7 +194,7 @@ def fit(model, train_rows: list[dict], select_rows: list[dict], tcfg: TrainConfi
     (pass []), and the result's ``best_accuracy`` is ``scores["accuracy"]`` when present, else ``scores[metric]``."""
     from ..stats import check_metric
     from accelerate.utils import set_seed
-    from tqdm.auto import tqdm
+    from ..progress import terminal_progress
     from transformers import get_linear_schedule_with_warmup
 
     if evaluate_fn is None:
@@ -221,7 +221,7 @@ def fit(model, train_rows: list[dict], select_rows: list[dict], tcfg: TrainConfi
     best, best_step, stale, history, step, eval_seconds = -math.inf, 0, 0, [], 0, 0.0
     best_state, best_accuracy, best_preds = None, 0.0, []
     start = time.perf_counter()
-    bar = tqdm(total=total, desc=desc, unit="step", disable=not acc.is_main_process, dynamic_ncols=True)
+    bar = terminal_progress(total=total, desc=desc, unit="step", show=acc.is_main_process)
     model.train()
     while step < total:
         for batch in loader:
@@ -249,7 +249,8 @@ def fit(model, train_rows: list[dict], select_rows: list[dict], tcfg: TrainConfi
                                | {f"select_{k}": v for k, v in scores.items()})
                 shown = ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
                 where = "selection split" if evaluate_fn is None else "held-out evaluation"
-                bar.write(f"{desc}: step {step}/{total} {where}: {shown}")
+                if acc.is_main_process:  # the log's line per evaluation (the bar is drawn on terminals only)
+                    bar.write(f"{desc}: step {step}/{total} {where}: {shown}")
                 if scores[metric] > best:
                     best, best_step, stale = scores[metric], step, 0
                     best_accuracy, best_preds = scores.get("accuracy", scores[metric]), preds
@@ -297,13 +298,13 @@ def _scores(preds: list[int], labels: list[int], metric: str, num_labels: int) -
 def selection_predictions(model, eval_loader, acc=None) -> tuple[list[int], list[int]]:
     """(predicted labels, true labels) for every row of ``eval_loader``, in order (gathered across processes;
     ``gather_for_metrics`` drops the padding rows an uneven last batch gets)."""
-    from tqdm.auto import tqdm
+    from ..progress import terminal_progress
 
     model.eval()
     main = acc is None or acc.is_main_process
     device = model_device(model)
     all_preds, all_labels = [], []
-    for batch in tqdm(eval_loader, desc="eval", leave=False, disable=not main, dynamic_ncols=True):
+    for batch in terminal_progress(eval_loader, desc="eval", show=main):
         preds = model(**model_inputs(batch, device)).logits.argmax(-1)
         labels = batch["labels"].to(device)
         if acc is not None:
@@ -332,14 +333,14 @@ def predict_logits(model, rows: list[dict], collate, batch_size: int = 128, desc
     used to cache teacher logits and to measure). Rows run shortest-first so each batch carries little padding.
     ``precision`` bf16/fp16 runs the forward under autocast (teacher logits for a bf16 distillation); measurements
     keep the fp32 default."""
-    from tqdm.auto import tqdm
+    from ..progress import terminal_progress
 
     model.eval()
     device = model_device(model)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
     chunks = []
-    for i in tqdm(range(0, len(order), batch_size), desc=desc, leave=False, dynamic_ncols=True):
+    for i in terminal_progress(range(0, len(order), batch_size), desc=desc):
         batch = collate([rows[j] for j in order[i:i + batch_size]])
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             chunks.append(model(**model_inputs(batch, device)).logits.float().cpu())
