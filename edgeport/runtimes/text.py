@@ -58,14 +58,17 @@ def artifact_max_len(path: Path, default: int = 128) -> int:
 
 
 def predict(path: Path, texts: list[str], pairs: list[str] | None = None, threads: int = 1) -> list[dict]:
-    """Label and class probabilities for each text, from any artifact."""
+    """Label and class probabilities for each text, from any artifact. Each text runs alone, unpadded, as the app
+    and validate run it: in a padded batch a dynamic INT8 file would take its activation scales from the whole batch
+    and could answer differently."""
     from . import load
 
     runner = load(path, threads)
     tokenizer = artifact_tokenizer(path)
     labels = artifact_meta(Path(path)).get("label_names")
     rows = encode_rows(tokenizer, texts, pairs, artifact_max_len(path))
-    logits = runner(**pad_batch(rows, pad_id=pad_token_id(tokenizer)))
+    pad = pad_token_id(tokenizer)
+    logits = np.concatenate([runner(**pad_batch([row], pad_id=pad)) for row in rows])
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
     names = labels or [str(i) for i in range(logits.shape[-1])]

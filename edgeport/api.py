@@ -1,0 +1,153 @@
+"""edgeport from Python: run a pipeline, read its results as typed objects, predict with an artifact.
+
+    import edgeport
+    run = edgeport.run("quick", overrides=["run.name=demo"])
+    art = run.artifacts["tflite-int8"]
+    art.accuracy, art.verdict            # Metric(value, split, rows) and State.PASS / INCONCLUSIVE / FAIL
+    art.predict(["a gripping film"])     # [{"label": "positive", "probs": {...}}], one row per call as it ships
+
+``edgeport run`` is this module's ``run`` plus printing. Errors are the CLI's exceptions (``edgeport.errors``): bad
+input raises an ``EdgeportError`` (the CLI's exit 2), a failed gate a ``GateError`` (exit 1) carrying the finished
+``Run`` as ``.run`` — every result is written before it is raised. Everything is read back from the run
+directory's manifest and result files, so ``load_run`` gives the same objects for a run made by the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError, EdgeportError
+from .pipeline.runner import GateError
+from .verdict import State, load_verdicts
+
+__all__ = ["Artifact", "ConfigError", "EdgeportError", "GateError", "LoadedArtifact", "Metric", "Run", "StageResult",
+           "State", "load_artifact", "load_run", "run"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A measured value with the split it was measured on (``selection`` chose things; the eval split did not)."""
+
+    name: str
+    value: float
+    split: str
+    rows: int | None = None
+
+
+@dataclass(frozen=True)
+class StageResult:
+    name: str
+    status: str  # the manifest's: done, failed, ...
+    seconds: float | None
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One exported or quantized file: what validate and bench measured of these bytes."""
+
+    name: str  # e.g. tflite-int8
+    path: Path  # the model file
+    format: str
+    precision: str
+    size_bytes: int | None = None
+    accuracy: Metric | None = None  # on the eval split, one row per call (validate)
+    verdict: State | None = None  # None when no verdict stands for the bytes on disk
+    problem: str | None = None  # why not, for people
+    latency: dict = field(default_factory=dict)  # target -> bench's row (kind, fixed and workload figures)
+
+    def predict(self, texts: list[str], pairs: list[str] | None = None, threads: int = 1) -> list[dict]:
+        """Label and class probabilities per text, each text run alone as the app and validate run it."""
+        return load_artifact(self.path).predict(texts, pairs, threads)
+
+
+@dataclass(frozen=True)
+class LoadedArtifact:
+    path: Path
+
+    def predict(self, texts: list[str], pairs: list[str] | None = None, threads: int = 1) -> list[dict]:
+        from .runtimes.text import predict
+
+        if isinstance(texts, str):
+            raise EdgeportError("predict takes a list of texts; wrap a single text in a list")
+        return predict(self.path, list(texts), list(pairs) if pairs is not None else None, threads)
+
+
+@dataclass(frozen=True)
+class Run:
+    run_dir: Path
+    stages: dict[str, StageResult]
+    artifacts: dict[str, Artifact]
+    gate_failures: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return not self.gate_failures
+
+
+def run(config: str | Path, overrides: list[str] | tuple[str, ...] = (), *, until: str | None = None,
+        force: list[str] | tuple[str, ...] = (), accept_inconclusive: bool = False) -> Run:
+    """Run the pipeline make-style (``edgeport run``): ``config`` is a YAML path or a shipped config's name,
+    ``overrides`` dotted ``key=value`` strings. Returns the run's results; raises ``GateError`` (with ``.run``)
+    when a gate failed."""
+    from .config import load_config
+    from .environment import apply_runtime
+    from .pipeline import execute
+    from .stages import STAGES
+
+    overrides = [*overrides, *(["report.accept_inconclusive=true"] if accept_inconclusive else [])]
+    cfg = load_config(str(config), overrides)
+    apply_runtime(cfg)
+    summary = execute(STAGES, cfg, until, list(force))
+    result = load_run(summary.run_dir, gate_failures=summary.gate_failures)
+    if summary.gate_failures:
+        err = GateError("gates failed:\n" + "\n".join(f"  - {f}" for f in summary.gate_failures))
+        err.run = result
+        raise err
+    return result
+
+
+def load_run(run_dir: str | Path, gate_failures: list[str] | tuple[str, ...] = ()) -> Run:
+    """The results of a run directory (made by ``run`` or by the CLI), read from its manifest and result files."""
+    from .pipeline.manifest import Manifest
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "manifest.json").is_file():
+        raise EdgeportError(f"{run_dir} holds no manifest.json: not an edgeport run directory (run the pipeline "
+                            f"first, or pass runs/NAME)")
+    manifest = Manifest.load(run_dir)
+    stages = {name: StageResult(name, e.get("status", ""), e.get("seconds"), e.get("metrics") or {})
+              for name, e in manifest.stages.items()}
+    return Run(run_dir, stages, _artifacts(run_dir), tuple(gate_failures))
+
+
+def load_artifact(path: str | Path) -> LoadedArtifact:
+    """Any artifact file (``.pt``, ``.onnx``, ``.tflite``, ``.pte``) or its directory, ready to ``predict``."""
+    path = Path(path)
+    if not path.exists():
+        raise EdgeportError(f"{path} does not exist; pass an artifact file or its directory")
+    return LoadedArtifact(path)
+
+
+def _artifacts(run_dir: Path) -> dict[str, Artifact]:
+    validated = {a["name"]: a for a in _read(run_dir / "validate" / "results.json", {}).get("artifacts", [])}
+    split = _read(run_dir / "validate" / "results.json", {})
+    latency: dict[str, dict] = {}
+    for row in _read(run_dir / "bench" / "results.json", []):
+        latency.setdefault(row.get("artifact_name") or "", {})[row.get("target")] = row
+    out = {}
+    for name, standing in load_verdicts(run_dir).items():
+        v = validated.get(name) or {}
+        meta = _read(run_dir / Path(standing.path).parent / "artifact.json", {})
+        accuracy = (Metric("accuracy", v["accuracy"], split.get("eval_split") or "eval", split.get("eval_rows"))
+                    if v.get("accuracy") is not None else None)
+        verdict = standing.verdict.state if standing.verdict is not None and standing.problem is None else None
+        out[name] = Artifact(name, run_dir / standing.path, meta.get("format", ""), meta.get("precision", ""),
+                             v.get("size_bytes"), accuracy, verdict, standing.problem, latency.get(name, {}))
+    return out
+
+
+def _read(path: Path, default):
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else default
