@@ -10,12 +10,14 @@ rows (reference right / candidate wrong = b, reference wrong / candidate right =
 * p = the exact one-sided McNemar test of "the candidate is worse": P(X >= b) for X ~ Binomial(b + c, 1/2).
 
 A label-agreement gate tests the share of flipped rows against the allowed share with an exact one-sided
-binomial test. Pure Python (``math``): no SciPy.
+binomial test.
 
-With ``data.metric`` F1, macro-F1 or MCC the drop gates judge that metric instead (``metric_drop`` below): it is
-not a sum over rows, so there is no McNemar table; a paired bootstrap gives its interval and a paired approximate
-randomisation test its one-sided p. Those use NumPy, imported inside them (the CLI and the stage modules import
-no numerical library until a stage runs).
+The exact tail is SciPy's ``binomtest`` and the Wilson interval statsmodels' ``proportion_confint``; Newcombe's
+paired interval (not in either library) and the paired bootstrap / randomisation tests are written here, each
+saying why. With ``data.metric`` F1, macro-F1 or MCC the drop gates judge that metric instead (``metric_drop``
+below): it is not a sum over rows, so there is no McNemar table; a paired bootstrap gives its interval and a paired
+approximate randomisation test its one-sided p. Every numerical library (NumPy, SciPy, statsmodels) is imported
+inside the function that uses it: the CLI and the stage modules import none until a stage runs.
 """
 
 from __future__ import annotations
@@ -30,28 +32,31 @@ Z95 = 1.959963984540054  # two-sided 95 %
 
 
 def binomial_tail(k: int, n: int, p: float) -> float:
-    """P(X >= k) for X ~ Binomial(n, p), exact (summed in log space)."""
+    """P(X >= k) for X ~ Binomial(n, p), exact: ``scipy.stats.binomtest(k, n, p, alternative="greater")``.
+
+    The degenerate cases SciPy refuses (n = 0, k outside [0, n]) or that need no computation are answered here."""
     if k <= 0:
         return 1.0
     if k > n or p <= 0:
         return 0.0
     if p >= 1:
         return 1.0
-    logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(p)
-            + (n - i) * math.log1p(-p) for i in range(k, n + 1)]
-    top = max(logs)
-    return min(1.0, math.exp(top) * sum(math.exp(v - top) for v in logs))
+    from scipy.stats import binomtest
+
+    return min(1.0, float(binomtest(int(k), int(n), float(p), alternative="greater").pvalue))
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a proportion k / n."""
+    """Wilson score interval for a proportion k / n at two-sided critical value ``z``:
+    ``statsmodels.stats.proportion.proportion_confint(k, n, alpha, method="wilson")`` with alpha = 2 P(Z > z)
+    clipped to [0, 1]. No rows: the whole range (0, 1)."""
     if n == 0:
         return 0.0, 1.0
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    from scipy.stats import norm
+    from statsmodels.stats.proportion import proportion_confint
+
+    lo, hi = proportion_confint(int(k), int(n), alpha=2 * float(norm.sf(z)), method="wilson")
+    return max(0.0, float(lo)), min(1.0, float(hi))  # statsmodels < 0.15 does not clip Wilson's rounding noise
 
 
 def paired_drop(ref_correct, cand_correct) -> dict:
@@ -60,6 +65,13 @@ def paired_drop(ref_correct, cand_correct) -> dict:
     Returns n, b (ref right, candidate wrong), c (ref wrong, candidate right), both accuracies,
     ``drop_points`` = 100 (b - c) / n,
     its Newcombe 95 % interval ``ci95_points`` and ``p_worse``, the exact one-sided McNemar p-value.
+
+    ``p_worse`` is ``binomial_tail(b, b + c, 1/2)`` (SciPy's one-sided ``binomtest`` on the discordant pairs), not
+    ``statsmodels.stats.contingency_tables.mcnemar(exact=True)``: that one is two-sided (2 P(X <= min(b, c))), and
+    the gate asks only "is the candidate worse", so it would double p and count gains as evidence of a loss.
+    Newcombe's interval for paired proportions (method 10, Wilson-based with the phi correction) is in neither
+    SciPy nor statsmodels (``confint_proportions_2indep(method="newcomb")`` is for *independent* samples), so it is
+    computed here from two ``wilson`` intervals.
     """
     ref, cand = [bool(x) for x in ref_correct], [bool(x) for x in cand_correct]
     if len(ref) != len(cand):
@@ -87,7 +99,8 @@ def paired_drop(ref_correct, cand_correct) -> dict:
 
 def agreement_test(agree, min_agreement: float) -> dict:
     """Label agreement (0/1 per row) against its floor: n, flips, agreement, Wilson 95 % interval, and
-    ``p_below``: the exact one-sided binomial p-value of "the true flip rate exceeds 1 - min_agreement"."""
+    ``p_below``: the exact one-sided binomial p-value of "the true flip rate exceeds 1 - min_agreement"
+    (``binomial_tail``, i.e. SciPy's ``binomtest(alternative="greater")``; interval from ``wilson``, statsmodels)."""
     agree = [bool(x) for x in agree]
     n = len(agree)
     flips = n - sum(agree)
@@ -205,6 +218,15 @@ def paired_metric_test(metric: str, labels, preds_ref, preds_cand, num_labels: i
       100 rows: randomisation p = 0.025, bootstrap p = 0.001).
 
     Everything draws from ``seed``: the same inputs give the same numbers.
+
+    Why no library call: ``scipy.stats.bootstrap(paired=True)`` and ``scipy.stats.permutation_test(
+    permutation_type="samples")`` resample *rows* and evaluate the statistic per resample, drawing from their own
+    RNG stream, so with the same seed they give other numbers than this function always has (earlier runs'
+    reports would not reproduce). Here a resample is a multinomial draw over the k^3 (label, reference,
+    candidate) cells and a randomisation round a Binomial(count, 1/2) swap per discordant cell, and the metric is
+    computed from the resampled confusion matrices in one vectorised call: O(resamples x k^3) instead of
+    O(resamples x rows), with a fixed, reproducible RNG stream. statsmodels' ``mcnemar`` does not apply either: F1,
+    macro-F1 and MCC are not sums over rows, so there is no 2x2 table to test.
     """
     import numpy as np
 
@@ -242,7 +264,7 @@ def paired_metric_test(metric: str, labels, preds_ref, preds_cand, num_labels: i
 def metric_drop(metric: str, labels, preds_ref, preds_cand, num_labels: int, *, seed: int = 0,
                 resamples: int = RESAMPLES) -> dict:
     """``paired_metric_test`` in the units of the drop gates: points (100 x the metric), with the accuracies
-    beside it (the report shows both)."""
+    beside it (the report shows both). No library call for the same reasons as ``paired_metric_test``."""
     import numpy as np
 
     t = paired_metric_test(metric, labels, preds_ref, preds_cand, num_labels, seed=seed, resamples=resamples)

@@ -4,6 +4,16 @@ The lock is an exclusive ``flock`` on ``runs/<name>/.lock``, held for the life o
 the process dies, however it dies (SIGKILL, OOM killer, a cancelled CI job), so a killed run never blocks the next
 one, and two processes can never both believe they took over the same stale lock (a pid-file check-then-delete
 can: both see the dead pid, both delete, both create). The file also records who holds it, for the messages.
+
+Why not ``filelock`` (installed, via huggingface_hub/torch): its ``FileLock`` takes the same ``flock``, but it
+keeps the lock file in place on release by design ("so waiters share the same inode"), while a finished run here
+removes ``.lock`` (its presence with content is how the next run knows the holder died and says "recovered a stale
+lock left by pid N"; the tests check both). Deleting the file under ``FileLock`` reopens the race it avoids: a
+waiter that opened the old inode locks an unlinked file while a third process creates and locks a new one, so two
+runs hold "the" lock; preventing that needs the inode re-check below, on a descriptor ``FileLock`` keeps private
+(``_context``), as does reading and writing the holder record. Its ``Timeout`` names only the path, not the pid and
+host holding it. ``SoftFileLock`` records a pid but detects staleness by checking that pid and deleting the
+marker, the check-then-delete race above. What would remain of filelock is the one ``fcntl.flock`` call.
 """
 
 from __future__ import annotations
