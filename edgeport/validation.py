@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from .bench.workload import batch1_feeds, encode_split, outcome, run_rows
-from .runtimes.text import pad_batch
 
 
 def reference_logits(model, tokenizer, split, max_len: int) -> np.ndarray:
@@ -99,18 +98,6 @@ class References:
         band of ``validation_gates.int8_agreement``)."""
         diff = np.abs(self.yardstick(length).astype(np.float64) - self(length).astype(np.float64))
         return diff.max(axis=-1)
-
-
-def run_sorted(fn, rows: list[dict], batch_size: int, pad_id: int) -> np.ndarray:
-    """``fn(padded batch) -> logits`` over rows run shortest-first (little padding), returned in input order.
-    Not validate's regime (batch 1): the INT8 fallback's quick search uses it (``quant/fallback.py``)."""
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
-    chunks = [fn(pad_batch([rows[j] for j in order[i:i + batch_size]], pad_id=pad_id))
-              for i in range(0, len(order), batch_size)]
-    logits = np.concatenate(chunks)
-    out = np.empty_like(logits)
-    out[np.asarray(order)] = logits
-    return out
 
 
 def artifact_logits(runner, path: Path, split, max_len: int) -> np.ndarray:

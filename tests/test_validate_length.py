@@ -11,6 +11,7 @@ from conftest import SST2, make_tiny_bert
 
 from edgeport import runtimes
 from edgeport.exporters import EXPORTERS, make_sample, write_sidecar
+from edgeport.runtimes.text import pad_batch
 from edgeport.validation import References, artifact_length, artifact_logits, compare
 
 MAX_LEN, STATIC = 32, 8
@@ -89,7 +90,6 @@ def test_validate_runs_each_row_alone_as_the_workload_does(tflite_short, tmp_pat
     from edgeport.bench.workload import encode_split
     from edgeport.exporters import QuantizeRequest
     from edgeport.runtimes.text import artifact_tokenizer, encode_rows
-    from edgeport.validation import run_sorted
 
     model, tok, path, split = tflite_short
     out = tmp_path / "torchscript-int8"
@@ -105,3 +105,39 @@ def test_validate_runs_each_row_alone_as_the_workload_does(tflite_short, tmp_pat
     rows = encode_rows(artifact_tokenizer(int8), split.texts, None, MAX_LEN)
     batched = run_sorted(lambda b: runner(**b), rows, 64, tok.pad_token_id)
     assert np.abs(batched - per_row).max() > 1e-4  # the regimes differ: a batched validate would be seen
+
+
+def test_the_int8_fallback_judges_each_row_alone(tflite_short, tmp_path):
+    """quantize's fallback scores candidates in validate's regime: its mean |Δlogit| is the per-row one."""
+    from edgeport.bench.workload import run_rows
+    from edgeport.exporters import QuantizeRequest
+    from edgeport.quant.fallback import Judge
+    from edgeport.runtimes.eager import EagerRunner
+    from edgeport.runtimes.text import encode_rows
+
+    model, tok, path, split = tflite_short
+    out = tmp_path / "torchscript-int8"
+    out.mkdir()
+    int8 = EXPORTERS["torchscript"].quantize(QuantizeRequest(model=model, fp32_path=path, out_dir=out, mode="dynamic",
+                                                            sample=make_sample(MAX_LEN, batch=2), calibration=[]))
+    write_sidecar(out, fmt="torchscript", precision="int8", model_file=int8.name, label_names=["n", "p"],
+                  seq_len=None, max_seq_len=MAX_LEN, tokenizer=tok, model=model)
+    rows = encode_rows(tok, split.texts, None, MAX_LEN)
+    judge = Judge(model, rows, split.labels, tok.pad_token_id)
+    feeds = [pad_batch([r], pad_id=tok.pad_token_id) for r in rows]
+    ref, per_row = run_rows(EagerRunner(model), feeds), run_rows(runtimes.load(int8), feeds)
+    assert judge.score(int8)["mean_abs_diff"] == float(np.abs(per_row.astype(np.float64) - ref).mean())
+    batched = run_sorted(lambda b: runtimes.load(int8)(**b), rows, 64, tok.pad_token_id)
+    assert float(np.abs(batched.astype(np.float64) - ref).mean()) != judge.score(int8)["mean_abs_diff"]
+
+
+def run_sorted(fn, rows: list[dict], batch_size: int, pad_id: int) -> np.ndarray:
+    """``fn(padded batch) -> logits`` over rows run shortest-first (little padding), returned in input order: the
+    batched regime validate and the INT8 fallback used before they ran each row alone."""
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
+    chunks = [fn(pad_batch([rows[j] for j in order[i:i + batch_size]], pad_id=pad_id))
+              for i in range(0, len(order), batch_size)]
+    logits = np.concatenate(chunks)
+    out = np.empty_like(logits)
+    out[np.asarray(order)] = logits
+    return out

@@ -29,18 +29,22 @@ def linear_names(model) -> list[str]:
 
 
 class Judge:
-    """INT8 candidates scored on labelled rows against the fp32 torch model's logits on the same rows."""
+    """INT8 candidates scored on labelled rows against the fp32 torch model's logits on the same rows, each row
+    run alone (batch 1, the runtime's own length) as validate and the app run it."""
 
     def __init__(self, reference_model, rows: list[dict], labels: list[int], pad_id: int,
                  metric: str = "accuracy", num_labels: int | None = None):
+        from ..bench.workload import run_rows
         from ..runtimes.eager import EagerRunner
-        from ..validation import run_sorted
+        from ..runtimes.text import pad_batch
 
         self.rows, self.labels, self.pad_id = rows, np.asarray(labels), pad_id
+        # one row per call, unpadded, as validate judges and the app runs: a dynamic INT8 candidate scored in
+        # padded batches would take its activation scales from the whole batch, padding included
+        self.feeds = [pad_batch([r], pad_id=pad_id) for r in rows]
         self.metric = metric
         self.num_labels = num_labels or int(reference_model.config.num_labels)
-        reference = EagerRunner(reference_model)
-        self.ref = run_sorted(lambda b: reference(**b), rows, 64, pad_id)
+        self.ref = run_rows(EagerRunner(reference_model), self.feeds)
         self.ref_accuracy = float((self.ref.argmax(-1) == self.labels).mean())
         self.ref_score = self._value(self.ref)
 
@@ -52,10 +56,9 @@ class Judge:
 
     def score(self, path: Path) -> dict:
         from .. import runtimes
-        from ..validation import run_sorted
+        from ..bench.workload import run_rows
 
-        runner = runtimes.load(path, threads=torch.get_num_threads())
-        logits = run_sorted(lambda b: runner(**b), self.rows, 64 if runner.seq_len is None else 16, self.pad_id)
+        logits = run_rows(runtimes.load(path, threads=torch.get_num_threads()), self.feeds)
         diff = np.abs(logits.astype(np.float64) - self.ref)
         accuracy = float((logits.argmax(-1) == self.labels).mean())
         value = self._value(logits)
