@@ -308,6 +308,7 @@ def test_closure_follows_lazy_imports_and_skips_type_checking_and_the_registry()
     assert "edgeport.config.models" in distill  # the sections it is built from, imported where they are used
     assert "edgeport.config" not in distill and "edgeport.config.artifacts" not in distill  # not every section
     assert "edgeport.training.kd" not in closure("edgeport.stages.teacher")
+    assert "edgeport.api" not in closure("edgeport.stages.teacher")  # edgeport.run & co. load it lazily, unseen
     assert not any(m.startswith("edgeport.stages.") and m != "edgeport.stages.report"
                    for m in closure("edgeport.stages.report"))
 
