@@ -15,15 +15,15 @@ directory's manifest and result files, so ``load_run`` gives the same objects fo
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import ConfigError, EdgeportError
 from .pipeline.runner import GateError
 from .verdict import State, load_verdicts
 
-__all__ = ["Artifact", "ConfigError", "EdgeportError", "GateError", "LoadedArtifact", "Metric", "Run", "StageResult",
-           "State", "load_artifact", "load_run", "run"]
+__all__ = ["Artifact", "ConfigError", "EdgeportError", "GateError", "LoadedArtifact", "Metric", "Plan", "PlanStep", "Run",
+           "StageResult", "State", "load_artifact", "load_run", "plan", "run"]
 
 
 @dataclass(frozen=True)
@@ -81,27 +81,68 @@ class Run:
     stages: dict[str, StageResult]
     artifacts: dict[str, Artifact]
     gate_failures: tuple[str, ...] = ()
+    executed: tuple[dict, ...] = ()  # from ``run``: per stage what this call did (ran, skip, ...), seconds, key metric
 
     @property
     def passed(self) -> bool:
         return not self.gate_failures
 
 
-def run(config: str | Path, overrides: list[str] | tuple[str, ...] = (), *, until: str | None = None,
-        force: list[str] | tuple[str, ...] = (), accept_inconclusive: bool = False) -> Run:
-    """Run the pipeline make-style (``edgeport run``): ``config`` is a YAML path or a shipped config's name,
-    ``overrides`` dotted ``key=value`` strings. Returns the run's results; raises ``GateError`` (with ``.run``)
-    when a gate failed."""
+@dataclass(frozen=True)
+class PlanStep:
+    stage: str
+    action: str  # run, skip, disabled, ...
+    reason: str  # why: "changed: code.training/kd.py", "up to date", ...
+
+
+@dataclass(frozen=True)
+class Plan:
+    run_dir: Path
+    steps: tuple[PlanStep, ...]
+
+
+def load_pipeline_config(config, overrides=(), params=()):
+    """The pipeline config: ``params`` files (``edgeport tune``'s best_params.yaml) merged before ``overrides``."""
+    if params:
+        from .tune.params import load_config_with, read_param_files
+
+        return load_config_with(str(config), read_param_files(list(params)), list(overrides),
+                                source=f"{config} with --params {', '.join(map(str, params))}")
     from .config import load_config
+
+    return load_config(str(config), list(overrides))
+
+
+def plan(config: str | Path, overrides: list[str] | tuple[str, ...] = (), *, params: list[str] | tuple = (),
+         until: str | None = None, force: list[str] | tuple[str, ...] = ()) -> Plan:
+    """What ``run`` would do and why (``edgeport run --dry-run``); nothing is executed."""
+    from .pipeline import make_plan, run_dir_for
+    from .pipeline.manifest import Manifest
+    from .stages import STAGES
+
+    cfg = load_pipeline_config(config, overrides, params)
+    items = make_plan(STAGES, cfg, Manifest.load(run_dir_for(cfg)), until, list(force))
+    return Plan(run_dir_for(cfg), tuple(PlanStep(i.stage.name, i.action, i.reason) for i in items))
+
+
+def run(config: str | Path, overrides: list[str] | tuple[str, ...] = (), *, params: list[str] | tuple = (),
+        until: str | None = None, force: list[str] | tuple[str, ...] = (), accept_inconclusive: bool = False) -> Run:
+    """Run the pipeline make-style (``edgeport run``): ``config`` is a YAML path or a shipped config's name,
+    ``overrides`` dotted ``key=value`` strings, ``params`` YAML files merged before them. Returns the run's
+    results; raises ``GateError`` (with ``.run``) when a gate failed."""
     from .environment import apply_runtime
     from .pipeline import execute
+    from .pipeline.dist import is_main
     from .stages import STAGES
 
     overrides = [*overrides, *(["report.accept_inconclusive=true"] if accept_inconclusive else [])]
-    cfg = load_config(str(config), overrides)
+    cfg = load_pipeline_config(config, overrides, params)
     apply_runtime(cfg)
     summary = execute(STAGES, cfg, until, list(force))
-    result = load_run(summary.run_dir, gate_failures=summary.gate_failures)
+    # other processes of a distributed launch only trained: the main one wrote and reads the results
+    result = (load_run(summary.run_dir, gate_failures=summary.gate_failures) if is_main()
+              else Run(Path(summary.run_dir), {}, {}, tuple(summary.gate_failures)))
+    result = replace(result, executed=tuple(summary.rows))
     if summary.gate_failures:
         err = GateError("gates failed:\n" + "\n".join(f"  - {f}" for f in summary.gate_failures))
         err.run = result

@@ -13,7 +13,6 @@ from pathlib import Path
 from . import __version__
 from .android import register as register_android_command
 from .bench.commands import register as register_bench_commands
-from .environment import apply_runtime
 from .errors import EdgeportError
 from .explain.commands import register as register_explain_command
 from .mediapipe import register as register_mediapipe_command
@@ -22,62 +21,53 @@ from .mlm.fillmask import register as register_fill_mask_command
 
 
 def _load(args):
-    from .config import load_config
+    """The config of ``args`` (``--params`` files before ``-o`` overrides), as the API loads it."""
+    from .api import load_pipeline_config
 
-    if getattr(args, "params", None):  # `run --params FILE`: config < the files' values, in order < -o overrides
-        from .tune.params import load_config_with, read_param_files
-
-        return load_config_with(args.config, read_param_files(args.params), args.override,
-                                source=f"{args.config} with --params {', '.join(args.params)}")
-    return load_config(args.config, args.override)
+    return load_pipeline_config(args.config, args.override, getattr(args, "params", None) or ())
 
 
 def cmd_run(args) -> int:
-    from .pipeline import execute, make_plan, run_dir_for
-    from .pipeline.manifest import Manifest
-    from .stages import STAGES
-
-    if args.accept_inconclusive:  # a shipping choice: the report stage's setting (its fingerprint covers it)
-        args.override = [*args.override, "report.accept_inconclusive=true"]
-    cfg = _load(args)
-    apply_runtime(cfg)
-    if args.dry_run:
-        plan = make_plan(STAGES, cfg, Manifest.load(run_dir_for(cfg)), args.until, args.force)
-        print(f"plan for {run_dir_for(cfg)} (dry run, nothing is executed):")
-        for item in plan:
-            print(f"  {item.stage.name:<10} {item.action:<14} {item.reason}")
-        return 0
-    _quiet_progress_bars()
-    summary = execute(STAGES, cfg, args.until, args.force)
+    """``edgeport run``: the Python API's ``plan`` / ``run`` (``edgeport/api.py``) plus printing."""
+    from . import api
     from .pipeline.dist import is_main
 
+    common = dict(params=args.params or (), until=args.until, force=args.force)
+    if args.dry_run:
+        plan = api.plan(args.config, args.override, **common)
+        print(f"plan for {plan.run_dir} (dry run, nothing is executed):")
+        for step in plan.steps:
+            print(f"  {step.stage:<10} {step.action:<14} {step.reason}")
+        return 0
+    try:
+        run = api.run(args.config, args.override, accept_inconclusive=args.accept_inconclusive, **common)
+    except api.GateError as err:
+        if is_main() and getattr(err, "run", None) is not None:
+            _print_summary(err.run)
+        raise
     if is_main():
-        _print_summary(summary)
-    if summary.gate_failures:
-        from .pipeline import GateError
-
-        raise GateError("gates failed:\n" + "\n".join(f"  - {f}" for f in summary.gate_failures))
+        _print_summary(run)
     return 0
 
 
-def _print_summary(summary) -> None:
-    print(f"\nrun: {summary.run_dir}")
+def _print_summary(run) -> None:
+    print(f"\nrun: {run.run_dir}")
     print(f"  {'stage':<10} {'status':<14} {'time':>8}  key metric")
-    for row in summary.rows:
+    for row in run.executed:
         secs = f"{row['seconds']:.1f}s" if row["status"] == "ran" else "-"
         print(f"  {row['stage']:<10} {row['status']:<14} {secs:>8}  {row['metric'] or ''}")
-    _print_verdicts(summary)
-    _print_shipping(summary)
+    _print_verdicts(run)
+    _print_shipping(run)
 
 
-def _print_verdicts(summary) -> None:
+def _print_verdicts(run) -> None:
     """Validate's verdict per artifact (PASS / INCONCLUSIVE / FAIL, typed: ``verdict.load_verdicts``) and, for
     each artifact that did not pass, the gates that did not; only when validate is current in this run."""
     from .verdict import load_verdicts
 
-    if not any(r["stage"] == "validate" and r["status"] in ("ran", "skip") for r in summary.rows):
+    if not any(r["stage"] == "validate" and r["status"] in ("ran", "skip") for r in run.executed):
         return
-    standings = load_verdicts(Path(summary.run_dir))
+    standings = load_verdicts(Path(run.run_dir))
     if not standings:
         return
     print("\nvalidate verdicts (eval split, one row per call as each artifact ships; INCONCLUSIVE is not shipped "
@@ -90,16 +80,16 @@ def _print_verdicts(summary) -> None:
                 print(f"  {'':<{width}}    {gate.state.value.upper()} {gate.name}: {gate.message}")
 
 
-def _print_shipping(summary) -> None:
+def _print_shipping(run) -> None:
     """Per target, the artifact to ship (``report.render.SHIP_RULE``) and where the report is; only when the report
     stage is current (ran or up to date) in this run: a report left from an earlier configuration is not read."""
     import json
 
     from .report.render import SHIP_RULE_SHORT, ship_choices, ship_line
 
-    if not any(r["stage"] == "report" and r["status"] in ("ran", "skip") for r in summary.rows):
+    if not any(r["stage"] == "report" and r["status"] in ("ran", "skip") for r in run.executed):
         return
-    out = Path(summary.run_dir) / "report"
+    out = Path(run.run_dir) / "report"
     try:
         report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
@@ -111,7 +101,7 @@ def _print_shipping(summary) -> None:
         for target, choice in choices.items():
             shown = ship_line(choice)
             if choice and choice.get("path"):
-                shown = shown.replace(choice["path"], str(Path(summary.run_dir) / choice["path"]), 1)
+                shown = shown.replace(choice["path"], str(Path(run.run_dir) / choice["path"]), 1)
             print(f"  {target:<{width}}  {shown}")
     print(f"\nreport: {out / 'report.md'}")
     if (out / "report.html").is_file():
@@ -266,8 +256,6 @@ _NOISY_WARNINGS = [
     (r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning),  # torch.export's own pytree use
     (r"# The axis name: \w+ will not be used, since it shares the same shape constraints", UserWarning),  # onnx
 ]
-# transformers' own progress bars for local loads and saves (hub downloads keep theirs)
-_QUIET_BARS = ("Loading weights", "Writing model shards")
 
 
 def _quiet_third_party_logs() -> None:
@@ -285,21 +273,6 @@ def _quiet_third_party_logs() -> None:
             logger.addFilter(_DropMessages(drop))
     for message, category in _NOISY_WARNINGS:
         warnings.filterwarnings("ignore", message=message, category=category)
-
-
-def _quiet_progress_bars() -> None:
-    """transformers draws a bar per model load and save ("Loading weights", "Writing model shards"); a run loads
-    a dozen models, and the stages print their own progress."""
-    from transformers.utils import logging as hf_logging
-
-    import sys
-
-    def hook(factory, args, kwargs):
-        if kwargs.get("desc") in _QUIET_BARS or not sys.stderr.isatty():  # a log gets no bar debris
-            kwargs = dict(kwargs, disable=True)
-        return factory(*args, **kwargs)
-
-    hf_logging.set_tqdm_hook(hook)
 
 
 def main(argv: list[str] | None = None) -> int:

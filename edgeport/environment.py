@@ -17,6 +17,26 @@ def apply_runtime(cfg) -> None:
         # Nothing at run time touches the network unless the config names a hub id.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    quiet_library_bars()  # after the offline switches: it imports transformers, which reads them
+
+
+# transformers' own progress bars for local loads and saves (hub downloads keep theirs)
+QUIET_BARS = ("Loading weights", "Writing model shards")
+
+
+def quiet_library_bars() -> None:
+    """transformers draws a bar per model load and save ("Loading weights", "Writing model shards"); a run loads
+    a dozen models, and the stages print their own progress. In a log (stderr no terminal) none of its bars."""
+    import sys
+
+    from transformers.utils import logging as hf_logging
+
+    def hook(factory, args, kwargs):
+        if kwargs.get("desc") in QUIET_BARS or not sys.stderr.isatty():  # a log gets no bar debris
+            kwargs = dict(kwargs, disable=True)
+        return factory(*args, **kwargs)
+
+    hf_logging.set_tqdm_hook(hook)
 
 
 def offline_ok(cfg) -> bool:

@@ -12,6 +12,7 @@ import pytest
 from conftest import write_config
 
 import edgeport
+import edgeport.api
 from edgeport.errors import ConfigError, EdgeportError
 from edgeport.pipeline import GateError
 from edgeport.verdict import State
@@ -34,6 +35,9 @@ def test_run_returns_typed_results(api_run):
     fp32 = run.artifacts["onnx-fp32"]
     assert fp32.verdict is State.PASS and fp32.format == "onnx" and fp32.path.is_file()
     assert fp32.accuracy.split == "validation" and fp32.accuracy.rows == 200 and 0 < fp32.accuracy.value <= 1
+    assert [r["status"] for r in run.executed if r["stage"] == "teacher"] == ["ran"]
+    steps = {s.stage: s for s in edgeport.api.plan(cfg).steps}  # what `edgeport run --dry-run` prints
+    assert steps["teacher"].action == "skip" and steps["teacher"].reason == "up to date"
     again = edgeport.load_run(run.run_dir)  # the same objects from the run directory, as the CLI leaves it
     assert again.artifacts == run.artifacts and again.stages == run.stages
 

@@ -198,7 +198,7 @@ def test_training_in_a_log_writes_lines_not_bars(tiny_bert, capfd):
 
     tok = load_tokenizer(tiny_bert)
     rows, model = _tiny_rows(tok), load_classifier(tiny_bert, label_names=["neg", "pos"])
-    capfd.readouterr()  # transformers' own loading bar (the CLI silences it: cli._quiet_progress_bars)
+    capfd.readouterr()  # transformers' own loading bar (a run silences it: environment.quiet_library_bars)
     recipe.finetune(model, rows[:32], rows[32:], TrainConfig(epochs=2, batch_size=16, eval_every=2),
                     recipe.collate_for(tok), 0)
     out, err = capfd.readouterr()
