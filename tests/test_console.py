@@ -119,19 +119,19 @@ def test_only_a_passing_verdict_ships_unless_inconclusive_is_accepted():
 
 
 def test_summary_names_what_to_ship_and_the_report(tmp_path, capsys):
+    from edgeport.api import Run
     from edgeport.cli import _print_summary
-    from edgeport.pipeline.runner import RunSummary
 
     out = tmp_path / "run" / "report"
     out.mkdir(parents=True)
     (out / "report.json").write_text(json.dumps(_ship_report()))
     (out / "report.html").write_text("<html></html>")
     rows = [{"stage": "report", "status": "ran", "seconds": 1.0, "metric": "gates_failed=0"}]
-    _print_summary(RunSummary(tmp_path / "run", rows=rows))
+    _print_summary(Run(tmp_path / "run", {}, {}, executed=tuple(rows)))
     text = capsys.readouterr().out
     assert f"phone  {tmp_path / 'run' / 'x/tflite-twin/model.tflite'} (tflite int8" in text
     assert f"report: {out / 'report.md'}" in text and str(out / "report.html") in text
-    _print_summary(RunSummary(tmp_path / "run", rows=[dict(rows[0], status="disabled")]))
+    _print_summary(Run(tmp_path / "run", {}, {}, executed=(dict(rows[0], status="disabled"),)))
     assert "to ship" not in capsys.readouterr().out  # a report from an earlier configuration is not read
 
 
