@@ -88,16 +88,10 @@ def test_validate_runs_each_row_alone_as_the_workload_does(tflite_short, tmp_pat
     included, so batching changes what is judged. Validate's logits are the bench workload's calls, one row each,
     bit for bit, and they are not what padded batches give."""
     from edgeport.bench.workload import encode_split
-    from edgeport.exporters import QuantizeRequest
     from edgeport.runtimes.text import artifact_tokenizer, encode_rows
 
     model, tok, path, split = tflite_short
-    out = tmp_path / "torchscript-int8"
-    out.mkdir()
-    int8 = EXPORTERS["torchscript"].quantize(QuantizeRequest(model=model, fp32_path=path, out_dir=out, mode="dynamic",
-                                                            sample=make_sample(MAX_LEN, batch=2), calibration=[]))
-    write_sidecar(out, fmt="torchscript", precision="int8", model_file=int8.name, label_names=["n", "p"],
-                  seq_len=None, max_seq_len=MAX_LEN, tokenizer=tok, model=model)
+    int8 = _torchscript_int8(model, tok, path, tmp_path)
     runner = runtimes.load(int8)
     judged = artifact_logits(runner, int8, split, MAX_LEN)
     per_row = np.concatenate([runner(**feed) for feed in encode_split(int8, split.texts, None, MAX_LEN)])
@@ -110,18 +104,12 @@ def test_validate_runs_each_row_alone_as_the_workload_does(tflite_short, tmp_pat
 def test_the_int8_fallback_judges_each_row_alone(tflite_short, tmp_path):
     """quantize's fallback scores candidates in validate's regime: its mean |Δlogit| is the per-row one."""
     from edgeport.bench.workload import run_rows
-    from edgeport.exporters import QuantizeRequest
     from edgeport.quant.fallback import Judge
     from edgeport.runtimes.eager import EagerRunner
     from edgeport.runtimes.text import encode_rows
 
     model, tok, path, split = tflite_short
-    out = tmp_path / "torchscript-int8"
-    out.mkdir()
-    int8 = EXPORTERS["torchscript"].quantize(QuantizeRequest(model=model, fp32_path=path, out_dir=out, mode="dynamic",
-                                                            sample=make_sample(MAX_LEN, batch=2), calibration=[]))
-    write_sidecar(out, fmt="torchscript", precision="int8", model_file=int8.name, label_names=["n", "p"],
-                  seq_len=None, max_seq_len=MAX_LEN, tokenizer=tok, model=model)
+    int8 = _torchscript_int8(model, tok, path, tmp_path)
     rows = encode_rows(tok, split.texts, None, MAX_LEN)
     judge = Judge(model, rows, split.labels, tok.pad_token_id)
     feeds = [pad_batch([r], pad_id=tok.pad_token_id) for r in rows]
@@ -141,3 +129,17 @@ def run_sorted(fn, rows: list[dict], batch_size: int, pad_id: int) -> np.ndarray
     out = np.empty_like(logits)
     out[np.asarray(order)] = logits
     return out
+
+
+def _torchscript_int8(model, tok, fp32_path, tmp_path):
+    """torch dynamic INT8 of ``model`` with its sidecar: an artifact whose activation scales are taken per call."""
+    from edgeport.exporters import QuantizeRequest
+
+    out = tmp_path / "torchscript-int8"
+    out.mkdir()
+    int8 = EXPORTERS["torchscript"].quantize(QuantizeRequest(model=model, fp32_path=fp32_path, out_dir=out,
+                                                            mode="dynamic", sample=make_sample(MAX_LEN, batch=2),
+                                                            calibration=[]))
+    write_sidecar(out, fmt="torchscript", precision="int8", model_file=int8.name, label_names=["n", "p"],
+                  seq_len=None, max_seq_len=MAX_LEN, tokenizer=tok, model=model)
+    return int8
