@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..pipeline.manifest import Manifest
 from .render import KIND_NOTE, ship_choices
