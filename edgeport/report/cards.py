@@ -133,9 +133,10 @@ def _card_data(manifest: Manifest, name: str, library: str, tags: list[str], met
     data = cfg.get("data") or {}
     hub, config = data.get("hub_id"), data.get("hub_config")
     dataset = f"{hub}/{config}" if hub and config else hub or Path(str(data.get("local") or "local data")).name
-    results = [EvalResult(task_type="text-classification", task_name="Text Classification", dataset_type=hub or "local",
-                          dataset_name=dataset, dataset_config=config, dataset_split=m["split"],
-                          metric_type=m["type"], metric_value=m["value"], metric_name=m["name"]) for m in metrics]
+    results = [EvalResult(task_type="text-classification", task_name="Text Classification",
+                          dataset_type=hub or "local", dataset_name=dataset, dataset_config=config,
+                          dataset_split=m["split"], metric_type=m["type"], metric_value=m["value"],
+                          metric_name=m["name"]) for m in metrics]
     return ModelCardData(library_name=library, pipeline_tag="text-classification",
                          language=[data.get("language") or DEFAULT_LANGUAGE], tags=tags, base_model=_base_model(cfg),
                          datasets=[hub] if hub else None, metrics=sorted({m["type"] for m in metrics}) or ["accuracy"],
