@@ -106,6 +106,16 @@ def test_the_readme_is_short_and_keeps_the_test_command_ci_runs():
     assert block.group(1).strip() in ci_lines
 
 
+def test_the_readmes_relative_links_lead_to_files():
+    # mkdocs --strict checks the site's links; the READMEs lie outside it.
+    for readme in (REPO / "README.md", REPO / "android-demo" / "README.md"):
+        targets = re.findall(r"\]\(([^)\s]+)\)", readme.read_text(encoding="utf-8"))
+        local = [t.split("#")[0] for t in targets if not re.match(r"[a-z]+:", t) and not t.startswith("#")]
+        assert local, readme
+        missing = [t for t in local if not (readme.parent / t).exists()]
+        assert not missing, f"{readme.relative_to(REPO)} links to missing files: {missing}"
+
+
 needs_chromium = pytest.mark.skipif(
     not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")),
     reason="needs Chromium (Debian's chromium; .ci/run installs it)")
