@@ -19,11 +19,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import ConfigError, EdgeportError
+from .export_run import DEFAULT_FORMATS
 from .pipeline.runner import GateError
 from .verdict import State, load_verdicts
 
 __all__ = ["Artifact", "ConfigError", "EdgeportError", "GateError", "LoadedArtifact", "Metric", "Plan", "PlanStep", "Run",
-           "StageResult", "State", "load_artifact", "load_run", "plan", "run"]
+           "StageResult", "State", "export", "load_artifact", "load_run", "plan", "run"]
 
 
 @dataclass(frozen=True)
@@ -130,13 +131,38 @@ def run(config: str | Path, overrides: list[str] | tuple[str, ...] = (), *, para
     """Run the pipeline make-style (``edgeport run``): ``config`` is a YAML path or a shipped config's name,
     ``overrides`` dotted ``key=value`` strings, ``params`` YAML files merged before them. Returns the run's
     results; raises ``GateError`` (with ``.run``) when a gate failed."""
+    overrides = [*overrides, *(["report.accept_inconclusive=true"] if accept_inconclusive else [])]
+    return _execute(load_pipeline_config(config, overrides, params), until, force)
+
+
+def export(model: str | Path, out: str | Path, *, formats: list[str] | tuple[str, ...] = DEFAULT_FORMATS,
+           int8: bool = False, data: str | Path | None = None, texts: str | Path | None = None,
+           targets: list[str] | tuple[str, ...] | None = None, max_seq_len: int | None = None,
+           text_column: str | None = None, text_pair_column: str | None = None, label_column: str | None = None,
+           eval_split: str | None = None, overrides: list[str] | tuple[str, ...] = (),
+           accept_inconclusive: bool = False) -> Run:
+    """Export an already fine-tuned sequence classifier (``model``: a Hugging Face directory or hub id) without
+    training (``edgeport export``): export, INT8 (``int8``), validate, bench and report, as a pipeline run whose
+    directory is ``out`` (new, empty, or an earlier export run; it also gets the resolved config,
+    ``edgeport-export.yaml``). ``data``: a labelled dataset (a directory or a name under $EDGEPORT_DATA_DIR; label
+    names from the model's config.json) for accuracy gates, or ``texts``: a file of inputs, one per line, for parity
+    with the fp32 model only. ``targets``: device profiles (default: the bench section's). Raises like ``run``."""
+    from .export_run import ExportRequest, prepare
+
+    req = ExportRequest(str(model), Path(out), tuple(formats), int8, None if data is None else str(data),
+                        None if texts is None else str(texts), None if targets is None else tuple(targets),
+                        max_seq_len, text_column, text_pair_column, label_column, eval_split, tuple(overrides),
+                        accept_inconclusive)
+    return _execute(prepare(req))
+
+
+def _execute(cfg, until: str | None = None, force: list[str] | tuple[str, ...] = ()) -> Run:
+    """Run a loaded config make-style and read the results back (``run``, ``export``)."""
     from .environment import apply_runtime
     from .pipeline import execute
     from .pipeline.dist import is_main
     from .stages import STAGES
 
-    overrides = [*overrides, *(["report.accept_inconclusive=true"] if accept_inconclusive else [])]
-    cfg = load_pipeline_config(config, overrides, params)
     apply_runtime(cfg)
     summary = execute(STAGES, cfg, until, list(force))
     # other processes of a distributed launch only trained: the main one wrote and reads the results
