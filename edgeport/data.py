@@ -477,6 +477,21 @@ def _label(value, index: dict[str, int], names: list[str], source: str, lineno: 
                     f"(or their indices 0..{len(names) - 1}); fix the row or set data.label_names")
 
 
+def read_texts(path: Path, what: str) -> list[str]:
+    """The inputs of a text file, one per line, blank lines skipped (``what``: how the user named the file, for
+    the messages: ``--texts``, ``data.texts``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{what} {path}: no such file; give a UTF-8 text file with one input per line")
+    try:
+        texts = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{what} {path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    if not texts:
+        raise DataError(f"{what} {path}: no inputs (every line is blank); write one input per line")
+    return texts
+
+
 # ------------------------------------------------------------------------------------------ tokenization
 
 
