@@ -104,8 +104,11 @@ def _print_verdicts(run) -> None:
     standings = load_verdicts(Path(run.run_dir))
     if not standings:
         return
-    print("\nvalidate verdicts (eval split, one row per call as each artifact ships; INCONCLUSIVE is not shipped "
-          "without --accept-inconclusive):")
+    validate = run.stages.get("validate")
+    rows = ("the unlabelled texts: parity with the fp32 model only, no accuracy"
+            if validate is not None and validate.metrics.get("parity_only") else "eval split")
+    print(f"\nvalidate verdicts ({rows}; one row per call as each artifact ships; INCONCLUSIVE is not shipped "
+          f"without --accept-inconclusive):")
     width = max(map(len, standings))
     for name, standing in standings.items():
         print(f"  {name:<{width}}  {standing.shown}" + (f"  ({standing.problem})" if standing.problem else ""))

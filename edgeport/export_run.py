@@ -188,9 +188,13 @@ def check_model(spec, config, cfg) -> None:
 
 
 def check_inputs(cfg) -> None:
-    """The dataset directory and its split files exist (the rows themselves are read by the run's preflight)."""
-    from .data import resolve_local_dir, split_file
+    """The texts file holds inputs; the dataset directory and its split files exist (their rows are read by the
+    run's preflight)."""
+    from .data import read_texts, resolve_local_dir, split_file
 
+    if cfg.data.texts is not None:
+        read_texts(Path(cfg.data.texts), "--texts")
+        return
     directory = resolve_local_dir(cfg.data)
     if directory is not None:
         for split in (cfg.data.train_split, cfg.data.eval_split):
