@@ -202,8 +202,11 @@ def check_inputs(cfg) -> None:
 
 
 def write_config(req: ExportRequest, cfg) -> Path:
-    """OUT/edgeport-export.yaml: the resolved config, headed by the command that made it (written atomically)."""
+    """OUT/edgeport-export.yaml: the resolved config, headed by the command that made it, written atomically under
+    the run's lock: an export still running in OUT keeps its config (this command then stops with LockError)."""
     import yaml
+
+    from .pipeline.lock import RunLock
 
     out = req.out.expanduser().resolve()
     path = out / CONFIG_FILE
@@ -212,7 +215,8 @@ def write_config(req: ExportRequest, cfg) -> Path:
               f"#   edgeport run {path}\n")
     body = yaml.safe_dump(cfg.model_dump(mode="json", exclude={"tune"}), sort_keys=False)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{CONFIG_FILE}.{os.getpid()}.tmp")
-    tmp.write_text(header + body, encoding="utf-8")
-    tmp.replace(path)
+    with RunLock(out):
+        tmp = path.with_name(f".{CONFIG_FILE}.{os.getpid()}.tmp")
+        tmp.write_text(header + body, encoding="utf-8")
+        tmp.replace(path)
     return path

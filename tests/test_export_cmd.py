@@ -205,6 +205,17 @@ def test_out_holding_anything_but_an_export_run_is_refused_untouched(inputs, dat
         assert tree_digest(tmp_path) == before
 
 
+def test_an_export_running_in_out_keeps_its_config(inputs, data_run, capsys):
+    from edgeport.pipeline.lock import RunLock
+
+    out = data_run["out"]
+    before = (out / CONFIG_FILE).read_bytes()
+    with RunLock(out):  # as a running export holds it
+        assert main(["export", str(inputs["model"]), str(out), "--formats", "onnx", "--data", str(inputs["data"])]) == 2
+    assert "is in use by edgeport pid" in capsys.readouterr().err
+    assert (out / CONFIG_FILE).read_bytes() == before
+
+
 def test_benchmark_returns_typed_results_from_bench_artifact(data_run, tmp_path):
     from edgeport.api import BenchResult, bench
 

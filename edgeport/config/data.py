@@ -78,7 +78,6 @@ class DataSpec(Section):
                              f"class's F1) or mcc")
         return self
 
-
     def _texts_only(self) -> None:
         """data.texts is the whole task: no dataset beside it, no labels, so nothing a label would decide."""
         if not self.texts.strip():
@@ -93,10 +92,6 @@ class DataSpec(Section):
             raise ValueError("data.texts is one input per line: unset data.text_pair_column and data.selection_split")
         if self.metric != "accuracy":
             raise ValueError(f"data.metric {self.metric} needs labels; data.texts has none (parity only): remove it")
-
-    @property
-    def labelled(self) -> bool:
-        return self.texts is None
 
 
 class DataConfig(DataSpec):
