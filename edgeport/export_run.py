@@ -213,10 +213,12 @@ def write_config(req: ExportRequest, cfg) -> Path:
     header = (f"# edgeport export run: the resolved pipeline config of\n#   {req.command()}\n"
               f"# (re-written by that command). Run it again with the same command, or with:\n"
               f"#   edgeport run {path}\n")
-    body = yaml.safe_dump(cfg.model_dump(mode="json", exclude={"tune"}), sort_keys=False)
+    text = header + yaml.safe_dump(cfg.model_dump(mode="json", exclude={"tune"}), sort_keys=False)
     out.mkdir(parents=True, exist_ok=True)
     with RunLock(out):
+        if path.is_file() and path.read_text(encoding="utf-8") == text:
+            return path  # the same command again: nothing to write
         tmp = path.with_name(f".{CONFIG_FILE}.{os.getpid()}.tmp")
-        tmp.write_text(header + body, encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     return path
