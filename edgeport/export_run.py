@@ -17,7 +17,7 @@ This module is the CLI/API layer (``edgeport.api.export`` calls ``prepare``); no
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import get_args
 
@@ -77,7 +77,8 @@ def known_formats() -> tuple[str, ...]:
 def prepare(req: ExportRequest):
     """Check the request, the model and OUT, build and validate the config, write it into OUT; the
     ``PipelineConfig`` to execute. Nothing is written before every check has passed."""
-    request_problems(req)
+    req = replace(req, out=req.out.expanduser().resolve())  # the written config runs from any directory
+    check_request(req)
     check_out(req.out)
     spec, config = read_classifier(req.model)
     cfg = build_config(req, spec, label_names(config))
@@ -87,7 +88,7 @@ def prepare(req: ExportRequest):
     return cfg
 
 
-def request_problems(req: ExportRequest) -> None:
+def check_request(req: ExportRequest) -> None:
     known = known_formats()
     problems = [f"--formats: unknown format '{f}'; known: {', '.join(known)}" for f in req.formats if f not in known]
     if not req.formats:
@@ -151,7 +152,7 @@ def build_config(req: ExportRequest, spec, names: list[str]):
     """The pipeline config of the request: the model as the teacher, taken as is; no distill, no prune."""
     from .config.loading import config_from_mapping
 
-    out = req.out.expanduser().resolve()
+    out = req.out
     data = {"label_names": names, **({"max_seq_len": req.max_seq_len} if req.max_seq_len else {})}
     if req.texts:
         data |= {"local": None, "hub_id": None, "texts": str(Path(req.texts).expanduser().resolve())}
@@ -208,7 +209,7 @@ def write_config(req: ExportRequest, cfg) -> Path:
 
     from .pipeline.lock import RunLock
 
-    out = req.out.expanduser().resolve()
+    out = req.out
     path = out / CONFIG_FILE
     header = (f"# edgeport export run: the resolved pipeline config of\n#   {req.command()}\n"
               f"# (re-written by that command). Run it again with the same command, or with:\n"
