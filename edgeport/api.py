@@ -8,10 +8,11 @@
     edgeport.export("my-classifier/", "out/", formats=["tflite", "onnx"], int8=True, data="sst2")  # no training
     edgeport.benchmark(art, "android-lowend")  # api.bench: BenchResult (latency by kind and input, budgets)
 
-``edgeport run`` is this module's ``run`` plus printing, ``edgeport export`` its ``export``. Errors are the CLI's exceptions (``edgeport.errors``): bad
-input raises an ``EdgeportError`` (the CLI's exit 2), a failed gate a ``GateError`` (exit 1) carrying the finished
-``Run`` as ``.run`` — every result is written before it is raised. Everything is read back from the run
-directory's manifest and result files, so ``load_run`` gives the same objects for a run made by the CLI.
+``edgeport run`` is this module's ``run`` plus printing, ``edgeport export`` its ``export``. Errors are the CLI's
+exceptions (``edgeport.errors``): bad input raises an ``EdgeportError`` (the CLI's exit 2), a failed gate a
+``GateError`` (exit 1) carrying the finished ``Run`` as ``.run`` — every result is written before it is raised.
+Everything is read back from the run directory's manifest and result files, so ``load_run`` gives the same objects
+for a run made by the CLI.
 """
 
 from __future__ import annotations
