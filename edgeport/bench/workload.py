@@ -53,11 +53,12 @@ def run_rows(runner, feeds: list[dict[str, np.ndarray]]) -> np.ndarray:
 
 
 def outcome(logits: np.ndarray, labels) -> dict:
-    """What a set of logits decides: accuracy on ``labels`` and a digest of the predicted labels, so validate's
-    figure and the workload's can be shown to be the same predictions, row for row."""
+    """What a set of logits decides: accuracy on ``labels`` (None without labels: unlabelled texts) and a digest of
+    the predicted labels, so validate's figure and the workload's can be shown to be the same predictions, row for
+    row."""
     pred = np.asarray(logits).argmax(-1)
-    return {"accuracy": round(float((pred == np.asarray(labels)).mean()), 6),
-            "predictions_sha256": hashlib.sha256(pred.astype(np.int64).tobytes()).hexdigest()}
+    accuracy = None if labels is None else round(float((pred == np.asarray(labels)).mean()), 6)
+    return {"accuracy": accuracy, "predictions_sha256": hashlib.sha256(pred.astype(np.int64).tobytes()).hexdigest()}
 
 
 def measure_workload(runner, feeds: list[dict[str, np.ndarray]], passes: int = 3, warmup: int = 10,

@@ -111,7 +111,8 @@ def make_plan(stages: list[Stage], cfg: PipelineConfig, manifest: Manifest, unti
         if not stage.enabled(cfg):
             plan.append(PlanItem(stage, "disabled", f"{stage.name}.enabled is false"))
             continue
-        upstream = [u for u in stage_inputs(stage, cfg, stages).values() if u in rerun]
+        # one name per stage: two roles may read the same one (validate's model and teacher, when no student)
+        upstream = list(dict.fromkeys(u for u in stage_inputs(stage, cfg, stages).values() if u in rerun))
         entry = manifest.entry(stage.name) or {}
         parts = fingerprint_parts(stage, cfg, manifest, stages=stages)
         if stage.name in force:

@@ -25,7 +25,7 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..pipeline.manifest import Manifest
-from .render import KIND_NOTE, ship_choices
+from .render import KIND_NOTE, PARITY_NOTE, ship_choices
 
 CARD = "README.md"
 DEFAULT_LANGUAGE = "en"  # every shipped config is English (SST-2); a config may say otherwise with data.language
@@ -132,14 +132,17 @@ def _card_data(manifest: Manifest, name: str, library: str, tags: list[str], met
     cfg = _config(manifest)
     data = cfg.get("data") or {}
     hub, config = data.get("hub_id"), data.get("hub_config")
-    dataset = f"{hub}/{config}" if hub and config else hub or Path(str(data.get("local") or "local data")).name
+    dataset = f"{hub}/{config}" if hub and config else hub or Path(str(data.get("local") or data.get("texts")
+                                                                       or "local data")).name
+    # nothing measured accuracy on unlabelled texts (parity only): no default metric claims it
+    measured = sorted({m["type"] for m in metrics}) or (None if data.get("texts") else ["accuracy"])
     results = [EvalResult(task_type="text-classification", task_name="Text Classification",
                           dataset_type=hub or "local", dataset_name=dataset, dataset_config=config,
                           dataset_split=m["split"], metric_type=m["type"], metric_value=m["value"],
                           metric_name=m["name"]) for m in metrics]
     return ModelCardData(library_name=library, pipeline_tag="text-classification",
                          language=[data.get("language") or DEFAULT_LANGUAGE], tags=tags, base_model=_base_model(cfg),
-                         datasets=[hub] if hub else None, metrics=sorted({m["type"] for m in metrics}) or ["accuracy"],
+                         datasets=[hub] if hub else None, metrics=measured,
                          model_name=name, eval_results=results or None)  # None: no model-index without a metric
 
 
@@ -250,13 +253,24 @@ def _chain(manifest: Manifest, report: dict, chain: list[str], art: dict | None 
                      "quantization-aware training" if meta.get("qat") else None,
                      f"layers kept in float: {meta['layers_fp']}" if meta.get("layers_fp") else None]
             lines.append(f"- **quantize**: INT8, mode `{mode}`" + "".join(f"; {e}" for e in extra if e))
-    data = cfg.get("data") or {}
+    lines.append(_data_line(cfg.get("data") or {}, report))
+    return "\n".join(lines) + "\n"
+
+
+def _data_line(data: dict, report: dict) -> str:
+    """Where the rows came from and what was done on them: trained on (only when a model was trained here),
+    evaluated on, or unlabelled texts judged by parity only."""
+    labels = f"labels {data.get('label_names') or '-'}"
+    if report.get("parity_only"):
+        return (f"- **data**: `{data.get('texts')}`, unlabelled texts (parity only: no accuracy measured); classes "
+                f"{data.get('label_names') or '-'}")
     src = (f"`{data['hub_id']}`" + (f" (`{data['hub_config']}`)" if data.get("hub_config") else "")
            if data.get("hub_id") else f"`{data.get('local')}`")
-    lines.append(f"- **data**: {src}, trained on split `{data.get('train_split', 'train')}` "
-                 f"(the selection split, held out from it, chose the checkpoints), evaluated once on "
-                 f"`{data.get('eval_split', 'validation')}`; labels {data.get('label_names') or '-'}")
-    return "\n".join(lines) + "\n"
+    if not any(m.get("trained_here", True) for m in report.get("models") or []):
+        return (f"- **data**: {src}, not trained on here (the model was taken as it is), evaluated once on "
+                f"`{data.get('eval_split', 'validation')}`; {labels}")
+    return (f"- **data**: {src}, trained on split `{data.get('train_split', 'train')}` (the selection split, held "
+            f"out from it, chose the checkpoints), evaluated once on `{data.get('eval_split', 'validation')}`; {labels}")
 
 
 def _kv(m: dict, keys: tuple[str, ...]) -> str:
@@ -264,6 +278,8 @@ def _kv(m: dict, keys: tuple[str, ...]) -> str:
 
 
 def _model_metrics_md(report: dict, row: dict) -> str:
+    if report.get("parity_only"):
+        return _split_note(report)  # nothing measures the torch model without labels
     if not row:
         return "No metrics recorded for this model.\n"
     lines = ["| metric | split | rows | value |", "|---|---|---|---|"]
@@ -279,6 +295,8 @@ def _model_metrics_md(report: dict, row: dict) -> str:
 
 
 def _artifact_metrics_md(report: dict, row: dict) -> str:
+    if row and report.get("parity_only") and row.get("agreement") is not None:
+        return _parity_md(report, row)
     if not row or row.get("accuracy") is None:
         return "Not validated in this run (the validate stage did not run or did not cover this artifact).\n"
     split = report.get("eval_split") or {}
@@ -292,6 +310,18 @@ def _artifact_metrics_md(report: dict, row: dict) -> str:
     if teacher and teacher.get("eval_accuracy") is not None:
         lines.append(f"\nThe fp32 teacher (torch) scores {_pct(teacher['eval_accuracy'])} % on the same split: "
                      f"{_points(row['accuracy'] - teacher['eval_accuracy'])} points.")
+    lines.append(_verdict_md(report, row["name"]))
+    return "\n".join(lines) + "\n" + _split_note(report)
+
+
+def _parity_md(report: dict, row: dict) -> str:
+    """Unlabelled texts: what validate measured, parity with the fp32 torch model, and its verdict; no accuracy."""
+    texts = Path(str(report["parity_only"]["texts"])).name
+    rows = report["parity_only"].get("rows") or "-"
+    lines = ["| metric | inputs | rows | value |", "|---|---|---|---|",
+             f"| label agreement with the fp32 torch model | {texts} | {rows} | {_pct(row['agreement'])} % |"]
+    if row.get("max_abs_diff") is not None:
+        lines.append(f"| max abs logit difference vs torch | {texts} | {rows} | {row['max_abs_diff']:.4g} |")
     lines.append(_verdict_md(report, row["name"]))
     return "\n".join(lines) + "\n" + _split_note(report)
 
@@ -314,6 +344,8 @@ def _verdict_md(report: dict, name: str) -> str:
 
 
 def _split_note(report: dict) -> str:
+    if report.get("parity_only"):
+        return "\n" + PARITY_NOTE.format(**report["parity_only"])
     split = report.get("eval_split") or {}
     if not split.get("rows"):
         return ""
@@ -354,10 +386,13 @@ def _limitations(manifest: Manifest, report: dict, *, row: dict | None = None, m
     meta = meta or {}
     language = data.get("language") or DEFAULT_LANGUAGE
     length = meta.get("max_seq_len") or max_len or data.get("max_seq_len")
-    items = [f"Language: `{language}` only; trained and evaluated on "
-             f"{data.get('hub_id') or data.get('local') or 'the configured data'}"
-             f"{'/' + data['hub_config'] if data.get('hub_config') else ''}, labels "
-             f"{data.get('label_names') or '-'}. Other domains and label sets need re-training.",
+    trained = any(m.get("trained_here", True) for m in report.get("models") or [])
+    seen = ("judged on unlabelled texts only (parity with the fp32 model; its accuracy was never measured here)"
+            if report.get("parity_only") else f"{'trained and evaluated' if trained else 'evaluated'} on "
+            f"{data.get('hub_id') or data.get('local') or 'the configured data'}"
+            f"{'/' + data['hub_config'] if data.get('hub_config') else ''}")
+    items = [f"Language: `{language}` only; {seen}, labels {data.get('label_names') or '-'}. Other domains and "
+             f"label sets need re-training.",
              f"At most {length} tokens per input: longer texts are truncated." if length else None]
     if static:
         buckets = [b for b in meta.get("seq_buckets") or [] if b != meta.get("seq_len")]
@@ -376,7 +411,7 @@ def _limitations(manifest: Manifest, report: dict, *, row: dict | None = None, m
                          f"torch model; logits differ by up to {row.get('max_abs_diff', 0):.3g}, so do not threshold "
                          f"raw scores tuned on the fp32 model.")
     split = report.get("eval_split") or {}
-    if split.get("rows"):
+    if split.get("rows") and not report.get("parity_only"):
         items.append(f"Accuracy is measured on {split['rows']} rows: differences under about "
                      f"{2 * 100 / split['rows']:.1f} points (two rows) are within noise.")
     if any(r.get("artifact") == (row or {}).get("name") and r["kind"] == "estimate" for r in report.get("latency") or []):
