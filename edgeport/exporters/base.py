@@ -15,7 +15,34 @@ from pathlib import Path
 from ..models.arch import INPUT_NAMES, inputs_of
 
 SIDECAR = "artifact.json"
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = ("fp32", "int8", "w4")
+# A quantize mode names its artifact's precision: 4-bit weights are not INT8 (``tflite-w4``, not ``tflite-int8``);
+# every other mode makes INT8 weights.
+MODE_PRECISION = {"w4": "w4"}
+QUANTIZED = ("int8", "w4")  # precisions judged against the model's own quantisation noise (validate's budgets)
+# The embedding table's storage, independent of the Linear mode: ``auto`` is each format's measured default.
+EMBEDDINGS = ("auto", "fp32", "int8", "int4")
+BLOCK_SIZES = (32, 64, 128)  # w4: weights per scale along the input dimension (every runtime takes these)
+
+
+def precision_of(mode: str) -> str:
+    return MODE_PRECISION.get(mode, "int8")
+
+
+def quantized(precision: str) -> bool:
+    return precision in QUANTIZED
+
+
+def refusal(exporter, mode: str, embeddings: str) -> str | None:
+    """Why ``exporter``'s runtime cannot take this (mode, embeddings) pair, or None. ``exporter.refused`` maps
+    (mode or None, embeddings or None) -> the reason (None matches anything); a mode the format lacks is refused
+    too. Read at the quantize stage's preflight and by the support matrix."""
+    for (m, e), why in exporter.refused.items():
+        if m in (None, mode) and e in (None, embeddings):
+            return why
+    if mode not in exporter.quantize_modes:
+        return f"{exporter.format} has no quantize mode {mode!r}; known: {', '.join(exporter.quantize_modes)}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -88,6 +115,12 @@ class QuantizeRequest:
     keep_fp: tuple[str, ...] = ()  # format-specific layer names left in float (the accuracy-aware fallback)
     validation: dict | None = None  # {"rows": [...], "labels": [...]}: selection-split rows (nncf_accuracy)
     max_drop: float = 0.01  # nncf_accuracy: allowed accuracy drop on ``validation`` (a fraction)
+    embeddings: str = "auto"  # the embedding table: auto (the format's default) | fp32 | int8 | int4
+    block_size: int = 32  # w4: weights per quantization scale
+
+    def embedding_bits(self, exporter) -> str:
+        """``embeddings`` with ``auto`` resolved to the format's default for this mode."""
+        return exporter.auto_embeddings.get(self.mode, "auto") if self.embeddings == "auto" else self.embeddings
 
 
 def model_inputs(model) -> tuple[str, ...]:

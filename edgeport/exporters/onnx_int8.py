@@ -126,3 +126,64 @@ class OrtReader:
 
     def get_next(self):
         return next(self._rows, None)
+
+
+# --- 4-bit weights and the embedding table (``w4``, ``quantize.embeddings``) ---
+# ONNX Runtime's MatMulNBits quantizer: MatMul weights to 4 bits per block of ``block_size`` inputs (symmetric),
+# ``accuracy_level`` 4 = int8 activations quantized per call inside the MatMulNBits kernel (ORT's CPU EP), and
+# Gather tables (the embeddings) to GatherBlockQuantized, 4 bits per block along the hidden axis. Its Gather path
+# is 4-bit only (bits=8 leaves the Gather as it is), so int8 tables come from quantize_dynamic's Gather quantizer.
+ACCURACY_LEVEL_INT8 = 4
+
+
+def nbits(src: Path, dst: Path, op_types: tuple[str, ...], block_size: int) -> None:
+    import onnx
+
+    require("onnxruntime.quantization", "onnx")
+    from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
+
+    config = DefaultWeightOnlyQuantConfig(block_size=block_size, is_symmetric=True,
+                                          accuracy_level=ACCURACY_LEVEL_INT8, op_types_to_quantize=op_types,
+                                          quant_axes=(("MatMul", 0), ("Gather", 1)), bits=4)
+    quantizer = MatMulNBitsQuantizer(onnx.load(str(src)), algo_config=config)
+    quantizer.process()
+    quantizer.model.save_model_to_file(str(dst), use_external_data_format=False)
+
+
+def dynamic_ops(embeddings: bool) -> list[str]:
+    """quantize_dynamic's op types, with or without Gather (the embedding tables)."""
+    from onnxruntime.quantization.registry import IntegerOpsRegistry
+
+    return [t for t in IntegerOpsRegistry if embeddings or t != "Gather"]
+
+
+def ort_dynamic_ops(src: Path, dst: Path, op_types: list[str], keep_fp=()) -> None:
+    q = require("onnxruntime.quantization", "onnx")
+    q.quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=q.QuantType.QInt8,
+                       op_types_to_quantize=op_types, nodes_to_exclude=list(keep_fp))
+
+
+def dynamic_linear(src: Path, dst: Path, embeddings: str, block_size: int, keep_fp=()) -> None:
+    """INT8 dynamic Linear layers; the tables int8 with them, 4-bit blockwise first, or left fp32."""
+    if embeddings == "int4":
+        mid = dst.with_name("embeddings4.onnx")
+        nbits(src, mid, ("Gather",), 32)
+        ort_dynamic_ops(mid, dst, dynamic_ops(embeddings=False), keep_fp)
+        mid.unlink()
+    else:
+        ort_dynamic_ops(src, dst, dynamic_ops(embeddings=embeddings == "int8"), keep_fp)
+
+
+def w4_linear(src: Path, dst: Path, embeddings: str, block_size: int, keep_fp=()) -> None:
+    """MatMulNBits Linear layers; the tables 4-bit with them, int8 after them, or left fp32."""
+    ops = ("MatMul", "Gather") if embeddings == "int4" else ("MatMul",)
+    if embeddings != "int8":
+        nbits(src, dst, ops, block_size)
+        return
+    mid = dst.with_name("w4.onnx")
+    nbits(src, mid, ops, block_size)
+    ort_dynamic_ops(mid, dst, ["Gather"])
+    mid.unlink()
+
+
+WEIGHT_MODES = {"dynamic": dynamic_linear, "w4": w4_linear}  # modes that take quantize.embeddings

@@ -18,7 +18,11 @@ names. litert-torch names tensors by their full module path (~450 characters; x4
 short name in every subgraph; signature I/O tensors are short and kept).
 
 INT8 uses ai-edge-quantizer: the dynamic-range recipe (INT8 weights, float activations) or, as an option,
-full-integer INT8 calibrated on training rows (known to wreck BERT logits; validation must catch it).
+full-integer INT8 calibrated on training rows (known to wreck BERT logits; validation must catch it), or ``w4``:
+4-bit weights per block of ``block_size`` inputs with int8 activations computed per call (``compute_precision``
+INTEGER, LiteRT's blockwise-int4 FULLY_CONNECTED). The embedding table (EMBEDDING_LOOKUP) is its own recipe entry
+(``embeddings``): int8 per channel, int4 per block of 32 (per-channel int4 flips the default student's logits
+outright on a one-sentence check), or left fp32; later entries win in ai-edge-quantizer's recipes.
 A Flex (SELECT_TF) op in any file is refused: a stock LiteRT runtime on a phone cannot run it.
 """
 
@@ -39,11 +43,16 @@ class TFLiteExporter:
     format = "tflite"
     suffix = ".tflite"
     dynamic_shapes = False
-    quantize_modes = ("dynamic", "full_integer")
+    quantize_modes = ("dynamic", "full_integer", "w4")
+    auto_embeddings = {"dynamic": "int8", "full_integer": "int8", "w4": "int8"}  # measured: benchmarks/four_bit.py
+    refused = {("full_integer", "fp32"): "tflite full_integer quantizes every tensor, the embedding table included "
+                                         "(static_wi8_ai8); use quantize.embeddings: auto or int8",
+               ("full_integer", "int4"): "tflite full_integer runs integer-only kernels and LiteRT has no int4 "
+                                         "EMBEDDING_LOOKUP with int8 outputs; use quantize.embeddings: auto or int8"}
     # INT8 = the fp32 base + the measured noise budget of (tflite, mode) in quantisation steps (``base.INT8_NOISE``).
     # ``dynamic`` (dynamic_wi8_afp32) quantizes weights only: the closest to fp32. ``full_integer`` quantizes every
     # activation and the int8 output itself.
-    tolerances = {"fp32": Tolerance(max_abs=1e-3, mean_abs=1e-4), "int8": Tolerance(max_abs=1e-3, mean_abs=1e-4)}
+    tolerances = {p: Tolerance(max_abs=1e-3, mean_abs=1e-4) for p in ("fp32", "int8", "w4")}
 
     def export(self, model, sample: dict, out_dir: Path, buckets: list[int] | None = None) -> Path:
         """``model.tflite`` with one signature per length in ``buckets`` (default: the ``seq_buckets`` of an
@@ -73,8 +82,8 @@ class TFLiteExporter:
             require("ai_edge_quantizer", "tflite")
             from ai_edge_quantizer import quantizer, recipe
 
-        if req.mode == "dynamic":
-            q = quantizer.Quantizer(str(req.fp32_path), recipe.dynamic_wi8_afp32())
+        if req.mode in LINEAR:
+            q = quantizer.Quantizer(str(req.fp32_path), _weight_recipe(req, self))
             with _quiet():
                 result = q.quantize(enable_progress_bar=False, enable_progress_report=False)
         elif req.mode == "full_integer":
@@ -92,11 +101,34 @@ class TFLiteExporter:
                 result = q.quantize(q.calibrate(data, num_threads=1), enable_progress_bar=False,
                                     enable_progress_report=False)
         else:
-            raise ValueError(f"tflite INT8 supports 'dynamic' or 'full_integer', not {req.mode!r}")
+            raise ValueError(f"tflite quantize supports {', '.join(self.quantize_modes)}, not {req.mode!r}")
         out = req.out_dir / f"model{self.suffix}"
         out.write_bytes(bytes(result.quantized_model))
         check_builtin_only(out)
         return out
+
+
+# weight-quantized modes -> the FULLY_CONNECTED weights: (bits, granularity or None = per block of block_size)
+LINEAR = {"dynamic": (8, "CHANNELWISE"), "w4": (4, None)}
+# embeddings -> the EMBEDDING_LOOKUP table: (bits, granularity); fp32: no entry
+EMBEDDING_BITS = {"fp32": None, "int8": (8, "CHANNELWISE"), "int4": (4, "BLOCKWISE_32")}
+
+
+def _weight_recipe(req: QuantizeRequest, exporter) -> list:
+    """ai-edge-quantizer's dynamic recipe (integer compute on activations quantized per call) for the Linear layers,
+    plus one entry for the embedding table."""
+    from ai_edge_quantizer import qtyping, recipe_manager
+
+    bits, gran = LINEAR[req.mode]
+    ops, grans = qtyping.TFLOperationName, qtyping.QuantGranularity
+    manager = recipe_manager.RecipeManager()
+    manager.add_dynamic_config(regex=".*", operation_name=ops.FULLY_CONNECTED, num_bits=bits,
+                               granularity=grans[gran or f"BLOCKWISE_{req.block_size}"])
+    emb = EMBEDDING_BITS[req.embedding_bits(exporter)]
+    if emb is not None:  # a later entry wins for its op
+        manager.add_dynamic_config(regex=".*", operation_name=ops.EMBEDDING_LOOKUP, num_bits=emb[0],
+                                   granularity=grans[emb[1]])
+    return manager.get_quantization_recipe()
 
 
 def signature_inputs(path: Path, signature: str = SIGNATURE) -> set[str]:
