@@ -39,7 +39,8 @@ def quantize(run_dir: Path, cfg, task, src: dict, mode: str, embeddings: str, bl
 
     qcfg = cfg.quantize.model_copy(update={src["format"]: mode, "embeddings": embeddings, "block_size": block,
                                            "fallback": cfg.quantize.fallback.model_copy(update={"enabled": False})})
-    ctx = SimpleNamespace(cfg=cfg.model_copy(update={"quantize": qcfg}), run_dir=run_dir, out=scratch,
+    settings = QuantizeStage().configure(cfg.model_copy(update={"quantize": qcfg}))  # what the stage runs with
+    ctx = SimpleNamespace(cfg=settings, run_dir=run_dir, out=scratch,
                           task=lambda: task, _cache={}, inputs={})
     path, _ = QuantizeStage()._one(ctx, src, model, model, scratch)
     return path
