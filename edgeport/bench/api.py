@@ -22,11 +22,11 @@ directory is enough and the report, which calls this function on the same direct
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from pathlib import Path
 
 from ..errors import ArtifactError
+from ..timing import Stopwatch
 from . import estimate as est
 from .host import measure_latency, tokenizer_feed
 from .memory import measure_peak_memory
@@ -69,9 +69,9 @@ def host_latency(file: Path, threads: int, seq_len: int, memory: bool = True, wo
     and runs only it (this one may hold anything: a pipeline, a test session)."""
     from ..runtimes import load
 
-    t0 = time.perf_counter()
-    runner = load(file, threads=threads)
-    load_ms = (time.perf_counter() - t0) * 1e3
+    with Stopwatch() as load_clock:
+        runner = load(file, threads=threads)
+    load_ms = load_clock.seconds * 1e3
     fixed = measure_latency(runner, tokenizer_feed(file, seq_len), **timing)
     fixed |= {"load_ms": round(load_ms, 2), "input": "fixed", "threads": threads, "seq_len": seq_len}
     if memory:

@@ -17,11 +17,11 @@ the split's length distribution.
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 
 import numpy as np
 
+from ..timing import timed
 from . import estimate as est
 
 INPUT = "workload"
@@ -70,9 +70,7 @@ def measure_workload(runner, feeds: list[dict[str, np.ndarray]], passes: int = 3
     first = []
     for p in range(passes):
         for i, feed in enumerate(feeds):
-            t0 = time.perf_counter()
-            out = runner(**feed)
-            times[p, i] = time.perf_counter() - t0
+            out, times[p, i] = timed(runner, feed)
             if p == 0:
                 first.append(out)
     per_row = np.median(times, axis=0) * 1e3

@@ -3,10 +3,14 @@
 Written by the report stage (it runs last and has every figure): one card per Hugging Face model directory
 (``pretrain/``, ``teacher/``, ``distill/``, ``prune/``: the stage directories holding a ``config.json``) and per
 artifact directory the export and quantize stages list in the manifest. Each card has YAML front matter
-(``library_name``, ``pipeline_tag``, ``language``, ``base_model``, ``tags``, ``model-index`` with every metric's
-dataset split) and says what the model is and where it came from (the stage chain and its settings), its measured
-metrics and latencies with their kind (host / device / estimate), how to load it in its own ecosystem, and its
-limitations.
+(``library_name``, ``pipeline_tag``, ``language``, ``base_model``, ``datasets``, ``metrics``, ``tags``,
+``model-index`` with every metric's dataset split) and says what the model is and where it came from (the stage
+chain and its settings), its measured metrics and latencies with their kind (host / device / estimate), how to load
+it in its own ecosystem, and its limitations.
+
+The front matter is ``huggingface_hub``'s ``ModelCardData`` with one ``EvalResult`` per metric (the library writes
+the ``model-index``, and ``ModelCard.load(path).data.eval_results`` reads it back); the body is edgeport's own
+markdown, and ``ModelCard`` joins the two and saves the file.
 
 Every number comes from the ``report`` dict ``build_report`` returns (accuracy, latency, budgets: the same content
 as ``report.json``) or from the manifest (the settings each stage ran with); nothing is typed in by hand. The cards
@@ -18,7 +22,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..pipeline.manifest import Manifest
 from .render import KIND_NOTE, ship_choices
@@ -48,11 +52,13 @@ def write_model_cards(run_dir: Path, report: dict) -> list[Path]:
     for stage in MODEL_STAGES:
         directory = run_dir / stage
         if (manifest.entry(stage) or {}).get("status") == "done" and (directory / "config.json").is_file():
-            written.append(_write(directory / CARD, model_card(manifest, report, stage)))
+            model_card(manifest, report, stage).save(directory / CARD)
+            written.append(directory / CARD)
     for art in manifest_artifacts(manifest):
         directory = (run_dir / art["path"]).parent
         if directory.is_dir() and directory != run_dir:
-            written.append(_write(directory / CARD, artifact_card(manifest, report, art)))
+            artifact_card(manifest, report, art).save(directory / CARD)
+            written.append(directory / CARD)
     return written
 
 
@@ -70,43 +76,38 @@ def manifest_artifacts(manifest: Manifest) -> list[dict]:
     return out
 
 
-def _write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 # ------------------------------------------------------------------------------------------ the two kinds of card
 
 
-def model_card(manifest: Manifest, report: dict, stage: str) -> str:
+def model_card(manifest: Manifest, report: dict, stage: str) -> ModelCard:
     cfg = _config(manifest)
     row = next((m for m in report.get("models") or [] if m["stage"] == stage), {})
     name = f"{report['run']}/{stage}"
-    front = _front_matter(manifest, report, name, "transformers", ["edgeport", stage, "bert"]
-                          + (["knowledge-distillation"] if stage in ("distill", "prune") else [])
-                          + (["pruned"] if stage == "prune" else []), _model_metrics(report, row))
+    data = _card_data(manifest, name, "transformers", ["edgeport", stage, "bert"]
+                      + (["knowledge-distillation"] if stage in ("distill", "prune") else [])
+                      + (["pruned"] if stage == "prune" else []), _model_metrics(report, row))
     max_len = (cfg.get("data") or {}).get("max_seq_len")
-    parts = [front, f"# {name}: {_what(stage)}\n", _generated(report),
+    parts = [f"# {name}: {_what(stage)}\n", _generated(report),
              "## Where it came from\n", _chain(manifest, report, _chain_to(manifest, stage)),
              "## Metrics\n", _model_metrics_md(report, row),
              "## Latency\n", "No latency is measured for the torch model itself; the exported artifacts built from "
              "it are timed per target (see their cards and `report/report.md`).\n",
              "## How to load it (transformers)\n", _snippet_transformers(max_len), _pruned_note(manifest, stage),
              "## Limitations\n", _limitations(manifest, report, max_len=max_len, static=False)]
-    return "\n".join(p for p in parts if p)
+    return _card(data, parts)
 
 
-def artifact_card(manifest: Manifest, report: dict, art: dict) -> str:
+def artifact_card(manifest: Manifest, report: dict, art: dict) -> ModelCard:
     fmt, precision, name = art.get("format"), art.get("precision"), art["name"]
     row = next((a for a in report.get("artifacts") or [] if a["name"] == name), {})
     meta = _artifact_json(manifest.run_dir / art["path"])
     source = meta.get("source_stage") or ((manifest.entry("export") or {}).get("metrics") or {}).get("source_stage")
     tags = ["edgeport", fmt or "artifact", precision or "fp32", "text-classification"] + (
         ["int8", "quantized"] if precision == "int8" else [])
-    front = _front_matter(manifest, report, f"{report['run']}/{name}", LIBRARY.get(fmt, fmt or "other"), tags,
-                          _artifact_metrics(report, row), quantized=precision == "int8")
+    data = _card_data(manifest, f"{report['run']}/{name}", LIBRARY.get(fmt, fmt or "other"), tags,
+                      _artifact_metrics(report, row))
     chain = _chain_to(manifest, source) + ["export"] + (["quantize"] if art.get("stage") == "quantize" else [])
-    parts = [front, f"# {report['run']}/{name}: {RUNTIME.get(fmt, fmt)} {precision} text classifier\n",
+    parts = [f"# {report['run']}/{name}: {RUNTIME.get(fmt, fmt)} {precision} text classifier\n",
              _generated(report), f"File: `{Path(art['path']).name}` ({_mb(row.get('size_bytes') or art.get('size_bytes'))} "
              f"MB), tokenizer beside it (`tokenizer.json`), metadata in `artifact.json`.\n",
              "## Where it came from\n", _chain(manifest, report, chain, art=art, meta=meta),
@@ -115,43 +116,31 @@ def artifact_card(manifest: Manifest, report: dict, art: dict) -> str:
              f"## How to load it ({RUNTIME.get(fmt, fmt)})\n",
              _artifact_snippet(fmt, art, meta, Path(str(report.get("run_dir") or manifest.run_dir))),
              "## Limitations\n", _limitations(manifest, report, row=row, meta=meta, static=bool(meta.get("seq_len")))]
-    return "\n".join(p for p in parts if p)
+    return _card(data, parts)
 
 
 # ------------------------------------------------------------------------------------------ front matter
 
 
-def _front_matter(manifest: Manifest, report: dict, name: str, library: str, tags: list[str], metrics: list[dict],
-                  quantized: bool = False) -> str:
+def _card(data: ModelCardData, parts: list[str]) -> ModelCard:
+    """The card: ``data`` as the YAML front matter, then the body's non-empty parts."""
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(p for p in parts if p))
+
+
+def _card_data(manifest: Manifest, name: str, library: str, tags: list[str], metrics: list[dict]) -> ModelCardData:
+    """The front matter: one ``EvalResult`` per metric, on the dataset split it was measured on."""
     cfg = _config(manifest)
     data = cfg.get("data") or {}
-    meta: dict = {"library_name": library, "pipeline_tag": "text-classification",
-                  "language": [data.get("language") or DEFAULT_LANGUAGE], "tags": list(dict.fromkeys(tags))}
-    base = _base_model(cfg)
-    if base:
-        meta["base_model"] = base
-    if data.get("hub_id"):
-        meta["datasets"] = [data["hub_id"]]
-    meta["metrics"] = sorted({m["type"] for m in metrics}) or ["accuracy"]
-    if metrics:
-        results = []
-        for split in dict.fromkeys(m["split"] for m in metrics):
-            results.append({
-                "task": {"type": "text-classification", "name": "Text Classification"},
-                "dataset": _dataset(data, split),
-                "metrics": [{"type": m["type"], "value": m["value"], "name": m["name"]}
-                            for m in metrics if m["split"] == split]})
-        meta["model-index"] = [{"name": name, "results": results}]
-    return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
-
-
-def _dataset(data: dict, split: str) -> dict:
     hub, config = data.get("hub_id"), data.get("hub_config")
-    name = f"{hub}/{config}" if hub and config else hub or Path(str(data.get("local") or "local data")).name
-    out = {"name": name, "type": hub or "local", "split": split}
-    if config:
-        out["config"] = config
-    return out
+    dataset = f"{hub}/{config}" if hub and config else hub or Path(str(data.get("local") or "local data")).name
+    results = [EvalResult(task_type="text-classification", task_name="Text Classification",
+                          dataset_type=hub or "local", dataset_name=dataset, dataset_config=config,
+                          dataset_split=m["split"], metric_type=m["type"], metric_value=m["value"],
+                          metric_name=m["name"]) for m in metrics]
+    return ModelCardData(library_name=library, pipeline_tag="text-classification",
+                         language=[data.get("language") or DEFAULT_LANGUAGE], tags=tags, base_model=_base_model(cfg),
+                         datasets=[hub] if hub else None, metrics=sorted({m["type"] for m in metrics}) or ["accuracy"],
+                         model_name=name, eval_results=results or None)  # None: no model-index without a metric
 
 
 def _base_model(cfg: dict) -> str | None:
