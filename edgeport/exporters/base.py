@@ -13,13 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..models.arch import INPUT_NAMES, inputs_of
+from ..precision import PRECISIONS as PRECISION_TABLE
 
 SIDECAR = "artifact.json"
 PRECISIONS = ("fp32", "int8", "w4")
 # A quantize mode names its artifact's precision: 4-bit weights are not INT8 (``tflite-w4``, not ``tflite-int8``);
 # every other mode makes INT8 weights.
 MODE_PRECISION = {"w4": "w4"}
-QUANTIZED = ("int8", "w4")  # precisions judged against the model's own quantisation noise (validate's budgets)
+# precisions judged against the model's own quantisation noise (validate's budgets): ``edgeport.precision``'s table
+QUANTIZED = tuple(name for name, p in PRECISION_TABLE.items() if p.quantized)
 # The embedding table's storage, independent of the Linear mode: ``auto`` is each format's measured default.
 EMBEDDINGS = ("auto", "fp32", "int8", "int4")
 BLOCK_SIZES = (32, 64, 128)  # w4: weights per scale along the input dimension (every runtime takes these)
