@@ -63,3 +63,14 @@ def test_explain_compares_the_w4_artifact_the_quantize_stage_writes():
                               enabled=True, torchscript="dynamic", onnx="w4", tflite="w4", executorch="dynamic"),
                           export=SimpleNamespace(enabled=True, formats=["onnx", "tflite", "torchscript"]))
     assert explain_subjects(cfg) == ["prune", "onnx-w4", "tflite-w4", "torchscript-int8"]
+
+
+def test_explain_models_may_name_the_w4_artifact():
+    from pydantic import ValidationError
+
+    from edgeport.config import PipelineConfig
+
+    cfg = {"quantize": {"tflite": "w4"}, "explain": {"enabled": True, "models": ["tflite-w4", "onnx-int8"]}}
+    assert PipelineConfig.model_validate(cfg).explain.models == ["tflite-w4", "onnx-int8"]
+    with pytest.raises(ValidationError, match="unknown model 'tflite-int8'"):  # a w4 run makes no tflite-int8
+        PipelineConfig.model_validate(cfg | {"explain": {"enabled": True, "models": ["tflite-int8"]}})
