@@ -8,7 +8,7 @@ text: WordPiece, byte-level BPE or Unigram) this runs the real CLI twice:
 1. ``edgeport run`` on the base model: teacher fine-tuning, distillation into layer [1], head + FFN pruning
    (half of each) with vocabulary pruning, export to TorchScript/ONNX/TFLite/ExecuTorch in fp32, INT8 of each
    (the formats' default modes: INT8 embedding tables for ONNX, TFLite and ExecuTorch), validate;
-2. ``edgeport run --until validate`` on the same run directory with every format that takes it in ``w4`` (4-bit
+2. (``--w4``; not in CI yet: see main's note) ``edgeport run --until validate`` on the same run directory with every format that takes it in ``w4`` (4-bit
    weights per block of 32, int8 activations) and ``quantize.embeddings: int4``: the model stages are up to date
    (skipped), export re-runs for those formats, quantize and validate judge the ``<format>-w4`` artifacts;
 3. ``edgeport run --until teacher`` on a ready classifier with ``teacher.finetune: never`` (loading).
@@ -101,7 +101,7 @@ def _artifact_cells(manifest: dict, limits: dict[str, str], names=ARTIFACT_CELLS
     return cells
 
 
-def _run_arch(arch: str, base: Path, data: Path) -> dict:
+def _run_arch(arch: str, base: Path, data: Path, w4: bool = False) -> dict:
     work = base / arch
     teacher = make_tiny(arch, work / "model")
     classifier = make_tiny(arch, work / "classifier", labels=["negative", "positive"])
@@ -124,7 +124,7 @@ def _run_arch(arch: str, base: Path, data: Path) -> dict:
     cells |= _artifact_cells(manifest, limits)
     if proc.returncode != 0 and all(ok for ok, _ in cells.values()):
         cells["run"] = (False, f"exit {proc.returncode}: {_first_line(proc.stderr)}")
-    w4_seconds = _run_w4(arch, work, teacher, data, limits, cells)
+    w4_seconds = _run_w4(arch, work, teacher, data, limits, cells) if w4 else None
 
     load_cfg = write_config(work / "load.yaml", classifier, data, work / "runs",
                             run={"name": f"{arch}-load", "runs_dir": str(work / "runs"), "seed": 0},
@@ -169,7 +169,8 @@ def _run_w4(arch: str, work: Path, teacher: Path, data: Path, limits: dict[str, 
 
 
 def markdown(rows: list[dict]) -> str:
-    cols = [c for c in STAGE_CELLS + ARTIFACT_CELLS + W4_CELLS]
+    cols = [c for c in STAGE_CELLS + ARTIFACT_CELLS
+            + (W4_CELLS if any(r.get("w4_seconds") is not None for r in rows) else ())]
     head = "| architecture | tokenizer | " + " | ".join(cols) + " |"
     lines = [head, "|" + "---|" * (len(cols) + 2)]
     notes = []
@@ -198,17 +199,20 @@ def main(argv=None) -> int:
     parser.add_argument("workdir", nargs="?", default="support-matrix-work")
     parser.add_argument("--arch", action="append", choices=ARCHITECTURES, help="only these (repeatable)")
     parser.add_argument("--out", default=str(OUT), help="where support_matrix.{json,md} go")
+    # Off by default (not in CI yet): on run 1's pruned tiny models (2 heads of 16, half pruned) a Linear has 16
+    # inputs, which no w4 block size (32, 64, 128) divides; ai-edge-quantizer refuses it (measured on bert).
+    parser.add_argument("--w4", action="store_true", help="also run 2: <format>-w4 with int4 embeddings")
     args = parser.parse_args(argv)
     prov = provenance({"args": args_dict(args) | {"workdir": None, "out": None}}, ARGS_ONLY)
     base = Path(args.workdir).resolve()
     data = write_data(base / "data")
     rows = []
     for arch in args.arch or ARCHITECTURES:
-        row = _run_arch(arch, base, data)
+        row = _run_arch(arch, base, data, w4=args.w4)
         rows.append(row)
         bad = [k for k, c in row["cells"].items() if not c["ok"] and not c["note"].startswith(DECLARED_PREFIXES)]
         declared = [k for k, c in row["cells"].items() if not c["ok"] and k not in bad]
-        print(f"{arch:12s} {row['seconds']:7.1f} s + w4 {row['w4_seconds']:6.1f} s  "
+        print(f"{arch:12s} {row['seconds']:7.1f} s + w4 {row['w4_seconds'] or 0:6.1f} s  "
               + ("all cells ✓" if not bad else f"✗ {', '.join(bad)}")
               + (f" (declared ✗: {', '.join(declared)})" if declared else ""), flush=True)
     out = Path(args.out)
