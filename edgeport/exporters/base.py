@@ -122,10 +122,12 @@ class QuantizeRequest:
     mode: str  # per-format: dynamic | static | full_integer | static_linear | nncf | nncf_accuracy
     calibration: list[dict]  # name -> numpy int [1, seq_len] rows from the training split
     keep_fp: tuple[str, ...] = ()  # format-specific layer names left in float (the accuracy-aware fallback)
+    keep_int8: tuple[str, ...] = ()  # w4: format-specific layer names kept at 8 bits (the fallback, for 4-bit modes)
     validation: dict | None = None  # {"rows": [...], "labels": [...]}: selection-split rows (nncf_accuracy)
     max_drop: float = 0.01  # nncf_accuracy: allowed accuracy drop on ``validation`` (a fraction)
     embeddings: str = "auto"  # the embedding table: auto (the format's default) | fp32 | int8 | int4
     block_size: int = 32  # w4: weights per quantization scale
+    embedding_block_size: int = 32  # int4 embedding tables: values per quantization scale along the hidden axis
 
     def embedding_bits(self, exporter) -> str:
         """``embeddings`` with ``auto`` resolved to the format's default for this mode."""

@@ -44,6 +44,9 @@ class ExecuTorchExporter:
     quantize_modes = ("dynamic", "static", "w4")
     auto_embeddings = {"dynamic": "int8", "static": "int8", "w4": "int8"}  # measured: benchmarks/four_bit.py
     refused: dict = {}  # every (mode, embeddings) pair lowers and runs
+    # what the accuracy-aware fallback turns a sensitive layer into, per mode: w4 keeps it at 8 bits (torchao's
+    # filter_fn gives it 8da8w, int8 per channel; XNNPACK's int8 GEMM)
+    keep_precision = {"w4": "int8"}
     # fp32: XNNPACK's kernels (fused GEMMs, its own softmax/GELU) against eager torch: float noise, the same bound as
     # ONNX's (measured max |Δ|: tiny spread BERT 5.7e-6 on 400 SST-2 rows; the default run's pruned student 2.4e-6
     # on 300 validation rows). INT8 = that base + the measured noise budget of (executorch, mode) in quantisation
@@ -60,6 +63,11 @@ class ExecuTorchExporter:
             _lower(program, path)
         return path
 
+    def quant_units(self, fp32_path: Path, linear_names: list[str]) -> dict[str, str]:
+        """Layer name -> module name inside ``logits_only``'s wrapper (it nests the model as ``inner``): what
+        torchao's ``filter_fn`` sees (w4's layers kept at 8 bits)."""
+        return {n: f"inner.{n}" for n in linear_names}
+
     def quantize(self, req: QuantizeRequest) -> Path:
         if req.mode not in self.quantize_modes:
             raise ValueError(f"executorch quantize supports {', '.join(self.quantize_modes)}, not {req.mode!r}")
@@ -67,7 +75,7 @@ class ExecuTorchExporter:
         path = req.out_dir / f"model{self.suffix}"
         with _quiet():  # torchao logs missing CUDA kernels on import
             module = logits_only(req.model)
-            _quantize_embeddings(module, req.embedding_bits(self))  # eager, before export: a weight-only rewrite
+            _quantize_embeddings(module, req.embedding_bits(self), req.embedding_block_size)  # eager, weight-only
             program = LINEAR[req.mode](module, req)
             _lower(program, path, quantized=True)
         return path
@@ -90,23 +98,29 @@ def _pt2e_linear(module, req: QuantizeRequest):
 
 
 def _8da4w_linear(module, req: QuantizeRequest):
-    """torchao 8da4w on every Linear: 4-bit symmetric weights per ``block_size`` inputs, int8 dynamic activations."""
+    """torchao 8da4w on every Linear: 4-bit symmetric weights per ``block_size`` inputs, int8 dynamic activations;
+    the fallback's ``keep_int8`` layers (module names) 8da8w per channel instead, through torchao's ``filter_fn``."""
     import torch
 
     quantize_, config, granularity = _torchao()
+    kept = set(req.keep_int8)
     quantize_(module, config.Int8DynamicActivationIntxWeightConfig(
         weight_dtype=torch.int4, weight_granularity=granularity.PerGroup(req.block_size)),
-        lambda m, fqn: isinstance(m, torch.nn.Linear))
+        lambda m, fqn: isinstance(m, torch.nn.Linear) and fqn not in kept)
+    if kept:
+        quantize_(module, config.Int8DynamicActivationIntxWeightConfig(
+            weight_dtype=torch.int8, weight_granularity=granularity.PerAxis(0)),
+            lambda m, fqn: isinstance(m, torch.nn.Linear) and fqn in kept)
     return _export(module, req.model, req.sample)
 
 
 # quantize mode -> how the Linear layers become integer (each returns the exported program to lower)
 LINEAR = {"dynamic": _pt2e_linear, "static": _pt2e_linear, "w4": _8da4w_linear}
 # embeddings -> torchao weight-only config args (bits, group: None = one scale per row); fp32: untouched
-EMBEDDING_BITS = {"fp32": None, "int8": (8, None), "int4": (4, 32)}
+EMBEDDING_BITS = {"fp32": None, "int8": (8, None), "int4": (4, "block")}  # "block": quantize.embedding_block_size
 
 
-def _quantize_embeddings(module, embeddings: str) -> None:
+def _quantize_embeddings(module, embeddings: str, block: int = 32) -> None:
     import torch
 
     spec = EMBEDDING_BITS[embeddings]
@@ -114,6 +128,7 @@ def _quantize_embeddings(module, embeddings: str) -> None:
         return
     quantize_, config, granularity = _torchao()
     bits, group = spec
+    group = block if group == "block" else group
     for m in module.modules():  # padding_idx only masks gradients; ExecuTorch's fusion matches embedding(w, ids) alone
         if isinstance(m, torch.nn.Embedding):  # (BERT's word table has padding_idx 0: left, the fp32 table stays)
             m.padding_idx = None

@@ -23,6 +23,9 @@ class OnnxExporter:
     dynamic_shapes = True
     opset = 18
     quantize_modes = ("dynamic", "static", "static_linear", "nncf", "nncf_accuracy", "w4")
+    # what the accuracy-aware fallback turns a sensitive node into, per mode (w4: int8 dynamic; else float)
+    keep_precision = {"dynamic": "fp32", "static": "fp32", "static_linear": "fp32", "nncf": "fp32",
+                      "nncf_accuracy": "fp32", "w4": "int8"}
     auto_embeddings = {"dynamic": "int8", "w4": "int8"}  # measured: benchmarks/four_bit.py
     # the calibrated recipes decide the Gather tables themselves (QDQ, NNCF's transformer scope)
     refused = {(m, e): f"onnx {m} quantizes with its own calibrated recipe; quantize.embeddings applies to the "
@@ -57,7 +60,7 @@ class OnnxExporter:
         with tempfile.TemporaryDirectory() as tmp:
             prepped = self.prepare(req.fp32_path, Path(tmp))
             if req.mode in onnx_int8.WEIGHT_MODES:
-                onnx_int8.WEIGHT_MODES[req.mode](prepped, out, req.embedding_bits(self), req.block_size, req.keep_fp)
+                onnx_int8.WEIGHT_MODES[req.mode](prepped, out, req.embedding_bits(self), req)
             elif req.mode in ("static", "static_linear"):
                 onnx_int8.ort_static(prepped, out, req.calibration, req.mode == "static_linear", req.keep_fp)
             else:

@@ -136,7 +136,9 @@ class OrtReader:
 ACCURACY_LEVEL_INT8 = 4
 
 
-def nbits(src: Path, dst: Path, op_types: tuple[str, ...], block_size: int) -> None:
+def nbits(src: Path, dst: Path, op_types: tuple[str, ...], block_size: int, exclude=()) -> None:
+    """MatMulNBits / GatherBlockQuantized 4-bit blocks; ``exclude``: node names left as they are (its
+    ``nodes_to_exclude``: the fallback's layers kept at 8 bits or in float)."""
     import onnx
 
     require("onnxruntime.quantization", "onnx")
@@ -145,7 +147,7 @@ def nbits(src: Path, dst: Path, op_types: tuple[str, ...], block_size: int) -> N
     config = DefaultWeightOnlyQuantConfig(block_size=block_size, is_symmetric=True,
                                           accuracy_level=ACCURACY_LEVEL_INT8, op_types_to_quantize=op_types,
                                           quant_axes=(("MatMul", 0), ("Gather", 1)), bits=4)
-    quantizer = MatMulNBitsQuantizer(onnx.load(str(src)), algo_config=config)
+    quantizer = MatMulNBitsQuantizer(onnx.load(str(src)), algo_config=config, nodes_to_exclude=list(exclude))
     quantizer.process()
     quantizer.model.save_model_to_file(str(dst), use_external_data_format=False)
 
@@ -157,33 +159,45 @@ def dynamic_ops(embeddings: bool) -> list[str]:
     return [t for t in IntegerOpsRegistry if embeddings or t != "Gather"]
 
 
-def ort_dynamic_ops(src: Path, dst: Path, op_types: list[str], keep_fp=()) -> None:
+def ort_dynamic_ops(src: Path, dst: Path, op_types: list[str], keep_fp=(), nodes=None) -> None:
+    """quantize_dynamic of ``op_types`` (only the ``nodes`` named, when given), per-channel QInt8 weights."""
     q = require("onnxruntime.quantization", "onnx")
     q.quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=q.QuantType.QInt8,
-                       op_types_to_quantize=op_types, nodes_to_exclude=list(keep_fp))
+                       op_types_to_quantize=op_types, nodes_to_exclude=list(keep_fp),
+                       nodes_to_quantize=list(nodes) if nodes else None)
 
 
-def dynamic_linear(src: Path, dst: Path, embeddings: str, block_size: int, keep_fp=()) -> None:
-    """INT8 dynamic Linear layers; the tables int8 with them, 4-bit blockwise first, or left fp32."""
-    if embeddings == "int4":
-        mid = dst.with_name("embeddings4.onnx")
-        nbits(src, mid, ("Gather",), 32)
-        ort_dynamic_ops(mid, dst, dynamic_ops(embeddings=False), keep_fp)
-        mid.unlink()
-    else:
-        ort_dynamic_ops(src, dst, dynamic_ops(embeddings=embeddings == "int8"), keep_fp)
+def _chain(src: Path, dst: Path, passes: list) -> None:
+    """Each pass ``(in, out)`` reads the previous one's file; scratch files are removed."""
+    current = src
+    for i, step in enumerate(passes):
+        out = dst if i == len(passes) - 1 else dst.with_name(f"pass{i}.onnx")
+        step(current, out)
+        if current != src:
+            current.unlink()
+        current = out
 
 
-def w4_linear(src: Path, dst: Path, embeddings: str, block_size: int, keep_fp=()) -> None:
-    """MatMulNBits Linear layers; the tables 4-bit with them, int8 after them, or left fp32."""
-    ops = ("MatMul", "Gather") if embeddings == "int4" else ("MatMul",)
-    if embeddings != "int8":
-        nbits(src, dst, ops, block_size)
-        return
-    mid = dst.with_name("w4.onnx")
-    nbits(src, mid, ops, block_size)
-    ort_dynamic_ops(mid, dst, ["Gather"])
-    mid.unlink()
+def _tables(embeddings: str, req) -> list:
+    """The embedding tables' pass: 4-bit blocks (GatherBlockQuantized), int8 (quantize_dynamic's Gather), or none.
+    MatMulNBits' Gather path is 4-bit only (bits=8 leaves the Gather as it is)."""
+    return {"fp32": [], "int8": [lambda a, b: ort_dynamic_ops(a, b, ["Gather"])],
+            "int4": [lambda a, b: nbits(a, b, ("Gather",), req.embedding_block_size)]}[embeddings]
+
+
+def dynamic_linear(src: Path, dst: Path, embeddings: str, req) -> None:
+    """INT8 dynamic Linear layers (but ``keep_fp``), then the tables."""
+    _chain(src, dst, [lambda a, b: ort_dynamic_ops(a, b, dynamic_ops(embeddings=False), req.keep_fp)]
+           + _tables(embeddings, req))
+
+
+def w4_linear(src: Path, dst: Path, embeddings: str, req) -> None:
+    """MatMulNBits Linear layers; the fallback's ``keep_int8`` ones int8 dynamic instead (quantize_dynamic on those
+    nodes only), ``keep_fp`` ones left fp32; then the tables."""
+    passes = [lambda a, b: nbits(a, b, ("MatMul",), req.block_size, exclude=req.keep_int8 + req.keep_fp)]
+    if req.keep_int8:
+        passes.append(lambda a, b: ort_dynamic_ops(a, b, ["MatMul"], nodes=req.keep_int8))
+    _chain(src, dst, passes + _tables(embeddings, req))
 
 
 WEIGHT_MODES = {"dynamic": dynamic_linear, "w4": w4_linear}  # modes that take quantize.embeddings

@@ -18,6 +18,7 @@ class TorchScriptExporter:
     suffix = ".pt"
     dynamic_shapes = True
     quantize_modes = ("dynamic", "w4")
+    keep_precision = {"dynamic": "fp32"}  # the accuracy-aware fallback keeps a sensitive Linear in float
     auto_embeddings = {"dynamic": "fp32"}
     refused = {("w4", None): "TorchScript runs torch's quantized::linear_dynamic, which is INT8 only (no 4-bit Linear "
                              "kernel in the TorchScript runtime); use w4 with onnx, tflite or executorch, or "

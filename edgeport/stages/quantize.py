@@ -39,6 +39,7 @@ class QuantizeSettings:
     modes: dict[str, str]  # exported format -> its quantize mode
     embeddings: str  # the embedding tables: auto | fp32 | int8 | int4
     block_size: int | None  # w4: weights per 4-bit scale (None when no format is w4)
+    embedding_block_size: int | None  # int4 tables: values per scale (None unless embeddings is int4)
     export_len: int  # export.seq_len or data.max_seq_len
     calibration_rows: int | None  # calibrated modes: the first N training rows
     fallback: FallbackConfig | None  # fallback on, or nncf_accuracy: selection rows judge INT8 candidates
@@ -81,6 +82,7 @@ class QuantizeStage:
             env = train_env(q.qat.train, cfg.run.threads)
         return QuantizeSettings(
             modes=modes, embeddings=q.embeddings, block_size=q.block_size if "w4" in modes.values() else None,
+            embedding_block_size=q.embedding_block_size if q.embeddings == "int4" else None,
             export_len=cfg.export_seq_len(), calibration_rows=q.calibration_rows if calibrated else None,
             fallback=q.fallback if judged else None, qat=q.qat if qat else None, qat_env=env,
             data=cfg.data.spec() if reads_data else None, seed=cfg.run.seed if reads_data else None,
@@ -149,7 +151,8 @@ class QuantizeStage:
                               validation=held_out(ctx, fp32_path, seq_len, padded=True)
                               if mode == "nncf_accuracy" else None,
                               max_drop=cfg.fallback.max_accuracy_drop / 100 if cfg.fallback else 0.0,
-                              embeddings=cfg.embeddings, block_size=cfg.block_size or 32)
+                              embeddings=cfg.embeddings, block_size=cfg.block_size or 32,
+                              embedding_block_size=cfg.embedding_block_size or 32)
         report = None
         if _fallback_on(cfg):
             rows, labels = held_out(ctx, fp32_path, seq_len)
@@ -157,9 +160,13 @@ class QuantizeStage:
             path, report = quantize_with_fallback(exporter, req, judge, cfg.fallback, source, seq_len)
         else:
             path = exporter.quantize(req)
-        weights = {"embeddings": req.embedding_bits(exporter)} | ({"block_size": req.block_size} if mode == "w4" else {})
+        emb = req.embedding_bits(exporter)
+        weights = ({"embeddings": emb} | ({"block_size": req.block_size} if mode == "w4" else {})
+                   | ({"embedding_block_size": req.embedding_block_size} if emb == "int4" else {}))
         _update_sidecar(out_dir, mode, cfg.calibration_rows if needs_data else 0,
-                        {"qat": source is not model, "layers_fp": (report or {}).get("layers_fp", [])} | weights)
+                        {"qat": source is not model, "layers_fp": (report or {}).get("layers_fp", [])}
+                        | ({"layers_int8": report.get("layers_int8", []), "kept_why": report.get("why")}
+                           if report and report.get("kept_at") == "int8" else {}) | weights)
         return path, report
 
 
