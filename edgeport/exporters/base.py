@@ -27,6 +27,13 @@ EMBEDDINGS = ("auto", "fp32", "int8", "int4")
 BLOCK_SIZES = (32, 64, 128)  # w4: weights per scale along the input dimension (every runtime takes these)
 
 
+def w4_block(inputs: int, block_size: int) -> int | None:
+    """The 4-bit block a Linear with ``inputs`` input features gets under ``block_size``: that size when it divides
+    the width, else the largest smaller one in ``BLOCK_SIZES`` that does (a pruned student's attention output: 9 heads
+    x 32 = 288 inputs), else None: the layer stays at int8 per channel (the converters refuse an uneven block)."""
+    return next((b for b in sorted(BLOCK_SIZES, reverse=True) if b <= block_size and inputs % b == 0), None)
+
+
 def precision_of(mode: str) -> str:
     return MODE_PRECISION.get(mode, "int8")
 

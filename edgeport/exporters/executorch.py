@@ -102,11 +102,18 @@ def _8da4w_linear(module, req: QuantizeRequest):
     the fallback's ``keep_int8`` layers (module names) 8da8w per channel instead, through torchao's ``filter_fn``."""
     import torch
 
+    from .base import w4_block
+
     quantize_, config, granularity = _torchao()
     kept = set(req.keep_int8)
-    quantize_(module, config.Int8DynamicActivationIntxWeightConfig(
-        weight_dtype=torch.int4, weight_granularity=granularity.PerGroup(req.block_size)),
-        lambda m, fqn: isinstance(m, torch.nn.Linear) and fqn not in kept)
+    # each layer's block: block_size, or a smaller one dividing its input width, else int8 (kept) like TFLite's
+    blocks = {fqn: w4_block(m.in_features, req.block_size) for fqn, m in module.named_modules()
+              if isinstance(m, torch.nn.Linear) and fqn not in kept}
+    kept |= {fqn for fqn, block in blocks.items() if block is None}
+    for block in sorted({b for b in blocks.values() if b}):
+        quantize_(module, config.Int8DynamicActivationIntxWeightConfig(
+            weight_dtype=torch.int4, weight_granularity=granularity.PerGroup(block)),
+            lambda m, fqn, block=block: isinstance(m, torch.nn.Linear) and blocks.get(fqn) == block)
     if kept:
         quantize_(module, config.Int8DynamicActivationIntxWeightConfig(
             weight_dtype=torch.int8, weight_granularity=granularity.PerAxis(0)),

@@ -34,7 +34,7 @@ import logging
 from pathlib import Path
 
 from ..errors import ArtifactError, require
-from .base import BLOCK_SIZES, QuantizeRequest, Tolerance, logits_only, model_inputs, refuse_unsupported
+from .base import QuantizeRequest, Tolerance, logits_only, model_inputs, refuse_unsupported, w4_block
 
 SIGNATURE = "serving_default"
 
@@ -146,8 +146,7 @@ def _weight_recipe(req: QuantizeRequest, exporter, layers: list[dict]) -> list:
             manager.add_dynamic_config(regex=layer["scope"], operation_name=ops.FULLY_CONNECTED, num_bits=8,
                                        granularity=grans.CHANNELWISE)
         elif gran is None and layer["inputs"] % req.block_size:
-            block = next((b for b in sorted(BLOCK_SIZES, reverse=True)
-                          if b < req.block_size and layer["inputs"] % b == 0), None)
+            block = w4_block(layer["inputs"], req.block_size)
             manager.add_dynamic_config(regex=layer["scope"], operation_name=ops.FULLY_CONNECTED,
                                        num_bits=4 if block else 8,
                                        granularity=grans[f"BLOCKWISE_{block}" if block else "CHANNELWISE"])
