@@ -67,7 +67,8 @@ def quantize(run_dir: Path, cfg, task, src: dict, mode: str, scratch: Path, mode
 
     qcfg = cfg.quantize.model_copy(update={src["format"]: mode, "fallback": cfg.quantize.fallback.model_copy(
         update={"enabled": False})})
-    ctx = SimpleNamespace(cfg=cfg.model_copy(update={"quantize": qcfg}), run_dir=run_dir, out=scratch,
+    settings = QuantizeStage().configure(cfg.model_copy(update={"quantize": qcfg}))  # the stage's own settings
+    ctx = SimpleNamespace(cfg=settings, run_dir=run_dir, out=scratch,
                           task=lambda: task, _cache={}, inputs={})
     path, _ = QuantizeStage()._one(ctx, src, model, model, scratch)
     return path
@@ -76,6 +77,7 @@ def quantize(run_dir: Path, cfg, task, src: dict, mode: str, scratch: Path, mode
 def measure_modes(run_dir, cfg, task, split, refs, model, wanted) -> dict:
     from edgeport import runtimes
     from edgeport.exporters import EXPORTERS
+    from edgeport.exporters.base import refusal
     from edgeport.pipeline.manifest import Manifest
     from edgeport.validation import artifact_length, artifact_logits
 
@@ -84,6 +86,9 @@ def measure_modes(run_dir, cfg, task, split, refs, model, wanted) -> dict:
         fmt = src["format"]
         for mode in EXPORTERS[fmt].quantize_modes:
             if wanted and f"{fmt}:{mode}" not in wanted:
+                continue
+            if why := refusal(EXPORTERS[fmt], mode, cfg.quantize.embeddings):  # the run's preflight refuses it
+                results[f"{fmt}:{mode}"] = {"refused": why}
                 continue
             print(f"{fmt} {mode} ...", flush=True)
             with tempfile.TemporaryDirectory() as tmp:
@@ -130,7 +135,7 @@ def budgets(modes: dict) -> dict:
 
     out = {}
     for key, m in modes.items():
-        if "error" in m:
+        if "error" in m or "refused" in m:
             continue
         fmt, mode = key.split(":")
         if (fmt, mode) in SAME_AS_YARDSTICK:
@@ -200,8 +205,8 @@ def markdown(r: dict) -> str:
              "| artifact or defect | max abs Δ | mean abs Δ | max ratio | mean ratio | flips | counted flips | "
              "selection drop pts |", "|---|---|---|---|---|---|---|---|"]
     for name, m in list(r["modes"].items()) + list(r["defects"].items()):
-        if "error" in m:
-            lines.append(f"| {name} | {m['error']} | | | | | | |")
+        if "error" in m or "refused" in m:
+            lines.append(f"| {name} | {m.get('error') or 'refused: ' + m['refused']} | | | | | | |")
             continue
         counted = sum(u > s["tie_factor"] for u in m["flip_band_use"])
         lines.append(f"| {name} | {m['max_abs']:.4g} | {m['mean_abs']:.4g} | {m['max_ratio']:.2f} | "

@@ -2,7 +2,8 @@
 
 ``edgeport android RUN_DIR`` writes what ``android-demo/`` loads from its assets folder:
 
-- ``model.tflite``: the run's INT8 TFLite artifact (``tflite-int8`` in the quantize stage's ``artifacts``), only if
+- ``model.tflite``: the run's quantized TFLite artifact (``tflite-int8``, or ``tflite-w4``: 4-bit blockwise weights,
+  which LiteRT runs on XNNPACK; the quantize stage's ``artifacts``), only if
   it may ship (``edgeport.shipping``): the bytes the manifest records and validate judged, with a ``pass`` verdict
   (``inconclusive`` with ``--accept-inconclusive``); anything else is refused (exit 2) before the folder is touched;
 - the tokenizer's files, by family (read from the artifact's own tokenizer): WordPiece ``vocab.txt``; byte-level
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from .android_model import KEYS, model_io, raw_outputs
 from .errors import ArtifactError, DataError, EdgeportError
-from .shipping import ACCEPT_HELP, check_bytes, ship_artifact
+from .shipping import ACCEPT_HELP, TFLITE_HELP, check_bytes, quantized_tflite, ship_artifact
 
 GOLDEN_FORMAT = "edgeport-golden/1"  # must match GoldenSet.FORMAT in the Kotlin text package
 INFO_FORMAT = "edgeport-android/1"  # must match ModelInfo.FORMAT
@@ -453,7 +454,7 @@ def bucket_cases(tokenizer, cases, buckets: list[int]) -> list:
     return out
 
 
-def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str = "tflite-int8", golden_limit: int = 64,
+def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str | None = None, golden_limit: int = 64,
                  data_dir: Path | None = None, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
                  accept_inconclusive: bool = False) -> dict:
     """Copy the model and write vocab, labels and golden vectors (logits from the TFLite runtime) into ``out``.
@@ -464,6 +465,7 @@ def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str = "tflite
     from .runtimes import artifact_meta, load
     from .runtimes.text import artifact_tokenizer
 
+    artifact = artifact or quantized_tflite(Path(run_dir))  # tflite-int8, or tflite-w4 (LiteRT's blockwise int4)
     shipment = ship_artifact(Path(run_dir), artifact, accept_inconclusive)
     model = shipment.path
     meta, tokenizer = artifact_meta(model), artifact_tokenizer(model)
@@ -532,9 +534,9 @@ def cmd_android(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("android", help="write the Android demo's assets (model, tokenizer files, labels, golden vectors)")
-    p.add_argument("run_dir", help="a run directory whose validate stage passed the artifact (default tflite-int8)")
+    p.add_argument("run_dir", help="a run directory whose validate stage passed the artifact")
     p.add_argument("--out", default=str(DEFAULT_OUT), help=f"assets folder (default: {DEFAULT_OUT})")
-    p.add_argument("--artifact", default="tflite-int8", help="artifact name in the manifest (default: tflite-int8)")
+    p.add_argument("--artifact", help=TFLITE_HELP)
     p.add_argument("--accept-inconclusive", action="store_true", help=ACCEPT_HELP)
     p.add_argument("--golden-count", type=int, default=64, help="SST-2 sentences added to the hard golden cases")
     p.add_argument("--data", help="SST-2 folder with validation.tsv (default: $EDGEPORT_DATA_DIR/sst2)")

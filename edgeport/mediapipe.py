@@ -82,7 +82,7 @@ from typing import TYPE_CHECKING
 
 
 from .errors import ArtifactError, ConfigError, MissingExtraError
-from .shipping import ACCEPT_HELP
+from .shipping import ACCEPT_HELP, TFLITE_HELP
 from .timing import Stopwatch
 
 if TYPE_CHECKING:
@@ -462,7 +462,8 @@ def write_for_artifact(artifact, out_path, *, probabilities: bool = True) -> Pat
 
     file = model_file(Path(artifact))
     if file.suffix != ".tflite":
-        raise ArtifactError(f"{file}: MediaPipe runs TFLite models; pick a tflite-fp32 or tflite-int8 artifact")
+        raise ArtifactError(f"{file}: MediaPipe runs TFLite models; pick a tflite-fp32, tflite-int8 or tflite-w4 "
+                            f"artifact")
     meta = artifact_meta(file)
     tokenizer = artifact_tokenizer(file)
     check_tokenizer(tokenizer)
@@ -611,16 +612,16 @@ def main(args) -> int:
 
     Only an artifact that may ship is taken (``edgeport.shipping``: the bytes validate judged, verdict ``pass``, or
     ``inconclusive`` with accept_inconclusive); anything else is refused (exit 2) before anything is written.
-    ``args``: run_dir, artifact (default ``tflite-int8``), out (default ``RUN_DIR/mediapipe/<artifact>/model.tflite``),
+    ``args``: run_dir, artifact (default: the run's quantized TFLite artifact, ``shipping.quantized_tflite``), out (default ``RUN_DIR/mediapipe/<artifact>/model.tflite``),
     logits (bool: keep raw logits as scores), check_rows (SST-2-style eval rows to check with MediaPipe; 0 = none;
     needs the run's data). Writes the model, ``vocab.txt`` beside it and, when checked, ``check.json``. Returns 1
     when the check fails: a row over tolerance on pre-normalized text, an ASCII-only row over it on raw text, or
     category names that are not the artifact's labels."""
     from .pipeline.manifest import Manifest
-    from .shipping import check_bytes, ship_artifact
+    from .shipping import check_bytes, quantized_tflite, ship_artifact
 
     run_dir = Path(args.run_dir)
-    name = getattr(args, "artifact", None) or "tflite-int8"
+    name = getattr(args, "artifact", None) or quantized_tflite(run_dir)  # tflite-int8, or tflite-w4
     config = Manifest.load(run_dir).data.get("config") or {}
     pair = ((config or {}).get("data") or {}).get("text_pair_column")
     if pair:
@@ -664,7 +665,7 @@ def register(sub) -> None:
     p = sub.add_parser("mediapipe", help="write MediaPipe TextClassifier metadata (vocabulary, labels) into a "
                                          "TFLite artifact and check it with MediaPipe")
     p.add_argument("run_dir", help="a run directory whose validate stage passed a TFLite artifact")
-    p.add_argument("--artifact", default="tflite-int8", help="artifact name in the manifest (default: tflite-int8)")
+    p.add_argument("--artifact", help=TFLITE_HELP)
     p.add_argument("--out", help="output .tflite (default: RUN_DIR/mediapipe/<artifact>/model.tflite)")
     p.add_argument("--logits", action="store_true", help="keep raw logits as scores (default: softmax probabilities)")
     p.add_argument("--accept-inconclusive", action="store_true", help=ACCEPT_HELP)

@@ -45,6 +45,25 @@ class Shipment:
         return text
 
 
+DEFAULT_TFLITE = "tflite-int8"  # what --artifact names when a run has no quantized TFLite artifact (the refusal's name)
+TFLITE_HELP = ("artifact name in the manifest (default: the run's quantized TFLite artifact: tflite-int8, or "
+               "tflite-w4 when quantize.tflite is w4)")
+
+
+def quantized_tflite(run_dir: Path) -> str:
+    """The default artifact of ``edgeport android`` / ``mediapipe``: the one quantized TFLite artifact the run's
+    quantize stage recorded (``tflite-int8``, or ``tflite-w4`` for ``quantize.tflite: w4``: its precision names it,
+    ``edgeport.precision``), else ``DEFAULT_TFLITE`` (then refused by ``ship_artifact`` with the reason)."""
+    from .precision import PRECISIONS
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "manifest.json").is_file():
+        return DEFAULT_TFLITE
+    names = load_verdicts(run_dir, check_disk=False)
+    return next((f"tflite-{p}" for p, row in PRECISIONS.items() if row.quantized and f"tflite-{p}" in names),
+                DEFAULT_TFLITE)
+
+
 def ship_artifact(run_dir: Path, name: str, accept_inconclusive: bool = False) -> Shipment:
     """The artifact ``name`` of ``run_dir`` if it may ship, else ``NotShippable`` saying why."""
     run_dir = Path(run_dir)

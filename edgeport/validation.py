@@ -124,10 +124,11 @@ def resolved_tolerance(fmt: str, precision: str, vcfg, *, noise: dict | None = N
     ``qat`` artifacts use the format's ``qat`` budget. An override sets the absolute limit and wins.
     """
     from .exporters import noise_budget, tolerance
+    from .exporters.base import quantized
 
     base = tolerance(fmt, precision)
     out: dict = {"max_abs": base.max_abs, "mean_abs": base.mean_abs}
-    if precision == "int8":
+    if quantized(precision):  # int8 and w4: budgets in units of the model's own 8-bit noise
         if noise is None:
             raise ValueError("INT8 tolerances scale with the model's own 8-bit noise: pass noise (References.noise)")
         budget = noise_budget(fmt, mode, qat)
@@ -183,7 +184,9 @@ def judge_artifact(name: str, fmt: str, precision: str, logits: np.ndarray, refe
     from .validation_gates import Evidence, judge
 
     row = {"name": name, "format": fmt, "precision": precision} | compare(logits, reference, labels)
-    row["tolerance"] = resolved_tolerance(fmt, precision, vcfg, noise=noise if precision == "int8" else None,
+    from .exporters.base import quantized
+
+    row["tolerance"] = resolved_tolerance(fmt, precision, vcfg, noise=noise if quantized(precision) else None,
                                           mode=mode, qat=qat)
     labels = None if labels is None else np.asarray(labels)  # None: unlabelled texts, parity gates only
     ev = Evidence(name, fmt, precision, logits, reference, labels, row["tolerance"], teacher,

@@ -221,7 +221,10 @@ def builtin_ops(ev: Evidence, vcfg) -> Gate:
 
 
 def _int8(ev: Evidence, vcfg) -> bool:
-    return ev.precision == "int8"
+    """The quantized artifacts (int8, w4): judged against fp32 and the model's own 8-bit noise."""
+    from .exporters.base import quantized
+
+    return quantized(ev.precision)
 
 
 def _labelled(ev: Evidence) -> bool:

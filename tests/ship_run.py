@@ -22,18 +22,20 @@ BUCKETS = [8, 16, 32]
 
 
 def tflite_run(root: Path, mode: str = "full_integer", buckets=BUCKETS) -> Path:
-    """``root/run``: export/tflite-fp32 and quantize/tflite-int8 (``mode``), both bucketed, recorded as done."""
+    """``root/run``: export/tflite-fp32 and quantize/tflite-int8 (``mode``; ``w4``: quantize/tflite-w4, 4-bit
+    blockwise weights with int8 embeddings, as the quantize stage makes them), both bucketed, recorded as done."""
     from test_export import eval_texts, spread_model
 
     from edgeport.exporters import EXPORTERS, QuantizeRequest, make_sample, write_sidecar
-    from edgeport.exporters.base import artifact_record
+    from edgeport.exporters.base import artifact_record, precision_of
     from edgeport.pipeline.manifest import Manifest, hash_tree
     from edgeport.runtimes.text import encode_rows, pad_batch
 
     run, width = root / "run", buckets[-1]
     model, tok = spread_model(make_tiny_bert(root / "tiny", classifier_labels=LABELS), eval_texts())
     exporter, manifest = EXPORTERS["tflite"], Manifest(run)
-    fp32_dir, int8_dir = run / "export" / "tflite-fp32", run / "quantize" / "tflite-int8"
+    precision = precision_of(mode)
+    fp32_dir, int8_dir = run / "export" / "tflite-fp32", run / "quantize" / f"tflite-{precision}"
     fp32_dir.mkdir(parents=True)
     fp32 = exporter.export(model, make_sample(width, vocab=tok.vocab_size), fp32_dir, buckets=buckets)
     write_sidecar(fp32_dir, fmt="tflite", precision="fp32", model_file=fp32.name, label_names=LABELS, seq_len=width,
@@ -43,12 +45,12 @@ def tflite_run(root: Path, mode: str = "full_integer", buckets=BUCKETS) -> Path:
     calib = [pad_batch([r], width=width) for r in encode_rows(tok, eval_texts(60)[20:], None, width)]
     int8 = exporter.quantize(QuantizeRequest(model=model, fp32_path=fp32, sample=make_sample(width), out_dir=int8_dir,
                                              mode=mode, calibration=calib if mode == "full_integer" else []))
-    meta = json.loads((int8_dir / "artifact.json").read_text()) | {"precision": "int8", "quantization": mode}
+    meta = json.loads((int8_dir / "artifact.json").read_text()) | {"precision": precision, "quantization": mode}
     (int8_dir / "artifact.json").write_text(json.dumps(meta))
-    for stage, precision, path in (("export", "fp32", fp32), ("quantize", "int8", int8)):
+    for stage, prec, path in (("export", "fp32", fp32), ("quantize", precision, int8)):
         manifest.stages[stage] = {"status": "done", "outputs": hash_tree(run / stage, run),
                                   "metrics": {"artifacts": [artifact_record(stage, run / stage, path, "tflite",
-                                                                            precision)]}}
+                                                                            prec)]}}
     manifest.data["config"] = {"data": {"text_pair_column": None}}
     manifest.save()
     return run

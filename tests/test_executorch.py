@@ -73,7 +73,7 @@ def test_registered_with_a_runtime_and_config():
 
     exporter = EXPORTERS["executorch"]
     assert exporter.suffix == ".pte" and runtimes.RUNTIMES[".pte"] == ("executorch", "executorch")
-    assert exporter.dynamic_shapes and set(exporter.tolerances) == {"fp32", "int8"}
+    assert exporter.dynamic_shapes and set(exporter.tolerances) == {"fp32", "int8", "w4"}
     assert {("executorch", m) for m in (*exporter.quantize_modes, "qat")} <= set(INT8_NOISE)
     assert "executorch" in ExportConfig().formats and QuantizeConfig().executorch == "dynamic"
     assert "static" in CALIBRATED and "dynamic" not in CALIBRATED

@@ -25,6 +25,7 @@ import json
 import warnings
 from pathlib import Path
 
+from .. import precision as precisions
 from ..errors import ArtifactError
 from ..timing import Stopwatch
 from . import estimate as est
@@ -50,9 +51,12 @@ def artifact_info(path: Path) -> dict:
     fmt = meta.get("format") or _SUFFIX_FORMAT.get(path.suffix)
     if fmt is None:
         raise ArtifactError(f"{path}: unknown format; expected one of {', '.join(_SUFFIX_FORMAT)}")
-    precision = meta.get("precision") or ("int8" if "int8" in path.name.lower() else "fp32")
+    precision = meta.get("precision") or precisions.from_file_name(path.name)
     static = meta.get("seq_len")
     return {"file": path, "format": fmt, "precision": precision, "static_seq_len": static,
+            # how the weights are stored beyond the Linear precision (the estimate's bytes per weight); absent in
+            # fp32 sidecars and older ones: fp32 tables
+            "storage": {"embeddings": meta.get("embeddings"), "block_size": meta.get("block_size")},
             # the lengths a static model computes at (one signature each); None: any length (dynamic shapes)
             "seq_buckets": (sorted(meta.get("seq_buckets") or [static]) if static else None),
             # the length the run exported for (older sidecars: the tokenisation length it was made with)
@@ -126,7 +130,7 @@ def bench_artifact(path: Path, target, *, measure_host: bool = True, model_dir: 
         "artifact": str(info["file"]), "format": info["format"], "precision": info["precision"],
         "size_bytes": info["size_bytes"], "seq_len": seq_len, "seq_buckets": info["seq_buckets"],
         "threads": target.threads, "target": target.name, "host": host, "device": device,
-        "estimate": est.roofline(work, target, info["precision"]) | {"seq_len": seq_len, "input": "fixed"},
+        "estimate": est.roofline(work, target, info["precision"], **info["storage"]) | {"seq_len": seq_len, "input": "fixed"},
         "estimated_memory_mb": est.estimate_memory_mb(work, info["size_bytes"]),
         "workload": None,
     }
@@ -135,7 +139,7 @@ def bench_artifact(path: Path, target, *, measure_host: bool = True, model_dir: 
         result["workload"] = {
             "host": real,
             "estimate": estimate_workload(work_at, target, info["precision"], token_lengths(workload),
-                                          info["seq_buckets"]),
+                                          info["seq_buckets"], storage=info["storage"]),
         }
     result["budgets"] = check_budgets(result, target)
     return result

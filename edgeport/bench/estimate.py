@@ -31,6 +31,7 @@ import json
 import struct
 from pathlib import Path
 
+from .. import precision as precisions
 from ..models import arch
 
 KIND = "estimate"
@@ -175,20 +176,23 @@ def count_work(source, seq_len: int) -> dict:
 
 def count_from_size(size_bytes: int, precision: str, seq_len: int) -> dict:
     """Coarse fallback: every stored weight treated as a linear weight applied to every token (overcounts)."""
-    params = size_bytes // _bytes_per_weight(precision)
+    params = int(size_bytes // precisions.linear_bytes(precision))
     return {"macs": seq_len * params, "params": params, "linear_params": params, "embedding_params": 0,
             "activation_elems": 0, "embedding_row_elems": 0,
             "method": COARSE}
 
 
-def roofline(work: dict, target, precision: str) -> dict:
-    """The estimate for one artifact on one profile, with every input it used, so a reader can redo it."""
+def roofline(work: dict, target, precision: str, embeddings: str | None = None, block_size: int | None = None) -> dict:
+    """The estimate for one artifact on one profile, with every input it used, so a reader can redo it.
+    ``precision`` (the Linear weights), ``embeddings`` and ``block_size`` as ``artifact.json`` records them: bytes per
+    weight from ``edgeport.precision``'s table (w4: half a byte plus a scale per block; embedding rows per their own
+    storage, fp32 when not recorded)."""
     hw, eff = target.hardware, target.estimate.efficiency
-    int8 = precision.lower().startswith("int8")
-    peak_gops = hw.peak_int8_gops.value if int8 else hw.peak_fp32_gflops.value
+    integer = precisions.get(precision).integer_compute  # int8 and w4 (int8 activations x 4-bit weights)
+    peak_gops = hw.peak_int8_gops.value if integer else hw.peak_fp32_gflops.value
     ops = 2 * work["macs"]
-    nbytes = (work["linear_params"] * _bytes_per_weight(precision)
-              + 4 * (2 * work["activation_elems"] + work["embedding_row_elems"]))
+    linear_b, emb_b = precisions.linear_bytes(precision, block_size), precisions.embedding_bytes(embeddings)
+    nbytes = (work["linear_params"] * linear_b + emb_b * work["embedding_row_elems"] + 4 * 2 * work["activation_elems"])
     compute_ms = ops / (peak_gops * 1e9 * eff) * 1e3
     memory_ms = nbytes / (hw.memory_bandwidth_gbs.value * 1e9 * eff) * 1e3
     latency = max(compute_ms, memory_ms)
@@ -199,6 +203,7 @@ def roofline(work: dict, target, precision: str) -> dict:
         "bound": "compute" if compute_ms >= memory_ms else "memory",
         "peak_gops": peak_gops, "bandwidth_gbs": hw.memory_bandwidth_gbs.value, "efficiency": eff,
         "seq_len": target.seq_len, "threads": target.threads, "method": work["method"],
+        "bytes_per_weight": {"linear": _sig(linear_b), "embedding": _sig(emb_b)},
         "formula": "max(ops / (peak x efficiency), bytes / (bandwidth x efficiency))",
     }
 
@@ -217,10 +222,6 @@ def find_model_dir(artifact: Path) -> Path | None:
     if (directory / "config.json").is_file() and any(directory.glob("*.safetensors")):
         return directory
     return None
-
-
-def _bytes_per_weight(precision: str) -> int:
-    return 1 if precision.lower().startswith("int8") else 4 if precision.lower() in ("fp32", "float32") else 2
 
 
 def _numel(shape: list[int]) -> int:

@@ -82,10 +82,13 @@ def measure_workload(runner, feeds: list[dict[str, np.ndarray]], passes: int = 3
     return result
 
 
-def estimate_workload(work_at, target, precision: str, lengths: list[int], buckets: list[int] | None) -> dict:
-    """Roofline per row at its effective length (``work_at(seq_len) -> counted work``), summarised over rows."""
+def estimate_workload(work_at, target, precision: str, lengths: list[int], buckets: list[int] | None,
+                      storage: dict | None = None) -> dict:
+    """Roofline per row at its effective length (``work_at(seq_len) -> counted work``), summarised over rows.
+    ``storage``: the artifact's ``embeddings`` / ``block_size`` (``bench.api.artifact_info``)."""
     effective = [effective_length(n, buckets) for n in lengths]
-    per_len = {n: est.roofline(work_at(n), target, precision)["p50_ms"] for n in sorted(set(effective))}
+    per_len = {n: est.roofline(work_at(n), target, precision, **(storage or {}))["p50_ms"]
+               for n in sorted(set(effective))}
     per_row = np.asarray([per_len[n] for n in effective])
     shares = {str(n): round(effective.count(n) / len(effective), 4) for n in sorted(set(effective))}
     return {"kind": est.KIND, "input": INPUT, "rows": len(lengths), "per_length_ms": {str(k): v for k, v in

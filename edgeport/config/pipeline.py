@@ -114,10 +114,13 @@ def _unlabelled_problems(cfg: PipelineConfig) -> list[str]:
 def _explain_problems(cfg: PipelineConfig) -> list[str]:
     if not cfg.explain.enabled or cfg.explain.models is None:
         return []
+    from ..exporters.base import precision_of  # here: the config package loads before the exporters
+
     known = {"teacher": True, "distill": cfg.distill.enabled, "prune": cfg.prune.enabled}
     for f in ("torchscript", "onnx", "tflite", "executorch"):
         made = cfg.export.enabled and f in cfg.export.formats
-        known |= {f"{f}-fp32": made, f"{f}-int8": made and cfg.quantize.enabled}
+        # the quantize stage's artifact: -int8, or -w4 for a w4 mode
+        known |= {f"{f}-fp32": made, f"{f}-{precision_of(getattr(cfg.quantize, f))}": made and cfg.quantize.enabled}
     problems = []
     for name in cfg.explain.models:
         if name not in known:

@@ -13,9 +13,45 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..models.arch import INPUT_NAMES, inputs_of
+from ..precision import PRECISIONS as PRECISION_TABLE
 
 SIDECAR = "artifact.json"
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = ("fp32", "int8", "w4")
+# A quantize mode names its artifact's precision: 4-bit weights are not INT8 (``tflite-w4``, not ``tflite-int8``);
+# every other mode makes INT8 weights.
+MODE_PRECISION = {"w4": "w4"}
+# precisions judged against the model's own quantisation noise (validate's budgets): ``edgeport.precision``'s table
+QUANTIZED = tuple(name for name, p in PRECISION_TABLE.items() if p.quantized)
+# The embedding table's storage, independent of the Linear mode: ``auto`` is each format's measured default.
+EMBEDDINGS = ("auto", "fp32", "int8", "int4")
+BLOCK_SIZES = (32, 64, 128)  # w4: weights per scale along the input dimension (every runtime takes these)
+
+
+def w4_block(inputs: int, block_size: int) -> int | None:
+    """The 4-bit block a Linear with ``inputs`` input features gets under ``block_size``: that size when it divides
+    the width, else the largest smaller one in ``BLOCK_SIZES`` that does (a pruned student's attention output: 9 heads
+    x 32 = 288 inputs), else None: the layer stays at int8 per channel (the converters refuse an uneven block)."""
+    return next((b for b in sorted(BLOCK_SIZES, reverse=True) if b <= block_size and inputs % b == 0), None)
+
+
+def precision_of(mode: str) -> str:
+    return MODE_PRECISION.get(mode, "int8")
+
+
+def quantized(precision: str) -> bool:
+    return precision in QUANTIZED
+
+
+def refusal(exporter, mode: str, embeddings: str) -> str | None:
+    """Why ``exporter``'s runtime cannot take this (mode, embeddings) pair, or None. ``exporter.refused`` maps
+    (mode or None, embeddings or None) -> the reason (None matches anything); a mode the format lacks is refused
+    too. Read at the quantize stage's preflight and by the support matrix."""
+    for (m, e), why in exporter.refused.items():
+        if m in (None, mode) and e in (None, embeddings):
+            return why
+    if mode not in exporter.quantize_modes:
+        return f"{exporter.format} has no quantize mode {mode!r}; known: {', '.join(exporter.quantize_modes)}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -72,6 +108,13 @@ INT8_NOISE: dict[tuple[str, str], NoiseBudget] = {
     ("executorch", "dynamic"): NoiseBudget(1.5, 1.5, 1.0, 0.99),
     ("executorch", "static"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
     ("executorch", "qat"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
+    # w4 (4-bit blockwise weights, block 32): the same derivation on the default SST-2 student (selection split, 500
+    # rows, benchmarks/four_bit.py -> benchmarks/results/four_bit.{json,md}); each the worse of int8 and int4
+    # embeddings (max / mean ratio: tflite 0.49-0.55 / 0.53-0.64, onnx 0.42-0.51 / 0.43-0.69, executorch
+    # 0.32-0.69 / 0.43-0.78 -> 2 x 0.78 rounds up to 2). Counted flips 1-3 of 500.
+    ("tflite", "w4"): NoiseBudget(1.5, 1.5, 1.0, 0.99),
+    ("onnx", "w4"): NoiseBudget(1.5, 1.5, 1.0, 0.99),
+    ("executorch", "w4"): NoiseBudget(1.5, 2.0, 1.0, 0.99),
 }
 
 
@@ -86,8 +129,16 @@ class QuantizeRequest:
     mode: str  # per-format: dynamic | static | full_integer | static_linear | nncf | nncf_accuracy
     calibration: list[dict]  # name -> numpy int [1, seq_len] rows from the training split
     keep_fp: tuple[str, ...] = ()  # format-specific layer names left in float (the accuracy-aware fallback)
+    keep_int8: tuple[str, ...] = ()  # w4: format-specific layer names kept at 8 bits (the fallback, for 4-bit modes)
     validation: dict | None = None  # {"rows": [...], "labels": [...]}: selection-split rows (nncf_accuracy)
     max_drop: float = 0.01  # nncf_accuracy: allowed accuracy drop on ``validation`` (a fraction)
+    embeddings: str = "auto"  # the embedding table: auto (the format's default) | fp32 | int8 | int4
+    block_size: int = 32  # w4: weights per quantization scale
+    embedding_block_size: int = 32  # int4 embedding tables: values per quantization scale along the hidden axis
+
+    def embedding_bits(self, exporter) -> str:
+        """``embeddings`` with ``auto`` resolved to the format's default for this mode."""
+        return exporter.auto_embeddings.get(self.mode, "auto") if self.embeddings == "auto" else self.embeddings
 
 
 def model_inputs(model) -> tuple[str, ...]:

@@ -22,10 +22,18 @@ class OnnxExporter:
     suffix = ".onnx"
     dynamic_shapes = True
     opset = 18
-    quantize_modes = ("dynamic", "static", "static_linear", "nncf", "nncf_accuracy")
+    quantize_modes = ("dynamic", "static", "static_linear", "nncf", "nncf_accuracy", "w4")
+    # what the accuracy-aware fallback turns a sensitive node into, per mode (w4: int8 dynamic; else float)
+    keep_precision = {"dynamic": "fp32", "static": "fp32", "static_linear": "fp32", "nncf": "fp32",
+                      "nncf_accuracy": "fp32", "w4": "int8"}
+    auto_embeddings = {"dynamic": "int8", "w4": "int8"}  # measured: benchmarks/four_bit.py
+    # the calibrated recipes decide the Gather tables themselves (QDQ, NNCF's transformer scope)
+    refused = {(m, e): f"onnx {m} quantizes with its own calibrated recipe; quantize.embeddings applies to the "
+                       f"dynamic and w4 modes: use auto"
+               for m in ("static", "static_linear", "nncf", "nncf_accuracy") for e in ("fp32", "int8", "int4")}
     # fp32: ORT fuses attention/LayerNorm differently from torch, so float error is larger than TorchScript's.
     # INT8 = that base + the measured noise budget of (onnx, mode) in quantisation steps (``base.INT8_NOISE``).
-    tolerances = {"fp32": Tolerance(max_abs=1e-3, mean_abs=1e-4), "int8": Tolerance(max_abs=1e-3, mean_abs=1e-4)}
+    tolerances = {p: Tolerance(max_abs=1e-3, mean_abs=1e-4) for p in ("fp32", "int8", "w4")}
 
     def export(self, model, sample: dict, out_dir: Path) -> Path:
         import torch
@@ -48,11 +56,11 @@ class OnnxExporter:
 
         out = req.out_dir / f"model{self.suffix}"
         if req.mode not in self.quantize_modes:
-            raise ValueError(f"onnx INT8 supports {', '.join(self.quantize_modes)}, not {req.mode!r}")
+            raise ValueError(f"onnx quantize supports {', '.join(self.quantize_modes)}, not {req.mode!r}")
         with tempfile.TemporaryDirectory() as tmp:
             prepped = self.prepare(req.fp32_path, Path(tmp))
-            if req.mode == "dynamic":
-                onnx_int8.ort_dynamic(prepped, out, req.keep_fp)
+            if req.mode in onnx_int8.WEIGHT_MODES:
+                onnx_int8.WEIGHT_MODES[req.mode](prepped, out, req.embedding_bits(self), req)
             elif req.mode in ("static", "static_linear"):
                 onnx_int8.ort_static(prepped, out, req.calibration, req.mode == "static_linear", req.keep_fp)
             else:

@@ -126,3 +126,78 @@ class OrtReader:
 
     def get_next(self):
         return next(self._rows, None)
+
+
+# --- 4-bit weights and the embedding table (``w4``, ``quantize.embeddings``) ---
+# ONNX Runtime's MatMulNBits quantizer: MatMul weights to 4 bits per block of ``block_size`` inputs (symmetric),
+# ``accuracy_level`` 4 = int8 activations quantized per call inside the MatMulNBits kernel (ORT's CPU EP), and
+# Gather tables (the embeddings) to GatherBlockQuantized, 4 bits per block along the hidden axis. Its Gather path
+# is 4-bit only (bits=8 leaves the Gather as it is), so int8 tables come from quantize_dynamic's Gather quantizer.
+ACCURACY_LEVEL_INT8 = 4
+
+
+def nbits(src: Path, dst: Path, op_types: tuple[str, ...], block_size: int, exclude=()) -> None:
+    """MatMulNBits / GatherBlockQuantized 4-bit blocks; ``exclude``: node names left as they are (its
+    ``nodes_to_exclude``: the fallback's layers kept at 8 bits or in float)."""
+    import onnx
+
+    require("onnxruntime.quantization", "onnx")
+    from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
+
+    config = DefaultWeightOnlyQuantConfig(block_size=block_size, is_symmetric=True,
+                                          accuracy_level=ACCURACY_LEVEL_INT8, op_types_to_quantize=op_types,
+                                          quant_axes=(("MatMul", 0), ("Gather", 1)), bits=4)
+    quantizer = MatMulNBitsQuantizer(onnx.load(str(src)), algo_config=config, nodes_to_exclude=list(exclude))
+    quantizer.process()
+    quantizer.model.save_model_to_file(str(dst), use_external_data_format=False)
+
+
+def dynamic_ops(embeddings: bool) -> list[str]:
+    """quantize_dynamic's op types, with or without Gather (the embedding tables)."""
+    from onnxruntime.quantization.registry import IntegerOpsRegistry
+
+    return [t for t in IntegerOpsRegistry if embeddings or t != "Gather"]
+
+
+def ort_dynamic_ops(src: Path, dst: Path, op_types: list[str], keep_fp=(), nodes=None) -> None:
+    """quantize_dynamic of ``op_types`` (only the ``nodes`` named, when given), per-channel QInt8 weights."""
+    q = require("onnxruntime.quantization", "onnx")
+    q.quantize_dynamic(str(src), str(dst), per_channel=True, weight_type=q.QuantType.QInt8,
+                       op_types_to_quantize=op_types, nodes_to_exclude=list(keep_fp),
+                       nodes_to_quantize=list(nodes) if nodes else None)
+
+
+def _chain(src: Path, dst: Path, passes: list) -> None:
+    """Each pass ``(in, out)`` reads the previous one's file; scratch files are removed."""
+    current = src
+    for i, step in enumerate(passes):
+        out = dst if i == len(passes) - 1 else dst.with_name(f"pass{i}.onnx")
+        step(current, out)
+        if current != src:
+            current.unlink()
+        current = out
+
+
+def _tables(embeddings: str, req) -> list:
+    """The embedding tables' pass: 4-bit blocks (GatherBlockQuantized), int8 (quantize_dynamic's Gather), or none.
+    MatMulNBits' Gather path is 4-bit only (bits=8 leaves the Gather as it is)."""
+    return {"fp32": [], "int8": [lambda a, b: ort_dynamic_ops(a, b, ["Gather"])],
+            "int4": [lambda a, b: nbits(a, b, ("Gather",), req.embedding_block_size)]}[embeddings]
+
+
+def dynamic_linear(src: Path, dst: Path, embeddings: str, req) -> None:
+    """INT8 dynamic Linear layers (but ``keep_fp``), then the tables."""
+    _chain(src, dst, [lambda a, b: ort_dynamic_ops(a, b, dynamic_ops(embeddings=False), req.keep_fp)]
+           + _tables(embeddings, req))
+
+
+def w4_linear(src: Path, dst: Path, embeddings: str, req) -> None:
+    """MatMulNBits Linear layers; the fallback's ``keep_int8`` ones int8 dynamic instead (quantize_dynamic on those
+    nodes only), ``keep_fp`` ones left fp32; then the tables."""
+    passes = [lambda a, b: nbits(a, b, ("MatMul",), req.block_size, exclude=req.keep_int8 + req.keep_fp)]
+    if req.keep_int8:
+        passes.append(lambda a, b: ort_dynamic_ops(a, b, ["MatMul"], nodes=req.keep_int8))
+    _chain(src, dst, passes + _tables(embeddings, req))
+
+
+WEIGHT_MODES = {"dynamic": dynamic_linear, "w4": w4_linear}  # modes that take quantize.embeddings

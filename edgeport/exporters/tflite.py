@@ -18,7 +18,11 @@ names. litert-torch names tensors by their full module path (~450 characters; x4
 short name in every subgraph; signature I/O tensors are short and kept).
 
 INT8 uses ai-edge-quantizer: the dynamic-range recipe (INT8 weights, float activations) or, as an option,
-full-integer INT8 calibrated on training rows (known to wreck BERT logits; validation must catch it).
+full-integer INT8 calibrated on training rows (known to wreck BERT logits; validation must catch it), or ``w4``:
+4-bit weights per block of ``block_size`` inputs with int8 activations computed per call (``compute_precision``
+INTEGER, LiteRT's blockwise-int4 FULLY_CONNECTED). The embedding table (EMBEDDING_LOOKUP) is its own recipe entry
+(``embeddings``): int8 per channel, int4 per block of 32 (per-channel int4 flips the default student's logits
+outright on a one-sentence check), or left fp32; later entries win in ai-edge-quantizer's recipes.
 A Flex (SELECT_TF) op in any file is refused: a stock LiteRT runtime on a phone cannot run it.
 """
 
@@ -30,7 +34,7 @@ import logging
 from pathlib import Path
 
 from ..errors import ArtifactError, require
-from .base import QuantizeRequest, Tolerance, logits_only, model_inputs, refuse_unsupported
+from .base import QuantizeRequest, Tolerance, logits_only, model_inputs, refuse_unsupported, w4_block
 
 SIGNATURE = "serving_default"
 
@@ -39,11 +43,19 @@ class TFLiteExporter:
     format = "tflite"
     suffix = ".tflite"
     dynamic_shapes = False
-    quantize_modes = ("dynamic", "full_integer")
+    quantize_modes = ("dynamic", "full_integer", "w4")
+    # what the accuracy-aware fallback turns a sensitive layer into, per mode: w4 keeps it at 8 bits (a later
+    # ai-edge-quantizer recipe entry for that layer's scope: int8 per channel); dynamic keeps it in float
+    keep_precision = {"dynamic": "fp32", "w4": "int8"}
+    auto_embeddings = {"dynamic": "int8", "full_integer": "int8", "w4": "int8"}  # measured: benchmarks/four_bit.py
+    refused = {("full_integer", "fp32"): "tflite full_integer quantizes every tensor, the embedding table included "
+                                         "(static_wi8_ai8); use quantize.embeddings: auto or int8",
+               ("full_integer", "int4"): "tflite full_integer runs integer-only kernels and LiteRT has no int4 "
+                                         "EMBEDDING_LOOKUP with int8 outputs; use quantize.embeddings: auto or int8"}
     # INT8 = the fp32 base + the measured noise budget of (tflite, mode) in quantisation steps (``base.INT8_NOISE``).
     # ``dynamic`` (dynamic_wi8_afp32) quantizes weights only: the closest to fp32. ``full_integer`` quantizes every
     # activation and the int8 output itself.
-    tolerances = {"fp32": Tolerance(max_abs=1e-3, mean_abs=1e-4), "int8": Tolerance(max_abs=1e-3, mean_abs=1e-4)}
+    tolerances = {p: Tolerance(max_abs=1e-3, mean_abs=1e-4) for p in ("fp32", "int8", "w4")}
 
     def export(self, model, sample: dict, out_dir: Path, buckets: list[int] | None = None) -> Path:
         """``model.tflite`` with one signature per length in ``buckets`` (default: the ``seq_buckets`` of an
@@ -73,8 +85,8 @@ class TFLiteExporter:
             require("ai_edge_quantizer", "tflite")
             from ai_edge_quantizer import quantizer, recipe
 
-        if req.mode == "dynamic":
-            q = quantizer.Quantizer(str(req.fp32_path), recipe.dynamic_wi8_afp32())
+        if req.mode in LINEAR:
+            q = quantizer.Quantizer(str(req.fp32_path), _weight_recipe(req, self, fc_layers(req.fp32_path)))
             with _quiet():
                 result = q.quantize(enable_progress_bar=False, enable_progress_report=False)
         elif req.mode == "full_integer":
@@ -92,11 +104,87 @@ class TFLiteExporter:
                 result = q.quantize(q.calibrate(data, num_threads=1), enable_progress_bar=False,
                                     enable_progress_report=False)
         else:
-            raise ValueError(f"tflite INT8 supports 'dynamic' or 'full_integer', not {req.mode!r}")
+            raise ValueError(f"tflite quantize supports {', '.join(self.quantize_modes)}, not {req.mode!r}")
         out = req.out_dir / f"model{self.suffix}"
         out.write_bytes(bytes(result.quantized_model))
         check_builtin_only(out)
         return out
+
+    def quant_units(self, fp32_path: Path, linear_names: list[str]) -> dict[str, str]:
+        """Layer name -> the scope regex of its FULLY_CONNECTED op (what ``keep_fp`` / ``keep_int8`` name): the ops
+        follow the torch modules' execution order, so they are labelled with the torch names when the counts match."""
+        scopes = [layer["scope"] for layer in fc_layers(fp32_path)]
+        return dict(zip(linear_names, scopes)) if len(scopes) == len(linear_names) else {s: s for s in scopes}
+
+
+# weight-quantized modes -> the FULLY_CONNECTED weights: (bits, granularity or None = per block of block_size)
+LINEAR = {"dynamic": (8, "CHANNELWISE"), "w4": (4, None)}
+# embeddings -> the EMBEDDING_LOOKUP table: (bits, granularity); fp32: no entry
+# (None = per block of quantize.embedding_block_size)
+EMBEDDING_BITS = {"fp32": None, "int8": (8, "CHANNELWISE"), "int4": (4, None)}
+
+
+def _weight_recipe(req: QuantizeRequest, exporter, layers: list[dict]) -> list:
+    """ai-edge-quantizer's dynamic recipe (integer compute on activations quantized per call) for the Linear layers,
+    plus one entry for the embedding table. Per-layer entries come after the ".*" one (in its recipes the latest
+    matching entry wins): a layer in ``keep_fp`` is not quantized, one in ``keep_int8`` gets int8 per channel (the
+    fallback's choices), and under w4 a layer whose input width the block size does not divide (a pruned student's
+    attention output: 9 heads x 32 = 288 inputs) gets the largest block in ``BLOCK_SIZES`` that does (the converter
+    refuses an uneven block), else int8 per channel."""
+    from ai_edge_quantizer import algorithm_manager, qtyping, recipe_manager
+
+    bits, gran = LINEAR[req.mode]
+    ops, grans = qtyping.TFLOperationName, qtyping.QuantGranularity
+    manager = recipe_manager.RecipeManager()
+    manager.add_dynamic_config(regex=".*", operation_name=ops.FULLY_CONNECTED, num_bits=bits,
+                               granularity=grans[gran or f"BLOCKWISE_{req.block_size}"])
+    for layer in layers:
+        if layer["scope"] in req.keep_fp:
+            manager.add_quantization_config(regex=layer["scope"], operation_name=ops.FULLY_CONNECTED,
+                                            algorithm_key=algorithm_manager.AlgorithmName.NO_QUANTIZE)
+        elif layer["scope"] in req.keep_int8:
+            manager.add_dynamic_config(regex=layer["scope"], operation_name=ops.FULLY_CONNECTED, num_bits=8,
+                                       granularity=grans.CHANNELWISE)
+        elif gran is None and layer["inputs"] % req.block_size:
+            block = w4_block(layer["inputs"], req.block_size)
+            manager.add_dynamic_config(regex=layer["scope"], operation_name=ops.FULLY_CONNECTED,
+                                       num_bits=4 if block else 8,
+                                       granularity=grans[f"BLOCKWISE_{block}" if block else "CHANNELWISE"])
+    emb = EMBEDDING_BITS[req.embedding_bits(exporter)]
+    if emb is not None:  # a later entry wins for its op
+        emb_gran = emb[1] or f"BLOCKWISE_{req.embedding_block_size}"
+        manager.add_dynamic_config(regex=".*", operation_name=ops.EMBEDDING_LOOKUP, num_bits=emb[0],
+                                   granularity=grans[emb_gran])
+    return manager.get_quantization_recipe()
+
+
+def fc_layers(path: Path) -> list[dict]:
+    """The FULLY_CONNECTED ops with a constant weight (the Linear layers), in graph order: ``scope`` (a regex
+    matching the op in every signature's subgraph by its output tensor name: ai-edge-quantizer's op scope) and
+    ``inputs`` (the weight's input width). Every bucket's subgraph holds the same Linear layers in the same order."""
+    import re
+
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(Path(path).read_bytes()))
+    fc = [i for i, c in enumerate(model.operatorCodes)
+          if max(c.builtinCode, c.deprecatedBuiltinCode) == schema.BuiltinOperator.FULLY_CONNECTED]
+    per_graph = []
+    for sg in model.subgraphs:
+        ops = [op for op in sg.operators if op.opcodeIndex in fc and sg.tensors[op.inputs[1]].buffer
+               and (model.buffers[sg.tensors[op.inputs[1]].buffer].data is not None
+                    or model.buffers[sg.tensors[op.inputs[1]].buffer].offset)]
+        per_graph.append([(_name(sg.tensors[op.outputs[0]]), int(sg.tensors[op.inputs[1]].shape[-1])) for op in ops])
+    if len({len(g) for g in per_graph}) != 1:
+        raise ArtifactError(f"{path}: its signatures hold different numbers of Linear layers "
+                            f"({[len(g) for g in per_graph]}); re-export it")
+    return [{"scope": "(^|;)(" + "|".join(sorted({re.escape(g[i][0]) for g in per_graph})) + ")(;|$)",
+             "inputs": per_graph[0][i][1]} for i in range(len(per_graph[0]))]
+
+
+def _name(tensor) -> str:
+    return tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name or "")
 
 
 def signature_inputs(path: Path, signature: str = SIGNATURE) -> set[str]:

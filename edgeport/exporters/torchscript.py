@@ -17,7 +17,18 @@ class TorchScriptExporter:
     format = "torchscript"
     suffix = ".pt"
     dynamic_shapes = True
-    quantize_modes = ("dynamic",)
+    quantize_modes = ("dynamic", "w4")
+    keep_precision = {"dynamic": "fp32"}  # the accuracy-aware fallback keeps a sensitive Linear in float
+    auto_embeddings = {"dynamic": "fp32"}
+    refused = {("w4", None): "TorchScript runs torch's quantized::linear_dynamic, which is INT8 only (no 4-bit Linear "
+                             "kernel in the TorchScript runtime); use w4 with onnx, tflite or executorch, or "
+                             "quantize.torchscript: dynamic",
+               (None, "int8"): "torchscript INT8 is torch's dynamic quantization of nn.Linear; edgeport keeps its "
+                               "embedding tables fp32 (quantized embedding modules are not wired here); use "
+                               "quantize.embeddings: auto or fp32, or drop torchscript from export.formats",
+               (None, "int4"): "torchscript INT8 is torch's dynamic quantization of nn.Linear; edgeport keeps its "
+                               "embedding tables fp32 (quantized embedding modules are not wired here); use "
+                               "quantize.embeddings: auto or fp32, or drop torchscript from export.formats"}
     # fp32 replays the same kernels: float noise only. INT8 = that base + the measured noise budget of (torchscript,
     # mode) in quantisation steps (``base.INT8_NOISE``). torch dynamic INT8 quantizes each Linear's input per tensor
     # per call: the loosest of the dynamic modes.

@@ -24,7 +24,9 @@ from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .. import precision as precisions
 from ..pipeline.manifest import Manifest
+from ..precision import Precision
 from .render import KIND_NOTE, PARITY_NOTE, ship_choices
 
 CARD = "README.md"
@@ -102,8 +104,8 @@ def artifact_card(manifest: Manifest, report: dict, art: dict) -> ModelCard:
     row = next((a for a in report.get("artifacts") or [] if a["name"] == name), {})
     meta = _artifact_json(manifest.run_dir / art["path"])
     source = meta.get("source_stage") or ((manifest.entry("export") or {}).get("metrics") or {}).get("source_stage")
-    tags = ["edgeport", fmt or "artifact", precision or "fp32", "text-classification"] + (
-        ["int8", "quantized"] if precision == "int8" else [])
+    tags = list(dict.fromkeys(["edgeport", fmt or "artifact", precision or "fp32", "text-classification",
+                               *_precision(precision).tags]))
     data = _card_data(manifest, f"{report['run']}/{name}", LIBRARY.get(fmt, fmt or "other"), tags,
                       _artifact_metrics(report, row))
     chain = _chain_to(manifest, source) + ["export"] + (["quantize"] if art.get("stage") == "quantize" else [])
@@ -402,11 +404,11 @@ def _limitations(manifest: Manifest, report: dict, *, row: dict | None = None, m
                         if buckets else "."))
     elif meta.get("inputs"):
         items.append("Dynamic batch and length up to the limit above; batch 1 is what the latencies measure.")
-    if row and row.get("precision") == "int8":
+    if row and _precision(row.get("precision")).quantized:
         fp32 = next((a for a in report.get("artifacts") or []
                      if a.get("format") == row.get("format") and a.get("precision") == "fp32"), None)
         if fp32 and fp32.get("accuracy") is not None and row.get("accuracy") is not None:
-            items.append(f"INT8: {_points(row['accuracy'] - fp32['accuracy'])} accuracy points vs the fp32 "
+            items.append(f"{_precision(row.get('precision')).label}: {_points(row['accuracy'] - fp32['accuracy'])} accuracy points vs the fp32 "
                          f"{row.get('format')} artifact, {_pct(row.get('agreement'))} % label agreement with the "
                          f"torch model; logits differ by up to {row.get('max_abs_diff', 0):.3g}, so do not threshold "
                          f"raw scores tuned on the fp32 model.")
@@ -485,7 +487,7 @@ logits = next(iter(runner(**{{k: enc[k].astype(d["dtype"]) for k, d in inputs.it
 enc = tokenizer(["a gripping, funny film"], truncation=True, max_length={length}, return_tensors="pt")
 with torch.inference_mode():
     logits = model({args})  # positional, in artifact.json's "inputs" order'''
-        if art.get("precision") == "int8":
+        if _precision(art.get("precision")).quantized:  # w4 is refused for TorchScript: only INT8 gets here
             cli += "\nThe INT8 model uses torch's quantized CPU kernels (fbgemm on x86, qnnpack on Arm).\n"
     elif fmt == "executorch":
         code = f'''import torch
@@ -503,6 +505,14 @@ logits = method.execute([{args}])[0]  # positional, in artifact.json's "inputs" 
 
 
 # ------------------------------------------------------------------------------------------ small helpers
+
+
+def _precision(name: str | None) -> Precision:
+    """The precision's row; a name the table does not know (a hand-edited manifest) reads as unquantized."""
+    try:
+        return precisions.get(name)
+    except ValueError:
+        return precisions.PRECISIONS["fp32"]
 
 
 def _config(manifest: Manifest) -> dict:

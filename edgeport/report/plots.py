@@ -42,6 +42,13 @@ def _panels(report: dict) -> dict[str, tuple[str, list[dict]]]:
     return panels
 
 
+def _marker(precision: str | None) -> str:
+    """The precision's marker (``edgeport.precision``: fp32 circle, INT8 square, w4 triangle); unknown: circle."""
+    from ..precision import PRECISIONS
+
+    return getattr(PRECISIONS.get(precision or "fp32"), "marker", "o")
+
+
 def _pct(value: float) -> float:
     return value * 100 if value <= 1 else value
 
@@ -69,6 +76,7 @@ def accuracy_vs_latency(report: dict, out: Path, budgets: dict[str, float]) -> P
     rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 4.4 * rows), squeeze=False)
     fmt_of = {a["name"]: a.get("format") for a in report["artifacts"]}
+    prec_of = {a["name"]: a.get("precision") for a in report["artifacts"]}
     teacher = teacher_reference(report)
     labels = []  # (axes, [(artifact, x, y)]) placed once the layout is final
     for ax, (target, (kind, pts)) in zip(axes.flat, panels.items()):
@@ -77,7 +85,7 @@ def accuracy_vs_latency(report: dict, out: Path, budgets: dict[str, float]) -> P
         pts = sorted(pts, key=lambda p: (p["p90_ms"], p["artifact"]))
         for p in pts:
             ax.scatter(p["p90_ms"], _pct(p["accuracy"]), s=50, color=FORMAT_COLORS.get(fmt_of.get(p["artifact"]), "gray"),
-                       marker="o" if "int8" not in p["artifact"] else "s", zorder=3)
+                       marker=_marker(prec_of.get(p["artifact"])), zorder=3)
         labels.append((ax, [(p["artifact"], p["p90_ms"], _pct(p["accuracy"])) for p in pts]))
         front = pareto_front([(p["p90_ms"], _pct(p["accuracy"])) for p in pts])
         ax.step([f[0] for f in front], [f[1] for f in front], where="post", color="black", lw=1, ls="--",

@@ -25,6 +25,28 @@ _GENERATION = [0]  # bumped at every resize; a method loaded in an older generat
 _POOL_MADE = [False]  # whether this process has created XNNPACK's pool yet
 
 
+def _load_quantized_kernels() -> None:
+    """Register ExecuTorch's quantized kernels (``quantized_decomposed::embedding_byte`` / ``embedding_4bit``: the
+    quantized embedding tables) with the runtime. The pip wheel ships them as ``lib/libexecutorch_kernels_quantized
+    .so`` but its Python bindings do not link it (a program using them fails with "Missing operator"); loading it
+    once, globally, runs its static kernel registration. A phone app links the same library."""
+    import ctypes
+
+    import executorch
+
+    if _QUANTIZED_LOADED[0]:
+        return
+    for root in executorch.__path__:
+        lib = Path(root) / "lib" / "libexecutorch_kernels_quantized.so"
+        if lib.is_file():
+            ctypes.CDLL(str(lib), mode=ctypes.RTLD_GLOBAL)
+            break
+    _QUANTIZED_LOADED[0] = True
+
+
+_QUANTIZED_LOADED = [False]
+
+
 class ExecuTorchRunner:
     format = "executorch"
     seq_len = None  # any length up to ``max_seq_len``
@@ -38,6 +60,7 @@ class ExecuTorchRunner:
             from executorch.runtime import Runtime
 
             runtime = Runtime.get()
+        _load_quantized_kernels()
         self.path, self.threads, self._lib = path, max(1, int(threads)), portable_lib
         self._inputs = recorded_inputs(path)
         self._runtime, self._method, self._generation = runtime, None, -1

@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING
 
 from ..explain.tables import agreement_markdown, divergent_markdown
 from ..pipeline import fingerprint as fp
+from ..precision import PRECISIONS
 from ..timing import Stopwatch
 
 if TYPE_CHECKING:
     from ..config import DataSpec, ExplainConfig
 
 MODEL_STAGES = ("distill", "prune")
+QUANTIZED_SUFFIXES = tuple(f"-{name}" for name, p in PRECISIONS.items() if p.quantized)  # quantize-stage artifacts
 
 
 def explain_subjects(cfg) -> list[str]:
@@ -34,7 +36,10 @@ def explain_subjects(cfg) -> list[str]:
     if cfg.explain.models is not None:
         return [m for m in cfg.explain.models if m != "teacher"]
     stages = [s for s in ("distill", "prune") if getattr(cfg, s).enabled]
-    arts = [f"{f}-int8" for f in cfg.export.formats] if cfg.export.enabled and cfg.quantize.enabled else []
+    from ..exporters.base import precision_of
+
+    arts = ([f"{f}-{precision_of(getattr(cfg.quantize, f))}" for f in cfg.export.formats]  # -int8 or -w4
+            if cfg.export.enabled and cfg.quantize.enabled else [])
     return stages + arts
 
 
@@ -61,7 +66,7 @@ class ExplainStage:
         inputs = {"teacher": "teacher"} | {s: s for s in MODEL_STAGES if s in subjects}
         if any(s.endswith("-fp32") for s in subjects):
             inputs["export"] = "export"
-        if any(s.endswith("-int8") for s in subjects):
+        if any(s.endswith(QUANTIZED_SUFFIXES) for s in subjects):
             inputs["quantize"] = "quantize"
         if cfg.validate.enabled and cfg.export.enabled:
             inputs["validate"] = "validate"

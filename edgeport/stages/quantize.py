@@ -36,7 +36,10 @@ CALIBRATED = ("static", "static_linear", "nncf", "nncf_accuracy", "full_integer"
 class QuantizeSettings:
     """Only what the configured modes use: a dynamic-only run reads no data, so its fingerprint holds none."""
 
-    modes: dict[str, str]  # exported format -> its INT8 mode
+    modes: dict[str, str]  # exported format -> its quantize mode
+    embeddings: str  # the embedding tables: auto | fp32 | int8 | int4
+    block_size: int | None  # w4: weights per 4-bit scale (None when no format is w4)
+    embedding_block_size: int | None  # int4 tables: values per scale (None unless embeddings is int4)
     export_len: int  # export.seq_len or data.max_seq_len
     calibration_rows: int | None  # calibrated modes: the first N training rows
     fallback: FallbackConfig | None  # fallback on, or nncf_accuracy: selection rows judge INT8 candidates
@@ -78,23 +81,32 @@ class QuantizeStage:
 
             env = train_env(q.qat.train, cfg.run.threads)
         return QuantizeSettings(
-            modes=modes, export_len=cfg.export_seq_len(), calibration_rows=q.calibration_rows if calibrated else None,
+            modes=modes, embeddings=q.embeddings, block_size=q.block_size if "w4" in modes.values() else None,
+            embedding_block_size=q.embedding_block_size if q.embeddings == "int4" else None,
+            export_len=cfg.export_seq_len(), calibration_rows=q.calibration_rows if calibrated else None,
             fallback=q.fallback if judged else None, qat=q.qat if qat else None, qat_env=env,
             data=cfg.data.spec() if reads_data else None, seed=cfg.run.seed if reads_data else None,
             threads=cfg.run.threads if judged or qat else None, libs=fp.libraries(*libs))
 
     def preflight(self, cfg: QuantizeSettings) -> None:
-        """Calibration reads training rows; unlabelled texts (data.texts) have none but the rows validate judges,
-        and ranges calibrated on those would flatter their parity."""
+        """Refused before anything runs, with the reason: a (format, mode, embeddings) its runtime cannot take (each
+        exporter's declarative ``refused`` table), and calibration with unlabelled texts (data.texts has no training
+        rows but the rows validate judges, and ranges calibrated on those would flatter their parity)."""
         from ..errors import ConfigError
+        from ..exporters import get_exporter
+        from ..exporters.base import refusal
 
+        problems = [f"quantize.{fmt}: {mode} with quantize.embeddings {cfg.embeddings}: {why}"
+                    for fmt, mode in cfg.modes.items() if (why := refusal(get_exporter(fmt), mode, cfg.embeddings))]
         if cfg.calibration_rows and cfg.data is not None and cfg.data.texts is not None:
-            raise ConfigError([f"quantize.{fmt}: mode {mode} calibrates on training rows; with data.texts the only "
-                               f"rows are the texts validate judges: use dynamic" for fmt, mode in cfg.modes.items()
-                               if mode in CALIBRATED])
+            problems += [f"quantize.{fmt}: mode {mode} calibrates on training rows; with data.texts the only rows are "
+                         f"the texts validate judges: use dynamic" for fmt, mode in cfg.modes.items()
+                         if mode in CALIBRATED]
+        if problems:
+            raise ConfigError(problems)
 
     def run(self, ctx) -> dict:
-        from ..exporters.base import artifact_record
+        from ..exporters.base import artifact_record, precision_of
         from ..models import load_classifier
 
         cfg = ctx.cfg
@@ -109,7 +121,8 @@ class QuantizeStage:
         with tempfile.TemporaryDirectory() as scratch:  # QAT fp32 exports: inputs to the converters, not outputs
             for src in ctx.input_metrics("export")["artifacts"]:
                 path, report = self._one(ctx, src, model, source, Path(scratch))
-                artifacts.append(artifact_record(self.name, ctx.out, path, src["format"], "int8"))
+                artifacts.append(artifact_record(self.name, ctx.out, path, src["format"],
+                                                 precision_of(cfg.modes[src["format"]])))
                 modes[src["format"]] = cfg.modes[src["format"]]
                 if report is not None:
                     fallback[src["format"]] = report
@@ -119,14 +132,16 @@ class QuantizeStage:
         return metrics
 
     def _one(self, ctx, src: dict, model, source, scratch: Path):
-        """One INT8 artifact (``quantize/<format>-int8/``), through the fallback when it is enabled."""
+        """One quantized artifact (``quantize/<format>-<precision>/``: int8, or w4 for 4-bit weights), through the
+        fallback when it is enabled."""
         from ..exporters import QuantizeRequest, get_exporter, make_sample
+        from ..exporters.base import precision_of
         from ..quant.fallback import quantize_with_fallback
 
         cfg, fmt = ctx.cfg, src["format"]
         exporter, mode, seq_len = get_exporter(fmt), cfg.modes[fmt], cfg.export_len
         fp32_path = ctx.run_dir / src["path"]
-        out_dir = ctx.out / f"{fmt}-int8"
+        out_dir = ctx.out / f"{fmt}-{precision_of(mode)}"
         # Tokenizer and sidecar come along; the model file is replaced by the INT8 one.
         shutil.copytree(fp32_path.parent, out_dir, ignore=shutil.ignore_patterns(fp32_path.name))
         # ids inside the model's vocabulary: a pruned one may have fewer than make_sample's default 1000
@@ -140,7 +155,9 @@ class QuantizeStage:
                               calibration=calibration_rows(ctx, fp32_path, seq_len) if needs_data else [],
                               validation=held_out(ctx, fp32_path, seq_len, padded=True)
                               if mode == "nncf_accuracy" else None,
-                              max_drop=cfg.fallback.max_accuracy_drop / 100 if cfg.fallback else 0.0)
+                              max_drop=cfg.fallback.max_accuracy_drop / 100 if cfg.fallback else 0.0,
+                              embeddings=cfg.embeddings, block_size=cfg.block_size or 32,
+                              embedding_block_size=cfg.embedding_block_size or 32)
         report = None
         if _fallback_on(cfg):
             rows, labels = held_out(ctx, fp32_path, seq_len)
@@ -148,8 +165,13 @@ class QuantizeStage:
             path, report = quantize_with_fallback(exporter, req, judge, cfg.fallback, source, seq_len)
         else:
             path = exporter.quantize(req)
+        emb = req.embedding_bits(exporter)
+        weights = ({"embeddings": emb} | ({"block_size": req.block_size} if mode == "w4" else {})
+                   | ({"embedding_block_size": req.embedding_block_size} if emb == "int4" else {}))
         _update_sidecar(out_dir, mode, cfg.calibration_rows if needs_data else 0,
-                        {"qat": source is not model, "layers_fp": (report or {}).get("layers_fp", [])})
+                        {"qat": source is not model, "layers_fp": (report or {}).get("layers_fp", [])}
+                        | ({"layers_int8": report.get("layers_int8", []), "kept_why": report.get("why")}
+                           if report and report.get("kept_at") == "int8" else {}) | weights)
         return path, report
 
 
@@ -204,5 +226,7 @@ def _update_sidecar(out_dir, mode: str, n_calibration: int, extra: dict) -> None
 
     path = out_dir / SIDECAR
     meta = json.loads(path.read_text())
-    meta |= {"precision": "int8", "quantization": mode, "calibration_rows": n_calibration} | extra
+    from ..exporters.base import precision_of
+
+    meta |= {"precision": precision_of(mode), "quantization": mode, "calibration_rows": n_calibration} | extra
     path.write_text(json.dumps(meta, indent=2) + "\n")

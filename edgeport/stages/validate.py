@@ -114,7 +114,9 @@ class ValidateStage:
         length = artifact_length(runner, refs.max_len)  # rows truncated as this artifact's longest input
         ref, meta = refs(length), runtimes.artifact_meta(path)  # meta: INT8 mode and QAT (the noise budget's key)
         ops = non_builtin_ops(path) if art["format"] == "tflite" else None
-        int8 = art["precision"] == "int8"  # its tolerance scales with this model's own 8-bit noise on these rows
+        from ..exporters.base import quantized
+
+        int8 = quantized(art["precision"])  # int8/w4: its tolerance scales with this model's own 8-bit noise here
         measured, gates = judge_artifact(
             art["name"], art["format"], art["precision"], logits, ref, task.eval.labels, ctx.cfg.validate,
             noise=refs.noise(length) if int8 else None, noise_rows=refs.noise_rows(length) if int8 else None,

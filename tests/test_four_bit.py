@@ -1,0 +1,130 @@
+"""Issue 26: ``w4`` (4-bit blockwise weights) and ``quantize.embeddings`` on a tiny BERT, every format that takes them.
+
+The tiny model's file is almost all embedding table (MiniLM's 30,522-token vocabulary x hidden 32 against ~25k
+encoder weights), so the file size against fp32 says whether the table was quantized: ~1/4 at int8, ~1/6 at int4
+(4 bits + one scale per block of 32); TFLite's per-row int8 scales and int64 zero points for a 32-wide row
+add ~0.1), ~1 when it stayed fp32. The ops are checked too (ONNX's GatherBlockQuantized
+and MatMulNBits, ExecuTorch's quantized embedding kernels). Pairs a runtime cannot take are refused at preflight.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from conftest import make_tiny_bert
+
+from edgeport import runtimes
+from edgeport.errors import ConfigError
+from edgeport.exporters import EXPORTERS, QuantizeRequest, make_sample, write_sidecar
+from edgeport.exporters.base import artifact_record, precision_of
+from edgeport.stages.quantize import QuantizeStage
+
+SEQ = 16
+LABELS = ["negative", "positive"]
+# (format, mode, embeddings) -> the largest file size / fp32 size that holds when the table is quantized that way
+CASES = {("tflite", "w4", "int4"): 0.2, ("tflite", "dynamic", "int4"): 0.2, ("tflite", "w4", "int8"): 0.4,
+         ("onnx", "w4", "int4"): 0.2, ("onnx", "w4", "int8"): 0.4, ("onnx", "dynamic", "int4"): 0.2,
+         ("executorch", "dynamic", "int8"): 0.4, ("executorch", "w4", "int4"): 0.2}
+OPS = {("onnx", "w4", "int4"): {"MatMulNBits", "GatherBlockQuantized"}, ("onnx", "w4", "int8"): {"MatMulNBits"},
+       ("onnx", "dynamic", "int4"): {"GatherBlockQuantized", "MatMulInteger"},
+       ("executorch", "dynamic", "int8"): {b"embedding_byte"}, ("executorch", "w4", "int4"): {b"embedding_4bit"}}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from edgeport.models import load_classifier, load_tokenizer
+
+    base = tmp_path_factory.mktemp("four-bit")
+    src = make_tiny_bert(base / "tiny", layers=1, classifier_labels=LABELS)
+    return {"model": load_classifier(src).eval(), "tok": load_tokenizer(src), "base": base, "fp32": {}}
+
+
+def _fp32(tiny, fmt: str) -> Path:
+    if fmt not in tiny["fp32"]:
+        exporter, out = EXPORTERS[fmt], tiny["base"] / f"{fmt}-fp32"
+        out.mkdir()
+        sample = make_sample(SEQ, batch=2 if exporter.dynamic_shapes else 1, vocab=tiny["tok"].vocab_size)
+        path = exporter.export(tiny["model"], sample, out)
+        write_sidecar(out, fmt=fmt, precision="fp32", model_file=path.name, label_names=LABELS,
+                      seq_len=None if exporter.dynamic_shapes else SEQ, max_seq_len=SEQ, tokenizer=tiny["tok"],
+                      model=tiny["model"], export_seq_len=SEQ)
+        tiny["fp32"][fmt] = path
+    return tiny["fp32"][fmt]
+
+
+def _rows(tok, n=8):
+    texts = ["a gripping , funny film", "dull and far too long", "the cast is great", "nothing works here"] * 2
+    enc = tok(texts[:n], truncation=True, max_length=SEQ, padding="max_length", return_tensors="np")
+    return enc["input_ids"], enc["attention_mask"], enc["token_type_ids"]
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=lambda c: "-".join(c))
+def test_mode_makes_a_runnable_artifact_with_a_quantized_table(tiny, case):
+    fmt, mode, emb = case
+    fp32 = _fp32(tiny, fmt)
+    exporter = EXPORTERS[fmt]
+    out = tiny["base"] / f"{fmt}-{mode}-{emb}"
+    shutil.copytree(fp32.parent, out, ignore=shutil.ignore_patterns(fp32.name))
+    sample = make_sample(SEQ, batch=2 if exporter.dynamic_shapes else 1, vocab=tiny["tok"].vocab_size)
+    path = exporter.quantize(QuantizeRequest(model=tiny["model"], fp32_path=fp32, sample=sample, out_dir=out,
+                                             mode=mode, calibration=[], embeddings=emb, block_size=32))
+    ratio = path.stat().st_size / fp32.stat().st_size
+    assert ratio < CASES[case], f"{case}: {ratio:.3f} of fp32: the embedding table was not quantized to {emb}"
+    if fmt == "onnx":
+        import onnx
+
+        ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+        assert OPS[case] <= ops, (case, sorted(ops))
+    elif fmt == "executorch":
+        data = path.read_bytes()
+        assert all(op in data for op in OPS[case]), case
+    ids, mask, types = _rows(tiny["tok"])
+    quant, ref = runtimes.load(out)(ids, mask, types), runtimes.load(fp32.parent)(ids, mask, types)
+    assert quant.shape == ref.shape == (len(ids), 2) and np.isfinite(quant).all()
+    # a random tiny model's logits sit near 0: 4-bit noise is a fraction of their spread, not a rewrite of them
+    assert np.abs(quant - ref).max() < 0.5 * np.abs(ref).max() + 0.05, (case, quant, ref)
+
+
+def _settings(modes: dict, embeddings="auto"):
+    return SimpleNamespace(modes=modes, embeddings=embeddings)
+
+
+@pytest.mark.parametrize("modes, embeddings, reason", [
+    ({"torchscript": "w4"}, "auto", "INT8 only"),
+    ({"torchscript": "dynamic"}, "int4", "embedding tables fp32"),
+    ({"tflite": "full_integer"}, "int4", "no int4 EMBEDDING_LOOKUP"),
+    ({"tflite": "full_integer"}, "fp32", "every tensor"),
+    ({"onnx": "static"}, "int8", "its own calibrated recipe"),
+])
+def test_preflight_refuses_pairs_the_runtime_cannot_take(modes, embeddings, reason):
+    with pytest.raises(ConfigError, match=reason):
+        QuantizeStage().preflight(_settings(modes, embeddings))
+
+
+def test_preflight_takes_every_supported_pair():
+    for emb in ("auto", "fp32", "int8", "int4"):
+        QuantizeStage().preflight(_settings({"onnx": "w4", "tflite": "w4", "executorch": "w4"}, emb))
+        QuantizeStage().preflight(_settings({"onnx": "dynamic", "tflite": "dynamic", "executorch": "static"}, emb))
+    QuantizeStage().preflight(_settings({"torchscript": "dynamic"}, "fp32"))
+
+
+def test_w4_artifacts_are_named_w4_not_int8(tmp_path):
+    from edgeport.config import QuantizeConfig
+    from edgeport.stages.quantize import _update_sidecar
+
+    assert precision_of("w4") == "w4" and precision_of("dynamic") == precision_of("full_integer") == "int8"
+    (tmp_path / "tflite-w4").mkdir()
+    model = tmp_path / "tflite-w4" / "model.tflite"
+    model.write_bytes(b"x")
+    (tmp_path / "tflite-w4" / "artifact.json").write_text("{}")
+    _update_sidecar(tmp_path / "tflite-w4", "w4", 0, {"embeddings": "int4", "block_size": 64})
+    assert artifact_record("quantize", tmp_path, model, "tflite", precision_of("w4"))["name"] == "tflite-w4"
+    assert '"precision": "w4"' in (tmp_path / "tflite-w4" / "artifact.json").read_text()
+    assert QuantizeConfig(tflite="w4", embeddings="int4", block_size=64).block_size == 64
+    with pytest.raises(Exception, match="block_size"):
+        QuantizeConfig(block_size=48)
