@@ -91,7 +91,8 @@ def test_mode_makes_a_runnable_artifact_with_a_quantized_table(tiny, case):
 
 
 def _settings(modes: dict, embeddings="auto"):
-    return SimpleNamespace(modes=modes, embeddings=embeddings)
+    # the preflight's other input: calibration with unlabelled texts (no data here: labelled rows or none)
+    return SimpleNamespace(modes=modes, embeddings=embeddings, calibration_rows=None, data=None)
 
 
 @pytest.mark.parametrize("modes, embeddings, reason", [
