@@ -40,14 +40,16 @@ class Midr:
 
 _V80 = "fp asimd evtstrm aes pmull sha1 sha2 crc32 cpuid"
 _V82 = _V80 + " atomics fphp asimdhp asimdrdm lrcpc dcpop asimddp"
-# QEMU -cpu name -> the MIDR its real counterpart reports. 'max' is QEMU's own (implementer 0, part 0x051).
+# QEMU -cpu name -> the MIDR its real counterpart reports. 'max' is no real core: it reports as a Neoverse N1
+# (Armv8.2, dot product), because ONNX Runtime's cpuinfo segfaults on a part it does not know (measured: QEMU's
+# own implementer 0 / part 0x051 crashes `import onnxruntime`); its features still come from QEMU's AT_HWCAP.
 MIDR = {
     "cortex-a53": Midr(0x41, 0xd03, 0x0, 4, _V80),
     "cortex-a72": Midr(0x41, 0xd08, 0x0, 3, _V80),
     "cortex-a55": Midr(0x41, 0xd05, 0x1, 0, _V82),
     "cortex-a76": Midr(0x41, 0xd0b, 0x4, 1, _V82 + " ssbs"),
     "cortex-a710": Midr(0x41, 0xd47, 0x2, 0, _V82 + " sve sve2 asimdfhm i8mm bf16 svei8mm svebf16 ssbs"),
-    "max": Midr(0x00, 0x051, 0x0, 0, _V82 + " sve sve2 i8mm bf16"),
+    "max": Midr(0x41, 0xd0c, 0x4, 1, _V82 + " sve sve2 i8mm bf16"),
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -92,7 +93,7 @@ class ArmRunner:
 
     def _stop(self) -> str:
         if self._proc.returncode is None:
-            self._proc.kill()
+            os.kill(self._proc.pid, signal.SIGKILL)  # not Popen.kill: it polls first and reaps, losing the rusage
             self._reap()
         self._pkg.cleanup()
         stderr = self._proc.stderr.read().strip().splitlines()
