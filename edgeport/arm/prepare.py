@@ -47,9 +47,10 @@ GUEST_RUNTIMES = {
     "tflite": GuestRuntime(("ai-edge-litert",)),
     "onnx": GuestRuntime(("onnxruntime",)),
     "executorch": GuestRuntime(unsupported=(
-        "ExecuTorch's Python runtime imports torch, and PyPI's aarch64 torch is a CUDA build from 2.11 on; the last "
-        "CPU one (2.10) cannot load .pte files of the host's executorch and dies with SIGILL on Armv8.0 cores "
-        "(LSE atomics): not covered under emulation")),
+        "ExecuTorch's Python runtime imports torch, and PyPI's aarch64 torch is a CUDA build from 2.11 on, so the "
+        "host's executorch has no aarch64 CPU stack to run in; an older pair (executorch 1.1.0 on torch 2.10 CPU) "
+        "is another runtime version than the host's, takes ~35 s to import under emulation and dies with SIGILL "
+        "on Armv8.0 cores (LSE atomics; measured by an earlier session): not covered")),
     "torchscript": GuestRuntime(unsupported="TorchScript is not an on-device format here (PyTorch Mobile is "
                                             "deprecated); no aarch64 CPU torch wheel to run it"),
 }
