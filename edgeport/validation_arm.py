@@ -129,13 +129,12 @@ class ArmCheck:
         t0 = time.perf_counter()
         try:
             runner = ArmRunner(path, t.cpu_model, 1, self.prepared)
+            with runner:
+                arm = run_rows(runner, feeds)
         except NotRunnable as exc:
             self.not_covered.append({"artifact": art["name"], "profile": t.profile, "reason": str(exc)})
             return []
-        try:
-            with runner:
-                arm = run_rows(runner, feeds)
-        except ArtifactError as exc:
+        except ArtifactError as exc:  # the guest died loading or running it
             self.runs.append({"artifact": art["name"], "profile": t.profile, "cpu_model": t.cpu_model,
                               "error": str(exc)})
             return [Gate(f"arm.{t.profile}.run", State.INCONCLUSIVE, message=f"on {where}: {exc}; the device's "
