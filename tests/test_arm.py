@@ -127,6 +127,8 @@ def test_validate_runs_arm_parity_on_the_device_profiles(run_dir):
         else:
             assert names == []
     assert "## ARM parity (emulated" in (run_dir / "validate" / "results.md").read_text()
+    report = (run_dir / "report" / "report.md").read_text()
+    assert "## ARM parity (emulated" in report and f"| tflite-int8 | android-lowend | {want_cpu} |" in report
 
 
 def test_vs_x86_gates_count_what_the_budget_cannot_explain(run_dir):
