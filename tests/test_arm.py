@@ -154,3 +154,20 @@ def test_vs_x86_gates_count_what_the_budget_cannot_explain(run_dir):
     gate = vs_x86_agreement(ev(flipped), x86, vcfg)
     assert gate.state is State.FAIL, gate.message
     assert gate.evidence["flips"] == len(x86[::5]) - int((x86[::5, 0] == x86[::5, 1]).sum())
+
+
+def test_auto_without_the_emulator_is_off_with_a_note_and_on_is_an_error(monkeypatch):
+    from edgeport.errors import EdgeportError
+    from edgeport.targets import get_target
+    from edgeport.validation_arm import plan
+
+    profiles = [get_target("android-lowend"), get_target("x86-laptop")]
+    found = plan("auto", profiles, 10)
+    assert found.enabled and found.targets[0].cpu_model in ("cortex-a55", "cortex-a53")
+    assert found.notes == ("x86-laptop: not an ARM device (no cpu_model)",)
+    monkeypatch.setenv("EDGEPORT_QEMU", "no-such-qemu-aarch64")
+    off = plan("auto", profiles, 10)
+    assert not off.enabled and "no-such-qemu-aarch64 on PATH" in off.notes[0] and "apt-get install" in off.notes[0]
+    with pytest.raises(EdgeportError, match="validate.arm_parity: on, but no no-such-qemu-aarch64"):
+        plan("on", profiles, 10)
+    assert plan("off", profiles, 10).notes == ("ARM parity not checked: validate.arm_parity: off",)

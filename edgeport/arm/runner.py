@@ -58,7 +58,9 @@ class ArmRunner:
         cmd = [emu.binary, "-L", str(view), "-cpu", cpu_model, str(self.prepared.root / "usr/bin/python3.11"),
                str(GUEST), str(self.path), str(threads)]
         self._t0 = time.perf_counter()
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        # stderr to a file, not a pipe: nobody reads it while rows run, and a full pipe would stall the guest
+        self._stderr = open(Path(self._pkg.name) / "stderr.txt", "w+")
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
                                       text=True, env=guest_env(self.prepared.site, Path(self._pkg.name)))
         hello = self._read()
         self.format, self.seq_len = hello["format"], hello["seq_len"]
@@ -89,15 +91,20 @@ class ArmRunner:
         if self._proc.returncode is None:
             self._proc.stdin.close()
             self._reap()
-        self._pkg.cleanup()
+        self._cleanup()
 
     def _stop(self) -> str:
         if self._proc.returncode is None:
             os.kill(self._proc.pid, signal.SIGKILL)  # not Popen.kill: it polls first and reaps, losing the rusage
             self._reap()
-        self._pkg.cleanup()
-        stderr = self._proc.stderr.read().strip().splitlines()
+        self._stderr.seek(0)
+        stderr = self._stderr.read().strip().splitlines()
+        self._cleanup()
         return f"exit {self._proc.returncode}" + (f": {stderr[-1][:300]}" if stderr else "")
+
+    def _cleanup(self) -> None:
+        self._stderr.close()
+        self._pkg.cleanup()
 
     def _reap(self) -> None:
         """Wait for the guest with ``wait4``: its rusage is the guest's CPU time (qemu-user's guest threads are

@@ -85,12 +85,12 @@ class ValidateStage:
         teacher = self._teacher_logits(ctx, ref)
         artifacts = [a for role in ("export", "quantize") if role in ctx.inputs
                      for a in ctx.input_metrics(role).get("artifacts", [])]
-        arm = arm_check(cfg.arm, len(split), cfg.seed, {a["format"] for a in artifacts})
+        arm, arm_notes = arm_check(cfg.arm, len(split), cfg.seed, {a["format"] for a in artifacts})
         try:
             rows = [self._one(ctx, a, ref, threads, teacher=teacher, arm=arm) for a in artifacts]
         finally:
             torch.set_num_threads(threads)  # the TorchScript runner sets the process-wide pool
-        arm_results = arm.results() if arm else {"enabled": False, "notes": list(cfg.arm.notes)}
+        arm_results = arm.results() if arm else {"enabled": False, "notes": list(arm_notes)}
         return self._finish(ctx, rows, ref_acc, len(split), teacher, ref(), arm_results)
 
     @staticmethod
@@ -202,12 +202,18 @@ class ValidateStage:
 
 
 def arm_check(arm, n_rows: int, seed: int, formats: set[str]):
-    """The ARM parity runner for this validate run, or None when the plan is off (its notes say why)."""
+    """(the ARM parity runner for this validate run or None, the notes on what it does not check)."""
     if not arm.enabled:
-        return None
+        return None, arm.notes
+    from ..errors import EdgeportError
     from ..validation_arm import ArmCheck
 
-    return ArmCheck(arm, n_rows, seed, formats)
+    try:
+        return ArmCheck(arm, n_rows, seed, formats), arm.notes
+    except EdgeportError as exc:  # the guest could not be prepared (no registry reachable, no mmdebstrap)
+        if arm.required:
+            raise
+        return None, arm.notes + (f"ARM parity not checked (validate.arm_parity: auto): {exc}",)
 
 
 def regime(runner) -> str:
