@@ -54,6 +54,7 @@ class ArmPlan:
     guest_key: str | None = None  # arm.prepare.cache_key: suite, packages, wheel versions, emulator
     guest_code: str | None = None  # sha256 of arm/guest.py (run as a script: no import follows it)
     notes: tuple[str, ...] = ()  # what is not checked, and why
+    required: bool = False  # validate.arm_parity: on (a guest that cannot be prepared is an error, not a note)
 
 
 def plan(mode: str, profiles: list, rows: int | None) -> ArmPlan:
@@ -82,7 +83,7 @@ def plan(mode: str, profiles: list, rows: int | None) -> ArmPlan:
     notes += [f"{p.name}: not an ARM device (no cpu_model)" for p in profiles if not p.cpu_model and p.kind == "device"]
     guest = Path(__file__).parent / "arm" / "guest.py"
     return ArmPlan(bool(targets), tuple(targets), rows, emu.version, cache_key(emu, wheel_versions())[0],
-                   hashlib.sha256(guest.read_bytes()).hexdigest(), tuple(notes))
+                   hashlib.sha256(guest.read_bytes()).hexdigest(), tuple(notes), mode == "on")
 
 
 def sample(n: int, cap: int | None, seed: int) -> np.ndarray:
