@@ -30,7 +30,6 @@ def _load(args):
 def cmd_run(args) -> int:
     """``edgeport run``: the Python API's ``plan`` / ``run`` (``edgeport/api.py``) plus printing."""
     from . import api
-    from .pipeline.dist import is_main
 
     common = dict(params=args.params or (), until=args.until, force=args.force)
     if args.dry_run:
@@ -39,8 +38,18 @@ def cmd_run(args) -> int:
         for step in plan.steps:
             print(f"  {step.stage:<10} {step.action:<14} {step.reason}")
         return 0
+    return _run_and_print(lambda: api.run(args.config, args.override, accept_inconclusive=args.accept_inconclusive,
+                                          **common))
+
+
+def _run_and_print(execute) -> int:
+    """``execute()`` (an API call returning a ``Run``), then the end-of-run summary; a failed gate prints the
+    summary of the finished run before the error is raised to ``main`` (exit 1)."""
+    from . import api
+    from .pipeline.dist import is_main
+
     try:
-        run = api.run(args.config, args.override, accept_inconclusive=args.accept_inconclusive, **common)
+        run = execute()
     except api.GateError as err:
         if is_main() and getattr(err, "run", None) is not None:
             _print_summary(err.run)
@@ -48,6 +57,31 @@ def cmd_run(args) -> int:
     if is_main():
         _print_summary(run)
     return 0
+
+
+def cmd_export(args) -> int:
+    """``edgeport export``: ``api.export`` (a pipeline run in OUT, no training) plus the summary of ``edgeport run``."""
+    from . import api
+    from .export_run import CONFIG_FILE
+
+    config = Path(args.out).expanduser().resolve() / CONFIG_FILE
+    note = f"config: {config} (the same command, or edgeport run {config}, runs it again)"
+    try:
+        code = _run_and_print(lambda: api.export(
+            args.model, args.out, formats=_names(args.formats), int8=args.int8, data=args.data, texts=args.texts,
+            targets=_names(args.targets), max_seq_len=args.max_seq_len, text_column=args.text_column,
+            text_pair_column=args.text_pair_column, label_column=args.label_column, eval_split=args.eval_split,
+            overrides=args.override, accept_inconclusive=args.accept_inconclusive))
+    except api.GateError:  # the run finished: its config is there to read and re-run
+        print(note)
+        raise
+    print(note)
+    return code
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    """``--formats tflite,onnx`` -> ("tflite", "onnx"); None when the option was not given."""
+    return None if text is None else tuple(t.strip() for t in text.split(",") if t.strip())
 
 
 def _print_summary(run) -> None:
@@ -70,8 +104,11 @@ def _print_verdicts(run) -> None:
     standings = load_verdicts(Path(run.run_dir))
     if not standings:
         return
-    print("\nvalidate verdicts (eval split, one row per call as each artifact ships; INCONCLUSIVE is not shipped "
-          "without --accept-inconclusive):")
+    validate = run.stages.get("validate")
+    rows = ("the unlabelled texts: parity with the fp32 model only, no accuracy"
+            if validate is not None and validate.metrics.get("parity_only") else "eval split")
+    print(f"\nvalidate verdicts ({rows}; one row per call as each artifact ships; INCONCLUSIVE is not shipped "
+          f"without --accept-inconclusive):")
     width = max(map(len, standings))
     for name, standing in standings.items():
         print(f"  {name:<{width}}  {standing.shown}" + (f"  ({standing.problem})" if standing.problem else ""))
@@ -201,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file")
     c.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     c.set_defaults(fn=cmd_cp)
+    _add_export_parser(sub)
     pr = sub.add_parser("predict", help="classify a text with any exported artifact (.pt, .onnx, .tflite)")
     pr.add_argument("artifact", help="an artifact's model file or its directory (e.g. runs/NAME/quantize/tflite-int8)")
     pr.add_argument("text")
@@ -212,6 +250,38 @@ def build_parser() -> argparse.ArgumentParser:
                      register_mediapipe_command, register_fill_mask_command, register_tune_command):
         register(sub)
     return p
+
+
+def _add_export_parser(sub) -> None:
+    from .export_run import DEFAULT_FORMATS
+
+    e = sub.add_parser("export", help="an already fine-tuned classifier -> validated (INT8) artifacts, no training "
+                                      "(a pipeline run: export, quantize, validate, bench, report)")
+    e.add_argument("model", help="a Hugging Face sequence-classification model directory (config.json, "
+                                 "*.safetensors, tokenizer) or a hub id")
+    e.add_argument("out", help="the run directory: artifacts, report/report.md and the config it ran "
+                               "(new, empty, or an earlier edgeport export run)")
+    e.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
+                   help=f"comma-separated: torchscript, onnx, tflite, executorch (default {','.join(DEFAULT_FORMATS)})")
+    e.add_argument("--int8", action="store_true", help="also an INT8 artifact per format, judged against its fp32 "
+                                                       "model")
+    e.add_argument("--data", metavar="DATASET", help="a labelled dataset: a directory of train/validation files or "
+                   "a folder name under $EDGEPORT_DATA_DIR (label names from the model's config.json id2label); "
+                   "accuracy gates on its eval split")
+    e.add_argument("--texts", metavar="FILE", help="unlabelled inputs, one per line: parity with the fp32 model "
+                   "only (label agreement, logit differences), no accuracy")
+    e.add_argument("--targets", metavar="NAMES", help="comma-separated device profiles (edgeport targets); default: "
+                   "all shipped ones")
+    e.add_argument("--max-seq-len", type=int, metavar="N", help="tokens per input (default 128)")
+    e.add_argument("--text-column", help="--data: the text column (default sentence)")
+    e.add_argument("--text-pair-column", help="--data: the second text of a pair task")
+    e.add_argument("--label-column", help="--data: the label column (default label)")
+    e.add_argument("--eval-split", help="--data: the split validate judges (default validation)")
+    e.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="dotted override of the generated config, e.g. -o quantize.tflite=full_integer (repeatable)")
+    e.add_argument("--accept-inconclusive", action="store_true",
+                   help="\"what to ship\" may pick an artifact whose validate verdict is INCONCLUSIVE")
+    e.set_defaults(fn=cmd_export)
 
 
 # The classification head edgeport adds to a checkpoint without one (the teacher's first load): transformers

@@ -26,10 +26,10 @@ class Split:
     source: str
     texts: list[str]
     pairs: list[str] | None
-    labels: list[int]
+    labels: list[int] | None  # None: unlabelled inputs (data.texts), on which nothing measures accuracy
 
     def __len__(self) -> int:
-        return len(self.labels)
+        return len(self.texts)
 
     def select(self, indices: list[int]) -> "Split":
         pick = lambda xs: None if xs is None else [xs[i] for i in indices]  # noqa: E731
@@ -56,6 +56,11 @@ class Task:
     @property
     def num_labels(self) -> int:
         return len(self.label_names)
+
+    @property
+    def labelled(self) -> bool:
+        """False for ``data.texts``: inputs without labels, so parity with the fp32 model is all there is to judge."""
+        return self.eval.labels is not None
 
 
 # ------------------------------------------------------------------------------------------ resolution
@@ -105,7 +110,10 @@ def data_fingerprint(cfg: DataConfig) -> str:
     fields = cfg.model_dump(mode="json", exclude={"train_limit", "max_seq_len", "metric"})
     h = hashlib.sha256(json.dumps(fields, sort_keys=True).encode())
     directory = resolve_local_dir(cfg)
-    if directory is None:
+    if cfg.texts is not None:
+        path = Path(cfg.texts).expanduser()
+        h.update(hashlib.sha256(path.read_bytes() if path.is_file() else b"missing").digest())
+    elif directory is None:
         h.update(f"hub:{cfg.hub_id}:{cfg.hub_config}:{hub_revision(cfg.hub_id)}".encode())
     else:
         for split in _split_names(cfg):
@@ -129,6 +137,8 @@ def hub_revision(hub_id: str) -> str:
 
 
 def load_task(cfg: DataConfig, seed: int = 42) -> Task:
+    if cfg.texts is not None:
+        return unlabelled_task(cfg)
     directory = resolve_local_dir(cfg)
     if directory is None:
         rows, names = _load_hub(cfg)
@@ -159,6 +169,16 @@ def load_task(cfg: DataConfig, seed: int = 42) -> Task:
     evaluation = evaluation.head(cfg.eval_limit)
     return Task(train, selection, evaluation, label_names, data_fingerprint(cfg), grouping=grouping,
                 grouping_note=note)
+
+
+def unlabelled_task(cfg: DataConfig) -> Task:
+    """``data.texts``: its inputs, without labels, are the rows validate and the bench workload run (``eval``) and
+    the token lengths the TFLite buckets are fitted to (``train``; nothing trains, calibrates or chooses on them:
+    the config refuses every stage and mode that would). No selection split: nothing is chosen."""
+    path = Path(cfg.texts).expanduser()
+    texts = Split("texts", str(path), read_texts(path, "data.texts"), None, None)
+    return Task(texts, Split("selection", str(path), [], None, None), texts, list(cfg.label_names),
+                data_fingerprint(cfg), grouping="none", grouping_note="none (data.texts: unlabelled, nothing chosen)")
 
 
 # data.selection_grouping auto picks phrases when at least this share of the training rows lie inside other rows
@@ -475,6 +495,21 @@ def _label(value, index: dict[str, int], names: list[str], source: str, lineno: 
         return int(key)
     raise DataError(f"{source}:{lineno}: label {key!r} is not one of the labels {names} "
                     f"(or their indices 0..{len(names) - 1}); fix the row or set data.label_names")
+
+
+def read_texts(path: Path, what: str) -> list[str]:
+    """The inputs of a text file, one per line, blank lines skipped (``what``: how the user named the file, for
+    the messages: ``--texts``, ``data.texts``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{what} {path}: no such file; give a UTF-8 text file with one input per line")
+    try:
+        texts = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{what} {path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    if not texts:
+        raise DataError(f"{what} {path}: no inputs (every line is blank); write one input per line")
+    return texts
 
 
 # ------------------------------------------------------------------------------------------ tokenization

@@ -75,7 +75,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import time
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -84,6 +83,7 @@ from typing import TYPE_CHECKING
 
 from .errors import ArtifactError, ConfigError, MissingExtraError
 from .shipping import ACCEPT_HELP
+from .timing import Stopwatch
 
 if TYPE_CHECKING:
     import numpy as np  # imported where used: `edgeport --help` loads this module and must stay light
@@ -541,17 +541,16 @@ def mediapipe_agreement(tflite_with_meta, artifact_dir, texts: list[str], labels
     names = meta.get("label_names") or info["labels"]
     tokenizer = artifact_tokenizer(file)
     seq_len = artifact_max_len(file)
-    t0 = time.perf_counter()
-    mp_scores, mp_top = mediapipe_scores(tflite_with_meta, texts, probabilities)
-    mp_seconds = time.perf_counter() - t0
+    with Stopwatch() as mp_clock:
+        mp_scores, mp_top = mediapipe_scores(tflite_with_meta, texts, probabilities)
     runner = runtimes.load(file, threads)
-    t0 = time.perf_counter()
-    logits = []
-    rows = encode_rows(tokenizer, texts, None, seq_len)
-    for start in range(0, len(rows), 64):
-        logits.append(runner(**pad_batch(rows[start:start + 64], width=seq_len, pad_id=pad_token_id(tokenizer))))
-    logits = np.concatenate(logits).astype(np.float64)
-    runner_seconds = time.perf_counter() - t0
+    with Stopwatch() as runner_clock:
+        logits = []
+        rows = encode_rows(tokenizer, texts, None, seq_len)
+        for start in range(0, len(rows), 64):
+            logits.append(runner(**pad_batch(rows[start:start + 64], width=seq_len,
+                                             pad_id=pad_token_id(tokenizer))))
+        logits = np.concatenate(logits).astype(np.float64)
     ref = _softmax(logits) if probabilities else logits
     # The written file through edgeport's runner too: separates "the writer changed the model" from "MediaPipe
     # tokenizes differently" (its output is already probabilities when a softmax was appended).
@@ -578,8 +577,8 @@ def mediapipe_agreement(tflite_with_meta, artifact_dir, texts: list[str], labels
         "examples_over_atol": [{"row": int(i), "text": texts[i], "diff": round(float(diff[i]), 6),
                                 "mediapipe": [round(float(x), 6) for x in mp_scores[i]],
                                 "runner": [round(float(x), 6) for x in ref[i]]} for i in over[:max_examples]],
-        "mediapipe_ms_per_row": 1000 * mp_seconds / max(len(texts), 1),
-        "runner_ms_per_row": 1000 * runner_seconds / max(len(texts), 1),
+        "mediapipe_ms_per_row": 1000 * mp_clock.seconds / max(len(texts), 1),
+        "runner_ms_per_row": 1000 * runner_clock.seconds / max(len(texts), 1),
     }
     if labels is not None:
         y = np.asarray(labels)

@@ -165,7 +165,8 @@ def markdown_table(rows: list[dict]) -> str:
         tol, verdict = r.get("tolerance") or {}, r["verdict"]
         tol_max = f" ({tol['max_abs']:.3g})" if tol.get("max_abs") is not None else ""
         tol_mean = f" ({tol['mean_abs']:.3g})" if tol.get("mean_abs") is not None else ""
-        lines.append(f"| {r['name']} | {r.get('regime', '-')} | {r['accuracy'] * 100:.2f} | {r['agreement'] * 100:.2f} | "
+        accuracy = "-" if r.get("accuracy") is None else f"{r['accuracy'] * 100:.2f}"  # unlabelled texts: none
+        lines.append(f"| {r['name']} | {r.get('regime', '-')} | {accuracy} | {r['agreement'] * 100:.2f} | "
                      f"{gate_cell(verdict, 'drop_vs_fp32')} | {gate_cell(verdict, 'drop_vs_teacher')} | "
                      f"{r['max_abs_diff']:.3g}{tol_max} | {r['mean_abs_diff']:.3g}{tol_mean} | "
                      f"{r['size_bytes'] / 1e6:.2f} | {verdict['state'].upper()} |")
@@ -184,7 +185,8 @@ def judge_artifact(name: str, fmt: str, precision: str, logits: np.ndarray, refe
     row = {"name": name, "format": fmt, "precision": precision} | compare(logits, reference, labels)
     row["tolerance"] = resolved_tolerance(fmt, precision, vcfg, noise=noise if precision == "int8" else None,
                                           mode=mode, qat=qat)
-    ev = Evidence(name, fmt, precision, logits, reference, np.asarray(labels), row["tolerance"], teacher,
+    labels = None if labels is None else np.asarray(labels)  # None: unlabelled texts, parity gates only
+    ev = Evidence(name, fmt, precision, logits, reference, labels, row["tolerance"], teacher,
                   None if non_builtin_ops is None else tuple(non_builtin_ops), metric, tuple(label_names), seed,
                   noise_rows)
     return row, judge(ev, vcfg)

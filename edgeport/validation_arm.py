@@ -116,7 +116,7 @@ class ArmCheck:
         gates: list[Gate] = []
         for t in (t for t in self.plan.targets if t.format == art["format"]):
             gates += self._one(t, art, path, [feeds[i] for i in self.idx], x86[self.idx], ref[self.idx],
-                               np.asarray(labels)[self.idx], tolerance,
+                               None if labels is None else np.asarray(labels)[self.idx], tolerance,
                                None if noise_rows is None else np.asarray(noise_rows)[self.idx], vcfg)
         return tuple(gates)
 

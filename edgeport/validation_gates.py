@@ -42,7 +42,7 @@ class Evidence:
     precision: str
     logits: np.ndarray
     reference: np.ndarray
-    labels: np.ndarray
+    labels: np.ndarray | None  # None: unlabelled texts (data.texts): parity gates only, no drop gate
     tolerance: dict  # validation.resolved_tolerance: max_abs, mean_abs (+ INT8: how they were derived)
     teacher: np.ndarray | None = None
     non_builtin_ops: tuple[str, ...] | None = None  # TFLite only; None: not a TFLite file
@@ -91,7 +91,7 @@ def fp32_parity(ev: Evidence, vcfg) -> Gate:
     tie = 2 * float(ev.tolerance["max_abs"])
     tied_mask = margins(ev.reference)[flipped] <= tie
     tied, untied = flipped[tied_mask].tolist(), flipped[~tied_mask].tolist()
-    n = len(ev.labels)
+    n = len(ev.reference)
     text = (f"label parity with the fp32 torch model: {len(untied)} of {n} eval rows flipped vs limit 0 "
             f"(fp32 is deterministic: any flip fails")
     text += (f"; {len(tied)} more flipped on reference logits tied within {tie:.3g} (2 x the fp32 tolerance), "
@@ -224,11 +224,16 @@ def _int8(ev: Evidence, vcfg) -> bool:
     return ev.precision == "int8"
 
 
+def _labelled(ev: Evidence) -> bool:
+    """A drop is a difference of accuracies: without labels (data.texts) there is none, only parity."""
+    return ev.labels is not None
+
+
 RULES: tuple[Rule, ...] = (
     Rule("fp32_parity", lambda ev, v: ev.precision == "fp32", fp32_parity),
     Rule("agreement_vs_fp32", _int8, int8_agreement),
-    Rule("drop_vs_fp32", _int8, drop_vs_fp32),
-    Rule("drop_vs_teacher", lambda ev, v: ev.teacher is not None and v.max_drop_vs_teacher is not None,
+    Rule("drop_vs_fp32", lambda ev, v: _int8(ev, v) and _labelled(ev), drop_vs_fp32),
+    Rule("drop_vs_teacher", lambda ev, v: _labelled(ev) and ev.teacher is not None and v.max_drop_vs_teacher is not None,
          drop_vs_teacher),
     Rule("max_abs_diff", lambda ev, v: v.check_tolerances and ev.tolerance.get("max_abs") is not None,
          _tolerance_gate("max_abs")),

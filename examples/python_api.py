@@ -1,5 +1,5 @@
 """edgeport from Python, notebook-style: run a pipeline, read an artifact's accuracy with its split and its gate
-state, predict with it.
+state, predict with it, estimate its latency on a phone profile.
 
     EDGEPORT_DATA_DIR=../shared/data python examples/python_api.py            # the quick config (a few minutes)
     python examples/python_api.py my.yaml -o run.name=demo                   # any config, any overrides
@@ -35,3 +35,7 @@ if best is not None:
     for text, out in zip(["a gripping, beautifully acted film", "a dull and lifeless mess"],
                          best.predict(["a gripping, beautifully acted film", "a dull and lifeless mess"])):
         print(f"{best.name}: {text!r} -> {out['label']} {out['probs']}")
+    # latency on a device profile: no phone is attached, so this is the roofline estimate, labelled as such
+    phone = edgeport.benchmark(best, "android-lowend", measure_host=False)
+    print(f"{best.name} on android-lowend: p90 {phone.latency().p90_ms} ms ({phone.kind}), "
+          f"{phone.size_bytes / 1e6:.2f} MB, within budgets: {phone.within_budgets}")

@@ -75,3 +75,4 @@ def test_the_example_script_runs(api_run):
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "onnx-int8" in out.stdout and "on validation (200 rows)" in out.stdout and "verdict pass" in out.stdout
+    assert "on android-lowend: p90 " in out.stdout and "ms (estimate)" in out.stdout

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from export_run import export_run
+from huggingface_hub import ModelCard
 from tinyrun import cli
 
 from edgeport.pipeline.manifest import Manifest, hash_tree, hash_tree_paths
@@ -34,6 +35,11 @@ def index_metrics(meta: dict) -> dict[tuple[str, str], float]:
     return {(m["type"], r["dataset"]["split"]): m["value"] for r in entry["results"] for m in r["metrics"]}
 
 
+def eval_results(card: Path) -> dict[tuple[str, str], float]:
+    """The same, as huggingface_hub reads the card back."""
+    return {(r.metric_type, r.dataset_split): r.metric_value for r in ModelCard.load(card).data.eval_results}
+
+
 def test_every_model_and_artifact_dir_has_a_card(run):
     run_dir = run["run_dir"]
     manifest = json.loads((run_dir / "manifest.json").read_text())
@@ -48,6 +54,7 @@ def test_every_model_and_artifact_dir_has_a_card(run):
         values = index_metrics(meta)
         assert values[("accuracy", split)] == models[stage]["eval_accuracy"]
         assert values[("accuracy", "selection")] == models[stage]["select_accuracy"]
+        assert eval_results(run_dir / stage / "README.md") == values
         assert "AutoModelForSequenceClassification" in body and "## Limitations" in body
     assert "**distill**" in (run_dir / "prune" / "README.md").read_text()  # the chain up to this model
     arts = {a["name"]: a for a in report["artifacts"]}
@@ -62,6 +69,7 @@ def test_every_model_and_artifact_dir_has_a_card(run):
         values = index_metrics(meta)
         assert values[("accuracy", split)] == arts[art["name"]]["accuracy"]
         assert values[("agreement", split)] == arts[art["name"]]["agreement"]
+        assert eval_results(card) == values
         assert loaders[art["format"]] in body
         # every latency row of the report for this artifact, with its kind and input, and no other
         rows = [r for r in report["latency"] if r["artifact"] == art["name"]]
@@ -121,7 +129,6 @@ def test_executorch_artifact_card(run, tmp_path):
     manifest.run_dir = tmp_path
     card = artifact_card(manifest, report, {"name": "executorch-fp32", "format": "executorch", "precision": "fp32",
                                             "path": "export/executorch-fp32/model.pte", "stage": "export"})
-    meta = yaml.safe_load(card.split("---\n")[1])
-    assert meta["library_name"] == "executorch"
-    assert "from executorch.runtime import Runtime" in card and 'load_program("model.pte")' in card
-    assert 'method.execute([enc["input_ids"], enc["attention_mask"]])' in card
+    assert card.data.library_name == "executorch"
+    assert "from executorch.runtime import Runtime" in card.text and 'load_program("model.pte")' in card.text
+    assert 'method.execute([enc["input_ids"], enc["attention_mask"]])' in card.text

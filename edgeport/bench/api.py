@@ -22,15 +22,15 @@ directory is enough and the report, which calls this function on the same direct
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from pathlib import Path
 
 from ..errors import ArtifactError
+from ..timing import Stopwatch
 from . import estimate as est
 from .host import measure_latency, tokenizer_feed
 from .memory import measure_peak_memory
-from .workload import estimate_workload, measure_workload, token_lengths
+from .workload import encode_split, estimate_workload, measure_workload, token_lengths
 
 SIDECAR = est.SIDECAR  # written by edgeport.exporters next to each model file
 _SUFFIX_FORMAT = {".pt": "torchscript", ".onnx": "onnx", ".tflite": "tflite", ".pte": "executorch"}
@@ -69,9 +69,9 @@ def host_latency(file: Path, threads: int, seq_len: int, memory: bool = True, wo
     and runs only it (this one may hold anything: a pipeline, a test session)."""
     from ..runtimes import load
 
-    t0 = time.perf_counter()
-    runner = load(file, threads=threads)
-    load_ms = (time.perf_counter() - t0) * 1e3
+    with Stopwatch() as load_clock:
+        runner = load(file, threads=threads)
+    load_ms = load_clock.seconds * 1e3
     fixed = measure_latency(runner, tokenizer_feed(file, seq_len), **timing)
     fixed |= {"load_ms": round(load_ms, 2), "input": "fixed", "threads": threads, "seq_len": seq_len}
     if memory:
@@ -81,6 +81,14 @@ def host_latency(file: Path, threads: int, seq_len: int, memory: bool = True, wo
         real = measure_workload(runner, workload, passes=passes, warmup=timing.get("warmup", 10), labels=labels)
         real["threads"] = threads
     return fixed, real
+
+
+def workload_feeds(path: Path, texts: list[str], limit: int | None = None) -> list:
+    """Batch-1 feeds of ``texts`` (the first ``limit``), tokenised by the artifact's own tokenizer and truncated at
+    its export length, as the bench stage feeds the eval split (``edgeport bench --texts``, ``edgeport.benchmark``)."""
+    info = artifact_info(Path(path))
+    longest = info["static_seq_len"] or info["export_seq_len"] or 128
+    return encode_split(Path(path), texts, None, int(longest), limit)
 
 
 def count_artifact_work(info: dict, seq_len: int, model_dir: Path | None = None) -> dict:

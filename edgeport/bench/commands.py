@@ -76,24 +76,12 @@ def cmd_bench(args) -> int:
 
 
 def _workload(args) -> list:
-    """Batch-1 feeds of ``--texts`` (one input per line, blank lines skipped), tokenised by the artifact's own
-    tokenizer and truncated at its export length, as the bench stage feeds the eval split."""
-    from ..errors import EdgeportError
-    from .api import artifact_info
-    from .workload import encode_split
+    """Batch-1 feeds of ``--texts`` (one input per line, blank lines skipped), as the bench stage feeds the eval
+    split (``api.workload_feeds``)."""
+    from ..data import read_texts
+    from .api import workload_feeds
 
-    path = Path(args.texts)
-    if not path.is_file():
-        raise EdgeportError(f"--texts {path}: no such file; give a UTF-8 text file with one input per line")
-    try:
-        texts = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except UnicodeDecodeError as exc:
-        raise EdgeportError(f"--texts {path}: not UTF-8 text ({exc.reason}); save it as UTF-8") from None
-    if not texts:
-        raise EdgeportError(f"--texts {path}: no inputs (every line is blank); write one input per line")
-    info = artifact_info(Path(args.artifact))
-    longest = info["static_seq_len"] or info["export_seq_len"] or 128
-    return encode_split(Path(args.artifact), texts, None, int(longest), args.texts_limit)
+    return workload_feeds(Path(args.artifact), read_texts(Path(args.texts), "--texts"), args.texts_limit)
 
 
 def _print_bench(r: dict) -> None:

@@ -2,15 +2,16 @@
 
 Warm-up first (allocator, lazy kernels, caches), then at least ``runs`` timed calls *and* at least ``min_seconds``
 of them, so that a 1 ms model still gets thousands of samples and a 200 ms one still gets its ``runs``. Only the
-call itself is timed (``time.perf_counter``); the feed is built once beforehand.
+call itself is timed (``timing.repeat``); the feed is built once beforehand.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
+
+from ..timing import repeat
 
 KIND = "host"
 
@@ -75,12 +76,7 @@ def measure_latency(runner, feed: dict[str, np.ndarray], warmup: int = 10, runs:
     memory in a fresh process."""
     for _ in range(max(0, warmup)):
         runner(**feed)
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < runs or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
-        runner(**feed)
-        times.append(time.perf_counter() - t0)
+    times = repeat(runner, feed, runs, min_seconds)
     ms = np.asarray(times) * 1e3
     p50, p90, p99 = np.percentile(ms, [50, 90, 99])
     return {"kind": KIND, "p50_ms": round(float(p50), 3), "p90_ms": round(float(p90), 3),

@@ -17,11 +17,11 @@ the split's length distribution.
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 
 import numpy as np
 
+from ..timing import timed
 from . import estimate as est
 
 INPUT = "workload"
@@ -53,11 +53,12 @@ def run_rows(runner, feeds: list[dict[str, np.ndarray]]) -> np.ndarray:
 
 
 def outcome(logits: np.ndarray, labels) -> dict:
-    """What a set of logits decides: accuracy on ``labels`` and a digest of the predicted labels, so validate's
-    figure and the workload's can be shown to be the same predictions, row for row."""
+    """What a set of logits decides: accuracy on ``labels`` (None without labels: unlabelled texts) and a digest of
+    the predicted labels, so validate's figure and the workload's can be shown to be the same predictions, row for
+    row."""
     pred = np.asarray(logits).argmax(-1)
-    return {"accuracy": round(float((pred == np.asarray(labels)).mean()), 6),
-            "predictions_sha256": hashlib.sha256(pred.astype(np.int64).tobytes()).hexdigest()}
+    accuracy = None if labels is None else round(float((pred == np.asarray(labels)).mean()), 6)
+    return {"accuracy": accuracy, "predictions_sha256": hashlib.sha256(pred.astype(np.int64).tobytes()).hexdigest()}
 
 
 def measure_workload(runner, feeds: list[dict[str, np.ndarray]], passes: int = 3, warmup: int = 10,
@@ -70,9 +71,7 @@ def measure_workload(runner, feeds: list[dict[str, np.ndarray]], passes: int = 3
     first = []
     for p in range(passes):
         for i, feed in enumerate(feeds):
-            t0 = time.perf_counter()
-            out = runner(**feed)
-            times[p, i] = time.perf_counter() - t0
+            out, times[p, i] = timed(runner, feed)
             if p == 0:
                 first.append(out)
     per_row = np.median(times, axis=0) * 1e3

@@ -17,6 +17,10 @@ class DataSpec(Section):
     a limit its fingerprint does not cover."""
 
     local: str | None = Field("sst2", description="local dataset dir, absolute or under $EDGEPORT_DATA_DIR")
+    texts: str | None = Field(None, description="instead of a dataset: a UTF-8 file of unlabelled inputs, one per "
+                              "line (set local and hub_id to null, and label_names). Parity only: validate compares "
+                              "every artifact with its fp32 model (label agreement, logit differences) and nothing "
+                              "measures accuracy; for a model taken as it is (edgeport export --texts)")
     hub_id: str | None = Field(None, description="Hugging Face datasets id, used when no local copy is found")
     hub_config: str | None = None
     train_split: str = "train"
@@ -60,7 +64,9 @@ class DataSpec(Section):
         if self.selection_grouping == "phrases" and self.text_pair_column is not None:
             raise ValueError("data.selection_grouping 'phrases' is for single-text tasks (phrases of a sentence); "
                              "with data.text_pair_column set use 'rows'")
-        if not self.local and not self.hub_id:
+        if self.texts is not None:
+            self._texts_only()
+        elif not self.local and not self.hub_id:
             raise ValueError("set data.local (a local dataset dir) or data.hub_id (a Hugging Face dataset id)")
         if self.label_names is not None and len(self.label_names) < 2:
             raise ValueError("data.label_names needs at least two classes")
@@ -71,6 +77,21 @@ class DataSpec(Section):
                              f"data.label_names has {len(self.label_names)} classes; use macro_f1 (the mean of every "
                              f"class's F1) or mcc")
         return self
+
+    def _texts_only(self) -> None:
+        """data.texts is the whole task: no dataset beside it, no labels, so nothing a label would decide."""
+        if not self.texts.strip():
+            raise ValueError("data.texts is empty; name a text file (one input per line), or leave it unset")
+        if self.local or self.hub_id:
+            raise ValueError("data.texts replaces the dataset: set data.local and data.hub_id to null (or unset "
+                             "data.texts to use the dataset)")
+        if self.label_names is None:
+            raise ValueError("data.texts has no labels to name the classes: set data.label_names to the model's "
+                             "classes in output order (edgeport export takes them from its config.json)")
+        if self.text_pair_column is not None or self.selection_split is not None:
+            raise ValueError("data.texts is one input per line: unset data.text_pair_column and data.selection_split")
+        if self.metric != "accuracy":
+            raise ValueError(f"data.metric {self.metric} needs labels; data.texts has none (parity only): remove it")
 
 
 class DataConfig(DataSpec):

@@ -49,6 +49,20 @@ def load_config(name_or_path: str, overrides: list[str] | None = None) -> Pipeli
     return cfg
 
 
+def config_from_mapping(raw: dict, overrides: list[str] | None = None, *, source: str) -> PipelineConfig:
+    """A config built in code (``edgeport export``) with ``-o`` overrides on top, validated and reported like a
+    file: every problem in one ConfigError under ``source``."""
+    import copy
+
+    raw = copy.deepcopy(raw)
+    problems = _apply_overrides(raw, overrides or [])
+    cfg, more = _validate(raw)
+    problems += more
+    if problems:
+        raise ConfigError(problems, source=source)
+    return cfg
+
+
 def _read_yaml(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")

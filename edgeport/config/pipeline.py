@@ -67,6 +67,7 @@ class PipelineConfig(Section):
             problems.append("quantize.enabled needs export.enabled: INT8 artifacts are made from the exported fp32 files")
         problems += _quantize_problems(self)
         problems += _explain_problems(self)
+        problems += _unlabelled_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -90,6 +91,24 @@ def _quantize_problems(cfg: PipelineConfig) -> list[str]:
         problems.append("quantize.fallback supports torchscript and onnx artifacts (ai-edge-quantizer has no "
                         "per-layer exclusion wired in yet); add one of them to export.formats or disable it")
     return problems
+
+
+def _unlabelled_problems(cfg: PipelineConfig) -> list[str]:
+    """data.texts (no labels, parity only) takes a model as it is: nothing may train, choose or calibrate on rows."""
+    if cfg.data.texts is None:
+        return []
+    why = "data.texts has no labels (parity only)"
+    problems = [f"{key}: {why}; {fix}" for key, on, fix in (
+        ("teacher.finetune", cfg.teacher.finetune != "never", "set teacher.finetune: never (the model is taken "
+                                                              "as it is)"),
+        ("pretrain.enabled", cfg.pretrain.enabled, "set it to false"),
+        ("distill.enabled", cfg.distill.enabled, "set it to false"),
+        ("prune.enabled", cfg.prune.enabled, "set it to false (pruning scores and recovery need training rows)"),
+        ("quantize.qat.enabled", cfg.quantize.qat.enabled, "set it to false"),
+        ("quantize.fallback.enabled", cfg.quantize.fallback.enabled, "set it to false (it judges on labelled "
+                                                                     "selection rows)"),
+        ("explain.enabled", cfg.explain.enabled, "set it to false")) if on]
+    return problems  # calibrated INT8 modes: the quantize stage's preflight (it knows which modes read rows)
 
 
 def _explain_problems(cfg: PipelineConfig) -> list[str]:

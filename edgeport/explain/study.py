@@ -17,12 +17,12 @@ the two methods agree on one model (the scale against which the other numbers re
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..timing import Stopwatch
 from .agreement import compare, summarize, top_k
 from .attribution import ablation, integrated_gradients
 
@@ -55,14 +55,13 @@ def run_study(subjects: list[Subject], texts: list[str], pairs: list[str] | None
     timings = {}
     for subject in subjects:
         loaded = subject.load()
-        per_row, t_abl, t_ig = [], 0.0, 0.0
+        per_row, t_abl, t_ig = [], Stopwatch(), Stopwatch()
         do_ig = ig and loaded.model is not None
         echo(f"  {subject.name}: ablation{' + integrated gradients' if do_ig else ''} on {len(rows)} rows ...")
         for r, row in enumerate(rows):
-            t0 = time.perf_counter()
-            a = ablation(loaded.runner, loaded.tokenizer, row["text"], row["pair"], target=targets[r],
-                         max_len=loaded.max_len)
-            t_abl += time.perf_counter() - t0
+            with t_abl:
+                a = ablation(loaded.runner, loaded.tokenizer, row["text"], row["pair"], target=targets[r],
+                             max_len=loaded.max_len)
             if subject.name == ref_name:
                 targets[r] = a.target
                 row["words"], row["target"] = a.words, _name(a.target, label_names)
@@ -70,15 +69,14 @@ def run_study(subjects: list[Subject], texts: list[str], pairs: list[str] | None
                     row["parts"] = a.word_part
             entry = {"ablation": a}
             if do_ig:
-                t0 = time.perf_counter()
-                entry["ig"] = integrated_gradients(loaded.model, loaded.tokenizer, row["text"], row["pair"],
-                                                   target=targets[r], steps=ig_steps, max_len=loaded.max_len)
-                t_ig += time.perf_counter() - t0
+                with t_ig:
+                    entry["ig"] = integrated_gradients(loaded.model, loaded.tokenizer, row["text"], row["pair"],
+                                                       target=targets[r], steps=ig_steps, max_len=loaded.max_len)
             per_row.append(entry)
             row["models"][subject.name] = _row_json(entry, label_names)
         attrs[subject.name] = per_row
-        timings[subject.name] = {"ablation_seconds": round(t_abl, 2)} | (
-            {"ig_seconds": round(t_ig, 2)} if do_ig else {})
+        timings[subject.name] = {"ablation_seconds": round(t_abl.seconds, 2)} | (
+            {"ig_seconds": round(t_ig.seconds, 2)} if do_ig else {})
         del loaded
     agreement, per_model_divergent = [], {}
     ref = attrs[ref_name]

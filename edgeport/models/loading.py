@@ -143,9 +143,8 @@ def load_classifier(spec: Path | str, num_labels: int | None = None, label_names
 
 
 def has_classifier_head(spec: Path | str, label_names: list[str]) -> bool:
-    """True when the checkpoint already holds a classification head for exactly these labels."""
-    if not isinstance(spec, Path):
-        return False
+    """True when the checkpoint already holds a classification head for exactly these labels (a hub id's config is
+    read from the hub or its cache, as loading it would)."""
     config = read_model_config(spec)
     archs = config.architectures or []
     if not any(a.endswith("ForSequenceClassification") for a in archs):

@@ -1,29 +1,28 @@
 """A run directory is locked while a run is active; a lock left by a dead process is detected and taken over.
 
-The lock is an exclusive ``flock`` on ``runs/<name>/.lock``, held for the life of the run. The kernel drops it when
-the process dies, however it dies (SIGKILL, OOM killer, a cancelled CI job), so a killed run never blocks the next
-one, and two processes can never both believe they took over the same stale lock (a pid-file check-then-delete
-can: both see the dead pid, both delete, both create). The file also records who holds it, for the messages.
+The lock is ``filelock.FileLock`` on ``runs/<name>/.lock``: an exclusive ``flock``, held for the life of the run.
+The kernel drops it when the process dies, however it dies (SIGKILL, OOM killer, a cancelled CI job), so a killed
+run never blocks the next one, and two processes can never both believe they took over the same stale lock (a
+pid-file check-then-delete can: both see the dead pid, both delete, both create).
 
-Why not ``filelock`` (installed, via huggingface_hub/torch): its ``FileLock`` takes the same ``flock``, but it
-keeps the lock file in place on release by design ("so waiters share the same inode"), while a finished run here
-removes ``.lock`` (its presence with content is how the next run knows the holder died and says "recovered a stale
-lock left by pid N"; the tests check both). Deleting the file under ``FileLock`` reopens the race it avoids: a
-waiter that opened the old inode locks an unlinked file while a third process creates and locks a new one, so two
-runs hold "the" lock; preventing that needs the inode re-check below, on a descriptor ``FileLock`` keeps private
-(``_context``), as does reading and writing the holder record. Its ``Timeout`` names only the path, not the pid and
-host holding it. ``SoftFileLock`` records a pid but detects staleness by checking that pid and deleting the
-marker, the check-then-delete race above. What would remain of filelock is the one ``fcntl.flock`` call.
+What is edgeport's own is the holder record in the file, for the messages: ``on_acquired`` (filelock's hook with the
+locked descriptor) reads what is there and writes this process's pid, host and start time; a clean release empties
+the file before it unlocks, so a record found on acquiring means its holder died ("recovered a stale lock left by
+pid N"). The file itself stays, as filelock keeps every Unix lock file by design: deleting a locked pathname would
+let a waiter holding the old inode and a newcomer on a new one both hold "the" lock. Refused at once (``blocking=
+False``): filelock's ``Timeout`` names only the path, so the message reads the holder from the file. No soft
+fallback on a filesystem without ``flock`` (``fallback_to_soft=False``): a marker file is the pid-file scheme above.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import socket
 import time
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from ..errors import LockError
 
@@ -34,40 +33,32 @@ class RunLock:
     def __init__(self, run_dir: Path):
         self.path = run_dir / LOCK
         self.recovered: dict | None = None  # the holder a killed run left behind, when we took its lock over
-        self._fd: int | None = None
+        self._lock = FileLock(self.path, mode=0o644, blocking=False, fallback_to_soft=False,
+                              on_acquired=self._claim)
 
     def acquire(self) -> "RunLock":
-        for _ in range(10):
-            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = _read(fd)
-                os.close(fd)
-                raise LockError(
-                    f"{self.path.parent} is in use by edgeport pid {holder.get('pid', '?')} on "
-                    f"{holder.get('host', '?')} (since {holder.get('started', '?')}). Wait for that run to finish, "
-                    f"or set another run.name for this one"
-                ) from None
-            # The holder before us unlinks the file on release: if we locked that unlinked inode, retry on the
-            # new file, or two runs would each hold a lock on a different inode.
-            if not _same_file(fd, self.path):
-                os.close(fd)
-                continue
-            previous = _read(fd)
-            self.recovered = previous or None  # a clean release deletes the file: content means its holder died
-            _write(fd, {"pid": os.getpid(), "host": socket.gethostname(),
-                        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-            self._fd = fd
-            return self
-        raise LockError(f"could not take the lock {self.path}; other processes keep re-creating it")
+        try:
+            self._lock.acquire()
+        except Timeout:
+            holder = _holder(self.path)
+            raise LockError(
+                f"{self.path.parent} is in use by edgeport pid {holder.get('pid', '?')} on "
+                f"{holder.get('host', '?')} (since {holder.get('started', '?')}). Wait for that run to finish, "
+                f"or set another run.name for this one"
+            ) from None
+        return self
+
+    def _claim(self, fd: int) -> None:
+        """With the lock held: the previous holder's record (left only by a holder that died), then ours."""
+        self.recovered = _read(fd) or None
+        _write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                               "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}).encode())
 
     def release(self) -> None:
-        if self._fd is None:
+        if not self._lock.is_locked:
             return
-        self.path.unlink(missing_ok=True)  # unlink while still holding it, then let go
-        os.close(self._fd)
-        self._fd = None
+        self.path.write_bytes(b"")  # still holding it: no record left means a clean release
+        self._lock.release()
 
     def __enter__(self):
         return self.acquire()
@@ -76,13 +67,16 @@ class RunLock:
         self.release()
 
 
-def _same_file(fd: int, path: Path) -> bool:
+def _holder(path: Path) -> dict:
+    """The record of whoever holds the lock, read from the file (the holder writes it as it acquires)."""
     try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return False
-    mine = os.fstat(fd)
-    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return {}
+    try:
+        return _read(fd)
+    finally:
+        os.close(fd)
 
 
 def _read(fd: int) -> dict:
@@ -94,8 +88,8 @@ def _read(fd: int) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def _write(fd: int, holder: dict) -> None:
+def _write(fd: int, data: bytes) -> None:
     os.ftruncate(fd, 0)
     os.lseek(fd, 0, os.SEEK_SET)
-    os.write(fd, json.dumps(holder).encode())
+    os.write(fd, data)
     os.fsync(fd)

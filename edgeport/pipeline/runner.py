@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..config import PipelineConfig
 from ..errors import ArtifactError, ConfigError, EdgeportError
+from ..timing import Stopwatch
 from . import dist
 from .faults import fault_point
 from .code import code_parts
@@ -110,7 +111,8 @@ def make_plan(stages: list[Stage], cfg: PipelineConfig, manifest: Manifest, unti
         if not stage.enabled(cfg):
             plan.append(PlanItem(stage, "disabled", f"{stage.name}.enabled is false"))
             continue
-        upstream = [u for u in stage_inputs(stage, cfg, stages).values() if u in rerun]
+        # one name per stage: two roles may read the same one (validate's model and teacher, when no student)
+        upstream = list(dict.fromkeys(u for u in stage_inputs(stage, cfg, stages).values() if u in rerun))
         entry = manifest.entry(stage.name) or {}
         parts = fingerprint_parts(stage, cfg, manifest, stages=stages)
         if stage.name in force:
@@ -221,10 +223,10 @@ def _do(item: PlanItem, cfg, run_dir: Path, shared: dict, echo, stages: list[Sta
         return row  # the upstream re-ran but produced the same bytes
     if dist.is_main():
         echo(f"==> {stage.name}: {item.reason}")
-    start = time.perf_counter()
-    inputs = stage_inputs(stage, cfg, stages)
-    metrics = _run_stage(stage, settings, inputs, cfg, run_dir, manifest, fp, parts, shared)
-    row.update(status="ran", seconds=round(time.perf_counter() - start, 1),
+    with Stopwatch() as clock:
+        inputs = stage_inputs(stage, cfg, stages)
+        metrics = _run_stage(stage, settings, inputs, cfg, run_dir, manifest, fp, parts, shared)
+    row.update(status="ran", seconds=round(clock.seconds, 1),
                metric=_format_metric(stage.key_metric, metrics))
     return row
 
@@ -250,7 +252,7 @@ def _run_stage(stage: Stage, settings, inputs: dict[str, str], cfg, run_dir: Pat
         fault_point("stage.running-marked")
     dist.barrier()
     ctx = StageContext(settings, run_dir, tmp, {role: run_dir / up for role, up in inputs.items()}, manifest, shared)
-    t0 = time.perf_counter()
+    clock = Stopwatch().start()
     _seed_everything(cfg.run.seed)
     try:
         metrics = stage.run(ctx) if (stage.distributed or dist.is_main()) else {}
@@ -261,7 +263,7 @@ def _run_stage(stage: Stage, settings, inputs: dict[str, str], cfg, run_dir: Pat
         raise
     dist.barrier()
     if dist.is_main():
-        seconds = round(time.perf_counter() - t0, 2)
+        seconds = round(clock.seconds, 2)
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         fault_point("stage.ran")
         _publish(tmp, run_dir / stage.name)

@@ -3,10 +3,14 @@
 Written by the report stage (it runs last and has every figure): one card per Hugging Face model directory
 (``pretrain/``, ``teacher/``, ``distill/``, ``prune/``: the stage directories holding a ``config.json``) and per
 artifact directory the export and quantize stages list in the manifest. Each card has YAML front matter
-(``library_name``, ``pipeline_tag``, ``language``, ``base_model``, ``tags``, ``model-index`` with every metric's
-dataset split) and says what the model is and where it came from (the stage chain and its settings), its measured
-metrics and latencies with their kind (host / device / estimate), how to load it in its own ecosystem, and its
-limitations.
+(``library_name``, ``pipeline_tag``, ``language``, ``base_model``, ``datasets``, ``metrics``, ``tags``,
+``model-index`` with every metric's dataset split) and says what the model is and where it came from (the stage
+chain and its settings), its measured metrics and latencies with their kind (host / device / estimate), how to load
+it in its own ecosystem, and its limitations.
+
+The front matter is ``huggingface_hub``'s ``ModelCardData`` with one ``EvalResult`` per metric (the library writes
+the ``model-index``, and ``ModelCard.load(path).data.eval_results`` reads it back); the body is edgeport's own
+markdown, and ``ModelCard`` joins the two and saves the file.
 
 Every number comes from the ``report`` dict ``build_report`` returns (accuracy, latency, budgets: the same content
 as ``report.json``) or from the manifest (the settings each stage ran with); nothing is typed in by hand. The cards
@@ -18,10 +22,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from ..pipeline.manifest import Manifest
-from .render import KIND_NOTE, ship_choices
+from .render import KIND_NOTE, PARITY_NOTE, ship_choices
 
 CARD = "README.md"
 DEFAULT_LANGUAGE = "en"  # every shipped config is English (SST-2); a config may say otherwise with data.language
@@ -48,11 +52,13 @@ def write_model_cards(run_dir: Path, report: dict) -> list[Path]:
     for stage in MODEL_STAGES:
         directory = run_dir / stage
         if (manifest.entry(stage) or {}).get("status") == "done" and (directory / "config.json").is_file():
-            written.append(_write(directory / CARD, model_card(manifest, report, stage)))
+            model_card(manifest, report, stage).save(directory / CARD)
+            written.append(directory / CARD)
     for art in manifest_artifacts(manifest):
         directory = (run_dir / art["path"]).parent
         if directory.is_dir() and directory != run_dir:
-            written.append(_write(directory / CARD, artifact_card(manifest, report, art)))
+            artifact_card(manifest, report, art).save(directory / CARD)
+            written.append(directory / CARD)
     return written
 
 
@@ -70,43 +76,38 @@ def manifest_artifacts(manifest: Manifest) -> list[dict]:
     return out
 
 
-def _write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 # ------------------------------------------------------------------------------------------ the two kinds of card
 
 
-def model_card(manifest: Manifest, report: dict, stage: str) -> str:
+def model_card(manifest: Manifest, report: dict, stage: str) -> ModelCard:
     cfg = _config(manifest)
     row = next((m for m in report.get("models") or [] if m["stage"] == stage), {})
     name = f"{report['run']}/{stage}"
-    front = _front_matter(manifest, report, name, "transformers", ["edgeport", stage, "bert"]
-                          + (["knowledge-distillation"] if stage in ("distill", "prune") else [])
-                          + (["pruned"] if stage == "prune" else []), _model_metrics(report, row))
+    data = _card_data(manifest, name, "transformers", ["edgeport", stage, "bert"]
+                      + (["knowledge-distillation"] if stage in ("distill", "prune") else [])
+                      + (["pruned"] if stage == "prune" else []), _model_metrics(report, row))
     max_len = (cfg.get("data") or {}).get("max_seq_len")
-    parts = [front, f"# {name}: {_what(stage)}\n", _generated(report),
+    parts = [f"# {name}: {_what(stage)}\n", _generated(report),
              "## Where it came from\n", _chain(manifest, report, _chain_to(manifest, stage)),
              "## Metrics\n", _model_metrics_md(report, row),
              "## Latency\n", "No latency is measured for the torch model itself; the exported artifacts built from "
              "it are timed per target (see their cards and `report/report.md`).\n",
              "## How to load it (transformers)\n", _snippet_transformers(max_len), _pruned_note(manifest, stage),
              "## Limitations\n", _limitations(manifest, report, max_len=max_len, static=False)]
-    return "\n".join(p for p in parts if p)
+    return _card(data, parts)
 
 
-def artifact_card(manifest: Manifest, report: dict, art: dict) -> str:
+def artifact_card(manifest: Manifest, report: dict, art: dict) -> ModelCard:
     fmt, precision, name = art.get("format"), art.get("precision"), art["name"]
     row = next((a for a in report.get("artifacts") or [] if a["name"] == name), {})
     meta = _artifact_json(manifest.run_dir / art["path"])
     source = meta.get("source_stage") or ((manifest.entry("export") or {}).get("metrics") or {}).get("source_stage")
     tags = ["edgeport", fmt or "artifact", precision or "fp32", "text-classification"] + (
         ["int8", "quantized"] if precision == "int8" else [])
-    front = _front_matter(manifest, report, f"{report['run']}/{name}", LIBRARY.get(fmt, fmt or "other"), tags,
-                          _artifact_metrics(report, row), quantized=precision == "int8")
+    data = _card_data(manifest, f"{report['run']}/{name}", LIBRARY.get(fmt, fmt or "other"), tags,
+                      _artifact_metrics(report, row))
     chain = _chain_to(manifest, source) + ["export"] + (["quantize"] if art.get("stage") == "quantize" else [])
-    parts = [front, f"# {report['run']}/{name}: {RUNTIME.get(fmt, fmt)} {precision} text classifier\n",
+    parts = [f"# {report['run']}/{name}: {RUNTIME.get(fmt, fmt)} {precision} text classifier\n",
              _generated(report), f"File: `{Path(art['path']).name}` ({_mb(row.get('size_bytes') or art.get('size_bytes'))} "
              f"MB), tokenizer beside it (`tokenizer.json`), metadata in `artifact.json`.\n",
              "## Where it came from\n", _chain(manifest, report, chain, art=art, meta=meta),
@@ -115,43 +116,34 @@ def artifact_card(manifest: Manifest, report: dict, art: dict) -> str:
              f"## How to load it ({RUNTIME.get(fmt, fmt)})\n",
              _artifact_snippet(fmt, art, meta, Path(str(report.get("run_dir") or manifest.run_dir))),
              "## Limitations\n", _limitations(manifest, report, row=row, meta=meta, static=bool(meta.get("seq_len")))]
-    return "\n".join(p for p in parts if p)
+    return _card(data, parts)
 
 
 # ------------------------------------------------------------------------------------------ front matter
 
 
-def _front_matter(manifest: Manifest, report: dict, name: str, library: str, tags: list[str], metrics: list[dict],
-                  quantized: bool = False) -> str:
+def _card(data: ModelCardData, parts: list[str]) -> ModelCard:
+    """The card: ``data`` as the YAML front matter, then the body's non-empty parts."""
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(p for p in parts if p))
+
+
+def _card_data(manifest: Manifest, name: str, library: str, tags: list[str], metrics: list[dict]) -> ModelCardData:
+    """The front matter: one ``EvalResult`` per metric, on the dataset split it was measured on."""
     cfg = _config(manifest)
     data = cfg.get("data") or {}
-    meta: dict = {"library_name": library, "pipeline_tag": "text-classification",
-                  "language": [data.get("language") or DEFAULT_LANGUAGE], "tags": list(dict.fromkeys(tags))}
-    base = _base_model(cfg)
-    if base:
-        meta["base_model"] = base
-    if data.get("hub_id"):
-        meta["datasets"] = [data["hub_id"]]
-    meta["metrics"] = sorted({m["type"] for m in metrics}) or ["accuracy"]
-    if metrics:
-        results = []
-        for split in dict.fromkeys(m["split"] for m in metrics):
-            results.append({
-                "task": {"type": "text-classification", "name": "Text Classification"},
-                "dataset": _dataset(data, split),
-                "metrics": [{"type": m["type"], "value": m["value"], "name": m["name"]}
-                            for m in metrics if m["split"] == split]})
-        meta["model-index"] = [{"name": name, "results": results}]
-    return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
-
-
-def _dataset(data: dict, split: str) -> dict:
     hub, config = data.get("hub_id"), data.get("hub_config")
-    name = f"{hub}/{config}" if hub and config else hub or Path(str(data.get("local") or "local data")).name
-    out = {"name": name, "type": hub or "local", "split": split}
-    if config:
-        out["config"] = config
-    return out
+    dataset = f"{hub}/{config}" if hub and config else hub or Path(str(data.get("local") or data.get("texts")
+                                                                       or "local data")).name
+    # nothing measured accuracy on unlabelled texts (parity only): no default metric claims it
+    measured = sorted({m["type"] for m in metrics}) or (None if data.get("texts") else ["accuracy"])
+    results = [EvalResult(task_type="text-classification", task_name="Text Classification",
+                          dataset_type=hub or "local", dataset_name=dataset, dataset_config=config,
+                          dataset_split=m["split"], metric_type=m["type"], metric_value=m["value"],
+                          metric_name=m["name"]) for m in metrics]
+    return ModelCardData(library_name=library, pipeline_tag="text-classification",
+                         language=[data.get("language") or DEFAULT_LANGUAGE], tags=tags, base_model=_base_model(cfg),
+                         datasets=[hub] if hub else None, metrics=measured,
+                         model_name=name, eval_results=results or None)  # None: no model-index without a metric
 
 
 def _base_model(cfg: dict) -> str | None:
@@ -261,13 +253,24 @@ def _chain(manifest: Manifest, report: dict, chain: list[str], art: dict | None 
                      "quantization-aware training" if meta.get("qat") else None,
                      f"layers kept in float: {meta['layers_fp']}" if meta.get("layers_fp") else None]
             lines.append(f"- **quantize**: INT8, mode `{mode}`" + "".join(f"; {e}" for e in extra if e))
-    data = cfg.get("data") or {}
+    lines.append(_data_line(cfg.get("data") or {}, report))
+    return "\n".join(lines) + "\n"
+
+
+def _data_line(data: dict, report: dict) -> str:
+    """Where the rows came from and what was done on them: trained on (only when a model was trained here),
+    evaluated on, or unlabelled texts judged by parity only."""
+    labels = f"labels {data.get('label_names') or '-'}"
+    if report.get("parity_only"):
+        return (f"- **data**: `{data.get('texts')}`, unlabelled texts (parity only: no accuracy measured); classes "
+                f"{data.get('label_names') or '-'}")
     src = (f"`{data['hub_id']}`" + (f" (`{data['hub_config']}`)" if data.get("hub_config") else "")
            if data.get("hub_id") else f"`{data.get('local')}`")
-    lines.append(f"- **data**: {src}, trained on split `{data.get('train_split', 'train')}` "
-                 f"(the selection split, held out from it, chose the checkpoints), evaluated once on "
-                 f"`{data.get('eval_split', 'validation')}`; labels {data.get('label_names') or '-'}")
-    return "\n".join(lines) + "\n"
+    if not any(m.get("trained_here", True) for m in report.get("models") or []):
+        return (f"- **data**: {src}, not trained on here (the model was taken as it is), evaluated once on "
+                f"`{data.get('eval_split', 'validation')}`; {labels}")
+    return (f"- **data**: {src}, trained on split `{data.get('train_split', 'train')}` (the selection split, held "
+            f"out from it, chose the checkpoints), evaluated once on `{data.get('eval_split', 'validation')}`; {labels}")
 
 
 def _kv(m: dict, keys: tuple[str, ...]) -> str:
@@ -275,6 +278,8 @@ def _kv(m: dict, keys: tuple[str, ...]) -> str:
 
 
 def _model_metrics_md(report: dict, row: dict) -> str:
+    if report.get("parity_only"):
+        return _split_note(report)  # nothing measures the torch model without labels
     if not row:
         return "No metrics recorded for this model.\n"
     lines = ["| metric | split | rows | value |", "|---|---|---|---|"]
@@ -290,6 +295,8 @@ def _model_metrics_md(report: dict, row: dict) -> str:
 
 
 def _artifact_metrics_md(report: dict, row: dict) -> str:
+    if row and report.get("parity_only") and row.get("agreement") is not None:
+        return _parity_md(report, row)
     if not row or row.get("accuracy") is None:
         return "Not validated in this run (the validate stage did not run or did not cover this artifact).\n"
     split = report.get("eval_split") or {}
@@ -303,6 +310,18 @@ def _artifact_metrics_md(report: dict, row: dict) -> str:
     if teacher and teacher.get("eval_accuracy") is not None:
         lines.append(f"\nThe fp32 teacher (torch) scores {_pct(teacher['eval_accuracy'])} % on the same split: "
                      f"{_points(row['accuracy'] - teacher['eval_accuracy'])} points.")
+    lines.append(_verdict_md(report, row["name"]))
+    return "\n".join(lines) + "\n" + _split_note(report)
+
+
+def _parity_md(report: dict, row: dict) -> str:
+    """Unlabelled texts: what validate measured, parity with the fp32 torch model, and its verdict; no accuracy."""
+    texts = Path(str(report["parity_only"]["texts"])).name
+    rows = report["parity_only"].get("rows") or "-"
+    lines = ["| metric | inputs | rows | value |", "|---|---|---|---|",
+             f"| label agreement with the fp32 torch model | {texts} | {rows} | {_pct(row['agreement'])} % |"]
+    if row.get("max_abs_diff") is not None:
+        lines.append(f"| max abs logit difference vs torch | {texts} | {rows} | {row['max_abs_diff']:.4g} |")
     lines.append(_verdict_md(report, row["name"]))
     return "\n".join(lines) + "\n" + _split_note(report)
 
@@ -325,6 +344,8 @@ def _verdict_md(report: dict, name: str) -> str:
 
 
 def _split_note(report: dict) -> str:
+    if report.get("parity_only"):
+        return "\n" + PARITY_NOTE.format(**report["parity_only"])
     split = report.get("eval_split") or {}
     if not split.get("rows"):
         return ""
@@ -365,10 +386,13 @@ def _limitations(manifest: Manifest, report: dict, *, row: dict | None = None, m
     meta = meta or {}
     language = data.get("language") or DEFAULT_LANGUAGE
     length = meta.get("max_seq_len") or max_len or data.get("max_seq_len")
-    items = [f"Language: `{language}` only; trained and evaluated on "
-             f"{data.get('hub_id') or data.get('local') or 'the configured data'}"
-             f"{'/' + data['hub_config'] if data.get('hub_config') else ''}, labels "
-             f"{data.get('label_names') or '-'}. Other domains and label sets need re-training.",
+    trained = any(m.get("trained_here", True) for m in report.get("models") or [])
+    seen = ("judged on unlabelled texts only (parity with the fp32 model; its accuracy was never measured here)"
+            if report.get("parity_only") else f"{'trained and evaluated' if trained else 'evaluated'} on "
+            f"{data.get('hub_id') or data.get('local') or 'the configured data'}"
+            f"{'/' + data['hub_config'] if data.get('hub_config') else ''}")
+    items = [f"Language: `{language}` only; {seen}, labels {data.get('label_names') or '-'}. Other domains and "
+             f"label sets need re-training.",
              f"At most {length} tokens per input: longer texts are truncated." if length else None]
     if static:
         buckets = [b for b in meta.get("seq_buckets") or [] if b != meta.get("seq_len")]
@@ -387,7 +411,7 @@ def _limitations(manifest: Manifest, report: dict, *, row: dict | None = None, m
                          f"torch model; logits differ by up to {row.get('max_abs_diff', 0):.3g}, so do not threshold "
                          f"raw scores tuned on the fp32 model.")
     split = report.get("eval_split") or {}
-    if split.get("rows"):
+    if split.get("rows") and not report.get("parity_only"):
         items.append(f"Accuracy is measured on {split['rows']} rows: differences under about "
                      f"{2 * 100 / split['rows']:.1f} points (two rows) are within noise.")
     if any(r.get("artifact") == (row or {}).get("name") and r["kind"] == "estimate" for r in report.get("latency") or []):

@@ -164,9 +164,18 @@ def collect(run_dir: Path) -> dict:
         "profiles": profiles(manifest), "workload_split": (manifest.entry("bench") or {}).get("metrics", {}).get(
             "workload_split"),
         "models": model_rows(manifest), "eval_split": _eval_split(manifest), "explain": explain_summary(manifest),
-        "metric": task_metric(manifest),
+        "metric": task_metric(manifest), "parity_only": parity_only(manifest),
         "arm_parity": validate.get("arm_parity"),  # validate's runs on the profiles' CPU models (emulated)
     }
+
+
+def parity_only(manifest: Manifest) -> dict | None:
+    """{texts, rows} when the run's inputs are unlabelled texts (``data.texts``): every artifact is judged by parity
+    with its fp32 model only and no accuracy exists to show; None for a labelled dataset."""
+    texts = ((manifest.data.get("config") or {}).get("data") or {}).get("texts")
+    if texts is None:
+        return None
+    return {"texts": texts, "rows": _eval_split(manifest).get("rows")}
 
 
 def verdict_rows(run_dir: Path) -> dict[str, dict]:
@@ -217,6 +226,8 @@ def model_rows(manifest: Manifest) -> list[dict]:
         m = (manifest.entry(name) or {}).get("metrics") or {}
         if m:
             rows.append({"stage": name, "params": m.get("params"), "train_rows": m.get("train_rows"),
+                         # the teacher may be taken as it is (teacher.finetune: never, or a ready head)
+                         "trained_here": name != "teacher" or bool(m.get("finetuned", True)),
                          "select_metric": m.get("select_metric") or "accuracy",
                          "select_value": m.get(f"select_{metric}"), "eval_value": m.get(f"eval_{metric}"),
                          "select_accuracy": m.get("select_accuracy"), "select_rows": m.get("select_rows"),

@@ -121,8 +121,10 @@ def ship_line(choice: dict | None) -> str:
     lat = (f"p90 {_fmt(choice['p90_ms'])} ms ({choice['kind']}, {choice.get('input') or 'fixed'})"
            if choice.get("p90_ms") is not None else "no latency")
     state = f"validate {choice.get('state') or '-'}" + (", accepted" if choice.get("state") == "INCONCLUSIVE" else "")
-    return (f"{choice['path'] or choice['artifact']} ({choice['format']} {choice['precision']}, {state}, accuracy "
-            f"{_pct(choice['accuracy'])}%, {lat}, {_fmt(choice['size_bytes'], 2, 1e-6)} MB)")
+    accuracy = ("no accuracy (parity only)" if choice.get("accuracy") is None
+                else f"accuracy {_pct(choice['accuracy'])}%")
+    return (f"{choice['path'] or choice['artifact']} ({choice['format']} {choice['precision']}, {state}, {accuracy}, "
+            f"{lat}, {_fmt(choice['size_bytes'], 2, 1e-6)} MB)")
 
 
 def _ship(report: dict) -> str:
@@ -151,8 +153,15 @@ def _metric(report: dict) -> dict:
     return report.get("metric") or {"name": "accuracy", "title": "accuracy"}
 
 
+PARITY_NOTE = ("**Parity only**: the inputs are {rows} unlabelled texts (`{texts}`, `data.texts`), so no accuracy "
+               "is measured anywhere; each artifact is judged only by its parity with the fp32 torch model it was made "
+               "from (label agreement, logit differences), one text per call as it ships.\n")
+
+
 def _split_note(report: dict) -> str:
     split = report.get("eval_split") or {}
+    if report.get("parity_only"):
+        return PARITY_NOTE.format(**report["parity_only"])
     if not split:
         return ""
     metric = _metric(report)
@@ -165,15 +174,22 @@ def _split_note(report: dict) -> str:
 def _models(report: dict) -> str:
     if not report.get("models"):
         return ""
+    if report.get("parity_only"):
+        return ("## Models\n\nThe model was taken as it is (not trained here) and measured on nothing: the inputs "
+                "are unlabelled (parity only).\n")
     metric = _metric(report)
     name, title = metric["name"], metric["title"]
     extra = name != "accuracy"
     rows = metric.get("select_rows")
+    how = (f"chosen (checkpoint, early stop) by {title} on the selection split" + (f" ({rows} rows)" if rows else "")
+           + ", held out from the training rows, and then measured once on the evaluation split"
+           if any(m.get("trained_here", True) for m in report["models"]) else
+           "taken as it is (not trained here: teacher.finetune never, or a classification head for these labels "
+           "already) and measured on the selection split (which may hold rows it was trained on elsewhere) and once "
+           "on the evaluation split; nothing was chosen")
     chosen = (f"Task metric (`data.metric: {name}`): **{title}**"
               + (f" (positive class: '{metric['positive_label']}')" if metric.get("positive_label") else "")
-              + f". Each model was chosen (checkpoint, early stop) by {title} on the selection split"
-              + (f" ({rows} rows)" if rows else "")
-              + ", held out from the training rows, and then measured once on the evaluation split.\n")
+              + f". Each model was {how}.\n")
     head = "| model | params | train rows | "
     unit = "x100" if name == "mcc" else "%"  # MCC is a correlation in [-1, 1], shown x100 like the others
     head += (f"selection {title} {unit} (rows) | eval {title} {unit} | selection accuracy % [95% CI] | eval accuracy % [95% CI] (split, rows) | "

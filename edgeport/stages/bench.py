@@ -89,7 +89,7 @@ class BenchStage:
                       flush=True)
                 row = bench_artifact(path, target, measure_host=here, seq_len=cfg.seq_len,
                                      workload=feeds, memory=b.memory, passes=b.workload_passes,
-                                     labels=split.labels[:len(feeds)] if feeds else None,
+                                     labels=split.labels[:len(feeds)] if feeds and split.labels else None,
                                      warmup=b.warmup, runs=b.runs, min_seconds=b.min_seconds)
                 row |= {"artifact": art["path"], "artifact_name": art["name"]}
                 if row["workload"]:

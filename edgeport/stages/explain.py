@@ -15,12 +15,12 @@ last stage before it) re-runs when either changes; the accuracy per artifact in 
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..explain.tables import agreement_markdown, divergent_markdown
 from ..pipeline import fingerprint as fp
+from ..timing import Stopwatch
 
 if TYPE_CHECKING:
     from ..config import DataSpec, ExplainConfig
@@ -106,13 +106,13 @@ class ExplainStage:
                                 else self._artifact_subject(ctx, name, threads))
             print(f"  explaining {len(indices)} of {len(split)} eval rows (seed {seed}) with "
                   f"{', '.join(s.name for s in subjects)}", flush=True)
-            t0 = time.perf_counter()
+            clock = Stopwatch().start()
             study = run_study(subjects, split.texts, split.pairs, split.labels, indices, task.label_names,
                               top_k_words=e.top_k, ig_steps=e.ig_steps, ig=e.ig, divergent=e.divergent,
                               echo=lambda m: print(m, flush=True))
         finally:
             torch.set_num_threads(threads)  # the TorchScript runner sets the process-wide pool
-        seconds = round(time.perf_counter() - t0, 1)
+        seconds = round(clock.seconds, 1)
         for row in study["agreement"]:
             row["accuracy"] = accuracy.get(row["model"])
         study |= {"eval_split": getattr(split, "name", "eval"), "eval_rows": len(split), "seed": seed,

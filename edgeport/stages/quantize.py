@@ -83,6 +83,16 @@ class QuantizeStage:
             data=cfg.data.spec() if reads_data else None, seed=cfg.run.seed if reads_data else None,
             threads=cfg.run.threads if judged or qat else None, libs=fp.libraries(*libs))
 
+    def preflight(self, cfg: QuantizeSettings) -> None:
+        """Calibration reads training rows; unlabelled texts (data.texts) have none but the rows validate judges,
+        and ranges calibrated on those would flatter their parity."""
+        from ..errors import ConfigError
+
+        if cfg.calibration_rows and cfg.data is not None and cfg.data.texts is not None:
+            raise ConfigError([f"quantize.{fmt}: mode {mode} calibrates on training rows; with data.texts the only "
+                               f"rows are the texts validate judges: use dynamic" for fmt, mode in cfg.modes.items()
+                               if mode in CALIBRATED])
+
     def run(self, ctx) -> dict:
         from ..exporters.base import artifact_record
         from ..models import load_classifier

@@ -78,12 +78,17 @@ class TeacherStage:
         finetune = cfg.teacher.finetune == "always" or not ready
         model = load_classifier(spec, label_names=task.label_names, allow_pickle=cfg.teacher.allow_pickle,
                                 dropout=cfg.teacher.dropout)
-        collate = recipe.collate_for(tokenizer)
-        train = task.train.head(cfg.train_rows)
-        select_rows = encode(task.select, tokenizer, cfg.data.max_seq_len)
         metrics = {"model": cfg.teacher.model, "finetuned": finetune, "pretrained": "pretrain" in ctx.inputs,
                    "params": sum(p.numel() for p in model.parameters()),
                    "layers": model.config.num_hidden_layers, "hidden_size": model.config.hidden_size}
+        if not task.labelled:  # data.texts (finetune never, checked at config load): no label to measure it on
+            metrics |= {"labelled": False, "eval_split": task.eval.name, "eval_rows": len(task.eval)}
+            if dist.is_main():
+                save_model(model, tokenizer, ctx.out)
+            return metrics
+        collate = recipe.collate_for(tokenizer)
+        train = task.train.head(cfg.train_rows)
+        select_rows = encode(task.select, tokenizer, cfg.data.max_seq_len)
         if finetune:
             rows = encode(train, tokenizer, cfg.data.max_seq_len)
             result = recipe.finetune(model, rows, select_rows, cfg.teacher.train, collate, cfg.seed, "teacher",
@@ -100,7 +105,7 @@ class TeacherStage:
         evidence = recipe.useful_test(task.select.labels, train.labels, task.label_names, metric=metric,
                                       select_accuracy=metrics["select_accuracy"], select_preds=select_preds,
                                       seed=cfg.seed)
-        failure = recipe.useless_message("teacher", evidence, task.label_names)
+        failure = recipe.useless_message("teacher", evidence, task.label_names, trained=finetune)
         metrics["useful_gate"] = evidence
         metrics["gate_failures"] = [failure] if failure and cfg.teacher.train.useful_gate else []
         if dist.is_main():

@@ -175,7 +175,8 @@ class ValidateStage:
         states = [State(r["verdict"]["state"]) for r in rows]
         overall = worst(states)
         counted = {s.value: states.count(s) for s in State}
-        result = {"metric": metric, "reference": reference, "teacher": teacher_row,
+        result = {"metric": metric if task.labelled else None, "reference": reference, "teacher": teacher_row,
+                  "parity_only": not task.labelled,
                   "eval_split": getattr(task.eval, "name", "eval"), "eval_rows": n,
                   "gates": overall.value if overall is State.PASS else f"{overall.value} ({counted[overall.value]})",
                   "verdicts": counted, "gate_limits": gate_limits(vcfg, metric), "artifacts": rows,
@@ -184,15 +185,7 @@ class ValidateStage:
 
         table = markdown_table(rows) + (metric_table(rows, metric, task.label_names) if metric != "accuracy" else "")
         table += arm_markdown(arm) if arm else ""
-        teacher_txt = "" if teacher is None else f"; teacher (fp32 torch) {teacher_acc * 100:.2f}%"
-        header = (f"Reference: fp32 torch `{ctx.cfg.source_stage}` model, accuracy {ref_acc * 100:.2f}% on "
-                  f"{n} eval rows (one row = {100 / n if n else 0.0:.2f} points){teacher_txt}.{metric_txt} Every "
-                  f"artifact and the reference run one row per call (batch 1) at the length the runtime computes, "
-                  f"as the app and the bench workload run them. fp32 parity and logit tolerances are deterministic "
-                  f"(any miss fails); drops ({'Newcombe 95% CI, McNemar' if metric == 'accuracy' else 'bootstrap 95% CI, randomisation'}) "
-                  f"and INT8 agreement fail when the limit is missed and the one-sided test gives "
-                  f"p < {vcfg.significance:g}, else they are INCONCLUSIVE (not shipped without --accept-inconclusive). "
-                  f"Latency: the bench stage.\n\n")
+        header = results_header(ctx, task, n, ref_acc, teacher_acc, metric_txt)
         (ctx.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
         (ctx.out / "results.md").write_text("# Validation\n\n" + header + table
                                             + "".join(f"\n- FAIL: {f}" for f in failures)
@@ -214,6 +207,27 @@ def arm_check(arm, n_rows: int, seed: int, formats: set[str]):
         if arm.required:
             raise
         return None, arm.notes + (f"ARM parity not checked (validate.arm_parity: auto): {exc}",)
+
+
+def results_header(ctx, task, n: int, ref_acc: float | None, teacher_acc: float | None, metric_txt: str) -> str:
+    """What results.md and the console say above the table: the reference and the decision rules. Unlabelled texts
+    (``data.texts``): parity only, no accuracy and no drop gate."""
+    vcfg, metric, source = ctx.cfg.validate, ctx.cfg.data.metric, ctx.cfg.source_stage
+    if task.labelled:
+        teacher_txt = "" if teacher_acc is None else f"; teacher (fp32 torch) {teacher_acc * 100:.2f}%"
+        test = "Newcombe 95% CI, McNemar" if metric == "accuracy" else "bootstrap 95% CI, randomisation"
+        reference = (f"Reference: fp32 torch `{source}` model, accuracy {ref_acc * 100:.2f}% on {n} eval rows (one "
+                     f"row = {100 / n if n else 0.0:.2f} points){teacher_txt}.{metric_txt}")
+        sampled = f"drops ({test}) and INT8 agreement fail when the limit is missed"
+    else:
+        reference = (f"Parity only: {n} unlabelled texts (`{task.eval.source}`), so no accuracy is measured anywhere; "
+                     f"every artifact is compared with the fp32 torch `{source}` model it was made from (label "
+                     f"agreement, logit differences).")
+        sampled = "INT8 agreement fails when the limit is missed"
+    return (f"{reference} Every artifact and the reference run one row per call (batch 1) at the length the runtime "
+            f"computes, as the app and the bench workload run them. fp32 parity and logit tolerances are "
+            f"deterministic (any miss fails); {sampled} and the one-sided test gives p < {vcfg.significance:g}, "
+            f"else INCONCLUSIVE (not shipped without --accept-inconclusive). Latency: the bench stage.\n\n")
 
 
 def regime(runner) -> str:

@@ -11,7 +11,6 @@ Whatever device Accelerate trained on, ``fit`` hands the model back on the CPU w
 from __future__ import annotations
 
 import math
-import time
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Callable
@@ -21,6 +20,7 @@ from torch.utils.data import DataLoader
 
 from ..config.train import TrainConfig
 from ..errors import ConfigError
+from ..timing import Stopwatch
 
 LossFn = Callable[[torch.nn.Module, dict], torch.Tensor]
 
@@ -218,9 +218,9 @@ def fit(model, train_rows: list[dict], select_rows: list[dict], tcfg: TrainConfi
         model, opt, loader, sched = acc.prepare(model, opt, loader, sched)
     eval_every = tcfg.eval_every or len(loader)
 
-    best, best_step, stale, history, step, eval_seconds = -math.inf, 0, 0, [], 0, 0.0
+    best, best_step, stale, history, step, evaluation = -math.inf, 0, 0, [], 0, Stopwatch()
     best_state, best_accuracy, best_preds = None, 0.0, []
-    start = time.perf_counter()
+    clock = Stopwatch().start()
     bar = terminal_progress(total=total, desc=desc, unit="step", show=acc.is_main_process)
     model.train()
     while step < total:
@@ -238,13 +238,12 @@ def fit(model, train_rows: list[dict], select_rows: list[dict], tcfg: TrainConfi
             bar.set_postfix(loss=f"{loss.item():.4f}",
                             **({f"best_{metric}": f"{best:.4f}"} if history else {}))
             if step % eval_every == 0 or step == total:
-                t_eval = time.perf_counter()
-                if evaluate_fn is None:
-                    preds, labels = selection_predictions(model, eval_loader, acc)
-                    scores = _scores(preds, labels, metric, num_labels)
-                else:
-                    preds, scores = [], dict(evaluate_fn(model))
-                eval_seconds += time.perf_counter() - t_eval
+                with evaluation:
+                    if evaluate_fn is None:
+                        preds, labels = selection_predictions(model, eval_loader, acc)
+                        scores = _scores(preds, labels, metric, num_labels)
+                    else:
+                        preds, scores = [], dict(evaluate_fn(model))
                 history.append({"step": step, "loss": round(loss.item(), 5)}
                                | {f"select_{k}": v for k, v in scores.items()})
                 shown = ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
@@ -278,9 +277,9 @@ def fit(model, train_rows: list[dict], select_rows: list[dict], tcfg: TrainConfi
     unwrapped.load_state_dict(best_state)
     acc.wait_for_everyone()
     acc.free_memory()
-    return FitResult(best_accuracy, best_step, step, round(time.perf_counter() - start, 2),
+    return FitResult(best_accuracy, best_step, step, round(clock.seconds, 2),
                      stopped_early=step < total, epochs=epochs, precision=precision,
-                     eval_seconds=round(eval_seconds, 2), history=history, metric=metric, best_score=best,
+                     eval_seconds=round(evaluation.seconds, 2), history=history, metric=metric, best_score=best,
                      select_predictions=[int(p) for p in best_preds], num_processes=acc.num_processes)
 
 

@@ -148,14 +148,17 @@ def useless_model_failure(what: str, select_accuracy: float | None, select_label
                            label_names)
 
 
-def useless_message(what: str, evidence: dict, label_names: list[str]) -> str | None:
+def useless_message(what: str, evidence: dict, label_names: list[str], trained: bool = True) -> str | None:
     """The gate message for ``useful_test``'s evidence (None when it passed): what was compared, the test, and
-    what to change."""
+    what to change (``trained``: False for a model taken as it is, which no training setting changes)."""
     t, metric = evidence, evidence["metric"]
     if t["passed"]:
         return None
     fix = (f"the model learned nothing useful: train longer ({what}.train.epochs or train.min_steps), try another "
-           f"learning rate ({what}.train.lr, e.g. 2e-5 to 1e-4), or add rows")
+           f"learning rate ({what}.train.lr, e.g. 2e-5 to 1e-4), or add rows" if trained else
+           f"the model was taken as it is (it has a classification head for these labels, so it was not "
+           f"fine-tuned here) and does not solve this task: check that it was fine-tuned for it and that the data's "
+           f"labels are its classes {label_names} in output order (config.json id2label)")
     if metric == "accuracy":
         return (f"{what}: selection-split accuracy {t['value']:.2%} is no better than always answering "
                 f"'{t['baseline']}' ({t['baseline_value']:.2%}) on {t['n']} selection rows (one-sided binomial "
