@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import hostinfo
 from .errors import ConfigError, EdgeportError
@@ -62,6 +62,11 @@ class EstimateSettings(_Strict):
 
 
 class Target(_Strict):
+    @field_validator("cpu_model", mode="before")
+    @classmethod
+    def _one_or_many(cls, v):
+        return (v,) if isinstance(v, str) else v
+
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     description: str
     os: str
@@ -73,6 +78,10 @@ class Target(_Strict):
     hardware: Hardware
     budgets: Budgets
     estimate: EstimateSettings = EstimateSettings()
+    cpu_model: tuple[str, ...] = Field((), description="QEMU -cpu models of this device's cores, best match first: "
+                                       "validate's ARM parity runs the artifact on the first the installed "
+                                       "qemu-aarch64 knows (QEMU 7.2 lacks cortex-a55 and cortex-a710); "
+                                       "empty: not an ARM device")
     path: str | None = Field(None, exclude=True, description="the file it was loaded from (set by the loader)")
 
 

@@ -23,6 +23,8 @@ def cmd_targets(args) -> int:
     if args.verbose:
         for t in targets.values():
             print(f"\n{t.name} ({t.path}): {t.hardware.soc}")
+            if t.cpu_model:  # validate's ARM parity runs the first one the installed qemu-aarch64 knows
+                print(f"  {'cpu_model (QEMU)':<22} {', '.join(t.cpu_model)}")
             for key, fig in t.hardware:
                 if key != "soc":
                     print(f"  {key:<22} {fig.value:>9g}  {fig.source}" + (f"\n  {'':<32}derived: {fig.derived}" if fig.derived else ""))

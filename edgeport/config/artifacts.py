@@ -159,6 +159,14 @@ class ValidateConfig(Section):
                                           "defaults: fp32 on each exporter class; INT8 the measured noise "
                                           "budget per (format, mode) times the model's own 8-bit noise "
                                           "(exporters.base.INT8_NOISE)")
+    # ARM parity (edgeport/validation_arm.py): the device's own aarch64 kernels, under qemu-user
+    arm_parity: Literal["auto", "on", "off"] = Field(
+        "auto", description="run each artifact in a bench.targets ARM profile's format on the profile's CPU model "
+                            "under qemu-aarch64 and gate it against the x86 result and the fp32 model; auto: when "
+                            "qemu-aarch64 is installed (else a note says it was not checked); on: a missing "
+                            "emulator is an error")
+    arm_rows: int | None = Field(1000, ge=1, description="eval rows run under emulation: all when the split has at "
+                                 "most this many, else a sample of this size seeded by run.seed (null: all rows)")
 
     @model_validator(mode="before")
     @classmethod

@@ -165,6 +165,7 @@ def collect(run_dir: Path) -> dict:
             "workload_split"),
         "models": model_rows(manifest), "eval_split": _eval_split(manifest), "explain": explain_summary(manifest),
         "metric": task_metric(manifest), "parity_only": parity_only(manifest),
+        "arm_parity": validate.get("arm_parity"),  # validate's runs on the profiles' CPU models (emulated)
     }
 
 

@@ -43,7 +43,7 @@ def markdown(report: dict) -> str:
              f"edgeport {report['edgeport_version']}, generated {report['generated_at']} from "
              f"`{report['run_dir']}/manifest.json`.\n",
              _ship(report), _stages(report), _models(report), _artifacts(report), _latency(report), _gates(report),
-             _plots(report), _explain(report), _kinds()]
+             _arm(report), _plots(report), _explain(report), _kinds()]
     return "\n".join(p for p in parts if p)
 
 
@@ -306,6 +306,17 @@ def _gates(report: dict) -> str:
         lines.append("\n`gated`: the budget applies to artifacts in the target's preferred format; the others are shown "
                      "for information.")
     return "\n".join(lines) + "\n"
+
+
+def _arm(report: dict) -> str:
+    """Validate's ARM parity runs (emulated device kernels) and what it did not cover; its gates are in the
+    verdicts above. Nothing when validate recorded none (a run from before it, or validate off)."""
+    arm = report.get("arm_parity")
+    if not arm:
+        return ""
+    from ..validation_arm import markdown as arm_markdown
+
+    return arm_markdown(arm).lstrip("\n")
 
 
 def _plots(report: dict) -> str:

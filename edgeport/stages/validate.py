@@ -23,6 +23,7 @@ from ..pipeline.stage import model_stage
 
 if TYPE_CHECKING:
     from ..config import DataSpec, ValidateConfig
+    from ..validation_arm import ArmPlan
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class ValidateSettings:
     threads: int | None  # run.threads: the runtimes and the torch reference compute with it
     source_stage: str  # the fp32 torch model every artifact is compared with (prune, distill or teacher)
     libs: fp.Libraries
+    arm: ArmPlan  # ARM parity: the profiles' CPU models, the emulator and guest versions (validation_arm.plan)
 
 
 def validate_length(cfg) -> int:
@@ -59,10 +61,14 @@ class ValidateStage:
         return inputs
 
     def configure(self, cfg) -> ValidateSettings:
+        from ..targets import get_target
+        from ..validation_arm import plan
+
         # the runtimes of the exported formats judge here; latency is the bench stage's
+        arm = plan(cfg.validate.arm_parity, [get_target(t) for t in cfg.bench.targets], cfg.validate.arm_rows)
         return ValidateSettings(validate=cfg.validate, data=cfg.data.spec(), max_len=validate_length(cfg),
                                 seed=cfg.run.seed, threads=cfg.run.threads, source_stage=model_stage(cfg),
-                                libs=fp.libraries("model", *(f"runtime.{f}" for f in cfg.export.formats)))
+                                libs=fp.libraries("model", *(f"runtime.{f}" for f in cfg.export.formats)), arm=arm)
 
     def run(self, ctx) -> dict:
         import torch
@@ -79,11 +85,13 @@ class ValidateStage:
         teacher = self._teacher_logits(ctx, ref)
         artifacts = [a for role in ("export", "quantize") if role in ctx.inputs
                      for a in ctx.input_metrics(role).get("artifacts", [])]
+        arm, arm_notes = arm_check(cfg.arm, len(split), cfg.seed, {a["format"] for a in artifacts})
         try:
-            rows = [self._one(ctx, a, ref, threads, teacher=teacher) for a in artifacts]
+            rows = [self._one(ctx, a, ref, threads, teacher=teacher, arm=arm) for a in artifacts]
         finally:
             torch.set_num_threads(threads)  # the TorchScript runner sets the process-wide pool
-        return self._finish(ctx, rows, ref_acc, len(split), teacher, ref())
+        arm_results = arm.results() if arm else {"enabled": False, "notes": list(arm_notes)}
+        return self._finish(ctx, rows, ref_acc, len(split), teacher, ref(), arm_results)
 
     @staticmethod
     def _teacher_logits(ctx, refs):
@@ -101,7 +109,7 @@ class ValidateStage:
         return reference_logits(load_classifier(tdir), load_tokenizer(tdir), ctx.task().eval, refs.max_len)
 
     @staticmethod
-    def _one(ctx, art: dict, refs, eval_threads: int, teacher=None) -> dict:
+    def _one(ctx, art: dict, refs, eval_threads: int, teacher=None, arm=None) -> dict:
         """One artifact: its logits at batch 1, the comparison with the reference, its gates and verdict."""
         from .. import runtimes
         from ..exporters import non_builtin_ops, tflite_ops
@@ -122,6 +130,12 @@ class ValidateStage:
             noise=refs.noise(length) if int8 else None, noise_rows=refs.noise_rows(length) if int8 else None,
             mode=meta.get("quantization"), qat=bool(meta.get("qat")),
             teacher=teacher, non_builtin_ops=ops, metric=metric, label_names=task.label_names, seed=ctx.cfg.seed)
+        if arm is not None:  # the same rows on the device profiles' aarch64 kernels, against x86 and fp32
+            from ..bench.workload import encode_split
+
+            feeds = encode_split(path, task.eval.texts, task.eval.pairs, length)
+            gates += arm.judge(art, path, feeds, logits, ref, task.eval.labels, measured["tolerance"],
+                               refs.noise_rows(length) if int8 else None, ctx.cfg.validate)
         row = dict(art) | measured | {"reference_seq_len": length, "regime": regime(runner)}
         if length != refs.max_len:
             row["reference_accuracy"] = compare(ref, ref, task.eval.labels)["accuracy"]
@@ -134,7 +148,7 @@ class ValidateStage:
                                                                len(task.label_names))
         return row | verdict_fields(ctx.run_dir, row, gates)
 
-    def _finish(self, ctx, rows: list[dict], ref_acc: float, n: int, teacher=None, ref=None) -> dict:
+    def _finish(self, ctx, rows: list[dict], ref_acc: float, n: int, teacher=None, ref=None, arm=None) -> dict:
         from ..validation import compare, markdown_table
         from ..verdict import State, worst
 
@@ -168,8 +182,11 @@ class ValidateStage:
                   "eval_split": getattr(task.eval, "name", "eval"), "eval_rows": n,
                   "gates": overall.value if overall is State.PASS else f"{overall.value} ({counted[overall.value]})",
                   "verdicts": counted, "gate_limits": gate_limits(vcfg, metric), "artifacts": rows,
-                  "gate_failures": failures, "gate_notes": notes, "host_cpus": os.cpu_count()}
+                  "gate_failures": failures, "gate_notes": notes, "host_cpus": os.cpu_count(), "arm_parity": arm}
+        from ..validation_arm import markdown as arm_markdown
+
         table = markdown_table(rows) + (metric_table(rows, metric, task.label_names) if metric != "accuracy" else "")
+        table += arm_markdown(arm) if arm else ""
         header = results_header(ctx, task, n, ref_acc, teacher_acc, metric_txt)
         (ctx.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
         (ctx.out / "results.md").write_text("# Validation\n\n" + header + table
@@ -177,6 +194,21 @@ class ValidateStage:
                                             + "".join(f"\n- {f}" for f in notes) + "\n")
         print("\n" + header + table + "".join(f"\n- {f}" for f in notes), flush=True)
         return result
+
+
+def arm_check(arm, n_rows: int, seed: int, formats: set[str]):
+    """(the ARM parity runner for this validate run or None, the notes on what it does not check)."""
+    if not arm.enabled:
+        return None, arm.notes
+    from ..errors import EdgeportError
+    from ..validation_arm import ArmCheck
+
+    try:
+        return ArmCheck(arm, n_rows, seed, formats), arm.notes
+    except EdgeportError as exc:  # the guest could not be prepared (no registry reachable, no mmdebstrap)
+        if arm.required:
+            raise
+        return None, arm.notes + (f"ARM parity not checked (validate.arm_parity: auto): {exc}",)
 
 
 def results_header(ctx, task, n: int, ref_acc: float | None, teacher_acc: float | None, metric_txt: str) -> str:

@@ -1,0 +1,60 @@
+"""Runs inside the aarch64 guest (qemu-user, the guest's python3.11): one artifact, rows in, logits out.
+
+It loads the artifact with ``edgeport.runtimes.load`` (the host's own runner code, imported from the host's tree:
+the same batch-1 regime, TFLite buckets and signatures, input names and dtypes as on x86). Protocol on stdin /
+stdout, one JSON object per line: first it writes ``{"ready": ..., "seq_len", "seq_buckets", "versions",
+"load_s"}`` (or ``{"error": ...}``), then answers each ``{"input_ids": [[...]], "attention_mask": ..., 
+"token_type_ids": ...|null}`` with ``{"logits": [[...]]}`` (float32 values written as exact doubles). Native
+libraries may print on fd 1; the protocol gets its own descriptor and fd 1 goes to stderr.
+"""
+
+import json
+import os
+import platform
+import sys
+import time
+
+
+def main(path: str, threads: int) -> int:
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    t0 = time.perf_counter()
+    try:
+        import numpy as np
+
+        from edgeport import runtimes
+
+        runner = runtimes.load(path, threads=threads)
+    except Exception as exc:  # the host turns it into an ArtifactError with this text
+        proto.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
+        return 3
+    proto.write(json.dumps({"ready": True, "machine": platform.machine(), "format": runner.format,
+                            "seq_len": runner.seq_len, "seq_buckets": getattr(runner, "seq_buckets", None),
+                            "versions": _versions(), "load_s": round(time.perf_counter() - t0, 3)}) + "\n")
+    for line in sys.stdin:
+        feed = json.loads(line)
+        args = {k: None if v is None else np.asarray(v, dtype=np.int64) for k, v in feed.items()}
+        try:
+            logits = runner(**args)
+        except Exception as exc:
+            proto.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
+            return 3
+        proto.write(json.dumps({"logits": logits.astype(np.float64).tolist()}) + "\n")
+    return 0
+
+
+def _versions() -> dict:
+    from importlib import metadata
+
+    out = {}
+    for name in ("numpy", "onnxruntime", "ai-edge-litert"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1], int(sys.argv[2])))
