@@ -33,7 +33,8 @@ def export_run(root: Path) -> dict:
                       "train": train},
             "export": {"enabled": True, "formats": ["onnx", "tflite"], "seq_len": EXPORT_SEQ},
             "quantize": {"enabled": True},
-            "validate": {"enabled": True, "int8_max_accuracy_drop": 100.0, "check_tolerances": False},
+            "validate": {"enabled": True, "int8_max_accuracy_drop": 100.0, "check_tolerances": False,
+                         "arm_parity": "auto"},  # test_arm.py reads its ARM runs (where qemu is installed)
             "bench": {"targets": TARGETS, "warmup": 1, "runs": 5, "min_seconds": 0, "workload_passes": 1},
             "report": {"enabled": True, "plots": False, "budget_gate": "off"},
         }
