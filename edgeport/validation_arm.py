@@ -25,13 +25,13 @@ covered, with the reason; a guest that dies mid-run gives an inconclusive gate (
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .errors import EdgeportError
+from .timing import Stopwatch
 from .verdict import Gate, State
 
 
@@ -127,7 +127,7 @@ class ArmCheck:
 
         where = f"qemu-aarch64 -cpu {t.cpu_model} ({t.profile})"
         print(f"  ARM parity: {art['name']} on {where}, {len(feeds)} rows ...", flush=True)
-        t0 = time.perf_counter()
+        clock = Stopwatch().start()
         try:
             runner = ArmRunner(path, t.cpu_model, 1, self.prepared)
             with runner:
@@ -142,7 +142,7 @@ class ArmCheck:
                          f"kernels could not be checked", evidence={"cpu_model": t.cpu_model})]
         run = {"artifact": art["name"], "profile": t.profile, "cpu_model": t.cpu_model, "rows": len(feeds),
                "sampled": len(feeds) < self.n_rows,
-               "cpu_seconds": runner.cpu_seconds, "wall_seconds": round(time.perf_counter() - t0, 2),
+               "cpu_seconds": runner.cpu_seconds, "wall_seconds": round(clock.seconds, 2),
                "guest": runner.guest} | _figures(arm, x86, ref)
         self.runs.append(run)
         return [_named(g, t, where) for g in self._gates(art, arm, x86, ref, labels, tolerance, noise_rows, vcfg)]

@@ -19,12 +19,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from ..errors import EdgeportError
+from ..timing import Stopwatch
 from .qemu import INSTALL_HINT, Emulator, EmulatorMissing, find_emulator
 
 SUITE = "bookworm"  # its python3.11 is the cp311 the wheels are built for
@@ -113,7 +113,7 @@ def _build(entry: Path, spec: dict, emulator: Emulator) -> None:
     tmp = entry.with_name(f".{entry.name}.{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    t0 = time.perf_counter()
+    clock = Stopwatch().start()
     print(f"  preparing the arm64 guest ({SUITE} root + aarch64 wheels) in {entry} ...", flush=True)
     _run(["mmdebstrap", "--quiet", "--variant=extract", "--architectures=arm64", f"--include={','.join(DEB_PACKAGES)}",
           "--extract-hook=ls \"$1\"/var/cache/apt/archives > \"$1\"/debs.txt", SUITE, str(tmp / "root")],
@@ -124,7 +124,7 @@ def _build(entry: Path, spec: dict, emulator: Emulator) -> None:
     _run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--only-binary=:all:", "--target",
           str(tmp / "site"), "--python-version", "3.11", "--implementation", "cp", *plat, *wheels],
          "pip (PyPI must be reachable, and have aarch64 cp311 wheels of the host's versions)")
-    facts = spec | {"debs": debs, "prepare_s": round(time.perf_counter() - t0, 1)}
+    facts = spec | {"debs": debs, "prepare_s": round(clock.seconds, 1)}
     _smoke(tmp, emulator, spec["wheels"])
     (tmp / "ready.json").write_text(json.dumps(facts, indent=2) + "\n")
     shutil.rmtree(entry, ignore_errors=True)

@@ -12,13 +12,13 @@ import os
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ArtifactError, EdgeportError
 from ..runtimes.common import artifact_meta, model_file
+from ..timing import Stopwatch
 from .prepare import GUEST_RUNTIMES, Prepared, guest_env, prepare
 from .qemu import cpu_view
 
@@ -57,7 +57,7 @@ class ArmRunner:
         (Path(self._pkg.name) / "edgeport").symlink_to(PACKAGE)
         cmd = [emu.binary, "-L", str(view), "-cpu", cpu_model, str(self.prepared.root / "usr/bin/python3.11"),
                str(GUEST), str(self.path), str(threads)]
-        self._t0 = time.perf_counter()
+        self._clock = Stopwatch().start()
         # stderr to a file, not a pipe: nobody reads it while rows run, and a full pipe would stall the guest
         self._stderr = open(Path(self._pkg.name) / "stderr.txt", "w+")
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
@@ -112,7 +112,7 @@ class ArmRunner:
         _, status, usage = os.wait4(self._proc.pid, 0)
         self._proc.returncode = os.waitstatus_to_exitcode(status)
         self.cpu_seconds = round(usage.ru_utime + usage.ru_stime, 3)
-        self.wall_seconds = round(time.perf_counter() - self._t0, 3)
+        self.wall_seconds = round(self._clock.seconds, 3)
 
     def __enter__(self):
         return self
