@@ -19,7 +19,9 @@ from conftest import SST2, make_tiny_bert
 
 from edgeport import runtimes
 from edgeport.config import ValidateConfig
-from edgeport.exporters import EXPORTERS, PRECISIONS, QuantizeRequest, make_sample, tflite_ops, write_sidecar
+from edgeport.exporters import EXPORTERS, QuantizeRequest, make_sample, tflite_ops, write_sidecar
+
+PRECISIONS = ("fp32", "int8")  # what every format makes by default; the 4-bit w4 artifacts: tests/test_four_bit.py
 from edgeport.validation import References, artifact_logits, judge_artifact, reference_logits
 from edgeport.validation_gates import lines
 from edgeport.verdict import State
@@ -121,7 +123,7 @@ def test_every_registered_exporter_is_covered():
     assert {(f, p) for f in EXPORTERS for p in PRECISIONS} == set(PAIRS)
     for fmt, exporter in EXPORTERS.items():
         assert exporter.suffix in runtimes.RUNTIMES, f"{fmt}: no runtime registered for {exporter.suffix}"
-        assert set(exporter.tolerances) == set(PRECISIONS), f"{fmt}: tolerances for every precision"
+        assert set(PRECISIONS) <= set(exporter.tolerances), f"{fmt}: tolerances for every precision"
         assert DEFAULT_MODES[fmt] in exporter.quantize_modes
 
 

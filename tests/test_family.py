@@ -32,7 +32,7 @@ from edgeport import runtimes
 from edgeport.bench.estimate import count_work, dir_shapes, model_shapes
 from edgeport.config import StudentConfig, ValidateConfig
 from edgeport.errors import ModelError
-from edgeport.exporters import EXPORTERS, PRECISIONS, QuantizeRequest, make_sample, write_sidecar
+from edgeport.exporters import EXPORTERS, QuantizeRequest, make_sample, write_sidecar
 from edgeport.models import arch, build_student, load_classifier, load_tokenizer
 from edgeport.models.loading import check_architecture
 from edgeport.pruning import load_pruned, prune_ffn, prune_heads, reslice, save_pruned, unit_importance
@@ -293,6 +293,7 @@ def test_estimate_counts_every_architecture(name, family_dir, tmp_path):
 
 
 FAMILY_FORMATS = list(EXPORTERS)  # every registered format: TorchScript, ONNX, TFLite, ExecuTorch
+PRECISIONS = ("fp32", "int8")  # the default run's; w4 on the family: benchmarks/support_matrix.py --w4
 
 
 @pytest.fixture(scope="module")
