@@ -24,6 +24,7 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _provenance import provenance, write_json, write_markdown  # noqa: E402
+from _student import load_run_student  # noqa: E402
 from int8_noise import budgets  # noqa: E402  (the same derivation as INT8's)
 
 # (format, mode, embeddings): today's INT8 defaults first, then the embedding choices, then w4
@@ -79,24 +80,12 @@ def measure(path: Path, task, evals, selects, select_split) -> dict:
 
 
 def run(args) -> dict:
-    import torch
-
-    from edgeport.config import PipelineConfig
-    from edgeport.data import load_task
-    from edgeport.models import load_classifier, load_tokenizer
-    from edgeport.pipeline.manifest import Manifest
     from edgeport.validation import References
 
-    torch.set_num_threads(1)
-    run_dir = Path(args.run_dir)
-    manifest = Manifest.load(run_dir)
-    cfg = PipelineConfig.model_validate(manifest.data["config"])
-    export = manifest.entry("export")["metrics"]
-    model_dir = run_dir / export["source_stage"]
-    model, tokenizer = load_classifier(model_dir).eval(), load_tokenizer(model_dir)
-    task = load_task(cfg.data, seed=cfg.run.seed)
+    s = load_run_student(args.run_dir)
+    run_dir, manifest, cfg, export, model_dir = s.run_dir, s.manifest, s.cfg, s.export, s.model_dir
+    model, tokenizer, task, max_len = s.model, s.tokenizer, s.task, s.max_len
     select = task.select.head(args.select_rows)
-    max_len = min(cfg.data.max_seq_len, cfg.export_seq_len())
     print(f"references: {len(task.eval)} eval rows, {len(select)} selection rows ...", flush=True)
     evals, selects = References(model, tokenizer, task.eval, max_len), References(model, tokenizer, select, max_len)
     sources = {a["format"]: a for a in export["artifacts"]}

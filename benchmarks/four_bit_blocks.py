@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _provenance import provenance, write_json, write_markdown  # noqa: E402
+from _student import load_run_student  # noqa: E402
 
 PAIRS = [("int8", None), ("int4", 32), ("int4", 64), ("int4", 128)]  # (embeddings, embedding_block_size)
 BLOCKS = (32, 64, 128)
@@ -28,25 +29,15 @@ BLOCKS = (32, 64, 128)
 
 def run(args) -> dict:
     import numpy as np
-    import torch
 
     from edgeport import runtimes
-    from edgeport.config import PipelineConfig
-    from edgeport.data import load_task
     from edgeport.exporters import QuantizeRequest, get_exporter
-    from edgeport.models import load_classifier, load_tokenizer
-    from edgeport.pipeline.manifest import Manifest
     from edgeport.validation import References, artifact_length, artifact_logits, noise_of
 
-    torch.set_num_threads(1)
-    run_dir = Path(args.run_dir)
-    manifest = Manifest.load(run_dir)
-    cfg = PipelineConfig.model_validate(manifest.data["config"])
-    export = manifest.entry("export")["metrics"]
-    model_dir = run_dir / export["source_stage"]
-    model, tokenizer = load_classifier(model_dir).eval(), load_tokenizer(model_dir)
-    select = load_task(cfg.data, seed=cfg.run.seed).select.head(args.select_rows)
-    max_len = min(cfg.data.max_seq_len, cfg.export_seq_len())
+    s = load_run_student(args.run_dir)
+    run_dir, manifest, export = s.run_dir, s.manifest, s.export
+    model, tokenizer, max_len = s.model, s.tokenizer, s.max_len
+    select = s.task.select.head(args.select_rows)
     refs = References(model, tokenizer, select, max_len)
     src = run_dir / next(a for a in export["artifacts"] if a["format"] == "tflite")["path"]
     exporter, labels, rows = get_exporter("tflite"), np.asarray(select.labels), []

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _provenance import provenance as shared_provenance, write_json, write_markdown  # noqa: E402
+from _student import load_run_student  # noqa: E402
 HEADROOM = 2.0  # tolerance factor = headroom x the measured noise ratio, rounded up to 0.5 ...
 FLOOR, CAP = 1.5, 2.0  # ... within [1.5, 2]: the floor leaves room for the ratio's spread across real models (<= 0.44
 # for the sound dynamic modes on the MiniLM student; toy hidden-32 models reach 1.5-1.7, see exporters/base.py);
@@ -162,22 +163,12 @@ def table(budgets: dict) -> str:
 def run(args) -> dict:
     import torch
 
-    from edgeport.config import PipelineConfig
-    from edgeport.data import load_task
-    from edgeport.models import load_classifier, load_tokenizer
-    from edgeport.pipeline.manifest import Manifest
     from edgeport.validation import References
 
-    torch.set_num_threads(1)
-    run_dir = Path(args.run_dir)
-    manifest = Manifest.load(run_dir)
-    cfg = PipelineConfig.model_validate(manifest.data["config"])
-    export = manifest.entry("export")["metrics"]
-    model_dir = run_dir / export["source_stage"]
-    model, tokenizer = load_classifier(model_dir).eval(), load_tokenizer(model_dir)
-    task = load_task(cfg.data, seed=cfg.run.seed)
+    s = load_run_student(args.run_dir)
+    run_dir, manifest, cfg, model_dir = s.run_dir, s.manifest, s.cfg, s.model_dir
+    model, tokenizer, task, max_len = s.model, s.tokenizer, s.task, s.max_len
     split = task.select.head(args.rows)
-    max_len = min(cfg.data.max_seq_len, cfg.export_seq_len())
     refs = References(model, tokenizer, split, max_len)
     print(f"reference and yardstick on {len(split)} selection rows ...", flush=True)
     yard = refs.noise()
