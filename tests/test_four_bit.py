@@ -129,3 +129,29 @@ def test_w4_artifacts_are_named_w4_not_int8(tmp_path):
     assert QuantizeConfig(tflite="w4", embeddings="int4", block_size=64).block_size == 64
     with pytest.raises(Exception, match="block_size"):
         QuantizeConfig(block_size=48)
+
+
+def test_w4_block_divides_the_layer_or_keeps_it_at_int8():
+    """A pruned attention output (9 heads x 32 = 288 inputs) takes the largest listed block that divides it; a
+    Linear narrower than every block (the tiny models' 16 inputs) stays at int8 per channel (None)."""
+    from edgeport.exporters.base import w4_block
+
+    assert w4_block(384, 32) == 32 and w4_block(384, 128) == 128
+    assert w4_block(288, 128) == 32 and w4_block(288, 64) == 32
+    assert w4_block(16, 32) is None
+
+
+def test_executorch_quantizes_only_the_looked_up_embedding_tables(tmp_path):
+    """DeBERTa's relative-position table is read whole (through a LayerNorm), so only the tables in the input
+    embeddings block (word, position, token type) are quantized; BERT's three are all there."""
+    from family import make_tiny
+
+    from edgeport.exporters.executorch import _lookup_tables
+    from edgeport.models import load_classifier
+
+    deberta = load_classifier(make_tiny("deberta-v2", tmp_path / "deberta", labels=["a", "b"]))
+    tables = _lookup_tables(deberta)
+    assert any(t is deberta.get_input_embeddings() for t in tables)
+    assert not any(t is deberta.deberta.encoder.rel_embeddings for t in tables)
+    bert = load_classifier(make_tiny("bert", tmp_path / "bert", labels=["a", "b"]))
+    assert len(_lookup_tables(bert)) == 3
