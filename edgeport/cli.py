@@ -200,6 +200,14 @@ def cmd_predict(args) -> int:
 
     if args.threads < 1:
         raise EdgeportError("--threads must be at least 1")
+    from .runtimes.text import artifact_meta, cosine
+
+    if artifact_meta(Path(args.artifact)).get("output") == "embedding":  # two sentences -> their similarity
+        if not args.text_pair:
+            raise EdgeportError("an embedding model compares two sentences: edgeport predict ARTIFACT TEXT1 TEXT2")
+        a, b = predict(Path(args.artifact), [args.text, args.text_pair], None, args.threads)
+        print(f"cosine similarity\t{cosine(a['embedding'], b['embedding']):.4f}")
+        return 0
     result = predict(Path(args.artifact), [args.text], [args.text_pair] if args.text_pair else None, args.threads)[0]
     probs = ", ".join(f"{name}={p:.4f}" for name, p in result["probs"].items())
     print(f"{result['label']}\t{probs}")
@@ -239,10 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     c.set_defaults(fn=cmd_cp)
     _add_export_parser(sub)
-    pr = sub.add_parser("predict", help="classify a text with any exported artifact (.pt, .onnx, .tflite)")
+    pr = sub.add_parser("predict", help="classify a text (or, with an embedding model, compare two) with any "
+                                        "exported artifact (.pt, .onnx, .tflite, .pte)")
     pr.add_argument("artifact", help="an artifact's model file or its directory (e.g. runs/NAME/quantize/tflite-int8)")
     pr.add_argument("text")
-    pr.add_argument("text_pair", nargs="?", help="second sentence, for sentence-pair tasks")
+    pr.add_argument("text_pair", nargs="?", help="second sentence: of a pair classifier's input, or the sentence an "
+                                                 "embedding model compares the first with (cosine similarity)")
     pr.add_argument("--threads", type=int, default=1)
     pr.set_defaults(fn=cmd_predict)
     # commands that live with their feature

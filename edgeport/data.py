@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .config.data import DataConfig, data_root
 from .errors import DataError
+from .tasks import TASKS
 
 EXTENSIONS = ("tsv", "csv", "jsonl", "parquet")
 
@@ -26,7 +27,7 @@ class Split:
     source: str
     texts: list[str]
     pairs: list[str] | None
-    labels: list[int] | None  # None: unlabelled inputs (data.texts), on which nothing measures accuracy
+    labels: list | None  # class ids, or pair scores (sentence-embedding); None: unlabelled (data.texts, sides)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -145,12 +146,13 @@ def load_task(cfg: DataConfig, seed: int = 42) -> Task:
     else:
         rows = {s: _read_rows(split_file(directory, s)) for s in _split_names(cfg)}
         names = cfg.label_names
-    label_names = names or _infer_label_names(rows[cfg.train_split], cfg)
+    scores = TASKS[cfg.task].labels == "scores"  # a similarity score per pair (sentence-embedding), not a class
+    label_names = [] if scores else names or _infer_label_names(rows[cfg.train_split], cfg)
     train = _to_split(cfg.train_split, rows[cfg.train_split], cfg, label_names)
     evaluation = _to_split(cfg.eval_split, rows[cfg.eval_split], cfg, label_names)
     if len(set(train.labels)) < 2:
         raise DataError(f"{train.source}: every training row has the same label; a classifier needs at least two "
-                        f"classes in the training split")
+                        f"classes in the training split" + (" (a ranking, two distinct scores)" if scores else ""))
     # Train is shuffled once with the run's seed; stages take its first N rows (Split.head), so a teacher on
     # 20k rows and a student distilled on 40k rows see the same first 20k.
     order = list(range(len(train)))
@@ -220,8 +222,8 @@ def carve_selection(train: Split, cfg: DataConfig, seed: int, pool: list[int] | 
         raise DataError(f"{train.source}: {n} training rows are too few to hold out a selection split (needs "
                         f"at least 10); add rows or name a split file with data.selection_split")
     by_label: dict[int, list[int]] = {}
-    for i in pool:
-        by_label.setdefault(train.labels[i], []).append(i)
+    for i in pool:  # scores (sentence-embedding) are stratified by their integer part: 0-1, 1-2, ... 5
+        by_label.setdefault(int(train.labels[i]), []).append(i)
     rng = random.Random(f"selection:{seed}")
     picked: list[int] = []
     for label, idx in sorted(by_label.items()):
@@ -471,12 +473,15 @@ def _to_split(name: str, rows: tuple[str, list[Row]], cfg: DataConfig, label_nam
                         f"{', '.join(repr(k) for k in first)}. Set data.text_column / data.text_pair_column / "
                         f"data.label_column to the right names")
     index = {n: i for i, n in enumerate(label_names)}
+    scores = TASKS[cfg.task].labels == "scores"
     texts, pairs, labels = [], [] if cfg.text_pair_column else None, []
     for lineno, rec in records:
         texts.append(_text(rec, cfg.text_column, source, lineno))
         if pairs is not None:
             pairs.append(_text(rec, cfg.text_pair_column, source, lineno))
-        labels.append(_label(rec.get(cfg.label_column), index, label_names, source, lineno))
+        value = rec.get(cfg.label_column)
+        labels.append(_score(value, cfg.label_column, source, lineno) if scores
+                      else _label(value, index, label_names, source, lineno))
     return Split(name, source, texts, pairs, labels)
 
 
@@ -497,6 +502,18 @@ def _label(value, index: dict[str, int], names: list[str], source: str, lineno: 
                     f"(or their indices 0..{len(names) - 1}); fix the row or set data.label_names")
 
 
+def _score(value, column: str, source: str, lineno: int) -> float:
+    """A pair's similarity score (sentence-embedding): any finite number."""
+    try:
+        score = float(str(value).strip())
+    except ValueError:
+        score = float("nan")
+    if score != score or score in (float("inf"), float("-inf")):
+        raise DataError(f"{source}:{lineno}: score {value!r} in column '{column}' is not a finite number; fix the "
+                        f"row or point data.label_column at the score column")
+    return score
+
+
 def read_texts(path: Path, what: str) -> list[str]:
     """The inputs of a text file, one per line, blank lines skipped (``what``: how the user named the file, for
     the messages: ``--texts``, ``data.texts``)."""
@@ -513,6 +530,19 @@ def read_texts(path: Path, what: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------ tokenization
+
+
+def sides(split: Split) -> Split:
+    """A pair split as the single sentences an embedding model reads: the first sentences, then the second ones
+    (rows [0, n) and [n, 2n)); no labels (a score belongs to a pair)."""
+    return Split(f"{split.name} (sentences)", split.source, split.texts + (split.pairs or []), None, None)
+
+
+def model_inputs(split: Split, task: str) -> Split:
+    """The rows a model of ``task`` reads, one per call: the split itself (a classifier reads a pair together),
+    or ``sides`` for a task whose model reads each sentence alone (``tasks.TaskSpec.pair_inputs``)."""
+    return split if TASKS[task].pair_inputs or split.pairs is None else sides(split)
+
 
 
 def encode(split: Split, tokenizer, max_len: int) -> list[dict]:

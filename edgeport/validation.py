@@ -93,6 +93,13 @@ class References:
         artifact's tolerance is a measured multiple of it (``resolved_tolerance``)."""
         return noise_of(self.yardstick(length), self(length))
 
+    def yardstick_cosine(self, length: int | None = None) -> float:
+        """Sentence embeddings: the smallest cosine between the yardstick's vector and the reference's, over the
+        rows: the INT8 cosine limit scales with it (``validation_gates.min_cosine_limit``)."""
+        x, y = self.yardstick(length).astype(np.float64), self(length).astype(np.float64)
+        cos = (x * y).sum(-1) / np.maximum(np.linalg.norm(x, axis=-1) * np.linalg.norm(y, axis=-1), 1e-12)
+        return float(cos.min())
+
     def noise_rows(self, length: int | None = None) -> np.ndarray:
         """Per row, the yardstick's largest |Δlogit|: how far 8-bit noise moves that row's logits (the INT8 tie
         band of ``validation_gates.int8_agreement``)."""
@@ -177,10 +184,13 @@ def markdown_table(rows: list[dict]) -> str:
 def judge_artifact(name: str, fmt: str, precision: str, logits: np.ndarray, reference: np.ndarray, labels, vcfg, *,
                    noise: dict | None = None, noise_rows: np.ndarray | None = None, mode: str | None = None,
                    qat: bool = False, teacher: np.ndarray | None = None, non_builtin_ops: list[str] | None = None,
-                   metric: str = "accuracy", label_names=(), seed: int = 0) -> tuple[dict, tuple]:
+                   metric: str = "accuracy", label_names=(), seed: int = 0, output: str = "logits",
+                   scores=None, yardstick_cosine: float | None = None) -> tuple[dict, tuple]:
     """What validate decides for one artifact's logits (batch 1, the runtime's regime) against the reference on the
     same rows: (its row: comparison figures and resolved tolerance, its typed gates). For INT8, ``noise`` and
-    ``noise_rows``: the model's own 8-bit noise on these rows (``References.noise`` / ``noise_rows``)."""
+    ``noise_rows``: the model's own 8-bit noise on these rows (``References.noise`` / ``noise_rows``). Sentence
+    embeddings (``output="embedding"``): the rows are the pairs' sentences (``data.sides``), ``scores`` the pairs'
+    gold scores and ``yardstick_cosine`` the model's own INT8 cosine (``References.yardstick_cosine``)."""
     from .validation_gates import Evidence, judge
 
     row = {"name": name, "format": fmt, "precision": precision} | compare(logits, reference, labels)
@@ -191,5 +201,6 @@ def judge_artifact(name: str, fmt: str, precision: str, logits: np.ndarray, refe
     labels = None if labels is None else np.asarray(labels)  # None: unlabelled texts, parity gates only
     ev = Evidence(name, fmt, precision, logits, reference, labels, row["tolerance"], teacher,
                   None if non_builtin_ops is None else tuple(non_builtin_ops), metric, tuple(label_names), seed,
-                  noise_rows)
+                  noise_rows, output, None if scores is None else np.asarray(scores, dtype=np.float64),
+                  yardstick_cosine)
     return row, judge(ev, vcfg)

@@ -50,6 +50,9 @@ class Evidence:
     label_names: tuple[str, ...] = ()
     seed: int = 0  # the randomisation test's draws (data.metric other than accuracy)
     noise_rows: np.ndarray | None = None  # INT8: per row, the model's own 8-bit noise (validation.References)
+    output: str = "logits"  # the task's output (tasks.TaskSpec.output): "logits" or "embedding" (unit vectors)
+    scores: np.ndarray | None = None  # embedding: the pairs' gold scores (rows [0, n) and [n, 2n) are the pairs)
+    yardstick_cosine: float | None = None  # embedding INT8: min cosine of torch's dynamic INT8 to the reference
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,67 @@ def _rule_note(text: str, state: State, vcfg) -> str:
     return text
 
 
+# ------------------------------------------------------------------------------------------------ embeddings
+
+
+def _cosines(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    return (x * y).sum(-1) / np.maximum(np.linalg.norm(x, axis=-1) * np.linalg.norm(y, axis=-1), 1e-12)
+
+
+FP32_MIN_COSINE = 0.9999  # an fp32 artifact computes the same vector up to float noise (measured: >= 0.999999)
+
+
+def min_cosine_limit(ev: Evidence, vcfg) -> tuple[float, str]:
+    """(limit, where it comes from): ``validate.min_cosine`` when set; fp32: ``FP32_MIN_COSINE``; quantized: the
+    model's own 8-bit noise scaled like the logit budgets, 1 - max_factor x (1 - the yardstick's min cosine)."""
+    if vcfg.min_cosine is not None:
+        return float(vcfg.min_cosine), "validate.min_cosine"
+    if not _int8(ev, vcfg) or ev.yardstick_cosine is None:
+        return FP32_MIN_COSINE, "fp32: float noise only"
+    factor = float((ev.tolerance.get("budget") or {}).get("max_factor", 2.0))
+    limit = round(1 - factor * (1 - ev.yardstick_cosine), 6)
+    return limit, (f"1 - {factor:g} x (1 - {ev.yardstick_cosine:.6f}), this model's min cosine under torch dynamic "
+                   f"INT8: the (format, mode) noise budget")
+
+
+def cosine_vs_fp32(ev: Evidence, vcfg) -> Gate:
+    """Every row's vector against the fp32 torch model's: the minimum cosine must reach the limit (deterministic)."""
+    cos = _cosines(ev.logits, ev.reference)
+    limit, source = min_cosine_limit(ev, vcfg)
+    worst_row = int(cos.argmin())
+    state = State.FAIL if cos.min() < limit else State.PASS
+    return Gate("cosine_vs_fp32", state, value=round(float(cos.min()), 6), limit=limit,
+                message=f"cosine with the fp32 torch vector: min {cos.min():.6f} (row {worst_row}), mean "
+                        f"{cos.mean():.6f} over {len(cos)} sentences vs limit >= {limit:.6f} ({source})",
+                evidence={"min": round(float(cos.min()), 6), "mean": round(float(cos.mean()), 6),
+                          "worst_row": worst_row, "n": int(len(cos)), "source": source})
+
+
+def _spearman_gate(name: str, ev: Evidence, against: np.ndarray, who: str, limit: float, vcfg) -> Gate:
+    """The paired Spearman drop (points) of the artifact's pair cosines against ``against``'s on the same pairs."""
+    from .stats import spearman_drop
+
+    n = len(ev.logits) // 2
+    pair = lambda v: _cosines(v[:n], v[n:])  # noqa: E731
+    s = spearman_drop(ev.scores, pair(against), pair(ev.logits), seed=ev.seed)
+    lo, hi = s["ci95_points"]
+    what = (f"Spearman drop {s['drop_points']:.2f} points vs {who} on {s['n']} eval pairs ({s['value'] * 100:.2f} "
+            f"vs {s['ref_value'] * 100:.2f}, paired bootstrap 95% CI [{lo:.2f}, {hi:.2f}], one-sided permutation "
+            f"p={s['p_worse']:.2g})")
+    state = evidence_rule(s["drop_points"] > limit, s["p_worse"], vcfg.significance)
+    return Gate(name, state, value=s["drop_points"], limit=limit,
+                message=_rule_note(f"{what} vs limit <= {limit}", state, vcfg), evidence=s)
+
+
+def spearman_vs_fp32(ev: Evidence, vcfg) -> Gate:
+    return _spearman_gate("drop_vs_fp32", ev, ev.reference, "fp32 torch", vcfg.int8_max_accuracy_drop, vcfg)
+
+
+def spearman_vs_teacher(ev: Evidence, vcfg) -> Gate:
+    return _spearman_gate("drop_vs_teacher", ev, ev.teacher, "the teacher", vcfg.max_drop_vs_teacher, vcfg)
+
+
 # ------------------------------------------------------------------------------------------------ deterministic
 
 
@@ -232,12 +296,27 @@ def _labelled(ev: Evidence) -> bool:
     return ev.labels is not None
 
 
+def _logits(ev: Evidence) -> bool:
+    return ev.output == "logits"
+
+
+def _vectors(ev: Evidence) -> bool:
+    return ev.output == "embedding"
+
+
 RULES: tuple[Rule, ...] = (
-    Rule("fp32_parity", lambda ev, v: ev.precision == "fp32", fp32_parity),
-    Rule("agreement_vs_fp32", _int8, int8_agreement),
-    Rule("drop_vs_fp32", lambda ev, v: _int8(ev, v) and _labelled(ev), drop_vs_fp32),
-    Rule("drop_vs_teacher", lambda ev, v: _labelled(ev) and ev.teacher is not None and v.max_drop_vs_teacher is not None,
-         drop_vs_teacher),
+    # classifiers (logits): labels
+    Rule("fp32_parity", lambda ev, v: _logits(ev) and ev.precision == "fp32", fp32_parity),
+    Rule("agreement_vs_fp32", lambda ev, v: _logits(ev) and _int8(ev, v), int8_agreement),
+    Rule("drop_vs_fp32", lambda ev, v: _logits(ev) and _int8(ev, v) and _labelled(ev), drop_vs_fp32),
+    Rule("drop_vs_teacher", lambda ev, v: _logits(ev) and _labelled(ev) and ev.teacher is not None
+         and v.max_drop_vs_teacher is not None, drop_vs_teacher),
+    # sentence embeddings (unit vectors): cosine to the fp32 vector, Spearman of the pairs' cosines
+    Rule("cosine_vs_fp32", lambda ev, v: _vectors(ev), cosine_vs_fp32),
+    Rule("drop_vs_fp32", lambda ev, v: _vectors(ev) and _int8(ev, v) and ev.scores is not None, spearman_vs_fp32),
+    Rule("drop_vs_teacher", lambda ev, v: _vectors(ev) and ev.scores is not None and ev.teacher is not None
+         and v.max_drop_vs_teacher is not None, spearman_vs_teacher),
+    # every output: element-wise differences, TFLite ops
     Rule("max_abs_diff", lambda ev, v: v.check_tolerances and ev.tolerance.get("max_abs") is not None,
          _tolerance_gate("max_abs")),
     Rule("mean_abs_diff", lambda ev, v: v.check_tolerances and ev.tolerance.get("mean_abs") is not None,

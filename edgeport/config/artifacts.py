@@ -143,7 +143,9 @@ class BenchConfig(Section):
 class ValidateConfig(Section):
     enabled: bool = True
     int8_max_accuracy_drop: float = Field(1.0, ge=0, le=100,
-                                          description="gate: INT8 accuracy may be at most this many points below fp32 torch")
+                                          description="gate: an INT8 artifact's task metric (data.metric: accuracy, "
+                                                      "F1, ..., Spearman) may be at most this many points below fp32 "
+                                                      "torch")
     int8_min_agreement: float | None = Field(None, ge=0, le=1, description="gate: INT8 artifacts agree with the fp32 "
                                              "torch model on this share of labels (flips both ways cancel in accuracy, "
                                              "not here); null: the floor of the (format, mode) measured noise budget")
@@ -154,6 +156,10 @@ class ValidateConfig(Section):
                                 "only when a one-sided exact test on the eval rows gives p below this (else it is "
                                 "reported inconclusive); 1.0 = decide on the point estimate alone")
     check_tolerances: bool = Field(True, description="gate on each (format, precision) logit tolerance too")
+    min_cosine: float | None = Field(None, ge=-1, le=1, description="sentence-embedding: every artifact's vector "
+                                     "has at least this cosine with the fp32 torch vector, on every eval sentence; "
+                                     "null: 0.9999 for fp32, and for quantized artifacts 1 - the noise budget's "
+                                     "max factor x (1 - this model's min cosine under torch dynamic INT8)")
     tolerances: dict[str, ToleranceConfig] = Field(
         default_factory=dict, description="override per artifact name, e.g. {onnx-int8: {max_abs: 4.0}}; "
                                           "defaults: fp32 on each exporter class; INT8 the measured noise "

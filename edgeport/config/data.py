@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from ..tasks import TASKS
 from .base import Section
 
 
@@ -16,6 +17,11 @@ class DataSpec(Section):
     each stage resolves its own number of training rows (``train_rows`` in its settings), so a stage cannot read
     a limit its fingerprint does not cover."""
 
+    task: Literal["sequence-classification", "sentence-embedding"] = Field(
+        "sequence-classification", description="what the model does with the rows (edgeport/tasks: one entry per "
+        "task): sequence-classification = a label per text or pair (label_column holds class names); "
+        "sentence-embedding = a unit vector per sentence, scored on sentence pairs with a similarity score in "
+        "label_column (STS-B) by data.metric spearman")
     local: str | None = Field("sst2", description="local dataset dir, absolute or under $EDGEPORT_DATA_DIR")
     texts: str | None = Field(None, description="instead of a dataset: a UTF-8 file of unlabelled inputs, one per "
                               "line (set local and hub_id to null, and label_names). Parity only: validate compares "
@@ -29,11 +35,13 @@ class DataSpec(Section):
     text_pair_column: str | None = None
     label_column: str = "label"
     label_names: list[str] | None = None
-    metric: Literal["accuracy", "f1", "macro_f1", "mcc"] = Field(
+    metric: Literal["accuracy", "f1", "macro_f1", "mcc", "spearman"] = Field(
         "accuracy", description="the task metric every choice is made on (checkpoint, early stop, the useless-model "
                                 "gate) and validate's drop gates judge: accuracy; f1 = binary F1 of the positive "
                                 "class, the SECOND label name (two classes only); macro_f1 = mean F1 over classes; "
-                                "mcc = Matthews correlation. Accuracy is always reported beside it")
+                                "mcc = Matthews correlation (accuracy is always reported beside these); spearman = "
+                                "rank correlation of cosine similarity with the gold score (sentence-embedding, and "
+                                "its default)")
     max_seq_len: int = Field(128, ge=8, le=4096)
     eval_limit: int | None = Field(None, ge=1)
     # The selection split: every checkpoint choice, early stop, QAT choice and INT8 fallback is judged here, never
@@ -54,6 +62,14 @@ class DataSpec(Section):
                             "phrases when a single-text training split has at least 20% of its rows inside other "
                             "rows (SST-2: 90%), else rows; the choice is recorded in the teacher's metrics")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _task_metric(cls, values):
+        """An unset metric is the task's default (accuracy; spearman for sentence-embedding)."""
+        if isinstance(values, dict) and "metric" not in values and values.get("task") in TASKS:
+            values = dict(values, metric=TASKS[values["task"]].default_metric)
+        return values
+
     @model_validator(mode="after")
     def _source(self):
         if self.selection_min_rows > self.selection_max_rows:
@@ -64,6 +80,12 @@ class DataSpec(Section):
         if self.selection_grouping == "phrases" and self.text_pair_column is not None:
             raise ValueError("data.selection_grouping 'phrases' is for single-text tasks (phrases of a sentence); "
                              "with data.text_pair_column set use 'rows'")
+        if self.metric not in TASKS[self.task].metrics:
+            raise ValueError(f"data.metric {self.metric} is not a {self.task} metric; use one of "
+                             f"{', '.join(TASKS[self.task].metrics)}")
+        if TASKS[self.task].labels == "scores" and (self.text_pair_column is None or self.label_names):
+            raise ValueError(f"data.task {self.task} scores sentence pairs: set data.text_pair_column (and "
+                             f"data.label_column to the score column), and no data.label_names")
         if self.texts is not None:
             self._texts_only()
         elif not self.local and not self.hub_id:

@@ -48,7 +48,8 @@ class PipelineConfig(Section):
     @model_validator(mode="after")
     def _cross_field(self):
         problems = []
-        if self.teacher.model.startswith("builtin:") and self.teacher.finetune == "never":
+        classifier = self.data.task == "sequence-classification"
+        if classifier and self.teacher.model.startswith("builtin:") and self.teacher.finetune == "never":
             problems.append("teacher.finetune=never: the built-in teachers have no classification head; "
                             "use 'auto' or 'always', or point teacher.model at a fine-tuned classifier")
         if self.pretrain.enabled and self.teacher.finetune == "never":
@@ -68,6 +69,7 @@ class PipelineConfig(Section):
         problems += _quantize_problems(self)
         problems += _explain_problems(self)
         problems += _unlabelled_problems(self)
+        problems += _task_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -91,6 +93,22 @@ def _quantize_problems(cfg: PipelineConfig) -> list[str]:
         problems.append("quantize.fallback supports torchscript and onnx artifacts (ai-edge-quantizer has no "
                         "per-layer exclusion wired in yet); add one of them to export.formats or disable it")
     return problems
+
+
+def _task_problems(cfg: PipelineConfig) -> list[str]:
+    """What the task's registry entry marks as not supported (``tasks.TaskSpec.unsupported``), if the config asks
+    for it."""
+    from ..tasks import config_problems
+
+    values = {"pretrain.enabled": cfg.pretrain.enabled, "prune.enabled": cfg.prune.enabled,
+              "quantize.qat.enabled": cfg.quantize.enabled and cfg.quantize.qat.enabled,
+              "quantize.fallback.enabled": cfg.quantize.enabled and cfg.quantize.fallback.enabled,
+              "explain.enabled": cfg.explain.enabled, "distill.extra_texts": cfg.distill.extra_texts,
+              "distill.student.model": cfg.distill.student.model, "data.texts": cfg.data.texts,
+              "teacher.finetune": cfg.teacher.finetune == "always",
+              "distill.student.hidden_size": cfg.distill.enabled and cfg.distill.student.hidden_size,
+              "distill.hidden_loss_weight": cfg.distill.enabled and cfg.distill.hidden_loss_weight > 0}
+    return config_problems(cfg.data.task, values, None)
 
 
 def _unlabelled_problems(cfg: PipelineConfig) -> list[str]:

@@ -9,19 +9,20 @@ from ..errors import ConfigError
 from . import arch
 
 
-def build_student(teacher, cfg: StudentConfig):
+def build_student(teacher, cfg: StudentConfig, make=None):
     """A classifier of the teacher's architecture with ``len(cfg.layers)`` layers.
 
     Same width as the teacher: every weight is copied, the encoder layers from the chosen teacher layers and the
     rest (embeddings, DeBERTa's relative embeddings and encoder LayerNorm, pooler, pre-classifier, classifier) by
     name, so the student starts from the teacher's knowledge. Any width setting that differs from the teacher's
     (``hidden_size``, ``intermediate_size``, ``num_attention_heads``, in the architecture's own config keys):
-    random init, the layer list only fixes the depth.
+    random init, the layer list only fixes the depth. ``make(config)`` builds the empty student (default: a
+    sequence classifier; ``tasks.embedding_model.new_embedder`` for sentence embeddings).
     """
     from transformers import AutoModelForSequenceClassification
 
     config, changed = student_config(teacher.config, cfg)
-    student = AutoModelForSequenceClassification.from_config(config)
+    student = (make or AutoModelForSequenceClassification.from_config)(config)
     if not changed:
         _copy_from_teacher(teacher, student, cfg.layers)
     return student

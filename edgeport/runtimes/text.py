@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ArtifactError
+from ..errors import ArtifactError, EdgeportError
 from .common import artifact_meta, model_file
 
 KEYS = ("input_ids", "attention_mask", "token_type_ids")
@@ -58,19 +58,40 @@ def artifact_max_len(path: Path, default: int = 128) -> int:
 
 
 def predict(path: Path, texts: list[str], pairs: list[str] | None = None, threads: int = 1) -> list[dict]:
-    """Label and class probabilities for each text, from any artifact. Each text runs alone, unpadded, as the app
-    and validate run it: in a padded batch a dynamic INT8 file would take its activation scales from the whole batch
-    and could answer differently."""
+    """The artifact's answer for each text: a classifier's label and class probabilities, an embedding model's unit
+    vector (its sidecar's ``output``). Each text runs alone, unpadded, as the app and validate run it: in a padded
+    batch a dynamic INT8 file would take its activation scales from the whole batch and could answer differently."""
     from . import load
 
+    meta = artifact_meta(Path(path))
+    output = meta.get("output", "logits")  # sidecars written before the task registry are classifiers'
+    if output == "embedding" and pairs is not None:
+        raise EdgeportError("an embedding model reads one sentence at a time: pass the texts without pairs (their "
+                            "cosine is the similarity)")
     runner = load(path, threads)
     tokenizer = artifact_tokenizer(path)
-    labels = artifact_meta(Path(path)).get("label_names")
     rows = encode_rows(tokenizer, texts, pairs, artifact_max_len(path))
     pad = pad_token_id(tokenizer)
-    logits = np.concatenate([runner(**pad_batch([row], pad_id=pad)) for row in rows])
+    outputs = np.concatenate([runner(**pad_batch([row], pad_id=pad)) for row in rows])
+    return ANSWERS[output](outputs, meta)
+
+
+def _classes(logits: np.ndarray, meta: dict) -> list[dict]:
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
-    names = labels or [str(i) for i in range(logits.shape[-1])]
+    names = meta.get("label_names") or [str(i) for i in range(logits.shape[-1])]
     return [{"label": names[int(p.argmax())], "probs": {n: round(float(v), 6) for n, v in zip(names, p)},
              "logits": [float(x) for x in lg]} for p, lg in zip(probs, logits)]
+
+
+def _vectors(vecs: np.ndarray, meta: dict) -> list[dict]:
+    return [{"embedding": [float(x) for x in v]} for v in vecs]
+
+
+# what ``predict`` answers per output kind (the sidecar's ``output``, from ``tasks.models``)
+ANSWERS = {"logits": _classes, "embedding": _vectors}
+
+
+def cosine(a, b) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))

@@ -75,7 +75,10 @@ class BenchStage:
         targets = list(cfg.profile.values())
         artifacts = [a for role in ("export", "quantize") if role in ctx.inputs
                      for a in ctx.input_metrics(role).get("artifacts", [])]
-        split = ctx.task().eval if b.workload else None
+        from ..data import model_inputs
+
+        # the workload: the eval rows as the model reads them, one per call (an embedding model: each sentence)
+        split = model_inputs(ctx.task().eval, cfg.data.task) if b.workload else None
         # rows are truncated where the app truncates them: the export length (the longest bucket)
         longest = cfg.workload_len
         rows = []

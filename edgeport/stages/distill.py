@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigError
 from ..pipeline import dist
 from ..pipeline import fingerprint as fp
+from ..tasks import embedding
 
 if TYPE_CHECKING:
     from ..config import DataSpec, DistillConfig
@@ -177,6 +178,10 @@ class DistillStage:
         _check_hidden_loss(dcfg, student.hidden_size, teacher.hidden_size)
 
     def run(self, ctx) -> dict:
+        return RECIPES[ctx.cfg.data.task](ctx)
+
+    @staticmethod
+    def _classifier(ctx) -> dict:
         # torch and the training recipes load here, not at import: `edgeport run --dry-run` imports every stage.
         from ..data import encode
         from ..models import build_student, load_classifier, load_tokenizer, save_model
@@ -305,3 +310,8 @@ def _teacher_comparison(ctx, student, tokenizer, collate, teacher, teacher_tok) 
         out |= {f"teacher_eval_{metric}": teacher_m.get(f"eval_{metric}"),
                 f"teacher_select_{metric}": teacher_m.get(f"select_{metric}")}
     return out
+
+
+# The student's recipe per task (``edgeport.tasks``): logit (+ hidden-state) KD for a classifier; the teacher's
+# unit vectors for an embedding model.
+RECIPES = {"sequence-classification": DistillStage._classifier, "sentence-embedding": embedding.distill}

@@ -29,6 +29,7 @@ class ExportSettings:
     export_len: int  # export.seq_len or data.max_seq_len: TFLite's longest signature, the app's longest input
     max_seq_len: int  # data.max_seq_len, written into every sidecar
     source_stage: str  # the model stage exported (prune, distill or teacher)
+    task: str  # data.task: which model the stage loads (``tasks.models``) and what the sidecar says of its output
     exported_model: str  # the model spec whose architecture reaches export (preflight's checks)
     data: DataSpec | None  # seq_buckets auto: the training split's token lengths decide the buckets
     seed: int | None  # ... and the seed that carves the selection split out of it
@@ -53,7 +54,8 @@ class ExportStage:
         # export.seq_len resolved: the export length is what is read, not how it was spelled
         return ExportSettings(export=cfg.export.model_copy(update={"seq_len": cfg.export_seq_len()}),
                               export_len=cfg.export_seq_len(), max_seq_len=cfg.data.max_seq_len,
-                              source_stage=model_stage(cfg), exported_model=student or cfg.teacher.model,
+                              source_stage=model_stage(cfg), task=cfg.data.task,
+                              exported_model=student or cfg.teacher.model,
                               data=cfg.data.spec() if auto else None, seed=cfg.run.seed if auto else None,
                               libs=fp.libraries("model", *(f"export.{f}" for f in cfg.export.formats)))
 
@@ -85,15 +87,19 @@ class ExportStage:
             raise ConfigError(problems)
 
     def run(self, ctx) -> dict:
+        from ..data import model_inputs
         from ..exporters import get_exporter, make_sample, write_sidecar
-        from ..exporters.base import artifact_record, label_names
-        from ..models import load_classifier, load_tokenizer
+        from ..exporters.base import artifact_record
+        from ..models import load_tokenizer
+        from ..tasks.models import MODELS
 
         cfg, model_dir = ctx.cfg, ctx.inputs["model"]
-        model = load_classifier(model_dir).eval()
+        kind = MODELS[cfg.task]
+        model = kind.load(model_dir).eval()
         tokenizer = load_tokenizer(model_dir)
         seq_len = cfg.export_len
-        buckets = resolve_buckets(cfg, lambda: token_lengths(ctx.task().train, tokenizer, cfg.max_seq_len))
+        buckets = resolve_buckets(cfg, lambda: token_lengths(model_inputs(ctx.task().train, cfg.task), tokenizer,
+                                                             cfg.max_seq_len))
         if "tflite" in cfg.export.formats:
             print(f"  length buckets (tflite signatures): {buckets}", flush=True)
         artifacts = []
@@ -108,9 +114,10 @@ class ExportStage:
                 path = exporter.export(model, sample, out_dir)
             else:
                 path = exporter.export(model, sample, out_dir, buckets=buckets)
-            write_sidecar(out_dir, fmt=fmt, precision="fp32", model_file=path.name, label_names=label_names(model),
-                          seq_len=None if exporter.dynamic_shapes else seq_len, max_seq_len=cfg.max_seq_len,
-                          tokenizer=tokenizer, extra={"source_stage": cfg.source_stage, "seq_buckets": buckets},
+            write_sidecar(out_dir, fmt=fmt, precision="fp32", model_file=path.name,
+                          label_names=kind.label_names(model), seq_len=None if exporter.dynamic_shapes else seq_len,
+                          max_seq_len=cfg.max_seq_len, tokenizer=tokenizer,
+                          extra={"source_stage": cfg.source_stage, "seq_buckets": buckets} | kind.sidecar,
                           model=model, export_seq_len=seq_len)
             artifacts.append(artifact_record(self.name, ctx.out, path, fmt, "fp32"))
         return {"formats": ",".join(cfg.export.formats), "seq_len": seq_len, "seq_buckets": buckets,

@@ -37,6 +37,7 @@ class QuantizeSettings:
     """Only what the configured modes use: a dynamic-only run reads no data, so its fingerprint holds none."""
 
     modes: dict[str, str]  # exported format -> its quantize mode
+    task: str  # data.task: which model is loaded (``tasks.models``): TorchScript INT8 is made from it
     embeddings: str  # the embedding tables: auto | fp32 | int8 | int4
     block_size: int | None  # w4: weights per 4-bit scale (None when no format is w4)
     embedding_block_size: int | None  # int4 tables: values per scale (None unless embeddings is int4)
@@ -81,7 +82,7 @@ class QuantizeStage:
 
             env = train_env(q.qat.train, cfg.run.threads)
         return QuantizeSettings(
-            modes=modes, embeddings=q.embeddings, block_size=q.block_size if "w4" in modes.values() else None,
+            modes=modes, task=cfg.data.task, embeddings=q.embeddings, block_size=q.block_size if "w4" in modes.values() else None,
             embedding_block_size=q.embedding_block_size if q.embeddings == "int4" else None,
             export_len=cfg.export_seq_len(), calibration_rows=q.calibration_rows if calibrated else None,
             fallback=q.fallback if judged else None, qat=q.qat if qat else None, qat_env=env,
@@ -107,10 +108,10 @@ class QuantizeStage:
 
     def run(self, ctx) -> dict:
         from ..exporters.base import artifact_record, precision_of
-        from ..models import load_classifier
+        from ..tasks.models import load
 
         cfg = ctx.cfg
-        model = load_classifier(ctx.inputs["model"]).eval()
+        model = load(cfg.task, ctx.inputs["model"]).eval()
         metrics: dict = {}
         source = model  # what INT8 is made from: the model stage's weights, or their QAT version
         if cfg.qat is not None:
@@ -183,7 +184,10 @@ def calibration_rows(ctx, artifact_path, seq_len: int) -> list[dict]:
     """Training rows as ``[1, seq_len]`` int arrays by input name (what every calibrator accepts)."""
     from ..runtimes.text import artifact_tokenizer, encode_rows, pad_batch, pad_token_id
 
-    train = ctx.task().train.head(ctx.cfg.calibration_rows)
+    from ..data import model_inputs
+
+    # the rows as the model reads them (an embedding model: one sentence per row)
+    train = model_inputs(ctx.task().train, ctx.cfg.task).head(ctx.cfg.calibration_rows)
     tokenizer = artifact_tokenizer(artifact_path)
     rows = encode_rows(tokenizer, train.texts, train.pairs, seq_len)
     return [pad_batch([r], width=seq_len, pad_id=pad_token_id(tokenizer)) for r in rows]

@@ -10,6 +10,7 @@ from ..models import resolve_model_dir
 from ..models.loading import check_teacher
 from ..pipeline import dist
 from ..pipeline import fingerprint as fp
+from ..tasks import embedding
 
 if TYPE_CHECKING:
     from ..config import DataSpec, TeacherConfig
@@ -60,6 +61,10 @@ class TeacherStage:
             check_metric("f1", task.num_labels, task.label_names)
 
     def run(self, ctx) -> dict:
+        return RECIPES[ctx.cfg.data.task](ctx)
+
+    @staticmethod
+    def _classifier(ctx) -> dict:
         # torch and the training recipes load here, not at import: `edgeport run --dry-run` imports every stage.
         from ..models import load_classifier, load_tokenizer, save_model
         from ..models.loading import has_classifier_head
@@ -111,3 +116,8 @@ class TeacherStage:
         if dist.is_main():
             save_model(model, tokenizer, ctx.out)
         return metrics
+
+
+# The teacher's recipe per task (``edgeport.tasks``): a classifier is fine-tuned (or taken with its head), an
+# embedding model is taken as it ships and measured.
+RECIPES = {"sequence-classification": TeacherStage._classifier, "sentence-embedding": embedding.teacher}

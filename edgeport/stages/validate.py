@@ -34,6 +34,7 @@ class ValidateSettings:
     seed: int  # the selection split's carving, and the randomisation tests of the non-accuracy metrics
     threads: int | None  # run.threads: the runtimes and the torch reference compute with it
     source_stage: str  # the fp32 torch model every artifact is compared with (prune, distill or teacher)
+    task: str  # data.task: the model loaded (tasks.models), the rows it reads (data.model_inputs) and its gates
     libs: fp.Libraries
     arm: ArmPlan  # ARM parity: the profiles' CPU models, the emulator and guest versions (validation_arm.plan)
 
@@ -68,19 +69,23 @@ class ValidateStage:
         arm = plan(cfg.validate.arm_parity, [get_target(t) for t in cfg.bench.targets], cfg.validate.arm_rows)
         return ValidateSettings(validate=cfg.validate, data=cfg.data.spec(), max_len=validate_length(cfg),
                                 seed=cfg.run.seed, threads=cfg.run.threads, source_stage=model_stage(cfg),
+                                task=cfg.data.task,
                                 libs=fp.libraries("model", *(f"runtime.{f}" for f in cfg.export.formats)), arm=arm)
 
     def run(self, ctx) -> dict:
         import torch
 
-        from ..models import load_classifier, load_tokenizer
+        from ..data import model_inputs
+        from ..models import load_tokenizer
+        from ..tasks.models import load
         from ..validation import References, compare
 
-        cfg, split = ctx.cfg, ctx.task().eval
+        cfg = ctx.cfg
+        split = model_inputs(ctx.task().eval, cfg.task)  # the rows as the model reads them, one per call
         threads = torch.get_num_threads()
         model_dir = ctx.inputs["model"]
         # per truncation length: an artifact whose longest TFLite bucket is shorter is compared with the reference there
-        ref = References(load_classifier(model_dir), load_tokenizer(model_dir), split, cfg.max_len)
+        ref = References(load(cfg.task, model_dir), load_tokenizer(model_dir), split, cfg.max_len)
         ref_acc = compare(ref(), ref(), split.labels)["accuracy"]
         teacher = self._teacher_logits(ctx, ref)
         artifacts = [a for role in ("export", "quantize") if role in ctx.inputs
@@ -101,12 +106,13 @@ class ValidateStage:
             return None
         if ctx.inputs["teacher"] == ctx.inputs["model"]:
             return refs()  # no distill/prune: the reference is the teacher
-        from ..models import load_classifier, load_tokenizer
+        from ..models import load_tokenizer
+        from ..tasks.models import load
         from ..validation import reference_logits
 
         tdir = ctx.inputs["teacher"]
         print("  teacher on the eval split (end-to-end gate) ...", flush=True)
-        return reference_logits(load_classifier(tdir), load_tokenizer(tdir), ctx.task().eval, refs.max_len)
+        return reference_logits(load(ctx.cfg.task, tdir), load_tokenizer(tdir), refs.split, refs.max_len)
 
     @staticmethod
     def _one(ctx, art: dict, refs, eval_threads: int, teacher=None, arm=None) -> dict:
@@ -115,37 +121,42 @@ class ValidateStage:
         from ..exporters import non_builtin_ops, tflite_ops
         from ..validation import artifact_length, artifact_logits, compare, judge_artifact
 
+        from ..tasks import TASKS
+
         path, task, metric = ctx.run_dir / art["path"], ctx.task(), ctx.cfg.data.metric
+        output, split = TASKS[ctx.cfg.task].output, refs.split  # split: the rows the model reads
         print(f"  validating {art['name']} ...", flush=True)
         runner = runtimes.load(path, threads=eval_threads)
-        logits = artifact_logits(runner, path, task.eval, refs.max_len)
+        logits = artifact_logits(runner, path, split, refs.max_len)
         length = artifact_length(runner, refs.max_len)  # rows truncated as this artifact's longest input
         ref, meta = refs(length), runtimes.artifact_meta(path)  # meta: INT8 mode and QAT (the noise budget's key)
         ops = non_builtin_ops(path) if art["format"] == "tflite" else None
         from ..exporters.base import quantized
 
         int8 = quantized(art["precision"])  # int8/w4: its tolerance scales with this model's own 8-bit noise here
+        vectors = output == "embedding"
         measured, gates = judge_artifact(
-            art["name"], art["format"], art["precision"], logits, ref, task.eval.labels, ctx.cfg.validate,
+            art["name"], art["format"], art["precision"], logits, ref, split.labels, ctx.cfg.validate,
             noise=refs.noise(length) if int8 else None, noise_rows=refs.noise_rows(length) if int8 else None,
             mode=meta.get("quantization"), qat=bool(meta.get("qat")),
-            teacher=teacher, non_builtin_ops=ops, metric=metric, label_names=task.label_names, seed=ctx.cfg.seed)
+            teacher=teacher, non_builtin_ops=ops, metric=metric, label_names=task.label_names, seed=ctx.cfg.seed,
+            output=output, scores=task.eval.labels if vectors else None,
+            yardstick_cosine=refs.yardstick_cosine(length) if vectors and int8 else None)
         if arm is not None:  # the same rows on the device profiles' aarch64 kernels, against x86 and fp32
             from ..bench.workload import encode_split
 
-            feeds = encode_split(path, task.eval.texts, task.eval.pairs, length)
-            gates += arm.judge(art, path, feeds, logits, ref, task.eval.labels, measured["tolerance"],
+            feeds = encode_split(path, split.texts, split.pairs, length)
+            gates += arm.judge(art, path, feeds, logits, ref, split.labels, measured["tolerance"],
                                refs.noise_rows(length) if int8 else None, ctx.cfg.validate)
         row = dict(art) | measured | {"reference_seq_len": length, "regime": regime(runner)}
-        if length != refs.max_len:
-            row["reference_accuracy"] = compare(ref, ref, task.eval.labels)["accuracy"]
+        if length != refs.max_len and split.labels is not None:
+            row["reference_accuracy"] = compare(ref, ref, split.labels)["accuracy"]
         if ops is not None:
             row["ops"], row["non_builtin_ops"] = tflite_ops(path), ops
         if metric != "accuracy":
-            from ..stats import metric_value
-
-            row[metric] = row[f"eval_{metric}"] = metric_value(metric, task.eval.labels, logits.argmax(-1),
-                                                               len(task.label_names))
+            row[metric] = row[f"eval_{metric}"] = task_metric(output, metric, task)(logits)
+        if vectors:
+            row |= cosine_figures(logits, ref)
         return row | verdict_fields(ctx.run_dir, row, gates)
 
     def _finish(self, ctx, rows: list[dict], ref_acc: float, n: int, teacher=None, ref=None, arm=None) -> dict:
@@ -163,9 +174,10 @@ class ValidateStage:
                                                     "eval_accuracy": teacher_acc}
         metric_txt = ""
         if metric != "accuracy":
-            from ..stats import metric_title, metric_value
+            from ..stats import metric_title
+            from ..tasks import TASKS
 
-            value = lambda logits: metric_value(metric, labels, logits.argmax(-1), task.num_labels)  # noqa: E731
+            value = task_metric(TASKS[ctx.cfg.task].output, metric, task)
             reference[f"eval_{metric}"] = value(ref)
             if teacher_row is not None:
                 teacher_row[f"eval_{metric}"] = value(teacher)
@@ -185,7 +197,11 @@ class ValidateStage:
                   "gate_failures": failures, "gate_notes": notes, "host_cpus": os.cpu_count(), "arm_parity": arm}
         from ..validation_arm import markdown as arm_markdown
 
-        table = markdown_table(rows) + (metric_table(rows, metric, task.label_names) if metric != "accuracy" else "")
+        if metric == "spearman":  # sentence embeddings: no accuracy table, the cosine and Spearman one
+            table = embedding_table(rows)
+        else:
+            table = markdown_table(rows) + (metric_table(rows, metric, task.label_names) if metric != "accuracy"
+                                            else "")
         table += arm_markdown(arm) if arm else ""
         header = results_header(ctx, task, n, ref_acc, teacher_acc, metric_txt)
         (ctx.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -215,7 +231,12 @@ def results_header(ctx, task, n: int, ref_acc: float | None, teacher_acc: float 
     """What results.md and the console say above the table: the reference and the decision rules. Unlabelled texts
     (``data.texts``): parity only, no accuracy and no drop gate."""
     vcfg, metric, source = ctx.cfg.validate, ctx.cfg.data.metric, ctx.cfg.source_stage
-    if task.labelled:
+    if metric == "spearman":  # sentence embeddings: the rows are the pairs' sentences
+        reference = (f"Reference: fp32 torch `{source}` model's unit vectors of the {n} sentences of {n // 2} eval "
+                     f"pairs; a pair is scored by its cosine, a model by the Spearman correlation of those with the "
+                     f"gold scores.{metric_txt}")
+        sampled = "Spearman drops (paired bootstrap CI, permutation test) fail when the limit is missed"
+    elif task.labelled:
         teacher_txt = "" if teacher_acc is None else f"; teacher (fp32 torch) {teacher_acc * 100:.2f}%"
         test = "Newcombe 95% CI, McNemar" if metric == "accuracy" else "bootstrap 95% CI, randomisation"
         reference = (f"Reference: fp32 torch `{source}` model, accuracy {ref_acc * 100:.2f}% on {n} eval rows (one "
@@ -261,6 +282,43 @@ def gate_limits(vcfg, metric: str) -> dict:
                         "noise budget) and builtin ops: pass or fail; drops (data.metric "
                         f"{metric}) and INT8 agreement: pass when the point estimate meets the limit, fail when it "
                         "misses and the one-sided test gives p < significance, else inconclusive"}
+
+
+def task_metric(output: str, metric: str, task):
+    """``logits -> data.metric on the eval split``: a classifier's from its labels, an embedding model's from
+    the cosines of its pairs' vectors (rows [0, n) and [n, 2n): ``data.sides``)."""
+    if output == "embedding":
+        from ..tasks.embedding import pair_cosines, spearman
+
+        return lambda vecs: spearman(pair_cosines(vecs), task.eval.labels)
+    from ..stats import metric_value
+
+    return lambda logits: metric_value(metric, task.eval.labels, logits.argmax(-1), task.num_labels)
+
+
+def cosine_figures(vecs, ref) -> dict:
+    """Each sentence's cosine with the fp32 torch vector: min and mean (what the cosine gate reads)."""
+    import numpy as np
+
+    x, y = np.asarray(vecs, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    cos = (x * y).sum(-1) / np.maximum(np.linalg.norm(x, axis=-1) * np.linalg.norm(y, axis=-1), 1e-12)
+    return {"cosine_min": round(float(cos.min()), 6), "cosine_mean": round(float(cos.mean()), 6)}
+
+
+def embedding_table(rows: list[dict]) -> str:
+    """Validate's table for sentence embeddings: Spearman on the eval pairs, cosine to the fp32 vector, drops."""
+    from ..validation import gate_cell
+
+    lines = ["| artifact | run as | Spearman x100 | cosine vs fp32 min / mean | drop vs fp32, pts [95% CI] | "
+             "drop vs teacher, pts [95% CI] | max abs Δ (tol) | size MB | gates |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        tol, verdict = r.get("tolerance") or {}, r["verdict"]
+        tol_max = f" ({tol['max_abs']:.3g})" if tol.get("max_abs") is not None else ""
+        lines.append(f"| {r['name']} | {r.get('regime', '-')} | {r['spearman'] * 100:.2f} | {r['cosine_min']:.6f} / "
+                     f"{r['cosine_mean']:.6f} | {gate_cell(verdict, 'drop_vs_fp32')} | "
+                     f"{gate_cell(verdict, 'drop_vs_teacher')} | {r['max_abs_diff']:.3g}{tol_max} | "
+                     f"{r['size_bytes'] / 1e6:.2f} | {verdict['state'].upper()} |")
+    return "\n".join(lines) + "\n"
 
 
 def metric_table(rows: list[dict], metric: str, label_names: list[str]) -> str:

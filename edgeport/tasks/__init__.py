@@ -1,2 +1,82 @@
-"""The task registry: one small declarative entry per task (sequence classification, sentence embeddings, token
-classification), read by the stages instead of if-chains on the task."""
+"""The task registry: one small declarative entry per task, read by the stages instead of if-chains on the task.
+
+An entry says what the task's rows hold (class labels or similarity scores), what the model outputs and the
+artifacts export (``output``: its name and shape), which metrics may choose checkpoints, which rows a model reads
+(``inputs``: a pair task's rows are its two sentences one at a time for an embedding model, the pair together for
+a classifier), and what the task does not do yet, with the reason (``unsupported``: checked at config load).
+
+The recipes that differ per task (the teacher's and the student's training, the validate gates) are looked up by
+the entry's name in one table per stage (``stages/teacher.py`` ``RECIPES``...), so a stage's code fingerprint
+holds only its own recipes. Adding a task = an entry here + its recipes (``tasks/embedding.py``); extractive QA
+will add offsets and two outputs (``output`` is one name today).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    summary: str
+    labels: str  # "classes" (a label name per row) | "scores" (a float per row: a pair's similarity)
+    output: str  # the exported output: "logits" | "embedding"
+    output_shape: str  # as the artifacts give it, for the docs and the sidecar
+    metrics: tuple[str, ...]  # the data.metric values this task takes; the first is the default
+    pair_inputs: bool  # True: a row's text and pair go into the model together (a pair classifier)
+    unsupported: dict[str, str] = field(default_factory=dict)  # config key (set truthy) -> why it is refused
+
+    @property
+    def default_metric(self) -> str:
+        return self.metrics[0]
+
+
+SEQUENCE_CLASSIFICATION = TaskSpec(
+    name="sequence-classification",
+    summary="a label per text or text pair (SST-2, MRPC, ...)",
+    labels="classes", output="logits", output_shape="[1, num_labels]",
+    metrics=("accuracy", "f1", "macro_f1", "mcc"), pair_inputs=True)
+
+_NOT_YET = "is not built for sentence-embedding yet"
+SENTENCE_EMBEDDING = TaskSpec(
+    name="sentence-embedding",
+    summary="a unit vector per sentence, mean-pooled and L2-normalised in the graph (STS-B; the built-in MiniLM "
+            "as sentence-transformers ships it); scored by the Spearman correlation of cosine similarity and gold",
+    labels="scores", output="embedding", output_shape="[1, hidden_size]",
+    metrics=("spearman",), pair_inputs=False,
+    unsupported={
+        "pretrain.enabled": f"masked-LM pre-training {_NOT_YET}; set it to false",
+        "prune.enabled": f"structured pruning (importance scores and recovery on the embedding loss) {_NOT_YET}; "
+                         f"set it to false",
+        "quantize.qat.enabled": f"quantization-aware training {_NOT_YET}; set it to false",
+        "quantize.fallback.enabled": f"the accuracy-aware INT8 fallback judges labels; it {_NOT_YET}; set it to "
+                                     f"false",
+        "explain.enabled": f"attribution explains a class logit; it {_NOT_YET}; set it to false",
+        "distill.student.hidden_size": f"a student narrower than the teacher (its vectors would need a learned "
+                                       f"projection to the teacher's) {_NOT_YET}; unset it",
+        "distill.hidden_loss_weight": f"hidden-state KD (the student learns the teacher's vectors instead) "
+                                      f"{_NOT_YET}; set it to 0",
+        "distill.student.model": f"a student model of its own {_NOT_YET}; remove it (the student is built from "
+                                 f"the teacher's layers)",
+        "data.texts": f"unlabelled parity-only texts {_NOT_YET}; use a scored pair dataset (data.local)",
+        "teacher.finetune": f"'always': fine-tuning on scored pairs (a cosine-similarity loss) {_NOT_YET}; use "
+                            f"auto (the teacher is taken as it ships)",
+    })
+
+TASKS: dict[str, TaskSpec] = {t.name: t for t in (SEQUENCE_CLASSIFICATION, SENTENCE_EMBEDDING)}
+NAMES = tuple(TASKS)
+
+
+def get(name: str) -> TaskSpec:
+    return TASKS[name]
+
+
+def config_problems(task: str, values: dict[str, object], metric: str | None) -> list[str]:
+    """What a config asks of ``task`` that it does not do: each truthy ``values[key]`` the task marks unsupported,
+    and a ``data.metric`` it does not take. ``values``: config key -> the value set."""
+    spec = TASKS[task]
+    problems = [f"{key}: {why}" for key, why in spec.unsupported.items() if values.get(key)]
+    if metric is not None and metric not in spec.metrics:
+        problems.append(f"data.metric {metric} is not a {task} metric; use one of {', '.join(spec.metrics)}")
+    return problems

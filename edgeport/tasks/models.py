@@ -1,0 +1,39 @@
+"""Which model each task loads, and what its artifacts' sidecar says about the output: one entry per task.
+
+Export, quantize and validate load the model stage's directory through ``load(task, dir)``; the sidecar keys tell
+``edgeport predict``, the Android app and MediaPipe what the output is (``task``, ``output``; an embedding's
+``pooling`` and ``normalize``, both inside the graph).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..models.loading import load_classifier
+from .embedding_model import load_embedder
+
+
+def _class_names(model) -> list[str]:
+    id2label = model.config.id2label
+    return [str(id2label[i]) for i in range(len(id2label))]
+
+
+@dataclass(frozen=True)
+class TaskModel:
+    load: Callable  # (spec, **kwargs) -> the model; forward(...).logits is the task's output
+    label_names: Callable  # model -> the output's class names ([] for a vector)
+    sidecar: dict  # what every artifact.json of the task adds
+
+
+MODELS: dict[str, TaskModel] = {
+    # no keys: an artifact.json without "task" is a classifier's (every artifact made before the registry)
+    "sequence-classification": TaskModel(load_classifier, _class_names, {}),
+    "sentence-embedding": TaskModel(load_embedder, lambda model: [],
+                                    {"task": "sentence-embedding", "output": "embedding", "pooling": "mean",
+                                     "normalize": True}),
+}
+
+
+def load(task: str, spec, **kwargs):
+    return MODELS[task].load(spec, **kwargs)
