@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 from ..errors import DataError, ModelError
-
-if TYPE_CHECKING:  # NumPy is imported inside the functions that use it
-    import numpy as np
 
 IGNORE = -100  # the label of tokens no loss or metric reads (PyTorch cross-entropy's default ignore_index)
 OUTSIDE = "O"
