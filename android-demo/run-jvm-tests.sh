@@ -4,7 +4,9 @@
 # tokenizer and one tokenizer per family (byte-level BPE/RoBERTa, Unigram/XLM-R with SentencePiece's Precompiled
 # normalizer, Unigram/DeBERTa-v2, WordPiece/BERT and DistilBERT, trained by tests/family.py), stage by stage too
 # (normalizer and pre-tokenizer outputs); the Unicode tables must equal what the installed `tokenizers` measures for
-# every code point; the self-check arithmetic must hold; the controller must show every failure instead of
+# every code point; the entity post-processing (word tags from the first sub-token, strict IOB2 entities with
+# character spans) must equal edgeport.tasks.ner's on CoNLL-2003 sentences and raw texts (EntitiesTest, goldens from
+# tests/ner_golden.py); the self-check arithmetic must hold; the controller must show every failure instead of
 # crashing; and the classifier must address each length bucket's own signature and output, dequantizing an int8
 # output with that signature's scale and zero point (BucketedClassifierTest, golden on full-integer app assets).
 # Plus the app layer's type-check (AppLayerCompileTest):
@@ -98,7 +100,8 @@ mkdir -p "$BUILD/app-check"
 TESTS=(dev.edgeport.demo.text.GoldenTokenizerTest dev.edgeport.demo.text.GoldenFamiliesTest
        dev.edgeport.demo.text.StageProbeTest dev.edgeport.demo.text.UnicodeFormsTest dev.edgeport.demo.text.UnicodeTablesTest
        dev.edgeport.demo.text.TokenizerUnitTest dev.edgeport.demo.text.FamilyUnitTest dev.edgeport.demo.text.SelfCheckTest
-       dev.edgeport.demo.text.PurityTest dev.edgeport.demo.text.ModelInfoTest dev.edgeport.demo.DemoControllerTest
+       dev.edgeport.demo.text.PurityTest dev.edgeport.demo.text.ModelInfoTest dev.edgeport.demo.text.EntitiesTest
+       dev.edgeport.demo.text.EntitiesUnitTest dev.edgeport.demo.DemoControllerTest
        dev.edgeport.demo.BucketedClassifierTest AppLayerCompileTest)
 java -Dedgeport.golden.dir="$GOLDEN" -Dedgeport.golden.required=true -Dedgeport.text.src="$TEXT_SRC" \
   -Dedgeport.app.src="$HERE/app/src/main/java" -Dedgeport.app.res="$HERE/app/src/main/res" \

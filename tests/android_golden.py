@@ -12,7 +12,9 @@ writes, all from the Python (Hugging Face) tokenizers, nothing committed:
   cases, SST-2 validation sentences, sentence pairs) and ``stages.json`` (normalizer and pre-tokenizer outputs of
   random strings drawn from awkward characters, checked stage by stage on the JVM);
 - ``OUT_DIR/unicode-forms.json``: NFC/NFD/NFKC/NFKD/Lowercase of random mark/base sequences (the Kotlin
-  normalization forms against the Rust ones, beyond single code points).
+  normalization forms against the Rust ones, beyond single code points);
+- ``OUT_DIR/ner-entities.json``: word tags and entities of CoNLL-2003 sentences (``SST2_DIR/../conll2003``, when
+  there) and raw texts under seeded logits, from ``edgeport.tasks.ner`` (``tests/ner_golden.py``).
 """
 
 from __future__ import annotations
@@ -114,11 +116,14 @@ def write_family(name: str, family: str, arch: str, out: Path, cases, cache: Pat
 
 
 def main(out_dir: Path, data_dir: Path) -> None:
+    import ner_golden
+
     from edgeport import android
 
     for written in android.write_tokenizer_golden(out_dir, data_dir):
         print(f"wrote {written}")
     android.write_json(out_dir / "unicode-forms.json", unicode_forms())
+    ner_golden.write(out_dir, data_dir.parent / "conll2003")
     cases = android.golden_cases(android.read_sst2_sentences(data_dir))
     families = out_dir / "families"
     cache = out_dir / "family-tokenizers"  # trained afresh on every run (seconds): the oracle is never stale

@@ -6,6 +6,12 @@ class Encoding(val inputIds: IntArray, val attentionMask: IntArray, val tokenTyp
 }
 
 /**
+ * Model inputs for pre-split words (Python's `is_split_into_words=True`) with the word of each token: [wordIds] is
+ * -1 on special tokens and padding. [droppedWords]: words truncation removed entirely, for the app to report.
+ */
+class WordEncoding(val encoding: Encoding, val wordIds: IntArray, val droppedWords: Int)
+
+/**
  * The Hugging Face fast BERT tokenizer, end to end: special tokens typed literally in the text are kept whole,
  * the rest is normalized, split on whitespace and punctuation and WordPiece-tokenized; then
  * `[CLS] A [SEP]` or `[CLS] A [SEP] B [SEP]`, `longest_first` truncation and right padding to [seqLen].
@@ -70,6 +76,34 @@ class BertTokenizer(
         )
     }
 
+    /**
+     * Pre-split [words] as the Hugging Face fast tokenizer encodes them with `is_split_into_words=True`: each word
+     * tokenized on its own (normalized, pre-tokenized, WordPiece), then `[CLS] ... [SEP]`, truncation to [seqLen]
+     * and right padding. Token types are all 0.
+     */
+    fun encodeWords(words: List<String>): WordEncoding {
+        val ids = ArrayList<Int>()
+        val owners = ArrayList<Int>()
+        for ((w, word) in words.withIndex()) {
+            val before = ids.size
+            ids.addAll(tokenize(word))
+            repeat(ids.size - before) { owners.add(w) }
+        }
+        val kept = minOf(ids.size, seqLen - 2)
+        val dropped = owners.distinct().size - owners.subList(0, kept).distinct().size
+        val real = kept + 2
+        val inputIds = IntArray(seqLen) { padId }
+        val wordIds = IntArray(seqLen) { -1 }
+        inputIds[0] = clsId
+        for (i in 0 until kept) {
+            inputIds[i + 1] = ids[i]
+            wordIds[i + 1] = owners[i]
+        }
+        inputIds[kept + 1] = sepId
+        val encoding = Encoding(inputIds, IntArray(seqLen) { if (it < real) 1 else 0 }, IntArray(seqLen))
+        return WordEncoding(encoding, wordIds, dropped)
+    }
+
     private fun tokenizeSegment(segment: String, out: MutableList<Int>) {
         if (segment.isEmpty()) return
         for (word in preTokenize(normalizer.normalize(segment))) wordPiece.tokenize(word, out)
@@ -79,29 +113,39 @@ class BertTokenizer(
         val DEFAULT_SPECIAL_TOKENS = listOf("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
         /** BertPreTokenizer: split on whitespace (dropped), every punctuation character is a word of its own. */
-        fun preTokenize(text: String): List<String> {
-            val words = ArrayList<String>()
-            val current = StringBuilder()
+        fun preTokenize(text: String): List<String> = words(text).map { it.text }
+
+        /**
+         * The words [preTokenize] finds with their place in [text] (UTF-16 indices, as `String.substring` takes
+         * them); on the raw text, this is Python's `pre_tokenizer.pre_tokenize_str(text)` (`edgeport.tasks.ner
+         * .text_words`), the words an entity model is given.
+         */
+        fun words(text: String): List<Word> {
+            val words = ArrayList<Word>()
+            var start = -1
             var i = 0
             while (i < text.length) {
                 val cp = text.codePointAt(i)
-                i += Character.charCount(cp)
+                val next = i + Character.charCount(cp)
                 when {
-                    CharClasses.isSplit(cp) -> flush(current, words)
+                    CharClasses.isSplit(cp) -> start = flush(text, start, i, words)
                     CharClasses.isPunct(cp) -> {
-                        flush(current, words)
-                        words.add(String(Character.toChars(cp)))
+                        flush(text, start, i, words)
+                        words.add(Word(text.substring(i, next), i, next))
+                        start = -1
                     }
-                    else -> current.appendCodePoint(cp)
+                    start < 0 -> start = i
                 }
+                i = next
             }
-            flush(current, words)
+            flush(text, start, text.length, words)
             return words
         }
 
-        private fun flush(current: StringBuilder, words: MutableList<String>) {
-            if (current.isNotEmpty()) words.add(current.toString())
-            current.setLength(0)
+        /** Ends the word begun at [start] (none when negative) at [end]; returns -1, no word begun. */
+        private fun flush(text: String, start: Int, end: Int, words: MutableList<Word>): Int {
+            if (start in 0 until end) words.add(Word(text.substring(start, end), start, end))
+            return -1
         }
 
         /** LongestFirst truncation lengths (see [Truncation.longestFirst]). */
