@@ -68,7 +68,8 @@ def cosine(a, b):
     cosine 0 with anything instead of SciPy's nan."""
     x, y = _floats(a, "a"), _floats(b, "b")
     if x.shape != y.shape or x.ndim not in (1, 2):
-        raise ValueError(f"cosine needs two [d] vectors or two [batch, d] batches of one shape, got {x.shape} and {y.shape}")
+        raise ValueError(f"cosine needs two [d] vectors or two [batch, d] batches of one shape, "
+                         f"got {x.shape} and {y.shape}")
     sims = np.sum(l2_normalize(x) * l2_normalize(y), axis=-1)
     return float(sims) if x.ndim == 1 else sims
 

@@ -41,7 +41,9 @@ class ModelInfo(
 ) {
     init {
         require(task in TASKS) { "labels.json: task '$task' is not one the app runs (${TASKS.joinToString()})" }
-        require((task == SENTENCE_EMBEDDING) == (embedding != null)) { "labels.json: a $task model ${if (embedding == null) "needs" else "has no"} embedding settings" }
+        require((task == SENTENCE_EMBEDDING) == (embedding != null)) {
+            "labels.json: a $task model ${if (embedding == null) "needs" else "has no"} embedding settings"
+        }
         require(task != TEXT_CLASSIFICATION || labels.size >= 2) { "labels.json: need at least two labels" }
         require(seqBuckets.isNotEmpty() && seqBuckets == seqBuckets.sorted().distinct() && seqBuckets.last() == seqLen) {
             "labels.json: seq_buckets $seqBuckets must be ascending and end at seq_len $seqLen"

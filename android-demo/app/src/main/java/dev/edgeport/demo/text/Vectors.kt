@@ -102,7 +102,8 @@ class EmbeddingOutput(val output: String, val pooling: String = MEAN, val normal
                 "model output 'embedding' has ${values.size} values but labels.json says embedding_dim $dim"
             }
             check(!normalize || Vectors.isNormalized(values)) {
-                "the graph's embedding has norm ${String.format(Locale.ROOT, "%.4f", Vectors.norm(values))}, but labels.json says it is L2-normalised"
+                val norm = String.format(Locale.ROOT, "%.4f", Vectors.norm(values))
+                "the graph's embedding has norm $norm, but labels.json says it is L2-normalised"
             }
             return values
         }
@@ -112,7 +113,8 @@ class EmbeddingOutput(val output: String, val pooling: String = MEAN, val normal
             "model output 'last_hidden_state' has ${values.size} values: not [1, seq, ${dim ?: "d"}] for a mask of ${mask.size}"
         }
         require(rows <= mask.size && (rows until mask.size).all { mask[it] == 0 }) {
-            "model output 'last_hidden_state' has $rows positions but the attention mask has ${mask.count { it == 1 }} real tokens in ${mask.size}"
+            "model output 'last_hidden_state' has $rows positions but the attention mask has " +
+                "${mask.count { it == 1 }} real tokens in ${mask.size}"
         }
         val d = values.size / rows
         val hidden = Array(rows) { t -> values.copyOfRange(t * d, (t + 1) * d) }

@@ -157,7 +157,8 @@ class VectorsTest {
             assertTrue(e.message, e.message!!.contains("norm 5.0000"))
         }
         // normalize=false: the graph's vector is what the model defines, returned as is
-        assertArrayEquals(floatArrayOf(3f, 4f), EmbeddingOutput(EmbeddingOutput.EMBEDDING, normalize = false).embedding(floatArrayOf(3f, 4f), intArrayOf(1)), 0f)
+        val raw = EmbeddingOutput(EmbeddingOutput.EMBEDDING, normalize = false)
+        assertArrayEquals(floatArrayOf(3f, 4f), raw.embedding(floatArrayOf(3f, 4f), intArrayOf(1)), 0f)
     }
 
     companion object {
