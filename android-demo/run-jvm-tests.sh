@@ -8,7 +8,9 @@
 # character spans) must equal edgeport.tasks.ner's on CoNLL-2003 sentences and raw texts (EntitiesTest, goldens from
 # tests/ner_golden.py); the self-check arithmetic must hold; the controller must show every failure instead of
 # crashing; and the classifier must address each length bucket's own signature and output, dequantizing an int8
-# output with that signature's scale and zero point (BucketedClassifierTest, golden on full-integer app assets).
+# output with that signature's scale and zero point (BucketedClassifierTest, golden on full-integer app assets);
+# the sentence-embedding maths (mean pooling, L2 normalisation, cosine, the embedding post-process: VectorsTest) must
+# equal edgeport/tasks/vectors.py's on seeded random hidden states and masks (vectors.json).
 # Plus the app layer's type-check (AppLayerCompileTest):
 # MainActivity + TfliteClassifier compiled with kotlinc against LiteRT/Android API stubs (jvm-stubs/), and a negative
 # control that must fail to compile (a String? passed as LiteRT's non-null signature).
@@ -101,7 +103,7 @@ TESTS=(dev.edgeport.demo.text.GoldenTokenizerTest dev.edgeport.demo.text.GoldenF
        dev.edgeport.demo.text.StageProbeTest dev.edgeport.demo.text.UnicodeFormsTest dev.edgeport.demo.text.UnicodeTablesTest
        dev.edgeport.demo.text.TokenizerUnitTest dev.edgeport.demo.text.FamilyUnitTest dev.edgeport.demo.text.SelfCheckTest
        dev.edgeport.demo.text.PurityTest dev.edgeport.demo.text.ModelInfoTest dev.edgeport.demo.text.EntitiesTest
-       dev.edgeport.demo.text.EntitiesUnitTest dev.edgeport.demo.DemoControllerTest
+       dev.edgeport.demo.text.EntitiesUnitTest dev.edgeport.demo.text.VectorsTest dev.edgeport.demo.DemoControllerTest
        dev.edgeport.demo.BucketedClassifierTest AppLayerCompileTest)
 java -Dedgeport.golden.dir="$GOLDEN" -Dedgeport.golden.required=true -Dedgeport.text.src="$TEXT_SRC" \
   -Dedgeport.app.src="$HERE/app/src/main/java" -Dedgeport.app.res="$HERE/app/src/main/res" \

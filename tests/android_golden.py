@@ -15,6 +15,9 @@ writes, all from the Python (Hugging Face) tokenizers, nothing committed:
   normalization forms against the Rust ones, beyond single code points);
 - ``OUT_DIR/ner-entities.json``: word tags and entities of CoNLL-2003 sentences (``SST2_DIR/../conll2003``, when
   there) and raw texts under seeded logits, from ``edgeport.tasks.ner`` (``tests/ner_golden.py``).
+- ``OUT_DIR/vectors.json``: seeded random hidden states + attention masks with their mean-pooled and L2-normalised
+  vectors, and vector pairs with their cosine, all computed by ``edgeport.tasks.vectors`` (the sentence-embedding
+  reference the app's ``text/Vectors.kt`` is checked against).
 """
 
 from __future__ import annotations
@@ -98,6 +101,69 @@ def unicode_forms(seed: int = 7, n: int = 6000) -> dict:
     return {"format": "edgeport-unicode-forms/1", "cases": cases}
 
 
+def vector_goldens(seed: int = 11) -> dict:
+    """Pooling / normalisation / cosine cases for VectorsTest.kt. Inputs are float32 (as a model gives them; JSON
+    holds each exactly), expectations float64 from edgeport.tasks.vectors. ``hidden`` is flat, row-major [seq, d]:
+    the layout LiteRT reads a [1, seq, d] output in."""
+    import numpy as np
+
+    from edgeport.tasks import vectors as V
+
+    rng = np.random.default_rng(seed)
+
+    def floats(a) -> list[float]:
+        return [float(x) for x in np.asarray(a, dtype=np.float32).ravel()]
+
+    def mask_of(kind: str, seq: int) -> np.ndarray:
+        if kind == "all":
+            return np.ones(seq, dtype=np.int64)
+        if kind == "first":
+            return (np.arange(seq) == 0).astype(np.int64)
+        if kind == "none":
+            return np.zeros(seq, dtype=np.int64)
+        if kind == "scattered":
+            return rng.integers(0, 2, size=seq)
+        return (np.arange(seq) < rng.integers(1, seq + 1)).astype(np.int64)  # right-padded, as the tokenizer pads
+
+    pool_cases = []
+    shapes = [(1, 1), (1, 8), (5, 3), (16, 32), (32, 384)] + [
+        (int(rng.integers(1, 25)), int(rng.integers(1, 49))) for _ in range(40)]
+    kinds = ["padded", "all", "first", "none", "scattered"]
+    scales = [("normal", 1.0), ("large", 100.0), ("tiny", 1e-14), ("zero", 0.0)]
+    for i, (seq, d) in enumerate(shapes):
+        kind = kinds[i % len(kinds)] if i >= 5 else ("padded" if seq > 1 else "all")
+        scale_name, scale = scales[0] if i < 5 or i % 7 else scales[1 + (i // 7) % 3]
+        hidden = (rng.normal(size=(seq, d)) * scale).astype(np.float32)
+        mask = mask_of(kind, seq)
+        hidden[mask == 0] += np.float32(1000.0)  # padding far away: pooling it in would move the mean
+        pooled = V.mean_pool(hidden, mask)
+        pool_cases.append({"name": f"pool-{i}-{seq}x{d}-{kind}-{scale_name}", "seq": seq, "d": d,
+                           "hidden": floats(hidden), "mask": [int(m) for m in mask],
+                           "pooled": [float(x) for x in pooled],
+                           "normalized": [float(x) for x in V.l2_normalize(pooled)]})
+
+    cosine_cases = []
+    for i in range(30):
+        d = int(rng.integers(1, 65))
+        a = rng.normal(size=d).astype(np.float32)
+        kind = ["random", "same", "opposite", "scaled", "zero", "tiny"][i % 6]
+        b = {"random": rng.normal(size=d), "same": a, "opposite": -2.5 * a, "scaled": 0.01 * a,
+             "zero": np.zeros(d), "tiny": rng.normal(size=d) * 1e-15}[kind].astype(np.float32)
+        cosine_cases.append({"name": f"cos-{i}-{kind}-d{d}", "a": floats(a), "b": floats(b),
+                             "cosine": V.cosine(a, b)})
+    # sentence pairs end to end: cosine of two pooled + normalised cases of one width
+    pairs = []
+    by_d: dict[int, list[int]] = {}
+    for i, c in enumerate(pool_cases):
+        by_d.setdefault(c["d"], []).append(i)
+    for idx in by_d.values():
+        for x, y in zip(idx, idx[1:]):
+            a, b = pool_cases[x], pool_cases[y]
+            pairs.append({"a": x, "b": y, "cosine": V.cosine(a["normalized"], b["normalized"])})
+    return {"format": "edgeport-vectors/1", "source": "edgeport.tasks.vectors", "seed": seed,
+            "pool_cases": pool_cases, "cosine_cases": cosine_cases, "pairs": pairs}
+
+
 def write_family(name: str, family: str, arch: str, out: Path, cases, cache: Path) -> int:
     from family import cached_tokenizer
 
@@ -124,6 +190,10 @@ def main(out_dir: Path, data_dir: Path) -> None:
         print(f"wrote {written}")
     android.write_json(out_dir / "unicode-forms.json", unicode_forms())
     ner_golden.write(out_dir, data_dir.parent / "conll2003")
+    vectors = vector_goldens()
+    android.write_json(out_dir / "vectors.json", vectors)
+    print(f"wrote {out_dir / 'vectors.json'}: {len(vectors['pool_cases'])} pooling, "
+          f"{len(vectors['cosine_cases'])} cosine and {len(vectors['pairs'])} pair cases")
     cases = android.golden_cases(android.read_sst2_sentences(data_dir))
     families = out_dir / "families"
     cache = out_dir / "family-tokenizers"  # trained afresh on every run (seconds): the oracle is never stale

@@ -5,6 +5,9 @@
 package android.view;
 
 public class View {
+    public static final int VISIBLE = 0x00000000;
+    public static final int GONE = 0x00000008;
+
     public interface OnClickListener {
         void onClick(View v);
     }
@@ -14,6 +17,10 @@ public class View {
     public boolean isEnabled() { throw new UnsupportedOperationException("stub"); }
 
     public void setEnabled(boolean enabled) { throw new UnsupportedOperationException("stub"); }
+
+    public int getVisibility() { throw new UnsupportedOperationException("stub"); }
+
+    public void setVisibility(int visibility) { throw new UnsupportedOperationException("stub"); }
 
     public void setBackgroundColor(int color) { throw new UnsupportedOperationException("stub"); }
 }

@@ -10,4 +10,6 @@ public class TextView extends View {
     public CharSequence getText() { throw new UnsupportedOperationException("stub"); }
 
     public final void setText(CharSequence text) { throw new UnsupportedOperationException("stub"); }
+
+    public final void setText(int resid) { throw new UnsupportedOperationException("stub"); }
 }

@@ -7,12 +7,16 @@ import dev.edgeport.demo.text.ModelInfo
 import dev.edgeport.demo.text.Postprocess
 import dev.edgeport.demo.text.SelfCheck
 import dev.edgeport.demo.text.TextTokenizer
+import dev.edgeport.demo.text.Vectors
 import java.util.Locale
 import java.util.concurrent.Executor
 
 /** The model behind the screen: [TfliteClassifier] in the app, a fake in the JVM tests. */
 interface Classifier : AutoCloseable {
-    /** Logits for one encoded example. May throw (a LiteRT error, a wrong shape): the controller shows it. */
+    /**
+     * Logits for one encoded example; for a sentence-embedding model, its output tensor flat (the embedding, or the
+     * last hidden state of the bucket's positions). May throw (a LiteRT error, a wrong shape): the controller shows it.
+     */
     fun logits(e: Encoding): FloatArray
 }
 
@@ -23,15 +27,18 @@ interface DemoView {
 
     fun setClassifyEnabled(enabled: Boolean)
 
+    /** A sentence-embedding model: two texts in, their cosine similarity out (else one text, its label). */
+    fun setSimilarityMode(enabled: Boolean)
+
     fun showResult(result: ResultText)
 }
 
-/** One classification, or why it failed, as the screen's three result lines. */
+/** One classification or similarity, or why it failed, as the screen's three result lines. */
 data class ResultText(val label: String, val details: String, val latency: String, val isError: Boolean)
 
 /**
- * The app's logic without Android: loads the assets, runs the golden self-check, classifies texts, and turns every
- * exception into something on screen. Model work runs on [worker] (one background thread in the app: the model
+ * The app's logic without Android: loads the assets, runs the golden self-check, classifies texts (or, for a
+ * sentence-embedding model, compares two: [compare]), and turns every exception into something on screen. Model work runs on [worker] (one background thread in the app: the model
  * and tokenizer are only ever touched there, so nothing is locked); every [view] call is posted to [ui].
  * Nothing thrown on the worker escapes it: an uncaught exception there would kill the app.
  *
@@ -56,6 +63,9 @@ class DemoController(
     /** Classifies [text] in the background; the result or the error goes to [DemoView.showResult]. */
     fun classify(text: String) = worker.execute { classifyNow(text) }
 
+    /** The cosine similarity of two texts' embeddings (a sentence-embedding model), in the background. */
+    fun compare(text: String, other: String) = worker.execute { compareNow(text, other) }
+
     /** Releases the model after any queued work (call from onDestroy, then shut the worker down). */
     fun close() = worker.execute {
         val s = session
@@ -75,13 +85,16 @@ class DemoController(
         }
         session = s
         val (text, ok) = try {
-            val report = SelfCheck.run(GoldenSet.parse(readAsset(GOLDEN)), s.tokenizer, s.classifier::logits)
+            // An embedding model's golden.json has no logits to compare: its self-check covers the tokenizer.
+            val model = if (s.info.isSentenceEmbedding) null else s.classifier::logits
+            val report = SelfCheck.run(GoldenSet.parse(readAsset(GOLDEN)), s.tokenizer, model)
             selfCheckText(report) to report.passed
         } catch (e: Throwable) {
             "Self-check FAIL: ${describe(e)}" to false
         }
         post {
             showStatus(text, ok)
+            setSimilarityMode(s.info.isSentenceEmbedding)
             // The model loaded, so typed texts can still be tried; a failing classification is shown, not thrown.
             setClassifyEnabled(true)
         }
@@ -90,6 +103,7 @@ class DemoController(
     private fun classifyNow(text: String) {
         val s = session ?: return // closed, or never loaded (the button stays disabled then)
         val result = try {
+            check(!s.info.isSentenceEmbedding) { "this is a sentence-embedding model: give two texts to compare" }
             val start = nanoTime()
             val encoding = s.tokenizer.encode(text)
             val tokenized = nanoTime()
@@ -108,6 +122,34 @@ class DemoController(
             )
         } catch (e: Throwable) {
             ResultText("Error", "Could not classify this text: ${describe(e)}", "", isError = true)
+        }
+        post { showResult(result) }
+    }
+
+    private fun compareNow(text: String, other: String) {
+        val s = session ?: return
+        val result = try {
+            val embedding = checkNotNull(s.info.embedding) { "this model classifies: similarity needs a sentence-embedding model" }
+            val start = nanoTime()
+            val a = s.tokenizer.encode(text)
+            val b = s.tokenizer.encode(other)
+            val tokenized = nanoTime()
+            // The mask of the positions the model ran on: a length-bucketed model runs on the smallest bucket.
+            val (va, vb) = listOf(a, b).map { e ->
+                embedding.embedding(s.classifier.logits(e), e.attentionMask.copyOf(s.info.bucketFor(e.length)))
+            }
+            val done = nanoTime()
+            ResultText(
+                String.format(Locale.ROOT, "similarity %.3f", Vectors.cosine(va, vb)),
+                "cosine of the two sentence embeddings (${va.size} values, $embedding)",
+                String.format(
+                    Locale.ROOT, "latency %.1f ms (tokenize %.2f ms, model %.1f ms), %d + %d tokens",
+                    (done - start) / 1e6, (tokenized - start) / 1e6, (done - tokenized) / 1e6, a.length, b.length,
+                ),
+                isError = false,
+            )
+        } catch (e: Throwable) {
+            ResultText("Error", "Could not compare these texts: ${describe(e)}", "", isError = true)
         }
         post { showResult(result) }
     }

@@ -3,6 +3,7 @@ package dev.edgeport.demo
 import android.app.Activity
 import android.graphics.Color
 import android.os.Bundle
+import android.view.View
 import android.widget.Button
 import android.widget.EditText
 import android.widget.TextView
@@ -10,7 +11,8 @@ import java.util.concurrent.Executor
 import java.util.concurrent.Executors
 
 /**
- * One screen: type a text, get the label, class probabilities and on-device latency; on start the golden vectors
+ * One screen: type a text, get the label, class probabilities and on-device latency (a sentence-embedding model: type
+ * two texts, get their cosine similarity); on start the golden vectors
  * written by `edgeport android` are replayed and the verdict is shown at the top. A thin shell: the logic, the
  * background thread's error handling and the texts live in [DemoController] (plain Kotlin, JVM-tested); this class
  * only wires the views. Type-checked on the JVM against jvm-stubs/ by run-jvm-tests.sh.
@@ -18,6 +20,7 @@ import java.util.concurrent.Executors
 class MainActivity : Activity(), DemoView {
     private val worker = Executors.newSingleThreadExecutor()
     private lateinit var controller: DemoController
+    private var similarity = false // UI thread only
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
@@ -30,7 +33,9 @@ class MainActivity : Activity(), DemoView {
             ui = Executor { runOnUiThread(it) },
         )
         findViewById<Button>(R.id.classify).setOnClickListener {
-            controller.classify(findViewById<EditText>(R.id.input).text.toString())
+            val text = findViewById<EditText>(R.id.input).text.toString()
+            if (similarity) controller.compare(text, findViewById<EditText>(R.id.input2).text.toString())
+            else controller.classify(text)
         }
         controller.start()
     }
@@ -43,6 +48,12 @@ class MainActivity : Activity(), DemoView {
 
     override fun setClassifyEnabled(enabled: Boolean) {
         findViewById<Button>(R.id.classify).isEnabled = enabled
+    }
+
+    override fun setSimilarityMode(enabled: Boolean) {
+        similarity = enabled
+        findViewById<EditText>(R.id.input2).visibility = if (enabled) View.VISIBLE else View.GONE
+        findViewById<Button>(R.id.classify).setText(if (enabled) R.string.compare else R.string.classify)
     }
 
     override fun showResult(result: ResultText) {

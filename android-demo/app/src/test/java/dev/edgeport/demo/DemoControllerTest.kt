@@ -22,12 +22,15 @@ class DemoControllerTest {
     private class FakeClassifier : Classifier {
         var failWith: Exception? = null
         var logits: FloatArray? = null
+        /** When set, the output is this function of the encoding (a sentence-embedding model's tensor). */
+        var output: ((Encoding) -> FloatArray)? = null
         var calls = 0
         var closed = false
 
         override fun logits(e: Encoding): FloatArray {
             calls++
             failWith?.let { throw it }
+            output?.let { return it(e) }
             return logits ?: if (5 in e.inputIds) floatArrayOf(-1f, 1f) else floatArrayOf(1f, -1f)
         }
 
@@ -39,10 +42,12 @@ class DemoControllerTest {
         var onUi = false
         var status: Pair<String, Boolean>? = null
         var buttonEnabled = false
+        var similarityMode: Boolean? = null
         val results = ArrayList<ResultText>()
 
         override fun showStatus(text: String, ok: Boolean) { assertTrue("view touched off the UI thread", onUi); status = text to ok }
         override fun setClassifyEnabled(enabled: Boolean) { assertTrue("view touched off the UI thread", onUi); buttonEnabled = enabled }
+        override fun setSimilarityMode(enabled: Boolean) { assertTrue("view touched off the UI thread", onUi); similarityMode = enabled }
         override fun showResult(result: ResultText) { assertTrue("view touched off the UI thread", onUi); results.add(result) }
     }
 
@@ -87,6 +92,7 @@ class DemoControllerTest {
         assertTrue(text, text.startsWith("Self-check PASS: tokenizer 1/1 identical, model 1/1 within tolerance"))
         assertTrue(ok)
         assertTrue(view.buttonEnabled)
+        assertEquals(false, view.similarityMode)
     }
 
     @Test fun classifyShowsLabelProbabilitiesAndLatency() {
@@ -183,6 +189,110 @@ class DemoControllerTest {
         drainUi()
         assertEquals(before, model.calls)
         assertTrue(view.results.isEmpty())
+    }
+
+    /**
+     * A sentence-embedding model on the WordPiece vocabulary. Its fake graph stops at the encoder ([output]
+     * last_hidden_state, [1, bucket, 2]): good -> (1, 0), bad -> (0, 1), [CLS]/[SEP] -> (0, 0), and padding -> (100, 100),
+     * which must never be pooled. So "good" embeds to (1, 0), "bad" to (0, 1), "good bad" to (0.707, 0.707).
+     */
+    private fun useEmbeddingAssets(output: String, buckets: String = "") {
+        assets[DemoController.LABELS] = """{"format": "edgeport-android/1", "task": "sentence-embedding", "seq_len": 8,
+            "do_lower_case": true, "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask"},
+            "output": "$output", "pooling": "mean", "normalize": true, "embedding_dim": 2, "signature": "serving_default"$buckets}"""
+        assets[DemoController.GOLDEN] = """{"format": "edgeport-golden/1", "seq_len": 8, "tolerance": {"atol": 0.05, "rtol": 0.02},
+            "cases": [{"name": "good", "text": "good", "text_pair": null, "input_ids": [2, 5, 3, 0, 0, 0, 0, 0],
+            "attention_mask": [1, 1, 1, 0, 0, 0, 0, 0], "token_type_ids": [0, 0, 0, 0, 0, 0, 0, 0]}]}"""
+    }
+
+    private val bucketsUsed = ArrayList<Int>()
+
+    /** The fake encoder: one row per position the (bucketed) model runs on. */
+    private fun hiddenStates(e: Encoding, bucket: Int): FloatArray {
+        bucketsUsed.add(bucket)
+        return (0 until bucket).flatMap { t ->
+            when {
+                e.attentionMask[t] == 0 -> listOf(100f, 100f)
+                e.inputIds[t] == 5 -> listOf(1f, 0f)
+                e.inputIds[t] == 6 -> listOf(0f, 1f)
+                else -> listOf(0f, 0f)
+            }
+        }.toFloatArray()
+    }
+
+    @Test fun similarityOfTwoTextsFromLastHiddenState() {
+        useEmbeddingAssets("last_hidden_state")
+        model.output = { hiddenStates(it, 8) }
+        controller.start()
+        controller.compare("good", "good bad")
+        controller.compare("good", "bad")
+        controller.compare("bad", "bad")
+        drainUi()
+        val (text, ok) = view.status!!
+        assertTrue(text, ok && text.startsWith("Self-check PASS: tokenizer 1/1 identical, no golden logits"))
+        assertEquals(true, view.similarityMode)
+        assertTrue(view.buttonEnabled)
+        assertEquals(listOf("similarity 0.707", "similarity 0.000", "similarity 1.000"), view.results.map { it.label })
+        assertEquals(
+            ResultText(
+                "similarity 0.707",
+                "cosine of the two sentence embeddings (2 values, last_hidden_state, mean-pooled in the app + L2-normalised)",
+                "latency 3.0 ms (tokenize 1.00 ms, model 2.0 ms), 3 + 4 tokens",
+                isError = false,
+            ),
+            view.results.first(),
+        )
+    }
+
+    /** A length-bucketed model outputs only its bucket's positions: the app pools over that bucket's mask. */
+    @Test fun similarityOnTheBucketThePositionsRanOn() {
+        useEmbeddingAssets("last_hidden_state", """, "seq_buckets": [4, 8], "bucket_signatures": {"4": "seq_4", "8": "serving_default"}""")
+        model.output = { e -> hiddenStates(e, if (e.length <= 4) 4 else 8) }
+        controller.start()
+        controller.compare("good", "bad good bad good bad")
+        drainUi()
+        assertEquals(listOf(4, 8), bucketsUsed)
+        assertEquals("similarity 0.555", view.results.single().label) // (2, 3)/sqrt(13) . (1, 0)
+    }
+
+    @Test fun similarityFromAnEmbeddingPooledInTheGraph() {
+        useEmbeddingAssets("embedding")
+        model.output = { e -> if (6 in e.inputIds) floatArrayOf(0.6f, 0.8f) else floatArrayOf(1f, 0f) }
+        controller.start()
+        controller.compare("good", "bad")
+        drainUi()
+        assertEquals("similarity 0.600", view.results.single().label)
+        // An artifact whose graph lost its Normalize step is caught, shown, and not crashed on.
+        model.output = { floatArrayOf(3f, 4f) }
+        controller.compare("good", "bad")
+        drainUi()
+        val shown = view.results.last()
+        assertTrue(shown.isError)
+        assertEquals("Could not compare these texts: IllegalStateException: the graph's embedding has norm 5.0000, " +
+            "but labels.json says it is L2-normalised", shown.details)
+    }
+
+    @Test fun compareOnAClassifierIsShownAsError() {
+        controller.start()
+        controller.compare("good", "bad")
+        drainUi()
+        val shown = view.results.single()
+        assertTrue(shown.isError)
+        assertEquals("Could not compare these texts: IllegalStateException: this model classifies: similarity needs a " +
+            "sentence-embedding model", shown.details)
+    }
+
+    @Test fun classifyOnAnEmbeddingModelIsShownAsError() {
+        useEmbeddingAssets("last_hidden_state")
+        model.output = { hiddenStates(it, 8) }
+        controller.start()
+        controller.classify("good") // an embedding model has no labels
+        drainUi()
+        val shown = view.results.single()
+        assertTrue(shown.isError)
+        assertEquals("Could not classify this text: IllegalStateException: this is a sentence-embedding model: give two " +
+            "texts to compare", shown.details)
+        assertEquals(0, model.calls) // refused before the model ran
     }
 
     /** A byte-level BPE model: labels.json's tokenizer section picks the family and names its files. */

@@ -3,6 +3,11 @@ package dev.edgeport.demo.text
 /**
  * labels.json written by `edgeport android`: label names, sequence length, model I/O names and the `tokenizer` section
  * (family, files, settings; see [TokenizerSpec]), plus the WordPiece flags older files carry at the top level.
+ *
+ * The task (labels.json `task`, default `text-classification`, which every file written before the key existed is):
+ * a `sentence-embedding` model has no labels; its `output` names the graph's output, `embedding` ([1, d], pooled in
+ * the graph) or `last_hidden_state` ([1, seq, d], pooled by the app), and `pooling` (default `mean`), `normalize`
+ * (default true) and `embedding_dim` (optional) say how the embedding is made from it ([EmbeddingOutput]).
  */
 class ModelInfo(
     val labels: List<String>,
@@ -29,8 +34,17 @@ class ModelInfo(
      * Empty in files written before it existed: then every signature's output is [output], float32.
      */
     val signatureOutputs: Map<String, OutputSpec> = emptyMap(),
+    /** labels.json `task`: [TEXT_CLASSIFICATION] or [SENTENCE_EMBEDDING]. */
+    val task: String = TEXT_CLASSIFICATION,
+    /** How the embedding is read from the output; non-null exactly for a [SENTENCE_EMBEDDING] model. */
+    val embedding: EmbeddingOutput? = null,
 ) {
     init {
+        require(task in TASKS) { "labels.json: task '$task' is not one the app runs (${TASKS.joinToString()})" }
+        require((task == SENTENCE_EMBEDDING) == (embedding != null)) {
+            "labels.json: a $task model ${if (embedding == null) "needs" else "has no"} embedding settings"
+        }
+        require(task != TEXT_CLASSIFICATION || labels.size >= 2) { "labels.json: need at least two labels" }
         require(seqBuckets.isNotEmpty() && seqBuckets == seqBuckets.sorted().distinct() && seqBuckets.last() == seqLen) {
             "labels.json: seq_buckets $seqBuckets must be ascending and end at seq_len $seqLen"
         }
@@ -53,6 +67,8 @@ class ModelInfo(
         return signatureOutputs[key] ?: throw IllegalArgumentException("labels.json: signature_outputs has no entry for signature '$key'")
     }
 
+    val isSentenceEmbedding: Boolean get() = task == SENTENCE_EMBEDDING
+
     /** wordpiece, bpe or unigram. */
     val tokenizerFamily: String get() = tokenizerSpec?.get("family") as String? ?: "wordpiece"
 
@@ -73,12 +89,23 @@ class ModelInfo(
 
     companion object {
         const val FORMAT = "edgeport-android/1"
+        const val TEXT_CLASSIFICATION = "text-classification"
+        const val SENTENCE_EMBEDDING = "sentence-embedding"
+        val TASKS = listOf(TEXT_CLASSIFICATION, SENTENCE_EMBEDDING)
 
         fun parse(json: String): ModelInfo {
             val m = MiniJson.parse(json) as? Map<*, *> ?: throw IllegalArgumentException("labels.json: not an object")
             require(m["format"] == FORMAT) { "labels.json: format ${m["format"]}, expected $FORMAT" }
-            val labels = (m["labels"] as List<*>).map { it as String }
-            require(labels.size >= 2) { "labels.json: need at least two labels" }
+            val task = m["task"] as String? ?: TEXT_CLASSIFICATION
+            val embedding = if (task != SENTENCE_EMBEDDING) null else EmbeddingOutput(
+                m["output"] as String? ?: throw IllegalArgumentException("labels.json: a sentence-embedding model needs `output`"),
+                m["pooling"] as String? ?: EmbeddingOutput.MEAN,
+                m["normalize"] as Boolean? ?: true,
+                (m["embedding_dim"] as Double?)?.toInt(),
+            )
+            // A classifier needs its labels (checked in init); an embedding model has none.
+            val labels = (m["labels"] as List<*>? ?: if (embedding != null) emptyList<String>() else
+                throw IllegalArgumentException("labels.json: no labels")).map { it as String }
             @Suppress("UNCHECKED_CAST")
             return ModelInfo(
                 labels,
@@ -95,6 +122,8 @@ class ModelInfo(
                     .entries.associate { (k, v) -> (k as String).toInt() to v as String },
                 (m["signature_outputs"] as Map<*, *>? ?: emptyMap<String, Any>())
                     .entries.associate { (k, v) -> k as String to OutputSpec.parse(v as Map<*, *>) },
+                task,
+                embedding,
             )
         }
     }

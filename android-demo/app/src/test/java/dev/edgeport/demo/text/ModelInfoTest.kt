@@ -1,12 +1,15 @@
 package dev.edgeport.demo.text
 
 import org.junit.Assert.assertEquals
+import org.junit.Assert.assertFalse
+import org.junit.Assert.assertNull
+import org.junit.Assert.assertThrows
 import org.junit.Assert.assertTrue
 import org.junit.Assume.assumeTrue
 import org.junit.Test
 import java.io.File
 
-/** labels.json parsing, and the non-null signature key handed to LiteRT's CompiledModel. */
+/** labels.json parsing (the task keys too), and the non-null signature key handed to LiteRT's CompiledModel. */
 class ModelInfoTest {
     private fun labels(signature: String) = """{"format": "edgeport-android/1", "labels": ["a", "b"], "seq_len": 16,
         "inputs": {"input_ids": "ids", "attention_mask": "mask", "token_type_ids": null}, "output": "logits"$signature}"""
@@ -45,6 +48,51 @@ class ModelInfoTest {
         assertEquals(listOf(16), info.seqBuckets)
         assertEquals(16, info.bucketFor(3))
         assertEquals("serving_default", info.signatureFor(16))
+    }
+
+    @Test fun classificationFilesAreUnchanged() {
+        val info = ModelInfo.parse(labels(""", "signature": "serving_default""""))
+        assertEquals(ModelInfo.TEXT_CLASSIFICATION, info.task)
+        assertFalse(info.isSentenceEmbedding)
+        assertNull(info.embedding)
+        assertEquals("logits", info.output)
+        // the embedding keys mean nothing to a classifier
+        assertNull(ModelInfo.parse(labels(""", "pooling": "mean", "normalize": false""")).embedding)
+        val missing = assertThrows(IllegalArgumentException::class.java) {
+            ModelInfo.parse("""{"format": "edgeport-android/1", "labels": ["a"], "seq_len": 16, "output": "logits"}""")
+        }
+        assertEquals("labels.json: need at least two labels", missing.message)
+    }
+
+    private fun embedding(keys: String) = """{"format": "edgeport-android/1", "task": "sentence-embedding", "seq_len": 16,
+        "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask"}$keys}"""
+
+    @Test fun sentenceEmbeddingKeysAndDefaults() {
+        val pooled = ModelInfo.parse(embedding(""", "output": "embedding""""))
+        assertTrue(pooled.isSentenceEmbedding)
+        assertEquals(emptyList<String>(), pooled.labels)
+        val e = pooled.embedding!!
+        assertEquals(listOf("embedding", "mean", true, null), listOf(e.output, e.pooling, e.normalize, e.dim))
+        assertTrue(e.pooledInGraph)
+        assertEquals("embedding", pooled.outputFor(16).name) // LiteRT addresses the output by this name
+        val hidden = ModelInfo.parse(embedding(""", "output": "last_hidden_state", "pooling": "mean", "normalize": false,
+            "embedding_dim": 384"""))
+        val h = hidden.embedding!!
+        assertEquals(listOf("last_hidden_state", "mean", false, 384), listOf(h.output, h.pooling, h.normalize, h.dim))
+        assertFalse(h.pooledInGraph)
+    }
+
+    @Test fun badSentenceEmbeddingFilesAreRefused() {
+        for ((keys, message) in listOf(
+            "" to "a sentence-embedding model needs `output`",
+            """, "output": "logits"""" to "output is 'embedding' or 'last_hidden_state', got 'logits'",
+            """, "output": "last_hidden_state", "pooling": "cls"""" to "pooling 'cls' is not one the app does",
+        )) {
+            val e = assertThrows(IllegalArgumentException::class.java) { ModelInfo.parse(embedding(keys)) }
+            assertTrue("${e.message} should say $message", e.message!!.contains(message))
+        }
+        val task = assertThrows(IllegalArgumentException::class.java) { ModelInfo.parse(labels(""", "task": "fill-mask"""")) }
+        assertTrue(task.message, task.message!!.contains("task 'fill-mask' is not one the app runs"))
     }
 
     @Test(expected = IllegalArgumentException::class) fun bucketsMustEndAtSeqLen() {
