@@ -200,7 +200,8 @@ def cmd_predict(args) -> int:
 
     if args.threads < 1:
         raise EdgeportError("--threads must be at least 1")
-    from .runtimes.text import artifact_meta, cosine
+    from .runtimes.text import artifact_meta
+    from .tasks.vectors import cosine
 
     if artifact_meta(Path(args.artifact)).get("output") == "embedding":  # two sentences -> their similarity
         if not args.text_pair:
@@ -298,6 +299,7 @@ def _add_export_parser(sub) -> None:
 # reports its weights as MISSING, which is the expected state, not a problem. Any other MISSING, UNEXPECTED or
 # MISMATCHED key still shows.
 _NEW_HEAD_KEY = re.compile(r"^(classifier|pre_classifier|score)\.[\w.]+$")
+_POOLER_KEY = re.compile(r"^(\w+\.)?pooler\.[\w.]+$")
 
 
 def _fresh_head_only(msg: str) -> bool:
@@ -305,7 +307,11 @@ def _fresh_head_only(msg: str) -> bool:
         return False
     keys = [(cells[0], cells[1]) for cells in ([c.strip() for c in line.split("|")] for line in msg.splitlines()
                                                if "|" in line) if len(cells) >= 2 and cells[0] and cells[0] != "Key"]
-    return bool(keys) and all("MISSING" in status and _NEW_HEAD_KEY.match(k) for k, status in keys)
+    # a fresh classification head (MISSING), or the pooler a sentence-embedding model leaves out (mean pooling
+    # never reads it: tasks/embedding_model.py)
+    return bool(keys) and all(("MISSING" in status and _NEW_HEAD_KEY.match(k))
+                              or ("UNEXPECTED" in status and _POOLER_KEY.match(k))
+                              for k, status in keys)
 
 
 class _DropMessages(logging.Filter):

@@ -96,9 +96,9 @@ class References:
     def yardstick_cosine(self, length: int | None = None) -> float:
         """Sentence embeddings: the smallest cosine between the yardstick's vector and the reference's, over the
         rows: the INT8 cosine limit scales with it (``validation_gates.min_cosine_limit``)."""
-        x, y = self.yardstick(length).astype(np.float64), self(length).astype(np.float64)
-        cos = (x * y).sum(-1) / np.maximum(np.linalg.norm(x, axis=-1) * np.linalg.norm(y, axis=-1), 1e-12)
-        return float(cos.min())
+        from .tasks.vectors import cosine
+
+        return float(cosine(self.yardstick(length), self(length)).min())
 
     def noise_rows(self, length: int | None = None) -> np.ndarray:
         """Per row, the yardstick's largest |Δlogit|: how far 8-bit noise moves that row's logits (the INT8 tie

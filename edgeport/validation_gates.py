@@ -29,6 +29,7 @@ from typing import Callable
 
 import numpy as np
 
+from .tasks.vectors import cosine
 from .verdict import Gate, State
 
 
@@ -191,11 +192,6 @@ def _rule_note(text: str, state: State, vcfg) -> str:
 # ------------------------------------------------------------------------------------------------ embeddings
 
 
-def _cosines(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    x, y = x.astype(np.float64), y.astype(np.float64)
-    return (x * y).sum(-1) / np.maximum(np.linalg.norm(x, axis=-1) * np.linalg.norm(y, axis=-1), 1e-12)
-
-
 FP32_MIN_COSINE = 0.9999  # an fp32 artifact computes the same vector up to float noise (measured: >= 0.999999)
 
 
@@ -214,7 +210,7 @@ def min_cosine_limit(ev: Evidence, vcfg) -> tuple[float, str]:
 
 def cosine_vs_fp32(ev: Evidence, vcfg) -> Gate:
     """Every row's vector against the fp32 torch model's: the minimum cosine must reach the limit (deterministic)."""
-    cos = _cosines(ev.logits, ev.reference)
+    cos = cosine(ev.logits, ev.reference)
     limit, source = min_cosine_limit(ev, vcfg)
     worst_row = int(cos.argmin())
     state = State.FAIL if cos.min() < limit else State.PASS
@@ -230,7 +226,7 @@ def _spearman_gate(name: str, ev: Evidence, against: np.ndarray, who: str, limit
     from .stats import spearman_drop
 
     n = len(ev.logits) // 2
-    pair = lambda v: _cosines(v[:n], v[n:])  # noqa: E731
+    pair = lambda v: cosine(v[:n], v[n:])  # noqa: E731
     s = spearman_drop(ev.scores, pair(against), pair(ev.logits), seed=ev.seed)
     lo, hi = s["ci95_points"]
     what = (f"Spearman drop {s['drop_points']:.2f} points vs {who} on {s['n']} eval pairs ({s['value'] * 100:.2f} "

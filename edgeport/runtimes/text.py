@@ -90,8 +90,3 @@ def _vectors(vecs: np.ndarray, meta: dict) -> list[dict]:
 
 # what ``predict`` answers per output kind (the sidecar's ``output``, from ``tasks.models``)
 ANSWERS = {"logits": _classes, "embedding": _vectors}
-
-
-def cosine(a, b) -> float:
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))

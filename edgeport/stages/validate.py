@@ -165,8 +165,10 @@ class ValidateStage:
 
         failures = [f for r in rows for f in r["gate_failures"]]
         notes = [f for r in rows for f in r["gate_notes"]]
+        from ..data import model_inputs
+
         vcfg, task, metric = ctx.cfg.validate, ctx.task(), ctx.cfg.data.metric
-        labels = task.eval.labels
+        labels = model_inputs(task.eval, ctx.cfg.task).labels  # None for an embedding model's sentences
         teacher_acc = None if teacher is None else compare(teacher, teacher, labels)["accuracy"]
         reference = {"stage": ctx.cfg.source_stage, "format": "torch", "precision": "fp32",
                      "accuracy": ref_acc, "eval_accuracy": ref_acc}
@@ -298,10 +300,9 @@ def task_metric(output: str, metric: str, task):
 
 def cosine_figures(vecs, ref) -> dict:
     """Each sentence's cosine with the fp32 torch vector: min and mean (what the cosine gate reads)."""
-    import numpy as np
+    from ..tasks.vectors import cosine
 
-    x, y = np.asarray(vecs, dtype=np.float64), np.asarray(ref, dtype=np.float64)
-    cos = (x * y).sum(-1) / np.maximum(np.linalg.norm(x, axis=-1) * np.linalg.norm(y, axis=-1), 1e-12)
+    cos = cosine(vecs, ref)
     return {"cosine_min": round(float(cos.min()), 6), "cosine_mean": round(float(cos.mean()), 6)}
 
 

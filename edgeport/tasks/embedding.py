@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
+from .vectors import cosine
+from .vectors import spearman as vectors_spearman
 
 
 # ------------------------------------------------------------------------------------------------ measurement
@@ -59,14 +61,11 @@ def vectors(model, texts: list[str], tokenizer, max_len: int, desc: str = "embed
 def pair_cosines(vecs: np.ndarray) -> np.ndarray:
     """Cosines of the pairs of a ``sides`` layout: rows [0, n) are the first sentences, [n, 2n) the second."""
     n = len(vecs) // 2
-    a, b = vecs[:n].astype(np.float64), vecs[n:].astype(np.float64)
-    return (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
+    return cosine(vecs[:n], vecs[n:])
 
 
 def spearman(cosines: np.ndarray, scores) -> float:
-    from scipy.stats import spearmanr
-
-    return round(float(spearmanr(cosines, np.asarray(scores, dtype=np.float64)).statistic), 6)
+    return round(vectors_spearman(cosines, scores), 6)
 
 
 def split_spearman(model, split, tokenizer, max_len: int, desc: str = "embed") -> float:
@@ -209,9 +208,8 @@ def _teacher_comparison(ctx, student, teacher_model, tokenizer, max_len: int) ->
     from ..data import sides
 
     texts = sides(ctx.task().eval).texts
-    s = vectors(student, texts, tokenizer, max_len, "student eval").astype(np.float64)
-    t = vectors(teacher_model, texts, tokenizer, max_len, "teacher eval").astype(np.float64)
-    cos = (s * t).sum(-1)
+    cos = cosine(vectors(student, texts, tokenizer, max_len, "student eval"),
+                 vectors(teacher_model, texts, tokenizer, max_len, "teacher eval"))
     teacher_m = ctx.input_metrics("teacher")
     return {"teacher_eval_spearman": teacher_m.get("eval_spearman"),
             "teacher_select_spearman": teacher_m.get("select_spearman"),
