@@ -1,8 +1,11 @@
 """Unlabelled text: ``pretrain.corpus`` and ``distill.extra_texts``.
 
-A corpus is a file or a directory of files. A ``.jsonl`` file holds one JSON object per line with the text in a
-field (``text``, or the task's ``data.text_column``); any other file is plain UTF-8 text, **one document per line**
-(blank lines skipped). A directory is read file by file in sorted order (recursively; hidden files skipped).
+A corpus is a file or a directory of files: a path, or one under ``$EDGEPORT_DATA_DIR`` (like ``data.local``:
+``sst2/train.tsv``). A ``.jsonl`` file holds one JSON object per line with the text in a field (``text``, or the
+task's ``data.text_column``); a ``.tsv``/``.csv`` file with a header line is a table whose text is that column (read
+like a dataset split, ``data._read_rows``: a labelled split's labels are ignored); any other file is plain UTF-8
+text, **one document per line** (blank lines skipped). A directory is read file by file in sorted order
+(recursively; hidden files skipped).
 
 Held-out honesty: text that also occurs in the task's evaluation or selection split is dropped before anything
 trains on it (``OverlapFilter``: exact text after lower-casing and collapsing whitespace), so neither the reported
@@ -25,9 +28,20 @@ from .pipeline.fingerprint import Input
 TEXT_FIELD = "text"
 
 
+def corpus_root(path: str | Path) -> Path:
+    """The path as given, else (relative and missing) the same path under ``$EDGEPORT_DATA_DIR``."""
+    from .config.data import data_root
+
+    root = Path(path).expanduser()
+    under = data_root()
+    if not root.exists() and not root.is_absolute() and under is not None and (under / root).exists():
+        return under / root
+    return root
+
+
 def corpus_files(path: str | Path) -> list[Path]:
     """The files a corpus path stands for, in reading order; a missing path or an empty directory is an error."""
-    root = Path(path).expanduser()
+    root = corpus_root(path)
     if root.is_file():
         return [root]
     if root.is_dir():
@@ -50,6 +64,9 @@ def read_corpus(path: str | Path, fields: tuple[str, ...] = (TEXT_FIELD,),
     texts: list[str] = []
     pairs: list[str] | None = [] if pair_field else None
     for file in corpus_files(path):
+        if file.suffix in TABLES:
+            _read_table(file, fields, pair_field, texts, pairs)
+            continue
         jsonl = file.suffix == ".jsonl"
         if pair_field and not jsonl:
             raise DataError(f"{file}: this task has sentence pairs (data.text_pair_column '{pair_field}'), so its "
@@ -90,6 +107,28 @@ def read_corpus(path: str | Path, fields: tuple[str, ...] = (TEXT_FIELD,),
     return texts, pairs
 
 
+TABLES = (".tsv", ".csv")
+
+
+def _read_table(file: Path, fields: tuple[str, ...], pair_field: str | None, texts: list, pairs: list | None) -> None:
+    """The text column (the first of ``fields`` in the header) of a dataset-style table, and ``pair_field``'s."""
+    from .data import _read_rows
+
+    source, records = _read_rows(file)
+    header = records[0][1] if records else {}
+    key = next((f for f in fields if f in header), None)
+    if key is None or (pair_field is not None and pair_field not in header):
+        want = ", ".join(repr(f) for f in fields) + (f" and {pair_field!r}" if pair_field else "")
+        raise DataError(f"{source}: no column {want} in the header ({', '.join(map(repr, header))}); a table corpus "
+                        f"needs a header line naming its text column")
+    for _, rec in records:
+        text, pair = str(rec.get(key) or "").strip(), str(rec.get(pair_field) or "").strip() if pair_field else ""
+        if text and (pair_field is None or pair):
+            texts.append(text)
+            if pairs is not None:
+                pairs.append(pair)
+
+
 def normalize(text: str) -> str:
     """The form overlap is judged on: lower case, whitespace runs collapsed."""
     return " ".join(text.lower().split())
@@ -115,7 +154,7 @@ class CorpusFiles(Input):
     def digest(self) -> str:
         from .models.source import file_digest
 
-        root = Path(self.path).expanduser()
+        root = corpus_root(self.path)
         try:
             files = corpus_files(root)
         except DataError:

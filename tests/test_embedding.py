@@ -243,3 +243,23 @@ def test_tiny_embedding_run_through_every_stage(tmp_path):
     fp32 = next(a for a in results["artifacts"] if a["name"] == "onnx-fp32")
     assert fp32["cosine_min"] > 0.9999
     assert (run / "report" / "report.html").is_file()
+
+
+def test_a_table_under_the_data_dir_is_a_corpus(tmp_path, monkeypatch):
+    """``distill.extra_texts: sst2/train.tsv``: found under $EDGEPORT_DATA_DIR, its text column read (not the label),
+    and its bytes in the fingerprint."""
+    from edgeport.corpus import CorpusFiles, read_corpus
+    from edgeport.errors import DataError
+
+    (tmp_path / "d").mkdir()
+    table = tmp_path / "d" / "train.tsv"
+    table.write_text("sentence\tlabel\na fine film\t1\na dull one\t0\n")
+    monkeypatch.setenv("EDGEPORT_DATA_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path / "d")  # the relative path does not exist here: only under the data dir
+    texts, _ = read_corpus("d/train.tsv", fields=("text", "sentence"))
+    assert texts == ["a fine film", "a dull one"]
+    before = CorpusFiles("d/train.tsv").digest()
+    table.write_text("sentence\tlabel\na fine film\t1\na dull two\t0\n")
+    assert CorpusFiles("d/train.tsv").digest() not in (before, "missing")
+    with pytest.raises(DataError, match="no column 'text', 'sentence2'"):
+        read_corpus("d/train.tsv", fields=("text", "sentence2"))
