@@ -24,6 +24,7 @@ The rules, by the kind of evidence:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -203,9 +204,11 @@ def min_cosine_limit(ev: Evidence, vcfg) -> tuple[float, str]:
     if not _int8(ev, vcfg) or ev.yardstick_cosine is None:
         return FP32_MIN_COSINE, "fp32: float noise only"
     factor = float((ev.tolerance.get("budget") or {}).get("max_factor", 2.0))
-    limit = round(1 - factor * (1 - ev.yardstick_cosine), 6)
-    return limit, (f"1 - {factor:g} x (1 - {ev.yardstick_cosine:.6f}), this model's min cosine under torch dynamic "
-                   f"INT8: the (format, mode) noise budget")
+    # rounded down, and never above fp32's limit: a model whose yardstick shows no 8-bit noise at all (a cosine
+    # of 1 to 7 digits) still leaves a quantized artifact float noise
+    limit = min(FP32_MIN_COSINE, math.floor((1 - factor * (1 - ev.yardstick_cosine)) * 1e6) / 1e6)
+    return limit, (f"min(0.9999, 1 - {factor:g} x (1 - {ev.yardstick_cosine:.6f})): this model's min cosine under "
+                   f"torch dynamic INT8 scaled by the (format, mode) noise budget")
 
 
 def cosine_vs_fp32(ev: Evidence, vcfg) -> Gate:

@@ -10,14 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from ..exporters.base import label_names
 from ..models.loading import load_classifier
 from .embedding_model import load_embedder
-
-
-def _class_names(model) -> list[str]:
-    id2label = model.config.id2label
-    return [str(id2label[i]) for i in range(len(id2label))]
-
 
 @dataclass(frozen=True)
 class TaskModel:
@@ -28,7 +23,7 @@ class TaskModel:
 
 MODELS: dict[str, TaskModel] = {
     # no keys: an artifact.json without "task" is a classifier's (every artifact made before the registry)
-    "sequence-classification": TaskModel(load_classifier, _class_names, {}),
+    "sequence-classification": TaskModel(load_classifier, label_names, {}),
     "sentence-embedding": TaskModel(load_embedder, lambda model: [],
                                     {"task": "sentence-embedding", "output": "embedding", "pooling": "mean",
                                      "normalize": True}),
