@@ -272,11 +272,22 @@ def test_embedder_file_loads_in_text_embedder_and_gives_edgeports_vectors(embedd
     # MediaPipe (l2_normalize off) returns the graph's own unit vector: edgeport's runner's, to float rounding.
     assert result["sentences_below"] == 0 and result["min_cosine"] > 1 - 1e-6, result["examples_below"]
     assert result["max_abs_diff"] < 1e-5 and result["padded_max_abs_diff"] < 1e-5
+    assert result["non_ascii_sentences"] == 0 and result["max_abs_diff_ascii"] == result["max_abs_diff"]
     assert abs(result["norm_min"] - 1) < 1e-5 and abs(result["norm_max"] - 1) < 1e-5
     # MediaPipe's cosine_similarity of the pairs is edgeport's similarity.
     assert result["pairs"] == len(texts) and result["pair_similarity_max_diff"] < 1e-5
     # (a random tiny model's similarities are close together: float rounding may swap a few ranks)
     assert abs(result["spearman_mediapipe"] - result["spearman_runner"]) < 0.01
+
+
+def test_embedder_tokenizer_differences_and_pre_normalize(embedder):
+    """As for the classifier: accented text tokenizes differently in MediaPipe (no accent stripping, ASCII-only
+    lowercasing) and moves the vector; ``pre_normalize`` closes it."""
+    out = write_for_artifact(embedder["int8"], embedder["base"] / "mp-int8-accents" / "model.tflite")
+    raw = embedding_agreement(out, embedder["int8"], ACCENTED)
+    assert raw["sentences_below"] >= 1 and raw["non_ascii_below"] == raw["sentences_below"]
+    fixed = embedding_agreement(out, embedder["int8"], [pre_normalize(t) for t in ACCENTED])
+    assert fixed["sentences_below"] == 0 and fixed["max_abs_diff"] < 1e-5
 
 
 def test_broken_embedder_metadata_is_caught(embedder, tmp_path, monkeypatch):
@@ -311,6 +322,36 @@ def test_unknown_output_and_non_vector_outputs_are_refused(embedder, tmp_path):
         write_mediapipe_metadata(src, tmp_path / "x.tflite", vocab, [], output="spans")
     with pytest.raises(ArtifactError, match="need one non-empty"):  # an embedder is not a classifier
         write_mediapipe_metadata(src, tmp_path / "y.tflite", vocab, [], output="logits")
+
+
+def test_cli_writes_and_checks_a_text_embedder_file(embedder, tmp_path, capsys):
+    """``edgeport mediapipe RUN_DIR --check-rows N`` on a sentence-embedding run (STS-B pairs, validate passed):
+    the TextEmbedder file, and both sentences of N eval pairs checked with MediaPipe (exit 0)."""
+    from ship_run import record_validate
+    from test_embedding import embed_data, stsb_slice
+
+    from edgeport.cli import main as cli
+    from edgeport.exporters.base import artifact_record
+    from edgeport.pipeline.manifest import Manifest, hash_tree
+
+    run = tmp_path / "run"
+    manifest = Manifest(run)
+    for stage, name in (("export", "fp32"), ("quantize", "int8")):
+        shutil.copytree(embedder[name], run / stage / f"tflite-{name}")
+        manifest.stages[stage] = {"status": "done", "outputs": hash_tree(run / stage, run), "metrics": {
+            "artifacts": [artifact_record(stage, run / stage, run / stage / f"tflite-{name}" / "model.tflite",
+                                          "tflite", name)]}}
+    manifest.data["config"] = {"data": embed_data(stsb_slice(tmp_path / "data", train=40, validation=20))}
+    manifest.save()
+    record_validate(run)
+    out = tmp_path / "mp" / "model.tflite"
+    assert cli(["mediapipe", str(run), "--out", str(out), "--check-rows", "12"]) == 0
+    printed = capsys.readouterr().out
+    assert "for MediaPipe TextEmbedder" in printed and "output embedding" in printed
+    assert "24 sentences, raw text: cosine min 1 - " in printed and "12 pairs" in printed
+    check = json.loads((out.parent / "check.json").read_text())
+    assert check["pre_normalize"]["sentences_below"] == 0 and check["raw_text"]["head_names"] == ["embedding"]
+    assert read_mediapipe_metadata(out)["outputs"] == ["embedding"]
 
 
 def test_sentence_pair_data_of_an_embedding_run_is_not_refused(tmp_path):
