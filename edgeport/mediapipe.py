@@ -909,15 +909,17 @@ HEADS.update({
 
 
 def register(sub) -> None:
-    p = sub.add_parser("mediapipe", help="write MediaPipe TextClassifier metadata (vocabulary, labels) into a "
-                                         "TFLite artifact and check it with MediaPipe")
+    p = sub.add_parser("mediapipe", help="write MediaPipe TextClassifier (or, for a sentence-embedding artifact, "
+                                         "TextEmbedder) metadata into a TFLite artifact and check it with MediaPipe")
     p.add_argument("run_dir", help="a run directory whose validate stage passed a TFLite artifact")
     p.add_argument("--artifact", help=TFLITE_HELP)
     p.add_argument("--out", help="output .tflite (default: RUN_DIR/mediapipe/<artifact>/model.tflite)")
-    p.add_argument("--logits", action="store_true", help="keep raw logits as scores (default: softmax probabilities)")
+    p.add_argument("--logits", action="store_true",
+                   help="classifier: keep raw logits as scores (default: softmax probabilities)")
     p.add_argument("--accept-inconclusive", action="store_true", help=ACCEPT_HELP)
     p.add_argument("--check-rows", type=int, default=0, metavar="N",
-                   help="classify the first N eval rows with MediaPipe and compare with edgeport's runner")
+                   help="classify (embed: both sentences of) the first N eval rows with MediaPipe and compare "
+                        "with edgeport's runner")
     p.set_defaults(fn=main)
 
 
