@@ -1,10 +1,11 @@
 """MediaPipe-ready TFLite: tokenizer and label metadata written into edgeport's TFLite students.
 
-Android developers classify text with MediaPipe Tasks' ``TextClassifier``. It reads the vocabulary and the
-label names from the model's *TFLite metadata* and tokenizes in its own C++ code, so the same ``.tflite`` works
-with no tokenizer code in the app. ``write_mediapipe_metadata`` writes that metadata; ``mediapipe_agreement``
-proves the result with MediaPipe's own ``TextClassifier`` against edgeport's TFLite runner; ``main`` is the body
-of ``edgeport mediapipe RUN_DIR``.
+Android developers classify text with MediaPipe Tasks' ``TextClassifier`` and embed it with its ``TextEmbedder``.
+Both read the vocabulary (and the classifier its label names) from the model's *TFLite metadata* and tokenize in
+their own C++ code, so the same ``.tflite`` works with no tokenizer code in the app. ``write_mediapipe_metadata``
+writes that metadata, for the head the artifact's sidecar ``output`` names (``HEADS``: ``logits`` ->
+TextClassifier, ``embedding`` -> TextEmbedder); ``mediapipe_agreement`` / ``embedding_agreement`` prove the result
+with MediaPipe's own task against edgeport's TFLite runner; ``main`` is the body of ``edgeport mediapipe RUN_DIR``.
 
 **What MediaPipe reads** (C++ of google-ai-edge/mediapipe at 85c0cdc, checked against mediapipe 1.2.3):
 
@@ -23,6 +24,27 @@ of ``edgeport mediapipe RUN_DIR``.
   So by default (``probabilities=True``) a ``SOFTMAX`` op is appended to the graph (after a ``DEQUANTIZE`` for an
   int8 output of a full-integer model, which MediaPipe would otherwise reject): scores are class probabilities,
   as the metadata writer's own output stats (0..1) declare. The signature output becomes ``probabilities``.
+
+**TextEmbedder** (``text_embedder_graph.cc``, ``embedding_postprocessing_graph.cc``,
+``tensors_to_embeddings_calculator.cc``): the same BERT preprocessing as above (three int32 inputs, the tokenizer
+process unit, one subgraph; a model with several subgraphs is taken for EmbeddingGemma), then each output tensor
+(float32, or uint8 for all of them) becomes one embedding, its ``head_name`` the output tensor metadata's name.
+No labels file and no score post-processing. The writer adds the metadata MediaPipe's generic writer's
+``add_bert_text_input`` + ``add_feature_output`` give (MediaPipe ships no TextEmbedder writer): a
+``FeatureProperties`` tensor named ``embedding``. The graph's output is the vector as it is: an int8 output of a
+full-integer model gets a ``DEQUANTIZE``, nothing else is appended (pooling and the L2 norm are already in the
+graph). ``EmbedderOptions.l2_normalize`` (default off) divides by the norm again and ``quantize`` scales the unit
+vector by 128 to int8: neither is needed, the check runs with both off so MediaPipe's vector is the model's own
+(norm 1 +- 1.5e-7). Measured on the ``embed-try`` run's files (mean-pooled 3-layer MiniLM student, buckets
+32/64/128; MediaPipe runs the 128 subgraph, edgeport's runner the smallest bucket that holds the sentence), all
+1500 STS-B validation pairs: MediaPipe's vectors are bit-identical to ``runtimes.text.predict``'s for fp32 and
+dynamic INT8 alike on every ASCII sentence (2975 of 3000) and, after ``pre_normalize``, on all 3000 (max |diff|
+0.0; cosine 1 - 6e-16 at worst, float64 rounding of the cosine itself), and its ``cosine_similarity`` of a pair
+equals edgeport's to 6e-16, so Spearman with the gold scores is the same (0.7992 fp32, 0.7987 INT8). On raw text
+5 non-ASCII sentences (accents, Greek, mojibake) fall to cosine 0.84-0.96. ``DEFAULT_MIN_COSINE`` (0.999) sits
+between those, and a broken file (a vocabulary shifted by one id: cosine 0.93-0.96 on the tiny test model), and
+the agreeing sentences. Sentence text has the tokenizer limits below; pair models do not apply
+(``embed()`` takes one text; an STS-B run's pair column is the second sentence, embedded alone).
 
 **The tokenizer MediaPipe runs** (``BertPreprocessorCalculator`` + ``tokenizers/bert_tokenizer``): the text is
 ASCII-lowercased, split on ASCII whitespace, ASCII punctuation/symbols, Unicode ``\\p{P}`` and CJK ideographs,
@@ -65,7 +87,8 @@ offset buffers. Rejected: (b) 0.10.21's writer in a side venv plus re-attaching 
 environments, and re-attaching is this same offset surgery); (c) making ai-edge-quantizer write inline buffers
 (private API; the fp32 export, too, would then still need a writer).
 
-Needs ``mediapipe`` (pure-Python parts for writing; its ``TextClassifier`` for the check) and ``ai-edge-litert``.
+Needs ``mediapipe`` (pure-Python parts for writing; its ``TextClassifier`` or ``TextEmbedder`` for the check) and
+``ai-edge-litert``.
 Imports no torch itself (the artifact's tokenizer comes through transformers, as everywhere in edgeport.runtimes).
 Not checked here: MediaPipe on a phone (the Android AAR's TFLite must read buffer offsets, as LiteRT 2.x does).
 """
@@ -77,8 +100,9 @@ import json
 import math
 import unicodedata
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 
 from .errors import ArtifactError, ConfigError, MissingExtraError
@@ -96,12 +120,16 @@ VOCAB_FILE, LABELS_FILE = "vocab.txt", "labels.txt"
 ROLE_NAMES = {"input_ids": "ids", "attention_mask": "mask", "token_type_ids": "segment_ids"}  # ours -> MediaPipe's
 SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[UNK]")  # hard-coded in MediaPipe's BERT preprocessor and tokenizer
 PROBS_NAME = "probabilities"
+EMBEDDING_NAME = "embedding"  # the embedder's output tensor metadata name: MediaPipe's result head_name
 OUT_OF_LINE_MIN_BYTES = 1024  # ai-edge-quantizer's threshold for buffers stored after the flatbuffer
 # Agreement tolerance on class probabilities, MediaPipe vs edgeport's runner on this host. Measured on the default
 # run's 872 SST-2 validation rows: max |diff| 8.6e-8 for fp32 and dynamic INT8 alike (both runtimes run the same
 # XNNPACK kernels; the rest is the in-graph float32 softmax vs numpy's float64 one) on every row whose text needs no
 # Unicode normalization; a token-id difference moves scores by 1e-3 or more. So 1e-4 separates the two.
 DEFAULT_SCORE_ATOL = 1e-4
+# Agreement floor for a sentence embedding, cosine(MediaPipe's vector, edgeport's runner's), per sentence: see
+# embedding_agreement (measured figures in the module docstring).
+DEFAULT_MIN_COSINE = 0.999
 MEDIAPIPE_EXTRA = "mediapipe"
 
 
@@ -328,9 +356,10 @@ def _check_inputs(model, schema) -> int:
     return next(iter(shapes))[1]
 
 
-def _metadata_buffer(model, schema, mfb, mi, names: dict[str, str], label_names: list[str], probabilities: bool,
-                     general: dict) -> bytes:
-    """The ModelMetadata flatbuffer as ``text_classifier.MetadataWriter.create_for_bert_model`` would build it."""
+def _metadata_buffer(model, schema, mfb, mi, names: dict[str, str], output_md, general: dict) -> bytes:
+    """The ModelMetadata flatbuffer as MediaPipe's metadata writer builds it for a BERT model
+    (``text_classifier.MetadataWriter.create_for_bert_model``; for an embedder the same inputs and tokenizer with
+    ``add_feature_output``): ``output_md`` is the head's output tensor metadata."""
     sg = model.subgraphs[0]
     role_md = {
         "input_ids": mi.TensorMd(name="ids", description="Tokenized ids of the input text.",
@@ -343,13 +372,8 @@ def _metadata_buffer(model, schema, mfb, mi, names: dict[str, str], label_names:
     by_tensor = {md.tensor_name: md for md in role_md.values()}
     inputs = [by_tensor[_name(sg.tensors[i].name)].create_metadata() for i in sg.inputs]  # the model's order
     tokenizer = mi.BertTokenizerMd(VOCAB_FILE).create_metadata()
-    out_name = _name(sg.tensors[sg.outputs[0]].name)
-    output = mi.ClassificationTensorMd(
-        name="score", description="Probabilities of the labels respectively." if probabilities else
-        "Logits of the labels respectively (no softmax).", label_files=[mi.LabelFileMd(LABELS_FILE)],
-        tensor_type=schema.TensorType.FLOAT32 if probabilities else None, tensor_name=out_name).create_metadata()
     subgraph = mfb.SubGraphMetadataT()
-    subgraph.inputTensorMetadata, subgraph.outputTensorMetadata = inputs, [output]
+    subgraph.inputTensorMetadata, subgraph.outputTensorMetadata = inputs, [output_md]
     subgraph.inputProcessUnits = [tokenizer]
     meta = mi.GeneralMd(**general).create_metadata()
     meta.subgraphMetadata = [subgraph]
@@ -361,17 +385,93 @@ def _metadata_buffer(model, schema, mfb, mi, names: dict[str, str], label_names:
     return bytes(builder.Output())
 
 
-def write_mediapipe_metadata(tflite_in, out_path, vocab_file, label_names, *, probabilities: bool = True,
-                             vocab_size: int | None = None, name: str = "edgeport text classifier",
-                             description: str | None = None, version: str | None = None) -> Path:
-    """Write ``tflite_in`` + MediaPipe TextClassifier metadata (BERT tokenizer with ``vocab_file``, ``label_names``)
-    to ``out_path``. ``probabilities`` appends a softmax so MediaPipe's scores are class probabilities (a file this
-    function wrote already ends in it: its metadata is replaced, no second softmax is added).
-    ``vocab_size`` (the model's embedding rows, when known) is checked against the vocabulary file."""
+# ------------------------------------------------------------------------------------------ heads (output kinds)
+
+
+def _prepare_classifier(model, schema, labels: list[str], probabilities: bool) -> tuple[bool, dict[str, str]]:
+    """Check a logits output against the labels, append the softmax; returns (probabilities, associated files)."""
     import numpy as np
 
+    if not labels or any(not x or "\n" in x or "\r" in x for x in labels):
+        raise ArtifactError(f"label names {labels!r}: need one non-empty, single-line name per class")
+    sg = model.subgraphs[0]
+    if len(sg.outputs) != 1 or int(np.prod(sg.tensors[sg.outputs[0]].shape)) != len(labels):
+        shape = [list(sg.tensors[o].shape) for o in sg.outputs]
+        raise ArtifactError(f"model output(s) {shape} do not match {len(labels)} label names {labels}")
+    if _name(sg.tensors[sg.outputs[0]].name) == PROBS_NAME:
+        probabilities = True  # already ends in our softmax (metadata rewritten): do not stack a second one
+    elif probabilities:
+        _append_softmax(model, schema)
+    return probabilities, {LABELS_FILE: "\n".join(labels)}  # as MediaPipe's writer: no trailing newline
+
+
+def _classifier_md(mi, schema, out_name: str, probabilities: bool):
+    return mi.ClassificationTensorMd(
+        name="score", description="Probabilities of the labels respectively." if probabilities else
+        "Logits of the labels respectively (no softmax).", label_files=[mi.LabelFileMd(LABELS_FILE)],
+        tensor_type=schema.TensorType.FLOAT32 if probabilities else None, tensor_name=out_name).create_metadata()
+
+
+def _prepare_embedder(model, schema, labels: list[str], probabilities: bool) -> tuple[bool, dict[str, str]]:
+    """One ``[1, D]`` vector output. MediaPipe's EmbeddingPostprocessingGraph takes float32 (or uint8 with
+    quantization parameters) only, so an int8 output of a full-integer model gets a DEQUANTIZE. No labels file."""
+    sg = model.subgraphs[0]
+    shapes = [[int(x) for x in sg.tensors[o].shape] for o in sg.outputs]
+    if len(shapes) != 1 or len(shapes[0]) != 2 or shapes[0][0] != 1:
+        raise ArtifactError(f"model output(s) {shapes}; MediaPipe's TextEmbedder here needs one [1, D] vector")
+    out = int(sg.outputs[0])
+    kind = sg.tensors[out].type
+    if kind in (schema.TensorType.INT8, schema.TensorType.UINT8):
+        vec = _append_op(model, schema, schema.BuiltinOperator.DEQUANTIZE, 2 if kind == schema.TensorType.INT8
+                         else 1, out, EMBEDDING_NAME + "_dequantized")
+        sg.outputs = [vec]
+        for sig in model.signatureDefs or []:
+            for item in sig.outputs or []:
+                item.tensorIndex = vec
+    elif kind != schema.TensorType.FLOAT32:
+        raise ArtifactError(f"the model's output has TFLite type {kind}; MediaPipe needs a float32 embedding")
+    return False, {}
+
+
+def _embedder_md(mi, schema, out_name: str, probabilities: bool):
+    # MediaPipe's generic writer's add_feature_output: a FeatureProperties tensor; its name is the result's head_name.
+    return mi.TensorMd(name=EMBEDDING_NAME, description="L2-normalised mean-pooled sentence embedding (pooling and "
+                       "normalisation inside the graph).", tensor_name=out_name).create_metadata()
+
+
+@dataclass(frozen=True)
+class Head:
+    """What a sidecar ``output`` becomes for MediaPipe: the Tasks API that serves it, how the graph's output is
+    checked and finished, its output tensor metadata, and the CLI's check with that API."""
+    api: str
+    prepare: Callable  # (model, schema, labels, probabilities) -> (probabilities, {associated file: text})
+    output_md: Callable  # (metadata_info, schema, output tensor name, probabilities) -> TensorMetadataT
+    check: Callable  # (written file, artifact model file, run_dir, config, rows) -> exit code
+    default_name: str
+
+
+HEADS: dict[str, Head] = {}  # the sidecar's ``output`` -> its head (filled below, once the checks are defined)
+
+
+def _head(output: str) -> Head:
+    if output not in HEADS:
+        raise ArtifactError(f"the artifact's output is {output!r}; MediaPipe files are written for "
+                            f"{', '.join(HEADS)} outputs")
+    return HEADS[output]
+
+
+def write_mediapipe_metadata(tflite_in, out_path, vocab_file, label_names, *, probabilities: bool = True,
+                             vocab_size: int | None = None, name: str | None = None,
+                             description: str | None = None, version: str | None = None,
+                             output: str = "logits") -> Path:
+    """Write ``tflite_in`` + MediaPipe metadata (BERT tokenizer with ``vocab_file``) to ``out_path``, for the head
+    of ``output`` (the sidecar's: ``logits`` -> TextClassifier with ``label_names``; ``embedding`` ->
+    TextEmbedder, no labels). For a classifier ``probabilities`` appends a softmax so MediaPipe's scores are class
+    probabilities (a file this function wrote already ends in it: its metadata is replaced, no second softmax is
+    added). ``vocab_size`` (the model's embedding rows, when known) is checked against the vocabulary file."""
     mfb, mi = _require_mediapipe()
     schema, flatbuffer_utils = _require_litert()
+    head = _head(output)
     tflite_in, out_path = Path(tflite_in), Path(out_path)
     if not tflite_in.is_file() or tflite_in.stat().st_size == 0:
         raise ArtifactError(f"{tflite_in}: no TFLite model there (missing or empty); export it first")
@@ -382,32 +482,26 @@ def write_mediapipe_metadata(tflite_in, out_path, vocab_file, label_names, *, pr
     if vocab_size is not None and len(tokens) != int(vocab_size):
         raise ArtifactError(f"{vocab_file} has {len(tokens)} tokens but the model's embedding has {vocab_size} rows; "
                             f"write the vocabulary of this model's own tokenizer (a pruned vocabulary renumbers ids)")
-    labels = [str(x) for x in label_names]
-    if not labels or any(not x or "\n" in x or "\r" in x for x in labels):
-        raise ArtifactError(f"label names {labels!r}: need one non-empty, single-line name per class")
+    labels = [str(x) for x in label_names or []]
     model = flatbuffer_utils.read_model_from_bytearray(raw)
     _serving_default_only(model)
     _check_inputs(model, schema)
     names = _input_tensor_names(model)
+    probabilities, files = head.prepare(model, schema, labels, probabilities)
     sg = model.subgraphs[0]
-    if len(sg.outputs) != 1 or int(np.prod(sg.tensors[sg.outputs[0]].shape)) != len(labels):
-        shape = [list(sg.tensors[o].shape) for o in sg.outputs]
-        raise ArtifactError(f"model output(s) {shape} do not match {len(labels)} label names {labels}")
-    if _name(sg.tensors[sg.outputs[0]].name) == PROBS_NAME:
-        probabilities = True  # already ends in our softmax (metadata rewritten): do not stack a second one
-    elif probabilities:
-        _append_softmax(model, schema)
-    general = {"name": name, "version": version, "description": description or
-               "Classifies a text into " + ", ".join(labels) + " (edgeport export; BERT WordPiece tokenizer).",
-               "author": "edgeport"}
-    _set_metadata(model, schema, _metadata_buffer(model, schema, mfb, mi, names, labels, probabilities, general))
+    out_md = head.output_md(mi, schema, _name(sg.tensors[sg.outputs[0]].name), probabilities)
+    what = ("Classifies a text into " + ", ".join(labels)) if labels else "Embeds a text"
+    general = {"name": name or head.default_name, "version": version, "author": "edgeport",
+               "description": description or what + " (edgeport export; BERT WordPiece tokenizer)."}
+    _set_metadata(model, schema, _metadata_buffer(model, schema, mfb, mi, names, out_md, general))
     blob = _serialize(model, schema, flatbuffer_utils)
     # Associated files: an uncompressed zip appended to the model, as MediaPipe's MetadataPopulator writes it.
     with io.BytesIO() as stream:
         stream.write(blob)
         with zipfile.ZipFile(stream, "a", compression=zipfile.ZIP_STORED) as zf:
             zf.writestr(VOCAB_FILE, "".join(t + "\n" for t in tokens))
-            zf.writestr(LABELS_FILE, "\n".join(labels))  # as MediaPipe's writer: no trailing newline
+            for file_name, text in files.items():
+                zf.writestr(file_name, text)
         data = stream.getvalue()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
@@ -456,7 +550,8 @@ def read_mediapipe_metadata(path) -> dict:
 
 def write_for_artifact(artifact, out_path, *, probabilities: bool = True) -> Path:
     """MediaPipe-ready copy of an edgeport TFLite artifact (its directory or model file): vocabulary from the
-    artifact's own tokenizer, labels from ``artifact.json``. Writes ``out_path`` (a ``.tflite``)."""
+    artifact's own tokenizer, labels from ``artifact.json``, the head from its ``output`` (``HEADS``: a classifier's
+    logits for TextClassifier, a sentence embedding for TextEmbedder). Writes ``out_path`` (a ``.tflite``)."""
     from .runtimes.common import artifact_meta, model_file
     from .runtimes.text import artifact_tokenizer
 
@@ -465,6 +560,8 @@ def write_for_artifact(artifact, out_path, *, probabilities: bool = True) -> Pat
         raise ArtifactError(f"{file}: MediaPipe runs TFLite models; pick a tflite-fp32, tflite-int8 or tflite-w4 "
                             f"artifact")
     meta = artifact_meta(file)
+    output = meta.get("output", "logits")  # sidecars written before the task registry are classifiers'
+    _head(output)
     tokenizer = artifact_tokenizer(file)
     check_tokenizer(tokenizer)
     out_path = Path(out_path)
@@ -473,10 +570,12 @@ def write_for_artifact(artifact, out_path, *, probabilities: bool = True) -> Pat
     vocab.write_text(vocab_text(tokenizer), encoding="utf-8")
     labels = meta.get("label_names") or []
     vocab_size = (meta.get("model_shapes") or {}).get("vocab_size")
+    what = (f"labels: {', '.join(labels)}" if labels else
+            f"{meta.get('task')}: {meta.get('pooling')} pooling, normalize {meta.get('normalize')} (in the graph)")
     desc = (f"edgeport {meta.get('format')}-{meta.get('precision')} ({meta.get('quantization') or 'float'}), "
-            f"source stage {meta.get('source_stage')}, seq_len {meta.get('seq_len')}; labels: {', '.join(labels)}")
+            f"source stage {meta.get('source_stage')}, seq_len {meta.get('seq_len')}; {what}")
     return write_mediapipe_metadata(file, out_path, vocab, labels, probabilities=probabilities,
-                                    vocab_size=vocab_size, description=desc,
+                                    vocab_size=vocab_size, description=desc, output=output,
                                     version=f"{meta.get('format')}-{meta.get('precision')}")
 
 
@@ -588,6 +687,105 @@ def mediapipe_agreement(tflite_with_meta, artifact_dir, texts: list[str], labels
     return result
 
 
+def mediapipe_embeddings(tflite_with_meta, texts: list[str], l2_normalize: bool = False, quantize: bool = False):
+    """MediaPipe TextEmbedder vectors ``[rows, D]`` (float64 copy), the ``Embedding`` objects (for its own
+    ``cosine_similarity``) and the head names it reported. ``l2_normalize`` is off by default: edgeport's graph
+    already ends in the L2 norm (MediaPipe's docs: use the option only for a model without one), so MediaPipe's
+    vector is the model's output as it is."""
+    import numpy as np
+
+    try:
+        from mediapipe.tasks.python.core.base_options import BaseOptions
+        from mediapipe.tasks.python.text import text_embedder as te
+    except ImportError as exc:
+        raise MissingExtraError("mediapipe", MEDIAPIPE_EXTRA) from exc
+    options = te.TextEmbedderOptions(base_options=BaseOptions(model_asset_path=str(tflite_with_meta)),
+                                     l2_normalize=l2_normalize, quantize=quantize)
+    try:
+        embedder = te.TextEmbedder.create_from_options(options)
+    except Exception as exc:  # MediaPipe raises ValueError/RuntimeError with its C++ status text
+        raise ArtifactError(f"{tflite_with_meta}: MediaPipe TextEmbedder cannot load it: {exc}") from None
+    found, heads = [], set()
+    try:
+        for text in texts:
+            embeddings = embedder.embed(text).embeddings
+            if len(embeddings) != 1:
+                raise ArtifactError(f"MediaPipe returned {len(embeddings)} embedding heads; expected one")
+            found.append(embeddings[0])
+            heads.add(embeddings[0].head_name)
+    finally:
+        embedder.close()
+    vectors = np.asarray([np.asarray(e.embedding, dtype=np.float64) for e in found]).reshape(len(found), -1)
+    return vectors, found, sorted(h or "" for h in heads)
+
+
+def embedding_agreement(tflite_with_meta, artifact_dir, texts: list[str], pairs: list[str] | None = None,
+                        scores: list[float] | None = None, min_cosine: float | None = None, threads: int = 1,
+                        max_examples: int = 5) -> dict:
+    """MediaPipe's TextEmbedder on ``tflite_with_meta`` vs edgeport's runner (``runtimes.text.predict``: each text
+    alone, unpadded, as the app and validate run it) on the artifact, for every sentence of ``texts`` (+ ``pairs``).
+
+    Returns per-sentence cosine(MediaPipe, runner) (min/mean, sentences below ``min_cosine``, default
+    ``DEFAULT_MIN_COSINE``, with examples), MediaPipe's vector norms, the same cosine against the artifact run at
+    the export length (``padded_min_cosine``: exactly MediaPipe's input, so it isolates the tokenizer from the
+    padding), the head name; with ``pairs``, each pair's similarity by MediaPipe's ``cosine_similarity`` vs by
+    edgeport's (``tasks.vectors.cosine``) and, with ``scores``, each side's Spearman with them."""
+    import numpy as np
+
+    from . import runtimes
+    from .runtimes.common import model_file
+    from .runtimes.text import artifact_max_len, artifact_tokenizer, encode_rows, pad_batch, pad_token_id, predict
+    from .tasks.vectors import cosine, spearman
+
+    file = model_file(Path(artifact_dir))
+    sentences = list(texts) + list(pairs or [])
+    with Stopwatch() as mp_clock:
+        mp, mp_emb, heads = mediapipe_embeddings(tflite_with_meta, sentences)
+    with Stopwatch() as runner_clock:
+        ref = np.asarray([r["embedding"] for r in predict(file, sentences, threads=threads)], dtype=np.float64)
+    tokenizer, seq_len = artifact_tokenizer(file), artifact_max_len(file)
+    runner = runtimes.load(file, threads)
+    padded = np.concatenate([runner(**pad_batch([row], width=seq_len, pad_id=pad_token_id(tokenizer)))
+                             for row in encode_rows(tokenizer, sentences, None, seq_len)]).astype(np.float64)
+    cos, cos_padded = np.atleast_1d(cosine(mp, ref)), np.atleast_1d(cosine(mp, padded))
+    min_cosine = DEFAULT_MIN_COSINE if min_cosine is None else min_cosine
+    below = np.flatnonzero(~(cos >= min_cosine))
+    norms = np.linalg.norm(mp, axis=-1)
+    non_ascii = np.array([any(ord(c) > 127 for c in t) for t in sentences], dtype=bool)
+    diff = np.abs(mp - ref).max(-1) if len(sentences) else np.zeros(0)
+    result = {
+        "model": str(tflite_with_meta), "artifact": str(file), "sentences": len(sentences), "seq_len": seq_len,
+        "dim": int(mp.shape[-1]) if len(sentences) else 0, "head_names": heads,
+        "min_cosine": float(cos.min()) if len(sentences) else math.nan,
+        "mean_cosine": float(cos.mean()) if len(sentences) else math.nan,
+        "max_abs_diff": float(np.abs(mp - ref).max()) if len(sentences) else 0.0,
+        "padded_min_cosine": float(cos_padded.min()) if len(sentences) else math.nan,
+        "padded_max_abs_diff": float(np.abs(mp - padded).max()) if len(sentences) else 0.0,
+        "norm_min": float(norms.min()) if len(sentences) else math.nan,
+        "norm_max": float(norms.max()) if len(sentences) else math.nan,
+        "tolerance_min_cosine": min_cosine, "sentences_below": len(below),
+        "non_ascii_sentences": int(non_ascii.sum()), "non_ascii_below": int(non_ascii[below].sum()),
+        "max_abs_diff_ascii": float(diff[~non_ascii].max()) if (~non_ascii).any() else 0.0,
+        "examples_below": [{"row": int(i), "text": sentences[i], "cosine": float(cos[i])}
+                           for i in below[:max_examples]],
+        "mediapipe_ms_per_sentence": 1000 * mp_clock.seconds / max(len(sentences), 1),
+        "runner_ms_per_sentence": 1000 * runner_clock.seconds / max(len(sentences), 1),
+    }
+    if pairs is not None:
+        from mediapipe.tasks.python.text.text_embedder import TextEmbedder
+
+        n = len(texts)
+        if len(pairs) != n:
+            raise ValueError(f"{n} texts but {len(pairs)} pairs")
+        mp_sim = np.asarray([TextEmbedder.cosine_similarity(mp_emb[i], mp_emb[n + i]) for i in range(n)])
+        ref_sim = np.atleast_1d(cosine(ref[:n], ref[n:]))
+        result |= {"pairs": n, "pair_similarity_max_diff": float(np.abs(mp_sim - ref_sim).max()) if n else 0.0,
+                   "pair_similarity_mean_diff": float(np.abs(mp_sim - ref_sim).mean()) if n else 0.0}
+        if scores is not None and n >= 2:
+            result |= {"spearman_mediapipe": spearman(mp_sim, scores), "spearman_runner": spearman(ref_sim, scores)}
+    return result
+
+
 def pre_normalize(text: str) -> str:
     """What an app can do before ``classify()`` so MediaPipe sees what Hugging Face's uncased ``BertNormalizer``
     produces: control characters dropped, any whitespace a space, Unicode lowercase, accents stripped (NFD, drop
@@ -612,23 +810,28 @@ def main(args) -> int:
 
     Only an artifact that may ship is taken (``edgeport.shipping``: the bytes validate judged, verdict ``pass``, or
     ``inconclusive`` with accept_inconclusive); anything else is refused (exit 2) before anything is written.
-    ``args``: run_dir, artifact (default: the run's quantized TFLite artifact, ``shipping.quantized_tflite``), out (default ``RUN_DIR/mediapipe/<artifact>/model.tflite``),
-    logits (bool: keep raw logits as scores), check_rows (SST-2-style eval rows to check with MediaPipe; 0 = none;
-    needs the run's data). Writes the model, ``vocab.txt`` beside it and, when checked, ``check.json``. Returns 1
-    when the check fails: a row over tolerance on pre-normalized text, an ASCII-only row over it on raw text, or
-    category names that are not the artifact's labels."""
+    ``args``: run_dir, artifact (default: the run's quantized TFLite artifact, ``shipping.quantized_tflite``), out
+    (default ``RUN_DIR/mediapipe/<artifact>/model.tflite``), logits (bool: a classifier keeps raw logits as
+    scores), check_rows (eval rows to check with MediaPipe; 0 = none; needs the run's data). The artifact's
+    sidecar ``output`` picks the head (``HEADS``: TextClassifier or TextEmbedder) and its check. Writes the model,
+    ``vocab.txt`` beside it and, when checked, ``check.json``. Returns 1 when the check fails (the head's
+    ``check``)."""
     from .pipeline.manifest import Manifest
+    from .runtimes.common import artifact_meta
     from .shipping import check_bytes, quantized_tflite, ship_artifact
+    from .tasks import TASKS
 
     run_dir = Path(args.run_dir)
     name = getattr(args, "artifact", None) or quantized_tflite(run_dir)  # tflite-int8, or tflite-w4
     config = Manifest.load(run_dir).data.get("config") or {}
-    pair = ((config or {}).get("data") or {}).get("text_pair_column")
-    if pair:
+    data = (config or {}).get("data") or {}
+    pair, task = data.get("text_pair_column"), data.get("task") or "sequence-classification"
+    if pair and TASKS[task].pair_inputs:
         raise ConfigError([f"data.text_pair_column is {pair!r}: MediaPipe's TextClassifier classifies one text "
                            f"(segment ids all 0), so a sentence-pair model cannot be served by it"])
     shipment = ship_artifact(run_dir, name, bool(getattr(args, "accept_inconclusive", False)))
     model = shipment.path
+    head = _head(artifact_meta(model).get("output", "logits"))
     out = Path(getattr(args, "out", None) or run_dir / "mediapipe" / name / "model.tflite")
     path = write_for_artifact(model.parent, out, probabilities=not getattr(args, "logits", False))
     try:
@@ -638,56 +841,106 @@ def main(args) -> int:
         raise
     print(shipment.summary())
     info = read_mediapipe_metadata(path)
-    print(f"wrote {path} ({info['size_bytes'] / 1e6:.1f} MB; {len(info['labels'])} labels, "
+    what = f"{len(info['labels'])} labels" if info["labels"] else f"output {', '.join(info['outputs'])}"
+    print(f"wrote {path} for MediaPipe {head.api} ({info['size_bytes'] / 1e6:.1f} MB; {what}, "
           f"{info['tokenizer']} with {info['vocab_file']})")
     rows = int(getattr(args, "check_rows", 0) or 0)
-    if rows:
-        # Judged on the text as an app following the README sends it (pre_normalize); raw text is reported too:
-        # there, rows needing Unicode normalization (accents) may differ, the documented limit.
-        texts, labels = _eval_rows(run_dir, config, rows)
-        raw = mediapipe_agreement(path, model.parent, texts, labels)
-        norm = mediapipe_agreement(path, model.parent, [pre_normalize(t) for t in texts], labels)
-        (path.parent / "check.json").write_text(json.dumps({"raw_text": raw, "pre_normalize": norm}, indent=2,
-                                                           ensure_ascii=False) + "\n")
-        for what, r in (("raw text", raw), ("pre_normalize", norm)):
-            print(f"MediaPipe vs edgeport runner, {r['rows']} rows, {what}: labels agree "
-                  f"{r['label_agreement_count']}/{r['rows']}, max |score diff| {r['max_score_diff']:.2e} "
-                  f"(tolerance {r['atol']:g}; {r['rows_over_atol']} rows over, {r['non_ascii_rows_over_atol']} of "
-                  f"them non-ASCII); accuracy MediaPipe {r['accuracy_mediapipe']:.2%}, runner "
-                  f"{r['accuracy_runner']:.2%}")
-        if norm["rows_over_atol"] or raw["max_score_diff_ascii_rows"] > raw["atol"] or not raw["category_names_match"]:
-            print("MediaPipe disagrees with edgeport's runner beyond the documented Unicode limit: see check.json")
-            return 1
+    return head.check(path, model, run_dir, config, rows) if rows else 0
+
+
+def _check_classifier(path: Path, model: Path, run_dir: Path, config: dict, rows: int) -> int:
+    """The first ``rows`` eval rows through MediaPipe's TextClassifier and edgeport's runner. Judged on the text as
+    an app following the README sends it (pre_normalize); raw text is reported too: there, rows needing Unicode
+    normalization (accents) may differ, the documented limit. 1 when a row is over tolerance on pre-normalized
+    text, an ASCII-only row over it on raw text, or category names are not the artifact's labels."""
+    split = _eval_split(run_dir, config, rows)
+    texts, labels = split.texts, split.labels
+    raw = mediapipe_agreement(path, model.parent, texts, labels)
+    norm = mediapipe_agreement(path, model.parent, [pre_normalize(t) for t in texts], labels)
+    (path.parent / "check.json").write_text(json.dumps({"raw_text": raw, "pre_normalize": norm}, indent=2,
+                                                       ensure_ascii=False) + "\n")
+    for what, r in (("raw text", raw), ("pre_normalize", norm)):
+        print(f"MediaPipe vs edgeport runner, {r['rows']} rows, {what}: labels agree "
+              f"{r['label_agreement_count']}/{r['rows']}, max |score diff| {r['max_score_diff']:.2e} "
+              f"(tolerance {r['atol']:g}; {r['rows_over_atol']} rows over, {r['non_ascii_rows_over_atol']} of "
+              f"them non-ASCII); accuracy MediaPipe {r['accuracy_mediapipe']:.2%}, runner "
+              f"{r['accuracy_runner']:.2%}")
+    if norm["rows_over_atol"] or raw["max_score_diff_ascii_rows"] > raw["atol"] or not raw["category_names_match"]:
+        print("MediaPipe disagrees with edgeport's runner beyond the documented Unicode limit: see check.json")
+        return 1
     return 0
 
 
+def _check_embedder(path: Path, model: Path, run_dir: Path, config: dict, rows: int) -> int:
+    """The first ``rows`` eval pairs (both sentences) through MediaPipe's TextEmbedder and edgeport's runner, on
+    pre-normalized text (as an app following the README sends it; raw text is reported too, as for the
+    classifier). 1 when a pre-normalized sentence's cosine(MediaPipe, runner) is under the tolerance, an ASCII-only
+    one is under it on raw text, or MediaPipe's head is not named ``embedding``."""
+    split = _eval_split(run_dir, config, rows)
+    pairs = split.pairs or None
+    scores = [float(x) for x in split.labels] if pairs and split.labels else None
+    raw = embedding_agreement(path, model.parent, split.texts, pairs, scores)
+    norm = embedding_agreement(path, model.parent, [pre_normalize(t) for t in split.texts],
+                               [pre_normalize(t) for t in pairs] if pairs else None, scores)
+    (path.parent / "check.json").write_text(json.dumps({"raw_text": raw, "pre_normalize": norm}, indent=2,
+                                                       ensure_ascii=False) + "\n")
+    for what, r in (("raw text", raw), ("pre_normalize", norm)):
+        line = (f"MediaPipe vs edgeport runner, {r['sentences']} sentences, {what}: cosine min 1 - "
+                f"{1 - r['min_cosine']:.1e}, mean 1 - {1 - r['mean_cosine']:.1e} (tolerance "
+                f"{r['tolerance_min_cosine']:g}; {r['sentences_below']} below, {r['non_ascii_below']} of them "
+                f"non-ASCII), max |diff| {r['max_abs_diff']:.1e}")
+        if "pairs" in r:
+            line += f"; {r['pairs']} pairs: max |similarity diff| {r['pair_similarity_max_diff']:.2e}"
+        if "spearman_mediapipe" in r:
+            line += f", Spearman MediaPipe {r['spearman_mediapipe']:.4f} runner {r['spearman_runner']:.4f}"
+        print(line)
+    ascii_below = raw["sentences_below"] - raw["non_ascii_below"]
+    if norm["sentences_below"] or ascii_below or raw["head_names"] != [EMBEDDING_NAME]:
+        print("MediaPipe disagrees with edgeport's runner beyond the documented Unicode limit: see check.json")
+        return 1
+    return 0
+
+
+HEADS.update({
+    "logits": Head("TextClassifier", _prepare_classifier, _classifier_md, _check_classifier,
+                   "edgeport text classifier"),
+    "embedding": Head("TextEmbedder", _prepare_embedder, _embedder_md, _check_embedder, "edgeport sentence embedder"),
+})
+
+
 def register(sub) -> None:
-    p = sub.add_parser("mediapipe", help="write MediaPipe TextClassifier metadata (vocabulary, labels) into a "
-                                         "TFLite artifact and check it with MediaPipe")
+    p = sub.add_parser("mediapipe", help="write MediaPipe TextClassifier (or, for a sentence-embedding artifact, "
+                                         "TextEmbedder) metadata into a TFLite artifact and check it with MediaPipe")
     p.add_argument("run_dir", help="a run directory whose validate stage passed a TFLite artifact")
     p.add_argument("--artifact", help=TFLITE_HELP)
     p.add_argument("--out", help="output .tflite (default: RUN_DIR/mediapipe/<artifact>/model.tflite)")
-    p.add_argument("--logits", action="store_true", help="keep raw logits as scores (default: softmax probabilities)")
+    p.add_argument("--logits", action="store_true",
+                   help="classifier: keep raw logits as scores (default: softmax probabilities)")
     p.add_argument("--accept-inconclusive", action="store_true", help=ACCEPT_HELP)
     p.add_argument("--check-rows", type=int, default=0, metavar="N",
-                   help="classify the first N eval rows with MediaPipe and compare with edgeport's runner")
+                   help="classify (embed: both sentences of) the first N eval rows with MediaPipe and compare "
+                        "with edgeport's runner")
     p.set_defaults(fn=main)
 
 
-def _eval_rows(run_dir: Path, config: dict, limit: int) -> tuple[list[str], list[int]]:
-    """The run's eval split (local TSV/CSV/JSONL through edgeport.data), first ``limit`` rows."""
+def _eval_split(run_dir: Path, config: dict, limit: int):
+    """The run's eval split (local TSV/CSV/JSONL through edgeport.data), first ``limit`` rows (texts, pairs when
+    the task has them, labels: class ids or pair scores)."""
     from .config import PipelineConfig
     from .data import load_task
 
     cfg = PipelineConfig.model_validate(config)
     split = load_task(cfg.data, seed=cfg.run.seed).eval
-    return list(split.texts[:limit]), list(split.labels[:limit])
+    return split.head(limit)
 
 
 __all__ = [
+    "HEADS",
     "check_tokenizer",
+    "embedding_agreement",
     "main",
     "mediapipe_agreement",
+    "mediapipe_embeddings",
     "mediapipe_scores",
     "pre_normalize",
     "read_mediapipe_metadata",
