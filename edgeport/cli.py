@@ -208,9 +208,24 @@ def cmd_predict(args) -> int:
         a, b = predict(Path(args.artifact), [args.text, args.text_pair], None, args.threads)
         print(f"cosine similarity\t{cosine(a['embedding'], b['embedding']):.4f}")
         return 0
+    if artifact_meta(Path(args.artifact)).get("task") == "token-classification":  # the entities, with spans
+        if args.text_pair:
+            raise EdgeportError("a token classifier tags one text: edgeport predict ARTIFACT TEXT")
+        return _print_entities(predict(Path(args.artifact), [args.text], None, args.threads)[0])
     result = predict(Path(args.artifact), [args.text], [args.text_pair] if args.text_pair else None, args.threads)[0]
     probs = ", ".join(f"{name}={p:.4f}" for name, p in result["probs"].items())
     print(f"{result['label']}\t{probs}")
+    return 0
+
+
+def _print_entities(result: dict) -> int:
+    """One line per entity: type, [start, end) in characters of the text, its text."""
+    for e in result["entities"]:
+        print(f"{e['type']}\t{e['start']}-{e['end']}\t{e['text']}")
+    if not result["entities"]:
+        print("no entities")
+    if result["dropped_words"]:
+        print(f"({result['dropped_words']} words past the artifact's length were not tagged)")
     return 0
 
 
@@ -247,8 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     c.set_defaults(fn=cmd_cp)
     _add_export_parser(sub)
-    pr = sub.add_parser("predict", help="classify a text (or, with an embedding model, compare two) with any "
-                                        "exported artifact (.pt, .onnx, .tflite, .pte)")
+    pr = sub.add_parser("predict", help="classify a text (or, with an embedding model, compare two; with a token "
+                                        "classifier, list its entities) with any exported artifact (.pt, .onnx, "
+                                        ".tflite, .pte)")
     pr.add_argument("artifact", help="an artifact's model file or its directory (e.g. runs/NAME/quantize/tflite-int8)")
     pr.add_argument("text")
     pr.add_argument("text_pair", nargs="?", help="second sentence: of a pair classifier's input, or the sentence an "
