@@ -102,6 +102,21 @@ def test_tagged_rows_become_a_task_with_iob2_tag_ids(tmp_path):
     assert not set(task.select.texts) & set(task.train.texts)
 
 
+def test_the_selection_split_keeps_the_share_of_sentences_with_entities(tmp_path):
+    """Stratified by "has an entity": 50 of 1,000 sentences do, so a 200-sentence selection split holds exactly 10
+    (a plain random draw lands elsewhere most of the time)."""
+    from edgeport.config.data import DataConfig
+    from edgeport.data import load_task
+
+    rows = [{"tokens": ["Rome" if i % 20 == 0 else "rome", f"w{i}"], "ner_tags": ["B-LOC" if i % 20 == 0 else "O",
+                                                                                  "O"]} for i in range(1000)]
+    write_jsonl(tmp_path / "d" / "train.jsonl", rows)
+    write_jsonl(tmp_path / "d" / "validation.jsonl", rows[:5])
+    for seed in range(3):
+        task = load_task(DataConfig(**ner_data(tmp_path / "d", selection_min_rows=200)), seed=seed)
+        assert len(task.select) == 200 and sum(any(ids) for ids in task.select.labels) == 10
+
+
 def test_iob1_tags_are_converted_with_the_training_splits_scheme(tmp_path):
     from edgeport.config.data import DataConfig
     from edgeport.data import load_task
@@ -140,8 +155,8 @@ def test_training_rows_label_first_subtokens_and_count_dropped_words():
     rows, dropped = encode_tagged(split, tok, 12)
     labels = rows[0]["labels"]
     assert labels[0] == -100 and labels[1] == 7 and labels[2] == -100  # "Zyxwvuts" is several sub-tokens
-    assert len(rows[0]["input_ids"]) == 12 and dropped == len(words) - len({w for w in rows[0]["word_ids"] if w is not None})
-    assert dropped > 0
+    kept = {w for w in rows[0]["word_ids"] if w is not None}
+    assert len(rows[0]["input_ids"]) == 12 and dropped == len(words) - len(kept) > 0
 
 
 # ------------------------------------------------------------------------------------------------ per-token plumbing
@@ -209,6 +224,33 @@ def test_entity_f1_drop_fails_a_clear_loss_and_passes_equal_systems():
     assert drop["drop_points"] > 20 and drop["p_worse"] < 0.01 and drop["ci95_points"][0] > 0
     same = entity_f1_drop(ref, ref, seed=0, resamples=500)
     assert same["drop_points"] == 0 and same["p_worse"] == 1.0
+
+
+def test_predict_answers_entities_with_character_spans_from_a_bucketed_output():
+    """``edgeport predict``'s answer for a token classifier: words split as running text, each tagged at its first
+    sub-token (padding of a TFLite bucket ignored), strict IOB2 entities with spans in the text."""
+    from transformers import AutoTokenizer
+
+    from edgeport.runtimes.text import ANSWERS, answer_kind
+    from edgeport.tasks import ner
+
+    tok = AutoTokenizer.from_pretrained(str(minilm_dir()))
+    names = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+    text = "Peter Blackburn went to  Paris."
+    words, spans = ner.text_words(tok, text)
+    (ids, word_ids), = ner.text_word_ids(tok, [text], [spans], 32)
+    want = {"Peter": "B-PER", "Blackburn": "I-PER", "Paris": "B-LOC"}
+    out = np.zeros((1, 16, len(names)), dtype=np.float32)  # a bucket of 16: longer than the row
+    out[0, :, 0] = 1
+    for i, w in enumerate(word_ids):
+        if w is not None and i == word_ids.index(w) and words[w] in want:
+            out[0, i, names.index(want[words[w]])] = 5
+    meta = {"task": "token-classification", "output": "logits", "label_names": names}
+    assert answer_kind(meta) == "tags" and answer_kind({"output": "embedding"}) == "embedding"
+    answer, = ANSWERS["tags"]([out], meta, {"texts": [text], "tokenizer": tok, "max_len": 32})
+    assert [(e["type"], e["start"], e["end"], e["text"]) for e in answer["entities"]] == [
+        ("PER", 0, 15, "Peter Blackburn"), ("LOC", 25, 30, "Paris")]
+    assert answer["dropped_words"] == 0 and len(answer["tags"]) == len(words)
 
 
 # ------------------------------------------------------------------------------------------------ end to end

@@ -91,7 +91,8 @@ class ValidateStage:
         # per truncation length: an artifact whose longest TFLite bucket is shorter is compared with the reference there
         ref = References(load(cfg.task, model_dir), load_tokenizer(model_dir), split, cfg.max_len)
         teacher = self._teacher_logits(ctx, ref)
-        tokens = TokenRows(ref.tokenizer, split, ctx.task().label_names, teacher, cfg.max_len) if split.words else None
+        tokens = (TokenRows(ref.tokenizer, split, ctx.task().label_names, teacher, cfg.max_len) if split.words
+                  else None)  # token-classification: where each word's tag is read, per truncation length
         ref_acc = compare(ref(), ref(), None if tokens else split.labels)["accuracy"]  # tags: no row accuracy
         artifacts = [a for role in ("export", "quantize") if role in ctx.inputs
                      for a in ctx.input_metrics(role).get("artifacts", [])]
