@@ -351,6 +351,7 @@ def entity_f1_drop(ref_counts, cand_counts, *, seed: int = 0, resamples: int = R
     lo, hi = np.percentile(boot, [2.5, 97.5])
     p = (1 + int((perm >= ref - cand - 1e-12).sum())) / (1 + resamples)
     return {"n": n, "metric": "entity_f1", "ref_value": round(ref, 6), "value": round(cand, 6),
-            "drop_points": round(100 * (ref - cand), 4), "ci95_points": [round(100 * lo, 4), round(100 * hi, 4)],
+            "drop_points": round(100 * (ref - cand), 4),
+            "ci95_points": [round(100 * float(lo), 4), round(100 * float(hi), 4)],
             "p_worse": round(p, 6), "test": "paired bootstrap CI over sentences + one-sided paired permutation",
             "resamples": resamples, "seed": seed}

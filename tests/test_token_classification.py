@@ -159,6 +159,15 @@ def test_training_rows_label_first_subtokens_and_count_dropped_words():
     assert len(rows[0]["input_ids"]) == 12 and dropped == len(words) - len(kept) > 0
 
 
+def test_the_useful_gate_fails_a_tagger_that_finds_no_entity():
+    from edgeport.tasks.tokens import useful_gate
+
+    metrics = {"select_counts": [0, 12, 40], "select_entity_f1": 0.0, "select_rows": 30}
+    evidence, failure = useful_gate(metrics, "teacher")
+    assert failure and "entity F1 0" in failure and evidence["gold_entities"] == 40
+    assert useful_gate(metrics | {"select_counts": [1, 12, 40]}, "teacher")[1] is None
+
+
 # ------------------------------------------------------------------------------------------------ per-token plumbing
 
 
@@ -201,6 +210,21 @@ def test_word_rows_read_each_words_first_subtoken_from_the_flattened_outputs():
     assert rows.f1(logits) == 1.0
 
 
+def test_word_rows_count_the_words_truncation_dropped():
+    """Words past the truncation length have no token: tagged O and counted, never silently lost."""
+    from transformers import AutoTokenizer
+
+    from edgeport.data import Split
+    from edgeport.tasks.tokens import word_rows
+
+    tok = AutoTokenizer.from_pretrained(str(minilm_dir()))
+    words = ["Rome"] + ["again"] * 20
+    split = Split("s", "s", [" ".join(words)], None, [[1] + [0] * 20], words=[words])
+    rows = word_rows(tok, split, 8, ["O", "B-LOC", "I-LOC"])
+    assert rows.tokens == 8 and rows.dropped_words == len(words) - 6  # [CLS] + 6 words + [SEP]
+    assert rows.tags(np.zeros((8, 3))) == [["O"] * len(words)]
+
+
 def test_entity_counts_give_seqevals_strict_micro_f1():
     from edgeport.stats import _micro_f1
     from edgeport.tasks.ner import entity_scores
@@ -224,6 +248,23 @@ def test_entity_f1_drop_fails_a_clear_loss_and_passes_equal_systems():
     assert drop["drop_points"] > 20 and drop["p_worse"] < 0.01 and drop["ci95_points"][0] > 0
     same = entity_f1_drop(ref, ref, seed=0, resamples=500)
     assert same["drop_points"] == 0 and same["p_worse"] == 1.0
+
+
+def test_entity_f1_drop_p_matches_the_exact_permutation_test():
+    """On 8 sentences every one of the 256 swaps can be enumerated: the sampled p must match that exact p."""
+    import itertools
+
+    from edgeport.stats import _micro_f1, entity_f1_drop
+
+    a = np.array([[2, 2, 3], [1, 1, 1], [0, 1, 1], [3, 3, 3], [1, 2, 2], [2, 2, 2], [0, 0, 1], [1, 1, 2]])
+    b = np.array([[1, 3, 3], [1, 2, 1], [0, 0, 1], [2, 2, 3], [2, 3, 2], [1, 1, 2], [1, 1, 1], [1, 3, 2]])
+    stat = lambda x, y: float(_micro_f1(x.sum(0)) - _micro_f1(y.sum(0)))  # noqa: E731
+    observed, hits = stat(a, b), 0
+    for swap in itertools.product([0, 1], repeat=len(a)):
+        s = np.array(swap)[:, None]
+        hits += stat(np.where(s, b, a), np.where(s, a, b)) >= observed - 1e-12
+    got = entity_f1_drop(a, b, seed=0, resamples=20000)
+    assert abs(got["p_worse"] - hits / 256) < 0.015
 
 
 def test_predict_answers_entities_with_character_spans_from_a_bucketed_output():
