@@ -214,8 +214,10 @@ class ValidateStage:
         if metric == "spearman":  # sentence embeddings: no accuracy table, the cosine and Spearman one
             table = embedding_table(rows)
         elif tokens:  # tags: entity F1 and word agreement, no row accuracy
-            table = token_table(rows)
-            result["eval_dropped_words"] = tokens.rows(ctx.cfg.max_len).dropped_words
+            dropped = result["eval_dropped_words"] = tokens.rows(ctx.cfg.max_len).dropped_words
+            table = token_table(rows) + (f"\n{dropped} words of the eval sentences lie past {ctx.cfg.max_len} tokens: "
+                                         f"every model tags them O (their entities count as missed)\n"
+                                         if dropped else "")
         else:
             table = markdown_table(rows) + (metric_table(rows, metric, task.label_names) if metric != "accuracy"
                                             else "")

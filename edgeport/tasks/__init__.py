@@ -7,8 +7,10 @@ a classifier), and what the task does not do yet, with the reason (``unsupported
 
 The recipes that differ per task (the teacher's and the student's training, the validate gates) are looked up by
 the entry's name in one table per stage (``stages/teacher.py`` ``RECIPES``...), so a stage's code fingerprint
-holds only its own recipes. Adding a task = an entry here + its recipes (``tasks/embedding.py``); extractive QA
-will add offsets and two outputs (``output`` is one name today).
+holds only its own recipes. Adding a task = an entry here + its recipes (``tasks/embedding.py``,
+``tasks/tokens.py``); extractive QA will add offsets and two outputs (``output`` is one name today).
+token-classification's output is per token: ``bench.workload.run_rows`` stacks each row's real tokens, and its
+validate gates read each word at its first sub-token (``tasks.tokens.WordRows``).
 """
 
 from __future__ import annotations
