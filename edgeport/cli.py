@@ -196,23 +196,52 @@ def cmd_cp(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .runtimes.text import predict
+    from .runtimes.text import answer_kind, artifact_meta
 
     if args.threads < 1:
         raise EdgeportError("--threads must be at least 1")
-    from .runtimes.text import artifact_meta
-    from .tasks.vectors import cosine
+    return _PREDICT_PRINTERS[answer_kind(artifact_meta(Path(args.artifact)))](args)
 
-    if artifact_meta(Path(args.artifact)).get("output") == "embedding":  # two sentences -> their similarity
-        if not args.text_pair:
-            raise EdgeportError("an embedding model compares two sentences: edgeport predict ARTIFACT TEXT1 TEXT2")
-        a, b = predict(Path(args.artifact), [args.text, args.text_pair], None, args.threads)
-        print(f"cosine similarity\t{cosine(a['embedding'], b['embedding']):.4f}")
-        return 0
+
+def _print_classes(args) -> int:
+    from .runtimes.text import predict
+
     result = predict(Path(args.artifact), [args.text], [args.text_pair] if args.text_pair else None, args.threads)[0]
     probs = ", ".join(f"{name}={p:.4f}" for name, p in result["probs"].items())
     print(f"{result['label']}\t{probs}")
     return 0
+
+
+def _print_similarity(args) -> int:
+    """An embedding model: two sentences in, the cosine of their vectors out."""
+    from .runtimes.text import predict
+    from .tasks.vectors import cosine
+
+    if not args.text_pair:
+        raise EdgeportError("an embedding model compares two sentences: edgeport predict ARTIFACT TEXT1 TEXT2")
+    a, b = predict(Path(args.artifact), [args.text, args.text_pair], None, args.threads)
+    print(f"cosine similarity\t{cosine(a['embedding'], b['embedding']):.4f}")
+    return 0
+
+
+def _print_entities(args) -> int:
+    """A token classifier: one line per entity: type, [start, end) in characters of the text, its text."""
+    from .runtimes.text import predict
+
+    if args.text_pair:
+        raise EdgeportError("a token classifier tags one text: edgeport predict ARTIFACT TEXT")
+    result = predict(Path(args.artifact), [args.text], None, args.threads)[0]
+    for e in result["entities"]:
+        print(f"{e['type']}\t{e['start']}-{e['end']}\t{e['text']}")
+    if not result["entities"]:
+        print("no entities")
+    if result["dropped_words"]:
+        print(f"({result['dropped_words']} words past the artifact's length were not tagged)")
+    return 0
+
+
+# what ``edgeport predict`` prints per answer kind (``runtimes.text.answer_kind``)
+_PREDICT_PRINTERS = {"logits": _print_classes, "embedding": _print_similarity, "tags": _print_entities}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -248,8 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
     c.set_defaults(fn=cmd_cp)
     _add_export_parser(sub)
-    pr = sub.add_parser("predict", help="classify a text (or, with an embedding model, compare two) with any "
-                                        "exported artifact (.pt, .onnx, .tflite, .pte)")
+    pr = sub.add_parser("predict", help="classify a text (or, with an embedding model, compare two; with a token "
+                                        "classifier, list its entities) with any exported artifact (.pt, .onnx, "
+                                        ".tflite, .pte)")
     pr.add_argument("artifact", help="an artifact's model file or its directory (e.g. runs/NAME/quantize/tflite-int8)")
     pr.add_argument("text")
     pr.add_argument("text_pair", nargs="?", help="second sentence: of a pair classifier's input, or the sentence an "

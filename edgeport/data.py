@@ -27,14 +27,16 @@ class Split:
     source: str
     texts: list[str]
     pairs: list[str] | None
-    labels: list | None  # class ids, or pair scores (sentence-embedding); None: unlabelled (data.texts, sides)
+    labels: list | None  # class ids, pair scores (sentence-embedding) or per-word tag ids (token-classification);
+    # None: unlabelled (data.texts, sides)
+    words: list[list[str]] | None = None  # token-classification: each row's words (``texts`` = them joined by " ")
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def select(self, indices: list[int]) -> "Split":
         pick = lambda xs: None if xs is None else [xs[i] for i in indices]  # noqa: E731
-        return Split(self.name, self.source, pick(self.texts), pick(self.pairs), pick(self.labels))
+        return Split(self.name, self.source, pick(self.texts), pick(self.pairs), pick(self.labels), pick(self.words))
 
     def head(self, n: int | None) -> "Split":
         return self if n is None or n >= len(self) else self.select(list(range(n)))
@@ -141,16 +143,19 @@ def load_task(cfg: DataConfig, seed: int = 42) -> Task:
     if cfg.texts is not None:
         return unlabelled_task(cfg)
     directory = resolve_local_dir(cfg)
-    if directory is None:
-        rows, names = _load_hub(cfg)
-    else:
-        rows = {s: _read_rows(split_file(directory, s)) for s in _split_names(cfg)}
-        names = cfg.label_names
     scores = TASKS[cfg.task].labels == "scores"  # a similarity score per pair (sentence-embedding), not a class
-    label_names = [] if scores else names or _infer_label_names(rows[cfg.train_split], cfg)
-    train = _to_split(cfg.train_split, rows[cfg.train_split], cfg, label_names)
-    evaluation = _to_split(cfg.eval_split, rows[cfg.eval_split], cfg, label_names)
-    if len(set(train.labels)) < 2:
+    if TASKS[cfg.task].labels == "tags":  # words and their tags (token-classification)
+        splits, label_names = tagged_splits(cfg, directory)
+    else:
+        if directory is None:
+            rows, names = _load_hub(cfg)
+        else:
+            rows = {s: _read_rows(split_file(directory, s)) for s in _split_names(cfg)}
+            names = cfg.label_names
+        label_names = [] if scores else names or _infer_label_names(rows[cfg.train_split], cfg)
+        splits = {s: _to_split(s, rows[s], cfg, label_names) for s in _split_names(cfg)}
+    train, evaluation = splits[cfg.train_split], splits[cfg.eval_split]
+    if _distinct(train.labels) < 2:
         raise DataError(f"{train.source}: every training row has the same label; a classifier needs at least two "
                         f"classes in the training split" + (" (a ranking, two distinct scores)" if scores else ""))
     # Train is shuffled once with the run's seed; stages take its first N rows (Split.head), so a teacher on
@@ -160,11 +165,11 @@ def load_task(cfg: DataConfig, seed: int = 42) -> Task:
     train = train.select(order)
     grouping, whole, note = resolve_grouping(train, cfg)
     if cfg.selection_split:
-        selection = _to_split(cfg.selection_split, rows[cfg.selection_split], cfg, label_names)
+        selection = splits[cfg.selection_split]
     else:
         train, selection = carve_selection(train, cfg, seed, pool=whole)
     train = drop_overlap(train, selection, phrases=grouping == "phrases")
-    if len(set(train.labels)) < 2:
+    if _distinct(train.labels) < 2:
         raise DataError(f"{train.source}: after holding out the selection split ({len(selection)} rows) the "
                         f"training rows left have fewer than two classes; add training rows or lower "
                         f"data.selection_fraction / data.selection_min_rows")
@@ -222,8 +227,8 @@ def carve_selection(train: Split, cfg: DataConfig, seed: int, pool: list[int] | 
         raise DataError(f"{train.source}: {n} training rows are too few to hold out a selection split (needs "
                         f"at least 10); add rows or name a split file with data.selection_split")
     by_label: dict[int, list[int]] = {}
-    for i in pool:  # scores (sentence-embedding) are stratified by their integer part: 0-1, 1-2, ... 5
-        by_label.setdefault(int(train.labels[i]), []).append(i)
+    for i in pool:
+        by_label.setdefault(_stratum(train.labels[i]), []).append(i)
     rng = random.Random(f"selection:{seed}")
     picked: list[int] = []
     for label, idx in sorted(by_label.items()):
@@ -232,6 +237,22 @@ def carve_selection(train: Split, cfg: DataConfig, seed: int, pool: list[int] | 
     chosen = set(picked)
     rest = [i for i in range(len(train)) if i not in chosen]
     return train.select(rest), train.select(sorted(picked))
+
+
+def _stratum(label) -> int:
+    """What the selection split is stratified by: the class; a score's integer part (sentence-embedding: 0-1, 1-2,
+    ... 5); for a sentence's tags (token-classification), whether it holds an entity (tag id 0 is "O"), so the
+    selection split has the training split's share of sentences without any."""
+    if isinstance(label, list):
+        return int(any(label))
+    return int(label)
+
+
+def _distinct(labels: list) -> int:
+    """How many distinct labels the rows hold (for tags: distinct tags over every word)."""
+    if labels and isinstance(labels[0], list):
+        return len({t for tags in labels for t in tags})
+    return len(set(labels))
 
 
 def drop_overlap(train: Split, selection: Split, phrases: bool = False) -> Split:
@@ -512,6 +533,38 @@ def _score(value, column: str, source: str, lineno: int) -> float:
         raise DataError(f"{source}:{lineno}: score {value!r} in column '{column}' is not a finite number; fix the "
                         f"row or point data.label_column at the score column")
     return score
+
+
+def tagged_splits(cfg: DataConfig, directory: Path | None) -> tuple[dict[str, Split], list[str]]:
+    """token-classification: every split of a local directory of JSONL files, one sentence per line (a word list
+    in ``data.text_column``, a tag list in ``data.label_column``; integer tags index ``data.label_names``), with
+    the tag names (``ner.tag_names``: "O", then B-X, I-X per type). The scheme is detected on the training tags
+    (``ner.detect_scheme``) and every split converted to IOB2 with it, so all splits are read alike."""
+    from .tasks import ner
+
+    if directory is None:
+        raise DataError(f"data.local '{cfg.local}': not found; token-classification reads a local directory of "
+                        f"JSONL files ({cfg.train_split}.jsonl, {cfg.eval_split}.jsonl)")
+    read = {}
+    for name in _split_names(cfg):
+        path = split_file(directory, name)
+        if path.suffix != ".jsonl":
+            raise DataError(f"{path}: token-classification reads JSONL (one sentence per line: a word list and a tag "
+                            f"list); convert the split to {name}.jsonl")
+        read[name] = (path, *ner.read_tagged(path, cfg.text_column, cfg.label_column, cfg.label_names))
+    scheme = ner.detect_scheme(read[cfg.train_split][2])
+    tags = {name: ner.to_iob2(t, scheme) for name, (_, _, t) in read.items()}
+    names = ner.tag_names(tags[cfg.train_split])
+    index = {n: i for i, n in enumerate(names)}
+    splits = {}
+    for name, (path, words, _) in read.items():
+        unknown = sorted({t for s in tags[name] for t in s} - set(index))
+        if unknown:
+            raise DataError(f"{path}: tags {unknown} never occur in the training split ({cfg.train_split}), so no "
+                            f"model can predict them; fix the tags or add training sentences of those types")
+        ids = [[index[t] for t in s] for s in tags[name]]
+        splits[name] = Split(name, str(path), [" ".join(w) for w in words], None, ids, words)
+    return splits, names
 
 
 def read_texts(path: Path, what: str) -> list[str]:

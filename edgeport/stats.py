@@ -135,7 +135,8 @@ def metric_title(metric: str, label_names: list[str] | None = None) -> str:
     if metric == "f1":
         positive = f" of '{label_names[1]}'" if label_names and len(label_names) > 1 else " (positive class)"
         return f"F1{positive}"
-    return {"accuracy": "accuracy", "macro_f1": "macro-F1", "mcc": "MCC", "spearman": "Spearman"}[metric]
+    return {"accuracy": "accuracy", "macro_f1": "macro-F1", "mcc": "MCC", "spearman": "Spearman",
+            "entity_f1": "entity F1"}[metric]
 
 
 def check_metric(metric: str, num_labels: int, label_names: list[str] | None = None) -> None:
@@ -318,3 +319,39 @@ def spearman_drop(scores, ref_cosines, cand_cosines, *, seed: int = 0, resamples
             "p_worse": round(float(test.pvalue), 6),
             "test": "SciPy paired bootstrap CI + one-sided paired permutation test", "resamples": resamples,
             "seed": seed}
+
+
+def _micro_f1(counts) -> np.ndarray:
+    """Micro F1 from summed ``[correct, predicted, gold]`` entity counts (last axis): 2c / (p + g), 0 when both
+    are 0."""
+    import numpy as np
+
+    c, p, g = counts[..., 0], counts[..., 1], counts[..., 2]
+    return np.where(p + g > 0, 2 * c / np.maximum(p + g, 1), 0.0)
+
+
+def entity_f1_drop(ref_counts, cand_counts, *, seed: int = 0, resamples: int = RESAMPLES) -> dict:
+    """How much lower the candidate's entity F1 is than the reference's on the same sentences, in points, from
+    per-sentence ``[correct, predicted, gold]`` entity counts (``tasks.tokens.entity_counts``). Micro F1 is no
+    mean over sentences, so both statistics resample the sentences' counts and re-sum them: a paired bootstrap
+    percentile CI (the same sentences drawn for both systems) and a one-sided paired permutation test (each
+    sentence's two predictions swapped at random: under "no difference" either system could have made either),
+    p = (1 + rounds at least as far above 0) / (1 + rounds). Both are matrix products of the draws with the counts
+    (3,250 CoNLL sentences x 2,000 rounds: well under a second)."""
+    import numpy as np
+
+    a, b = np.asarray(ref_counts, dtype=np.float64), np.asarray(cand_counts, dtype=np.float64)
+    n = len(a)
+    ref, cand = float(_micro_f1(a.sum(0))), float(_micro_f1(b.sum(0)))
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(n, np.full(n, 1 / n), size=resamples).astype(np.float64)  # bootstrap draws
+    boot = _micro_f1(weights @ a) - _micro_f1(weights @ b)
+    swap = (rng.random((resamples, n)) < 0.5).astype(np.float64)  # 1: the sentence's predictions swapped
+    perm = _micro_f1(a.sum(0) + swap @ (b - a)) - _micro_f1(b.sum(0) + swap @ (a - b))
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    p = (1 + int((perm >= ref - cand - 1e-12).sum())) / (1 + resamples)
+    return {"n": n, "metric": "entity_f1", "ref_value": round(ref, 6), "value": round(cand, 6),
+            "drop_points": round(100 * (ref - cand), 4),
+            "ci95_points": [round(100 * float(lo), 4), round(100 * float(hi), 4)],
+            "p_worse": round(p, 6), "test": "paired bootstrap CI over sentences + one-sided paired permutation",
+            "resamples": resamples, "seed": seed}

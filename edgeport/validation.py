@@ -185,12 +185,14 @@ def judge_artifact(name: str, fmt: str, precision: str, logits: np.ndarray, refe
                    noise: dict | None = None, noise_rows: np.ndarray | None = None, mode: str | None = None,
                    qat: bool = False, teacher: np.ndarray | None = None, non_builtin_ops: list[str] | None = None,
                    metric: str = "accuracy", label_names=(), seed: int = 0, output: str = "logits",
-                   scores=None, yardstick_cosine: float | None = None) -> tuple[dict, tuple]:
+                   scores=None, yardstick_cosine: float | None = None, words=None) -> tuple[dict, tuple]:
     """What validate decides for one artifact's logits (batch 1, the runtime's regime) against the reference on the
     same rows: (its row: comparison figures and resolved tolerance, its typed gates). For INT8, ``noise`` and
     ``noise_rows``: the model's own 8-bit noise on these rows (``References.noise`` / ``noise_rows``). Sentence
     embeddings (``output="embedding"``): the rows are the pairs' sentences (``data.sides``), ``scores`` the pairs'
-    gold scores and ``yardstick_cosine`` the model's own INT8 cosine (``References.yardstick_cosine``)."""
+    gold scores and ``yardstick_cosine`` the model's own INT8 cosine (``References.yardstick_cosine``). Token
+    classifiers: ``logits``/``reference`` hold one row per eval token (``bench.workload.run_rows``), ``labels`` is
+    None and ``words`` (``tasks.tokens.TokenEvidence``) says where each word's tag is read."""
     from .validation_gates import Evidence, judge
 
     row = {"name": name, "format": fmt, "precision": precision} | compare(logits, reference, labels)
@@ -202,5 +204,5 @@ def judge_artifact(name: str, fmt: str, precision: str, logits: np.ndarray, refe
     ev = Evidence(name, fmt, precision, logits, reference, labels, row["tolerance"], teacher,
                   None if non_builtin_ops is None else tuple(non_builtin_ops), metric, tuple(label_names), seed,
                   noise_rows, output, None if scores is None else np.asarray(scores, dtype=np.float64),
-                  yardstick_cosine)
+                  yardstick_cosine, words)
     return row, judge(ev, vcfg)

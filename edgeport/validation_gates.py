@@ -55,6 +55,10 @@ class Evidence:
     output: str = "logits"  # the task's output (tasks.TaskSpec.output): "logits" or "embedding" (unit vectors)
     scores: np.ndarray | None = None  # embedding: the pairs' gold scores (rows [0, n) and [n, 2n) are the pairs)
     yardstick_cosine: float | None = None  # embedding INT8: min cosine of torch's dynamic INT8 to the reference
+    # token-classification (tasks.tokens.TokenEvidence): logits/reference are every eval token's outputs, one row
+    # per token; the label gates read each word's first sub-token (its WordRows), the drops whole entities
+    words: object | None = None
+    unit: str = "eval rows"  # what a row of logits is, in the messages ("eval words" for a token task's label gates)
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,7 @@ def fp32_parity(ev: Evidence, vcfg) -> Gate:
     tied_mask = margins(ev.reference)[flipped] <= tie
     tied, untied = flipped[tied_mask].tolist(), flipped[~tied_mask].tolist()
     n = len(ev.reference)
-    text = (f"label parity with the fp32 torch model: {len(untied)} of {n} eval rows flipped vs limit 0 "
+    text = (f"label parity with the fp32 torch model: {len(untied)} of {n} {ev.unit} flipped vs limit 0 "
             f"(fp32 is deterministic: any flip fails")
     text += (f"; {len(tied)} more flipped on reference logits tied within {tie:.3g} (2 x the fp32 tolerance), "
              f"not counted)" if tied else ")")
@@ -121,7 +125,7 @@ def int8_agreement(ev: Evidence, vcfg) -> Gate:
                                                      "tied_rows": np.flatnonzero(tied)[:50].tolist()}
     state = evidence_rule(s["agreement"] < floor, s["p_below"], vcfg.significance)
     lo, hi = s["ci95"]
-    text = (f"label agreement with the fp32 torch model {s['agreement']:.4f} on {s['n']} eval rows ({s['flips']} "
+    text = (f"label agreement with the fp32 torch model {s['agreement']:.4f} on {s['n']} {ev.unit} ({s['flips']} "
             f"flipped beyond 8-bit noise, 95% CI [{lo:.4f}, {hi:.4f}], one-sided binomial p={s['p_below']:.2g} "
             f"against a {1 - floor:.3g} flip rate) vs limit >= {floor}")
     if s["tied_flips"]:
@@ -248,6 +252,48 @@ def spearman_vs_teacher(ev: Evidence, vcfg) -> Gate:
     return _spearman_gate("drop_vs_teacher", ev, ev.teacher, "the teacher", vcfg.max_drop_vs_teacher, vcfg)
 
 
+# ------------------------------------------------------------------------------------------------ token tags
+
+
+def per_word(ev: Evidence) -> Evidence:
+    """A token classifier's evidence as one row per kept word (its first sub-token, where its tag is read): the
+    classifier's label gates then judge word labels, with each word's own 8-bit noise as its tie band."""
+    from dataclasses import replace
+
+    rows = ev.words.rows
+    rows.check(ev.logits)
+    pick = lambda a: None if a is None else np.asarray(a)[rows.first]  # noqa: E731
+    return replace(ev, logits=pick(ev.logits), reference=pick(ev.reference), labels=rows.gold_ids,
+                   noise_rows=pick(ev.noise_rows), teacher=None, words=None,
+                   unit="eval words (each read at its first sub-token)")
+
+
+def _entity_gate(name: str, ev: Evidence, against: list[list[str]], who: str, limit: float, vcfg) -> Gate:
+    """The paired drop of strict entity F1 (points) against ``against``'s tags on the same sentences."""
+    from .stats import entity_f1_drop
+    from .tasks.tokens import entity_counts
+
+    rows = ev.words.rows
+    gold = [list(g) for g in rows.gold]
+    s = entity_f1_drop(entity_counts(gold, against), entity_counts(gold, rows.tags(ev.logits)), seed=ev.seed)
+    lo, hi = s["ci95_points"]
+    what = (f"entity F1 drop {s['drop_points']:.2f} points vs {who} on {s['n']} eval sentences "
+            f"({s['value'] * 100:.2f} vs {s['ref_value'] * 100:.2f}, strict IOB2; paired bootstrap over sentences "
+            f"95% CI [{lo:.2f}, {hi:.2f}], one-sided paired permutation p={s['p_worse']:.2g})")
+    state = evidence_rule(s["drop_points"] > limit, s["p_worse"], vcfg.significance)
+    return Gate(name, state, value=s["drop_points"], limit=limit,
+                message=_rule_note(f"{what} vs limit <= {limit}", state, vcfg), evidence=s)
+
+
+def entity_f1_vs_fp32(ev: Evidence, vcfg) -> Gate:
+    return _entity_gate("drop_vs_fp32", ev, ev.words.rows.tags(ev.reference), "fp32 torch",
+                        vcfg.int8_max_accuracy_drop, vcfg)
+
+
+def entity_f1_vs_teacher(ev: Evidence, vcfg) -> Gate:
+    return _entity_gate("drop_vs_teacher", ev, ev.words.teacher_tags, "the teacher", vcfg.max_drop_vs_teacher, vcfg)
+
+
 # ------------------------------------------------------------------------------------------------ deterministic
 
 
@@ -296,7 +342,12 @@ def _labelled(ev: Evidence) -> bool:
 
 
 def _logits(ev: Evidence) -> bool:
-    return ev.output == "logits"
+    """A classifier's logits: one row per input (a token classifier's have one per token: ``_tokens``)."""
+    return ev.output == "logits" and ev.words is None
+
+
+def _tokens(ev: Evidence) -> bool:
+    return ev.words is not None
 
 
 def _vectors(ev: Evidence) -> bool:
@@ -315,7 +366,15 @@ RULES: tuple[Rule, ...] = (
     Rule("drop_vs_fp32", lambda ev, v: _vectors(ev) and _int8(ev, v) and ev.scores is not None, spearman_vs_fp32),
     Rule("drop_vs_teacher", lambda ev, v: _vectors(ev) and ev.scores is not None and ev.teacher is not None
          and v.max_drop_vs_teacher is not None, spearman_vs_teacher),
-    # every output: element-wise differences, TFLite ops
+    # token classifiers (a tag per word, on its first sub-token): word labels, strict entity F1
+    Rule("fp32_parity", lambda ev, v: _tokens(ev) and ev.precision == "fp32", lambda ev, v: fp32_parity(
+        per_word(ev), v)),
+    Rule("agreement_vs_fp32", lambda ev, v: _tokens(ev) and _int8(ev, v), lambda ev, v: int8_agreement(
+        per_word(ev), v)),
+    Rule("drop_vs_fp32", lambda ev, v: _tokens(ev) and _int8(ev, v), entity_f1_vs_fp32),
+    Rule("drop_vs_teacher", lambda ev, v: _tokens(ev) and ev.words.teacher_tags is not None
+         and v.max_drop_vs_teacher is not None, entity_f1_vs_teacher),
+    # every output: element-wise differences (a token classifier: over every real token), TFLite ops
     Rule("max_abs_diff", lambda ev, v: v.check_tolerances and ev.tolerance.get("max_abs") is not None,
          _tolerance_gate("max_abs")),
     Rule("mean_abs_diff", lambda ev, v: v.check_tolerances and ev.tolerance.get("mean_abs") is not None,

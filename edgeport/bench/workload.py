@@ -48,8 +48,19 @@ def encode_split(artifact: Path, texts: list[str], pairs: list[str] | None, max_
 
 def run_rows(runner, feeds: list[dict[str, np.ndarray]]) -> np.ndarray:
     """The logits of every feed, one runner call each: the regime validate judges and the workload times (batch 1;
-    the runner computes at the row's true length, or at the smallest TFLite bucket holding it)."""
-    return np.concatenate([runner(**feed) for feed in feeds]).astype(np.float32)
+    the runner computes at the row's true length, or at the smallest TFLite bucket holding it). Per-token outputs
+    come back as every row's real tokens, one row after another (``real_tokens``)."""
+    return np.concatenate([real_tokens(runner(**feed), feed) for feed in feeds]).astype(np.float32)
+
+
+def real_tokens(out: np.ndarray, feed: dict[str, np.ndarray]) -> np.ndarray:
+    """A row's output as ``run_rows`` stacks it: ``[1, ...]`` as it is (a label's logits, a vector); a per-token
+    output ``[1, seq, n]`` (token-classification) as its row's real tokens ``[true length, n]``, so rows of any
+    length stack into ``[total tokens, n]``: a TFLite bucket pads the row to its length, and those padding
+    positions are no token of the row."""
+    if out.ndim != 3:
+        return out
+    return out[0, :feed["input_ids"].shape[1]]
 
 
 def outcome(logits: np.ndarray, labels) -> dict:

@@ -17,11 +17,13 @@ class DataSpec(Section):
     each stage resolves its own number of training rows (``train_rows`` in its settings), so a stage cannot read
     a limit its fingerprint does not cover."""
 
-    task: Literal["sequence-classification", "sentence-embedding"] = Field(
+    task: Literal["sequence-classification", "sentence-embedding", "token-classification"] = Field(
         "sequence-classification", description="what the model does with the rows (edgeport/tasks: one entry per "
         "task): sequence-classification = a label per text or pair (label_column holds class names); "
         "sentence-embedding = a unit vector per sentence, scored on sentence pairs with a similarity score in "
-        "label_column (STS-B) by data.metric spearman")
+        "label_column (STS-B) by data.metric spearman; token-classification = an IOB2 tag per word (named "
+        "entities): JSONL rows whose text_column is the word list and label_column the tag list (strings, or "
+        "integers indexing data.label_names), scored by data.metric entity_f1")
     local: str | None = Field("sst2", description="local dataset dir, absolute or under $EDGEPORT_DATA_DIR")
     texts: str | None = Field(None, description="instead of a dataset: a UTF-8 file of unlabelled inputs, one per "
                               "line (set local and hub_id to null, and label_names). Parity only: validate compares "
@@ -35,13 +37,14 @@ class DataSpec(Section):
     text_pair_column: str | None = None
     label_column: str = "label"
     label_names: list[str] | None = None
-    metric: Literal["accuracy", "f1", "macro_f1", "mcc", "spearman"] = Field(
+    metric: Literal["accuracy", "f1", "macro_f1", "mcc", "spearman", "entity_f1"] = Field(
         "accuracy", description="the task metric every choice is made on (checkpoint, early stop, the useless-model "
                                 "gate) and validate's drop gates judge: accuracy; f1 = binary F1 of the positive "
                                 "class, the SECOND label name (two classes only); macro_f1 = mean F1 over classes; "
                                 "mcc = Matthews correlation (accuracy is always reported beside these); spearman = "
                                 "rank correlation of cosine similarity with the gold score (sentence-embedding, and "
-                                "its default)")
+                                "its default); entity_f1 = micro F1 of whole entities, strict IOB2 (seqeval), "
+                                "token-classification's metric")
     max_seq_len: int = Field(128, ge=8, le=4096)
     eval_limit: int | None = Field(None, ge=1)
     # The selection split: every checkpoint choice, early stop, QAT choice and INT8 fallback is judged here, never
@@ -86,6 +89,8 @@ class DataSpec(Section):
         if TASKS[self.task].labels == "scores" and (self.text_pair_column is None or self.label_names):
             raise ValueError(f"data.task {self.task} scores sentence pairs: set data.text_pair_column (and "
                              f"data.label_column to the score column), and no data.label_names")
+        if TASKS[self.task].labels == "tags" and self.text_pair_column is not None:
+            raise ValueError(f"data.task {self.task} tags the words of one sentence: unset data.text_pair_column")
         if self.texts is not None:
             self._texts_only()
         elif not self.local and not self.hub_id:

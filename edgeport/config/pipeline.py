@@ -48,7 +48,7 @@ class PipelineConfig(Section):
     @model_validator(mode="after")
     def _cross_field(self):
         problems = []
-        classifier = self.data.task == "sequence-classification"
+        classifier = self.data.task in ("sequence-classification", "token-classification")  # a head to fine-tune
         if classifier and self.teacher.model.startswith("builtin:") and self.teacher.finetune == "never":
             problems.append("teacher.finetune=never: the built-in teachers have no classification head; "
                             "use 'auto' or 'always', or point teacher.model at a fine-tuned classifier")
@@ -107,7 +107,8 @@ def _task_problems(cfg: PipelineConfig) -> list[str]:
               "distill.student.model": cfg.distill.student.model, "data.texts": cfg.data.texts,
               "teacher.finetune": cfg.teacher.finetune == "always",
               "distill.student.hidden_size": cfg.distill.enabled and cfg.distill.student.hidden_size,
-              "distill.hidden_loss_weight": cfg.distill.enabled and cfg.distill.hidden_loss_weight > 0}
+              "distill.hidden_loss_weight": cfg.distill.enabled and cfg.distill.hidden_loss_weight > 0,
+              "data.hub_id": cfg.data.hub_id, "validate.arm_parity": cfg.validate.arm_parity == "on"}
     return config_problems(cfg.data.task, values, None)
 
 

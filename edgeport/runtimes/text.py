@@ -59,24 +59,33 @@ def artifact_max_len(path: Path, default: int = 128) -> int:
 
 def predict(path: Path, texts: list[str], pairs: list[str] | None = None, threads: int = 1) -> list[dict]:
     """The artifact's answer for each text: a classifier's label and class probabilities, an embedding model's unit
-    vector (its sidecar's ``output``). Each text runs alone, unpadded, as the app and validate run it: in a padded
-    batch a dynamic INT8 file would take its activation scales from the whole batch and could answer differently."""
+    vector, a token classifier's entities with character spans (its sidecar's ``task`` and ``output``). Each text
+    runs alone, unpadded, as the app and validate run it: in a padded batch a dynamic INT8 file would take its
+    activation scales from the whole batch and could answer differently."""
     from . import load
 
     meta = artifact_meta(Path(path))
-    output = meta.get("output", "logits")  # sidecars written before the task registry are classifiers'
-    if output == "embedding" and pairs is not None:
-        raise EdgeportError("an embedding model reads one sentence at a time: pass the texts without pairs (their "
-                            "cosine is the similarity)")
+    kind = answer_kind(meta)
+    if kind != "logits" and pairs is not None:
+        raise EdgeportError(f"{'an embedding model' if kind == 'embedding' else 'a token classifier'} reads one "
+                            f"sentence at a time: pass the texts without pairs")
     runner = load(path, threads)
     tokenizer = artifact_tokenizer(path)
-    rows = encode_rows(tokenizer, texts, pairs, artifact_max_len(path))
+    max_len = artifact_max_len(path)
+    rows = encode_rows(tokenizer, texts, pairs, max_len)
     pad = pad_token_id(tokenizer)
-    outputs = np.concatenate([runner(**pad_batch([row], pad_id=pad)) for row in rows])
-    return ANSWERS[output](outputs, meta)
+    outputs = [runner(**pad_batch([row], pad_id=pad)) for row in rows]
+    return ANSWERS[kind](outputs, meta, {"texts": list(texts), "tokenizer": tokenizer, "max_len": max_len})
 
 
-def _classes(logits: np.ndarray, meta: dict) -> list[dict]:
+def answer_kind(meta: dict) -> str:
+    """What ``predict`` answers: "tags" for a token classifier (its sidecar's ``task``), else the ``output``
+    ("logits", or "embedding"); sidecars written before the task registry are classifiers'."""
+    return "tags" if meta.get("task") == "token-classification" else meta.get("output", "logits")
+
+
+def _classes(outputs: list[np.ndarray], meta: dict, _) -> list[dict]:
+    logits = np.concatenate(outputs)
     probs = np.exp(logits - logits.max(-1, keepdims=True))
     probs /= probs.sum(-1, keepdims=True)
     names = meta.get("label_names") or [str(i) for i in range(logits.shape[-1])]
@@ -84,9 +93,28 @@ def _classes(logits: np.ndarray, meta: dict) -> list[dict]:
              "logits": [float(x) for x in lg]} for p, lg in zip(probs, logits)]
 
 
-def _vectors(vecs: np.ndarray, meta: dict) -> list[dict]:
-    return [{"embedding": [float(x) for x in v]} for v in vecs]
+def _vectors(outputs: list[np.ndarray], meta: dict, _) -> list[dict]:
+    return [{"embedding": [float(x) for x in v]} for v in np.concatenate(outputs)]
 
 
-# what ``predict`` answers per output kind (the sidecar's ``output``, from ``tasks.models``)
-ANSWERS = {"logits": _classes, "embedding": _vectors}
+def _entities(outputs: list[np.ndarray], meta: dict, fed: dict) -> list[dict]:
+    """Each text's words (split by the tokenizer's pre-tokenizer, with their spans), their tags read at each word's
+    first sub-token, and the strict IOB2 entities with character spans in the text. Words past the artifact's
+    length are tagged "O" and counted (``dropped_words``)."""
+    from ..tasks import ner
+
+    tokenizer, names = fed["tokenizer"], meta.get("label_names") or []
+    split = [ner.text_words(tokenizer, t) for t in fed["texts"]]
+    encoded = ner.text_word_ids(tokenizer, fed["texts"], [spans for _, spans in split], fed["max_len"])
+    answers = []
+    for text, (words, spans), (ids, word_ids), out in zip(fed["texts"], split, encoded, outputs):
+        # a TFLite bucket pads the row: its first len(ids) positions are the text's tokens
+        tags = ner.word_predictions(out[0, :len(ids)], word_ids, names, num_words=len(words))
+        kept = len({w for w in word_ids if w is not None})
+        answers.append({"entities": ner.entities(text, spans, tags), "words": words, "tags": tags,
+                        "dropped_words": len(words) - kept})
+    return answers
+
+
+# what ``predict`` answers per kind (``answer_kind``: the sidecar's ``task`` and ``output``, from ``tasks.models``)
+ANSWERS = {"logits": _classes, "embedding": _vectors, "tags": _entities}

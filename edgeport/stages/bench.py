@@ -79,6 +79,10 @@ class BenchStage:
 
         # the workload: the eval rows as the model reads them, one per call (an embedding model: each sentence)
         split = model_inputs(ctx.task().eval, cfg.data.task) if b.workload else None
+        from ..tasks import TASKS
+
+        # a row's label is one class; per-word tags (token-classification) are validate's to judge, not a workload's
+        labelled = split is not None and split.labels and TASKS[cfg.data.task].labels == "classes"
         # rows are truncated where the app truncates them: the export length (the longest bucket)
         longest = cfg.workload_len
         rows = []
@@ -92,7 +96,7 @@ class BenchStage:
                       flush=True)
                 row = bench_artifact(path, target, measure_host=here, seq_len=cfg.seq_len,
                                      workload=feeds, memory=b.memory, passes=b.workload_passes,
-                                     labels=split.labels[:len(feeds)] if feeds and split.labels else None,
+                                     labels=split.labels[:len(feeds)] if feeds and labelled else None,
                                      warmup=b.warmup, runs=b.runs, min_seconds=b.min_seconds)
                 row |= {"artifact": art["path"], "artifact_name": art["name"]}
                 if row["workload"]:

@@ -67,6 +67,10 @@ class ValidateStage:
 
         # the runtimes of the exported formats judge here; latency is the bench stage's
         arm = plan(cfg.validate.arm_parity, [get_target(t) for t in cfg.bench.targets], cfg.validate.arm_rows)
+        if cfg.data.task == "token-classification":  # ARM parity samples rows of one output each (the config
+            from ..validation_arm import ArmPlan      # refuses arm_parity: on)
+
+            arm = ArmPlan(False, notes=("ARM parity not checked: not built for token-classification",))
         return ValidateSettings(validate=cfg.validate, data=cfg.data.spec(), max_len=validate_length(cfg),
                                 seed=cfg.run.seed, threads=cfg.run.threads, source_stage=model_stage(cfg),
                                 task=cfg.data.task,
@@ -86,17 +90,19 @@ class ValidateStage:
         model_dir = ctx.inputs["model"]
         # per truncation length: an artifact whose longest TFLite bucket is shorter is compared with the reference there
         ref = References(load(cfg.task, model_dir), load_tokenizer(model_dir), split, cfg.max_len)
-        ref_acc = compare(ref(), ref(), split.labels)["accuracy"]
         teacher = self._teacher_logits(ctx, ref)
+        tokens = (TokenRows(ref.tokenizer, split, ctx.task().label_names, teacher, cfg.max_len) if split.words
+                  else None)  # token-classification: where each word's tag is read, per truncation length
+        ref_acc = compare(ref(), ref(), None if tokens else split.labels)["accuracy"]  # tags: no row accuracy
         artifacts = [a for role in ("export", "quantize") if role in ctx.inputs
                      for a in ctx.input_metrics(role).get("artifacts", [])]
         arm, arm_notes = arm_check(cfg.arm, len(split), cfg.seed, {a["format"] for a in artifacts})
         try:
-            rows = [self._one(ctx, a, ref, threads, teacher=teacher, arm=arm) for a in artifacts]
+            rows = [self._one(ctx, a, ref, threads, teacher=teacher, arm=arm, tokens=tokens) for a in artifacts]
         finally:
             torch.set_num_threads(threads)  # the TorchScript runner sets the process-wide pool
         arm_results = arm.results() if arm else {"enabled": False, "notes": list(arm_notes)}
-        return self._finish(ctx, rows, ref_acc, len(split), teacher, ref(), arm_results)
+        return self._finish(ctx, rows, ref_acc, len(split), teacher, ref(), arm_results, tokens)
 
     @staticmethod
     def _teacher_logits(ctx, refs):
@@ -115,7 +121,7 @@ class ValidateStage:
         return reference_logits(load(ctx.cfg.task, tdir), load_tokenizer(tdir), refs.split, refs.max_len)
 
     @staticmethod
-    def _one(ctx, art: dict, refs, eval_threads: int, teacher=None, arm=None) -> dict:
+    def _one(ctx, art: dict, refs, eval_threads: int, teacher=None, arm=None, tokens=None) -> dict:
         """One artifact: its logits at batch 1, the comparison with the reference, its gates and verdict."""
         from .. import runtimes
         from ..exporters import non_builtin_ops, tflite_ops
@@ -135,13 +141,15 @@ class ValidateStage:
 
         int8 = quantized(art["precision"])  # int8/w4: its tolerance scales with this model's own 8-bit noise here
         vectors = output == "embedding"
+        words = tokens.evidence(length) if tokens else None  # token-classification: where each word's tag is read
         measured, gates = judge_artifact(
-            art["name"], art["format"], art["precision"], logits, ref, split.labels, ctx.cfg.validate,
+            art["name"], art["format"], art["precision"], logits, ref, None if tokens else split.labels,
+            ctx.cfg.validate,
             noise=refs.noise(length) if int8 else None, noise_rows=refs.noise_rows(length) if int8 else None,
             mode=meta.get("quantization"), qat=bool(meta.get("qat")),
-            teacher=teacher, non_builtin_ops=ops, metric=metric, label_names=task.label_names, seed=ctx.cfg.seed,
-            output=output, scores=task.eval.labels if vectors else None,
-            yardstick_cosine=refs.yardstick_cosine(length) if vectors and int8 else None)
+            teacher=None if tokens else teacher, non_builtin_ops=ops, metric=metric, label_names=task.label_names,
+            seed=ctx.cfg.seed, output=output, scores=task.eval.labels if vectors else None,
+            yardstick_cosine=refs.yardstick_cosine(length) if vectors and int8 else None, words=words)
         if arm is not None:  # the same rows on the device profiles' aarch64 kernels, against x86 and fp32
             from ..bench.workload import encode_split
 
@@ -149,17 +157,20 @@ class ValidateStage:
             gates += arm.judge(art, path, feeds, logits, ref, split.labels, measured["tolerance"],
                                refs.noise_rows(length) if int8 else None, ctx.cfg.validate)
         row = dict(art) | measured | {"reference_seq_len": length, "regime": regime(runner)}
-        if length != refs.max_len and split.labels is not None:
+        if length != refs.max_len and split.labels is not None and not tokens:
             row["reference_accuracy"] = compare(ref, ref, split.labels)["accuracy"]
         if ops is not None:
             row["ops"], row["non_builtin_ops"] = tflite_ops(path), ops
         if metric != "accuracy":
-            row[metric] = row[f"eval_{metric}"] = task_metric(output, metric, task)(logits)
+            row[metric] = row[f"eval_{metric}"] = task_metric(output, metric, task, words)(logits)
         if vectors:
             row |= cosine_figures(logits, ref)
+        if words:
+            row |= word_figures(words.rows, logits, ref)
         return row | verdict_fields(ctx.run_dir, row, gates)
 
-    def _finish(self, ctx, rows: list[dict], ref_acc: float, n: int, teacher=None, ref=None, arm=None) -> dict:
+    def _finish(self, ctx, rows: list[dict], ref_acc: float, n: int, teacher=None, ref=None, arm=None,
+                tokens=None) -> dict:
         from ..validation import compare, markdown_table
         from ..verdict import State, worst
 
@@ -168,7 +179,8 @@ class ValidateStage:
         from ..data import model_inputs
 
         vcfg, task, metric = ctx.cfg.validate, ctx.task(), ctx.cfg.data.metric
-        labels = model_inputs(task.eval, ctx.cfg.task).labels  # None for an embedding model's sentences
+        # None for an embedding model's sentences and for tags (judged per word and entity, not per row)
+        labels = None if tokens else model_inputs(task.eval, ctx.cfg.task).labels
         teacher_acc = None if teacher is None else compare(teacher, teacher, labels)["accuracy"]
         reference = {"stage": ctx.cfg.source_stage, "format": "torch", "precision": "fp32",
                      "accuracy": ref_acc, "eval_accuracy": ref_acc}
@@ -179,15 +191,18 @@ class ValidateStage:
             from ..stats import metric_title
             from ..tasks import TASKS
 
-            value = task_metric(TASKS[ctx.cfg.task].output, metric, task)
+            value = task_metric(TASKS[ctx.cfg.task].output, metric, task,
+                                tokens.evidence(ctx.cfg.max_len) if tokens else None)
             reference[f"eval_{metric}"] = value(ref)
             if teacher_row is not None:
                 teacher_row[f"eval_{metric}"] = value(teacher)
             title = metric_title(metric, task.label_names)
             metric_txt = (f" Task metric (data.metric): {title}: reference {reference[f'eval_{metric}'] * 100:.2f}"
                           + ("" if teacher_row is None else f", teacher {teacher_row[f'eval_{metric}'] * 100:.2f}")
-                          + f"; the drop columns are in points of {title} (paired bootstrap 95% CI, one-sided "
-                            f"approximate randomisation p), accuracy is shown beside it.")
+                          + (f"; the drop columns are in points of {title} (paired bootstrap 95% CI over sentences, "
+                             f"one-sided paired permutation p)." if tokens else
+                             f"; the drop columns are in points of {title} (paired bootstrap 95% CI, one-sided "
+                             f"approximate randomisation p), accuracy is shown beside it."))
         states = [State(r["verdict"]["state"]) for r in rows]
         overall = worst(states)
         counted = {s.value: states.count(s) for s in State}
@@ -201,6 +216,11 @@ class ValidateStage:
 
         if metric == "spearman":  # sentence embeddings: no accuracy table, the cosine and Spearman one
             table = embedding_table(rows)
+        elif tokens:  # tags: entity F1 and word agreement, no row accuracy
+            dropped = result["eval_dropped_words"] = tokens.rows(ctx.cfg.max_len).dropped_words
+            table = token_table(rows) + (f"\n{dropped} words of the eval sentences lie past {ctx.cfg.max_len} tokens: "
+                                         f"every model tags them O (their entities count as missed)\n"
+                                         if dropped else "")
         else:
             table = markdown_table(rows) + (metric_table(rows, metric, task.label_names) if metric != "accuracy"
                                             else "")
@@ -238,6 +258,11 @@ def results_header(ctx, task, n: int, ref_acc: float | None, teacher_acc: float 
                      f"pairs; a pair is scored by its cosine, a model by the Spearman correlation of those with the "
                      f"gold scores.{metric_txt}")
         sampled = "Spearman drops (paired bootstrap CI, permutation test) fail when the limit is missed"
+    elif metric == "entity_f1":  # token classification: a tag per word, read at its first sub-token
+        reference = (f"Reference: fp32 torch `{source}` model's tags of the words of {n} eval sentences (each read "
+                     f"at its first sub-token; entities decoded as strict IOB2).{metric_txt}")
+        sampled = ("entity-F1 drops (paired bootstrap over sentences, permutation test) and INT8 word-label "
+                   "agreement fail when the limit is missed")
     elif task.labelled:
         teacher_txt = "" if teacher_acc is None else f"; teacher (fp32 torch) {teacher_acc * 100:.2f}%"
         test = "Newcombe 95% CI, McNemar" if metric == "accuracy" else "bootstrap 95% CI, randomisation"
@@ -286,9 +311,12 @@ def gate_limits(vcfg, metric: str) -> dict:
                         "misses and the one-sided test gives p < significance, else inconclusive"}
 
 
-def task_metric(output: str, metric: str, task):
+def task_metric(output: str, metric: str, task, words=None):
     """``logits -> data.metric on the eval split``: a classifier's from its labels, an embedding model's from
-    the cosines of its pairs' vectors (rows [0, n) and [n, 2n): ``data.sides``)."""
+    the cosines of its pairs' vectors (rows [0, n) and [n, 2n): ``data.sides``), a token classifier's strict
+    entity F1 from each word's first sub-token (``words``: ``tasks.tokens.TokenEvidence`` at the outputs' length)."""
+    if metric == "entity_f1":
+        return words.rows.f1
     if output == "embedding":
         from ..tasks.embedding import pair_cosines, spearman
 
@@ -304,6 +332,56 @@ def cosine_figures(vecs, ref) -> dict:
 
     cos = cosine(vecs, ref)
     return {"cosine_min": round(float(cos.min()), 6), "cosine_mean": round(float(cos.mean()), 6)}
+
+
+class TokenRows:
+    """token-classification: the eval sentences' ``tasks.tokens.WordRows`` per truncation length (each computed
+    once: the reference and the artifacts of one length share it) and the teacher's tags (at validate's length)."""
+
+    def __init__(self, tokenizer, split, tag_names: list[str], teacher, max_len: int):
+        self.tokenizer, self.split, self.tag_names, self.max_len = tokenizer, split, tag_names, max_len
+        self._rows: dict = {}
+        self._teacher, self._teacher_tags = teacher, None
+
+    def rows(self, length: int):
+        from ..tasks.tokens import word_rows
+
+        if length not in self._rows:
+            self._rows[length] = word_rows(self.tokenizer, self.split, length, self.tag_names)
+        return self._rows[length]
+
+    def evidence(self, length: int):
+        from ..tasks.tokens import TokenEvidence
+
+        if self._teacher is not None and self._teacher_tags is None:
+            self._teacher_tags = self.rows(self.max_len).tags(self._teacher)
+        return TokenEvidence(self.rows(length), self._teacher_tags)
+
+
+def word_figures(rows, logits, ref) -> dict:
+    """A token classifier's comparison with the fp32 reference on the words: label agreement at their first
+    sub-tokens, and the words truncation dropped at this artifact's length."""
+    import numpy as np
+
+    a, b = np.asarray(logits)[rows.first].argmax(-1), np.asarray(ref)[rows.first].argmax(-1)
+    return {"word_agreement": round(float((a == b).mean()), 6), "words": int(len(rows.first)),
+            "dropped_words": rows.dropped_words}
+
+
+def token_table(rows: list[dict]) -> str:
+    """Validate's table for token classification: entity F1, word-label agreement with fp32, the entity-F1 drops."""
+    from ..validation import gate_cell
+
+    lines = ["| artifact | run as | entity F1 x100 | word agreement vs fp32 | drop vs fp32, pts [95% CI] | "
+             "drop vs teacher, pts [95% CI] | max abs Δ (tol) | size MB | gates |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        tol, verdict = r.get("tolerance") or {}, r["verdict"]
+        tol_max = f" ({tol['max_abs']:.3g})" if tol.get("max_abs") is not None else ""
+        lines.append(f"| {r['name']} | {r.get('regime', '-')} | {r['entity_f1'] * 100:.2f} | "
+                     f"{r['word_agreement']:.4f} | {gate_cell(verdict, 'drop_vs_fp32')} | "
+                     f"{gate_cell(verdict, 'drop_vs_teacher')} | {r['max_abs_diff']:.3g}{tol_max} | "
+                     f"{r['size_bytes'] / 1e6:.2f} | {verdict['state'].upper()} |")
+    return "\n".join(lines) + "\n"
 
 
 def embedding_table(rows: list[dict]) -> str:

@@ -7,8 +7,10 @@ a classifier), and what the task does not do yet, with the reason (``unsupported
 
 The recipes that differ per task (the teacher's and the student's training, the validate gates) are looked up by
 the entry's name in one table per stage (``stages/teacher.py`` ``RECIPES``...), so a stage's code fingerprint
-holds only its own recipes. Adding a task = an entry here + its recipes (``tasks/embedding.py``); extractive QA
-will add offsets and two outputs (``output`` is one name today).
+holds only its own recipes. Adding a task = an entry here + its recipes (``tasks/embedding.py``,
+``tasks/tokens.py``); extractive QA will add offsets and two outputs (``output`` is one name today).
+token-classification's output is per token: ``bench.workload.run_rows`` stacks each row's real tokens, and its
+validate gates read each word at its first sub-token (``tasks.tokens.WordRows``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from dataclasses import dataclass, field
 class TaskSpec:
     name: str
     summary: str
-    labels: str  # "classes" (a label name per row) | "scores" (a float per row: a pair's similarity)
+    labels: str  # "classes" (a label name per row) | "scores" (a float per row: a pair's similarity) | "tags"
+    # (an IOB2 tag per word of a sentence: the row's text is its words joined by single spaces)
     output: str  # the exported output: "logits" | "embedding"
     output_shape: str  # as the artifacts give it, for the docs and the sidecar
     metrics: tuple[str, ...]  # the data.metric values this task takes; the first is the default
@@ -64,7 +67,37 @@ SENTENCE_EMBEDDING = TaskSpec(
                             f"auto (the teacher is taken as it ships)",
     })
 
-TASKS: dict[str, TaskSpec] = {t.name: t for t in (SEQUENCE_CLASSIFICATION, SENTENCE_EMBEDDING)}
+_NOT_BUILT = "is not built for token-classification yet"
+TOKEN_CLASSIFICATION = TaskSpec(
+    name="token-classification",
+    summary="an IOB2 tag per word (named entities, CoNLL-2003), read from the word's first sub-token; scored by "
+            "strict IOB2 entity F1 (seqeval); the artifacts output every token's tag scores",
+    labels="tags", output="logits", output_shape="[1, seq, num_tags]",
+    metrics=("entity_f1",), pair_inputs=False,
+    unsupported={
+        "pretrain.enabled": f"masked-LM pre-training {_NOT_BUILT}; set it to false",
+        "prune.enabled": f"structured pruning (its importance scores and recovery train a sequence classifier) "
+                         f"{_NOT_BUILT}; set it to false",
+        "quantize.qat.enabled": f"quantization-aware training (it distils sentence logits) {_NOT_BUILT}; set it to "
+                                f"false",
+        "quantize.fallback.enabled": f"the accuracy-aware INT8 fallback judges one label per row; it {_NOT_BUILT}; "
+                                     f"set it to false",
+        "explain.enabled": f"attribution explains one class logit per text; it {_NOT_BUILT}; set it to false",
+        "distill.extra_texts": f"unlabelled distillation texts (they would need splitting into words the way the "
+                               f"tags were) {_NOT_BUILT}; remove it",
+        "distill.student.model": f"a student model of its own {_NOT_BUILT}; remove it (the student is built from "
+                                 f"the teacher's layers)",
+        "distill.hidden_loss_weight": f"hidden-state KD {_NOT_BUILT} (the student learns the teacher's per-token "
+                                      f"tag distributions); set it to 0",
+        "distill.student.hidden_size": f"a student narrower than the teacher {_NOT_BUILT}; unset it",
+        "data.texts": f"unlabelled parity-only texts {_NOT_BUILT}; use a tagged JSONL dataset (data.local)",
+        "data.hub_id": f"reading a hub dataset {_NOT_BUILT}; point data.local at a directory of JSONL files (a word "
+                       f"list and a tag list per line) and set data.hub_id to null",
+        "validate.arm_parity": f"'on': ARM parity samples whole rows of one output each; it {_NOT_BUILT}; use auto "
+                               f"or off",
+    })
+
+TASKS: dict[str, TaskSpec] = {t.name: t for t in (SEQUENCE_CLASSIFICATION, SENTENCE_EMBEDDING, TOKEN_CLASSIFICATION)}
 NAMES = tuple(TASKS)
 
 

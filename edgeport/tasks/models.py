@@ -2,7 +2,7 @@
 
 Export, quantize and validate load the model stage's directory through ``load(task, dir)``; the sidecar keys tell
 ``edgeport predict``, the Android app and MediaPipe what the output is (``task``, ``output``; an embedding's
-``pooling`` and ``normalize``, both inside the graph).
+``pooling`` and ``normalize``, both inside the graph; a token classifier's ``labels_on`` and tag ``scheme``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Callable
 from ..exporters.base import label_names
 from ..models.loading import load_classifier
 from .embedding_model import load_embedder
+from .token_model import load_tagger
 
 @dataclass(frozen=True)
 class TaskModel:
@@ -27,6 +28,11 @@ MODELS: dict[str, TaskModel] = {
     "sentence-embedding": TaskModel(load_embedder, lambda model: [],
                                     {"task": "sentence-embedding", "output": "embedding", "pooling": "mean",
                                      "normalize": True}),
+    # every token's tag scores; a word's tag is read from its first sub-token, entities decoded as strict IOB2
+    "token-classification": TaskModel(load_tagger, _class_names,
+                                      {"task": "token-classification", "output": "logits",
+                                       "output_shape": "[1, seq, num_tags]", "labels_on": "first_subtoken",
+                                       "scheme": "IOB2"}),
 }
 
 

@@ -468,3 +468,30 @@ def entities(text_or_words, spans: Sequence[tuple[int, int]] | None, tags: Seque
         start, end = spans[i][0], spans[j - 1][1]
         out.append({"type": kind, "start": start, "end": end, "text": text[start:end], "words": [i, j]})
     return out
+
+
+def text_word_ids(tokenizer, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+                  max_len: int) -> list[tuple[list[int], list[int | None]]]:
+    """(input_ids, word of each token) of each text encoded as running text, the way an artifact is fed it
+    (``tokenizer(text)``, truncated at ``max_len`` tokens). A token belongs to the word whose character span
+    (``spans``: ``word_spans`` of a sentence's words, or ``text_words`` of a raw text) holds its first character,
+    or to the next word when that character lies between two words (a byte-level BPE token's leading space);
+    special tokens have None. Feeding the words (``align``) or the text gives the same tokens for WordPiece
+    tokenizers; the teacher stage checks that for its tokenizer (``tasks.tokens.check_same_tokens``)."""
+    import bisect
+
+    enc = tokenizer(list(texts), truncation=True, max_length=max_len, return_offsets_mapping=True)
+    out = []
+    for i, word_spans_ in enumerate(spans):
+        starts = [s for s, _ in word_spans_]
+        words = []
+        for w, (start, _) in zip(enc.word_ids(i), enc["offset_mapping"][i]):
+            if w is None or not starts:
+                words.append(None)
+                continue
+            j = max(0, bisect.bisect_right(starts, start) - 1)
+            if start >= word_spans_[j][1] and j + 1 < len(starts):
+                j += 1  # between two words: the token starts the next one
+            words.append(j)
+        out.append((list(enc["input_ids"][i]), words))
+    return out
