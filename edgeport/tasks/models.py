@@ -29,7 +29,7 @@ MODELS: dict[str, TaskModel] = {
                                     {"task": "sentence-embedding", "output": "embedding", "pooling": "mean",
                                      "normalize": True}),
     # every token's tag scores; a word's tag is read from its first sub-token, entities decoded as strict IOB2
-    "token-classification": TaskModel(load_tagger, _class_names,
+    "token-classification": TaskModel(load_tagger, label_names,
                                       {"task": "token-classification", "output": "logits",
                                        "output_shape": "[1, seq, num_tags]", "labels_on": "first_subtoken",
                                        "scheme": "IOB2"}),
