@@ -182,6 +182,11 @@ def _drop_gate(name: str, ev: Evidence, against: np.ndarray, who: str, limit: fl
         what = (f"{s['title']} drop {s['drop_points']:.2f} points vs {who} on {s['n']} eval rows ({s['value'] * 100:.2f} "
                 f"vs {s['ref_value'] * 100:.2f}; accuracy {s['accuracy'] * 100:.2f}% vs {s['ref_accuracy'] * 100:.2f}%; "
                 f"paired bootstrap 95% CI [{lo:.2f}, {hi:.2f}], one-sided randomisation p={s['p_worse']:.2g})")
+    return _drop_verdict(name, s, what, limit, vcfg)
+
+
+def _drop_verdict(name: str, s: dict, what: str, limit: float, vcfg) -> Gate:
+    """A sampled drop (``s``: drop_points, p_worse) against its limit, three-state (``evidence_rule``)."""
     state = evidence_rule(s["drop_points"] > limit, s["p_worse"], vcfg.significance)
     return Gate(name, state, value=s["drop_points"], limit=limit,
                 message=_rule_note(f"{what} vs limit <= {limit}", state, vcfg), evidence=s)
@@ -239,9 +244,7 @@ def _spearman_gate(name: str, ev: Evidence, against: np.ndarray, who: str, limit
     what = (f"Spearman drop {s['drop_points']:.2f} points vs {who} on {s['n']} eval pairs ({s['value'] * 100:.2f} "
             f"vs {s['ref_value'] * 100:.2f}, paired bootstrap 95% CI [{lo:.2f}, {hi:.2f}], one-sided permutation "
             f"p={s['p_worse']:.2g})")
-    state = evidence_rule(s["drop_points"] > limit, s["p_worse"], vcfg.significance)
-    return Gate(name, state, value=s["drop_points"], limit=limit,
-                message=_rule_note(f"{what} vs limit <= {limit}", state, vcfg), evidence=s)
+    return _drop_verdict(name, s, what, limit, vcfg)
 
 
 def spearman_vs_fp32(ev: Evidence, vcfg) -> Gate:
@@ -280,9 +283,7 @@ def _entity_gate(name: str, ev: Evidence, against: list[list[str]], who: str, li
     what = (f"entity F1 drop {s['drop_points']:.2f} points vs {who} on {s['n']} eval sentences "
             f"({s['value'] * 100:.2f} vs {s['ref_value'] * 100:.2f}, strict IOB2; paired bootstrap over sentences "
             f"95% CI [{lo:.2f}, {hi:.2f}], one-sided paired permutation p={s['p_worse']:.2g})")
-    state = evidence_rule(s["drop_points"] > limit, s["p_worse"], vcfg.significance)
-    return Gate(name, state, value=s["drop_points"], limit=limit,
-                message=_rule_note(f"{what} vs limit <= {limit}", state, vcfg), evidence=s)
+    return _drop_verdict(name, s, what, limit, vcfg)
 
 
 def entity_f1_vs_fp32(ev: Evidence, vcfg) -> Gate:

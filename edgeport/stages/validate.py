@@ -370,33 +370,31 @@ def word_figures(rows, logits, ref) -> dict:
 
 def token_table(rows: list[dict]) -> str:
     """Validate's table for token classification: entity F1, word-label agreement with fp32, the entity-F1 drops."""
-    from ..validation import gate_cell
-
-    lines = ["| artifact | run as | entity F1 x100 | word agreement vs fp32 | drop vs fp32, pts [95% CI] | "
-             "drop vs teacher, pts [95% CI] | max abs Δ (tol) | size MB | gates |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        tol, verdict = r.get("tolerance") or {}, r["verdict"]
-        tol_max = f" ({tol['max_abs']:.3g})" if tol.get("max_abs") is not None else ""
-        lines.append(f"| {r['name']} | {r.get('regime', '-')} | {r['entity_f1'] * 100:.2f} | "
-                     f"{r['word_agreement']:.4f} | {gate_cell(verdict, 'drop_vs_fp32')} | "
-                     f"{gate_cell(verdict, 'drop_vs_teacher')} | {r['max_abs_diff']:.3g}{tol_max} | "
-                     f"{r['size_bytes'] / 1e6:.2f} | {verdict['state'].upper()} |")
-    return "\n".join(lines) + "\n"
+    return task_table(rows, [("entity F1 x100", lambda r: f"{r['entity_f1'] * 100:.2f}"),
+                             ("word agreement vs fp32", lambda r: f"{r['word_agreement']:.4f}")])
 
 
 def embedding_table(rows: list[dict]) -> str:
     """Validate's table for sentence embeddings: Spearman on the eval pairs, cosine to the fp32 vector, drops."""
+    return task_table(rows, [("Spearman x100", lambda r: f"{r['spearman'] * 100:.2f}"),
+                             ("cosine vs fp32 min / mean", lambda r: f"{r['cosine_min']:.6f} / {r['cosine_mean']:.6f}")])
+
+
+def task_table(rows: list[dict], measures: list[tuple]) -> str:
+    """One row per artifact: how it ran, the task's ``measures`` ((header, row -> cell)), the two drop gates, the
+    largest element-wise difference with its tolerance, the size and the verdict."""
     from ..validation import gate_cell
 
-    lines = ["| artifact | run as | Spearman x100 | cosine vs fp32 min / mean | drop vs fp32, pts [95% CI] | "
-             "drop vs teacher, pts [95% CI] | max abs Δ (tol) | size MB | gates |", "|---|---|---|---|---|---|---|---|---|"]
+    head = ["artifact", "run as", *(h for h, _ in measures), "drop vs fp32, pts [95% CI]",
+            "drop vs teacher, pts [95% CI]", "max abs Δ (tol)", "size MB", "gates"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         tol, verdict = r.get("tolerance") or {}, r["verdict"]
         tol_max = f" ({tol['max_abs']:.3g})" if tol.get("max_abs") is not None else ""
-        lines.append(f"| {r['name']} | {r.get('regime', '-')} | {r['spearman'] * 100:.2f} | {r['cosine_min']:.6f} / "
-                     f"{r['cosine_mean']:.6f} | {gate_cell(verdict, 'drop_vs_fp32')} | "
-                     f"{gate_cell(verdict, 'drop_vs_teacher')} | {r['max_abs_diff']:.3g}{tol_max} | "
-                     f"{r['size_bytes'] / 1e6:.2f} | {verdict['state'].upper()} |")
+        cells = [r["name"], r.get("regime", "-"), *(cell(r) for _, cell in measures),
+                 gate_cell(verdict, "drop_vs_fp32"), gate_cell(verdict, "drop_vs_teacher"),
+                 f"{r['max_abs_diff']:.3g}{tol_max}", f"{r['size_bytes'] / 1e6:.2f}", verdict["state"].upper()]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
