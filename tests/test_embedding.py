@@ -73,7 +73,7 @@ def test_metric_must_belong_to_the_task(tmp_path):
 def test_scored_pairs_load_and_distillation_never_sees_a_scored_sentence(tmp_path):
     from edgeport.config.data import DataConfig
     from edgeport.data import load_task, sides
-    from edgeport.tasks.embedding import training_sentences
+    from edgeport.tasks.embedding_distill import training_sentences
 
     task = load_task(DataConfig(**embed_data(stsb_slice(tmp_path))), seed=0)
     assert task.label_names == [] and all(isinstance(v, float) for v in task.train.labels)

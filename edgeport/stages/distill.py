@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigError
 from ..pipeline import dist
 from ..pipeline import fingerprint as fp
-from ..tasks import embedding, tokens
 
 if TYPE_CHECKING:
     from ..config import DataSpec, DistillConfig
@@ -313,6 +312,18 @@ def _teacher_comparison(ctx, student, tokenizer, collate, teacher, teacher_tok) 
 
 
 # The student's recipe per task (``edgeport.tasks``): logit (+ hidden-state) KD for a classifier; the teacher's
-# unit vectors for an embedding model; per-token KD on the first sub-tokens for a token classifier.
-RECIPES = {"sequence-classification": DistillStage._classifier, "sentence-embedding": embedding.distill,
-           "token-classification": tokens.distill}
+# unit vectors for an embedding model; per-token KD for a token classifier. Each imports its recipe when it runs.
+def _embedding(ctx) -> dict:
+    from ..tasks import embedding_distill
+
+    return embedding_distill.distill(ctx)
+
+
+def _tokens(ctx) -> dict:
+    from ..tasks import tokens_distill
+
+    return tokens_distill.distill(ctx)
+
+
+RECIPES = {"sequence-classification": DistillStage._classifier, "sentence-embedding": _embedding,
+           "token-classification": _tokens}

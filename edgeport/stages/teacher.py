@@ -10,7 +10,6 @@ from ..models import resolve_model_dir
 from ..models.loading import check_teacher
 from ..pipeline import dist
 from ..pipeline import fingerprint as fp
-from ..tasks import embedding, tokens
 
 if TYPE_CHECKING:
     from ..config import DataSpec, TeacherConfig
@@ -119,6 +118,19 @@ class TeacherStage:
 
 
 # The teacher's recipe per task (``edgeport.tasks``): a classifier is fine-tuned (or taken with its head), an
-# embedding model is taken as it ships and measured; a token classifier is fine-tuned on its tags.
-RECIPES = {"sequence-classification": TeacherStage._classifier, "sentence-embedding": embedding.teacher,
-           "token-classification": tokens.teacher}
+# embedding model is taken as it ships and measured, a token classifier is fine-tuned on its tags. Each imports its
+# recipe when it runs: `import edgeport.stages` loads no ML library.
+def _embedding(ctx) -> dict:
+    from ..tasks import embedding
+
+    return embedding.teacher(ctx)
+
+
+def _tokens(ctx) -> dict:
+    from ..tasks import tokens
+
+    return tokens.teacher(ctx)
+
+
+RECIPES = {"sequence-classification": TeacherStage._classifier, "sentence-embedding": _embedding,
+           "token-classification": _tokens}

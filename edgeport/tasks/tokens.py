@@ -149,7 +149,7 @@ def useful_gate(metrics: dict, what: str) -> tuple[dict, str | None]:
                       f"better than answering O everywhere and nothing after it is worth shipping")
 
 
-def _measured(task, model, tokenizer, max_len: int, what: str, gate_on: bool) -> dict:
+def measured(task, model, tokenizer, max_len: int, what: str, gate_on: bool) -> dict:
     metrics = split_metrics(task, model, tokenizer, max_len)
     evidence, failure = useful_gate(metrics, what)
     metrics.pop("select_counts")
@@ -168,7 +168,7 @@ def _ce_loss(model, batch):
     return F.cross_entropy(logits.flatten(0, 1).float(), batch["labels"].flatten(), ignore_index=ner.IGNORE)
 
 
-def _selection_f1(task, tokenizer, max_len: int):
+def selection_f1(task, tokenizer, max_len: int):
     """``fit``'s evaluate_fn: strict entity F1 on the selection split (seqeval, IOB2)."""
     rows, _ = encode_tagged(task.select, tokenizer, max_len)
     gold, collate = gold_tags(task.select, task.label_names), collate_for(tokenizer)
@@ -208,66 +208,13 @@ def teacher(ctx) -> dict:
     if finetune:
         rows, dropped = encode_tagged(task.train.head(cfg.train_rows), tokenizer, max_len)
         result = fit(model, rows, [], cfg.teacher.train, _ce_loss, collate_for(tokenizer), cfg.seed, "teacher",
-                     metric="entity_f1", evaluate_fn=_selection_f1(task, tokenizer, max_len))
+                     metric="entity_f1", evaluate_fn=selection_f1(task, tokenizer, max_len))
         metrics |= {"train_rows": len(rows), "train_dropped_words": dropped, "loss": "per-token cross-entropy"}
         metrics |= {k: v for k, v in result.metrics().items() if k != "select_accuracy"}
-    metrics |= _measured(task, model, tokenizer, max_len, "teacher", cfg.teacher.train.useful_gate)
+    metrics |= measured(task, model, tokenizer, max_len, "teacher", cfg.teacher.train.useful_gate)
     if dist.is_main():
         save_model(model, tokenizer, ctx.out)
     return metrics
-
-
-def _kd_loss(alpha: float, temperature: float):
-    """``training.kd.kd_loss`` on the tokens that carry a word's tag (label != -100): the same alpha and
-    temperature as a classifier's, each such token a row. Padding, special tokens and later sub-tokens are never
-    read as a prediction, so the student does not spend capacity copying the teacher there."""
-    from ..training.kd import kd_loss
-    from ..training.loop import model_inputs
-
-    def loss(model, batch):
-        logits = model(**model_inputs(batch)).logits
-        real = batch["labels"] != ner.IGNORE
-        return kd_loss(logits[real].float(), batch["teacher_logits"][real], batch["labels"][real], alpha,
-                       temperature)
-
-    return loss
-
-
-def distill(ctx) -> dict:
-    """The distill stage: a student built from the teacher's layers learns the teacher's per-token tag
-    distributions and the gold tags; its checkpoint is chosen on the selection split's entity F1."""
-    from ..models import load_tokenizer, save_model
-    from ..models.student import build_student
-    from ..pipeline import dist
-    from ..training.loop import fit
-    from .token_model import load_tagger, new_tagger
-
-    cfg, task, dcfg = ctx.cfg, ctx.task(), ctx.cfg.distill
-    max_len, teacher_dir = cfg.data.max_seq_len, ctx.inputs["teacher"]
-    tokenizer, teacher_model = load_tokenizer(teacher_dir), load_tagger(teacher_dir)
-    student = build_student(teacher_model, dcfg.student, make=new_tagger)
-    collate = collate_for(tokenizer)
-    rows, dropped = encode_tagged(task.train.head(cfg.train_rows), tokenizer, max_len)
-    for row, logits in zip(rows, token_logits(teacher_model, rows, collate)):
-        row["teacher_logits"] = logits
-    result = fit(student, rows, [], dcfg.train, _kd_loss(dcfg.alpha, dcfg.temperature), collate, cfg.seed,
-                 "distill", metric="entity_f1", evaluate_fn=_selection_f1(task, tokenizer, max_len))
-    metrics = {"params": sum(p.numel() for p in student.parameters()), "layers": student.config.num_hidden_layers,
-               "hidden_size": student.config.hidden_size, "train_rows": len(rows), "train_dropped_words": dropped,
-               "student_model": None, "student_tokenizer": "teacher's",
-               "loss": f"per-token KD on first sub-tokens: {dcfg.alpha} x CE + {1 - dcfg.alpha:g} x T^2 x KL "
-                       f"(T={dcfg.temperature})"}
-    metrics |= {k: v for k, v in result.metrics().items() if k != "select_accuracy"}
-    metrics |= _measured(task, student, tokenizer, max_len, "distill", dcfg.train.useful_gate)
-    teacher_m = ctx.input_metrics("teacher")
-    metrics |= {"teacher_eval_entity_f1": teacher_m.get("eval_entity_f1"),
-                "teacher_select_entity_f1": teacher_m.get("select_entity_f1")}
-    if dist.is_main():
-        save_model(student, tokenizer, ctx.out)
-    return metrics
-
-
-# ------------------------------------------------------------------------------------------------ validation
 
 
 @dataclass(frozen=True)
