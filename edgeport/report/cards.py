@@ -104,12 +104,13 @@ def artifact_card(manifest: Manifest, report: dict, art: dict) -> ModelCard:
     row = next((a for a in report.get("artifacts") or [] if a["name"] == name), {})
     meta = _artifact_json(manifest.run_dir / art["path"])
     source = meta.get("source_stage") or ((manifest.entry("export") or {}).get("metrics") or {}).get("source_stage")
-    tags = list(dict.fromkeys(["edgeport", fmt or "artifact", precision or "fp32", "text-classification",
+    task = _task(manifest)
+    tags = list(dict.fromkeys(["edgeport", fmt or "artifact", precision or "fp32", task.hub_task[0],
                                *_precision(precision).tags]))
     data = _card_data(manifest, f"{report['run']}/{name}", LIBRARY.get(fmt, fmt or "other"), tags,
                       _artifact_metrics(report, row))
     chain = _chain_to(manifest, source) + ["export"] + (["quantize"] if art.get("stage") == "quantize" else [])
-    parts = [f"# {report['run']}/{name}: {RUNTIME.get(fmt, fmt)} {precision} text classifier\n",
+    parts = [f"# {report['run']}/{name}: {RUNTIME.get(fmt, fmt)} {precision} {task.noun}\n",
              _generated(report), f"File: `{Path(art['path']).name}` ({_mb(row.get('size_bytes') or art.get('size_bytes'))} "
              f"MB), tokenizer beside it (`tokenizer.json`), metadata in `artifact.json`.\n",
              "## Where it came from\n", _chain(manifest, report, chain, art=art, meta=meta),
@@ -122,6 +123,13 @@ def artifact_card(manifest: Manifest, report: dict, art: dict) -> ModelCard:
 
 
 # ------------------------------------------------------------------------------------------ front matter
+
+
+def _task(manifest: Manifest):
+    """The run's task entry (``data.task`` as recorded; runs before the registry are classifiers)."""
+    from ..tasks import TASKS
+
+    return TASKS[(_config(manifest).get("data") or {}).get("task") or "sequence-classification"]
 
 
 def _card(data: ModelCardData, parts: list[str]) -> ModelCard:
@@ -138,11 +146,12 @@ def _card_data(manifest: Manifest, name: str, library: str, tags: list[str], met
                                                                        or "local data")).name
     # nothing measured accuracy on unlabelled texts (parity only): no default metric claims it
     measured = sorted({m["type"] for m in metrics}) or (None if data.get("texts") else ["accuracy"])
-    results = [EvalResult(task_type="text-classification", task_name="Text Classification",
+    task_type, task_name = _task(manifest).hub_task
+    results = [EvalResult(task_type=task_type, task_name=task_name,
                           dataset_type=hub or "local", dataset_name=dataset, dataset_config=config,
                           dataset_split=m["split"], metric_type=m["type"], metric_value=m["value"],
                           metric_name=m["name"]) for m in metrics]
-    return ModelCardData(library_name=library, pipeline_tag="text-classification",
+    return ModelCardData(library_name=library, pipeline_tag=task_type,
                          language=[data.get("language") or DEFAULT_LANGUAGE], tags=tags, base_model=_base_model(cfg),
                          datasets=[hub] if hub else None, metrics=measured,
                          model_name=name, eval_results=results or None)  # None: no model-index without a metric

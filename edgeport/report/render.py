@@ -93,6 +93,7 @@ def ship_choices(report: dict, accept_inconclusive: bool | None = None) -> dict[
         a = arts[ranked[0]]
         choices[target] = {"artifact": a["name"], "path": a.get("path"), "format": a.get("format"),
                            "precision": a.get("precision"), "accuracy": a.get("accuracy"),
+                           "metric_value": a.get("metric_value"), "metric_title": _metric(report)["title"],
                            "size_bytes": a.get("size_bytes"), "p90_ms": p90.get(a["name"]),
                            "kind": kind if a["name"] in p90 else None, "input": inputs.get(a["name"]),
                            "preferred_format": preferred, "state": judged[a["name"]].shown}
@@ -121,8 +122,12 @@ def ship_line(choice: dict | None) -> str:
     lat = (f"p90 {_fmt(choice['p90_ms'])} ms ({choice['kind']}, {choice.get('input') or 'fixed'})"
            if choice.get("p90_ms") is not None else "no latency")
     state = f"validate {choice.get('state') or '-'}" + (", accepted" if choice.get("state") == "INCONCLUSIVE" else "")
-    accuracy = ("no accuracy (parity only)" if choice.get("accuracy") is None
-                else f"accuracy {_pct(choice['accuracy'])}%")
+    if choice.get("accuracy") is not None:
+        accuracy = f"accuracy {_pct(choice['accuracy'])}%"
+    elif choice.get("metric_value") is not None:  # a task without accuracy (entity F1, Spearman): its metric
+        accuracy = f"{choice.get('metric_title')} {_pct(choice['metric_value'])}"
+    else:
+        accuracy = "no accuracy (parity only)"
     return (f"{choice['path'] or choice['artifact']} ({choice['format']} {choice['precision']}, {state}, {accuracy}, "
             f"{lat}, {_fmt(choice['size_bytes'], 2, 1e-6)} MB)")
 

@@ -28,6 +28,8 @@ class TaskSpec:
     output_shape: str  # as the artifacts give it, for the docs and the sidecar
     metrics: tuple[str, ...]  # the data.metric values this task takes; the first is the default
     pair_inputs: bool  # True: a row's text and pair go into the model together (a pair classifier)
+    hub_task: tuple[str, str]  # the Hugging Face pipeline tag and its title (model cards)
+    noun: str  # what a model of the task is, in cards' titles: "text classifier", ...
     unsupported: dict[str, str] = field(default_factory=dict)  # config key (set truthy) -> why it is refused
 
     @property
@@ -39,7 +41,8 @@ SEQUENCE_CLASSIFICATION = TaskSpec(
     name="sequence-classification",
     summary="a label per text or text pair (SST-2, MRPC, ...)",
     labels="classes", output="logits", output_shape="[1, num_labels]",
-    metrics=("accuracy", "f1", "macro_f1", "mcc"), pair_inputs=True)
+    metrics=("accuracy", "f1", "macro_f1", "mcc"), pair_inputs=True,
+    hub_task=("text-classification", "Text Classification"), noun="text classifier")
 
 _NOT_YET = "is not built for sentence-embedding yet"
 SENTENCE_EMBEDDING = TaskSpec(
@@ -48,6 +51,7 @@ SENTENCE_EMBEDDING = TaskSpec(
             "as sentence-transformers ships it); scored by the Spearman correlation of cosine similarity and gold",
     labels="scores", output="embedding", output_shape="[1, hidden_size]",
     metrics=("spearman",), pair_inputs=False,
+    hub_task=("sentence-similarity", "Sentence Similarity"), noun="sentence embedder",
     unsupported={
         "pretrain.enabled": f"masked-LM pre-training {_NOT_YET}; set it to false",
         "prune.enabled": f"structured pruning (importance scores and recovery on the embedding loss) {_NOT_YET}; "
@@ -74,6 +78,7 @@ TOKEN_CLASSIFICATION = TaskSpec(
             "strict IOB2 entity F1 (seqeval); the artifacts output every token's tag scores",
     labels="tags", output="logits", output_shape="[1, seq, num_tags]",
     metrics=("entity_f1",), pair_inputs=False,
+    hub_task=("token-classification", "Token Classification"), noun="token classifier",
     unsupported={
         "pretrain.enabled": f"masked-LM pre-training {_NOT_BUILT}; set it to false",
         "prune.enabled": f"structured pruning (its importance scores and recovery train a sequence classifier) "
