@@ -103,13 +103,6 @@ TOKEN_CLASSIFICATION = TaskSpec(
     })
 
 TASKS: dict[str, TaskSpec] = {t.name: t for t in (SEQUENCE_CLASSIFICATION, SENTENCE_EMBEDDING, TOKEN_CLASSIFICATION)}
-NAMES = tuple(TASKS)
-
-
-def get(name: str) -> TaskSpec:
-    return TASKS[name]
-
-
 def config_problems(task: str, values: dict[str, object], metric: str | None) -> list[str]:
     """What a config asks of ``task`` that it does not do: each truthy ``values[key]`` the task marks unsupported,
     and a ``data.metric`` it does not take. ``values``: config key -> the value set."""

@@ -12,6 +12,7 @@ from typing import Callable
 
 from ..exporters.base import label_names
 from ..models.loading import load_classifier
+from . import TASKS
 from .embedding_model import load_embedder
 from .token_model import load_tagger
 
@@ -22,17 +23,20 @@ class TaskModel:
     sidecar: dict  # what every artifact.json of the task adds
 
 
+def _sidecar(task: str, **extra) -> dict:
+    """The task and its output as the registry entry declares them, plus what else the app must know."""
+    spec = TASKS[task]
+    return {"task": task, "output": spec.output, "output_shape": spec.output_shape} | extra
+
+
 MODELS: dict[str, TaskModel] = {
     # no keys: an artifact.json without "task" is a classifier's (every artifact made before the registry)
     "sequence-classification": TaskModel(load_classifier, label_names, {}),
     "sentence-embedding": TaskModel(load_embedder, lambda model: [],
-                                    {"task": "sentence-embedding", "output": "embedding", "pooling": "mean",
-                                     "normalize": True}),
+                                    _sidecar("sentence-embedding", pooling="mean", normalize=True)),
     # every token's tag scores; a word's tag is read from its first sub-token, entities decoded as strict IOB2
     "token-classification": TaskModel(load_tagger, label_names,
-                                      {"task": "token-classification", "output": "logits",
-                                       "output_shape": "[1, seq, num_tags]", "labels_on": "first_subtoken",
-                                       "scheme": "IOB2"}),
+                                      _sidecar("token-classification", labels_on="first_subtoken", scheme="IOB2")),
 }
 
 
