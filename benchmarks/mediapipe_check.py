@@ -1,12 +1,12 @@
 """MediaPipe Tasks' TextClassifier on the real default run's TFLite students, against edgeport's TFLite runner.
 
 For each artifact (tflite-int8, tflite-fp32) of ``--run`` (default ``runs/default``): write the MediaPipe
-metadata with ``edgeport.mediapipe.write_for_artifact`` (vocabulary from the artifact's tokenizer, labels from
+metadata with ``edgeport.apps.mediapipe.write_for_artifact`` (vocabulary from the artifact's tokenizer, labels from
 ``artifact.json``, softmax appended), then classify every SST-2 validation row (872) with MediaPipe 1.2.x's own
 ``TextClassifier`` (its C++ BERT tokenizer, its TFLite runtime) and compare with ``edgeport.runtimes.load`` on the
 original artifact fed by the artifact's tokenizer at its seq_len (softmax of the logits): label agreement, max
 |probability difference|, accuracy of both. Each artifact is measured twice: on the raw text, and on the text
-passed through ``edgeport.mediapipe.pre_normalize`` first (what an app does before ``classify()`` to match the
+passed through ``edgeport.apps.mediapipe.pre_normalize`` first (what an app does before ``classify()`` to match the
 Hugging Face normalizer: lowercase, accents stripped, control characters dropped). Writes
 benchmarks/results/mediapipe_check.{json,md} and prints the table.
 
@@ -36,8 +36,8 @@ def read_sst2(data_dir: Path) -> tuple[list[str], list[int]]:
 
 
 def main() -> None:
-    from edgeport.android import find_artifact
-    from edgeport.mediapipe import mediapipe_agreement, pre_normalize, read_mediapipe_metadata, write_for_artifact
+    from edgeport.apps.android import find_artifact
+    from edgeport.apps.mediapipe import mediapipe_agreement, pre_normalize, read_mediapipe_metadata, write_for_artifact
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--run", type=Path, default=REPO / "runs" / "default")

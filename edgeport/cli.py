@@ -11,11 +11,11 @@ import warnings
 from pathlib import Path
 
 from . import __version__
-from .android import register as register_android_command
+from .apps.android import register as register_android_command
 from .bench.commands import register as register_bench_commands
 from .errors import EdgeportError
 from .explain.commands import register as register_explain_command
-from .mediapipe import register as register_mediapipe_command
+from .apps.mediapipe import register as register_mediapipe_command
 from .tune import register as register_tune_command
 from .mlm.fillmask import register as register_fill_mask_command
 

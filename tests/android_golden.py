@@ -5,7 +5,7 @@
 writes, all from the Python (Hugging Face) tokenizers, nothing committed:
 
 - ``OUT_DIR/``: the MiniLM WordPiece goldens as before (``vocab.txt``, ``tokenizer-flags.json``, ``golden-128.json``,
-  ``golden-16.json``; ``edgeport.android.write_tokenizer_golden``);
+  ``golden-16.json``; ``edgeport.apps.android.write_tokenizer_golden``);
 - ``OUT_DIR/families/<family>-<arch>/``: for each tokenizer family, a tokenizer trained by ``tests/family.py`` on
   SST-2 in the class its architecture ships with, written exactly as ``edgeport android`` writes app assets
   (``labels.json`` with the ``tokenizer`` section + its files), plus ``golden-128.json``/``golden-16.json`` (hard
@@ -167,7 +167,7 @@ def vector_goldens(seed: int = 11) -> dict:
 def write_family(name: str, family: str, arch: str, out: Path, cases, cache: Path) -> int:
     from family import cached_tokenizer
 
-    from edgeport import android
+    from edgeport.apps import android
 
     tokenizer = cached_tokenizer(family, arch, cache)
     out.mkdir(parents=True, exist_ok=True)
@@ -184,7 +184,7 @@ def write_family(name: str, family: str, arch: str, out: Path, cases, cache: Pat
 def main(out_dir: Path, data_dir: Path) -> None:
     import ner_golden
 
-    from edgeport import android
+    from edgeport.apps import android
 
     for written in android.write_tokenizer_golden(out_dir, data_dir):
         print(f"wrote {written}")

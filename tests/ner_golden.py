@@ -98,7 +98,7 @@ def golden(conll_dir: Path, seed: int = 0) -> dict:
 
 
 def write(out_dir: Path, conll_dir: Path) -> Path:
-    from edgeport import android
+    from edgeport.apps import android
 
     data = golden(conll_dir)
     path = out_dir / FILE

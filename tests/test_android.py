@@ -1,4 +1,4 @@
-"""edgeport.android: golden vectors for the Kotlin tokenizers and the app's assets, for every tokenizer family (fast
+"""edgeport.apps.android: golden vectors for the Kotlin tokenizers and the app's assets, for every tokenizer family (fast
 parts; the JVM run is in test_android_jvm.py)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import SST2
 
-from edgeport import android
+from edgeport.apps import android
 from edgeport.errors import ArtifactError, DataError, EdgeportError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +63,7 @@ def test_tokenizer_flags(minilm_tokenizer):
 
 
 def test_missing_artifact_is_a_clear_error(tmp_path):
-    from edgeport.shipping import ship_artifact
+    from edgeport.apps.shipping import ship_artifact
 
     with pytest.raises(ArtifactError, match="no 'tflite-int8' artifact"):
         ship_artifact(tmp_path, "tflite-int8")
@@ -236,7 +236,7 @@ def test_write_assets_for_every_family(tmp_path, family_tokenizers, monkeypatch)
     from edgeport import runtimes
 
     from edgeport.pipeline.manifest import sha256_file
-    from edgeport.shipping import Shipment
+    from edgeport.apps.shipping import Shipment
     from edgeport.verdict import ArtifactVerdict, Gate, State
 
     out = tmp_path / "assets"

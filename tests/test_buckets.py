@@ -249,7 +249,7 @@ def test_mediapipe_on_bucketed_int8(built):
     written model is the serving_default subgraph alone; MediaPipe's TextClassifier agrees with the bucketed
     runner (bucket-to-bucket float noise only)."""
     pytest.importorskip("mediapipe.tasks.python.text.text_classifier")
-    from edgeport.mediapipe import mediapipe_agreement, read_mediapipe_metadata, write_for_artifact
+    from edgeport.apps.mediapipe import mediapipe_agreement, read_mediapipe_metadata, write_for_artifact
 
     art = built["paths"]["int8-dynamic"].parent
     out = write_for_artifact(art, built["base"] / "mp" / "model.tflite")

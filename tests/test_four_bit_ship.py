@@ -13,7 +13,7 @@ from ship_run import record_validate, tflite_run
 
 from edgeport.cli import main
 from edgeport.pipeline.manifest import sha256_file
-from edgeport.shipping import quantized_tflite
+from edgeport.apps.shipping import quantized_tflite
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +56,8 @@ def test_android_takes_the_w4_tflite_by_default(w4_run, tmp_path, capsys):
 def test_mediapipe_classifies_the_w4_tflite(w4_run, tmp_path, capsys):
     from test_export import eval_texts
 
-    from edgeport.mediapipe import main as mediapipe_main
-    from edgeport.mediapipe import mediapipe_agreement
+    from edgeport.apps.mediapipe import main as mediapipe_main
+    from edgeport.apps.mediapipe import mediapipe_agreement
 
     out = tmp_path / "mp" / "model.tflite"
     assert mediapipe_main(Namespace(run_dir=str(w4_run), artifact=None, out=str(out), logits=False,

@@ -1,4 +1,4 @@
-"""MediaPipe-ready TFLite (``edgeport.mediapipe``) on a tiny BERT: the metadata-written INT8 file loads in MediaPipe
+"""MediaPipe-ready TFLite (``edgeport.apps.mediapipe``) on a tiny BERT: the metadata-written INT8 file loads in MediaPipe
 Tasks' own ``TextClassifier`` (its C++ tokenizer and TFLite runtime) and agrees with edgeport's TFLite runner; a
 tiny sentence embedder's file loads in MediaPipe's ``TextEmbedder`` and gives edgeport's vectors.
 
@@ -21,8 +21,8 @@ from test_export import eval_texts, spread_model
 
 from edgeport.errors import ArtifactError, ConfigError
 from edgeport.exporters import EXPORTERS, QuantizeRequest, make_sample, write_sidecar
-from edgeport import mediapipe as mp_module
-from edgeport.mediapipe import (
+from edgeport.apps import mediapipe as mp_module
+from edgeport.apps.mediapipe import (
     check_tokenizer,
     embedding_agreement,
     main,
@@ -33,7 +33,7 @@ from edgeport.mediapipe import (
     write_mediapipe_metadata,
 )
 
-# edgeport.mediapipe imports mediapipe lazily: the module imports fine without it, the tests skip.
+# edgeport.apps.mediapipe imports mediapipe lazily: the module imports fine without it, the tests skip.
 pytest.importorskip("litert_torch")
 pytest.importorskip("ai_edge_quantizer")
 pytest.importorskip("mediapipe.tasks.python.text.text_classifier")

@@ -20,7 +20,7 @@ from ship_run import BUCKETS, record_validate, tflite_run
 
 from edgeport.cli import main
 from edgeport.errors import ArtifactError
-from edgeport.shipping import NotShippable, ship_artifact
+from edgeport.apps.shipping import NotShippable, ship_artifact
 from edgeport.verdict import Problem, State, load_verdicts
 
 pytest.importorskip("litert_torch")
@@ -149,7 +149,7 @@ def test_unknown_artifact_names_what_exists(run):
 
 def test_mediapipe_refuses_and_ships(run, tmp_path, capsys):
     pytest.importorskip("mediapipe.tasks.python.text.text_classifier")
-    from edgeport.mediapipe import read_mediapipe_metadata
+    from edgeport.apps.mediapipe import read_mediapipe_metadata
 
     out = tmp_path / "mp" / "model.tflite"
     record_validate(run, {"tflite-int8": "fail"})
@@ -177,7 +177,7 @@ def _details(dtype, scales=(), zeros=()):
 
 
 def test_output_spec_accepts_float_and_int8_only():
-    from edgeport.android_model import output_spec
+    from edgeport.apps.android_model import output_spec
 
     assert output_spec(Path("m"), "s", _details(np.float32)) == {"name": "logits", "dtype": "float32"}
     assert output_spec(Path("m"), "s", _details(np.int8, [0.5], [-3])) == {"name": "logits", "dtype": "int8",

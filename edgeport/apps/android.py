@@ -4,13 +4,13 @@
 
 - ``model.tflite``: the run's quantized TFLite artifact (``tflite-int8``, or ``tflite-w4``: 4-bit blockwise weights,
   which LiteRT runs on XNNPACK; the quantize stage's ``artifacts``), only if
-  it may ship (``edgeport.shipping``): the bytes the manifest records and validate judged, with a ``pass`` verdict
+  it may ship (``edgeport.apps.shipping``): the bytes the manifest records and validate judged, with a ``pass`` verdict
   (``inconclusive`` with ``--accept-inconclusive``); anything else is refused (exit 2) before the folder is touched;
 - the tokenizer's files, by family (read from the artifact's own tokenizer): WordPiece ``vocab.txt``; byte-level
   BPE ``vocab.txt`` + ``merges.txt``; Unigram ``unigram.tsv`` (piece, score) and, for a SentencePiece
   ``Precompiled`` normalizer (XLM-R), ``charsmap.b64``;
 - ``labels.json``: label names, ``seq_len``, the model's input names, each signature's own output (name, float32 or
-  int8 with its scale and zero point: ``edgeport.android_model``), the shipped file's sha256 and verdict, and a
+  int8 with its scale and zero point: ``edgeport.apps.android_model``), the shipped file's sha256 and verdict, and a
   ``tokenizer`` section (family,
   files, normalizer / pre-tokenizer / model settings mirroring tokenizer.json, the post-processing template, added
   tokens, pad id, whether token_type_ids are returned). See ``tokenizer_spec``;
@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 
 from .android_model import KEYS, model_io, raw_outputs
-from .errors import ArtifactError, DataError, EdgeportError
+from ..errors import ArtifactError, DataError, EdgeportError
 from .shipping import ACCEPT_HELP, TFLITE_HELP, check_bytes, quantized_tflite, ship_artifact
 
 GOLDEN_FORMAT = "edgeport-golden/1"  # must match GoldenSet.FORMAT in the Kotlin text package
@@ -412,7 +412,7 @@ def tokenizer_info(tokenizer, labels: list[str], seq_len: int, out: Path) -> dic
 
 def write_tokenizer_golden(out_dir: Path, data_dir: Path, seq_lens=(128, 16)) -> list[Path]:
     """Tokenizer-only golden files from the built-in MiniLM tokenizer and SST-2 validation (used by JVM tests)."""
-    from .models import load_tokenizer, resolve_model_dir
+    from ..models import load_tokenizer, resolve_model_dir
 
     out_dir.mkdir(parents=True, exist_ok=True)
     tokenizer = load_tokenizer(resolve_model_dir("builtin:minilm-l6"))
@@ -459,11 +459,11 @@ def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str | None = 
                  accept_inconclusive: bool = False) -> dict:
     """Copy the model and write vocab, labels and golden vectors (logits from the TFLite runtime) into ``out``.
 
-    Only an artifact that may ship (``edgeport.shipping``: the bytes validate judged, with a pass verdict) is
+    Only an artifact that may ship (``edgeport.apps.shipping``: the bytes validate judged, with a pass verdict) is
     taken; anything else is refused before ``out`` is touched. The copy is hashed before it replaces
     ``model.tflite``, and the golden logits are computed from that verified copy."""
-    from .runtimes import artifact_meta, load
-    from .runtimes.text import artifact_tokenizer
+    from ..runtimes import artifact_meta, load
+    from ..runtimes.text import artifact_tokenizer
 
     artifact = artifact or quantized_tflite(Path(run_dir))  # tflite-int8, or tflite-w4 (LiteRT's blockwise int4)
     shipment = ship_artifact(Path(run_dir), artifact, accept_inconclusive)
@@ -509,7 +509,7 @@ def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str | None = 
 
 
 def default_data_dir() -> Path | None:
-    from .config import data_root
+    from ..config import data_root
 
     root = data_root()
     return root / "sst2" if root is not None and (root / "sst2").is_dir() else None
@@ -546,9 +546,9 @@ def register(sub) -> None:
 
 
 if __name__ == "__main__":
-    # Developer entry used by android-demo/run-jvm-tests.sh: python -m edgeport.android tokenizer-golden OUT DATA
+    # Developer entry used by android-demo/run-jvm-tests.sh: python -m edgeport.apps.android tokenizer-golden OUT DATA
     if len(sys.argv) == 4 and sys.argv[1] == "tokenizer-golden":
         for written in write_tokenizer_golden(Path(sys.argv[2]), Path(sys.argv[3])):
             print(f"wrote {written}")
     else:
-        sys.exit("usage: python -m edgeport.android tokenizer-golden OUT_DIR SST2_DIR")
+        sys.exit("usage: python -m edgeport.apps.android tokenizer-golden OUT_DIR SST2_DIR")

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ArtifactError
-from .verdict import ArtifactVerdict, Problem, State, load_verdicts
+from ..errors import ArtifactError
+from ..verdict import ArtifactVerdict, Problem, State, load_verdicts
 
 ACCEPT_HELP = "ship an artifact whose validate verdict is inconclusive (never one that failed)"
 
@@ -54,7 +54,7 @@ def quantized_tflite(run_dir: Path) -> str:
     """The default artifact of ``edgeport android`` / ``mediapipe``: the one quantized TFLite artifact the run's
     quantize stage recorded (``tflite-int8``, or ``tflite-w4`` for ``quantize.tflite: w4``: its precision names it,
     ``edgeport.precision``), else ``DEFAULT_TFLITE`` (then refused by ``ship_artifact`` with the reason)."""
-    from .precision import PRECISIONS
+    from ..precision import PRECISIONS
 
     run_dir = Path(run_dir)
     if not (run_dir / "manifest.json").is_file():
@@ -93,7 +93,7 @@ def ship_artifact(run_dir: Path, name: str, accept_inconclusive: bool = False) -
 
 def check_bytes(shipment: Shipment, path: Path) -> None:
     """``path`` (the shipped copy, or the source after a writer read it) must still be the bytes validate judged."""
-    from .pipeline.manifest import sha256_file
+    from ..pipeline.manifest import sha256_file
 
     if sha256_file(path) != shipment.verdict.sha256:
         raise NotShippable(shipment.name, Problem.CHANGED,
@@ -107,7 +107,7 @@ def _gate_lines(verdict: ArtifactVerdict) -> str:
 
 
 def _not_found(run_dir: Path, name: str) -> str:
-    from .pipeline.manifest import Manifest
+    from ..pipeline.manifest import Manifest
 
     manifest = Manifest.load(run_dir)
     known, statuses = [], []

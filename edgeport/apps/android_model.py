@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import ArtifactError
+from ..errors import ArtifactError
 
 KEYS = ("input_ids", "attention_mask", "token_type_ids")
 SIGNATURE = "serving_default"
 
 
 def _runners(model_path: Path) -> dict:
-    from .runtimes.tflite import _interpreter_class
+    from ..runtimes.tflite import _interpreter_class
 
     interp = _interpreter_class()(model_path=str(model_path))
     return {key: interp.get_signature_runner(key) for key in interp.get_signature_list()}

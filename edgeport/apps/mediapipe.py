@@ -105,9 +105,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 
-from .errors import ArtifactError, ConfigError, MissingExtraError
+from ..errors import ArtifactError, ConfigError, MissingExtraError
 from .shipping import ACCEPT_HELP, TFLITE_HELP
-from .timing import Stopwatch
+from ..timing import Stopwatch
 
 if TYPE_CHECKING:
     import numpy as np  # imported where used: `edgeport --help` loads this module and must stay light
@@ -195,7 +195,7 @@ def check_tokenizer(tokenizer) -> dict:
 
 
 def vocab_text(tokenizer) -> str:
-    """vocab.txt from the tokenizer's own ids (as ``edgeport.android.write_vocab``): line i is the token of id i."""
+    """vocab.txt from the tokenizer's own ids (as ``edgeport.apps.android.write_vocab``): line i is the token of id i."""
     by_id = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
     if [i for _, i in by_id] != list(range(len(by_id))):
         raise ArtifactError("the tokenizer's vocabulary ids are not contiguous; cannot write vocab.txt")
@@ -521,7 +521,7 @@ def read_mediapipe_metadata(path) -> dict:
         if _name(model.Metadata(i).Name()) == METADATA_NAME:
             meta_buf = model.Buffers(model.Metadata(i).Buffer()).DataAsNumpy().tobytes()
     if meta_buf is None:
-        raise ArtifactError(f"{path}: no {METADATA_NAME} metadata; write it with edgeport.mediapipe")
+        raise ArtifactError(f"{path}: no {METADATA_NAME} metadata; write it with edgeport.apps.mediapipe")
     md = mfb.ModelMetadataT.InitFromObj(mfb.ModelMetadata.GetRootAs(meta_buf, 0))
     sub = md.subgraphMetadata[0]
     with zipfile.ZipFile(io.BytesIO(raw)) as zf:
@@ -552,8 +552,8 @@ def write_for_artifact(artifact, out_path, *, probabilities: bool = True) -> Pat
     """MediaPipe-ready copy of an edgeport TFLite artifact (its directory or model file): vocabulary from the
     artifact's own tokenizer, labels from ``artifact.json``, the head from its ``output`` (``HEADS``: a classifier's
     logits for TextClassifier, a sentence embedding for TextEmbedder). Writes ``out_path`` (a ``.tflite``)."""
-    from .runtimes.common import artifact_meta, model_file
-    from .runtimes.text import artifact_tokenizer
+    from ..runtimes.common import artifact_meta, model_file
+    from ..runtimes.text import artifact_tokenizer
 
     file = model_file(Path(artifact))
     if file.suffix != ".tflite":
@@ -630,9 +630,9 @@ def mediapipe_agreement(tflite_with_meta, artifact_dir, texts: list[str], labels
     accuracy when ``labels`` are given."""
     import numpy as np
 
-    from . import runtimes
-    from .runtimes.common import artifact_meta, model_file
-    from .runtimes.text import artifact_max_len, artifact_tokenizer, encode_rows, pad_batch, pad_token_id
+    from .. import runtimes
+    from ..runtimes.common import artifact_meta, model_file
+    from ..runtimes.text import artifact_max_len, artifact_tokenizer, encode_rows, pad_batch, pad_token_id
 
     info = read_mediapipe_metadata(tflite_with_meta)
     probabilities = info["output_tensor"] == PROBS_NAME
@@ -732,10 +732,10 @@ def embedding_agreement(tflite_with_meta, artifact_dir, texts: list[str], pairs:
     edgeport's (``tasks.vectors.cosine``) and, with ``scores``, each side's Spearman with them."""
     import numpy as np
 
-    from . import runtimes
-    from .runtimes.common import model_file
-    from .runtimes.text import artifact_max_len, artifact_tokenizer, encode_rows, pad_batch, pad_token_id, predict
-    from .tasks.vectors import cosine, spearman
+    from .. import runtimes
+    from ..runtimes.common import model_file
+    from ..runtimes.text import artifact_max_len, artifact_tokenizer, encode_rows, pad_batch, pad_token_id, predict
+    from ..tasks.vectors import cosine, spearman
 
     file = model_file(Path(artifact_dir))
     sentences = list(texts) + list(pairs or [])
@@ -808,7 +808,7 @@ def main(args) -> int:
     """``edgeport mediapipe RUN_DIR [--artifact tflite-int8] [--out PATH] [--logits] [--check-rows N]
     [--accept-inconclusive]``.
 
-    Only an artifact that may ship is taken (``edgeport.shipping``: the bytes validate judged, verdict ``pass``, or
+    Only an artifact that may ship is taken (``edgeport.apps.shipping``: the bytes validate judged, verdict ``pass``, or
     ``inconclusive`` with accept_inconclusive); anything else is refused (exit 2) before anything is written.
     ``args``: run_dir, artifact (default: the run's quantized TFLite artifact, ``shipping.quantized_tflite``), out
     (default ``RUN_DIR/mediapipe/<artifact>/model.tflite``), logits (bool: a classifier keeps raw logits as
@@ -816,10 +816,10 @@ def main(args) -> int:
     sidecar ``output`` picks the head (``HEADS``: TextClassifier or TextEmbedder) and its check. Writes the model,
     ``vocab.txt`` beside it and, when checked, ``check.json``. Returns 1 when the check fails (the head's
     ``check``)."""
-    from .pipeline.manifest import Manifest
-    from .runtimes.common import artifact_meta
+    from ..pipeline.manifest import Manifest
+    from ..runtimes.common import artifact_meta
     from .shipping import check_bytes, quantized_tflite, ship_artifact
-    from .tasks import TASKS
+    from ..tasks import TASKS
 
     run_dir = Path(args.run_dir)
     name = getattr(args, "artifact", None) or quantized_tflite(run_dir)  # tflite-int8, or tflite-w4
@@ -926,8 +926,8 @@ def register(sub) -> None:
 def _eval_split(run_dir: Path, config: dict, limit: int):
     """The run's eval split (local TSV/CSV/JSONL through edgeport.data), first ``limit`` rows (texts, pairs when
     the task has them, labels: class ids or pair scores)."""
-    from .config import PipelineConfig
-    from .data import load_task
+    from ..config import PipelineConfig
+    from ..data import load_task
 
     cfg = PipelineConfig.model_validate(config)
     split = load_task(cfg.data, seed=cfg.run.seed).eval
