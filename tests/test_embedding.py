@@ -43,7 +43,6 @@ def test_shipped_config_is_an_embedding_task():
 
 
 @pytest.mark.parametrize("section,values,key", [
-    ("prune", {"enabled": True}, "prune.enabled"),
     ("explain", {"enabled": True}, "explain.enabled"),
     ("teacher", {"finetune": "always"}, "teacher.finetune"),
     ("distill", {"hidden_loss_weight": 1.0}, "distill.hidden_loss_weight"),
@@ -219,7 +218,9 @@ def test_tiny_embedding_run_through_every_stage(tmp_path):
            "teacher": {"model": str(teacher), "train": {"useful_gate": False}},
            "distill": {"student": {"layers": [1]},
                        "train": {"epochs": 1, "lr": 1e-3, "batch_size": 16, "useful_gate": False}},
-           "prune": {"enabled": False},
+           # half the heads and FFN neurons, the vocabulary to the training text's tokens, recovery on the task's loss
+           "prune": {"enabled": True, "heads_fraction": 0.5, "ffn_fraction": 0.5, "vocab": True, "latency_seconds": 0,
+                     "train": {"epochs": 1, "lr": 1e-3, "batch_size": 16, "useful_gate": False}},
            "export": {"formats": ["onnx", "tflite"], "seq_buckets": [16, 32]},
            # a random hidden-32 model: the toy limits the support matrix measured (benchmarks/support_matrix.py)
            "validate": {"max_drop_vs_teacher": None, "min_cosine": 0.999,
@@ -233,6 +234,7 @@ def test_tiny_embedding_run_through_every_stage(tmp_path):
     stages = json.loads((run / "manifest.json").read_text())["stages"]
     distill = stages["distill"]["metrics"]
     assert distill["select_metric"] == "spearman" and -1 <= distill["eval_spearman"] <= 1
+    check_pruned(run, stages["prune"]["metrics"], "spearman", "sentence-embedding")
     results = json.loads((run / "validate" / "results.json").read_text())
     names = {a["name"] for a in results["artifacts"]}
     assert names == {"onnx-fp32", "tflite-fp32", "onnx-int8", "tflite-int8"}
@@ -246,6 +248,28 @@ def test_tiny_embedding_run_through_every_stage(tmp_path):
     assert fp32["cosine_min"] > 0.9999
     assert all(a["verdict"]["state"] == "pass" for a in results["artifacts"])
     assert (run / "report" / "report.html").is_file()
+
+
+def check_pruned(run: Path, m: dict, metric: str, task: str) -> None:
+    """The prune stage of a tiny run (2 heads, FFN 64, MiniLM vocabulary): every step measured, half the units
+    gone, the vocabulary cut to the training text's tokens, the saved directory loading to the same outputs, and
+    every artifact exported from it."""
+    assert [v["step"] for v in m["variants"]] == ["unpruned", "heads-pruned", "ffn-pruned", "recovered",
+                                                   "vocab-pruned"]
+    assert all(f"select_{metric}" in v and f"eval_{metric}" in v for v in m["variants"])
+    assert m["heads_per_layer_before"] == 2 and m["heads_per_layer"] == 1
+    assert m["ffn_width_before"] == 64 and m["ffn_width"] == 32
+    assert m["vocab"]["vocab_after"] < m["vocab"]["vocab_before"] == 30522 == m["variants"][0]["vocab_size"]
+    assert m["params"] < m["variants"][0]["params"] and m["reload_max_abs_diff"] < 1e-4
+    assert m["kept_heads"] and m["select_metric"] == metric and f"eval_{metric}" in m
+    from edgeport.tasks.models import load
+
+    model = load(task, run / "prune")
+    assert model.config.vocab_size == m["vocab_size"]
+    assert all(layer.attention.self.num_attention_heads == 1 for layer in model.base_model.encoder.layer)
+    for fmt in ("onnx", "tflite"):
+        meta = json.loads((run / "export" / f"{fmt}-fp32" / "artifact.json").read_text())
+        assert meta["source_stage"] == "prune"
 
 
 def test_a_table_under_the_data_dir_is_a_corpus(tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from conftest import REPO, SHARED_DATA, make_tiny_bert, minilm_dir, run_cli
+from test_embedding import check_pruned
 
 CONLL = SHARED_DATA / "conll2003"
 
@@ -49,7 +50,6 @@ def test_shipped_config_is_a_token_task():
 
 
 @pytest.mark.parametrize("section,values,key", [
-    ("prune", {"enabled": True}, "prune.enabled"),
     ("explain", {"enabled": True}, "explain.enabled"),
     ("quantize", {"qat": {"enabled": True}}, "quantize.qat.enabled"),
     ("quantize", {"fallback": {"enabled": True}}, "quantize.fallback.enabled"),
@@ -308,7 +308,9 @@ def test_tiny_token_run_through_every_stage(tmp_path):
                                                          "useful_gate": False}},
            "distill": {"student": {"layers": [1]},
                        "train": {"epochs": 1, "lr": 1e-3, "batch_size": 16, "useful_gate": False}},
-           "prune": {"enabled": False},
+           # half the heads and FFN neurons, the vocabulary to the training text's tokens, recovery on the task's loss
+           "prune": {"enabled": True, "heads_fraction": 0.5, "ffn_fraction": 0.5, "vocab": True, "latency_seconds": 0,
+                     "train": {"epochs": 1, "lr": 1e-3, "batch_size": 16, "useful_gate": False}},
            "export": {"formats": ["onnx", "tflite"], "seq_buckets": [16, 32]},
            "bench": {"targets": ["host"], "min_seconds": 0.05, "runs": 3, "workload_rows": 20,
                      "workload_passes": 1, "memory": False}}
@@ -322,6 +324,7 @@ def test_tiny_token_run_through_every_stage(tmp_path):
         assert m["select_metric"] == "entity_f1" and 0 <= m["eval_entity_f1"] <= 1
         assert "eval_dropped_words" in m and "select_dropped_words" in m and "per_type" not in m
     assert set(stages["teacher"]["metrics"]["eval_per_type"]) <= {"LOC", "MISC", "ORG", "PER"}
+    check_pruned(run, stages["prune"]["metrics"], "entity_f1", "token-classification")
     results = json.loads((run / "validate" / "results.json").read_text())
     names = {a["name"] for a in results["artifacts"]}
     assert names == {"onnx-fp32", "tflite-fp32", "onnx-int8", "tflite-int8"}

@@ -5,6 +5,9 @@ Order: score -> heads -> re-score -> FFN -> recovery distillation -> vocabulary.
 the heads go because the heads' removal shifts what the FFN sees. Vocabulary pruning comes last: it changes no
 logit on training text, so it needs no recovery, and recovery can reuse distill's cached teacher logits
 (same tokenizer, same rows).
+
+The steps above are the classifier's (``_classifier``); the other tasks run the same steps with their own loss,
+metric and saving (``RECIPES``: ``tasks/pruned.py`` with the task's ``PruneJob``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ class PruneSettings:
     train_rows: int | None
     seed: int
     env: TrainEnv
+    # a sentence embedder's recovery learns the teacher's vectors of distill's sentences, these included
+    extra_texts: object | None = fp.optional_input()  # corpus.CorpusFiles of distill.extra_texts
     libs: fp.Libraries
 
 
@@ -46,13 +51,20 @@ class PruneStage:
         return {"student": "distill" if cfg.distill.enabled else "teacher", "teacher": "teacher"}
 
     def configure(self, cfg) -> PruneSettings:
+        from ..corpus import CorpusFiles
         from ..training.loop import train_env  # torch: only when planning a run
 
         rows = cfg.prune.train_limit or cfg.distill.train_limit or cfg.data.train_limit
+        extra = cfg.distill.extra_texts if TEXTS_READ[cfg.data.task] else None
         return PruneSettings(prune=cfg.prune, data=cfg.data.spec(), train_rows=rows, seed=cfg.run.seed,
-                             env=train_env(cfg.prune.train, cfg.run.threads), libs=fp.libraries("model", "training"))
+                             env=train_env(cfg.prune.train, cfg.run.threads),
+                             extra_texts=CorpusFiles(extra) if extra else None, libs=fp.libraries("model", "training"))
 
     def run(self, ctx) -> dict:
+        return RECIPES[ctx.cfg.data.task](ctx)
+
+    @staticmethod
+    def _classifier(ctx) -> dict:
         # torch and the pruning library load here, not at import: `edgeport run --dry-run` imports every stage.
         from ..models import load_classifier, load_tokenizer
         from ..pruning import (heads_to_keep, neurons_to_keep, prune_ffn, prune_heads, save_pruned,
@@ -209,3 +221,21 @@ class Table:
                 lat = cpu_latency(model, self.pcfg.latency_seq_len, self.pcfg.latency_seconds, threads=1)
                 row |= {"p50_ms": lat["p50_ms"], "p90_ms": lat["p90_ms"], "latency_runs": lat["runs"]}
         self.rows.append(row)
+
+
+def _embedding(ctx) -> dict:
+    from ..tasks.embedding_prune import prune  # imported when it runs: the module pulls in numpy
+
+    return prune(ctx)
+
+
+def _tokens(ctx) -> dict:
+    from ..tasks.tokens_prune import prune
+
+    return prune(ctx)
+
+
+RECIPES = {"sequence-classification": PruneStage._classifier, "sentence-embedding": _embedding,
+           "token-classification": _tokens}
+# whether a task's recovery reads distill.extra_texts (so the stage's fingerprint holds its bytes)
+TEXTS_READ = {"sequence-classification": False, "sentence-embedding": True, "token-classification": False}

@@ -91,8 +91,10 @@ class ValidateStage:
         # per truncation length: an artifact whose longest TFLite bucket is shorter is compared with the reference there
         ref = References(load(cfg.task, model_dir), load_tokenizer(model_dir), split, cfg.max_len)
         teacher = self._teacher_logits(ctx, ref)
-        tokens = (TokenRows(ref.tokenizer, split, ctx.task().label_names, teacher, cfg.max_len) if split.words
-                  else None)  # token-classification: where each word's tag is read, per truncation length
+        # token-classification: where each word's tag is read, per truncation length; the teacher's words are read
+        # from its own tokens (a vocabulary-pruned student splits words into other tokens)
+        tokens = (TokenRows(ref.tokenizer, split, ctx.task().label_names, cfg.max_len, teacher,
+                            load_tokenizer(ctx.inputs.get("teacher", model_dir))) if split.words else None)
         ref_acc = compare(ref(), ref(), None if tokens else split.labels)["accuracy"]  # tags: no row accuracy
         artifacts = [a for role in ("export", "quantize") if role in ctx.inputs
                      for a in ctx.input_metrics(role).get("artifacts", [])]
@@ -194,8 +196,8 @@ class ValidateStage:
             value = task_metric(TASKS[ctx.cfg.task].output, metric, task,
                                 tokens.evidence(ctx.cfg.max_len) if tokens else None)
             reference[f"eval_{metric}"] = value(ref)
-            if teacher_row is not None:
-                teacher_row[f"eval_{metric}"] = value(teacher)
+            if teacher_row is not None:  # a token classifier's teacher: its words read through its own tokens
+                teacher_row[f"eval_{metric}"] = tokens.teacher_f1() if tokens else value(teacher)
             title = metric_title(metric, task.label_names)
             metric_txt = (f" Task metric (data.metric): {title}: reference {reference[f'eval_{metric}'] * 100:.2f}"
                           + ("" if teacher_row is None else f", teacher {teacher_row[f'eval_{metric}'] * 100:.2f}")
@@ -336,12 +338,13 @@ def cosine_figures(vecs, ref) -> dict:
 
 class TokenRows:
     """token-classification: the eval sentences' ``tasks.tokens.WordRows`` per truncation length (each computed
-    once: the reference and the artifacts of one length share it) and the teacher's tags (at validate's length)."""
+    once: the reference and the artifacts of one length share it) and the teacher's tags (at validate's length,
+    read through the teacher's own tokenizer's word rows)."""
 
-    def __init__(self, tokenizer, split, tag_names: list[str], teacher, max_len: int):
+    def __init__(self, tokenizer, split, tag_names: list[str], max_len: int, teacher=None, teacher_tokenizer=None):
         self.tokenizer, self.split, self.tag_names, self.max_len = tokenizer, split, tag_names, max_len
         self._rows: dict = {}
-        self._teacher, self._teacher_tags = teacher, None
+        self._teacher, self._teacher_tokenizer, self._teacher_tags = teacher, teacher_tokenizer, None
 
     def rows(self, length: int):
         from ..tasks.tokens import word_rows
@@ -354,8 +357,16 @@ class TokenRows:
         from ..tasks.tokens import TokenEvidence
 
         if self._teacher is not None and self._teacher_tags is None:
-            self._teacher_tags = self.rows(self.max_len).tags(self._teacher)
+            from ..tasks.tokens import word_rows
+
+            rows = word_rows(self._teacher_tokenizer, self.split, self.max_len, self.tag_names)
+            self._teacher_tags = rows.tags(self._teacher)
         return TokenEvidence(self.rows(length), self._teacher_tags)
+
+    def teacher_f1(self) -> float:
+        from ..tasks import ner
+
+        return round(ner.entity_scores(self.rows(self.max_len).gold, self.evidence(self.max_len).teacher_tags)["f1"], 6)
 
 
 def word_figures(rows, logits, ref) -> dict:

@@ -54,8 +54,6 @@ SENTENCE_EMBEDDING = TaskSpec(
     hub_task=("sentence-similarity", "Sentence Similarity"), noun="sentence embedder",
     unsupported={
         "pretrain.enabled": f"masked-LM pre-training {_NOT_YET}; set it to false",
-        "prune.enabled": f"structured pruning (importance scores and recovery on the embedding loss) {_NOT_YET}; "
-                         f"set it to false",
         "quantize.qat.enabled": f"quantization-aware training {_NOT_YET}; set it to false",
         "quantize.fallback.enabled": f"the accuracy-aware INT8 fallback judges labels; it {_NOT_YET}; set it to "
                                      f"false",
@@ -81,8 +79,6 @@ TOKEN_CLASSIFICATION = TaskSpec(
     hub_task=("token-classification", "Token Classification"), noun="token classifier",
     unsupported={
         "pretrain.enabled": f"masked-LM pre-training {_NOT_BUILT}; set it to false",
-        "prune.enabled": f"structured pruning (its importance scores and recovery train a sequence classifier) "
-                         f"{_NOT_BUILT}; set it to false",
         "quantize.qat.enabled": f"quantization-aware training (it distils sentence logits) {_NOT_BUILT}; set it to "
                                 f"false",
         "quantize.fallback.enabled": f"the accuracy-aware INT8 fallback judges one label per row; it {_NOT_BUILT}; "

@@ -34,7 +34,8 @@ def training_sentences(task, limit: int | None, extra_texts: str | None = None) 
     return out, {"train_sentences": len(out), "extra_texts": len(extra), "dropped_eval_or_selection_sentences": dropped}
 
 
-def _loss(model, batch):
+def loss(model, batch):
+    """The squared distance of the student's and the teacher's unit vectors (= 2 x (1 - cosine))."""
     from ..training.loop import model_inputs
 
     student = model(**model_inputs(batch)).logits
@@ -61,14 +62,8 @@ def distill(ctx) -> dict:
     texts, counts = training_sentences(task, cfg.train_rows, dcfg.extra_texts)
     targets = vectors(teacher_model, texts, tokenizer, max_len, "teacher vectors")
     rows = [r | {"target": t} for r, t in zip(encode_sentences(texts, tokenizer, max_len), targets)]
-    select_texts = _select_sides(task)
-
-    def evaluate(model) -> dict:
-        vecs = vectors(model, select_texts, tokenizer, max_len, "select")
-        return {"spearman": spearman(pair_cosines(vecs), task.select.labels)}
-
-    result = fit(student, rows, [], dcfg.train, _loss, collate_for(tokenizer), cfg.seed, "distill",
-                 metric="spearman", evaluate_fn=evaluate)
+    result = fit(student, rows, [], dcfg.train, loss, collate_for(tokenizer), cfg.seed, "distill",
+                 metric="spearman", evaluate_fn=select_spearman(task, tokenizer, max_len))
     metrics = {"params": sum(p.numel() for p in student.parameters()), "layers": student.config.num_hidden_layers,
                "hidden_size": student.config.hidden_size, "train_rows": len(task.train.head(cfg.train_rows)),
                **counts, "student_model": None, "student_tokenizer": "teacher's",
@@ -81,10 +76,17 @@ def distill(ctx) -> dict:
     return metrics
 
 
-def _select_sides(task) -> list[str]:
+def select_spearman(task, tokenizer, max_len: int):
+    """``fit``'s evaluate_fn: the selection pairs' Spearman."""
     from ..data import sides
 
-    return sides(task.select).texts
+    select_texts = sides(task.select).texts
+
+    def evaluate(model) -> dict:
+        vecs = vectors(model, select_texts, tokenizer, max_len, "select")
+        return {"spearman": spearman(pair_cosines(vecs), task.select.labels)}
+
+    return evaluate
 
 
 def _teacher_comparison(ctx, student, teacher_model, tokenizer, max_len: int) -> dict:

@@ -46,6 +46,9 @@ def _module_class():
         def get_input_embeddings(self):
             return self.encoder.get_input_embeddings()
 
+        def set_input_embeddings(self, embeddings) -> None:  # vocabulary pruning
+            self.encoder.set_input_embeddings(embeddings)
+
         def set_attn_implementation(self, name: str) -> None:
             self.encoder.set_attn_implementation(name)
 
@@ -113,7 +116,9 @@ def load_embedder(spec: Path | str, allow_pickle: bool = False, **_):
                                             **_no_pooler(config))
     except Exception as exc:
         raise ModelError(f"could not load weights from '{spec}': {exc}") from None
-    return wrap(encoder).eval()
+    from ..pruning.saving import reslice  # a head-pruned directory holds its removed heads as zeros
+
+    return reslice(wrap(encoder)).eval()
 
 
 def new_embedder(config):
@@ -126,8 +131,10 @@ def new_embedder(config):
 def save_embedder(model, tokenizer, out: Path, max_seq_len: int) -> None:
     """A directory both transformers (``AutoModel``) and sentence-transformers (``SentenceTransformer(out)``:
     Transformer -> Pooling(mean) -> Normalize, its modules.json convention) load."""
+    from ..pruning.saving import repad_heads  # removed heads as zero rows: the layout transformers loads
+
     out = Path(out)
-    model.encoder.save_pretrained(out, safe_serialization=True)
+    repad_heads(model).encoder.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     width = int(arch.cfg(model.config, arch.arch_for(model).hidden_key))
     (out / POOLING_DIR).mkdir(exist_ok=True)

@@ -31,10 +31,13 @@ def load_tagger(spec: Path | str, label_names: list[str] | None = None, allow_pi
     if dropout is not None:
         config.update({key: dropout for key in arch.arch_for(config).dropout_keys})
     try:
-        return AutoModelForTokenClassification.from_pretrained(str(spec), config=config,
-                                                               use_safetensors=not allow_pickle or None)
+        model = AutoModelForTokenClassification.from_pretrained(str(spec), config=config,
+                                                                use_safetensors=not allow_pickle or None)
     except Exception as exc:
         raise ModelError(f"could not load weights from '{spec}': {exc}") from None
+    from ..pruning.saving import reslice  # a head-pruned directory holds its removed heads as zeros
+
+    return reslice(model)
 
 
 def new_tagger(config):

@@ -10,17 +10,17 @@ from . import ner
 from .tokens import collate_for, encode_tagged, measured, selection_f1, token_logits
 
 
-def _kd_loss(alpha: float, temperature: float):
+def kd_loss(alpha: float, temperature: float):
     """``training.kd.kd_loss`` on the tokens that carry a word's tag (label != -100): the same alpha and
     temperature as a classifier's, each such token a row. Padding, special tokens and later sub-tokens are never
     read as a prediction, so the student does not spend capacity copying the teacher there."""
-    from ..training.kd import kd_loss
+    from ..training import kd
     from ..training.loop import model_inputs
 
     def loss(model, batch):
         logits = model(**model_inputs(batch)).logits
         real = batch["labels"] != ner.IGNORE
-        return kd_loss(logits[real].float(), batch["teacher_logits"][real], batch["labels"][real], alpha,
+        return kd.kd_loss(logits[real].float(), batch["teacher_logits"][real], batch["labels"][real], alpha,
                        temperature)
 
     return loss
@@ -43,7 +43,7 @@ def distill(ctx) -> dict:
     rows, dropped = encode_tagged(task.train.head(cfg.train_rows), tokenizer, max_len)
     for row, logits in zip(rows, token_logits(teacher_model, rows, collate)):
         row["teacher_logits"] = logits
-    result = fit(student, rows, [], dcfg.train, _kd_loss(dcfg.alpha, dcfg.temperature), collate, cfg.seed,
+    result = fit(student, rows, [], dcfg.train, kd_loss(dcfg.alpha, dcfg.temperature), collate, cfg.seed,
                  "distill", metric="entity_f1", evaluate_fn=selection_f1(task, tokenizer, max_len))
     metrics = {"params": sum(p.numel() for p in student.parameters()), "layers": student.config.num_hidden_layers,
                "hidden_size": student.config.hidden_size, "train_rows": len(rows), "train_dropped_words": dropped,
