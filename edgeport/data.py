@@ -465,6 +465,8 @@ def _load_hub(cfg: DataConfig) -> tuple[dict, list[str] | None]:
                    if unreachable else exc)
             raise DataError(f"could not load dataset '{cfg.hub_id}' ({cfg.hub_config}) split '{split}' from the hub: "
                             f"{why}. Offline? Point data.local or EDGEPORT_DATA_DIR at a local copy") from None
+        if cfg.hub_columns:  # named as the local copy names them, so one set of *_column keys reads both
+            ds = ds.rename_columns(cfg.hub_columns)
         feature = ds.features.get(cfg.label_column)
         if names is None and hasattr(feature, "names"):
             names = list(feature.names)

@@ -248,6 +248,18 @@ def test_tiny_embedding_run_through_every_stage(tmp_path):
     assert fp32["cosine_min"] > 0.9999
     assert all(a["verdict"]["state"] == "pass" for a in results["artifacts"])
     assert (run / "report" / "report.html").is_file()
+    check_cards(run, "sentence-similarity", "sentence embedder")
+
+
+def check_cards(run: Path, pipeline_tag: str, noun: str) -> None:
+    """Every model and artifact card names the task's Hugging Face pipeline tag and what the model is."""
+    cards = [run / stage / "README.md" for stage in ("teacher", "distill", "prune")]
+    cards += sorted((run / "export").glob("*/README.md")) + sorted((run / "quantize").glob("*/README.md"))
+    assert len(cards) == 7, cards
+    for card in cards:
+        text = card.read_text()
+        assert f"pipeline_tag: {pipeline_tag}\n" in text, card
+    assert noun in (run / "quantize" / "tflite-int8" / "README.md").read_text()
 
 
 def check_pruned(run: Path, m: dict, metric: str, task: str) -> None:
@@ -290,3 +302,26 @@ def test_a_table_under_the_data_dir_is_a_corpus(tmp_path, monkeypatch):
     assert CorpusFiles("d/train.tsv").digest() not in (before, "missing")
     with pytest.raises(DataError, match="no column 'text', 'sentence2'"):
         read_corpus("d/train.tsv", fields=("text", "sentence2"))
+
+
+def test_the_shipped_config_reads_the_hub_copy_of_stsb(monkeypatch, tmp_path):
+    """No local copy: the embed config falls back to GLUE STS-B on the hub, whose score column is named "label";
+    ``data.hub_columns`` renames it, so the same ``label_column: score`` reads both copies."""
+    datasets = pytest.importorskip("datasets")
+    from edgeport.config import load_config
+    from edgeport.data import load_task
+
+    def fake_hub(hub_id, config, split):
+        assert (hub_id, config) == ("glue", "stsb")
+        n = 300 if split == "train" else 40
+        return datasets.Dataset.from_dict({"sentence1": [f"a cat sat on mat {i}" for i in range(n)],
+                                           "sentence2": [f"a dog lay on rug {i}" for i in range(n)],
+                                           "label": [float(i % 6) * 0.9 for i in range(n)],
+                                           "idx": list(range(n))})
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_hub)
+    monkeypatch.setattr("edgeport.data.hub_reachable", lambda: True)
+    monkeypatch.setenv("EDGEPORT_DATA_DIR", str(tmp_path))  # no stsb/ there
+    cfg = load_config(REPO / "edgeport" / "configs" / "embed.yaml")
+    task = load_task(cfg.data)
+    assert len(task.eval) == 40 and sorted(set(task.eval.labels))[-1] == pytest.approx(4.5)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import REPO, SHARED_DATA, make_tiny_bert, minilm_dir, run_cli
-from test_embedding import check_pruned
+from test_embedding import check_cards, check_pruned
 
 CONLL = SHARED_DATA / "conll2003"
 
@@ -342,6 +342,7 @@ def test_tiny_token_run_through_every_stage(tmp_path):
     assert fp32["verdict"]["state"] == "pass" and fp32["word_agreement"] == 1.0
     assert "entity F1" in (run / "validate" / "results.md").read_text()
     assert (run / "report" / "report.html").is_file()
+    check_cards(run, "token-classification", "token classifier")
     tflite = run / "quantize" / "tflite-int8"
     proc = run_cli("predict", tflite, "Peter Blackburn went to Paris")
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -31,6 +31,9 @@ class DataSpec(Section):
                               "measures accuracy; for a model taken as it is (edgeport export --texts)")
     hub_id: str | None = Field(None, description="Hugging Face datasets id, used when no local copy is found")
     hub_config: str | None = None
+    hub_columns: dict[str, str] | None = Field(None, description="hub dataset column -> the column this config reads, "
+                                               "for a hub copy that names a column differently from the local one "
+                                               "(GLUE STS-B on the hub: {label: score})")
     train_split: str = "train"
     eval_split: str = "validation"
     text_column: str = "sentence"
