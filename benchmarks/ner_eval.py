@@ -236,7 +236,6 @@ def aims(results: list[dict], timing: list[dict]) -> list[dict]:
 
 def markdown(result: dict) -> str:
     splits, rows = list(result["sentences"]), result["models"]
-    host = result["host"]
     lines = [f"# NER: `{result['run']}` on CoNLL-2003 ({', '.join(splits)})", "",
              f"Every row one sentence per call (batch 1, {result['threads']} thread(s)) at validate's length "
              f"({result['max_seq_len']} tokens; a TFLite model at its bucket); strict IOB2 entity F1 x100 (seqeval). "
@@ -248,7 +247,8 @@ def markdown(result: dict) -> str:
              "|---|---|---|---|" + "---|" * (2 * len(splits) + 1)]
     for r in rows:
         sel = f"{r['selection']['entity_f1'] * 100:.2f}" if r["selection"] else "-"
-        rec = f"{r['recorded']['entity_f1'] * 100:.2f}" if r.get("recorded") else "-"
+        rec = r.get("recorded") or {}
+        rec = "-" if rec.get("entity_f1") is None else f"{rec['entity_f1'] * 100:.2f}"
         f1 = [f"{f['entity_f1'] * 100:.2f} ({f['precision'] * 100:.1f} / {f['recall'] * 100:.1f})"
               for f in r["splits"].values()]
         drops = [_drop_cell(f.get("drop_vs_teacher")) for f in r["splits"].values()]
@@ -257,8 +257,7 @@ def markdown(result: dict) -> str:
                      + f" | {dropped} |")
     lines += ["", *per_type_table(rows), "", *latency_table(result), "", *aim_lines(result["aims"]), "",
               "Sentences: " + ", ".join(f"{s} {n}" for s, n in result["sentences"].items())
-              + f". CPU: {host['cpu_model']} ({host['cores']} cores, {host['machine']}).",
-              f"Wall time: {result['wall_seconds']:.0f} s."]
+              + f". Wall time: {result['wall_seconds']:.0f} s."]
     return "\n".join(lines) + "\n"
 
 
@@ -275,17 +274,22 @@ def per_type_table(rows: list[dict]) -> list[str]:
              "|---|---|" + "---|" * len(types)]
     for r in rows:
         for split, f in r["splits"].items():
-            cells = [(lambda t: f"{t['f1'] * 100:.2f} ({t['precision'] * 100:.1f} / {t['recall'] * 100:.1f})")(
-                f["per_type"][k]) if k in f["per_type"] else "-" for k in types]
+            cells = [_type_cell(f["per_type"][k]) if k in f["per_type"] else "-" for k in types]
             lines.append(f"| {r['model']} | {split} | " + " | ".join(cells) + " |")
     return lines
 
 
+def _type_cell(t: dict) -> str:
+    return f"{t['f1'] * 100:.2f} ({t['precision'] * 100:.1f} / {t['recall'] * 100:.1f})"
+
+
 def latency_table(result: dict) -> list[str]:
-    t = result["latency"]
-    lines = [f"Latency: the first {t['sentences']} {t['split']} sentences one per call, {t['rounds']} rounds "
+    t, host = result["latency"], result["host"]
+    lines = [f"Latency on {host['cpu_model']} ({host['machine']}, {host['cores']} cores, {result['threads']} "
+             f"thread(s) used): the first {t['sentences']} {t['split']} sentences one per call, {t['rounds']} rounds "
              f"(median [min-max] of the rounds):", "",
-             "| model | run as | tokens mean | p50 ms | p90 ms | faster than the teacher |", "|---|---|---|---|---|---|"]
+             "| model | run as | tokens mean | p50 ms | p90 ms | faster than the teacher |",
+             "|---|---|---|---|---|---|"]
     for r in t["models"]:
         (a, b), (c, d), (e, g) = r["p50_range_ms"], r["p90_range_ms"], r["speedup_range"]
         lines.append(f"| {r['model']} | {r['regime']} | {r['tokens_mean']:.1f} | {r['p50_ms']:.3g} [{a:.3g}-{b:.3g}] "
