@@ -79,3 +79,45 @@ def record_validate(run: Path, states: dict | None = None, default: str = "pass"
     manifest.stages["validate"] = {"status": "done", "fingerprint_parts": parts,
                                    "metrics": {"artifacts": rows, "gate_failures": []}}
     manifest.save()
+
+
+TAGS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+
+
+def task_run(root: Path, task: str, buckets=(16, 32)) -> Path:
+    """``root/run`` of a tiny random ``task`` model (``token-classification``: tagging ``TAGS``, its head scaled up
+    so that words get different tags; ``sentence-embedding``: pooled and normalised in the graph), exported to
+    TFLite fp32 with length buckets and quantized to dynamic INT8 as the export and quantize stages do it, each
+    sidecar carrying the task's keys (``tasks.models.MODELS``); recorded as done, not yet validated."""
+    import torch
+
+    from edgeport.exporters import EXPORTERS, QuantizeRequest, make_sample, write_sidecar
+    from edgeport.exporters.base import artifact_record
+    from edgeport.models import load_tokenizer
+    from edgeport.pipeline.manifest import Manifest, hash_tree
+    from edgeport.tasks.models import MODELS
+
+    kind, tiny = MODELS[task], make_tiny_bert(root / "tiny")
+    model, tok = kind.load(tiny, label_names=TAGS).eval(), load_tokenizer(tiny)
+    if hasattr(model, "classifier"):  # a random head scores every tag about alike: near ties everywhere
+        with torch.no_grad():
+            model.classifier.weight.mul_(100.0)
+    run, width, exporter, manifest = root / "run", buckets[-1], EXPORTERS["tflite"], Manifest(root / "run")
+    fp32_dir, int8_dir = run / "export" / "tflite-fp32", run / "quantize" / "tflite-int8"
+    fp32_dir.mkdir(parents=True)
+    fp32 = exporter.export(model, make_sample(width, vocab=tok.vocab_size), fp32_dir, buckets=list(buckets))
+    write_sidecar(fp32_dir, fmt="tflite", precision="fp32", model_file=fp32.name, label_names=kind.label_names(model),
+                  seq_len=width, max_seq_len=width, tokenizer=tok, model=model, export_seq_len=width,
+                  extra={"seq_buckets": list(buckets)} | kind.sidecar)
+    shutil.copytree(fp32_dir, int8_dir, ignore=shutil.ignore_patterns(fp32.name))
+    int8 = exporter.quantize(QuantizeRequest(model=model, fp32_path=fp32, sample=make_sample(width), out_dir=int8_dir,
+                                             mode="dynamic", calibration=[]))
+    meta = json.loads((int8_dir / "artifact.json").read_text()) | {"precision": "int8", "quantization": "dynamic"}
+    (int8_dir / "artifact.json").write_text(json.dumps(meta))
+    for stage, prec, path in (("export", "fp32", fp32), ("quantize", "int8", int8)):
+        manifest.stages[stage] = {"status": "done", "outputs": hash_tree(run / stage, run),
+                                  "metrics": {"artifacts": [artifact_record(stage, run / stage, path, "tflite",
+                                                                            prec)]}}
+    manifest.data["config"] = {"data": {"task": task, "text_pair_column": None}}
+    manifest.save()
+    return run

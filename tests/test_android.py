@@ -284,3 +284,145 @@ def test_unsupported_tokenizers_are_refused(family_tokenizers):
         tok._tokenizer = Tokenizer.from_str(json.dumps(st))
         with pytest.raises(EdgeportError, match=what.split()[0]):
             android.tokenizer_spec(tok)
+
+
+# ------------------------------------------------------------------------------------------ tasks
+
+CONLL = SST2.parent / "conll2003"
+
+
+@pytest.fixture(scope="module")
+def task_assets(tmp_path_factory):
+    """`edgeport android` on tiny real TFLite runs of a token classifier and a sentence embedder (dynamic INT8,
+    buckets 16/32, validate recorded as passed): task -> (run dir, assets dir)."""
+    from ship_run import record_validate, task_run
+
+    from edgeport.cli import main
+
+    out = {}
+    for task, data in (("token-classification", CONLL), ("sentence-embedding", SST2)):
+        root = tmp_path_factory.mktemp(task)
+        run = task_run(root, task)
+        record_validate(run)
+        assert main(["android", str(run), "--out", str(root / "assets"), "--data", str(data),
+                     "--golden-count", "12"]) == 0
+        out[task] = run, root / "assets"
+    return out
+
+
+def _read(assets: Path):
+    return json.loads((assets / "labels.json").read_text()), json.loads((assets / "golden.json").read_text())
+
+
+@pytest.mark.parametrize("task", ["token-classification", "sentence-embedding"])
+def test_labels_json_carries_the_artifacts_task_keys(task_assets, task):
+    """labels.json holds the sidecar keys the registry gives the task, with the shipped artifact's values; the
+    tensor the app reads stays each signature's own."""
+    from edgeport.tasks.models import MODELS
+
+    run, assets = task_assets[task]
+    info, _ = _read(assets)
+    meta = json.loads((run / "quantize/tflite-int8/artifact.json").read_text())
+    assert set(MODELS[task].sidecar) <= set(info) and info["task"] == meta["task"] == task
+    assert {k: info[k] for k in MODELS[task].sidecar} == {k: meta[k] for k in MODELS[task].sidecar}
+    assert info["labels"] == meta["label_names"] and info["verdict"] == "pass"
+    assert {o["name"] for o in info["signature_outputs"].values()} == {"output_0"}
+
+
+def test_entity_golden_cases_are_edgeport_tasks_ner(task_assets):
+    """Each case: the text's words and spans (the pre-tokenizer), their ids as the running text gives them, each
+    word's tag read at its first sub-token of the recorded output and the strict IOB2 entities with character
+    spans, all recomputed here with edgeport.tasks.ner; CoNLL-2003 sentences and the entity texts are in, the
+    cases whose words tokenize differently from their text are out."""
+    import numpy as np
+
+    from ship_run import TAGS
+
+    from edgeport.runtimes.text import artifact_tokenizer
+    from edgeport.tasks import ner
+
+    run, assets = task_assets["token-classification"]
+    info, golden = _read(assets)
+    assert info["labels"] == TAGS and (info["labels_on"], info["scheme"]) == ("first_subtoken", "IOB2")
+    tok = artifact_tokenizer(run / "quantize/tflite-int8")
+    names = [c["name"] for c in golden["cases"]]
+    assert {"entities-0", "conll-0", "accents"} <= set(names)
+    assert "literal-cls" not in names and "control-chars" not in names
+    for c in golden["cases"]:
+        words, spans = ner.text_words(tok, c["text"])
+        assert (c["words"], c["spans"]) == (words, [list(s) for s in spans]), c["name"]
+        n = sum(c["attention_mask"])
+        assert c["input_ids"][:n] == tok(c["text"], truncation=True, max_length=32)["input_ids"] == \
+            ner.align(tok, words, None, 32)["input_ids"]
+        logits = np.asarray(c["logits"]).reshape(c["bucket"], len(TAGS))
+        assert len(c["word_ids"]) == n
+        tags = ner.word_predictions(logits, [None if w < 0 else w for w in c["word_ids"]], TAGS, len(words))
+        assert c["word_tags"] == tags and c["entities"] == ner.entities(c["text"], spans, tags), c["name"]
+    assert sum(len(c["entities"]) for c in golden["cases"]) > 20  # the scaled head tags words apart
+    assert any(c["dropped_words"] for c in golden["cases"])  # a long CoNLL sentence past 32 tokens
+    assert {c["bucket"] for c in golden["cases"]} == {16, 32}
+
+
+def test_embedding_golden_cases_hold_the_vector(task_assets):
+    """Each case holds its unit vector (the graph pools and normalises), one sentence per case, and golden.json
+    the least cosine the app accepts against it."""
+    import numpy as np
+
+    _, assets = task_assets["sentence-embedding"]
+    info, golden = _read(assets)
+    assert (info["output"], info["pooling"], info["normalize"], info["labels"]) == ("embedding", "mean", True, [])
+    assert golden["tolerance"]["min_cosine"] == android.DEFAULT_MIN_COSINE
+    assert all(c["text_pair"] is None for c in golden["cases"])
+    assert {"sst2-0", "accents"} <= {c["name"] for c in golden["cases"]}
+    for c in golden["cases"]:
+        assert c["embedding"] == c["logits"] and len(c["embedding"]) == 32
+        assert abs(np.linalg.norm(c["embedding"]) - 1) < 1e-3, c["name"]
+
+
+def _fake_shipment(tmp_path, monkeypatch, meta: dict, tokenizer):
+    """write_assets up to the task check: a shippable fake artifact with ``meta`` and ``tokenizer``."""
+    import edgeport.runtimes.text as rtext
+    from edgeport import runtimes
+    from edgeport.apps.shipping import Shipment
+    from edgeport.pipeline.manifest import sha256_file
+    from edgeport.verdict import ArtifactVerdict, Gate, State
+
+    fake = tmp_path / "model.tflite"
+    fake.write_bytes(b"TFL3")
+    verdict = ArtifactVerdict("tflite-int8", "quantize/tflite-int8/model.tflite", sha256_file(fake),
+                              (Gate("g", State.PASS),))
+    shipment = Shipment("tflite-int8", fake, verdict, accepted_inconclusive=False)
+    monkeypatch.setattr(android, "ship_artifact", lambda run_dir, artifact, accept=False: shipment)
+    monkeypatch.setattr(runtimes, "artifact_meta", lambda path: meta)
+    monkeypatch.setattr(rtext, "artifact_tokenizer", lambda path: tokenizer)
+
+
+def test_a_task_the_app_cannot_show_is_refused(tmp_path, monkeypatch, capsys, minilm_tokenizer):
+    from edgeport.cli import main
+
+    _fake_shipment(tmp_path, monkeypatch, {"task": "question-answering", "label_names": []}, minilm_tokenizer)
+    out = tmp_path / "assets"
+    assert main(["android", str(tmp_path / "run"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "a question-answering model; the Android app shows sequence-classification, sentence-embedding, " \
+           "token-classification models" in err and "Traceback" not in err
+    assert not out.exists()  # refused before the folder is touched
+
+
+def test_an_entity_model_needs_iob2_tags_and_wordpiece(tmp_path, monkeypatch, minilm_tokenizer, family_tokenizers):
+    from edgeport.tasks.models import MODELS
+
+    meta = {"label_names": ["O", "B-PER", "I-PER"]} | MODELS["token-classification"].sidecar
+    _fake_shipment(tmp_path, monkeypatch, meta, family_tokenizers["unigram-xlm-roberta"])
+    with pytest.raises(ArtifactError, match="entity mode splits words the way BERT's WordPiece tokenizer does; .* "
+                                            "Unigram"):
+        android.write_assets(tmp_path / "run", tmp_path / "assets")
+    _fake_shipment(tmp_path, monkeypatch, meta | {"label_names": ["O", "U-PER"]}, minilm_tokenizer)
+    with pytest.raises(ArtifactError, match="'U-PER' is not IOB2"):
+        android.write_assets(tmp_path / "run", tmp_path / "assets")
+    _fake_shipment(tmp_path, monkeypatch, {"label_names": ["O", "B-PER"], "task": "token-classification"},
+                   minilm_tokenizer)
+    with pytest.raises(ArtifactError, match="artifact.json has no output, output_shape, labels_on, scheme"):
+        android.write_assets(tmp_path / "run", tmp_path / "assets")
+    assert not (tmp_path / "assets").exists()
+

@@ -15,8 +15,15 @@
   files, normalizer / pre-tokenizer / model settings mirroring tokenizer.json, the post-processing template, added
   tokens, pad id, whether token_type_ids are returned). See ``tokenizer_spec``;
 - ``golden.json``: texts -> ``input_ids``/``attention_mask``/``token_type_ids`` from the Python tokenizer ->
-  ``logits`` from the TFLite runtime (and, for an int8 output, the ``raw_output`` values before dequantization).
-  The app's start-up self-check replays them.
+  ``logits`` from the TFLite runtime: the output of the case's bucket, flat, as the app reads it (and, for an int8
+  output, the ``raw_output`` values before dequantization), plus what the task makes of them (``APP_TASKS``): a
+  sentence embedding's ``embedding``; a token classifier's ``words``, ``spans``, ``word_ids``, ``word_tags`` and
+  ``entities`` (``edgeport.tasks.ner``). The app's start-up self-check replays them.
+
+labels.json carries the task's sidecar keys from the artifact's artifact.json (``task``, ``output``,
+``output_shape``; ``pooling``/``normalize`` or ``labels_on``/``scheme``: ``edgeport.tasks.models.MODELS``), from
+which the app picks its screen (``ModelInfo.MODES``, keyed by the same task names). A task the app cannot show is
+refused before the assets folder is touched.
 
 The same golden format without logits is what the JVM tests of the Kotlin tokenizers compare against
 (``python tests/android_golden.py OUT_DIR SST2_DIR``, run by ``android-demo/run-jvm-tests.sh``).
@@ -30,7 +37,9 @@ import json
 import os
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .android_model import KEYS, model_io, raw_outputs
 from ..errors import ArtifactError, DataError, EdgeportError
@@ -138,8 +147,10 @@ def encode_case(tokenizer, text: str, pair: str | None, seq_len: int) -> dict[st
 
 
 def golden_vectors(tokenizer, cases, seq_len: int, runner=None, atol: float = DEFAULT_ATOL,
-                   rtol: float = DEFAULT_RTOL, source: dict | None = None) -> dict:
-    """The golden file: each case's ids from the Python tokenizer and, given a runner, its logits."""
+                   rtol: float = DEFAULT_RTOL, source: dict | None = None, expect=None) -> dict:
+    """The golden file: each case's ids from the Python tokenizer and, given a runner, its output as ``logits``:
+    flat, as the app reads the tensor (a token classifier's ``[bucket, tags]`` row after row), rounded to 6
+    decimals. ``expect(row, output)`` then adds what the task makes of that rounded output (``AppTask.expect``)."""
     import numpy as np
 
     out = []
@@ -147,7 +158,10 @@ def golden_vectors(tokenizer, cases, seq_len: int, runner=None, atol: float = DE
         row = {"name": name, "text": text, "text_pair": pair} | encode_case(tokenizer, text, pair, seq_len)
         if runner is not None:
             arrays = {k: np.asarray([row[k]], dtype=np.int64) for k in KEYS}
-            row["logits"] = [round(float(x), 6) for x in np.asarray(runner(**arrays))[0]]
+            output = np.asarray(runner(**arrays))[0]
+            row["logits"] = [round(float(x), 6) for x in output.reshape(-1)]
+            if expect is not None:  # from the values written, so the app recomputes exactly what is expected
+                expect(row, np.asarray(row["logits"]).reshape(output.shape))
         out.append(row)
     return {"format": GOLDEN_FORMAT, "seq_len": seq_len, "tolerance": {"atol": atol, "rtol": rtol},
             "source": source or {}, "cases": out}
@@ -431,6 +445,150 @@ def write_golden_files(tokenizer, out_dir: Path, cases, seq_lens=(128, 16), sour
     return paths
 
 
+# ------------------------------------------------------------------------------------------ tasks the app shows
+
+# Entities of every CoNLL type, double spaces, accents and punctuation inside names: in every entity model's
+# golden.json, with or without CoNLL-2003 at hand.
+ENTITY_TEXTS = [
+    "Peter Blackburn went to  the European Union's office in Brussels.",
+    "  Müller met José in São Paulo on Friday,  the U.S. embassy said.",
+    "EU rejects German call to boycott British lamb.",
+    "LONDON 1996-08-30: West Indian all-rounder Phil Simmons took four for 38 on Friday.",
+    "(AL-AIN, United Arab Emirates)",
+]
+# The least cosine between an embedding the phone computes and its golden vector (ARM INT8 kernels are not
+# bit-identical to this host's; the element-wise logit tolerance alone says little about a unit vector).
+DEFAULT_MIN_COSINE = 0.99
+
+
+def read_conll_sentences(data_dir: Path, limit: int | None = None) -> list[str]:
+    """CoNLL-2003 validation sentences that hold an entity, as texts (the words joined by single spaces: how the
+    pipeline reads a tagged row), read at generation time."""
+    from ..tasks import ner
+
+    path = Path(data_dir) / "validation.jsonl"
+    if not path.is_file():
+        raise DataError(f"{path} not found; set EDGEPORT_DATA_DIR to the folder holding conll2003/validation.jsonl")
+    words, tags = ner.read_tagged(path)
+    return [" ".join(w) for w, t in zip(words, tags) if any(x != ner.OUTSIDE for x in t)][:limit]
+
+
+@dataclass(frozen=True)
+class AppTask:
+    """What ``edgeport android`` writes for one task the app shows, keyed in ``APP_TASKS`` by the registry's task
+    name (``edgeport.tasks``): the name labels.json's ``task`` carries and the app's ``ModelInfo.MODES`` maps to
+    a screen."""
+
+    data: str  # the folder under $EDGEPORT_DATA_DIR whose validation sentences join the golden cases
+    sentences: Callable  # (that folder, how many) -> texts
+    labels: Callable  # (artifact.json, tokenizer, artifact dir) -> labels.json's labels, checked
+    cases: Callable  # (tokenizer, sentences) -> the golden (name, text, pair) cases
+    expect: Callable | None = None  # (tokenizer, labels) -> golden_vectors' expect; None: the logits say it all
+    tolerance: tuple = ()  # golden.json tolerance keys beyond atol/rtol: (key, value) pairs
+
+
+def _class_labels(meta: dict, tokenizer, where: Path) -> list[str]:
+    labels = meta.get("label_names") or []
+    if len(labels) < 2:
+        raise ArtifactError(f"{where}: artifact.json lists no label names; re-export the artifact")
+    return labels
+
+
+def _tag_labels(meta: dict, tokenizer, where: Path) -> list[str]:
+    """IOB2 tag names, and a WordPiece tokenizer: the app's entity mode splits a text into words with BERT's
+    pre-tokenizer (``BertTokenizer.words``) and tokenizes each word, which matches Python only for WordPiece."""
+    from ..tasks import ner
+
+    labels = _class_labels(meta, tokenizer, where)
+    try:
+        ner.tag_names(labels)
+    except DataError as exc:
+        raise ArtifactError(f"{where}: {exc}") from None
+    model = (_state(tokenizer).get("model") or {}).get("type")
+    if model != "WordPiece":
+        raise ArtifactError(f"{where}: the app's entity mode splits words the way BERT's WordPiece tokenizer does; "
+                            f"this token classifier's tokenizer is {model}")
+    return labels
+
+
+def _single_texts(tokenizer, sentences: list[str]) -> list:
+    """The hard cases and sentences, one text each: an embedding model reads every sentence alone."""
+    return [c for c in golden_cases(sentences, with_pairs=False) if c[2] is None]
+
+
+def _words_give_text_ids(tokenizer, text: str) -> bool:
+    """Whether the app's entity path (the text's words, each tokenized) gives the ids of the running text, which
+    ``edgeport predict`` and validate feed. Not so for literal special tokens ("[CLS]" is three words) or control
+    characters: those cases stay out of an entity model's golden.json."""
+    from ..tasks import ner
+
+    words, _ = ner.text_words(tokenizer, text)
+    return tokenizer(words, is_split_into_words=True)["input_ids"] == tokenizer(text)["input_ids"]
+
+
+def _entity_cases(tokenizer, sentences: list[str]) -> list:
+    cases = ([(f"entities-{i}", t, None) for i, t in enumerate(ENTITY_TEXTS)]
+             + [c for c in hard_cases() if c[2] is None]
+             + [(f"conll-{i}", s, None) for i, s in enumerate(sentences)])
+    return [c for c in cases if _words_give_text_ids(tokenizer, c[1])]
+
+
+def _embedding_expect(tokenizer, labels):
+    def expect(row: dict, output) -> None:
+        # pooled and L2-normalised in the graph (sidecar output "embedding"): the output is the vector predict gives
+        row["embedding"] = [float(x) for x in output]
+    return expect
+
+
+def _entity_expect(tokenizer, labels: list[str]):
+    from ..tasks import ner
+
+    def expect(row: dict, output) -> None:
+        """The text's words (the tokenizer's pre-tokenizer, with character spans), each word's tag read at its
+        first sub-token of ``output`` ([bucket, tags]) and the strict IOB2 entities, as ``edgeport predict``
+        answers them."""
+        words, spans = ner.text_words(tokenizer, row["text"])
+        enc = ner.align(tokenizer, words, None, len(row["input_ids"]))
+        tags = ner.word_predictions(output, enc["word_ids"], labels, num_words=len(words))
+        row.update(words=words, spans=[list(s) for s in spans],
+                   word_ids=[-1 if w is None else w for w in enc["word_ids"]], dropped_words=enc["dropped_words"],
+                   word_tags=tags, entities=ner.entities(row["text"], spans, tags))
+    return expect
+
+
+APP_TASKS: dict[str, AppTask] = {
+    "sequence-classification": AppTask("sst2", read_sst2_sentences, _class_labels,
+                                       lambda tokenizer, sentences: golden_cases(sentences, with_pairs=False)),
+    "sentence-embedding": AppTask("sst2", read_sst2_sentences, lambda meta, tokenizer, where: [], _single_texts,
+                                  _embedding_expect, (("min_cosine", DEFAULT_MIN_COSINE),)),
+    "token-classification": AppTask("conll2003", read_conll_sentences, _tag_labels, _entity_cases,
+                                    _entity_expect),
+}
+
+
+def app_task(meta: dict, where: Path) -> tuple[str, AppTask]:
+    """The artifact's task (artifact.json's ``task``; none: a classifier's, made before the registry) and what the
+    app needs for it; a task the app cannot show is refused."""
+    from ..tasks import SEQUENCE_CLASSIFICATION
+
+    task = meta.get("task") or SEQUENCE_CLASSIFICATION.name
+    if task not in APP_TASKS:
+        raise ArtifactError(f"{where}: a {task} model; the Android app shows {', '.join(APP_TASKS)} models")
+    return task, APP_TASKS[task]
+
+
+def task_keys(task: str, meta: dict, where: Path) -> dict:
+    """labels.json's task keys: ``task`` and the sidecar keys the registry gives every artifact.json of the task
+    (``tasks.models.MODELS``), with this artifact's values."""
+    from ..tasks.models import MODELS
+
+    missing = [k for k in MODELS[task].sidecar if k not in meta]
+    if missing:
+        raise ArtifactError(f"{where}: artifact.json has no {', '.join(missing)}, which every {task} artifact "
+                            f"carries; re-export the artifact")
+    return {"task": task} | {k: meta[k] for k in MODELS[task].sidecar}
+
+
 # ------------------------------------------------------------------------------------------ app assets
 
 
@@ -457,11 +615,13 @@ def bucket_cases(tokenizer, cases, buckets: list[int]) -> list:
 def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str | None = None, golden_limit: int = 64,
                  data_dir: Path | None = None, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
                  accept_inconclusive: bool = False) -> dict:
-    """Copy the model and write vocab, labels and golden vectors (logits from the TFLite runtime) into ``out``.
+    """Copy the model and write vocab, labels and golden vectors (outputs from the TFLite runtime) into ``out``.
 
     Only an artifact that may ship (``edgeport.apps.shipping``: the bytes validate judged, with a pass verdict) is
-    taken; anything else is refused before ``out`` is touched. The copy is hashed before it replaces
-    ``model.tflite``, and the golden logits are computed from that verified copy."""
+    taken, and only of a task the app shows (``APP_TASKS``); anything else is refused before ``out`` is touched.
+    The copy is hashed before it replaces ``model.tflite``, and the golden outputs are computed from that verified
+    copy. ``data_dir``: the golden sentences' folder (SST-2; CoNLL-2003 for a token classifier); None: the task's
+    folder under $EDGEPORT_DATA_DIR, when there."""
     from ..runtimes import artifact_meta, load
     from ..runtimes.text import artifact_tokenizer
 
@@ -469,9 +629,9 @@ def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str | None = 
     shipment = ship_artifact(Path(run_dir), artifact, accept_inconclusive)
     model = shipment.path
     meta, tokenizer = artifact_meta(model), artifact_tokenizer(model)
-    labels = meta.get("label_names") or []
-    if len(labels) < 2:
-        raise ArtifactError(f"{model.parent}: artifact.json lists no label names; re-export the artifact")
+    task, app = app_task(meta, model.parent)
+    keys = task_keys(task, meta, model.parent)
+    labels = app.labels(meta, tokenizer, model.parent)
     out.mkdir(parents=True, exist_ok=True)
     copy = out / ".model.tflite.partial"
     shutil.copyfile(model, copy)
@@ -489,30 +649,36 @@ def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str | None = 
     io.setdefault("signature_outputs", {io["signature"]: {"name": io["output"], "dtype": "float32"}})
     info |= {k: io[k] for k in ("signature", "inputs", "output", "seq_buckets", "bucket_signatures",
                                 "signature_outputs")}
+    # The task's keys after the model's: their ``output`` says what the output is ("embedding", "logits"); the
+    # tensor the app addresses is each signature's own (``signature_outputs``).
+    info |= keys
     info |= {"artifact": artifact, "run": str(run_dir), "sha256": shipment.verdict.sha256,
              "verdict": shipment.verdict.state.value}
     (out / "labels.json").write_text(json.dumps(info, indent=2, ensure_ascii=True) + "\n")
-    sentences = read_sst2_sentences(data_dir, golden_limit) if data_dir else []
-    cases = bucket_cases(tokenizer, golden_cases(sentences, with_pairs=False), io["seq_buckets"])
-    # Logits from the bucketed runner: each case's expected logits come from the bucket the app runs it on.
+    data_dir = data_dir if data_dir is not None else default_data_dir(app.data)
+    sentences = app.sentences(data_dir, golden_limit) if data_dir else []
+    cases = bucket_cases(tokenizer, app.cases(tokenizer, sentences), io["seq_buckets"])
+    # Outputs from the bucketed runner: each case's expected output comes from the bucket the app runs it on.
     golden = golden_vectors(tokenizer, cases, io["seq_len"], runner=load(model, threads=1), atol=atol, rtol=rtol,
-                            source={"run": str(run_dir), "artifact": artifact, "sha256": shipment.verdict.sha256})
+                            source={"run": str(run_dir), "artifact": artifact, "sha256": shipment.verdict.sha256},
+                            expect=app.expect(tokenizer, labels) if app.expect else None)
+    golden["tolerance"] |= dict(app.tolerance)
     for case in golden["cases"]:
         case["bucket"] = next(b for b in io["seq_buckets"] if b >= sum(case["attention_mask"]))
     raw_outputs(model, golden["cases"], io)
     golden["seq_buckets"] = io["seq_buckets"]
     write_json(out / "golden.json", golden)
-    return {"out": str(out), "model_bytes": model.stat().st_size, "cases": len(cases),
+    return {"out": str(out), "model_bytes": model.stat().st_size, "cases": len(cases), "task": task,
             "labels": labels, "seq_len": io["seq_len"], "family": info["tokenizer"]["family"],
             "files": [f for f in TOKENIZER_FILES if (out / f).is_file()], "shipment": shipment,
             "outputs": sorted({o["dtype"] for o in io["signature_outputs"].values()})}
 
 
-def default_data_dir() -> Path | None:
+def default_data_dir(folder: str = "sst2") -> Path | None:
     from ..config import data_root
 
     root = data_root()
-    return root / "sst2" if root is not None and (root / "sst2").is_dir() else None
+    return root / folder if root is not None and (root / folder).is_dir() else None
 
 
 # ------------------------------------------------------------------------------------------ CLI
@@ -521,13 +687,14 @@ def default_data_dir() -> Path | None:
 def cmd_android(args) -> int:
     if args.golden_count < 0:
         raise EdgeportError(f"--golden-count must be 0 or more, got {args.golden_count}")
-    data_dir = Path(args.data) if args.data else default_data_dir()
-    result = write_assets(Path(args.run_dir), Path(args.out), args.artifact, args.golden_count, data_dir,
-                          args.atol, args.rtol, accept_inconclusive=args.accept_inconclusive)
+    result = write_assets(Path(args.run_dir), Path(args.out), args.artifact, args.golden_count,
+                          Path(args.data) if args.data else None, args.atol, args.rtol,
+                          accept_inconclusive=args.accept_inconclusive)
     print(result["shipment"].summary())
     print(f"wrote {result['out']}: model.tflite ({result['model_bytes'] / 1e6:.1f} MB, {'/'.join(result['outputs'])} "
           f"output), {', '.join(result['files'])} ({result['family']} tokenizer), labels.json "
-          f"({', '.join(result['labels'])}; seq_len {result['seq_len']}), golden.json ({result['cases']} cases)")
+          f"({result['task']}: {', '.join(result['labels']) or 'no labels'}; seq_len {result['seq_len']}), "
+          f"golden.json ({result['cases']} cases)")
     print("next: cd android-demo && ./gradlew installDebug")
     return 0
 
@@ -538,8 +705,11 @@ def register(sub) -> None:
     p.add_argument("--out", default=str(DEFAULT_OUT), help=f"assets folder (default: {DEFAULT_OUT})")
     p.add_argument("--artifact", help=TFLITE_HELP)
     p.add_argument("--accept-inconclusive", action="store_true", help=ACCEPT_HELP)
-    p.add_argument("--golden-count", type=int, default=64, help="SST-2 sentences added to the hard golden cases")
-    p.add_argument("--data", help="SST-2 folder with validation.tsv (default: $EDGEPORT_DATA_DIR/sst2)")
+    p.add_argument("--golden-count", type=int, default=64,
+                   help="validation sentences added to the hard golden cases")
+    p.add_argument("--data", help="the golden sentences' folder: SST-2 with validation.tsv, or CoNLL-2003 with "
+                                  "validation.jsonl for a token classifier (default: $EDGEPORT_DATA_DIR/sst2 or "
+                                  "/conll2003)")
     p.add_argument("--atol", type=float, default=DEFAULT_ATOL, help="self-check absolute logit tolerance")
     p.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help="self-check relative logit tolerance")
     p.set_defaults(fn=cmd_android)
