@@ -93,7 +93,7 @@ for ASSETS in "${ASSET_DIRS[@]}"; do
   echo "checking the app assets written by edgeport android ($ASSETS) ..."
   java -Dedgeport.golden.dir="$ASSETS" -Dedgeport.golden.required=true -cp "$CP" RunJvmTestsKt \
     dev.edgeport.demo.text.GoldenTokenizerTest dev.edgeport.demo.text.GoldenFamiliesTest dev.edgeport.demo.text.ModelInfoTest \
-    dev.edgeport.demo.BucketedClassifierTest
+    dev.edgeport.demo.BucketedClassifierTest dev.edgeport.demo.TaskAssetsTest
 done
 
 mkdir -p "$BUILD/app-check"
@@ -103,8 +103,8 @@ TESTS=(dev.edgeport.demo.text.GoldenTokenizerTest dev.edgeport.demo.text.GoldenF
        dev.edgeport.demo.text.StageProbeTest dev.edgeport.demo.text.UnicodeFormsTest dev.edgeport.demo.text.UnicodeTablesTest
        dev.edgeport.demo.text.TokenizerUnitTest dev.edgeport.demo.text.FamilyUnitTest dev.edgeport.demo.text.SelfCheckTest
        dev.edgeport.demo.text.PurityTest dev.edgeport.demo.text.ModelInfoTest dev.edgeport.demo.text.EntitiesTest
-       dev.edgeport.demo.text.EntitiesUnitTest dev.edgeport.demo.text.VectorsTest dev.edgeport.demo.DemoControllerTest
-       dev.edgeport.demo.BucketedClassifierTest AppLayerCompileTest)
+       dev.edgeport.demo.text.EntitiesUnitTest dev.edgeport.demo.text.VectorsTest dev.edgeport.demo.text.OutputChecksTest
+       dev.edgeport.demo.DemoControllerTest dev.edgeport.demo.BucketedClassifierTest AppLayerCompileTest)
 java -Dedgeport.golden.dir="$GOLDEN" -Dedgeport.golden.required=true -Dedgeport.text.src="$TEXT_SRC" \
   -Dedgeport.app.src="$HERE/app/src/main/java" -Dedgeport.app.res="$HERE/app/src/main/res" \
   -Dedgeport.stubs="$HERE/jvm-stubs" -Dedgeport.text.classes="$MAIN_CLASSES" -Dedgeport.check.dir="$BUILD/app-check" \

@@ -4,6 +4,7 @@ parts; the JVM run is in test_android_jvm.py)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -289,6 +290,7 @@ def test_unsupported_tokenizers_are_refused(family_tokenizers):
 # ------------------------------------------------------------------------------------------ tasks
 
 CONLL = SST2.parent / "conll2003"
+MODEL_INFO_KT = ROOT / "android-demo/app/src/main/java/dev/edgeport/demo/text/ModelInfo.kt"
 
 
 @pytest.fixture(scope="module")
@@ -426,3 +428,18 @@ def test_an_entity_model_needs_iob2_tags_and_wordpiece(tmp_path, monkeypatch, mi
         android.write_assets(tmp_path / "run", tmp_path / "assets")
     assert not (tmp_path / "assets").exists()
 
+
+
+def test_the_app_reads_the_names_python_writes():
+    """One source of names: every task `edgeport android` writes is one the app maps to a screen (ModelInfo.MODES),
+    and every sidecar key of those tasks is a key ModelInfo.kt reads."""
+    from edgeport.tasks.models import MODELS
+
+    source = MODEL_INFO_KT.read_text()
+    modes = source[source.index("val MODES"):]
+    modes = modes[:modes.index(")\n")]
+    constants = dict(re.findall(r'const val (\w+) = "([^"]+)"', source))
+    assert {constants[name] for name in re.findall(r"(\w+) to AppMode\.", modes)} == set(android.APP_TASKS)
+    for task in android.APP_TASKS:
+        for key in MODELS[task].sidecar:
+            assert f'"{key}"' in source, f"ModelInfo.kt never reads labels.json's {key!r} ({task})"

@@ -1,9 +1,14 @@
 package dev.edgeport.demo
 
+import dev.edgeport.demo.text.AppMode
+import dev.edgeport.demo.text.BertTokenizer
 import dev.edgeport.demo.text.CheckReport
 import dev.edgeport.demo.text.Encoding
+import dev.edgeport.demo.text.Entities
+import dev.edgeport.demo.text.Entity
 import dev.edgeport.demo.text.GoldenSet
 import dev.edgeport.demo.text.ModelInfo
+import dev.edgeport.demo.text.OutputChecks
 import dev.edgeport.demo.text.Postprocess
 import dev.edgeport.demo.text.SelfCheck
 import dev.edgeport.demo.text.TextTokenizer
@@ -14,8 +19,9 @@ import java.util.concurrent.Executor
 /** The model behind the screen: [TfliteClassifier] in the app, a fake in the JVM tests. */
 interface Classifier : AutoCloseable {
     /**
-     * Logits for one encoded example; for a sentence-embedding model, its output tensor flat (the embedding, or the
-     * last hidden state of the bucket's positions). May throw (a LiteRT error, a wrong shape): the controller shows it.
+     * The model's output for one encoded example, flat: a classifier's logits; a sentence-embedding model's embedding
+     * (or the last hidden state of the bucket's positions); a token classifier's tag scores of the bucket's
+     * positions, token after token. May throw (a LiteRT error, a wrong shape): the controller shows it.
      */
     fun logits(e: Encoding): FloatArray
 }
@@ -27,18 +33,22 @@ interface DemoView {
 
     fun setClassifyEnabled(enabled: Boolean)
 
-    /** A sentence-embedding model: two texts in, their cosine similarity out (else one text, its label). */
-    fun setSimilarityMode(enabled: Boolean)
+    /**
+     * What the model does ([ModelInfo.mode]): classify one text, compare two (a second text field), or find the
+     * entities in one.
+     */
+    fun setMode(mode: AppMode)
 
     fun showResult(result: ResultText)
 }
 
-/** One classification or similarity, or why it failed, as the screen's three result lines. */
+/** One classification, similarity or entity list, or why it failed, as the screen's three result lines. */
 data class ResultText(val label: String, val details: String, val latency: String, val isError: Boolean)
 
 /**
- * The app's logic without Android: loads the assets, runs the golden self-check, classifies texts (or, for a
- * sentence-embedding model, compares two: [compare]), and turns every exception into something on screen. Model work runs on [worker] (one background thread in the app: the model
+ * The app's logic without Android: loads the assets, runs the golden self-check, classifies texts (or, by the
+ * model's task, compares two: [compare], or finds entities: [findEntities]; [submit] picks), and turns every
+ * exception into something on screen. Model work runs on [worker] (one background thread in the app: the model
  * and tokenizer are only ever touched there, so nothing is locked); every [view] call is posted to [ui].
  * Nothing thrown on the worker escapes it: an uncaught exception there would kill the app.
  *
@@ -66,6 +76,20 @@ class DemoController(
     /** The cosine similarity of two texts' embeddings (a sentence-embedding model), in the background. */
     fun compare(text: String, other: String) = worker.execute { compareNow(text, other) }
 
+    /** The named entities of [text] (a token-classification model), in the background. */
+    fun findEntities(text: String) = worker.execute { entitiesNow(text) }
+
+    /** The screen's one button: what the loaded model does with the text(s) ([ModelInfo.mode]; [other] is the second field). */
+    fun submit(text: String, other: String) = worker.execute {
+        session?.let { s -> actions.getValue(s.info.mode)(text, other) }
+    }
+
+    private val actions: Map<AppMode, (String, String) -> Unit> = mapOf(
+        AppMode.CLASSIFY to { text, _ -> classifyNow(text) },
+        AppMode.SIMILARITY to { text, other -> compareNow(text, other) },
+        AppMode.ENTITIES to { text, _ -> entitiesNow(text) },
+    )
+
     /** Releases the model after any queued work (call from onDestroy, then shut the worker down). */
     fun close() = worker.execute {
         val s = session
@@ -85,16 +109,16 @@ class DemoController(
         }
         session = s
         val (text, ok) = try {
-            // An embedding model's golden.json has no logits to compare: its self-check covers the tokenizer.
-            val model = if (s.info.isSentenceEmbedding) null else s.classifier::logits
-            val report = SelfCheck.run(GoldenSet.parse(readAsset(GOLDEN)), s.tokenizer, model)
+            // The output within tolerance, then what this model's screen makes of it (label, embedding, entities).
+            val check = OutputChecks.forModel(s.info, s.tokenizer)
+            val report = SelfCheck.run(GoldenSet.parse(readAsset(GOLDEN)), s.tokenizer, s.classifier::logits, check)
             selfCheckText(report) to report.passed
         } catch (e: Throwable) {
             "Self-check FAIL: ${describe(e)}" to false
         }
         post {
             showStatus(text, ok)
-            setSimilarityMode(s.info.isSentenceEmbedding)
+            setMode(s.info.mode)
             // The model loaded, so typed texts can still be tried; a failing classification is shown, not thrown.
             setClassifyEnabled(true)
         }
@@ -103,7 +127,7 @@ class DemoController(
     private fun classifyNow(text: String) {
         val s = session ?: return // closed, or never loaded (the button stays disabled then)
         val result = try {
-            check(!s.info.isSentenceEmbedding) { "this is a sentence-embedding model: give two texts to compare" }
+            requireMode(s, AppMode.CLASSIFY)
             val start = nanoTime()
             val encoding = s.tokenizer.encode(text)
             val tokenized = nanoTime()
@@ -129,7 +153,8 @@ class DemoController(
     private fun compareNow(text: String, other: String) {
         val s = session ?: return
         val result = try {
-            val embedding = checkNotNull(s.info.embedding) { "this model classifies: similarity needs a sentence-embedding model" }
+            requireMode(s, AppMode.SIMILARITY)
+            val embedding = checkNotNull(s.info.embedding)
             val start = nanoTime()
             val a = s.tokenizer.encode(text)
             val b = s.tokenizer.encode(other)
@@ -154,6 +179,38 @@ class DemoController(
         post { showResult(result) }
     }
 
+    private fun entitiesNow(text: String) {
+        val s = session ?: return
+        val result = try {
+            requireMode(s, AppMode.ENTITIES)
+            val tokenizer = Entities.wordTokenizer(s.tokenizer)
+            val start = nanoTime()
+            // The words Python's pre-tokenizer gives, each tokenized: the tags are read at each word's first token.
+            val words = BertTokenizer.words(text)
+            val encoded = tokenizer.encodeWords(words.map { it.text })
+            val tokenized = nanoTime()
+            val tags = Entities.wordTagsFromOutput(s.classifier.logits(encoded.encoding), s.info.labels, encoded.wordIds, words.size)
+            val entities = Entities.entities(text, words, tags)
+            val done = nanoTime()
+            ResultText(
+                entityCount(entities.size),
+                entitiesText(text, entities, encoded.droppedWords),
+                String.format(
+                    Locale.ROOT, "latency %.1f ms (tokenize %.2f ms, model %.1f ms), %d tokens, %d words",
+                    (done - start) / 1e6, (tokenized - start) / 1e6, (done - tokenized) / 1e6, encoded.encoding.length, words.size,
+                ),
+                isError = false,
+            )
+        } catch (e: Throwable) {
+            ResultText("Error", "Could not find entities: ${describe(e)}", "", isError = true)
+        }
+        post { showResult(result) }
+    }
+
+    /** Refuses a call the loaded model does not do, naming what it does (the button always matches the model). */
+    private fun requireMode(s: Session, wanted: AppMode) =
+        check(s.info.mode == wanted) { "this is a ${s.info.task} model: ${s.info.mode.does}" }
+
     private fun post(action: DemoView.() -> Unit) = ui.execute { view.action() }
 
     companion object {
@@ -165,6 +222,27 @@ class DemoController(
 
         fun loadFailedText(e: Throwable) =
             "Could not load the model assets: ${describe(e)}\nRun `edgeport android RUN_DIR` and rebuild."
+
+        fun entityCount(n: Int) = if (n == 1) "1 entity" else "$n entities"
+
+        /**
+         * The text with each entity marked in place, `[Peter Blackburn]PER`, then one line per entity as `edgeport
+         * predict` prints it (type, span in characters as Python counts them, text); and how many words the model's
+         * length left unread.
+         */
+        fun entitiesText(text: String, entities: List<Entity>, droppedWords: Int): String = buildString {
+            var at = 0
+            for (e in entities) {
+                append(text, at, e.start).append('[').append(e.text).append(']').append(e.type)
+                at = e.end
+            }
+            append(text, at, text.length)
+            for (e in entities) {
+                val span = "${Entities.codePoints(text, e.start)}-${Entities.codePoints(text, e.end)}"
+                append(String.format(Locale.ROOT, "\n%-5s %-7s %s", e.type, span, e.text))
+            }
+            if (droppedWords > 0) append("\n$droppedWords words past the model's length were not read (tagged O)")
+        }
 
         fun selfCheckText(report: CheckReport): String {
             val details = (report.tokenizerMismatches + report.modelFailures).take(3).joinToString("\n")

@@ -7,12 +7,13 @@ import android.view.View
 import android.widget.Button
 import android.widget.EditText
 import android.widget.TextView
+import dev.edgeport.demo.text.AppMode
 import java.util.concurrent.Executor
 import java.util.concurrent.Executors
 
 /**
  * One screen: type a text, get the label, class probabilities and on-device latency (a sentence-embedding model: type
- * two texts, get their cosine similarity); on start the golden vectors
+ * two texts, get their cosine similarity; a token classifier: get the text's entities); on start the golden vectors
  * written by `edgeport android` are replayed and the verdict is shown at the top. A thin shell: the logic, the
  * background thread's error handling and the texts live in [DemoController] (plain Kotlin, JVM-tested); this class
  * only wires the views. Type-checked on the JVM against jvm-stubs/ by run-jvm-tests.sh.
@@ -20,7 +21,6 @@ import java.util.concurrent.Executors
 class MainActivity : Activity(), DemoView {
     private val worker = Executors.newSingleThreadExecutor()
     private lateinit var controller: DemoController
-    private var similarity = false // UI thread only
 
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
@@ -33,9 +33,8 @@ class MainActivity : Activity(), DemoView {
             ui = Executor { runOnUiThread(it) },
         )
         findViewById<Button>(R.id.classify).setOnClickListener {
-            val text = findViewById<EditText>(R.id.input).text.toString()
-            if (similarity) controller.compare(text, findViewById<EditText>(R.id.input2).text.toString())
-            else controller.classify(text)
+            // The controller does what the loaded model does (the second field is read only by a similarity model).
+            controller.submit(findViewById<EditText>(R.id.input).text.toString(), findViewById<EditText>(R.id.input2).text.toString())
         }
         controller.start()
     }
@@ -50,10 +49,9 @@ class MainActivity : Activity(), DemoView {
         findViewById<Button>(R.id.classify).isEnabled = enabled
     }
 
-    override fun setSimilarityMode(enabled: Boolean) {
-        similarity = enabled
-        findViewById<EditText>(R.id.input2).visibility = if (enabled) View.VISIBLE else View.GONE
-        findViewById<Button>(R.id.classify).setText(if (enabled) R.string.compare else R.string.classify)
+    override fun setMode(mode: AppMode) {
+        findViewById<EditText>(R.id.input2).visibility = if (mode == AppMode.SIMILARITY) View.VISIBLE else View.GONE
+        findViewById<Button>(R.id.classify).setText(BUTTON_TEXT.getValue(mode))
     }
 
     override fun showResult(result: ResultText) {
@@ -73,5 +71,6 @@ class MainActivity : Activity(), DemoView {
     private companion object {
         val GREEN = Color.rgb(200, 240, 200)
         val RED = Color.rgb(250, 200, 200)
+        val BUTTON_TEXT = mapOf(AppMode.CLASSIFY to R.string.classify, AppMode.SIMILARITY to R.string.compare, AppMode.ENTITIES to R.string.find_entities)
     }
 }

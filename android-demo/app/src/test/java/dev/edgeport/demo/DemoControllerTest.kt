@@ -1,5 +1,6 @@
 package dev.edgeport.demo
 
+import dev.edgeport.demo.text.AppMode
 import dev.edgeport.demo.text.Encoding
 import dev.edgeport.demo.text.GoldenFiles
 import org.junit.Assert.assertEquals
@@ -42,12 +43,12 @@ class DemoControllerTest {
         var onUi = false
         var status: Pair<String, Boolean>? = null
         var buttonEnabled = false
-        var similarityMode: Boolean? = null
+        var shownMode: AppMode? = null
         val results = ArrayList<ResultText>()
 
         override fun showStatus(text: String, ok: Boolean) { assertTrue("view touched off the UI thread", onUi); status = text to ok }
         override fun setClassifyEnabled(enabled: Boolean) { assertTrue("view touched off the UI thread", onUi); buttonEnabled = enabled }
-        override fun setSimilarityMode(enabled: Boolean) { assertTrue("view touched off the UI thread", onUi); similarityMode = enabled }
+        override fun setMode(mode: AppMode) { assertTrue("view touched off the UI thread", onUi); shownMode = mode }
         override fun showResult(result: ResultText) { assertTrue("view touched off the UI thread", onUi); results.add(result) }
     }
 
@@ -92,7 +93,7 @@ class DemoControllerTest {
         assertTrue(text, text.startsWith("Self-check PASS: tokenizer 1/1 identical, model 1/1 within tolerance"))
         assertTrue(ok)
         assertTrue(view.buttonEnabled)
-        assertEquals(false, view.similarityMode)
+        assertEquals(AppMode.CLASSIFY, view.shownMode)
     }
 
     @Test fun classifyShowsLabelProbabilitiesAndLatency() {
@@ -230,7 +231,7 @@ class DemoControllerTest {
         drainUi()
         val (text, ok) = view.status!!
         assertTrue(text, ok && text.startsWith("Self-check PASS: tokenizer 1/1 identical, no golden logits"))
-        assertEquals(true, view.similarityMode)
+        assertEquals(AppMode.SIMILARITY, view.shownMode)
         assertTrue(view.buttonEnabled)
         assertEquals(listOf("similarity 0.707", "similarity 0.000", "similarity 1.000"), view.results.map { it.label })
         assertEquals(
@@ -278,8 +279,8 @@ class DemoControllerTest {
         drainUi()
         val shown = view.results.single()
         assertTrue(shown.isError)
-        assertEquals("Could not compare these texts: IllegalStateException: this model classifies: similarity needs a " +
-            "sentence-embedding model", shown.details)
+        assertEquals("Could not compare these texts: IllegalStateException: this is a sequence-classification model: it " +
+            "classifies a text", shown.details)
     }
 
     @Test fun classifyOnAnEmbeddingModelIsShownAsError() {
@@ -290,9 +291,157 @@ class DemoControllerTest {
         drainUi()
         val shown = view.results.single()
         assertTrue(shown.isError)
-        assertEquals("Could not classify this text: IllegalStateException: this is a sentence-embedding model: give two " +
-            "texts to compare", shown.details)
+        assertEquals("Could not classify this text: IllegalStateException: this is a sentence-embedding model: it compares " +
+            "two texts", shown.details)
         assertEquals(0, model.calls) // refused before the model ran
+    }
+
+    // ---------------------------------------------------------------------------------------------- entities
+
+    private val tagNames = listOf("O", "B-LOC", "I-LOC", "B-PER", "I-PER")
+
+    /**
+     * The fake token classifier's scores for one position of the bucket it runs on: peter -> B-PER, new -> B-LOC,
+     * york -> I-LOC, any other token O, and padding B-PER, which must never be read.
+     */
+    private fun tagScores(e: Encoding, t: Int): List<Float> {
+        val tag = when {
+            e.attentionMask[t] == 0 -> 3
+            else -> mapOf(7 to 3, 10 to 1, 11 to 2)[e.inputIds[t]] ?: 0
+        }
+        return tagNames.indices.map { if (it == tag) 4f else 0f }
+    }
+
+    /** One row per position of the bucket a (length-bucketed, [8, 12]) token classifier runs on, flat. */
+    private fun tagOutput(e: Encoding): FloatArray {
+        val bucket = if (e.length <= 8) 8 else 12
+        bucketsUsed.add(bucket)
+        return (0 until bucket).flatMap { tagScores(e, it) }.toFloatArray()
+    }
+
+    private val nerText = "Peter went to New York."
+
+    /**
+     * A token classifier's assets as `edgeport android` writes them: labels.json with the task's sidecar keys, and
+     * a golden case with the words, word ids, tags and entities edgeport.tasks.ner gives for [nerText] on [tagOutput].
+     */
+    private fun useEntityAssets(entities: String = ENTITIES) {
+        assets[DemoController.VOCAB] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\ngood\nbad\npeter\nwent\nto\nnew\nyork\n"
+        assets[DemoController.LABELS] = """{"format": "edgeport-android/1", "task": "token-classification",
+            "labels": ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"], "seq_len": 12, "do_lower_case": true,
+            "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask"}, "output": "logits",
+            "output_shape": "[1, seq, num_tags]", "labels_on": "first_subtoken", "scheme": "IOB2",
+            "seq_buckets": [8, 12], "bucket_signatures": {"8": "seq_8", "12": "serving_default"}, "signature": "serving_default"}"""
+        val ids = intArrayOf(2, 7, 8, 9, 10, 11, 1, 3, 0, 0, 0, 0)
+        val mask = IntArray(12) { if (it < 8) 1 else 0 }
+        val logits = tagOutput(Encoding(ids, mask, IntArray(12))).joinToString()
+        bucketsUsed.clear()
+        assets[DemoController.GOLDEN] = """{"format": "edgeport-golden/1", "seq_len": 12, "tolerance": {"atol": 0.05, "rtol": 0.02},
+            "cases": [{"name": "entities-0", "text": "$nerText", "text_pair": null, "input_ids": ${ids.toList()},
+            "attention_mask": ${mask.toList()}, "token_type_ids": ${IntArray(12).toList()}, "logits": [$logits], "bucket": 8,
+            "words": ["Peter", "went", "to", "New", "York", "."], "spans": [[0, 5], [6, 10], [11, 13], [14, 17], [18, 22], [22, 23]],
+            "word_ids": [-1, 0, 1, 2, 3, 4, 5, -1], "dropped_words": 0, "word_tags": ["B-PER", "O", "O", "B-LOC", "I-LOC", "O"],
+            "entities": $entities}]}"""
+        model.output = ::tagOutput
+    }
+
+    @Test fun entitiesAreMarkedAndListedWithTheirSpans() {
+        useEntityAssets()
+        controller.start()
+        controller.findEntities(nerText)
+        drainUi()
+        val (text, ok) = view.status!!
+        assertTrue(text, ok && text.startsWith("Self-check PASS: tokenizer 1/1 identical, model 1/1 within tolerance"))
+        assertEquals(AppMode.ENTITIES, view.shownMode)
+        assertTrue(view.buttonEnabled)
+        assertEquals(
+            ResultText(
+                "2 entities",
+                "[Peter]PER went to [New York]LOC.\nPER   0-5     Peter\nLOC   14-22   New York",
+                "latency 3.0 ms (tokenize 1.00 ms, model 2.0 ms), 8 tokens, 6 words",
+                isError = false,
+            ),
+            view.results.single(),
+        )
+    }
+
+    /** Words past the model's length are tagged O and said so; the longest bucket ran. */
+    @Test fun wordsPastTheModelsLengthAreCounted() {
+        useEntityAssets()
+        controller.start()
+        controller.findEntities("good good good good good good good good good peter new york")
+        drainUi()
+        val shown = view.results.single()
+        assertEquals("1 entity", shown.label)
+        assertEquals("good good good good good good good good good [peter]PER new york\nPER   45-50   peter\n" +
+            "2 words past the model's length were not read (tagged O)", shown.details)
+        assertEquals(listOf(8, 12), bucketsUsed) // the self-check's case on 8, the long text on 12
+    }
+
+    /** Spans count characters as Python (and `edgeport predict`) does: an emoji is one, not two UTF-16 units. */
+    @Test fun spansCountCharactersAsPythonDoes() {
+        useEntityAssets()
+        controller.start()
+        controller.findEntities("\uD83D\uDE00 Peter")
+        drainUi()
+        assertEquals("\uD83D\uDE00 [Peter]PER\nPER   2-7     Peter", view.results.single().details)
+    }
+
+    /** The app's entities must be Python's: a golden.json whose entities differ fails the self-check, in red. */
+    @Test fun selfCheckComparesTheEntitiesWithPythons() {
+        useEntityAssets(ENTITIES.replace("\"New York\"", "\"New\""))
+        controller.start()
+        drainUi()
+        val (text, ok) = view.status!!
+        assertFalse(ok)
+        assertTrue(text, text.startsWith("Self-check FAIL: tokenizer 1/1 identical, model 0/1 within tolerance"))
+        assertTrue(text, text.contains("entities-0: entities [Entity(type=PER"))
+        assertTrue(view.buttonEnabled)
+    }
+
+    /** The one button does what the loaded model does. */
+    @Test fun submitFollowsTheModelsTask() {
+        controller.start()
+        controller.submit("good", "ignored")
+        drainUi()
+        assertEquals("positive", view.results.last().label)
+        useEntityAssets()
+        controller.start()
+        controller.submit(nerText, "ignored")
+        drainUi()
+        assertEquals("2 entities", view.results.last().label)
+        useEmbeddingAssets("embedding")
+        model.output = { e -> if (6 in e.inputIds) floatArrayOf(0.6f, 0.8f) else floatArrayOf(1f, 0f) }
+        controller.start()
+        controller.submit("good", "bad")
+        drainUi()
+        assertEquals("similarity 0.600", view.results.last().label)
+    }
+
+    @Test fun entitiesOnAClassifierIsShownAsError() {
+        controller.start()
+        controller.findEntities("good")
+        drainUi()
+        assertEquals("Could not find entities: IllegalStateException: this is a sequence-classification model: it " +
+            "classifies a text", view.results.single().details)
+        assertTrue(view.results.single().isError)
+    }
+
+    @Test fun classifyOnAnEntityModelIsShownAsError() {
+        useEntityAssets()
+        controller.start()
+        drainUi()
+        val calls = model.calls
+        controller.classify(nerText)
+        drainUi()
+        assertEquals("Could not classify this text: IllegalStateException: this is a token-classification model: it " +
+            "finds the entities in a text", view.results.single().details)
+        assertEquals(calls, model.calls)
+    }
+
+    private companion object {
+        const val ENTITIES = """[{"type": "PER", "start": 0, "end": 5, "text": "Peter", "words": [0, 1]},
+            {"type": "LOC", "start": 14, "end": 22, "text": "New York", "words": [3, 5]}]"""
     }
 
     /** A byte-level BPE model: labels.json's tokenizer section picks the family and names its files. */

@@ -2,7 +2,11 @@ package dev.edgeport.demo.text
 
 import kotlin.math.abs
 
-/** One golden vector written by `edgeport android`: text (and pair) -> ids expected from Python, optional logits. */
+/**
+ * One golden vector written by `edgeport android`: text (and pair) -> ids expected from Python, optional logits (the
+ * model's output on the case's bucket, flat, as the app reads it) and what the task makes of them: a sentence
+ * embedder's [embedding], a token classifier's [entities].
+ */
 class GoldenCase(
     val name: String,
     val text: String,
@@ -11,15 +15,39 @@ class GoldenCase(
     val attentionMask: IntArray,
     val tokenTypeIds: IntArray,
     val logits: FloatArray?,
+    val embedding: FloatArray? = null,
+    val entities: GoldenEntities? = null,
 ) {
     fun encoding() = Encoding(inputIds, attentionMask, tokenTypeIds)
 
     override fun toString() = name
 }
 
-class GoldenSet(val seqLen: Int, val atol: Float, val rtol: Float, val cases: List<GoldenCase>) {
+/**
+ * A token classifier's golden case, from `edgeport.tasks.ner`: the text's [words] (with their spans), each real
+ * token's word ([wordIds], -1 for special tokens), the words truncation dropped, each word's tag read from the
+ * golden logits and the strict IOB2 entities with their character spans (golden.json gives spans in code points,
+ * as Python indexes a str; they are held here as UTF-16 indices, as the app's [Word] and [Entity] are).
+ */
+class GoldenEntities(
+    val words: List<Word>,
+    val wordIds: IntArray,
+    val droppedWords: Int,
+    val wordTags: List<String>,
+    val entities: List<Entity>,
+)
+
+/** golden.json; [minCosine]: the least cosine an embedding may have to its golden vector (tolerance `min_cosine`). */
+class GoldenSet(
+    val seqLen: Int,
+    val atol: Float,
+    val rtol: Float,
+    val cases: List<GoldenCase>,
+    val minCosine: Float = DEFAULT_MIN_COSINE,
+) {
     companion object {
         const val FORMAT = "edgeport-golden/1"
+        const val DEFAULT_MIN_COSINE = 0.99f
 
         fun parse(json: String): GoldenSet {
             val root = MiniJson.parse(json) as? Map<*, *> ?: throw IllegalArgumentException("golden: not an object")
@@ -31,6 +59,7 @@ class GoldenSet(val seqLen: Int, val atol: Float, val rtol: Float, val cases: Li
                 (tol["atol"] as? Double ?: 0.0).toFloat(),
                 (tol["rtol"] as? Double ?: 0.0).toFloat(),
                 cases,
+                (tol["min_cosine"] as? Double)?.toFloat() ?: DEFAULT_MIN_COSINE,
             )
         }
 
@@ -41,10 +70,27 @@ class GoldenSet(val seqLen: Int, val atol: Float, val rtol: Float, val cases: Li
             ints(m["input_ids"]),
             ints(m["attention_mask"]),
             ints(m["token_type_ids"]),
-            (m["logits"] as List<*>?)?.let { l -> FloatArray(l.size) { (l[it] as Double).toFloat() } },
+            floats(m["logits"]),
+            floats(m["embedding"]),
+            if (m["word_tags"] == null) null else parseEntities(m),
         )
 
+        private fun parseEntities(m: Map<*, *>): GoldenEntities {
+            val text = m["text"] as String
+            val words = (m["words"] as List<*>).map { it as String }
+            val spans = (m["spans"] as List<*>).map { s -> (s as List<*>).map { Entities.utf16(text, (it as Double).toInt()) } }
+            return GoldenEntities(
+                words.indices.map { Word(words[it], spans[it][0], spans[it][1]) },
+                ints(m["word_ids"]),
+                (m["dropped_words"] as Double).toInt(),
+                (m["word_tags"] as List<*>).map { it as String },
+                (m["entities"] as List<*>).map { Entities.parse(it as Map<*, *>, text) },
+            )
+        }
+
         private fun ints(v: Any?): IntArray = (v as List<*>).let { l -> IntArray(l.size) { (l[it] as Double).toInt() } }
+
+        private fun floats(v: Any?): FloatArray? = (v as List<*>?)?.let { l -> FloatArray(l.size) { (l[it] as Double).toFloat() } }
     }
 }
 
@@ -85,11 +131,16 @@ object SelfCheck {
         return sorted.size > 1 && sorted[0] - sorted[1] <= 2 * atol
     }
 
+    /** [run] for a classifier: the logits within tolerance and the same label ([OutputChecks.LABEL]). */
+    fun run(golden: GoldenSet, tokenizer: TextTokenizer, model: ((Encoding) -> FloatArray)?): CheckReport =
+        run(golden, tokenizer, model, OutputChecks.LABEL)
+
     /**
      * Tokenizer: Kotlin ids, mask and types must equal Python's exactly. Model: run on the *golden* inputs (so a
-     * tokenizer bug is not counted twice) and compare logits within the golden tolerance.
+     * tokenizer bug is not counted twice), compare the output with the golden logits within the golden tolerance,
+     * then what the screen makes of it with [check] (the model's kind: [OutputChecks.forModel]).
      */
-    fun run(golden: GoldenSet, tokenizer: TextTokenizer, model: ((Encoding) -> FloatArray)?): CheckReport {
+    fun run(golden: GoldenSet, tokenizer: TextTokenizer, model: ((Encoding) -> FloatArray)?, check: OutputCheck): CheckReport {
         require(tokenizer.seqLen == golden.seqLen) { "tokenizer seq_len ${tokenizer.seqLen} != golden ${golden.seqLen}" }
         val mismatches = golden.cases.mapNotNull { c -> tokenizerMismatch(c, tokenizer.encode(c.text, c.textPair)) }
         val failures = ArrayList<String>()
@@ -100,12 +151,19 @@ object SelfCheck {
             val actual = model(c.encoding())
             modelCases++
             if (actual.size == expected.size) maxDiff = maxOf(maxDiff, actual.indices.maxOf { abs(actual[it] - expected[it]) })
-            if (!logitsWithin(actual, expected, golden.atol, golden.rtol) || !labelAgrees(actual, expected, golden.atol)) {
-                failures.add("${c.name}: logits ${actual.contentToString()} vs golden ${expected.contentToString()}")
+            val disagreement = if (!logitsWithin(actual, expected, golden.atol, golden.rtol)) {
+                "logits ${shown(actual)} vs golden ${shown(expected)}"
+            } else {
+                check.disagreement(c, actual, golden)
             }
+            if (disagreement != null) failures.add("${c.name}: $disagreement")
         }
         return CheckReport(golden.cases.size, mismatches, modelCases, failures, maxDiff)
     }
+
+    /** A model output for a message: whole when short (a classifier's), else where it starts and its size. */
+    private fun shown(values: FloatArray): String =
+        if (values.size <= 8) values.contentToString() else values.take(4).joinToString(", ", "[", ", ... (${values.size} values)]")
 
     /** null when equal, else a message naming the first differing position. */
     fun tokenizerMismatch(c: GoldenCase, e: Encoding): String? {

@@ -1,13 +1,28 @@
 package dev.edgeport.demo.text
 
+/** What the screen does with a model, picked from labels.json's `task` ([ModelInfo.MODES]). */
+enum class AppMode(val does: String) {
+    CLASSIFY("it classifies a text"),
+    SIMILARITY("it compares two texts"),
+    ENTITIES("it finds the entities in a text"),
+}
+
 /**
  * labels.json written by `edgeport android`: label names, sequence length, model I/O names and the `tokenizer` section
  * (family, files, settings; see [TokenizerSpec]), plus the WordPiece flags older files carry at the top level.
  *
- * The task (labels.json `task`, default `text-classification`, which every file written before the key existed is):
- * a `sentence-embedding` model has no labels; its `output` names the graph's output, `embedding` ([1, d], pooled in
- * the graph) or `last_hidden_state` ([1, seq, d], pooled by the app), and `pooling` (default `mean`), `normalize`
- * (default true) and `embedding_dim` (optional) say how the embedding is made from it ([EmbeddingOutput]).
+ * The task (labels.json `task`: the name of edgeport's task registry, `edgeport/tasks`; absent in files written
+ * before the key existed, which are classifiers') picks the screen ([mode]) and the task's keys, which
+ * `edgeport android` copies from the artifact's sidecar (`edgeport/tasks/models.py` `MODELS`):
+ *
+ * - `sentence-embedding`: no labels; `output` says what the graph outputs, `embedding` ([1, d], pooled in the
+ *   graph) or `last_hidden_state` ([1, seq, d], pooled by the app), and `pooling` (default `mean`), `normalize`
+ *   (default true) and `embedding_dim` (optional) how the embedding is made from it ([EmbeddingOutput]);
+ * - `token-classification`: the labels are the IOB2 tag names; `labels_on` (`first_subtoken`) and `scheme`
+ *   (`IOB2`) say how words and entities are read from the per-token scores ([TagOutput]).
+ *
+ * For these tasks `output` is the task's output kind; the tensor the app addresses is each signature's own
+ * (`signature_outputs`).
  */
 class ModelInfo(
     val labels: List<String>,
@@ -34,17 +49,25 @@ class ModelInfo(
      * Empty in files written before it existed: then every signature's output is [output], float32.
      */
     val signatureOutputs: Map<String, OutputSpec> = emptyMap(),
-    /** labels.json `task`: [TEXT_CLASSIFICATION] or [SENTENCE_EMBEDDING]. */
-    val task: String = TEXT_CLASSIFICATION,
+    /** labels.json `task`: one of [TASKS]. */
+    val task: String = SEQUENCE_CLASSIFICATION,
     /** How the embedding is read from the output; non-null exactly for a [SENTENCE_EMBEDDING] model. */
     val embedding: EmbeddingOutput? = null,
+    /** How words and entities are read from the output; non-null exactly for a [TOKEN_CLASSIFICATION] model. */
+    val tags: TagOutput? = null,
+    /** labels.json `output_shape`, as the artifact gives it (for messages). */
+    val outputShape: String? = null,
 ) {
     init {
         require(task in TASKS) { "labels.json: task '$task' is not one the app runs (${TASKS.joinToString()})" }
         require((task == SENTENCE_EMBEDDING) == (embedding != null)) {
             "labels.json: a $task model ${if (embedding == null) "needs" else "has no"} embedding settings"
         }
-        require(task != TEXT_CLASSIFICATION || labels.size >= 2) { "labels.json: need at least two labels" }
+        require((task == TOKEN_CLASSIFICATION) == (tags != null)) {
+            "labels.json: a $task model ${if (tags == null) "needs" else "has no"} tag settings"
+        }
+        require(task == SENTENCE_EMBEDDING || labels.size >= 2) { "labels.json: need at least two labels" }
+        if (tags != null) labels.forEach { Entities.splitTag(it) } // IOB2 tag names, refused here otherwise
         require(seqBuckets.isNotEmpty() && seqBuckets == seqBuckets.sorted().distinct() && seqBuckets.last() == seqLen) {
             "labels.json: seq_buckets $seqBuckets must be ascending and end at seq_len $seqLen"
         }
@@ -67,7 +90,8 @@ class ModelInfo(
         return signatureOutputs[key] ?: throw IllegalArgumentException("labels.json: signature_outputs has no entry for signature '$key'")
     }
 
-    val isSentenceEmbedding: Boolean get() = task == SENTENCE_EMBEDDING
+    /** What the screen does with this model. */
+    val mode: AppMode get() = MODES.getValue(task)
 
     /** wordpiece, bpe or unigram. */
     val tokenizerFamily: String get() = tokenizerSpec?.get("family") as String? ?: "wordpiece"
@@ -89,19 +113,33 @@ class ModelInfo(
 
     companion object {
         const val FORMAT = "edgeport-android/1"
-        const val TEXT_CLASSIFICATION = "text-classification"
+        // The task names of edgeport's registry (edgeport/tasks), as labels.json's `task` carries them.
+        const val SEQUENCE_CLASSIFICATION = "sequence-classification"
         const val SENTENCE_EMBEDDING = "sentence-embedding"
-        val TASKS = listOf(TEXT_CLASSIFICATION, SENTENCE_EMBEDDING)
+        const val TOKEN_CLASSIFICATION = "token-classification"
+
+        /** The screen of each task the app shows (edgeport.apps.android.APP_TASKS writes the same tasks). */
+        val MODES = mapOf(
+            SEQUENCE_CLASSIFICATION to AppMode.CLASSIFY,
+            SENTENCE_EMBEDDING to AppMode.SIMILARITY,
+            TOKEN_CLASSIFICATION to AppMode.ENTITIES,
+        )
+        val TASKS = MODES.keys.toList()
 
         fun parse(json: String): ModelInfo {
             val m = MiniJson.parse(json) as? Map<*, *> ?: throw IllegalArgumentException("labels.json: not an object")
             require(m["format"] == FORMAT) { "labels.json: format ${m["format"]}, expected $FORMAT" }
-            val task = m["task"] as String? ?: TEXT_CLASSIFICATION
+            val task = m["task"] as String? ?: SEQUENCE_CLASSIFICATION
             val embedding = if (task != SENTENCE_EMBEDDING) null else EmbeddingOutput(
                 m["output"] as String? ?: throw IllegalArgumentException("labels.json: a sentence-embedding model needs `output`"),
                 m["pooling"] as String? ?: EmbeddingOutput.MEAN,
                 m["normalize"] as Boolean? ?: true,
                 (m["embedding_dim"] as Double?)?.toInt(),
+            )
+            // No defaults: every token-classification labels.json was written with these keys.
+            val tags = if (task != TOKEN_CLASSIFICATION) null else TagOutput(
+                m["labels_on"] as String? ?: throw IllegalArgumentException("labels.json: a token-classification model needs `labels_on`"),
+                m["scheme"] as String? ?: throw IllegalArgumentException("labels.json: a token-classification model needs `scheme`"),
             )
             // A classifier needs its labels (checked in init); an embedding model has none.
             val labels = (m["labels"] as List<*>? ?: if (embedding != null) emptyList<String>() else
@@ -124,6 +162,8 @@ class ModelInfo(
                     .entries.associate { (k, v) -> k as String to OutputSpec.parse(v as Map<*, *>) },
                 task,
                 embedding,
+                tags,
+                m["output_shape"] as String?,
             )
         }
     }

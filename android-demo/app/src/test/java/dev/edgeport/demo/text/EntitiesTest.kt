@@ -14,18 +14,13 @@ class NerCase(val m: Map<*, *>) {
     val text = m["text"] as String
     val seqLen = (m["seq_len"] as Double).toInt()
     val words = (m["words"] as List<*>).map { it as String }
-    val spans = (m["spans"] as List<*>).map { s -> (s as List<*>).map { (it as Double).toInt() } }
+    val spans = (m["spans"] as List<*>).map { s -> (s as List<*>).map { Entities.utf16(text, (it as Double).toInt()) } }
     val inputIds = ints(m["input_ids"])
     val wordIds = ints(m["word_ids"])
     val droppedWords = (m["dropped_words"] as Double).toInt()
     val logits = (m["logits"] as List<*>).map { row -> (row as List<*>).map { (it as Double).toFloat() }.toFloatArray() }.toTypedArray()
     val wordTags = (m["word_tags"] as List<*>).map { it as String }
-    val entities = (m["entities"] as List<*>).map { e ->
-        val x = e as Map<*, *>
-        val w = x["words"] as List<*>
-        Entity(x["type"] as String, (x["start"] as Double).toInt(), (x["end"] as Double).toInt(), x["text"] as String,
-               (w[0] as Double).toInt(), (w[1] as Double).toInt())
-    }
+    val entities = (m["entities"] as List<*>).map { Entities.parse(it as Map<*, *>, text) }
 
     override fun toString() = name
 

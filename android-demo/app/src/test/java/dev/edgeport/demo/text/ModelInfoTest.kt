@@ -52,9 +52,10 @@ class ModelInfoTest {
 
     @Test fun classificationFilesAreUnchanged() {
         val info = ModelInfo.parse(labels(""", "signature": "serving_default""""))
-        assertEquals(ModelInfo.TEXT_CLASSIFICATION, info.task)
-        assertFalse(info.isSentenceEmbedding)
+        assertEquals(ModelInfo.SEQUENCE_CLASSIFICATION, info.task)
+        assertEquals(AppMode.CLASSIFY, info.mode)
         assertNull(info.embedding)
+        assertNull(info.tags)
         assertEquals("logits", info.output)
         // the embedding keys mean nothing to a classifier
         assertNull(ModelInfo.parse(labels(""", "pooling": "mean", "normalize": false""")).embedding)
@@ -69,7 +70,7 @@ class ModelInfoTest {
 
     @Test fun sentenceEmbeddingKeysAndDefaults() {
         val pooled = ModelInfo.parse(embedding(""", "output": "embedding""""))
-        assertTrue(pooled.isSentenceEmbedding)
+        assertEquals(AppMode.SIMILARITY, pooled.mode)
         assertEquals(emptyList<String>(), pooled.labels)
         val e = pooled.embedding!!
         assertEquals(listOf("embedding", "mean", true, null), listOf(e.output, e.pooling, e.normalize, e.dim))
@@ -93,6 +94,38 @@ class ModelInfoTest {
         }
         val task = assertThrows(IllegalArgumentException::class.java) { ModelInfo.parse(labels(""", "task": "fill-mask"""")) }
         assertTrue(task.message, task.message!!.contains("task 'fill-mask' is not one the app runs"))
+    }
+
+    /** The keys `edgeport android` copies from a token classifier's sidecar (edgeport/tasks/models.py). */
+    private fun tagger(keys: String, labels: String = """["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]""") =
+        """{"format": "edgeport-android/1", "task": "token-classification", "labels": $labels, "seq_len": 16,
+        "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask"}, "output": "logits"$keys}"""
+
+    private val taggerKeys = """, "output_shape": "[1, seq, num_tags]", "labels_on": "first_subtoken", "scheme": "IOB2""""
+
+    @Test fun tokenClassificationKeysPickTheEntityMode() {
+        val info = ModelInfo.parse(tagger(taggerKeys))
+        assertEquals(AppMode.ENTITIES, info.mode)
+        assertEquals(listOf("first_subtoken", "IOB2"), listOf(info.tags!!.labelsOn, info.tags!!.scheme))
+        assertEquals("[1, seq, num_tags]", info.outputShape)
+        assertEquals(listOf("O", "B-LOC", "I-LOC", "B-PER", "I-PER"), info.labels)
+        assertNull(info.embedding)
+        // every task the app runs has its screen
+        assertEquals(ModelInfo.TASKS.toSet(), ModelInfo.MODES.keys)
+    }
+
+    @Test fun badTokenClassificationFilesAreRefused() {
+        for ((json, message) in listOf(
+            tagger(""", "scheme": "IOB2"""") to "a token-classification model needs `labels_on`",
+            tagger(""", "labels_on": "first_subtoken"""") to "a token-classification model needs `scheme`",
+            tagger(""", "labels_on": "all_subtokens", "scheme": "IOB2"""") to "labels_on 'all_subtokens' is not one the app reads",
+            tagger(""", "labels_on": "first_subtoken", "scheme": "BILOU"""") to "tag scheme 'BILOU' is not one the app decodes",
+            tagger(taggerKeys, """["O", "U-PER"]""") to "tag 'U-PER' is not O, B-TYPE or I-TYPE",
+            tagger(taggerKeys, """["O"]""") to "need at least two labels",
+        )) {
+            val e = assertThrows(IllegalArgumentException::class.java) { ModelInfo.parse(json) }
+            assertTrue("${e.message} should say $message", e.message!!.contains(message))
+        }
     }
 
     @Test(expected = IllegalArgumentException::class) fun bucketsMustEndAtSeqLen() {
