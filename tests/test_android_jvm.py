@@ -11,6 +11,10 @@ full-integer BERT (int8 outputs, one scale per signature): the app's classifier 
 returned in Python into the Python runtime's logits, on every signature (BucketedClassifierTest). Their validate
 verdicts are recorded by tests/ship_run.py (`edgeport android` ships only a passing artifact).
 
+A tiny token classifier and a sentence embedder (`ship_run.task_run`) go through `edgeport android` too: the app's
+controller must load each on its screen and pass the self-check with golden.json's outputs, and show the entities
+`edgeport.tasks.ner` found for every golden text (TaskAssetsTest).
+
 Slow (first run installs kotlin-compiler from npm and compiles, ~4-5 minutes): pass --runslow, or run the script."""
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from conftest import SST2
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["negative", "positive"]
+TASK_DATA = {"token-classification": SST2.parent / "conll2003", "sentence-embedding": SST2}  # golden sentences
 
 
 def export_tiny_run(arch: str, root: Path, seq_len: int = 16) -> Path:
@@ -90,6 +95,15 @@ def test_kotlin_text_pipeline_on_the_jvm(tmp_path):
         int8_assets = tmp_path / "assets" / "full-integer"
         assert main(["android", str(run), "--out", str(int8_assets), "--data", str(SST2), "--golden-count", "64"]) == 0
         extra.append(str(int8_assets))
+        # A tiny token classifier and sentence embedder: the app's entity and similarity screens on their assets.
+        from ship_run import task_run
+
+        for task, data in TASK_DATA.items():
+            run = task_run(tmp_path / task, task)
+            record_validate(run)
+            assets = tmp_path / "assets" / task
+            assert main(["android", str(run), "--out", str(assets), "--data", str(data), "--golden-count", "64"]) == 0
+            extra.append(str(assets))
     env = os.environ | {"EDGEPORT_EXTRA_ASSETS": ":".join(extra)}
     proc = subprocess.run(["bash", str(ROOT / "android-demo/run-jvm-tests.sh")], capture_output=True, text=True,
                           timeout=1800, env=env, check=False)
@@ -107,3 +121,8 @@ def test_kotlin_text_pipeline_on_the_jvm(tmp_path):
                                        if line.startswith("golden ") and not line.endswith(" 0 differ")]
     if extra:  # the int8 golden ran (not skipped) on the full-integer assets, every signature
         assert "int8 golden: " in out and "on 3 signatures" in out, out[-3000:]
+        # the task screens on their assets: self-check passed on every case, the entities are Python's
+        for task, mode in (("token-classification", "ENTITIES"), ("sentence-embedding", "SIMILARITY")):
+            assert re.search(rf"task assets {task} \({task}, {mode}\): Self-check PASS: tokenizer (\d+)/\1 identical, "
+                             rf"model (\d+)/\2 within", out), out[-3000:]
+        assert re.search(r"task assets token-classification: \d+ texts, [1-9]\d* entities as Python found them", out)
