@@ -249,7 +249,8 @@ def _run_task(axis: TaskAxis, arch: str, work: Path, teacher: Path, data: Path, 
     got = {f"{axis.prefix}: teacher": _stage_cell(manifest, "teacher"),
            f"{axis.prefix}: distill": _stage_cell(manifest, "distill")}
     got |= {f"{axis.prefix}: {k}": v for k, v in _artifact_cells(manifest, limits).items()}
-    if proc.returncode != 0 and all(ok for ok, _ in got.values()):
+    # the CLI's error when no cell holds it: a failure after the stages, or a refusal before any (preflight)
+    if proc.returncode != 0 and (all(ok for ok, _ in got.values()) or not manifest.get("stages")):
         got[f"run ({axis.prefix})"] = (False, f"exit {proc.returncode}: {_first_line(proc.stderr)}")
     cells |= got
     return seconds
