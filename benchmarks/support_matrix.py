@@ -3,7 +3,7 @@
     python benchmarks/support_matrix.py [WORKDIR] [--arch roberta ...] [--markdown-only]
 
 For each architecture in ``tests/family.py`` (a random tiny model with a tokenizer of its family trained on SST-2
-text: WordPiece, byte-level BPE or Unigram) this runs the real CLI twice:
+text: WordPiece, byte-level BPE or Unigram) this runs the real CLI four times (five with ``--w4``):
 
 1. ``edgeport run`` on the base model: teacher fine-tuning, distillation into layer [1], head + FFN pruning
    (half of each) with vocabulary pruning, export to TorchScript/ONNX/TFLite/ExecuTorch in fp32, INT8 of each
@@ -12,10 +12,17 @@ text: WordPiece, byte-level BPE or Unigram) this runs the real CLI twice:
    weights per block of 32, int8 activations) and ``quantize.embeddings: int4``: the model stages are up to date
    (skipped), export re-runs for those formats, quantize and validate judge the ``<format>-w4`` artifacts;
 3. ``edgeport run --until teacher`` on a ready classifier with ``teacher.finetune: never`` (loading);
-4. the task axis: ``data.task: sentence-embedding`` on 300 STS-B pairs with the same base model as teacher (taken as
-   it is), distillation into layer [1], the four formats in fp32 and INT8, validate (cosine to the fp32 vector and
-   the Spearman drop vs fp32; the end-to-end gate off: a random teacher has nothing to keep). Its cells are
-   ``embed: ...``; pruning is not built for that task (refused at config load), so it has no cell.
+4. the task axis (``TASK_AXES``), first ``data.task: sentence-embedding`` on 300 STS-B pairs with the same base
+   model as teacher (taken as it is), distillation into layer [1], the four formats in fp32 and INT8, validate
+   (cosine to the fp32 vector and the Spearman drop vs fp32; the end-to-end gate off: a random teacher has nothing
+   to keep), bench and report. Its cells are ``embed: ...``;
+5. then ``data.task: token-classification`` (``edgeport run --until validate``) on 200 CoNLL-2003 training
+   sentences (60 validation ones) with the same base model as teacher, fine-tuned on the tags for one epoch with
+   its family's tokenizer (byte-level BPE with the prefix space the task adds), distillation into layer [1], the
+   four formats in fp32 and INT8 (TFLite buckets 16 and 32), validate (word-tag parity and agreement with fp32, the
+   entity-F1 drop vs fp32, logit tolerances over every real token; the end-to-end gate off). Its cells are
+   ``tok: ...``; bench and report of a token run are tested in tests/test_token_classification.py.
+   Pruning is built for neither task (refused at config load), so neither has a prune cell.
 
 A cell is ✓ when its stage finished with no gate failure (an artifact: exported, and validate's verdict on it
 is PASS; an INCONCLUSIVE one is not shippable, so it is ✗ too), else ✗ with the reason read from the manifest or the CLI's error. A format the architecture's adapter
@@ -34,6 +41,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,6 +55,7 @@ from edgeport.exporters import EXPORTERS  # noqa: E402
 from edgeport.exporters.base import refusal  # noqa: E402
 from edgeport.models.arch import ARCHES  # noqa: E402
 from test_embedding import embed_data, stsb_slice  # noqa: E402
+from test_token_classification import conll_slice, ner_data  # noqa: E402
 from tiny_pipeline import write_data  # noqa: E402
 from _provenance import ARGS_ONLY, args_dict, provenance, write_json, write_markdown  # noqa: E402
 
@@ -56,7 +65,6 @@ STAGE_CELLS = ("teacher: fine-tune", "teacher: load classifier", "distill", "pru
 ARTIFACT_CELLS = tuple(f"{f}-{p}" for f in FORMATS for p in PRECISIONS)
 W4_EMBEDDINGS = "int4"  # run 2: the smallest tables, with the 4-bit Linear layers
 W4_CELLS = tuple(f"{f}-w4" for f in FORMATS)
-EMBED_STAGES = ("embed: teacher", "embed: distill")
 # Random hidden-32 models show almost no 8-bit noise under torch's dynamic INT8 of their Linear layers (the
 # yardstick: min cosine 0.99999998, max |Δ| 2e-4 on bert-like tiny models), while the INT8 files also store int8
 # embedding tables, whose noise dominates on such a model (measured on distilbert and deberta-v2: min cosine
@@ -64,7 +72,45 @@ EMBED_STAGES = ("embed: teacher", "embed: distill")
 # matrix holds them to fixed limits with 3-4x headroom instead; real models keep the derived ones.
 TOY_EMBEDDING_LIMITS = {"min_cosine": 0.999,
                         "tolerances": {f"{f}-int8": {"max_abs": 0.02, "mean_abs": 0.005} for f in FORMATS}}
-EMBED_ARTIFACTS = tuple(f"embed: {name}" for name in ARTIFACT_CELLS)
+
+
+@dataclass(frozen=True)
+class TaskAxis:
+    """One task of the task axis: a run on the base model as teacher, its cells ``<prefix>: teacher``,
+    ``<prefix>: distill`` and ``<prefix>: <artifact>``, and its table below the main one."""
+
+    task: str
+    prefix: str  # the cells' prefix and the run's name suffix
+    data_dir: str  # under the work dir, written once by ``slice`` for every architecture
+    slice: object  # out dir -> data dir (a slice of the shared data)
+    data: object  # data dir -> the config's data section
+    title: str  # the table's heading
+    sections: dict = field(default_factory=dict)  # config sections beside data (validate, teacher...)
+    until: str | None = None  # the last stage run (None: every stage, bench and report included)
+
+    @property
+    def cells(self) -> tuple[str, ...]:
+        return tuple(f"{self.prefix}: {c}" for c in ("teacher", "distill") + ARTIFACT_CELLS)
+
+
+TASK_AXES = (
+    # The teacher is taken as it ships (fine-tuning on scored pairs is not built); the end-to-end gate off: a
+    # random teacher has nothing to keep.
+    TaskAxis("sentence-embedding", "embed", "stsb", stsb_slice, lambda d: embed_data(d) | {"label_names": None},
+             "Task `sentence-embedding` (STS-B pairs; mean pooling + L2 norm in the graph)",
+             {"validate": {"max_drop_vs_teacher": None, **TOY_EMBEDDING_LIMITS}}),
+    # 200 CoNLL-2003 training sentences, 60 validation ones: the teacher fine-tuned one epoch (a random model
+    # learns next to nothing, so the useful gates are off as everywhere here), the student from layer [1]; every
+    # fidelity gate on, the end-to-end one off as for embeddings. Buckets 16 and 32 (max_seq_len 32): two TFLite
+    # signatures, as the default run has. A 2,000-token SST-2 tokenizer splits CoNLL's words finely, so long
+    # sentences lose their last words to truncation (counted in the stage metrics, predicted O): that path runs too.
+    TaskAxis("token-classification", "tok", "conll", lambda out: conll_slice(out, train=200, validation=60),
+             lambda d: ner_data(d) | {"label_names": None},
+             "Task `token-classification` (CoNLL-2003 sentences; a tag per word read at its first sub-token)",
+             {"validate": {"max_drop_vs_teacher": None}, "export": {"seq_buckets": [16, 32]},
+              "teacher": {"train": dict(TINY_TRAIN, epochs=1)}, "distill": {"train": dict(TINY_TRAIN, epochs=1)}},
+             until="validate"),  # bench and report of a token run: tests/test_token_classification.py's run
+)
 OUT = REPO / "benchmarks" / "results"
 DECLARED = "declared in edgeport/models/arch.py: "
 REFUSED = "refused at preflight (edgeport/exporters/): "
@@ -115,7 +161,7 @@ def _artifact_cells(manifest: dict, limits: dict[str, str], names=ARTIFACT_CELLS
     return cells
 
 
-def _run_arch(arch: str, base: Path, data: Path, w4: bool = False) -> dict:
+def _run_arch(arch: str, base: Path, data: Path, w4: bool = False, axes=TASK_AXES) -> dict:
     work = base / arch
     teacher = make_tiny(arch, work / "model")
     classifier = make_tiny(arch, work / "classifier", labels=["negative", "positive"])
@@ -139,7 +185,8 @@ def _run_arch(arch: str, base: Path, data: Path, w4: bool = False) -> dict:
     if proc.returncode != 0 and all(ok for ok, _ in cells.values()):
         cells["run"] = (False, f"exit {proc.returncode}: {_first_line(proc.stderr)}")
     w4_seconds = _run_w4(arch, work, teacher, data, limits, cells) if w4 else None
-    embed_seconds = _run_embed(arch, work, teacher, base / "stsb", limits, cells)
+    task_seconds = {f"{axis.prefix}_seconds": _run_task(axis, arch, work, teacher, base / axis.data_dir, limits,
+                                                        cells) for axis in axes}
 
     load_cfg = write_config(work / "load.yaml", classifier, data, work / "runs",
                             run={"name": f"{arch}-load", "runs_dir": str(work / "runs"), "seed": 0},
@@ -151,7 +198,7 @@ def _run_arch(arch: str, base: Path, data: Path, w4: bool = False) -> dict:
     cells["teacher: load classifier"] = (ok and load.returncode == 0,
                                          why or ("" if load.returncode == 0 else _first_line(load.stderr)))
     return {"arch": arch, "tokenizer": TOKENIZER_FAMILY[arch], "seconds": seconds, "w4_seconds": w4_seconds,
-            "embed_seconds": embed_seconds, "exit_code": proc.returncode,
+            **task_seconds, "exit_code": proc.returncode,
             "cells": {k: {"ok": ok, "note": note} for k, (ok, note) in cells.items()}}
 
 
@@ -183,26 +230,29 @@ def _run_w4(arch: str, work: Path, teacher: Path, data: Path, limits: dict[str, 
     return seconds
 
 
-def _run_embed(arch: str, work: Path, teacher: Path, data: Path, limits: dict[str, str], cells: dict) -> float:
-    """Run 4: the sentence-embedding task on the same base model; adds the ``embed: ...`` cells."""
+def _run_task(axis: TaskAxis, arch: str, work: Path, teacher: Path, data: Path, limits: dict[str, str],
+              cells: dict) -> float:
+    """A task-axis run on the same base model; adds the ``<axis.prefix>: ...`` cells, returns its seconds."""
     formats = [f for f in FORMATS if f not in limits]
-    name = f"{arch}-embed"
-    cfg = write_config(work / "embed.yaml", teacher, data, work / "runs",
+    name = f"{arch}-{axis.prefix}"
+    sections = {k: dict(v) for k, v in axis.sections.items()}
+    sections["export"] = sections.get("export", {}) | {"formats": formats}
+    cfg = write_config(work / f"{axis.prefix}.yaml", teacher, data, work / "runs",
                        run={"name": name, "runs_dir": str(work / "runs"), "seed": 0},
-                       data=embed_data(data) | {"label_names": None}, export={"formats": formats},
-                       prune={"enabled": False},
-                       validate={"max_drop_vs_teacher": None, **TOY_EMBEDDING_LIMITS},
-                       bench={"min_seconds": 0.2, "workload_rows": 64})
+                       data=axis.data(data), prune={"enabled": False},
+                       bench={"min_seconds": 0.2, "workload_rows": 64}, **sections)
     start = time.perf_counter()
-    proc = run_cli("run", cfg, timeout=1800)
+    proc = run_cli("run", cfg, *(("--until", axis.until) if axis.until else ()), timeout=1800)
     seconds = round(time.perf_counter() - start, 1)
     manifest_path = work / "runs" / name / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    embed = {"embed: teacher": _stage_cell(manifest, "teacher"), "embed: distill": _stage_cell(manifest, "distill")}
-    embed |= {f"embed: {k}": v for k, v in _artifact_cells(manifest, limits).items()}
-    if proc.returncode != 0 and all(ok for ok, _ in embed.values()):
-        embed["run (embed)"] = (False, f"exit {proc.returncode}: {_first_line(proc.stderr)}")
-    cells |= embed
+    got = {f"{axis.prefix}: teacher": _stage_cell(manifest, "teacher"),
+           f"{axis.prefix}: distill": _stage_cell(manifest, "distill")}
+    got |= {f"{axis.prefix}: {k}": v for k, v in _artifact_cells(manifest, limits).items()}
+    # the CLI's error when no cell holds it: a failure after the stages, or a refusal before any (preflight)
+    if proc.returncode != 0 and (all(ok for ok, _ in got.values()) or not manifest.get("stages")):
+        got[f"run ({axis.prefix})"] = (False, f"exit {proc.returncode}: {_first_line(proc.stderr)}")
+    cells |= got
     return seconds
 
 
@@ -220,24 +270,28 @@ def markdown(rows: list[dict]) -> str:
             if not cell["ok"]:
                 notes.append(f"[{len(notes) + 1}] {row['arch']} {col}: {cell['note']}")
         lines.append(f"| {row['arch']} | {row['tokenizer']} | " + " | ".join(cells) + " |")
-    lines += _embed_table(rows, notes)
+    for axis in TASK_AXES:
+        lines += _task_table(axis, rows, notes)
     if notes:
         lines += ["", *notes]
     lines += ["", f"`<format>-w4`: `quantize.<format>: w4` (4-bit weights per block of 32, int8 activations) with "
                   f"`quantize.embeddings: {W4_EMBEDDINGS}`, judged by validate like every artifact.",
               "", "| architecture | vocabulary (tiny tokenizer, pruned on the 400 training rows) | pipeline run s | "
-                  "w4 run s (export, quantize, validate) |", "|---|---|---|---|"]
+                  "w4 run s (export, quantize, validate) | "
+                  + " | ".join(f"{axis.prefix} run s" for axis in TASK_AXES) + " |",
+              "|" + "---|" * (4 + len(TASK_AXES))]
     for row in rows:
         lines.append(f"| {row['arch']} | {row['cells']['prune: vocabulary']['note']} | {row['seconds']} | "
-                     f"{row.get('w4_seconds', '-')} |")
+                     f"{row.get('w4_seconds') or '-'} | "
+                     + " | ".join(str(row.get(f"{axis.prefix}_seconds", "-")) for axis in TASK_AXES) + " |")
     return "\n".join(lines) + "\n"
 
 
-def _embed_table(rows: list[dict], notes: list[str]) -> list[str]:
-    """The task axis: sentence-embedding cells per architecture (their ✗ notes join ``notes``)."""
-    cols = EMBED_STAGES + EMBED_ARTIFACTS
-    lines = ["", "Task `sentence-embedding` (STS-B pairs; mean pooling + L2 norm in the graph):", "",
-             "| architecture | " + " | ".join(c.removeprefix("embed: ") for c in cols) + " |",
+def _task_table(axis: TaskAxis, rows: list[dict], notes: list[str]) -> list[str]:
+    """One task of the task axis: its cells per architecture (their ✗ notes join ``notes``)."""
+    cols = axis.cells
+    lines = ["", f"{axis.title}:", "",
+             "| architecture | " + " | ".join(c.removeprefix(f"{axis.prefix}: ") for c in cols) + " |",
              "|" + "---|" * (len(cols) + 1)]
     for row in rows:
         marks = []
@@ -262,15 +316,16 @@ def main(argv=None) -> int:
     prov = provenance({"args": args_dict(args) | {"workdir": None, "out": None}}, ARGS_ONLY)
     base = Path(args.workdir).resolve()
     data = write_data(base / "data")
-    stsb_slice(base / "stsb")
+    for axis in TASK_AXES:
+        axis.slice(base / axis.data_dir)
     rows = []
     for arch in args.arch or ARCHITECTURES:
         row = _run_arch(arch, base, data, w4=args.w4)
         rows.append(row)
         bad = [k for k, c in row["cells"].items() if not c["ok"] and not c["note"].startswith(DECLARED_PREFIXES)]
         declared = [k for k, c in row["cells"].items() if not c["ok"] and k not in bad]
-        print(f"{arch:12s} {row['seconds']:7.1f} s + w4 {row['w4_seconds'] or 0:6.1f} s + embed "
-              f"{row['embed_seconds']:6.1f} s  "
+        print(f"{arch:12s} {row['seconds']:7.1f} s + w4 {row['w4_seconds'] or 0:6.1f} s"
+              + "".join(f" + {a.prefix} {row[f'{a.prefix}_seconds']:6.1f} s" for a in TASK_AXES) + "  "
               + ("all cells ✓" if not bad else f"✗ {', '.join(bad)}")
               + (f" (declared ✗: {', '.join(declared)})" if declared else ""), flush=True)
     out = Path(args.out)

@@ -168,6 +168,102 @@ def test_the_useful_gate_fails_a_tagger_that_finds_no_entity():
     assert useful_gate(metrics | {"select_counts": [1, 12, 40]}, "teacher")[1] is None
 
 
+# ------------------------------------------------------------------------------------------------ tokenizers
+
+# One tokenizer per family the architectures ship (tests/family.py), trained here on CoNLL words: WordPiece (BERT),
+# byte-level BPE as RoBERTa ships it (no prefix space), Unigram with a Metaspace pre-tokenizer (XLM-R's class with
+# its SentencePiece normaliser, DeBERTa-v2's). The flag: it needs the prefix space added as it ships.
+FAMILIES = [("wordpiece", "bert", False), ("bpe", "roberta", True), ("unigram", "xlm-roberta", False),
+            ("unigram", "deberta-v2", False)]
+
+
+def conll_sentences(split: str, n: int):
+    from edgeport.data import Split
+    from edgeport.tasks import ner
+
+    words, _ = ner.read_tagged(conll_slice_file(split))
+    words = words[:n]
+    return Split(split, split, [" ".join(w) for w in words], None, [[0] * len(w) for w in words], words)
+
+
+def conll_slice_file(split: str) -> Path:
+    path = CONLL / f"{split}.jsonl"
+    if not path.is_file():
+        pytest.fail(f"CoNLL-2003 not found at {path}; set EDGEPORT_DATA_DIR to the folder that holds conll2003/")
+    return path
+
+
+@pytest.fixture(scope="module", params=FAMILIES, ids=[arch for _, arch, _ in FAMILIES])
+def family_tokenizer(request, tmp_path_factory):
+    """(arch, the directory of its tokenizer as a model directory holds it, whether it needs the prefix space)."""
+    from family import train_tokenizer
+
+    family, arch, needs_prefix_space = request.param
+    texts = [" ".join(s) for s in conll_sentences("train", 3000).words]
+    path = tmp_path_factory.mktemp(arch)
+    train_tokenizer(family, arch, texts=texts, vocab_size=800).save_pretrained(path)
+    return arch, path, needs_prefix_space
+
+
+def test_every_familys_tokenizer_encodes_the_text_as_the_words(family_tokenizer, tmp_path):
+    """The tokenizer the task ships (``task_tokenizer``, saved with the teacher and beside every artifact),
+    reloaded as an artifact loads it, gives each CoNLL sentence's text the tokens the words were trained on, and
+    reads every word at the sub-token its label sat on."""
+    from transformers import AutoTokenizer
+
+    from edgeport.tasks import ner
+    from edgeport.tasks.tokens import check_same_tokens, task_tokenizer, word_rows
+
+    arch, path, needs_prefix_space = family_tokenizer
+    split = conll_sentences("validation", 300)
+    assert ner.needs_prefix_space(AutoTokenizer.from_pretrained(str(path))) == needs_prefix_space
+    tokenizer = task_tokenizer(path)
+    assert not ner.needs_prefix_space(tokenizer)
+    check_same_tokens(tokenizer, split, 64)
+    tokenizer.save_pretrained(tmp_path / "shipped")
+    shipped = AutoTokenizer.from_pretrained(str(tmp_path / "shipped"))  # as runtimes.text.artifact_tokenizer does
+    spans, dropped = [ner.word_spans(w) for w in split.words], 0
+    for words, (ids, word_ids) in zip(split.words, ner.text_word_ids(shipped, split.texts, spans, 64)):
+        trained = ner.align(tokenizer, words, None, 64)
+        assert ids == trained["input_ids"], (arch, words)
+        assert word_ids == trained["word_ids"], (arch, words)
+        dropped += trained["dropped_words"]
+    rows = word_rows(shipped, split, 64, ["O"])  # what validate reads an artifact's outputs with
+    assert rows.dropped_words == dropped and len(rows.first) == sum(len(w) for w in split.words) - dropped
+
+
+def never_prepending_teacher(out: Path) -> Path:
+    """A tiny DeBERTa-v2 whose SentencePiece tokenizer never prepends "▁": the text's words after the first get
+    "▁", the same words fed one by one get none, so no tag could be read where it was learnt."""
+    from tokenizers import pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from family import make_tiny, train_tokenizer
+
+    texts = [" ".join(s) for s in conll_sentences("train", 2000).words]
+    backend = train_tokenizer("unigram", "deberta-v2", texts=texts, vocab_size=600).backend_tokenizer
+    backend.pre_tokenizer = pre_tokenizers.Metaspace(replacement="\u2581", prepend_scheme="never")
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="[PAD]", cls_token="[CLS]",
+                                  sep_token="[SEP]", unk_token="[UNK]", mask_token="[MASK]")
+    return make_tiny("deberta-v2", out, tokenizer=tok)
+
+
+def test_a_tokenizer_that_encodes_the_text_otherwise_is_refused_at_preflight(tmp_path):
+    """Refused before any stage runs (exit 2, the run directory untouched), naming the tokens and the fix."""
+    teacher = never_prepending_teacher(tmp_path / "teacher")
+    cfg = {"run": {"name": "never", "runs_dir": str(tmp_path / "runs"), "seed": 0},
+           "data": ner_data(conll_slice(tmp_path / "data", 200, 40)), "teacher": {"model": str(teacher)},
+           "prune": {"enabled": False}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    proc = run_cli("run", tmp_path / "c.yaml", "--until", "teacher", timeout=300)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "differently from their text" in proc.stderr and "prepend_scheme" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    manifest = tmp_path / "runs" / "never" / "manifest.json"
+    assert not manifest.is_file() or not json.loads(manifest.read_text()).get("stages")
+    assert not (tmp_path / "runs" / "never" / "teacher").exists()
+
+
 # ------------------------------------------------------------------------------------------------ per-token plumbing
 
 

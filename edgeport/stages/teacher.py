@@ -50,7 +50,11 @@ class TeacherStage:
                                libs=fp.libraries("model", "training"))
 
     def preflight(self, cfg: TeacherSettings) -> None:
-        check_teacher(resolve_model_dir(cfg.teacher.model), cfg.teacher.allow_pickle, cfg.data.max_seq_len)
+        spec = resolve_model_dir(cfg.teacher.model)
+        check_teacher(spec, cfg.teacher.allow_pickle, cfg.data.max_seq_len)
+        task_check = PREFLIGHTS.get(cfg.data.task)
+        if task_check is not None:
+            task_check(spec, cfg)
         if cfg.data.metric == "f1" and cfg.data.label_names is None:
             # binary F1 needs two classes; with label names inferred from the data, only the data can tell
             from ..data import load_task
@@ -134,3 +138,15 @@ def _tokens(ctx) -> dict:
 
 RECIPES = {"sequence-classification": TeacherStage._classifier, "sentence-embedding": _embedding,
            "token-classification": _tokens}
+
+
+def _tokens_preflight(spec, cfg: TeacherSettings) -> None:
+    from ..tasks import tokens
+
+    tokens.check_tokenizer(spec, cfg.data, cfg.seed)
+
+
+# What a task checks of the teacher before anything runs, beyond what every task checks: a token classifier's
+# tokenizer must encode a sentence's text as it encodes its words (a tokenizer that cannot is refused here, not
+# at the teacher stage after the data and model are loaded).
+PREFLIGHTS = {"token-classification": _tokens_preflight}

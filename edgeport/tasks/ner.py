@@ -287,13 +287,7 @@ def align(tokenizer, words: Sequence[str], tags_ids: Sequence[int] | None, max_l
     words = list(words)
     if tags_ids is not None and len(tags_ids) != len(words):
         raise DataError(f"{len(words)} words but {len(tags_ids)} tag ids; align needs one tag id per word")
-    if not getattr(tokenizer, "is_fast", True):
-        raise ModelError(f"{type(tokenizer).__name__} is a slow tokenizer: it has no word ids; load the fast "
-                         f"(tokenizers-backed) one")
-    if needs_prefix_space(tokenizer):
-        raise ModelError(f"{type(tokenizer).__name__} is byte-level BPE without add_prefix_space: pre-split words "
-                         f"would be encoded with no leading space, unlike in running text. Pass "
-                         f"pretokenized_tokenizer(tokenizer), or load it with add_prefix_space=True")
+    _check_pre_split(tokenizer)
     enc = tokenizer(words, is_split_into_words=True, truncation=True, max_length=max_len)
     word_ids = enc.word_ids()
     out = {k: list(enc[k]) for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
@@ -302,6 +296,26 @@ def align(tokenizer, words: Sequence[str], tags_ids: Sequence[int] | None, max_l
     out["word_ids"] = word_ids
     out["dropped_words"] = _dropped(tokenizer, words, word_ids, max_len)
     return out
+
+
+def words_input_ids(tokenizer, sentences: Sequence[Sequence[str]], max_len: int) -> list[list[int]]:
+    """The ``input_ids`` ``align`` gives each sentence of pre-split words, in one batched call (no labels, no
+    word ids: for comparing encodings cheaply)."""
+    _check_pre_split(tokenizer)
+    return list(tokenizer([list(w) for w in sentences], is_split_into_words=True, truncation=True,
+                          max_length=max_len)["input_ids"])
+
+
+def _check_pre_split(tokenizer) -> None:
+    """Refuse a tokenizer that cannot encode pre-split words as running text: a slow one (no word ids) and a
+    byte-level BPE without its prefix space."""
+    if not getattr(tokenizer, "is_fast", True):
+        raise ModelError(f"{type(tokenizer).__name__} is a slow tokenizer: it has no word ids; load the fast "
+                         f"(tokenizers-backed) one")
+    if needs_prefix_space(tokenizer):
+        raise ModelError(f"{type(tokenizer).__name__} is byte-level BPE without add_prefix_space: pre-split words "
+                         f"would be encoded with no leading space, unlike in running text. Pass "
+                         f"pretokenized_tokenizer(tokenizer), or load it with add_prefix_space=True")
 
 
 def first_subtoken_labels(word_ids: Sequence[int | None], tags_ids: Sequence[int]) -> list[int]:
@@ -476,8 +490,10 @@ def text_word_ids(tokenizer, texts: Sequence[str], spans: Sequence[Sequence[tupl
     (``tokenizer(text)``, truncated at ``max_len`` tokens). A token belongs to the word whose character span
     (``spans``: ``word_spans`` of a sentence's words, or ``text_words`` of a raw text) holds its first character,
     or to the next word when that character lies between two words (a byte-level BPE token's leading space);
-    special tokens have None. Feeding the words (``align``) or the text gives the same tokens for WordPiece
-    tokenizers; the teacher stage checks that for its tokenizer (``tasks.tokens.check_same_tokens``)."""
+    special tokens have None. Feeding the words (``align``) or the text gives the same tokens for a tokenizer that
+    splits on whitespace first and marks every word alike (WordPiece; byte-level BPE with its prefix space, which
+    ``pretokenized_tokenizer`` adds; Metaspace with prepend_scheme "always"); preflight and the teacher stage check
+    that for the tokenizer the task ships (``tasks.tokens.check_same_tokens``)."""
     import bisect
 
     enc = tokenizer(list(texts), truncation=True, max_length=max_len, return_offsets_mapping=True)

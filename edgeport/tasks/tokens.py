@@ -28,10 +28,20 @@ def gold_tags(split, tag_names: list[str]) -> list[list[str]]:
     return [[tag_names[i] for i in ids] for ids in split.labels]
 
 
+def task_tokenizer(spec):
+    """The tokenizer a token classifier trains with, saves and ships: the model's own, made ready for pre-split
+    words (``ner.pretokenized_tokenizer``: a byte-level BPE gets its prefix space). Saved with the teacher, every
+    later stage, artifact and app encodes a text with it the way the words were encoded in training (a RoBERTa
+    tokenizer without the prefix space would give a sentence's first word other tokens in the text)."""
+    from ..models import load_tokenizer
+
+    return ner.pretokenized_tokenizer(load_tokenizer(spec))
+
+
 def encode_tagged(split, tokenizer, max_len: int) -> tuple[list[dict], int]:
     """(rows, dropped words): each sentence aligned (``ner.align``: inputs, first-sub-token ``labels``,
-    ``word_ids``) and how many words truncation removed over the split."""
-    tokenizer = ner.pretokenized_tokenizer(tokenizer)
+    ``word_ids``) and how many words truncation removed over the split. ``tokenizer`` is the one the task ships
+    (``task_tokenizer``); it is not adjusted here, so one that would encode a text otherwise is refused."""
     rows, dropped = [], 0
     for words, ids in zip(split.words, split.labels):
         row = ner.align(tokenizer, words, ids, max_len)
@@ -42,14 +52,39 @@ def encode_tagged(split, tokenizer, max_len: int) -> tuple[list[dict], int]:
 
 def check_same_tokens(tokenizer, split, max_len: int) -> None:
     """The model trains on words (``ner.align``) and runs on their text (artifacts, ``edgeport predict``): both
-    must give the same tokens, or the tags learnt on one would be read on other tokens."""
-    rows, _ = encode_tagged(split, tokenizer, max_len)
-    spans = [ner.word_spans(w) for w in split.words]
-    for i, ((ids, _), row) in enumerate(zip(ner.text_word_ids(tokenizer, split.texts, spans, max_len), rows)):
-        if ids != row["input_ids"]:
+    must give the same tokens, or the tags learnt on one would be read on other tokens. ``tokenizer`` is the one
+    the task ships (``task_tokenizer``), checked as it is."""
+    by_words = ner.words_input_ids(tokenizer, split.words, max_len)
+    by_text = tokenizer(list(split.texts), truncation=True, max_length=max_len)["input_ids"]
+    for i, (words_ids, text_ids) in enumerate(zip(by_words, by_text)):
+        if words_ids != text_ids:
             raise ModelError(f"{type(tokenizer).__name__} encodes the words of sentence {i} ({split.texts[i][:60]!r}) "
-                             f"differently from their text; token-classification needs a tokenizer that splits "
-                             f"on whitespace first (WordPiece: BERT, MiniLM, ELECTRA)")
+                             f"differently from their text ({_first_difference(tokenizer, words_ids, text_ids)}): "
+                             f"the tags would be learnt on other tokens than the artifacts read. Token "
+                             f"classification needs a tokenizer that splits on whitespace first and marks every "
+                             f"word alike: WordPiece (BERT, ELECTRA), byte-level BPE (RoBERTa; edgeport adds its "
+                             f"prefix space) or SentencePiece with a Metaspace pre-tokenizer whose prepend_scheme "
+                             f"is 'always' (XLM-R, DeBERTa-v3). Fix the pre_tokenizer in the teacher's "
+                             f"tokenizer.json, or use such a teacher")
+
+
+def _first_difference(tokenizer, words_ids: list[int], text_ids: list[int]) -> str:
+    """Where two encodings part, as tokens: "words [...] vs text [...]" from the first differing token on."""
+    at = next((i for i, (a, b) in enumerate(zip(words_ids, text_ids)) if a != b), min(len(words_ids), len(text_ids)))
+    show = lambda ids: tokenizer.convert_ids_to_tokens(ids[at:at + 4])  # noqa: E731
+    return f"from token {at}: words {show(words_ids)} vs text {show(text_ids)}"
+
+
+def check_tokenizer(spec, data, seed: int) -> None:
+    """Preflight of a local teacher: ``check_same_tokens`` on the selection split (what the teacher stage checks),
+    so a tokenizer that cannot work is refused before anything runs. A hub id is checked by the teacher stage once
+    it is downloaded."""
+    from pathlib import Path
+
+    from ..data import load_task
+
+    if isinstance(spec, Path):
+        check_same_tokens(task_tokenizer(spec), load_task(data, seed=seed).select, data.max_seq_len)
 
 
 def collate_for(tokenizer):
@@ -186,14 +221,14 @@ def selection_f1(task, tokenizer, max_len: int):
 def teacher(ctx) -> dict:
     """The teacher stage: a token-classification head fine-tuned with per-token cross-entropy on the first
     sub-tokens (``teacher.finetune`` auto: unless the checkpoint already tags exactly these tags)."""
-    from ..models import load_tokenizer, resolve_model_dir, save_model
+    from ..models import resolve_model_dir, save_model
     from ..pipeline import dist
     from ..training.loop import fit
     from .token_model import has_tagger_head, load_tagger
 
     cfg, task = ctx.cfg, ctx.task()
     max_len, spec = cfg.data.max_seq_len, resolve_model_dir(cfg.teacher.model)
-    tokenizer = load_tokenizer(spec)
+    tokenizer = task_tokenizer(spec)  # saved below: the student and every artifact encode text with it
     check_same_tokens(tokenizer, task.select, max_len)
     ready = has_tagger_head(spec, task.label_names)
     if cfg.teacher.finetune == "never" and not ready:
