@@ -393,6 +393,8 @@ def test_exact_match_and_f1_as_the_official_script():
     assert squad.f1("Denver Broncos", "the Denver Broncos football team") == pytest.approx(2 / 3)
     # repeated tokens count once each side: x x y vs x y y -> common {x: 1, y: 1}; P = R = 2/3
     assert squad.f1("x x y", "x y y") == pytest.approx(2 / 3)
+    # x x vs x x y: common {x: 2}; P = 2/2, R = 2/3 -> 0.8 (distinct tokens would give 1/2 and 1/3 -> 0.4)
+    assert squad.f1("x x", "x x y") == pytest.approx(0.8)
     # empty after normalisation: exact match, but num_same == 0 gives F1 0 (the script returns 0 before dividing)
     assert (squad.exact_match("the", "a"), squad.f1("the", "a")) == (1.0, 0.0)
     assert squad.f1("Paris", "Rome") == 0.0
