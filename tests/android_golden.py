@@ -15,6 +15,9 @@ writes, all from the Python (Hugging Face) tokenizers, nothing committed:
   normalization forms against the Rust ones, beyond single code points);
 - ``OUT_DIR/ner-entities.json``: word tags and entities of CoNLL-2003 sentences (``SST2_DIR/../conll2003``, when
   there) and raw texts under seeded logits, from ``edgeport.tasks.ner`` (``tests/ner_golden.py``).
+- ``OUT_DIR/squad-spans.json``: question + context windows (SQuAD v1.1 dev questions from ``SST2_DIR/../squad``,
+  when there, and hand texts with emoji) with seeded start/end logits and the best answer span
+  ``edgeport.tasks.squad.best_span`` finds in each (``tests/squad_golden.py``).
 - ``OUT_DIR/vectors.json``: seeded random hidden states + attention masks with their mean-pooled and L2-normalised
   vectors, and vector pairs with their cosine, all computed by ``edgeport.tasks.vectors`` (the sentence-embedding
   reference the app's ``text/Vectors.kt`` is checked against).
@@ -183,6 +186,7 @@ def write_family(name: str, family: str, arch: str, out: Path, cases, cache: Pat
 
 def main(out_dir: Path, data_dir: Path) -> None:
     import ner_golden
+    import squad_golden
 
     from edgeport.apps import android
 
@@ -190,6 +194,7 @@ def main(out_dir: Path, data_dir: Path) -> None:
         print(f"wrote {written}")
     android.write_json(out_dir / "unicode-forms.json", unicode_forms())
     ner_golden.write(out_dir, data_dir.parent / "conll2003")
+    squad_golden.write(out_dir, data_dir.parent / "squad")
     vectors = vector_goldens()
     android.write_json(out_dir / "vectors.json", vectors)
     print(f"wrote {out_dir / 'vectors.json'}: {len(vectors['pool_cases'])} pooling, "

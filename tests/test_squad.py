@@ -324,6 +324,7 @@ def test_max_answer_length_in_tokens():
 def test_ties_go_to_the_earliest_span():
     best = squad.best_span(logits(p4=1.0, p5=1.0), logits(p5=1.0, p6=1.0), OFFSETS, TEXT)
     assert (best["start_token"], best["end_token"]) == (4, 5)
+    assert squad.top_indices([-0.0, 1.0, 0.0, 1.0], 4) == [1, 3, 0, 2]  # equal logits in index order; -0.0 == 0.0
 
 
 def test_best_over_windows():
@@ -340,6 +341,8 @@ def test_best_over_windows():
 def test_best_span_checks_its_inputs():
     with pytest.raises(ModelError, match="start logits"):
         squad.best_span(np.zeros((1, 12)), np.zeros((1, 11)), [OFFSETS], TEXT)
+    with pytest.raises(ModelError, match="NaN or infinity"):
+        squad.best_span(logits(p5=np.nan), logits(), OFFSETS, TEXT)
     with pytest.raises(DataError, match="2 windows of offsets but logits for 1"):
         squad.best_span(np.zeros((1, 12)), np.zeros((1, 12)), [OFFSETS, OFFSETS], TEXT)
     with pytest.raises(DataError, match="window 0: 12 offsets but logits for 10 tokens"):

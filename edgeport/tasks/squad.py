@@ -291,6 +291,8 @@ def best_span(start_logits, end_logits, offsets: Sequence[Sequence[tuple[int, in
     if starts.ndim != 2 or starts.shape != ends.shape:
         raise ModelError(f"start logits {starts.shape} and end logits {ends.shape}: the model must give both for "
                          f"every token of every window ([windows, seq])")
+    if not (np.isfinite(starts).all() and np.isfinite(ends).all()):
+        raise ModelError("the start or end logits hold NaN or infinity; the model's output is unusable")
     if len(offsets) != starts.shape[0]:
         raise DataError(f"{len(offsets)} windows of offsets but logits for {starts.shape[0]}")
     if n_best < 1 or max_answer_len < 1:
