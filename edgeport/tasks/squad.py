@@ -36,9 +36,10 @@ Conventions, one per concern:
 * **The metric** (``squad_scores``) is the official evaluate-v1.1.py: ``normalize_answer`` (lower case, drop
   ASCII punctuation, drop the articles a/an/the, collapse whitespace), exact match and token F1 taken as the max
   over the gold answers, averaged over every question of the file x100; a question without a prediction scores 0
-  and is counted in ``missing``. It is written out here rather than imported: Hugging Face ``evaluate``'s "squad"
-  metric is this same script but is fetched from the hub at load time (nothing is fetched on these machines) and
-  ``datasets`` dropped its metrics; tests/test_squad.py checks it on hand cases worked through the official code.
+  and is counted in ``missing``. It is written out here (twenty lines) rather than imported: Hugging Face
+  ``evaluate``'s "squad" metric wraps this same script, but it is not installed here and loads the metric's code
+  from the hub at run time (nothing can be fetched on these machines); ``datasets`` no longer ships metrics; the
+  official script is no package. tests/test_squad.py checks it on hand cases worked through the official code.
 """
 
 from __future__ import annotations
