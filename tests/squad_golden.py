@@ -34,8 +34,8 @@ HAND = [  # (question, context, answer): accents and emoji before and inside the
     ("Where was the party held?",
      "The 🎉 party of the year was held in Zürich, at the Café Müller, on 3 May 2019. Nobody 😀 left early.",
      "Zürich"),
-    ("Who wrote the song?", "«Ça plane pour moi» was written by Yvan Lacomblez and sung by Plastic Bertrand 🎸🎸.",
-     "Yvan Lacomblez"),
+    ("Who wrote the song?",
+     "«Ça plane pour moi» was written by Yvan Lacomblez and sung by Plastic Bertrand 🎸🎸.", "Yvan Lacomblez"),
     ("What did the committee decide?",
      " ".join(f"Item {i} was discussed at length 📎." for i in range(12)) +
      " In the end the committee decided to postpone the vote until spring. " +
