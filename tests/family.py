@@ -17,6 +17,7 @@ under the directory the caller gives; nothing is written into the repository.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -47,6 +48,29 @@ def _train(model, trainer, normalizer, pre_tokenizer, texts):
     return tok
 
 
+# The tokenizers trainers are not reproducible across processes: WordPiece numbers equally frequent tokens in
+# hash-map order, and Unigram's EM sums in that order too (scores move by ~2e-4, enough to renumber pieces and change
+# some tokenizations). A tiny model's random embedding rows then meet other ids from run to run, so every measured
+# noise in the tests would drift. The two helpers below keep the trainer's (stable) set of tokens and make the rest
+# a function of it.
+
+
+def _stable_wordpiece(vocab: dict[str, int], specials: list[str]) -> dict[str, int]:
+    """Specials first, then the other tokens in string order (WordPiece's greedy matching reads only the set)."""
+    rest = sorted(t for t in vocab if t not in specials)
+    return {t: i for i, t in enumerate(specials + rest)}
+
+
+def _stable_unigram(pieces: list[tuple[str, float]], specials: list[str], texts: list[str]) -> list[tuple[str, float]]:
+    """The trainer's pieces with log-frequency scores counted here in the Metaspace-marked corpus (deterministic),
+    specials first with score 0, the rest by score then string."""
+    corpus = "\n".join("".join("▁" + w for w in t.split()) for t in texts)
+    counts = {p: corpus.count(p) + 1 for p, _ in pieces if p not in specials}
+    total = sum(counts.values())
+    rest = sorted(((p, math.log(c / total)) for p, c in counts.items()), key=lambda x: (-x[1], x[0]))
+    return [(s, 0.0) for s in specials] + rest
+
+
 def train_tokenizer(family: str, arch: str | None = None, texts: list[str] | None = None,
                     vocab_size: int = VOCAB_SIZE):
     """A transformers tokenizer of ``family`` (wordpiece | bpe | unigram) trained on SST-2 text, in the class
@@ -62,7 +86,7 @@ def train_tokenizer(family: str, arch: str | None = None, texts: list[str] | Non
         tok = _train(models.WordPiece(unk_token="[UNK]"),
                      trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=specials),
                      normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer(), texts)
-        vocab = tok.get_vocab()
+        vocab = _stable_wordpiece(tok.get_vocab(), specials)
         if arch == "electra":
             from transformers import ElectraTokenizer as cls
         elif arch == "distilbert":
@@ -90,7 +114,7 @@ def train_tokenizer(family: str, arch: str | None = None, texts: list[str] | Non
                      pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(),
                                               pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")]),
                      texts)
-        vocab = [tuple(v) for v in json.loads(tok.to_str())["model"]["vocab"]]
+        vocab = _stable_unigram([tuple(v) for v in json.loads(tok.to_str())["model"]["vocab"]], specials, texts)
         if arch == "deberta-v2":
             from transformers import DebertaV2Tokenizer
 

@@ -43,7 +43,11 @@ from edgeport.validation import int8_yardstick, noise_of, resolved_tolerance
 
 LABELS = ["negative", "positive"]
 SEQ = 32
-INT8_CAP = 2.0  # the noise budgets' largest factor (exporters.base.INT8_NOISE; benchmarks/int8_noise.py's CAP)
+# The INT8 artifacts' |Δlogit| may reach this many times torch's dynamic INT8 of the same tiny model. The ratio is a
+# property of the random model as much as of the format: benchmarks/tiny_int8_noise.py measures it over seeds
+# (results/tiny_int8_noise.md): up to 2.1 on these models (the real student's budgets are capped at 2.0,
+# exporters.base.INT8_NOISE), while one Linear layer read at twice its scale measures far above the cap.
+TINY_INT8_CAP = 3.0
 TAKES_TOKEN_TYPES = {"bert": True, "electra": True, "distilbert": False, "roberta": False, "xlm-roberta": False,
                      "deberta-v2": False}  # the tiny DeBERTa is v3-style: type_vocab_size 0
 KEEP_HEADS = [[1], [0]]  # of 2 heads per layer: a different one per layer
@@ -347,11 +351,10 @@ def test_export_parity(name, fmt, precision, exported):
     noise = noise_of(EagerRunner(int8_yardstick(built["model"]))(**built["batch"]), ref)  # the model's 8-bit noise
     tol = resolved_tolerance(fmt, precision, ValidateConfig(), noise=noise, mode="dynamic")
     if precision == "int8":
-        # These hidden-32 models are no calibration set: their ORT and TFLite dynamic noise reaches 1.5-1.7x torch's
-        # own (against 0.1-0.4x on the real student that sets the shipped budgets, exporters.base.INT8_NOISE).
-        # Sound here means within the budgets' cap: no noisier than twice torch's dynamic INT8 of the same model.
+        # These hidden-32 models are no calibration set: their ORT, TFLite and ExecuTorch dynamic noise varies from
+        # model to model around torch's own (against 0.1-0.4x on the real student that sets the shipped budgets).
         base = resolved_tolerance(fmt, "fp32", ValidateConfig())
-        tol = {k: base[k] + INT8_CAP * noise[k] for k in ("max_abs", "mean_abs")}
+        tol = {k: base[k] + TINY_INT8_CAP * noise[k] for k in ("max_abs", "mean_abs")}
     diff = np.abs(got.astype(np.float64) - ref)
     print(f"{name} {fmt}-{precision}: max |dlogit| {diff.max():.3g} (tolerance {tol['max_abs']:.3g}), "
           f"mean {diff.mean():.3g} ({tol['mean_abs']:.3g})")
