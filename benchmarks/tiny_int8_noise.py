@@ -6,10 +6,10 @@
 Per seed and architecture: the test's own recipe (``tests/family.make_tiny`` with that seed, ``spread``, heads and
 FFN pruned), exported to ONNX, TFLite and ExecuTorch and quantized in the default dynamic mode, run on the test's 96
 SST-2 validation sentences; max and mean |Δlogit| against the fp32 torch model, divided by the same numbers for
-torch's dynamic INT8 of the model (``validation.int8_yardstick``, what TorchScript INT8 computes). A defect is
-measured beside them on every model: that yardstick with the encoder's first Linear layer's weights read at twice their scale
-(``tests/gate_models.with_wrong_scale``). Seed 0 is the model the test judges; the other seeds show how much the
-ratio moves from one random model to the next.
+torch's dynamic INT8 of the model (``validation.int8_yardstick``, what TorchScript INT8 computes). Two defects
+are measured beside them on every model (``tests/gate_models.with_wrong_scale``): that yardstick with the encoder's
+first Linear layer's weights read at twice their scale, and with every encoder Linear layer's at 1.25x. Seed 0 is
+the model the test judges; the other seeds show how much the ratio moves from one random model to the next.
 
 Writes tiny_int8_noise.json (top-level ``provenance``) and tiny_int8_noise.md under --out.
 """
@@ -72,9 +72,11 @@ def measure(name: str, seed: int, root: Path) -> list[dict]:
         int8 = exporter.quantize(QuantizeRequest(model=model, fp32_path=fp32, sample=sample, out_dir=int8_dir,
                                                  mode="dynamic", calibration=[]))
         rows.append(row(fmt, noise_of(runtimes.load(int8, threads=1)(**batch), ref)))
-    first = next(n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and ".layer." in n)
-    rows.append(row("defect: torch dynamic, one layer at 2x scale",
-                    noise_of(EagerRunner(with_wrong_scale(model, first, 2.0))(**batch), ref)))
+    layers = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and ".layer." in n]
+    for what, chosen, factor in (("one layer at 2x scale", layers[:1], 2.0),
+                                 ("every layer at 1.25x scale", layers, 1.25)):
+        rows.append(row(f"defect: torch dynamic, {what}",
+                        noise_of(EagerRunner(with_wrong_scale(model, chosen, factor))(**batch), ref)))
     return rows
 
 

@@ -76,22 +76,23 @@ def train_keyword_bert(out: Path, *, steps: int = 300, seed: int = 0):
     return model.eval(), tok
 
 
-def with_wrong_scale(model, layer: str, factor: float = 2.0):
+def with_wrong_scale(model, layer: str | list[str], factor: float = 2.0):
     """torch dynamic INT8 of ``model`` (what TorchScript INT8 computes: ``validation.int8_yardstick``) with one
-    layer's INT8 weights read back at ``factor`` times their scale."""
+    layer's (or each named layer's) INT8 weights read back at ``factor`` times their scale."""
     import torch
 
     from edgeport.validation import int8_yardstick
 
     q = int8_yardstick(model)
-    mod = q.get_submodule(layer)
-    w = mod.weight()
-    if w.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
-        bad = torch._make_per_channel_quantized_tensor(w.int_repr(), w.q_per_channel_scales() * factor,
-                                                       w.q_per_channel_zero_points(), w.q_per_channel_axis())
-    else:
-        bad = torch._make_per_tensor_quantized_tensor(w.int_repr(), w.q_scale() * factor, w.q_zero_point())
-    mod.set_weight_bias(bad, mod.bias())
+    for name in [layer] if isinstance(layer, str) else layer:
+        mod = q.get_submodule(name)
+        w = mod.weight()
+        if w.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
+            bad = torch._make_per_channel_quantized_tensor(w.int_repr(), w.q_per_channel_scales() * factor,
+                                                           w.q_per_channel_zero_points(), w.q_per_channel_axis())
+        else:
+            bad = torch._make_per_tensor_quantized_tensor(w.int_repr(), w.q_scale() * factor, w.q_zero_point())
+        mod.set_weight_bias(bad, mod.bias())
     return q
 
 
