@@ -51,8 +51,9 @@ def corpus_files(path: str | Path) -> list[Path]:
             raise DataError(f"corpus directory {root} holds no files; put text files (one document per line) or "
                             f".jsonl files in it")
         return files
-    raise DataError(f"corpus {root} does not exist; give a text file (one document per line), a .jsonl file with "
-                    f"a '{TEXT_FIELD}' field, or a directory of them")
+    where = "" if root.is_absolute() else " (a relative path is read from here, else under $EDGEPORT_DATA_DIR)"
+    raise DataError(f"corpus {root} does not exist{where}; give a text file (one document per line), a .jsonl file "
+                    f"with a '{TEXT_FIELD}' field, or a directory of them")
 
 
 def read_corpus(path: str | Path, fields: tuple[str, ...] = (TEXT_FIELD,),

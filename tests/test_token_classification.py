@@ -46,7 +46,7 @@ def test_shipped_config_is_a_token_task():
 
     cfg = load_config(REPO / "edgeport" / "configs" / "ner.yaml")
     assert cfg.data.task == "token-classification" and cfg.data.metric == "entity_f1"
-    assert cfg.distill.student.layers == [0, 2, 4] and cfg.prune.enabled and cfg.prune.vocab
+    assert cfg.distill.student.layers == [0, 2, 4] and cfg.prune.enabled and not cfg.prune.vocab
 
 
 @pytest.mark.parametrize("section,values,key", [
