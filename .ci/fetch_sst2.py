@@ -6,8 +6,8 @@ its ``conll2003/README.md`` names, converted as it says (the support matrix's to
     python .ci/fetch_sst2.py DATA_DIR      # writes DATA_DIR/{sst2,stsb}/{train,validation}.tsv and
                                            # DATA_DIR/conll2003/{train,validation,test}.jsonl; nothing when present
 
-The tests and the tiny pipelines read these files directly. Row counts are checked (67,349 / 872); the sha256 of
-each file is printed beside the reference copy's, and a difference is reported as a warning (the hub's text may
+The tests and the tiny pipelines read these files directly. Row counts are checked; the sha256 of each SST-2 file
+is printed beside the reference copy's, and a difference is reported as a warning (the hub's text may
 be normalised differently from GLUE's own download; CI's baseline then comes from the same hub files).
 """
 
@@ -18,53 +18,39 @@ import json
 import sys
 from pathlib import Path
 
-SPLITS = {"train": ("train", 67349, "4c5e12ec5fabed1f7aa8b4fde0f0257412d76ab9c4314bb1eec46ba80c7a4438"),
-          "validation": ("validation", 872, "db8f4a5951968681dadc4c6ddaf53e8ba31a1436574072c3fa6273a5d333b35a")}
+# GLUE tables from the hub: directory -> (title, the header written, the hub fields read, split -> (rows, sha256 of
+# the reference copy or None when the hub's text is known to differ from it)).
+GLUE = {
+    "sst2": ("SST-2", ("sentence", "label"), ("sentence", "label"), {
+        "train": (67349, "4c5e12ec5fabed1f7aa8b4fde0f0257412d76ab9c4314bb1eec46ba80c7a4438"),
+        "validation": (872, "db8f4a5951968681dadc4c6ddaf53e8ba31a1436574072c3fa6273a5d333b35a")}),
+    "stsb": ("STS-B", ("sentence1", "sentence2", "score"), ("sentence1", "sentence2", "label"), {
+        "train": (5749, None), "validation": (1500, None)}),  # the copy's scores: "5.000", the hub's: 5.0
+}
 
 
-def fetch(data_dir: Path) -> int:
-    out = data_dir / "sst2"
-    if all((out / f"{name}.tsv").is_file() for name in SPLITS):
-        print(f"SST-2: using {out}")
+def fetch_glue(data_dir: Path, name: str) -> int:
+    """GLUE ``name`` from the hub as ``DATA_DIR/name/{split}.tsv``; row counts are checked, sha256s compared."""
+    title, header, fields, splits = GLUE[name]
+    out = data_dir / name
+    if all((out / f"{split}.tsv").is_file() for split in splits):
+        print(f"{title}: using {out}")
         return 0
     from datasets import load_dataset  # edgeport[hub]; only here does CI touch the dataset hub
 
     out.mkdir(parents=True, exist_ok=True)
-    for name, (split, rows, sha) in SPLITS.items():
-        ds = load_dataset("glue", "sst2", split=split)
-        lines = ["sentence\tlabel"] + [f"{r['sentence'].strip()}\t{r['label']}" for r in ds]
+    for split, (rows, sha) in splits.items():
+        ds = load_dataset("glue", name, split=split)
+        lines = ["\t".join(header)] + ["\t".join(str(r[f]).strip() for f in fields) for r in ds]
         if len(lines) - 1 != rows:
-            print(f"SST-2 {split}: {len(lines) - 1} rows from the hub, expected {rows}", file=sys.stderr)
+            print(f"{title} {split}: {len(lines) - 1} rows from the hub, expected {rows}", file=sys.stderr)
             return 1
         data = ("\n".join(lines) + "\n").encode("utf-8")
-        (out / f"{name}.tsv").write_bytes(data)
+        (out / f"{split}.tsv").write_bytes(data)
         got = hashlib.sha256(data).hexdigest()
-        note = "same bytes as the reference copy" if got == sha else f"WARNING: the reference copy's is {sha}"
-        print(f"SST-2 {split}: {rows} rows -> {out / f'{name}.tsv'} (sha256 {got}; {note})")
-    return 0
-
-
-STSB_ROWS = {"train": 5749, "validation": 1500}
-
-
-def fetch_stsb(data_dir: Path) -> int:
-    """GLUE STS-B (the sentence-embedding tests' pairs); the row counts are checked, the text is the hub's."""
-    out = data_dir / "stsb"
-    if all((out / f"{name}.tsv").is_file() for name in STSB_ROWS):
-        print(f"STS-B: using {out}")
-        return 0
-    from datasets import load_dataset
-
-    out.mkdir(parents=True, exist_ok=True)
-    for split, rows in STSB_ROWS.items():
-        ds = load_dataset("glue", "stsb", split=split)
-        lines = ["sentence1\tsentence2\tscore"] + [f"{r['sentence1'].strip()}\t{r['sentence2'].strip()}\t{r['label']}"
-                                                  for r in ds]
-        if len(lines) - 1 != rows:
-            print(f"STS-B {split}: {len(lines) - 1} rows from the hub, expected {rows}", file=sys.stderr)
-            return 1
-        (out / f"{split}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        print(f"STS-B {split}: {rows} rows -> {out / f'{split}.tsv'}")
+        note = ("" if sha is None else "; same bytes as the reference copy" if got == sha
+                else f"; WARNING: the reference copy's is {sha}")
+        print(f"{title} {split}: {rows} rows -> {out / f'{split}.tsv'} (sha256 {got}{note})")
     return 0
 
 
@@ -125,4 +111,4 @@ if __name__ == "__main__":
         print(__doc__.split("\n\n")[1].strip(), file=sys.stderr)
         sys.exit(2)
     data_dir = Path(sys.argv[1])
-    sys.exit(fetch(data_dir) or fetch_stsb(data_dir) or fetch_conll(data_dir))
+    sys.exit(fetch_glue(data_dir, "sst2") or fetch_glue(data_dir, "stsb") or fetch_conll(data_dir))

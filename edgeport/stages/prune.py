@@ -52,10 +52,11 @@ class PruneStage:
 
     def configure(self, cfg) -> PruneSettings:
         from ..corpus import CorpusFiles
+        from ..tasks import TASKS
         from ..training.loop import train_env  # torch: only when planning a run
 
         rows = cfg.prune.train_limit or cfg.distill.train_limit or cfg.data.train_limit
-        extra = cfg.distill.extra_texts if TEXTS_READ[cfg.data.task] else None
+        extra = cfg.distill.extra_texts if TASKS[cfg.data.task].prune_reads_extra_texts else None
         return PruneSettings(prune=cfg.prune, data=cfg.data.spec(), train_rows=rows, seed=cfg.run.seed,
                              env=train_env(cfg.prune.train, cfg.run.threads),
                              extra_texts=CorpusFiles(extra) if extra else None, libs=fp.libraries("model", "training"))
@@ -237,5 +238,3 @@ def _tokens(ctx) -> dict:
 
 RECIPES = {"sequence-classification": PruneStage._classifier, "sentence-embedding": _embedding,
            "token-classification": _tokens}
-# whether a task's recovery reads distill.extra_texts (so the stage's fingerprint holds its bytes)
-TEXTS_READ = {"sequence-classification": False, "sentence-embedding": True, "token-classification": False}

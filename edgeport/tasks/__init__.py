@@ -31,6 +31,8 @@ class TaskSpec:
     hub_task: tuple[str, str]  # the Hugging Face pipeline tag and its title (model cards)
     noun: str  # what a model of the task is, in cards' titles: "text classifier", ...
     unsupported: dict[str, str] = field(default_factory=dict)  # config key (set truthy) -> why it is refused
+    prune_reads_extra_texts: bool = False  # the prune stage's recovery trains on distill.extra_texts too (so its
+    # fingerprint holds their bytes)
 
     @property
     def default_metric(self) -> str:
@@ -51,7 +53,7 @@ SENTENCE_EMBEDDING = TaskSpec(
             "as sentence-transformers ships it); scored by the Spearman correlation of cosine similarity and gold",
     labels="scores", output="embedding", output_shape="[1, hidden_size]",
     metrics=("spearman",), pair_inputs=False,
-    hub_task=("sentence-similarity", "Sentence Similarity"), noun="sentence embedder",
+    hub_task=("sentence-similarity", "Sentence Similarity"), noun="sentence embedder", prune_reads_extra_texts=True,
     unsupported={
         "pretrain.enabled": f"masked-LM pre-training {_NOT_YET}; set it to false",
         "quantize.qat.enabled": f"quantization-aware training {_NOT_YET}; set it to false",
