@@ -30,13 +30,16 @@ class Split:
     labels: list | None  # class ids, pair scores (sentence-embedding) or per-word tag ids (token-classification);
     # None: unlabelled (data.texts, sides)
     words: list[list[str]] | None = None  # token-classification: each row's words (``texts`` = them joined by " ")
+    examples: list | None = None  # question-answering: each row's ``squad.Example`` (id, title, context, question,
+    # gold answers); ``texts`` are the questions, ``pairs`` the contexts, ``labels`` the gold answer texts
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def select(self, indices: list[int]) -> "Split":
         pick = lambda xs: None if xs is None else [xs[i] for i in indices]  # noqa: E731
-        return Split(self.name, self.source, pick(self.texts), pick(self.pairs), pick(self.labels), pick(self.words))
+        return Split(self.name, self.source, pick(self.texts), pick(self.pairs), pick(self.labels), pick(self.words),
+                     pick(self.examples))
 
     def head(self, n: int | None) -> "Split":
         return self if n is None or n >= len(self) else self.select(list(range(n)))
@@ -85,7 +88,8 @@ def resolve_local_dir(cfg: DataConfig) -> Path | None:
     tried = ", ".join(str(c) for c in candidates)
     raise DataError(
         f"dataset directory '{cfg.local}' not found (looked in: {tried}). Set data.local to the directory that "
-        f"holds {cfg.train_split}.tsv/.csv/.jsonl, or set EDGEPORT_DATA_DIR to the folder that contains '{cfg.local}'"
+        f"holds {cfg.train_split}.{'/.'.join(TASKS[cfg.task].data_files)}, or set EDGEPORT_DATA_DIR to the folder "
+        f"that contains '{cfg.local}'"
         + ("" if root else " (EDGEPORT_DATA_DIR is not set)")
     )
 
@@ -94,11 +98,13 @@ def _split_names(cfg: DataConfig) -> list[str]:
     return [cfg.train_split, cfg.eval_split] + ([cfg.selection_split] if cfg.selection_split else [])
 
 
-def split_file(directory: Path, split: str) -> Path:
-    found = [directory / f"{split}.{ext}" for ext in EXTENSIONS if (directory / f"{split}.{ext}").is_file()]
+def split_file(directory: Path, split: str, extensions: tuple[str, ...] = EXTENSIONS) -> Path:
+    """``directory/<split>.<ext>`` for the one ``ext`` of ``extensions`` (the task's ``TaskSpec.data_files``) that
+    exists."""
+    found = [directory / f"{split}.{ext}" for ext in extensions if (directory / f"{split}.{ext}").is_file()]
     if not found:
         raise DataError(
-            f"{directory}: no file for split '{split}' (expected {split}.tsv, .csv, .jsonl or .parquet). "
+            f"{directory}: no file for split '{split}' (expected {' or '.join(f'{split}.{e}' for e in extensions)}). "
             f"Add it, or set data.train_split / data.eval_split to the split names you have"
         )
     if len(found) > 1:
@@ -120,7 +126,7 @@ def data_fingerprint(cfg: DataConfig) -> str:
         h.update(f"hub:{cfg.hub_id}:{cfg.hub_config}:{hub_revision(cfg.hub_id)}".encode())
     else:
         for split in _split_names(cfg):
-            h.update(hashlib.sha256(split_file(directory, split).read_bytes()).digest())
+            h.update(hashlib.sha256(split_file(directory, split, TASKS[cfg.task].data_files).read_bytes()).digest())
     return h.hexdigest()
 
 
@@ -143,6 +149,8 @@ def load_task(cfg: DataConfig, seed: int = 42) -> Task:
     if cfg.texts is not None:
         return unlabelled_task(cfg)
     directory = resolve_local_dir(cfg)
+    if TASKS[cfg.task].labels == "spans":  # SQuAD questions: read from JSON, held out by article (not by row)
+        return question_task(cfg, directory, seed)
     scores = TASKS[cfg.task].labels == "scores"  # a similarity score per pair (sentence-embedding), not a class
     if TASKS[cfg.task].labels == "tags":  # words and their tags (token-classification)
         splits, label_names = tagged_splits(cfg, directory)
@@ -567,6 +575,78 @@ def tagged_splits(cfg: DataConfig, directory: Path | None) -> tuple[dict[str, Sp
         ids = [[index[t] for t in s] for s in tags[name]]
         splits[name] = Split(name, str(path), [" ".join(w) for w in words], None, ids, words)
     return splits, names
+
+
+def question_task(cfg: DataConfig, directory: Path | None, seed: int) -> Task:
+    """question-answering: SQuAD v1.1 JSON files (``<split>.json`` in ``data.local``), one row per question
+    (``squad.read_squad``: a training answer off its offset is moved to its nearest occurrence, an evaluation one is
+    refused). The training questions are shuffled with the run's seed; the selection split is whole articles held out
+    of them (``carve_articles``, or ``data.selection_split``'s file), and a training question whose context also
+    occurs in the selection split is dropped, so no context is in both."""
+    if directory is None:
+        raise DataError(f"data.local '{cfg.local}': not found; question-answering reads a local directory of SQuAD "
+                        f"v1.1 JSON files ({cfg.train_split}.json, {cfg.eval_split}.json)")
+    train = question_split(directory, cfg.train_split, training=True)
+    order = list(range(len(train)))
+    random.Random(seed).shuffle(order)
+    train = train.select(order)
+    if cfg.selection_split:
+        selection, grouping = question_split(directory, cfg.selection_split), "split file"
+        note = f"split file {cfg.selection_split}"
+    else:
+        (train, selection, note), grouping = carve_articles(train, cfg, seed), "articles"
+    held = set(selection.pairs)
+    kept = [i for i, context in enumerate(train.pairs) if context not in held]
+    if not kept:
+        raise DataError(f"{train.source}: every training question shares its context with the selection split "
+                        f"({cfg.selection_split}); use a selection split of other articles")
+    note += f"; {len(train) - len(kept)} training questions on a selection context dropped"
+    evaluation = question_split(directory, cfg.eval_split).head(cfg.eval_limit)
+    return Task(train.select(kept), selection, evaluation, [], data_fingerprint(cfg), grouping=grouping,
+                grouping_note=note)
+
+
+def question_split(directory: Path, name: str, training: bool = False) -> Split:
+    """A SQuAD split as rows: texts = questions, pairs = contexts, labels = the gold answer texts, and
+    ``examples`` = the questions as read (ids, titles, answer offsets)."""
+    from .tasks import squad
+
+    path = split_file(directory, name, TASKS["question-answering"].data_files)
+    examples = squad.read_squad(path, training=training)
+    return Split(name, str(path), [e.question for e in examples], [e.context for e in examples],
+                 [e.answer_texts for e in examples], examples=examples)
+
+
+def carve_articles(train: Split, cfg: DataConfig, seed: int) -> tuple[Split, Split, str]:
+    """(rest of train, selection, note): articles (titles) drawn with a seeded generator are held out until they
+    hold the selection split's size (``carve_selection``'s rule, counted in questions), and that many of their
+    questions are drawn as the selection split; their other questions are left out of both. Held out by article, not
+    by question, like the evaluation file: the questions of one paragraph share their answers' neighbourhood, and
+    those of one article its names and facts, so a selection question on a seen article would flatter the model."""
+    titles = sorted({e.title for e in train.examples})
+    n = len(train)
+    size = min(cfg.selection_max_rows, max(cfg.selection_min_rows, round(cfg.selection_fraction * n)), n // 5)
+    if len(titles) < 2 or size < 1:
+        raise DataError(f"{train.source}: {n} questions in {len(titles)} article(s) (distinct titles); holding out a "
+                        f"selection split by article needs at least two articles and 5 questions. Add articles with "
+                        f"titles of their own, or name a selection split file with data.selection_split")
+    per_title = {t: 0 for t in titles}
+    for e in train.examples:
+        per_title[e.title] += 1
+    rng = random.Random(f"selection:{seed}")
+    rng.shuffle(titles)
+    held, count = set(), 0
+    for title in titles[:-1]:  # the last article always stays for training
+        if count >= size:
+            break
+        held.add(title)
+        count += per_title[title]
+    pool = [i for i, e in enumerate(train.examples) if e.title in held]
+    picked = sorted(rng.sample(pool, min(size, len(pool))))
+    rest = [i for i, e in enumerate(train.examples) if e.title not in held]
+    note = (f"articles: {len(held)} of {len(titles)} held out, {len(pool) - len(picked)} of their questions in "
+            f"neither split")
+    return train.select(rest), train.select(picked), note
 
 
 def read_texts(path: Path, what: str) -> list[str]:

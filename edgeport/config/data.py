@@ -17,13 +17,16 @@ class DataSpec(Section):
     each stage resolves its own number of training rows (``train_rows`` in its settings), so a stage cannot read
     a limit its fingerprint does not cover."""
 
-    task: Literal["sequence-classification", "sentence-embedding", "token-classification"] = Field(
+    task: Literal["sequence-classification", "sentence-embedding", "token-classification",
+                  "question-answering"] = Field(
         "sequence-classification", description="what the model does with the rows (edgeport/tasks: one entry per "
         "task): sequence-classification = a label per text or pair (label_column holds class names); "
         "sentence-embedding = a unit vector per sentence, scored on sentence pairs with a similarity score in "
         "label_column (STS-B) by data.metric spearman; token-classification = an IOB2 tag per word (named "
         "entities): JSONL rows whose text_column is the word list and label_column the tag list (strings, or "
-        "integers indexing data.label_names), scored by data.metric entity_f1")
+        "integers indexing data.label_names), scored by data.metric entity_f1; question-answering = the answer "
+        "to a question as a span of its context: SQuAD v1.1 JSON files (<split>.json in data.local), scored by the "
+        "official v1.1 F1 (data.metric squad_f1) and exact match (squad_em); only the teacher stage is built")
     local: str | None = Field("sst2", description="local dataset dir, absolute or under $EDGEPORT_DATA_DIR")
     texts: str | None = Field(None, description="instead of a dataset: a UTF-8 file of unlabelled inputs, one per "
                               "line (set local and hub_id to null, and label_names). Parity only: validate compares "
@@ -40,15 +43,21 @@ class DataSpec(Section):
     text_pair_column: str | None = None
     label_column: str = "label"
     label_names: list[str] | None = None
-    metric: Literal["accuracy", "f1", "macro_f1", "mcc", "spearman", "entity_f1"] = Field(
+    metric: Literal["accuracy", "f1", "macro_f1", "mcc", "spearman", "entity_f1", "squad_f1", "squad_em"] = Field(
         "accuracy", description="the task metric every choice is made on (checkpoint, early stop, the useless-model "
                                 "gate) and validate's drop gates judge: accuracy; f1 = binary F1 of the positive "
                                 "class, the SECOND label name (two classes only); macro_f1 = mean F1 over classes; "
                                 "mcc = Matthews correlation (accuracy is always reported beside these); spearman = "
                                 "rank correlation of cosine similarity with the gold score (sentence-embedding, and "
                                 "its default); entity_f1 = micro F1 of whole entities, strict IOB2 (seqeval), "
-                                "token-classification's metric")
+                                "token-classification's metric; squad_f1 / squad_em = the official SQuAD v1.1 "
+                                "token F1 / exact match of the best answer span, max over the gold answers, "
+                                "as a fraction (the official figures are x100), question-answering's metrics")
     max_seq_len: int = Field(128, ge=8, le=4096)
+    doc_stride: int | None = Field(None, ge=0, description="question-answering: tokens of context two consecutive "
+                                   "windows of a long context share (a window is max_seq_len tokens of question + "
+                                   "context); default: a third of max_seq_len (128 for 384, the Hugging Face "
+                                   "examples' setting)")
     eval_limit: int | None = Field(None, ge=1)
     # The selection split: every checkpoint choice, early stop, QAT choice and INT8 fallback is judged here, never
     # on the evaluation split, which is only measured (one row of SST-2's 872 is 0.11 points: choosing on it would
@@ -94,6 +103,11 @@ class DataSpec(Section):
                              f"data.label_column to the score column), and no data.label_names")
         if TASKS[self.task].labels == "tags" and self.text_pair_column is not None:
             raise ValueError(f"data.task {self.task} tags the words of one sentence: unset data.text_pair_column")
+        if TASKS[self.task].labels == "spans":
+            self._spans_only()
+        elif self.doc_stride is not None:
+            raise ValueError(f"data.doc_stride is for question-answering (windows of a long context); data.task "
+                             f"{self.task} reads no windows: unset it")
         if self.texts is not None:
             self._texts_only()
         elif not self.local and not self.hub_id:
@@ -107,6 +121,25 @@ class DataSpec(Section):
                              f"data.label_names has {len(self.label_names)} classes; use macro_f1 (the mean of every "
                              f"class's F1) or mcc")
         return self
+
+    def _spans_only(self) -> None:
+        """question-answering reads SQuAD JSON (question, context, answers): no columns or classes to name, and the
+        selection split is held out by article (titles), never by row."""
+        if self.text_pair_column is not None or self.label_names is not None:
+            raise ValueError(f"data.task {self.task} reads questions, contexts and answers from SQuAD v1.1 JSON: "
+                             f"unset data.text_pair_column and data.label_names")
+        if self.selection_grouping != "auto":
+            raise ValueError(f"data.task {self.task} holds out whole articles (titles) as the selection split: leave "
+                             f"data.selection_grouping at auto")
+        if self.doc_stride is not None and self.doc_stride >= self.max_seq_len // 2:
+            raise ValueError(f"data.doc_stride {self.doc_stride} must be below half of data.max_seq_len "
+                             f"{self.max_seq_len}: two windows share that many context tokens, and the question "
+                             f"needs room too")
+
+    def stride(self) -> int:
+        """question-answering: the context tokens two windows share (``doc_stride``, default a third of the
+        window)."""
+        return self.max_seq_len // 3 if self.doc_stride is None else self.doc_stride
 
     def _texts_only(self) -> None:
         """data.texts is the whole task: no dataset beside it, no labels, so nothing a label would decide."""

@@ -108,7 +108,10 @@ def _task_problems(cfg: PipelineConfig) -> list[str]:
               "teacher.finetune": cfg.teacher.finetune == "always",
               "distill.student.hidden_size": cfg.distill.enabled and cfg.distill.student.hidden_size,
               "distill.hidden_loss_weight": cfg.distill.enabled and cfg.distill.hidden_loss_weight > 0,
-              "data.hub_id": cfg.data.hub_id, "validate.arm_parity": cfg.validate.arm_parity == "on"}
+              "data.hub_id": cfg.data.hub_id, "validate.arm_parity": cfg.validate.arm_parity == "on",
+              # whole stages, for a task whose later stages are not built (question-answering)
+              "distill.enabled": cfg.distill.enabled, "export.enabled": cfg.export.enabled,
+              "quantize.enabled": cfg.quantize.enabled, "report.enabled": cfg.report.enabled}
     return config_problems(cfg.data.task, values, None)
 
 

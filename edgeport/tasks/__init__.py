@@ -8,7 +8,8 @@ a classifier), and what the task does not do yet, with the reason (``unsupported
 The recipes that differ per task (the teacher's and the student's training, the validate gates) are looked up by
 the entry's name in one table per stage (``stages/teacher.py`` ``RECIPES``...), so a stage's code fingerprint
 holds only its own recipes. Adding a task = an entry here + its recipes (``tasks/embedding.py``,
-``tasks/tokens.py``); extractive QA will add offsets and two outputs (``output`` is one name today).
+``tasks/tokens.py``, ``tasks/qa.py``). Extractive QA's model has two outputs (``outputs``: start and end logits);
+so far only its teacher stage is built, and the entry refuses every later stage at config load.
 token-classification's output is per token: ``bench.workload.run_rows`` stacks each row's real tokens, and its
 validate gates read each word at its first sub-token (``tasks.tokens.WordRows``).
 """
@@ -23,8 +24,9 @@ class TaskSpec:
     name: str
     summary: str
     labels: str  # "classes" (a label name per row) | "scores" (a float per row: a pair's similarity) | "tags"
-    # (an IOB2 tag per word of a sentence: the row's text is its words joined by single spaces)
-    output: str  # the exported output: "logits" | "embedding"
+    # (an IOB2 tag per word of a sentence: the row's text is its words joined by single spaces) | "spans" (a
+    # question's gold answers: spans of its context, SQuAD v1.1)
+    output: str  # the exported output: "logits" | "embedding" | "span_logits" (a start and an end score per token)
     output_shape: str  # as the artifacts give it, for the docs and the sidecar
     metrics: tuple[str, ...]  # the data.metric values this task takes; the first is the default
     pair_inputs: bool  # True: a row's text and pair go into the model together (a pair classifier)
@@ -33,6 +35,8 @@ class TaskSpec:
     unsupported: dict[str, str] = field(default_factory=dict)  # config key (set truthy) -> why it is refused
     prune_reads_extra_texts: bool = False  # the prune stage's recovery trains on distill.extra_texts too (so its
     # fingerprint holds their bytes)
+    outputs: tuple[str, ...] = ("logits",)  # the model's outputs by name (forward(...).<name>), in order
+    data_files: tuple[str, ...] = ("tsv", "csv", "jsonl", "parquet")  # a local split is <split>.<one of these>
 
     @property
     def default_metric(self) -> str:
@@ -100,7 +104,37 @@ TOKEN_CLASSIFICATION = TaskSpec(
                                f"or off",
     })
 
-TASKS: dict[str, TaskSpec] = {t.name: t for t in (SEQUENCE_CLASSIFICATION, SENTENCE_EMBEDDING, TOKEN_CLASSIFICATION)}
+_QA_LATER = "is not built for question-answering yet (only the teacher stage is)"
+QUESTION_ANSWERING = TaskSpec(
+    name="question-answering",
+    summary="extractive QA (SQuAD v1.1): the answer to a question is a span of its context, read from a start and "
+            "an end score per token of question + context windows; scored by the official v1.1 F1 and exact match",
+    labels="spans", output="span_logits", output_shape="[1, seq] each (start_logits, end_logits)",
+    outputs=("start_logits", "end_logits"), metrics=("squad_f1", "squad_em"), pair_inputs=True,
+    hub_task=("question-answering", "Question Answering"), noun="question answering model",
+    data_files=("json",),
+    # Later stages are refused through their own switches (defaults on: distill, export, quantize, report), so a
+    # config says in so many words that the run ends at the teacher; validate and bench follow export.enabled.
+    unsupported={
+        "pretrain.enabled": f"masked-LM pre-training {_QA_LATER}; set it to false",
+        "distill.enabled": f"distilling a student (KD on start and end logits) {_QA_LATER}; set it to false",
+        "prune.enabled": f"pruning {_QA_LATER}; set it to false",
+        "export.enabled": f"exporting (two outputs, start_logits and end_logits, over question + context windows) "
+                          f"{_QA_LATER}; set it to false (validate and bench follow it)",
+        "quantize.enabled": f"making INT8 artifacts (from the exported files) {_QA_LATER}; set it to false",
+        "explain.enabled": f"attribution {_QA_LATER}; set it to false",
+        "report.enabled": f"rendering the report and model cards {_QA_LATER}; set it to false (the teacher's "
+                          f"metrics are in the run's manifest.json)",
+        "data.texts": f"unlabelled parity-only texts {_QA_LATER}; point data.local at a directory of SQuAD v1.1 "
+                      f"JSON files",
+        "data.hub_id": f"reading a hub dataset {_QA_LATER}; point data.local at a directory of SQuAD v1.1 JSON files "
+                       f"(<split>.json) and set data.hub_id to null",
+    })
+
+TASKS: dict[str, TaskSpec] = {t.name: t for t in (SEQUENCE_CLASSIFICATION, SENTENCE_EMBEDDING, TOKEN_CLASSIFICATION,
+                                                   QUESTION_ANSWERING)}
+
+
 def config_problems(task: str, values: dict[str, object], metric: str | None) -> list[str]:
     """What a config asks of ``task`` that it does not do: each truthy ``values[key]`` the task marks unsupported,
     and a ``data.metric`` it does not take. ``values``: config key -> the value set."""
