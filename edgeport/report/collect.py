@@ -40,7 +40,20 @@ def load_manifest(run_dir: Path) -> Manifest:
     run_dir = Path(run_dir)
     if not (run_dir / "manifest.json").is_file():
         raise EdgeportError(f"{run_dir}: no manifest.json; pass a run directory (runs/<name>) that has run")
-    return Manifest.load(run_dir)
+    manifest = Manifest.load(run_dir)
+    _check_reportable(run_dir, manifest)
+    return manifest
+
+
+def _check_reportable(run_dir: Path, manifest: Manifest) -> None:
+    """A run of a task whose report is not built (its registry entry refuses ``report.enabled``) is refused here,
+    not rendered half-way: ``edgeport report RUN_DIR`` reads runs the report stage never saw."""
+    from ..tasks import TASKS
+
+    task = ((manifest.data.get("config") or {}).get("data") or {}).get("task")
+    if task in TASKS and "report.enabled" in TASKS[task].unsupported:
+        raise EdgeportError(f"{run_dir}: a {task} run, for which the report is not built yet; its stages' metrics "
+                            f"are in {run_dir / 'manifest.json'}")
 
 
 def stage_rows(manifest: Manifest) -> list[dict]:

@@ -122,8 +122,8 @@ class TeacherStage:
 
 
 # The teacher's recipe per task (``edgeport.tasks``): a classifier is fine-tuned (or taken with its head), an
-# embedding model is taken as it ships and measured, a token classifier is fine-tuned on its tags. Each imports its
-# recipe when it runs: `import edgeport.stages` loads no ML library.
+# embedding model is taken as it ships and measured, a token classifier is fine-tuned on its tags, a question-answering
+# model on its answer spans. Each imports its recipe when it runs: `import edgeport.stages` loads no ML library.
 def _embedding(ctx) -> dict:
     from ..tasks import embedding
 
@@ -136,8 +136,14 @@ def _tokens(ctx) -> dict:
     return tokens.teacher(ctx)
 
 
+def _qa(ctx) -> dict:
+    from ..tasks import qa
+
+    return qa.teacher(ctx)
+
+
 RECIPES = {"sequence-classification": TeacherStage._classifier, "sentence-embedding": _embedding,
-           "token-classification": _tokens}
+           "token-classification": _tokens, "question-answering": _qa}
 
 
 def _tokens_preflight(spec, cfg: TeacherSettings) -> None:
@@ -146,7 +152,14 @@ def _tokens_preflight(spec, cfg: TeacherSettings) -> None:
     tokens.check_tokenizer(spec, cfg.data, cfg.seed)
 
 
+def _qa_preflight(spec, cfg: TeacherSettings) -> None:
+    from ..tasks import qa
+
+    qa.check_tokenizer(spec)
+
+
 # What a task checks of the teacher before anything runs, beyond what every task checks: a token classifier's
-# tokenizer must encode a sentence's text as it encodes its words (a tokenizer that cannot is refused here, not
-# at the teacher stage after the data and model are loaded).
-PREFLIGHTS = {"token-classification": _tokens_preflight}
+# tokenizer must encode a sentence's text as it encodes its words, a question-answering model's must be a fast one
+# (answers are read through its character offsets). A tokenizer that cannot is refused here, not at the teacher
+# stage after the data and model are loaded.
+PREFLIGHTS = {"token-classification": _tokens_preflight, "question-answering": _qa_preflight}
