@@ -103,8 +103,9 @@ def split_file(directory: Path, split: str, extensions: tuple[str, ...] = EXTENS
     exists."""
     found = [directory / f"{split}.{ext}" for ext in extensions if (directory / f"{split}.{ext}").is_file()]
     if not found:
+        others = "".join(f", .{e}" for e in extensions[1:-1]) + (f" or .{extensions[-1]}" if extensions[1:] else "")
         raise DataError(
-            f"{directory}: no file for split '{split}' (expected {' or '.join(f'{split}.{e}' for e in extensions)}). "
+            f"{directory}: no file for split '{split}' (expected {split}.{extensions[0]}{others}). "
             f"Add it, or set data.train_split / data.eval_split to the split names you have"
         )
     if len(found) > 1:
