@@ -187,6 +187,19 @@ def test_the_selection_split_holds_out_whole_articles_and_no_context_is_in_both(
     assert dropped, "no seed held out one of the two articles sharing a paragraph"
 
 
+def test_a_selection_split_file_keeps_its_contexts_out_of_training(tmp_path):
+    """data.selection_split names a file: its questions choose, and training questions on its contexts go."""
+    from edgeport.config.data import DataConfig
+    from edgeport.data import load_task
+
+    local = squad_dir(tmp_path / "d")
+    write_squad(local, "held", [shared_context("Rock")])
+    task = load_task(DataConfig(**qa_data(local, selection_split="held")), seed=0)
+    assert [e.id for e in task.select.examples] == ["Rock-bridge"] and task.grouping == "split file"
+    assert SHARED not in task.train.pairs and len(task.train) == 90  # "Stone" and "Rock" asked on it in train
+    assert "2 training questions on a selection context dropped" in task.grouping_note
+
+
 def test_selection_needs_two_articles(tmp_path):
     from edgeport.config.data import DataConfig
     from edgeport.data import load_task
