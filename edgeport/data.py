@@ -600,7 +600,7 @@ def question_task(cfg: DataConfig, directory: Path | None, seed: int) -> Task:
     kept = [i for i, context in enumerate(train.pairs) if context not in held]
     if not kept:
         raise DataError(f"{train.source}: every training question shares its context with the selection split "
-                        f"({cfg.selection_split}); use a selection split of other articles")
+                        f"({note}); hold out other articles, or add training articles")
     note += f"; {len(train) - len(kept)} training questions on a selection context dropped"
     evaluation = question_split(directory, cfg.eval_split).head(cfg.eval_limit)
     return Task(train.select(kept), selection, evaluation, [], data_fingerprint(cfg), grouping=grouping,
