@@ -312,7 +312,8 @@ def _teacher_comparison(ctx, student, tokenizer, collate, teacher, teacher_tok) 
 
 
 # The student's recipe per task (``edgeport.tasks``): logit (+ hidden-state) KD for a classifier; the teacher's
-# unit vectors for an embedding model; per-token KD for a token classifier. Each imports its recipe when it runs.
+# unit vectors for an embedding model; per-token KD for a token classifier; per-position KD on start and end for
+# question answering. Each imports its recipe when it runs.
 def _embedding(ctx) -> dict:
     from ..tasks import embedding_distill
 
@@ -325,5 +326,11 @@ def _tokens(ctx) -> dict:
     return tokens_distill.distill(ctx)
 
 
+def _qa(ctx) -> dict:
+    from ..tasks import qa_distill
+
+    return qa_distill.distill(ctx)
+
+
 RECIPES = {"sequence-classification": DistillStage._classifier, "sentence-embedding": _embedding,
-           "token-classification": _tokens}
+           "token-classification": _tokens, "question-answering": _qa}

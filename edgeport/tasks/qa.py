@@ -1,5 +1,5 @@
 """Extractive question-answering recipes (SQuAD v1.1): the teacher fine-tuned on answer spans, and the measurement
-it reports. Only the teacher stage is built for this task so far (``tasks.QUESTION_ANSWERING.unsupported``).
+every stage of the task reports (the student's KD recipe: ``tasks/qa_distill.py``; pruning: ``tasks/qa_prune.py``).
 
 Rows are questions (``data.question_task``: ``Split.examples``). A model reads windows of question + context
 (``squad.windows``: ``data.max_seq_len`` tokens, ``data.doc_stride`` tokens of context shared by consecutive
@@ -175,9 +175,12 @@ class Reader:
     collate: object
     batch_size: int
 
+    def answers(self, model, desc: str) -> dict[str, str]:
+        """Question id -> ``model``'s best span text over the question's windows."""
+        return answers(self.split, self.windows, span_logits(model, self.windows, self.collate, self.batch_size, desc))
+
     def scores(self, model, desc: str) -> dict:
-        logits = span_logits(model, self.windows, self.collate, self.batch_size, desc)
-        return scores(self.split, answers(self.split, self.windows, logits))
+        return scores(self.split, self.answers(model, desc))
 
     def choice_scores(self, model) -> dict[str, float]:
         """``fit``'s evaluate_fn: F1 and EM on this (the selection) split, one of which ``data.metric`` maximises."""
