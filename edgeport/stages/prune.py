@@ -236,5 +236,11 @@ def _tokens(ctx) -> dict:
     return prune(ctx)
 
 
+def _qa(ctx) -> dict:
+    from ..tasks.qa_prune import prune
+
+    return prune(ctx)
+
+
 RECIPES = {"sequence-classification": PruneStage._classifier, "sentence-embedding": _embedding,
-           "token-classification": _tokens}
+           "token-classification": _tokens, "question-answering": _qa}

@@ -7,8 +7,8 @@ for an embedder, its per-token tag distributions for a tagger). Recovery is ``tr
 its checkpoint chosen on the selection split's task metric. Every step is measured the same way (selection and
 evaluation metric, parameters, bytes, 1-thread latency), one row each.
 
-A task supplies a ``PruneJob`` (``tasks/embedding_prune.py``, ``tasks/tokens_prune.py``); the classifier keeps its
-own path in the stage (cached teacher logits, the hard-label test of the useless-model gate).
+A task supplies a ``PruneJob`` (``tasks/embedding_prune.py``, ``tasks/tokens_prune.py``, ``tasks/qa_prune.py``); the
+classifier keeps its own path in the stage (cached teacher logits, the hard-label test of the useless-model gate).
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ class PruneJob:
     vocab_texts: list[str]  # every training text: what vocabulary pruning keeps
     eval_texts: list[str]  # what the vocabulary change is measured on
     metric: str
+    outputs: tuple[str, ...] = ("logits",)  # the model's outputs by name (``TaskSpec.outputs``): the reload check
+    # compares each, the latency table times a forward that gives them
 
 
 def run(ctx, job: PruneJob) -> dict:
@@ -122,14 +124,16 @@ def _prune_vocab(model, job: PruneJob, out: Path, top_k: int | None):
 
 
 def _reload_check(job: PruneJob, out: Path, model, tokenizer) -> float:
-    """Max |output difference| between the in-memory model and the saved directory loaded as export loads it."""
+    """Max |output difference| over every output between the in-memory model and the saved directory loaded as
+    export loads it."""
     import torch
 
     from ..training.loop import model_inputs
 
     batch = model_inputs(job.collate_for(tokenizer)(job.sample(tokenizer)))
     with torch.no_grad():
-        return float((job.load(out)(**batch).logits - model.eval()(**batch).logits).abs().max())
+        saved, ours = job.load(out)(**batch), model.eval()(**batch)
+    return max(float((getattr(saved, name) - getattr(ours, name)).abs().max()) for name in job.outputs)
 
 
 class _Table:
@@ -151,7 +155,8 @@ class _Table:
         if dist.is_main():
             row["file_mb"] = self._file_mb(model, tokenizer)
             if self.pcfg.latency_seconds > 0:
-                lat = cpu_latency(model, self.pcfg.latency_seq_len, self.pcfg.latency_seconds, threads=1)
+                lat = cpu_latency(model, self.pcfg.latency_seq_len, self.pcfg.latency_seconds, threads=1,
+                                  outputs=self.job.outputs)
                 row |= {"p50_ms": lat["p50_ms"], "p90_ms": lat["p90_ms"], "latency_runs": lat["runs"]}
         self.rows.append(row)
         print(f"  prune {step}: {self.job.metric} select {row[f'select_{self.job.metric}']} eval "
