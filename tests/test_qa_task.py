@@ -1,8 +1,8 @@
-"""The question-answering task (SQuAD v1.1), the slice built so far: config refusals of every stage after the teacher,
-SQuAD rows in the pipeline's Task with the selection split held out by article (no context in both), the windows a
-model trains and answers on, and a tiny teacher run through the CLI (``--until teacher``) whose saved model reloads
-as a question-answering model giving the recorded answers. Tiny SQuAD-format files are written here; the model is a
-random hidden-32 BERT (``conftest.make_tiny_bert``)."""
+"""The question-answering task (SQuAD v1.1): config refusals of every stage after prune, SQuAD rows in the
+pipeline's Task with the selection split held out by article (no context in both), the windows a model trains and
+answers on, and a tiny teacher run through the CLI (``--until teacher``) whose saved model reloads as a
+question-answering model giving the recorded answers. Tiny SQuAD-format files are written here; the model is a random
+hidden-32 BERT (``conftest.make_tiny_bert``). The distill and prune stages: ``test_qa_distill.py``."""
 
 from __future__ import annotations
 
@@ -85,26 +85,25 @@ def qa_config(tmp_path: Path, teacher: Path, data: Path, **sections) -> Path:
 # ------------------------------------------------------------------------------------------------ config
 
 
-def test_shipped_config_runs_the_teacher_alone():
+def test_shipped_config_runs_teacher_distill_and_prune():
     from edgeport.config import load_config
 
     cfg = load_config(REPO / "edgeport" / "configs" / "qa.yaml")
     assert cfg.data.task == "question-answering" and cfg.data.metric == "squad_f1"
     assert (cfg.data.max_seq_len, cfg.data.stride()) == (384, 128)
-    assert not (cfg.distill.enabled or cfg.prune.enabled or cfg.export.enabled or cfg.quantize.enabled
-                or cfg.report.enabled)
+    assert cfg.distill.enabled and cfg.distill.student.layers == [0, 2, 4]
+    assert cfg.prune.enabled and (cfg.prune.heads_fraction, cfg.prune.ffn_fraction) == (0.25, 0.25)
+    assert not (cfg.export.enabled or cfg.quantize.enabled or cfg.report.enabled)
 
 
 @pytest.mark.parametrize("section,values,key", [
-    ("distill", {"enabled": True}, "distill.enabled"),
-    ("prune", {"enabled": True}, "prune.enabled"),
     ("export", {"enabled": True}, "export.enabled"),
     ("quantize", {"enabled": True}, "quantize.enabled"),
     ("report", {"enabled": True}, "report.enabled"),
     ("pretrain", {"enabled": True}, "pretrain.enabled"),
     ("explain", {"enabled": True}, "explain.enabled"),
 ])
-def test_every_stage_after_the_teacher_is_refused_at_config_load(tmp_path, section, values, key):
+def test_every_stage_after_prune_is_refused_at_config_load(tmp_path, section, values, key):
     from edgeport.config import ConfigError, load_config
 
     raw = {"data": qa_data(tmp_path)} | TEACHER_ONLY
@@ -361,9 +360,9 @@ def test_edgeport_report_refuses_a_qa_run(teacher_run):
 
 def test_a_later_stage_asked_for_on_the_command_line_exits_2(teacher_run):
     config, _, _ = teacher_run
-    proc = run_cli("run", config, "-o", "distill.enabled=true", timeout=120)
+    proc = run_cli("run", config, "-o", "export.enabled=true", timeout=120)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "distill.enabled: distilling a student" in proc.stderr and "set it to false" in proc.stderr
+    assert "export.enabled: exporting" in proc.stderr and "set it to false" in proc.stderr
 
 
 def test_a_malformed_squad_file_exits_2(tmp_path):

@@ -9,7 +9,8 @@ The recipes that differ per task (the teacher's and the student's training, the 
 the entry's name in one table per stage (``stages/teacher.py`` ``RECIPES``...), so a stage's code fingerprint
 holds only its own recipes. Adding a task = an entry here + its recipes (``tasks/embedding.py``,
 ``tasks/tokens.py``, ``tasks/qa.py``). Extractive QA's model has two outputs (``outputs``: start and end logits);
-so far only its teacher stage is built, and the entry refuses every later stage at config load.
+its teacher, distill and prune stages are built, and the entry refuses export and every stage after it at config
+load.
 token-classification's output is per token: ``bench.workload.run_rows`` stacks each row's real tokens, and its
 validate gates read each word at its first sub-token (``tasks.tokens.WordRows``).
 """
@@ -104,7 +105,7 @@ TOKEN_CLASSIFICATION = TaskSpec(
                                f"or off",
     })
 
-_QA_LATER = "is not built for question-answering yet (only the teacher stage is)"
+_QA_LATER = "is not built for question-answering yet (teacher, distill and prune are)"
 QUESTION_ANSWERING = TaskSpec(
     name="question-answering",
     summary="extractive QA (SQuAD v1.1): the answer to a question is a span of its context, read from a start and "
@@ -113,18 +114,23 @@ QUESTION_ANSWERING = TaskSpec(
     outputs=("start_logits", "end_logits"), metrics=("squad_f1", "squad_em"), pair_inputs=True,
     hub_task=("question-answering", "Question Answering"), noun="question answering model",
     data_files=("json",),
-    # Later stages are refused through their own switches (defaults on: distill, export, quantize, report), so a
-    # config says in so many words that the run ends at the teacher; validate and bench follow export.enabled.
+    # Later stages are refused through their own switches (defaults on: export, quantize, report), so a config says
+    # in so many words that the run ends at the student; validate and bench follow export.enabled.
     unsupported={
         "pretrain.enabled": f"masked-LM pre-training {_QA_LATER}; set it to false",
-        "distill.enabled": f"distilling a student (KD on start and end logits) {_QA_LATER}; set it to false",
-        "prune.enabled": f"pruning {_QA_LATER}; set it to false",
         "export.enabled": f"exporting (two outputs, start_logits and end_logits, over question + context windows) "
                           f"{_QA_LATER}; set it to false (validate and bench follow it)",
         "quantize.enabled": f"making INT8 artifacts (from the exported files) {_QA_LATER}; set it to false",
         "explain.enabled": f"attribution {_QA_LATER}; set it to false",
-        "report.enabled": f"rendering the report and model cards {_QA_LATER}; set it to false (the teacher's "
+        "report.enabled": f"rendering the report and model cards {_QA_LATER}; set it to false (every stage's "
                           f"metrics are in the run's manifest.json)",
+        "distill.extra_texts": f"unlabelled distillation texts (they would need contexts to be cut into windows "
+                               f"with questions) {_QA_LATER}; remove it",
+        "distill.student.model": f"a student model of its own {_QA_LATER}; remove it (the student is built from the "
+                                 f"teacher's layers)",
+        "distill.hidden_loss_weight": f"hidden-state KD {_QA_LATER} (the student learns the teacher's start and end "
+                                      f"distributions); set it to 0",
+        "distill.student.hidden_size": f"a student narrower than the teacher {_QA_LATER}; unset it",
         "data.texts": f"unlabelled parity-only texts {_QA_LATER}; point data.local at a directory of SQuAD v1.1 "
                       f"JSON files",
         "data.hub_id": f"reading a hub dataset {_QA_LATER}; point data.local at a directory of SQuAD v1.1 JSON files "
