@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from conftest import make_tiny_bert
 
@@ -133,3 +134,80 @@ def test_int8_dynamic_picks_the_same_best_span_as_fp32(qa_model, artifacts, fmt)
               for i in range(len(QUESTIONS))] for out in (fp32, int8)]
     assert [(s["start"], s["end"]) for s in spans[0]] == [(s["start"], s["end"]) for s in spans[1]]
     assert len({(s["start"], s["end"]) for s in spans[0]}) > 1  # the spans differ between windows
+
+
+# ------------------------------------------------------------------------------------------------ the run
+
+
+@pytest.fixture(scope="module")
+def qa_run(tmp_path_factory):
+    """``edgeport run``: teacher -> distill -> prune (test_qa_distill's tiny settings) -> export (every format) ->
+    quantize (dynamic); validate, bench and report off."""
+    from conftest import run_cli
+    from test_qa_distill import STAGES
+    from test_qa_task import qa_config, squad_dir
+
+    tmp = tmp_path_factory.mktemp("qa_run")
+    off = {"enabled": False}
+    config = qa_config(tmp, make_tiny_bert(tmp / "bert"), squad_dir(tmp / "data"), **STAGES,
+                       export={"enabled": True, "formats": ["torchscript", "onnx", "tflite", "executorch"]},
+                       quantize={"enabled": True}, validate=off, bench=off)
+    proc = run_cli("run", config, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return tmp / "runs" / "qa"
+
+
+def test_the_run_exports_the_pruned_student_and_makes_int8_of_both_outputs(qa_run):
+    from transformers import AutoTokenizer
+
+    from edgeport import runtimes
+
+    manifest = json.loads((qa_run / "manifest.json").read_text())
+    records = [a for stage in ("export", "quantize") for a in manifest["stages"][stage]["metrics"]["artifacts"]]
+    assert sorted(a["name"] for a in records) == sorted(f"{f}-{p}" for f in ("torchscript", "onnx", "tflite",
+                                                                             "executorch") for p in ("fp32", "int8"))
+    tok = AutoTokenizer.from_pretrained(str((qa_run / records[0]["path"]).parent))  # the cut vocabulary's
+    window = {k: np.asarray(v) for k, v in tok(["Where is it?"], ["It is by the river."], return_tensors="np").items()}
+    seq = window["input_ids"].shape[1]
+    for a in records:
+        meta = json.loads((qa_run / a["path"]).with_name("artifact.json").read_text())
+        assert (meta["task"], meta["outputs"], meta["source_stage"]) == ("question-answering", list(OUTPUTS), "prune")
+        out = runtimes.load(qa_run / a["path"])(window["input_ids"], window["attention_mask"], window["token_type_ids"])
+        assert {k: v.shape for k, v in out.items()} == {n: (1, seq) for n in OUTPUTS}, a["name"]
+
+
+EXPORT_ON = {"export": {"enabled": True}, "quantize": {"enabled": True}, "validate": {"enabled": False},
+             "bench": {"enabled": False}, "report": {"enabled": False}}
+
+
+@pytest.mark.parametrize("section,values,key", [
+    ("validate", {"enabled": True}, "validate.enabled"),
+    ("bench", {"enabled": True}, "bench.enabled"),
+    ("report", {"enabled": True}, "report.enabled"),
+    ("quantize", {"onnx": "static"}, "quantize.onnx"),
+    ("quantize", {"tflite": "w4"}, "quantize.tflite"),
+    ("quantize", {"fallback": {"enabled": True}}, "quantize.fallback.enabled"),
+])
+def test_stages_after_quantize_and_other_int8_modes_are_refused_at_config_load(tmp_path, section, values, key):
+    from edgeport.config import ConfigError, load_config
+    from test_qa_task import qa_data
+
+    raw = {"data": qa_data(tmp_path), "distill": {"enabled": False}} | EXPORT_ON
+    (tmp_path / "ok.yaml").write_text(yaml.safe_dump(raw))
+    load_config(tmp_path / "ok.yaml")  # export and dynamic INT8 load
+    raw[section] = raw[section] | values
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "c.yaml")
+    assert f"{key}: " in str(err.value) and "question-answering" in str(err.value)
+
+
+def test_an_export_run_with_validate_on_exits_2_without_a_traceback(tmp_path):
+    from conftest import run_cli
+    from test_qa_task import qa_config, squad_dir
+
+    config = qa_config(tmp_path, make_tiny_bert(tmp_path / "bert"), squad_dir(tmp_path / "data"),
+                       export={"enabled": True}, quantize={"enabled": True})
+    proc = run_cli("run", config, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "validate.enabled: " in proc.stderr + proc.stdout

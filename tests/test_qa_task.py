@@ -97,8 +97,6 @@ def test_shipped_config_runs_teacher_distill_and_prune():
 
 
 @pytest.mark.parametrize("section,values,key", [
-    ("export", {"enabled": True}, "export.enabled"),
-    ("quantize", {"enabled": True}, "quantize.enabled"),
     ("report", {"enabled": True}, "report.enabled"),
     ("pretrain", {"enabled": True}, "pretrain.enabled"),
     ("explain", {"enabled": True}, "explain.enabled"),
