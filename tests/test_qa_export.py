@@ -82,6 +82,7 @@ def run(path: Path, batch) -> dict[str, np.ndarray]:
 def artifacts(qa_model, tmp_path_factory):
     """format -> {precision: artifact dir}: fp32 as the export stage makes it, INT8 by the format's dynamic mode."""
     from edgeport.exporters import EXPORTERS, QuantizeRequest, make_sample, write_sidecar
+    from edgeport.tasks.models import MODELS
 
     model, tok = qa_model
     made = {}
@@ -98,7 +99,8 @@ def artifacts(qa_model, tmp_path_factory):
         for precision, path in (("fp32", fp32), ("int8", int8)):
             write_sidecar(dirs[precision], fmt=fmt, precision=precision, model_file=path.name, label_names=[],
                           seq_len=None if exporter.dynamic_shapes else SEQ, max_seq_len=SEQ,
-                          extra={"seq_buckets": BUCKETS}, model=model, export_seq_len=SEQ)
+                          extra={"seq_buckets": BUCKETS} | MODELS["question-answering"].sidecar, model=model,
+                          export_seq_len=SEQ)
         made[fmt] = dirs
     return made
 
@@ -132,8 +134,17 @@ def test_int8_dynamic_picks_the_same_best_span_as_fp32(qa_model, artifacts, fmt)
         assert not np.array_equal(int8[name], fp32[name])  # really quantized
     spans = [[best_span(out["start_logits"][i], out["end_logits"][i], batch["offsets"][i], CONTEXTS[i])
               for i in range(len(QUESTIONS))] for out in (fp32, int8)]
-    assert [(s["start"], s["end"]) for s in spans[0]] == [(s["start"], s["end"]) for s in spans[1]]
-    assert len({(s["start"], s["end"]) for s in spans[0]}) > 1  # the spans differ between windows
+    chosen = [[(s["start"], s["end"]) if s else None for s in found] for found in spans]  # None: no valid span
+    assert None not in chosen[0] and chosen[1] == chosen[0]
+    assert len(set(chosen[0])) > 1  # the spans differ between windows
+
+
+def test_predict_refuses_a_question_answering_artifact_with_a_clear_error(artifacts):
+    from edgeport.errors import EdgeportError
+    from edgeport.runtimes.text import predict
+
+    with pytest.raises(EdgeportError, match="no question-answering mode"):
+        predict(artifacts["onnx"]["fp32"], ["Where?"], ["Here."])
 
 
 # ------------------------------------------------------------------------------------------------ the run
