@@ -196,11 +196,11 @@ def cmd_cp(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .runtimes.text import answer_kind, artifact_meta
+    from .runtimes.text import answerable, artifact_meta
 
     if args.threads < 1:
         raise EdgeportError("--threads must be at least 1")
-    return _PREDICT_PRINTERS[answer_kind(artifact_meta(Path(args.artifact)))](args)
+    return _PREDICT_PRINTERS[answerable(artifact_meta(Path(args.artifact)))](args)
 
 
 def _print_classes(args) -> int:

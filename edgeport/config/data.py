@@ -26,8 +26,8 @@ class DataSpec(Section):
         "entities): JSONL rows whose text_column is the word list and label_column the tag list (strings, or "
         "integers indexing data.label_names), scored by data.metric entity_f1; question-answering = the answer "
         "to a question as a span of its context: SQuAD v1.1 JSON files (<split>.json in data.local), scored by the "
-        "official v1.1 F1 (data.metric squad_f1) and exact match (squad_em); teacher, distill and prune are "
-        "built")
+        "official v1.1 F1 (data.metric squad_f1) and exact match (squad_em); teacher, distill, prune, export and "
+        "dynamic INT8 are built")
     local: str | None = Field("sst2", description="local dataset dir, absolute or under $EDGEPORT_DATA_DIR")
     texts: str | None = Field(None, description="instead of a dataset: a UTF-8 file of unlabelled inputs, one per "
                               "line (set local and hub_id to null, and label_names). Parity only: validate compares "

@@ -111,7 +111,12 @@ def _task_problems(cfg: PipelineConfig) -> list[str]:
               "data.hub_id": cfg.data.hub_id, "validate.arm_parity": cfg.validate.arm_parity == "on",
               # whole stages, for a task whose later stages are not built (question-answering)
               "distill.enabled": cfg.distill.enabled, "export.enabled": cfg.export.enabled,
-              "quantize.enabled": cfg.quantize.enabled, "report.enabled": cfg.report.enabled}
+              "quantize.enabled": cfg.quantize.enabled, "report.enabled": cfg.report.enabled,
+              "validate.enabled": cfg.export.enabled and cfg.validate.enabled,  # they run only after export
+              "bench.enabled": cfg.export.enabled and cfg.bench.enabled and bool(cfg.bench.targets)}
+    # a format's quantize mode other than dynamic, where the stage makes INT8 of that format (question-answering)
+    values |= {f"quantize.{fmt}": getattr(cfg.quantize, fmt) != "dynamic"
+               for fmt in cfg.export.formats if cfg.export.enabled and cfg.quantize.enabled}
     return config_problems(cfg.data.task, values, None)
 
 

@@ -160,9 +160,21 @@ def refuse_unsupported(model, fmt: str) -> None:
                          f"remove {fmt} from export.formats")
 
 
+# The outputs of a model class whose forward gives more than ``logits``, by class-name suffix, in artifact order
+# (``tasks.TaskSpec.outputs`` of its task): exporters name the graph's outputs after them, artifact.json records them.
+MULTI_OUTPUTS = {"ForQuestionAnswering": ("start_logits", "end_logits")}
+
+
+def model_outputs(model) -> tuple[str, ...]:
+    """The named outputs this model's artifacts give, in order: ``("logits",)`` for every single-output model."""
+    name = type(model).__name__
+    return next((outs for suffix, outs in MULTI_OUTPUTS.items() if name.endswith(suffix)), ("logits",))
+
+
 def logits_only(model):
     """A torch module ``(input_ids, attention_mask[, token_type_ids]) -> logits``: exporters trace plain tensors,
-    passing exactly ``model_inputs(model)`` positionally (a model that takes no token types gets none).
+    passing exactly ``model_inputs(model)`` positionally (a model that takes no token types gets none). A model of
+    several outputs (``model_outputs``: QA's start and end logits) gives them as a tuple in that order.
 
     Eager attention: SDPA's fused path is what the converters handle worst (litert-torch, the ONNX
     exporter), and eager gives the same numbers.
@@ -172,6 +184,8 @@ def logits_only(model):
     model = copy.deepcopy(model).eval().float()
     if hasattr(model, "set_attn_implementation"):
         model.set_attn_implementation("eager")
+
+    outputs = model_outputs(model)
 
     class LogitsOnly(torch.nn.Module):
         def __init__(self, inner):
@@ -183,7 +197,10 @@ def logits_only(model):
             feed = {"input_ids": input_ids.long(), "attention_mask": attention_mask.long()}
             if token_type_ids is not None:  # absent when the architecture takes none (decided at trace time)
                 feed["token_type_ids"] = token_type_ids.long()
-            return self.inner(**feed).logits
+            result = self.inner(**feed)
+            if len(outputs) == 1:
+                return result.logits  # every single-output artifact: one tensor, as before
+            return tuple(getattr(result, name) for name in outputs)
 
     return LogitsOnly(model).eval()
 
@@ -213,6 +230,8 @@ def write_sidecar(out_dir: Path, *, fmt: str, precision: str, model_file: str, l
             "inputs": list(inputs), "seq_len": seq_len, "max_seq_len": max_seq_len} | (extra or {})
     if export_seq_len is not None:
         meta["export_seq_len"] = export_seq_len  # the longest input the app feeds (latency length)
+    if model is not None and len(model_outputs(model)) > 1:
+        meta["outputs"] = list(model_outputs(model))  # runners return these by name; absent: one "logits" output
     if model is not None:
         from ..bench.estimate import model_shapes
 

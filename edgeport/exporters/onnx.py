@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import require
-from .base import QuantizeRequest, Tolerance, logits_only, model_inputs, refuse_unsupported
+from .base import QuantizeRequest, Tolerance, logits_only, model_inputs, model_outputs, refuse_unsupported
 
 
 class OnnxExporter:
@@ -47,7 +47,7 @@ class OnnxExporter:
         with torch.no_grad():
             # external_data=False: one self-contained file (the default splits weights into model.onnx.data).
             torch.onnx.export(logits_only(model), args, str(path), input_names=list(names),
-                              output_names=["logits"], dynamic_shapes=axes, opset_version=self.opset,
+                              output_names=list(model_outputs(model)), dynamic_shapes=axes, opset_version=self.opset,
                               dynamo=True, external_data=False, verbose=False)
         return path
 

@@ -65,6 +65,24 @@ def recorded_inputs(path: Path) -> tuple[str, ...]:
     return tuple(artifact_meta(path).get("inputs") or ALL_INPUTS)
 
 
+def recorded_outputs(path: Path) -> tuple[str, ...]:
+    """The artifact's named outputs, in order (``outputs`` in artifact.json: QA's start and end logits); an artifact
+    without the key has one output, the logits."""
+    return tuple(artifact_meta(path).get("outputs") or ("logits",))
+
+
+def as_result(outputs: tuple[str, ...], arrays: list[np.ndarray]):
+    """What a runner returns: the one array of a single-output artifact (every runner's contract before QA), or
+    ``{name: float32 array}`` for an artifact of several outputs (``recorded_outputs``), so callers read them by
+    name."""
+    if len(outputs) == 1:
+        return arrays[0].astype(np.float32)
+    if len(arrays) != len(outputs):
+        raise ArtifactError(f"the model gives {len(arrays)} outputs, artifact.json records {len(outputs)} "
+                            f"({', '.join(outputs)}); re-export the artifact")
+    return {name: a.astype(np.float32) for name, a in zip(outputs, arrays)}
+
+
 def with_token_types(input_ids: np.ndarray, token_type_ids: np.ndarray | None) -> np.ndarray:
     return np.zeros_like(input_ids) if token_type_ids is None else token_type_ids
 

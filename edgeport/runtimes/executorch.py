@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ArtifactError, require
 from ..quiet import native_stderr
-from .common import load_failed, recorded_inputs, row_inputs
+from .common import as_result, load_failed, recorded_inputs, recorded_outputs, row_inputs
 
 _POOL = threading.Lock()  # the thread pool is process-wide: resized, loaded against and used by one call at a time
 _GENERATION = [0]  # bumped at every resize; a method loaded in an older generation holds a freed pool
@@ -63,6 +63,7 @@ class ExecuTorchRunner:
         _load_quantized_kernels()
         self.path, self.threads, self._lib = path, max(1, int(threads)), portable_lib
         self._inputs = recorded_inputs(path)
+        self._outputs = recorded_outputs(path)  # the program's outputs, in this order
         self._runtime, self._method, self._generation = runtime, None, -1
         try:
             with _POOL:
@@ -110,10 +111,12 @@ class ExecuTorchRunner:
         with _POOL:
             self._load()
             for i in range(width and len(feeds[0])):
-                rows.append(self._method.execute([f[i:i + 1] for f in feeds])[0].numpy())
+                rows.append([o.numpy() for o in self._method.execute([f[i:i + 1] for f in feeds])])
         if not rows:
             raise ArtifactError(f"{self.path}: empty input (no rows or no tokens)")
-        return np.concatenate(rows).astype(np.float32)
+        if len(self._outputs) == 1:
+            return np.concatenate([r[0] for r in rows]).astype(np.float32)
+        return as_result(self._outputs, [np.concatenate([r[k] for r in rows]) for k in range(len(rows[0]))])
 
 
 def load(path: Path, threads: int = 1) -> ExecuTorchRunner:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import require
-from .common import load_failed, with_token_types
+from .common import as_result, load_failed, recorded_outputs, with_token_types
 
 _DTYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32}
 
@@ -28,12 +28,15 @@ class OnnxRunner:
         except Exception as exc:
             raise load_failed(path, exc) from None
         self._inputs = {i.name: _DTYPES.get(i.type, np.int64) for i in self._session.get_inputs()}
+        self._outputs = recorded_outputs(path)  # fetched by name: the graph's outputs carry them
 
     def __call__(self, input_ids, attention_mask, token_type_ids=None) -> np.ndarray:
         values = {"input_ids": input_ids, "attention_mask": attention_mask,
                   "token_type_ids": with_token_types(input_ids, token_type_ids)}
         feed = {name: np.asarray(values[name], dtype=dtype) for name, dtype in self._inputs.items()}
-        return self._session.run(None, feed)[0].astype(np.float32)
+        if len(self._outputs) == 1:
+            return self._session.run(None, feed)[0].astype(np.float32)
+        return as_result(self._outputs, self._session.run(list(self._outputs), feed))
 
 
 def load(path: Path, threads: int = 1) -> OnnxRunner:

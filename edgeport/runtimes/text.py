@@ -65,7 +65,7 @@ def predict(path: Path, texts: list[str], pairs: list[str] | None = None, thread
     from . import load
 
     meta = artifact_meta(Path(path))
-    kind = answer_kind(meta)
+    kind = answerable(meta)
     if kind != "logits" and pairs is not None:
         raise EdgeportError(f"{'an embedding model' if kind == 'embedding' else 'a token classifier'} reads one "
                             f"sentence at a time: pass the texts without pairs")
@@ -118,3 +118,13 @@ def _entities(outputs: list[np.ndarray], meta: dict, fed: dict) -> list[dict]:
 
 # what ``predict`` answers per kind (``answer_kind``: the sidecar's ``task`` and ``output``, from ``tasks.models``)
 ANSWERS = {"logits": _classes, "embedding": _vectors, "tags": _entities}
+
+
+def answerable(meta: dict) -> str:
+    """``answer_kind(meta)``, refused when ``predict`` has no answer for it (question-answering's span logits: the
+    answer is the best span over a question's windows, not built here)."""
+    kind = answer_kind(meta)
+    if kind not in ANSWERS:
+        raise EdgeportError(f"edgeport predict has no {meta.get('task', kind)} mode yet; the artifact's runner "
+                            f"(edgeport.runtimes.load) gives its outputs ({', '.join(meta.get('outputs', [kind]))})")
+    return kind

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import load_failed, recorded_inputs, with_token_types
+from .common import as_result, load_failed, recorded_inputs, recorded_outputs, with_token_types
 
 
 class TorchScriptRunner:
@@ -18,6 +18,7 @@ class TorchScriptRunner:
 
         self.path = path
         self._inputs = recorded_inputs(path)  # traced positionally: exactly these, in this order
+        self._outputs = recorded_outputs(path)  # a tuple of these when there are several
         torch.set_num_threads(threads)
         try:
             self._module = torch.jit.load(str(path), map_location="cpu").eval()
@@ -31,7 +32,10 @@ class TorchScriptRunner:
                   "token_type_ids": with_token_types(input_ids, token_type_ids)}
         args = [torch.from_numpy(np.asarray(values[n], dtype=np.int64)) for n in self._inputs]
         with torch.inference_mode():
-            return self._module(*args).float().numpy()
+            out = self._module(*args)
+        if len(self._outputs) == 1:
+            return out.float().numpy()
+        return as_result(self._outputs, [o.float().numpy() for o in out])
 
 
 def load(path: Path, threads: int = 1) -> TorchScriptRunner:

@@ -14,6 +14,7 @@ from ..exporters.base import label_names
 from ..models.loading import load_classifier
 from . import TASKS
 from .embedding_model import load_embedder
+from .qa_model import load_qa
 from .token_model import load_tagger
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ MODELS: dict[str, TaskModel] = {
     # every token's tag scores; a word's tag is read from its first sub-token, entities decoded as strict IOB2
     "token-classification": TaskModel(load_tagger, label_names,
                                       _sidecar("token-classification", labels_on="first_subtoken", scheme="IOB2")),
+    # two outputs (artifact.json's "outputs": start_logits, end_logits, each [1, seq]); the answer is the best span
+    # of the context's tokens over a question's windows (tasks/squad.py), read outside the graph
+    "question-answering": TaskModel(load_qa, lambda model: [], _sidecar("question-answering")),
 }
 
 
