@@ -114,24 +114,32 @@ def load_tokenizer(spec: Path | str):
 def load_classifier(spec: Path | str, num_labels: int | None = None, label_names: list[str] | None = None,
                     allow_pickle: bool = False, dropout: float | None = None):
     """Load a sequence classifier; a missing head is created with ``num_labels`` outputs (the caller fine-tunes it)."""
-    from transformers import AutoModelForSequenceClassification
+    updates = {}
+    if label_names is not None:
+        updates = dict(num_labels=len(label_names), id2label=dict(enumerate(label_names)),
+                       label2id={n: i for i, n in enumerate(label_names)})
+    elif num_labels is not None:
+        updates = dict(num_labels=num_labels)
+    return load_head_model("AutoModelForSequenceClassification", spec, updates, allow_pickle, dropout)
+
+
+def load_head_model(auto_class: str, spec: Path | str, updates: dict, allow_pickle: bool = False,
+                    dropout: float | None = None):
+    """``transformers.<auto_class>`` (a task's model: an encoder and its head) of ``spec``, with ``updates`` on the
+    config (the head's labels or outputs; a missing head is created from them) and ``dropout`` on the
+    architecture's dropout keys. Safetensors only unless ``allow_pickle``."""
+    import transformers
 
     if isinstance(spec, Path):
         check_model_dir(spec, allow_pickle)
     config = read_model_config(spec)
     check_architecture(config, spec)
-    kwargs = {}
-    if label_names is not None:
-        kwargs = dict(num_labels=len(label_names), id2label=dict(enumerate(label_names)),
-                      label2id={n: i for i, n in enumerate(label_names)})
-    elif num_labels is not None:
-        kwargs = dict(num_labels=num_labels)
     if dropout is not None:
-        kwargs |= {key: dropout for key in arch.arch_for(config).dropout_keys}
-    config.update(kwargs)
+        updates = updates | {key: dropout for key in arch.arch_for(config).dropout_keys}
+    config.update(updates)
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            str(spec), config=config, use_safetensors=not allow_pickle or None)
+        model = getattr(transformers, auto_class).from_pretrained(str(spec), config=config,
+                                                                  use_safetensors=not allow_pickle or None)
     except Exception as exc:
         raise ModelError(f"could not load weights from '{spec}': {exc}") from None
     # A head-pruned model is saved zero-padded (BertConfig cannot say "fewer heads, same width"; see

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ModelError
-from ..models import arch
-from ..models.loading import check_architecture, check_model_dir, read_model_config
+from ..models.loading import load_head_model, read_model_config
 
 SPAN_OUTPUTS = 2  # the head's outputs per token: start and end (transformers reads them from config.num_labels)
 
@@ -20,24 +18,9 @@ SPAN_OUTPUTS = 2  # the head's outputs per token: start and end (transformers re
 def load_qa(spec: Path | str, allow_pickle: bool = False, dropout: float | None = None, **_):
     """A question-answering model of ``spec``; a checkpoint without a QA head gets a new one (the teacher stage
     fine-tunes it). Safetensors only unless ``allow_pickle``."""
-    from transformers import AutoModelForQuestionAnswering
-
-    if isinstance(spec, Path):
-        check_model_dir(spec, allow_pickle)
-    config = read_model_config(spec)
-    check_architecture(config, spec)
     # a classifier checkpoint's num_labels (3 for NLI) would shape the span head: it always has two outputs
-    config.update(dict(num_labels=SPAN_OUTPUTS, id2label={0: "start", 1: "end"}, label2id={"start": 0, "end": 1}))
-    if dropout is not None:
-        config.update({key: dropout for key in arch.arch_for(config).dropout_keys})
-    try:
-        model = AutoModelForQuestionAnswering.from_pretrained(str(spec), config=config,
-                                                              use_safetensors=not allow_pickle or None)
-    except Exception as exc:
-        raise ModelError(f"could not load weights from '{spec}': {exc}") from None
-    from ..pruning.saving import reslice  # a head-pruned directory holds its removed heads as zeros
-
-    return reslice(model)
+    updates = dict(num_labels=SPAN_OUTPUTS, id2label={0: "start", 1: "end"}, label2id={"start": 0, "end": 1})
+    return load_head_model("AutoModelForQuestionAnswering", spec, updates, allow_pickle, dropout)
 
 
 def new_qa(config):

@@ -10,34 +10,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ModelError
-from ..models import arch
-from ..models.loading import check_architecture, check_model_dir, read_model_config
+from ..models.loading import load_head_model, read_model_config
 
 
 def load_tagger(spec: Path | str, label_names: list[str] | None = None, allow_pickle: bool = False,
                 dropout: float | None = None, **_):
     """A token classifier of ``spec``; a checkpoint without a tag head for ``label_names`` gets a new one (the
     teacher stage fine-tunes it). Safetensors only unless ``allow_pickle``."""
-    from transformers import AutoModelForTokenClassification
-
-    if isinstance(spec, Path):
-        check_model_dir(spec, allow_pickle)
-    config = read_model_config(spec)
-    check_architecture(config, spec)
+    updates = {}
     if label_names is not None:
-        config.update(dict(num_labels=len(label_names), id2label=dict(enumerate(label_names)),
-                           label2id={n: i for i, n in enumerate(label_names)}))
-    if dropout is not None:
-        config.update({key: dropout for key in arch.arch_for(config).dropout_keys})
-    try:
-        model = AutoModelForTokenClassification.from_pretrained(str(spec), config=config,
-                                                                use_safetensors=not allow_pickle or None)
-    except Exception as exc:
-        raise ModelError(f"could not load weights from '{spec}': {exc}") from None
-    from ..pruning.saving import reslice  # a head-pruned directory holds its removed heads as zeros
-
-    return reslice(model)
+        updates = dict(num_labels=len(label_names), id2label=dict(enumerate(label_names)),
+                       label2id={n: i for i, n in enumerate(label_names)})
+    return load_head_model("AutoModelForTokenClassification", spec, updates, allow_pickle, dropout)
 
 
 def new_tagger(config):
