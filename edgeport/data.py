@@ -602,9 +602,18 @@ def question_task(cfg: DataConfig, directory: Path | None, seed: int) -> Task:
         raise DataError(f"{train.source}: every training question shares its context with the selection split "
                         f"({note}); hold out other articles, or add training articles")
     note += f"; {len(train) - len(kept)} training questions on a selection context dropped"
-    evaluation = question_split(directory, cfg.eval_split).head(cfg.eval_limit)
+    evaluation = sample_questions(question_split(directory, cfg.eval_split), cfg.eval_limit, seed)
     return Task(train.select(kept), selection, evaluation, [], data_fingerprint(cfg), grouping=grouping,
                 grouping_note=note)
+
+
+def sample_questions(split: Split, n: int | None, seed: int) -> Split:
+    """``n`` questions of ``split`` drawn with a generator seeded by ``seed``, in file order (all when ``n`` is None
+    or covers them). A sample, not the first ``n``: a SQuAD file is in article order, so its head is a few articles
+    and its questions are not independent draws (a confidence interval over them would be too narrow)."""
+    if n is None or n >= len(split):
+        return split
+    return split.select(sorted(random.Random(f"eval:{seed}").sample(range(len(split)), n)))
 
 
 def question_split(directory: Path, name: str, training: bool = False) -> Split:

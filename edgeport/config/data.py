@@ -59,7 +59,8 @@ class DataSpec(Section):
                                    "windows of a long context share (a window is max_seq_len tokens of question + "
                                    "context); default: a third of max_seq_len (128 for 384, the Hugging Face "
                                    "examples' setting)")
-    eval_limit: int | None = Field(None, ge=1)
+    eval_limit: int | None = Field(None, ge=1, description="measure the first N evaluation rows (question-answering: "
+                                   "a sample of N questions drawn with run.seed, the dev file being in article order)")
     # The selection split: every checkpoint choice, early stop, QAT choice and INT8 fallback is judged here, never
     # on the evaluation split, which is only measured (one row of SST-2's 872 is 0.11 points: choosing on it would
     # inflate every number reported on it).

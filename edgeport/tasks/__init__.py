@@ -9,8 +9,7 @@ The recipes that differ per task (the teacher's and the student's training, the 
 the entry's name in one table per stage (``stages/teacher.py`` ``RECIPES``...), so a stage's code fingerprint
 holds only its own recipes. Adding a task = an entry here + its recipes (``tasks/embedding.py``,
 ``tasks/tokens.py``, ``tasks/qa.py``). Extractive QA's model has two outputs (``outputs``: start and end logits);
-its teacher, distill, prune, export and quantize (dynamic INT8) stages are built; the entry refuses validate, bench
-and report at config load.
+its rows are questions, each read as one or more windows of question + context (``tasks.squad.windows``).
 token-classification's output is per token: ``bench.workload.run_rows`` stacks each row's real tokens, and its
 validate gates read each word at its first sub-token (``tasks.tokens.WordRows``).
 """
@@ -105,7 +104,7 @@ TOKEN_CLASSIFICATION = TaskSpec(
                                f"or off",
     })
 
-_QA_LATER = "is not built for question-answering yet (teacher, distill, prune, export and dynamic INT8 are)"
+_QA_LATER = "is not built for question-answering yet"
 QUESTION_ANSWERING = TaskSpec(
     name="question-answering",
     summary="extractive QA (SQuAD v1.1): the answer to a question is a span of its context, read from a start and "
@@ -114,13 +113,9 @@ QUESTION_ANSWERING = TaskSpec(
     outputs=("start_logits", "end_logits"), metrics=("squad_f1", "squad_em"), pair_inputs=True,
     hub_task=("question-answering", "Question Answering"), noun="question answering model",
     data_files=("json",),
-    # Export and INT8 (each format's dynamic mode) are built; the stages that read the artifacts are refused through
-    # their own switches (defaults on: validate, bench, report), so a config says in so many words where the run ends.
     unsupported={
         "pretrain.enabled": f"masked-LM pre-training {_QA_LATER}; set it to false",
-        "validate.enabled": f"validating the artifacts (span F1 / EM per artifact, parity of both outputs) "
-                            f"{_QA_LATER}; set it to false",
-        "bench.enabled": f"timing the artifacts (its workload reads one output per row) {_QA_LATER}; set it to false",
+        "validate.arm_parity": f"'on': ARM parity samples rows of one output each; it {_QA_LATER}; use auto or off",
         "quantize.qat.enabled": f"quantization-aware training {_QA_LATER}; set it to false",
         "quantize.fallback.enabled": f"the accuracy-aware INT8 fallback judges labels; it {_QA_LATER}; set it to "
                                      f"false",
@@ -128,8 +123,6 @@ QUESTION_ANSWERING = TaskSpec(
                               f"modes read class rows or are not checked on two outputs); use quantize.{fmt}: dynamic"
            for fmt in ("torchscript", "onnx", "tflite", "executorch")},
         "explain.enabled": f"attribution {_QA_LATER}; set it to false",
-        "report.enabled": f"rendering the report and model cards {_QA_LATER}; set it to false (every stage's "
-                          f"metrics are in the run's manifest.json)",
         "distill.extra_texts": f"unlabelled distillation texts (they would need contexts to be cut into windows "
                                f"with questions) {_QA_LATER}; remove it",
         "distill.student.model": f"a student model of its own {_QA_LATER}; remove it (the student is built from the "
