@@ -136,7 +136,7 @@ def metric_title(metric: str, label_names: list[str] | None = None) -> str:
         positive = f" of '{label_names[1]}'" if label_names and len(label_names) > 1 else " (positive class)"
         return f"F1{positive}"
     return {"accuracy": "accuracy", "macro_f1": "macro-F1", "mcc": "MCC", "spearman": "Spearman",
-            "entity_f1": "entity F1"}[metric]
+            "entity_f1": "entity F1", "squad_f1": "SQuAD F1", "squad_em": "SQuAD exact match"}[metric]
 
 
 def check_metric(metric: str, num_labels: int, label_names: list[str] | None = None) -> None:
@@ -355,3 +355,31 @@ def entity_f1_drop(ref_counts, cand_counts, *, seed: int = 0, resamples: int = R
             "ci95_points": [round(100 * float(lo), 4), round(100 * float(hi), 4)],
             "p_worse": round(p, 6), "test": "paired bootstrap CI over sentences + one-sided paired permutation",
             "resamples": resamples, "seed": seed}
+
+
+def mean_drop(ref_values, cand_values, *, metric: str, seed: int = 0, resamples: int = RESAMPLES) -> dict:
+    """How much lower the candidate's mean per-row score is than the reference's on the same rows, in points
+    (100 x the mean difference): SQuAD's F1 and exact match are means over questions of a per-question score. The
+    statistics are SciPy's, as in ``spearman_drop``: a paired bootstrap percentile CI of the mean difference and a
+    one-sided paired permutation test (each question's two scores swapped at random), "the candidate is worse"."""
+    import numpy as np
+    from scipy.stats import bootstrap, permutation_test
+
+    a, b = np.asarray(ref_values, dtype=np.float64), np.asarray(cand_values, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1 or not a.size:
+        raise ValueError(f"mean_drop: {a.shape} reference scores vs {b.shape} candidate scores")
+    diff = lambda x, y, axis=-1: x.mean(axis=axis) - y.mean(axis=axis)  # noqa: E731
+    if np.array_equal(a, b):  # no discordant row: nothing to resample (SciPy warns on a degenerate bootstrap)
+        lo = hi = 0.0
+        p = 1.0
+    else:
+        ci = bootstrap((a, b), diff, paired=True, vectorized=True, n_resamples=resamples, method="percentile",
+                       rng=np.random.default_rng(seed)).confidence_interval
+        lo, hi = float(ci.low), float(ci.high)
+        p = float(permutation_test((a, b), diff, permutation_type="samples", alternative="greater", vectorized=True,
+                                   n_resamples=resamples, rng=np.random.default_rng(seed)).pvalue)
+    return {"n": int(a.size), "metric": metric, "ref_value": round(float(a.mean()), 6), "value": round(float(b.mean()), 6),
+            "drop_points": round(100 * float(a.mean() - b.mean()), 4),
+            "ci95_points": [round(100 * lo, 4), round(100 * hi, 4)], "p_worse": round(p, 6),
+            "test": "SciPy paired bootstrap CI + one-sided paired permutation test", "resamples": resamples,
+            "seed": seed}

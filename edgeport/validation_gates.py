@@ -59,6 +59,9 @@ class Evidence:
     # per token; the label gates read each word's first sub-token (its WordRows), the drops whole entities
     words: object | None = None
     unit: str = "eval rows"  # what a row of logits is, in the messages ("eval words" for a token task's label gates)
+    # question-answering (validation_qa.SpanEvidence): the answers of the artifact, the reference and the teacher to
+    # the same questions; logits/reference are every window's start and end logits, concatenated (tolerances)
+    spans: object | None = None
 
 
 @dataclass(frozen=True)
@@ -295,6 +298,75 @@ def entity_f1_vs_teacher(ev: Evidence, vcfg) -> Gate:
     return _entity_gate("drop_vs_teacher", ev, ev.words.teacher_tags, "the teacher", vcfg.max_drop_vs_teacher, vcfg)
 
 
+# ------------------------------------------------------------------------------------------------ answer spans
+
+
+def span_parity(ev: Evidence, vcfg) -> Gate:
+    """fp32: the same answer span as the fp32 torch model on every question, except a question whose best two spans'
+    scores are within 4 x the fp32 tolerance (a span's score is two logits, each may move ``max_abs``, and the two
+    spans' scores may move apart both ways)."""
+    s = ev.spans
+    band = 4 * float(ev.tolerance["max_abs"])
+    changed = s.changed()
+    tied = changed & (s.reference.margin <= band)
+    untied = np.flatnonzero(changed & ~tied)
+    n = len(changed)
+    text = (f"answer span parity with the fp32 torch model: {len(untied)} of {n} eval questions answered with another "
+            f"span vs limit 0 (fp32 is deterministic: any change fails")
+    text += (f"; {int(tied.sum())} more on questions whose best two spans score within {band:.3g} (4 x the fp32 "
+             f"tolerance), not counted)" if tied.any() else ")")
+    return Gate("fp32_parity", State.FAIL if len(untied) else State.PASS, value=len(untied), limit=0, message=text,
+                evidence={"n": n, "changed": int(changed.sum()), "tied_changes": int(tied.sum()), "tie_margin": band,
+                          "changed_questions": untied[:50].tolist()})
+
+
+def span_agreement(ev: Evidence, vcfg) -> Gate:
+    """INT8: the share of questions answered with the fp32 torch model's span, counting only the changes 8-bit noise
+    cannot explain: a question whose best two spans score within 4 x the budget's ``tie_factor`` x its own 8-bit
+    noise (the yardstick's largest |Δlogit| over its windows) may change under any sound quantization."""
+    from .stats import agreement_test
+
+    s, floor = ev.spans, int8_floor(ev, vcfg)
+    changed = s.changed()
+    band = 4 * _band_factor(ev) * (s.noise if s.noise is not None else 0.0)
+    tied = changed & (s.reference.margin <= band)
+    a = agreement_test(~(changed & ~tied), floor) | {"tied_changes": int(tied.sum()),
+                                                     "raw_agreement": round(float(1 - changed.mean()), 6)}
+    state = evidence_rule(a["agreement"] < floor, a["p_below"], vcfg.significance)
+    lo, hi = a["ci95"]
+    text = (f"answer span agreement with the fp32 torch model {a['agreement']:.4f} on {a['n']} eval questions "
+            f"({a['flips']} changed beyond 8-bit noise, 95% CI [{lo:.4f}, {hi:.4f}], one-sided binomial "
+            f"p={a['p_below']:.2g} against a {1 - floor:.3g} change rate) vs limit >= {floor}")
+    if a["tied_changes"]:
+        text += (f"; {a['tied_changes']} more changed on questions whose best two spans score within 4 x "
+                 f"{_band_factor(ev):g} x the question's own 8-bit noise, not counted")
+    return Gate("agreement_vs_fp32", state, value=a["agreement"], limit=floor,
+                message=_rule_note(text, state, vcfg), evidence=a)
+
+
+def _f1_gate(name: str, ev: Evidence, against, who: str, limit: float, vcfg) -> Gate:
+    """The paired drop of SQuAD F1 (points, mean over questions) against ``against``'s answers to the same
+    questions."""
+    from .stats import mean_drop
+
+    mine = ev.spans.answers
+    s = mean_drop(against.f1, mine.f1, metric="squad_f1", seed=ev.seed)
+    lo, hi = s["ci95_points"]
+    what = (f"SQuAD F1 drop {s['drop_points']:.2f} points vs {who} on {s['n']} eval questions "
+            f"({s['value'] * 100:.2f} vs {s['ref_value'] * 100:.2f}; EM {mine.em.mean() * 100:.2f} vs "
+            f"{against.em.mean() * 100:.2f}; paired bootstrap 95% CI [{lo:.2f}, {hi:.2f}], one-sided paired "
+            f"permutation p={s['p_worse']:.2g})")
+    return _drop_verdict(name, s, what, limit, vcfg)
+
+
+def f1_vs_fp32(ev: Evidence, vcfg) -> Gate:
+    return _f1_gate("drop_vs_fp32", ev, ev.spans.reference, "fp32 torch", vcfg.int8_max_accuracy_drop, vcfg)
+
+
+def f1_vs_teacher(ev: Evidence, vcfg) -> Gate:
+    return _f1_gate("drop_vs_teacher", ev, ev.spans.teacher, "the teacher", vcfg.max_drop_vs_teacher, vcfg)
+
+
 # ------------------------------------------------------------------------------------------------ deterministic
 
 
@@ -355,6 +427,10 @@ def _vectors(ev: Evidence) -> bool:
     return ev.output == "embedding"
 
 
+def _spans(ev: Evidence) -> bool:
+    return ev.spans is not None
+
+
 RULES: tuple[Rule, ...] = (
     # classifiers (logits): labels
     Rule("fp32_parity", lambda ev, v: _logits(ev) and ev.precision == "fp32", fp32_parity),
@@ -375,6 +451,12 @@ RULES: tuple[Rule, ...] = (
     Rule("drop_vs_fp32", lambda ev, v: _tokens(ev) and _int8(ev, v), entity_f1_vs_fp32),
     Rule("drop_vs_teacher", lambda ev, v: _tokens(ev) and ev.words.teacher_tags is not None
          and v.max_drop_vs_teacher is not None, entity_f1_vs_teacher),
+    # question answering (the best span over a question's windows): span parity / agreement, SQuAD F1
+    Rule("fp32_parity", lambda ev, v: _spans(ev) and ev.precision == "fp32", span_parity),
+    Rule("agreement_vs_fp32", lambda ev, v: _spans(ev) and _int8(ev, v), span_agreement),
+    Rule("drop_vs_fp32", lambda ev, v: _spans(ev) and _int8(ev, v), f1_vs_fp32),
+    Rule("drop_vs_teacher", lambda ev, v: _spans(ev) and ev.spans.teacher is not None
+         and v.max_drop_vs_teacher is not None, f1_vs_teacher),
     # every output: element-wise differences (a token classifier: over every real token), TFLite ops
     Rule("max_abs_diff", lambda ev, v: v.check_tolerances and ev.tolerance.get("max_abs") is not None,
          _tolerance_gate("max_abs")),

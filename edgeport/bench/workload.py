@@ -46,6 +46,19 @@ def encode_split(artifact: Path, texts: list[str], pairs: list[str] | None, max_
     return batch1_feeds(artifact_tokenizer(Path(artifact)), texts, pairs, max_len)
 
 
+def encode_questions(artifact: Path, split, max_len: int, stride: int,
+                     limit: int | None = None) -> list[dict[str, np.ndarray]]:
+    """question-answering: every window of the split's questions (the first ``limit``) as a batch-1 feed of its real
+    tokens, cut by the artifact's own tokenizer (``tasks.qa.split_windows``): a question runs one call per window,
+    as the app runs it."""
+    from ..runtimes.text import artifact_tokenizer
+    from ..tasks.qa import split_windows
+
+    split = split.head(limit)
+    windows = split_windows(split, artifact_tokenizer(Path(artifact)), max_len, stride)
+    return [{k: np.asarray([v], dtype=np.int64) for k, v in row.items()} for row in windows.rows]
+
+
 def run_rows(runner, feeds: list[dict[str, np.ndarray]]) -> np.ndarray:
     """The logits of every feed, one runner call each: the regime validate judges and the workload times (batch 1;
     the runner computes at the row's true length, or at the smallest TFLite bucket holding it). Per-token outputs

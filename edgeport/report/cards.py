@@ -308,7 +308,7 @@ def _model_metrics_md(report: dict, row: dict) -> str:
 def _artifact_metrics_md(report: dict, row: dict) -> str:
     if row and report.get("parity_only") and row.get("agreement") is not None:
         return _parity_md(report, row)
-    if not row or row.get("accuracy") is None:
+    if not row or (row.get("accuracy") is None and row.get("metric_value") is None):
         return "Not validated in this run (the validate stage did not run or did not cover this artifact).\n"
     split = report.get("eval_split") or {}
     lines = ["| metric | split | rows | value |", "|---|---|---|---|"]

@@ -33,4 +33,8 @@ class EagerRunner:
             feed["token_type_ids"] = token_type_ids
         tensors = {k: torch.from_numpy(np.asarray(v)).long().to(device) for k, v in feed.items()}
         with torch.inference_mode():
-            return self.model(**tensors).logits.float().cpu().numpy()
+            out = self.model(**tensors)
+        if getattr(out, "logits", None) is not None:
+            return out.logits.float().cpu().numpy()
+        # a model of several outputs (QA's start and end logits): {name: array}, as an artifact's runner gives them
+        return {name: value.float().cpu().numpy() for name, value in out.items() if torch.is_tensor(value)}

@@ -69,7 +69,7 @@ class BenchStage:
 
     def run(self, ctx) -> dict:
         from ..bench.api import bench_artifact
-        from ..bench.workload import encode_split
+        from ..bench.workload import encode_questions, encode_split
 
         cfg, b = ctx.cfg, ctx.cfg.bench
         targets = list(cfg.profile.values())
@@ -88,8 +88,11 @@ class BenchStage:
         rows = []
         for art in artifacts:
             path = ctx.run_dir / art["path"]
-            feeds = (encode_split(path, split.texts, split.pairs, longest, b.workload_rows)
-                     if split is not None else None)
+            feeds = None
+            if split is not None and split.examples is not None:  # questions: every window, one call each
+                feeds = encode_questions(path, split, longest, cfg.data.stride(), b.workload_rows)
+            elif split is not None:
+                feeds = encode_split(path, split.texts, split.pairs, longest, b.workload_rows)
             for target in targets:
                 here = target.kind == "host"
                 print(f"  {art['name']} on {target.name} ({'measured here' if here else 'estimated'}) ...",
@@ -100,7 +103,9 @@ class BenchStage:
                                      warmup=b.warmup, runs=b.runs, min_seconds=b.min_seconds)
                 row |= {"artifact": art["path"], "artifact_name": art["name"]}
                 if row["workload"]:
-                    row["workload"]["split"] = f"{split.name} (eval split)"
+                    row["workload"]["split"] = f"{split.name} (eval split)" + (
+                        f": {len(feeds)} windows of {len(split.head(b.workload_rows))} questions"
+                        if split.examples is not None else "")
                 rows.append(row)
         table = self._table(rows)
         print(table, flush=True)

@@ -67,10 +67,12 @@ class ValidateStage:
 
         # the runtimes of the exported formats judge here; latency is the bench stage's
         arm = plan(cfg.validate.arm_parity, [get_target(t) for t in cfg.bench.targets], cfg.validate.arm_rows)
-        if cfg.data.task == "token-classification":  # ARM parity samples rows of one output each (the config
-            from ..validation_arm import ArmPlan      # refuses arm_parity: on)
+        from ..tasks import TASKS
 
-            arm = ArmPlan(False, notes=("ARM parity not checked: not built for token-classification",))
+        if "validate.arm_parity" in TASKS[cfg.data.task].unsupported:  # ARM parity samples rows of one output each
+            from ..validation_arm import ArmPlan                          # (the config refuses arm_parity: on)
+
+            arm = ArmPlan(False, notes=(f"ARM parity not checked: not built for {cfg.data.task}",))
         return ValidateSettings(validate=cfg.validate, data=cfg.data.spec(), max_len=validate_length(cfg),
                                 seed=cfg.run.seed, threads=cfg.run.threads, source_stage=model_stage(cfg),
                                 task=cfg.data.task,
@@ -85,6 +87,8 @@ class ValidateStage:
         from ..validation import References, compare
 
         cfg = ctx.cfg
+        if cfg.task == "question-answering":  # a question is read as windows, its answer the best span over them
+            return self._questions(ctx)
         split = model_inputs(ctx.task().eval, cfg.task)  # the rows as the model reads them, one per call
         threads = torch.get_num_threads()
         model_dir = ctx.inputs["model"]
@@ -236,6 +240,110 @@ class ValidateStage:
         return result
 
 
+    def _questions(self, ctx) -> dict:
+        """question-answering (``validation_qa``): every artifact's answers to the eval questions against the fp32
+        torch model's and the teacher's, each window one call at the artifact's length."""
+        import torch
+
+        from ..models import load_tokenizer
+        from ..tasks.models import load
+        from ..validation_qa import Models
+
+        cfg = ctx.cfg
+        model_dir, teacher_dir = ctx.inputs["model"], None
+        if "teacher" in ctx.inputs and cfg.validate.max_drop_vs_teacher is not None:
+            teacher_dir = ctx.inputs["teacher"]
+        model = load(cfg.task, model_dir)
+        teacher = None if teacher_dir is None else model if teacher_dir == model_dir else load(cfg.task, teacher_dir)
+        models = Models(model, load_tokenizer(model_dir), ctx.task().eval, cfg.max_len, cfg.data.stride(),
+                        teacher=teacher, teacher_tokenizer=None if teacher_dir is None else load_tokenizer(teacher_dir))
+        artifacts = [a for role in ("export", "quantize") if role in ctx.inputs
+                     for a in ctx.input_metrics(role).get("artifacts", [])]
+        threads = torch.get_num_threads()
+        try:
+            rows = [self._question_row(ctx, a, models, threads) for a in artifacts]
+        finally:
+            torch.set_num_threads(threads)  # the TorchScript runner sets the process-wide pool
+        return self._finish_questions(ctx, rows, models)
+
+    @staticmethod
+    def _question_row(ctx, art: dict, models, eval_threads: int) -> dict:
+        from .. import runtimes
+        from ..errors import ModelError
+        from ..exporters import non_builtin_ops, tflite_ops
+        from ..exporters.base import quantized
+        from ..validation import artifact_length, noise_of, resolved_tolerance
+        from ..validation_gates import Evidence, judge
+        from ..validation_qa import SpanEvidence, artifact_answers, figures, question_noise
+
+        cfg, path = ctx.cfg, ctx.run_dir / art["path"]
+        print(f"  validating {art['name']} ...", flush=True)
+        runner = runtimes.load(path, threads=eval_threads)
+        length = artifact_length(runner, cfg.max_len)  # windows cut at this artifact's longest input
+        mine, ref = artifact_answers(path, runner, models, length), models.reference_answers(length)
+        if mine.window_sizes != ref.window_sizes:
+            raise ModelError(f"{art['name']}: its tokenizer cuts the eval questions into other windows than the "
+                             f"fp32 model's ({len(mine.window_sizes)} vs {len(ref.window_sizes)}); re-export it")
+        int8, meta = quantized(art["precision"]), runtimes.artifact_meta(path)
+        noise = noise_q = None
+        if int8:  # the model's own 8-bit noise on these windows scales the INT8 tolerances and tie band
+            yard = models.yardstick_answers(length)
+            noise, noise_q = noise_of(yard.logits, ref.logits), question_noise(ref, yard)
+        ops = non_builtin_ops(path) if art["format"] == "tflite" else None
+        tolerance = resolved_tolerance(art["format"], art["precision"], cfg.validate, noise=noise,
+                                       mode=meta.get("quantization"), qat=bool(meta.get("qat")))
+        spans = SpanEvidence(mine, ref, models.teacher_answers(length), noise_q)
+        gates = judge(Evidence(art["name"], art["format"], art["precision"], mine.logits, ref.logits, None, tolerance,
+                               non_builtin_ops=None if ops is None else tuple(ops), metric=cfg.data.metric,
+                               seed=cfg.seed, output="span_logits", spans=spans), cfg.validate)
+        diff = noise_of(mine.logits, ref.logits)
+        row = dict(art) | figures(mine, ref) | {
+            "max_abs_diff": diff["max_abs"], "mean_abs_diff": diff["mean_abs"], "tolerance": tolerance,
+            "reference_seq_len": length, "regime": regime(runner), "windows": len(mine.window_sizes)}
+        if ops is not None:
+            row["ops"], row["non_builtin_ops"] = tflite_ops(path), ops
+        return row | verdict_fields(ctx.run_dir, row, gates)
+
+    def _finish_questions(self, ctx, rows: list[dict], models) -> dict:
+        from ..verdict import State, worst
+
+        cfg, task = ctx.cfg, ctx.task()
+        ref = models.reference_answers(cfg.max_len)
+        teacher = models.teacher_answers(cfg.max_len)
+        score = lambda a, stage: {"stage": stage, "format": "torch", "precision": "fp32",  # noqa: E731
+                                  "eval_squad_f1": round(float(a.f1.mean()), 6),
+                                  "eval_squad_em": round(float(a.em.mean()), 6)}
+        reference = score(ref, cfg.source_stage)
+        teacher_row = None if teacher is None else score(teacher, "teacher")
+        states = [State(r["verdict"]["state"]) for r in rows]
+        overall = worst(states)
+        counted = {s.value: states.count(s) for s in State}
+        n, windows = len(ref.spans), len(ref.window_sizes)
+        result = {"metric": cfg.data.metric, "reference": reference, "teacher": teacher_row, "parity_only": False,
+                  "eval_split": task.eval.name, "eval_rows": n, "eval_windows": windows,
+                  "gates": overall.value if overall is State.PASS else f"{overall.value} ({counted[overall.value]})",
+                  "verdicts": counted, "gate_limits": gate_limits(cfg.validate, cfg.data.metric), "artifacts": rows,
+                  "gate_failures": [f for r in rows for f in r["gate_failures"]],
+                  "gate_notes": [f for r in rows for f in r["gate_notes"]], "host_cpus": os.cpu_count(),
+                  "arm_parity": {"enabled": False, "notes": list(cfg.arm.notes)}}
+        header = (f"Reference: fp32 torch `{cfg.source_stage}` model, EM {reference['eval_squad_em'] * 100:.2f} / F1 "
+                  f"{reference['eval_squad_f1'] * 100:.2f} on {n} questions of {task.eval.name} ({windows} windows "
+                  f"of at most {cfg.max_len} tokens, {cfg.data.stride()} shared)"
+                  + ("" if teacher_row is None else f"; teacher EM {teacher_row['eval_squad_em'] * 100:.2f} / F1 "
+                                                    f"{teacher_row['eval_squad_f1'] * 100:.2f}")
+                  + ". Every window runs alone (batch 1) at its real length or TFLite bucket; a question's answer is "
+                    "the best span over its windows. Official SQuAD v1.1 EM / F1 x100; drops in F1 points (paired "
+                    "bootstrap 95% CI over questions, one-sided paired permutation p); span agreement: the share of "
+                    "questions answered with the fp32 model's span.\n")
+        table = question_table(rows)
+        (ctx.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+        (ctx.out / "results.md").write_text("# Validation\n\n" + header + table
+                                            + "".join(f"\n- FAIL: {f}" for f in result["gate_failures"])
+                                            + "".join(f"\n- {f}" for f in result["gate_notes"]) + "\n")
+        print("\n" + header + table + "".join(f"\n- {f}" for f in result["gate_notes"]), flush=True)
+        return result
+
+
 def arm_check(arm, n_rows: int, seed: int, formats: set[str]):
     """(the ARM parity runner for this validate run or None, the notes on what it does not check)."""
     if not arm.enabled:
@@ -383,6 +491,25 @@ def token_table(rows: list[dict]) -> str:
     """Validate's table for token classification: entity F1, word-label agreement with fp32, the entity-F1 drops."""
     return task_table(rows, [("entity F1 x100", lambda r: f"{r['entity_f1'] * 100:.2f}"),
                              ("word agreement vs fp32", lambda r: f"{r['word_agreement']:.4f}")])
+
+
+def question_table(rows: list[dict]) -> str:
+    """question-answering: EM / F1, span agreement and the F1 drops beside the verdict."""
+    def drop(r, name):
+        g = next((g for g in r["verdict"]["gates"] if g["name"] == name), None)
+        if g is None:
+            return "-"
+        lo, hi = g["evidence"]["ci95_points"]
+        return f"{g['value']:.2f} [{lo:.2f}, {hi:.2f}]"
+
+    lines = ["", "| artifact | EM | F1 | span agreement | F1 drop vs fp32 | F1 drop vs teacher | max abs diff | size MB "
+                 "| verdict |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['name']} | {r['squad_em'] * 100:.2f} | {r['squad_f1'] * 100:.2f} | "
+                     f"{r['span_agreement']:.4f} | {drop(r, 'drop_vs_fp32')} | {drop(r, 'drop_vs_teacher')} | "
+                     f"{r['max_abs_diff']:.3g} | {r.get('size_bytes', 0) / 1e6:.2f} | "
+                     f"{r['verdict']['state'].upper()} |")
+    return "\n".join(lines) + "\n"
 
 
 def embedding_table(rows: list[dict]) -> str:

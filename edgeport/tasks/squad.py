@@ -298,19 +298,27 @@ def best_span(start_logits, end_logits, offsets: Sequence[Sequence[tuple[int, in
         raise DataError(f"{len(offsets)} windows of offsets but logits for {starts.shape[0]}")
     if n_best < 1 or max_answer_len < 1:
         raise DataError(f"n_best {n_best} and max_answer_len {max_answer_len} must be at least 1")
-    best = None
     for w, window in enumerate(offsets):
         _check_offsets(w, window, starts.shape[1], len(context))
-        for i, j in _candidates(starts[w], ends[w], window, n_best, max_answer_len):
-            score = float(starts[w, i]) + float(ends[w, j])
-            if best is None or score > best[0]:  # strictly greater: ties keep the earliest (w, i, j)
-                best = (score, w, i, j)
+    best = None
+    for score, w, i, j in scored_candidates(starts, ends, offsets, n_best, max_answer_len):
+        if best is None or score > best[0]:  # strictly greater: ties keep the earliest (w, i, j)
+            best = (score, w, i, j)
     if best is None:
         return None
     score, w, i, j = best
     start, end = offsets[w][i][0], offsets[w][j][1]
     return {"text": context[start:end], "start": start, "end": end, "score": score, "window": w,
             "start_token": i, "end_token": j}
+
+
+def scored_candidates(starts, ends, offsets, n_best: int = 20, max_answer_len: int = 30):
+    """Every valid (score, window, start token, end token) of ``best_span``'s search, window by window in (start,
+    end) order; score = start logit + end logit in double. ``best_span`` takes the first of the highest; validate
+    reads the runner-up too (how close the question is to a tie)."""
+    for w, window in enumerate(offsets):
+        for i, j in _candidates(starts[w], ends[w], window, n_best, max_answer_len):
+            yield float(starts[w][i]) + float(ends[w][j]), w, i, j
 
 
 def _check_offsets(w: int, window, seq: int, chars: int) -> None:
