@@ -31,8 +31,7 @@ static TFLite length). The answer is the best span over the question's windows (
   the digest the teacher's fingerprint recorded for them must match).
 
 Per row and split: EM, F1, the F1 drop vs the teacher with a paired bootstrap 95% CI over questions (per-question
-F1 resampled, ``stats.entity_f1_drop`` on counts ``[F1_q, 1, 1]``, whose micro F1 2*sum(F1_q)/2n is the mean F1;
-2,000 resamples, seed ``run.seed``), the EM drop with Newcombe's paired CI (``stats.paired_drop``), and the share of
+F1 resampled, ``stats.mean_drop`` as validate's F1 gates; 2,000 resamples, seed ``run.seed``), the EM drop with Newcombe's paired CI (``stats.paired_drop``), and the share of
 questions answered with the same text as the teacher (Wilson 95% CI). Beside them: what the run recorded for the
 model (stage metrics; on ``eval_rows`` dev questions, which ``--limit`` = ``data.eval_limit`` reproduces).
 
@@ -85,24 +84,13 @@ class Model:
     facts: dict = field(default_factory=dict)
 
 
-class TorchSpans:
-    """A torch QA model behind the artifact runners' contract: ``{start_logits, end_logits}`` at batch 1, computed
-    by edgeport's eager adapter (``runtimes.eager.EagerRunner`` over ``pruning.measure._Stacked``, which stacks
-    the two outputs behind the ``.logits`` the adapter reads): inference mode, int64 ids, fp32 numpy back."""
+def torch_runner(model):
+    """A torch QA model behind the artifact runners' contract: edgeport's eager adapter (``runtimes.eager.
+    EagerRunner``: inference mode, int64 ids, fp32 numpy back), which gives ``{start_logits, end_logits}`` at
+    batch 1 as the artifacts' runners do."""
+    from edgeport.runtimes.eager import EagerRunner
 
-    format = "torch"
-    seq_len = None
-
-    def __init__(self, model):
-        from edgeport.pruning.measure import _Stacked
-        from edgeport.runtimes.eager import EagerRunner
-
-        self.model = model.eval()
-        self._eager = EagerRunner(_Stacked(self.model, OUTPUTS))
-
-    def __call__(self, input_ids, attention_mask, token_type_ids=None) -> dict:
-        out = self._eager(input_ids, attention_mask, token_type_ids)  # [1, seq, 2]
-        return {name: out[..., i] for i, name in enumerate(OUTPUTS)}
+    return EagerRunner(model)
 
 
 # ------------------------------------------------------------------------------------------------ the run
@@ -202,7 +190,7 @@ def models(run_dir: Path, stages: dict, cfg, threads: int, peer_dir: Path) -> li
             continue
         directory, metrics = run_dir / stage, stages[stage].get("metrics") or {}
         model = load_qa(directory)
-        out.append(Model(stage, "stage", TorchSpans(model), task_tokenizer(directory), cfg.data.max_seq_len,
+        out.append(Model(stage, "stage", torch_runner(model), task_tokenizer(directory), cfg.data.max_seq_len,
                          cfg.data.stride(), {
                              "role": role, "format": "torch", "precision": "fp32", "path": stage,
                              "regime": "batch 1, true length", "params": sum(p.numel() for p in model.parameters()),
@@ -392,13 +380,10 @@ def measure(model: Model, split, cache: WindowCache) -> dict:
 
 def f1_drop(ref_f1: np.ndarray, f1: np.ndarray, seed: int) -> dict:
     """The F1 drop vs the teacher in points with a paired bootstrap 95% CI over questions and a one-sided paired
-    permutation p: ``stats.entity_f1_drop`` on per-question counts [F1_q, 1, 1], whose micro F1 (2 sum c / (sum p +
-    sum g)) is the mean F1 of the questions drawn, so both resample the questions' F1 exactly."""
-    from edgeport.stats import entity_f1_drop
+    permutation p (``stats.mean_drop``: the test validate's F1 gates use)."""
+    from edgeport.stats import mean_drop
 
-    counts = lambda v: np.stack([v, np.ones_like(v), np.ones_like(v)], axis=1)  # noqa: E731
-    drop = entity_f1_drop(counts(ref_f1), counts(f1), seed=seed)
-    return drop | {"metric": "squad_f1", "test": "paired bootstrap CI over questions + one-sided paired permutation"}
+    return mean_drop(ref_f1, f1, metric="squad_f1", seed=seed)
 
 
 def evaluate(rows: list[Model], splits: dict, seed: int) -> list[dict]:

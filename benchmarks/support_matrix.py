@@ -22,7 +22,14 @@ text: WordPiece, byte-level BPE or Unigram) this runs the real CLI four times (f
    four formats in fp32 and INT8 (TFLite buckets 16 and 32), validate (word-tag parity and agreement with fp32, the
    entity-F1 drop vs fp32, logit tolerances over every real token; the end-to-end gate off). Its cells are
    ``tok: ...``; bench and report of a token run are tested in tests/test_token_classification.py.
-   Pruning is built for neither task (refused at config load), so neither has a prune cell.
+6. then ``data.task: question-answering`` (``edgeport run --until validate``) on the tests' small SQuAD v1.1 files
+   (``tests/test_qa_task.squad_dir``: 90 training questions in 12 articles, 27 dev ones) with the same base model
+   as teacher, fine-tuned for start and end logits for one epoch on windows of 32 tokens (8 shared: a context spans
+   several windows), distillation into layer [1], the four formats with both outputs in fp32 and dynamic INT8
+   (TFLite buckets 16 and 32), validate (answer span parity / agreement with fp32, the SQuAD F1 drop vs fp32, logit
+   tolerances over every real token of every window; the end-to-end gate off). Its cells are ``qa: ...``; bench
+   and report of a QA run are tested in tests/test_qa_validate.py.
+   The task axis runs with pruning off (the main run covers it), so it has no prune cell.
 
 A cell is ✓ when its stage finished with no gate failure (an artifact: exported, and validate's verdict on it
 is PASS; an INCONCLUSIVE one is not shippable, so it is ✗ too), else ✗ with the reason read from the manifest or the CLI's error. A format the architecture's adapter
@@ -55,6 +62,7 @@ from edgeport.exporters import EXPORTERS  # noqa: E402
 from edgeport.exporters.base import refusal  # noqa: E402
 from edgeport.models.arch import ARCHES  # noqa: E402
 from test_embedding import embed_data, stsb_slice  # noqa: E402
+from test_qa_task import qa_data, squad_dir  # noqa: E402
 from test_token_classification import conll_slice, ner_data  # noqa: E402
 from tiny_pipeline import write_data  # noqa: E402
 from _provenance import ARGS_ONLY, args_dict, provenance, write_json, write_markdown  # noqa: E402
@@ -110,6 +118,12 @@ TASK_AXES = (
              {"validate": {"max_drop_vs_teacher": None}, "export": {"seq_buckets": [16, 32]},
               "teacher": {"train": dict(TINY_TRAIN, epochs=1)}, "distill": {"train": dict(TINY_TRAIN, epochs=1)}},
              until="validate"),  # bench and report of a token run: tests/test_token_classification.py's run
+    # Windows of 32 tokens sharing 8: most questions are read as several windows, the best span taken over them.
+    TaskAxis("question-answering", "qa", "squad", squad_dir, lambda d: qa_data(d),
+             "Task `question-answering` (small SQuAD v1.1 files; windows of 32 tokens, 8 shared; start and end logits)",
+             {"validate": {"max_drop_vs_teacher": None}, "export": {"seq_buckets": [16, 32]},
+              "teacher": {"train": dict(TINY_TRAIN, epochs=1)}, "distill": {"train": dict(TINY_TRAIN, epochs=1)}},
+             until="validate"),  # bench and report of a QA run: tests/test_qa_validate.py's run
 )
 OUT = REPO / "benchmarks" / "results"
 DECLARED = "declared in edgeport/models/arch.py: "

@@ -353,7 +353,7 @@ def test_edgeport_report_renders_a_teacher_only_qa_run(teacher_run):
     _, run, _ = teacher_run
     proc = run_cli("report", run, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "SQuAD F1" in (run / "report" / "report.md").read_text()
+    assert "SQuAD F1" in (run / "report-cli" / "report.md").read_text()
 
 
 def test_a_stage_not_built_for_the_task_asked_for_on_the_command_line_exits_2(teacher_run):
