@@ -200,7 +200,7 @@ def test_the_vocabulary_cut_keeps_every_training_token_and_answers_the_same_span
 @pytest.mark.parametrize("override,words", [
     ("distill.student.layers=[0,5]", "distill.student.layers: [5] out of range"),
     ("distill.hidden_loss_weight=1.0", "distill.hidden_loss_weight: hidden-state KD"),
-    ("quantize.tflite=w4", "quantize.tflite: only the dynamic INT8 mode"),
+    ("explain.enabled=true", "explain.enabled: attribution"),
 ])
 def test_bad_settings_exit_2_before_anything_runs(tmp_path, override, words):
     config = qa_config(tmp_path, make_tiny_bert(tmp_path / "bert"), squad_dir(tmp_path / "data"), **STAGES)
