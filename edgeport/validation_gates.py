@@ -20,6 +20,12 @@ The rules, by the kind of evidence:
   binomial for agreement; with ``data.metric`` F1/MCC the paired randomisation test); else ``inconclusive``: the
   rows cannot tell a miss from noise. An inconclusive artifact is not shipped unless the user accepts it.
 * **Builtin ops** (TFLite): any Flex/custom op fails (stock LiteRT on a phone cannot run it).
+* **Answer spans** (question-answering, ``Evidence.spans``: ``validation_qa``): a question's answer is the best span
+  over its windows. fp32: the same span as the torch model on every question (``span_parity``, except questions
+  whose best two spans score within 4 x the fp32 tolerance); INT8: span agreement against the floor, counting only
+  changes outside the question's own 8-bit noise (``span_agreement``, three-state as label agreement); SQuAD F1
+  drops against fp32 (INT8) and the teacher (every artifact) over paired questions (``stats.mean_drop``,
+  three-state); the tolerances over every window's start and end logits.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ fail, tied to the sha256 of the judged file), decided by ``validation_gates``. R
 messages are listed under ``gate_failures`` (derived from the verdicts) and fail the run after everything is
 written (the runner collects them). Inconclusive gates do not fail the run; they are listed under ``gate_notes``
 and shown as INCONCLUSIVE wherever a verdict is shown.
+
+Question answering reads a question as windows of question + context and answers with the best span over them:
+its rows, references and gates are ``validation_qa``'s (``_questions``), judged by the same ``validation_gates``.
 """
 
 from __future__ import annotations
