@@ -146,6 +146,7 @@ def window_examples(squad_dir: Path) -> list[tuple[str, str, str]]:
     cases = [(e.id, e.question, e.context) for e in hand_examples() + dev_sample(squad_dir)]
     cases += [(f"hard-{name}", "What is this text about?", text) for name, text, _ in android.hard_cases()
               if text.strip()]
+    cases += [(f"qa-text-{i}", q, c) for i, (q, c) in enumerate(android.QA_TEXTS)]
     cases += [("question-spaces", " \t\u00a0\u3000 What comes first?", "First comes first, then second."),
               ("question-control", "\x1c\x85What is here?", "Here is a paragraph."),
               ("question-long", " ".join(["why"] * 30) + "?", "Because the question is long."),
