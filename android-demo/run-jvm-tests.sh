@@ -7,7 +7,9 @@
 # every code point; the entity post-processing (word tags from the first sub-token, strict IOB2 entities with
 # character spans) must equal edgeport.tasks.ner's on CoNLL-2003 sentences and raw texts (EntitiesTest, goldens from
 # tests/ner_golden.py); the answer-span decoding of question answering (best start/end pair in the context, Spans.kt)
-# must equal edgeport.tasks.squad's on SQuAD dev windows and hand texts (SpansTest, goldens from tests/squad_golden.py);
+# must equal edgeport.tasks.squad's on SQuAD dev windows and hand texts (SpansTest, goldens from tests/squad_golden.py),
+# and the app's one window of question + paragraph (ids, token types, each token's characters: QaWindows.kt) must be
+# the first window squad.windows makes, for the MiniLM and the WordPiece family tokenizers (QaWindowsTest);
 # the self-check arithmetic must hold; the controller must show every failure instead of
 # crashing; and the classifier must address each length bucket's own signature and output, dequantizing an int8
 # output with that signature's scale and zero point (BucketedClassifierTest, golden on full-integer app assets);
@@ -106,6 +108,7 @@ TESTS=(dev.edgeport.demo.text.GoldenTokenizerTest dev.edgeport.demo.text.GoldenF
        dev.edgeport.demo.text.TokenizerUnitTest dev.edgeport.demo.text.FamilyUnitTest dev.edgeport.demo.text.SelfCheckTest
        dev.edgeport.demo.text.PurityTest dev.edgeport.demo.text.ModelInfoTest dev.edgeport.demo.text.EntitiesTest
        dev.edgeport.demo.text.EntitiesUnitTest dev.edgeport.demo.text.SpansTest dev.edgeport.demo.text.SpansUnitTest
+       dev.edgeport.demo.text.QaWindowsTest dev.edgeport.demo.text.QuestionAnsweringUnitTest
        dev.edgeport.demo.text.VectorsTest dev.edgeport.demo.text.OutputChecksTest
        dev.edgeport.demo.DemoControllerTest dev.edgeport.demo.BucketedClassifierTest AppLayerCompileTest)
 java -Dedgeport.golden.dir="$GOLDEN" -Dedgeport.golden.required=true -Dedgeport.text.src="$TEXT_SRC" \

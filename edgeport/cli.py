@@ -196,11 +196,22 @@ def cmd_cp(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .runtimes.text import answerable, artifact_meta
+    from .runtimes.text import answer_kind, answerable, artifact_meta
 
     if args.threads < 1:
         raise EdgeportError("--threads must be at least 1")
-    return _PREDICT_PRINTERS[answerable(artifact_meta(Path(args.artifact)))](args)
+    meta = artifact_meta(Path(args.artifact))
+    kind = answer_kind(meta)
+    if kind not in _PREDICT_PRINTERS:
+        answerable(meta)  # its refusal names the task and what the runner gives instead
+    if kind not in _QUESTION_KINDS:
+        if args.question is not None or args.context is not None:
+            raise EdgeportError(f"--question and --context are for a question-answering artifact; this is a "
+                                f"{meta.get('task') or 'sequence-classification'} artifact: edgeport predict "
+                                f"ARTIFACT TEXT")
+        if args.text is None:
+            raise EdgeportError("no text given: edgeport predict ARTIFACT TEXT")
+    return _PREDICT_PRINTERS[kind](args)
 
 
 def _print_classes(args) -> int:
@@ -240,8 +251,34 @@ def _print_entities(args) -> int:
     return 0
 
 
+def _print_answer(args) -> int:
+    """A question-answering model: the best span of the context over its windows: its character span in the context
+    and its text, then its score (start + end logit) and the windows it was read from."""
+    from .runtimes.qa_text import answer
+
+    if args.text is not None or args.text_pair is not None:
+        raise EdgeportError("a question-answering model takes --question and --context, not a text: edgeport "
+                            "predict ARTIFACT --question 'Who ...?' --context 'the paragraph'")
+    missing = [flag for flag, value in (("--question", args.question), ("--context", args.context)) if value is None]
+    if missing:
+        raise EdgeportError(f"a question-answering model answers a question from a context; missing "
+                            f"{' and '.join(missing)}: edgeport predict ARTIFACT --question 'Who ...?' --context "
+                            f"'the paragraph'")
+    found = answer(Path(args.artifact), args.question, args.context, args.threads)
+    windows = f"({found['max_len']} tokens at most, stride {found['stride']}: {found['stride_source']})"
+    if found["text"] is None:
+        print(f"no answer: no valid span in the context's {found['windows']} window(s) {windows}")
+        return 0
+    print(f"{found['start']}-{found['end']}\t{found['text']}")
+    print(f"score {found['score']:.4f} (start + end logit); window {found['window'] + 1} of {found['windows']} "
+          f"{windows}")
+    return 0
+
+
 # what ``edgeport predict`` prints per answer kind (``runtimes.text.answer_kind``)
-_PREDICT_PRINTERS = {"logits": _print_classes, "embedding": _print_similarity, "tags": _print_entities}
+_PREDICT_PRINTERS = {"logits": _print_classes, "embedding": _print_similarity, "tags": _print_entities,
+                     "span_logits": _print_answer}
+_QUESTION_KINDS = {"span_logits"}  # the kinds that read --question and --context instead of TEXT [PAIR]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -278,12 +315,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(fn=cmd_cp)
     _add_export_parser(sub)
     pr = sub.add_parser("predict", help="classify a text (or, with an embedding model, compare two; with a token "
-                                        "classifier, list its entities) with any exported artifact (.pt, .onnx, "
+                                        "classifier, list its entities; with a question-answering model, answer "
+                                        "--question from --context) with any exported artifact (.pt, .onnx, "
                                         ".tflite, .pte)")
     pr.add_argument("artifact", help="an artifact's model file or its directory (e.g. runs/NAME/quantize/tflite-int8)")
-    pr.add_argument("text")
+    pr.add_argument("text", nargs="?", help="the text (every task but question answering)")
     pr.add_argument("text_pair", nargs="?", help="second sentence: of a pair classifier's input, or the sentence an "
                                                  "embedding model compares the first with (cosine similarity)")
+    pr.add_argument("--question", help="question-answering: the question")
+    pr.add_argument("--context", help="question-answering: the paragraph the answer is a span of (a long one is read "
+                                      "in the artifact's windows of question + context)")
     pr.add_argument("--threads", type=int, default=1)
     pr.set_defaults(fn=cmd_predict)
     # commands that live with their feature

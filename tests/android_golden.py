@@ -17,7 +17,9 @@ writes, all from the Python (Hugging Face) tokenizers, nothing committed:
   there) and raw texts under seeded logits, from ``edgeport.tasks.ner`` (``tests/ner_golden.py``).
 - ``OUT_DIR/squad-spans.json``: question + context windows (SQuAD v1.1 dev questions from ``SST2_DIR/../squad``,
   when there, and hand texts with emoji) with seeded start/end logits and the best answer span
-  ``edgeport.tasks.squad.best_span`` finds in each (``tests/squad_golden.py``).
+  ``edgeport.tasks.squad.best_span`` finds in each (``tests/squad_golden.py``); ``OUT_DIR/squad-windows.json`` (and
+  one in each WordPiece family's directory): the app's one window of a question + paragraph, as the first window of
+  ``squad.windows`` gives it (ids, token types, character offsets), for the questions, the hard texts and more.
 - ``OUT_DIR/vectors.json``: seeded random hidden states + attention masks with their mean-pooled and L2-normalised
   vectors, and vector pairs with their cosine, all computed by ``edgeport.tasks.vectors`` (the sentence-embedding
   reference the app's ``text/Vectors.kt`` is checked against).
@@ -167,8 +169,9 @@ def vector_goldens(seed: int = 11) -> dict:
             "pool_cases": pool_cases, "cosine_cases": cosine_cases, "pairs": pairs}
 
 
-def write_family(name: str, family: str, arch: str, out: Path, cases, cache: Path) -> int:
+def write_family(name: str, family: str, arch: str, out: Path, cases, cache: Path, squad_dir: Path) -> int:
     from family import cached_tokenizer
+    from squad_golden import window_examples, write_windows
 
     from edgeport.apps import android
 
@@ -181,6 +184,8 @@ def write_family(name: str, family: str, arch: str, out: Path, cases, cache: Pat
     android.write_golden_files(tokenizer, out, cases, source={"tokenizer": name})
     texts = [t for _, t, _ in cases] + [p for _, _, p in cases if p] + random_texts(zlib.crc32(name.encode()), 2000)
     android.write_json(out / "stages.json", stage_probe(tokenizer, texts))
+    if family == "wordpiece":  # the app's question-answering window (QaWindows.kt) reads WordPiece offsets only
+        write_windows(out, tokenizer, window_examples(squad_dir), {"tokenizer": name})
     return len(cases)
 
 
@@ -205,7 +210,7 @@ def main(out_dir: Path, data_dir: Path) -> None:
     shutil.rmtree(families, ignore_errors=True)
     shutil.rmtree(cache, ignore_errors=True)
     for name, (family, arch) in FAMILIES.items():
-        n = write_family(name, family, arch, families / name, cases, cache)
+        n = write_family(name, family, arch, families / name, cases, cache, data_dir.parent / "squad")
         print(f"wrote {families / name}: {family} tokenizer of {arch}, {n} cases x 2 sequence lengths")
 
 

@@ -82,13 +82,18 @@ def record_validate(run: Path, states: dict | None = None, default: str = "pass"
 
 
 TAGS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+# task_run's keyword arguments per task beyond the defaults: a question-answering run's windows of 64 tokens (most
+# SQuAD paragraphs are cut: the app reads one window) with the stride its config records
+TASK_RUN = {"question-answering": {"buckets": (32, 64), "data": {"max_seq_len": 64, "doc_stride": 12}}}
 
 
-def task_run(root: Path, task: str, buckets=(16, 32)) -> Path:
+def task_run(root: Path, task: str, buckets=(16, 32), data: dict | None = None) -> Path:
     """``root/run`` of a tiny random ``task`` model (``token-classification``: tagging ``TAGS``, its head scaled up
-    so that words get different tags; ``sentence-embedding``: pooled and normalised in the graph), exported to
-    TFLite fp32 with length buckets and quantized to dynamic INT8 as the export and quantize stages do it, each
-    sidecar carrying the task's keys (``tasks.models.MODELS``); recorded as done, not yet validated."""
+    so that words get different tags; ``sentence-embedding``: pooled and normalised in the graph;
+    ``question-answering``: start and end logits, the encoder and span head scaled so that spans differ), exported
+    to TFLite fp32 with length buckets and quantized to dynamic INT8 as the export and quantize stages do it, each
+    sidecar carrying the task's keys (``tasks.models.MODELS``); recorded as done, not yet validated. ``data``: more
+    keys of the recorded config's data section (a question-answering run's ``max_seq_len`` and ``doc_stride``)."""
     import torch
 
     from edgeport.exporters import EXPORTERS, QuantizeRequest, make_sample, write_sidecar
@@ -102,6 +107,15 @@ def task_run(root: Path, task: str, buckets=(16, 32)) -> Path:
     if hasattr(model, "classifier"):  # a random head scores every tag about alike: near ties everywhere
         with torch.no_grad():
             model.classifier.weight.mul_(100.0)
+    if hasattr(model, "qa_outputs"):  # as test_qa_export: token states that differ, span scores a few units apart
+        with torch.no_grad():
+            for p in model.base_model.parameters():
+                if p.dim() == 2:
+                    p.mul_(5.0)
+            batch = tok(["Where was the bridge built?", "Who wrote it?"], ["The bridge was built in the valley.",
+                        "A young clerk wrote the letter to the mayor."], padding=True, return_tensors="pt")
+            out = model(**batch)
+            model.qa_outputs.weight.mul_(3.0 / torch.cat([out.start_logits, out.end_logits]).std())
     run, width, exporter, manifest = root / "run", buckets[-1], EXPORTERS["tflite"], Manifest(root / "run")
     fp32_dir, int8_dir = run / "export" / "tflite-fp32", run / "quantize" / "tflite-int8"
     fp32_dir.mkdir(parents=True)
@@ -118,6 +132,6 @@ def task_run(root: Path, task: str, buckets=(16, 32)) -> Path:
         manifest.stages[stage] = {"status": "done", "outputs": hash_tree(run / stage, run),
                                   "metrics": {"artifacts": [artifact_record(stage, run / stage, path, "tflite",
                                                                             prec)]}}
-    manifest.data["config"] = {"data": {"task": task, "text_pair_column": None}}
+    manifest.data["config"] = {"data": {"task": task, "text_pair_column": None} | (data or {})}
     manifest.save()
     return run

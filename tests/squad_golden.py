@@ -17,6 +17,14 @@ The logits of each case follow one of four patterns, so that every rule of the d
 * ``outside``: ``n_best`` 1 with the top start and end off the context: no answer (``expected`` null).
 
 The expected span is ``squad.best_span`` on the logits exactly as written (float32, rounded to 4 decimals).
+
+``squad-windows.json`` (``WINDOW_FILE``, written beside it and into each WordPiece family's golden directory by
+``tests/android_golden.py``) holds the app's window of question + paragraph (``QaWindows.kt``): for each question and
+paragraph at a few window lengths, the *first* window ``squad.windows`` makes (ids, mask, token types and each
+position's context character span in code points), how many context tokens it holds of all of them and where it
+stops reading; or, for a question that leaves the paragraph no room beyond the stride, the refusal. The cases are the
+span cases' questions and paragraphs, the SQuAD dev sample and every hard text of ``edgeport.apps.android``
+(accents, CJK, emoji, control characters, literal special tokens, over-long words, ...) as a paragraph.
 """
 
 from __future__ import annotations
@@ -26,6 +34,9 @@ from pathlib import Path
 
 FORMAT = "edgeport-squad-golden/1"
 FILE = "squad-spans.json"
+WINDOW_FORMAT = "edgeport-squad-windows/1"
+WINDOW_FILE = "squad-windows.json"
+WINDOW_LENS = (40, 128, 384)  # the shortest cuts most paragraphs and refuses long questions
 DEV_QUESTIONS = 30
 SEQ_LENS = (64, 128)
 STRIDE = 16
@@ -126,9 +137,72 @@ def golden(squad_dir: Path, seed: int = 0) -> dict:
                        "by": "tests/squad_golden.py from edgeport.tasks.squad"}}
 
 
-def write(out_dir: Path, squad_dir: Path) -> Path:
+def window_examples(squad_dir: Path) -> list[tuple[str, str, str]]:
+    """(name, question, paragraph): the span cases' hand texts and dev sample, every hard text of the Android golden
+    cases as a paragraph (a blank one is refused before any window: the app and predict refuse it alike), and
+    questions with leading whitespace or as long as the shortest window."""
     from edgeport.apps import android
 
+    cases = [(e.id, e.question, e.context) for e in hand_examples() + dev_sample(squad_dir)]
+    cases += [(f"hard-{name}", "What is this text about?", text) for name, text, _ in android.hard_cases()
+              if text.strip()]
+    cases += [(f"qa-text-{i}", q, c) for i, (q, c) in enumerate(android.QA_TEXTS)]
+    cases += [("question-spaces", " \t\u00a0\u3000 What comes first?", "First comes first, then second."),
+              ("question-control", "\x1c\x85What is here?", "Here is a paragraph."),
+              ("question-long", " ".join(["why"] * 30) + "?", "Because the question is long."),
+              # at the 40-token window (stride 10): 27 question tokens leave exactly the stride (refused), 26 one more
+              ("question-at-limit", " ".join(["why"] * 26) + "?", "Because the question is long."),
+              ("question-below-limit", " ".join(["why"] * 25) + "?", "Because the question is long.")]
+    return cases
+
+
+def window_golden(tokenizer, cases: list[tuple[str, str, str]], source: dict) -> dict:
+    """Each case's first window at every ``WINDOW_LENS`` length (stride a quarter of it), or Python's refusal."""
+    from edgeport.errors import DataError
+    from edgeport.tasks import squad
+
+    out = []
+    for name, question, context in cases:
+        for seq_len in WINDOW_LENS:
+            stride = seq_len // 4
+            row = {"name": f"{name}@{seq_len}", "question": question, "context": context, "seq_len": seq_len,
+                   "stride": stride}
+            try:
+                w = squad.windows(tokenizer, [squad.Example(name, "", context, question, (), ())], seq_len, stride,
+                                  labels=False)
+            except DataError as exc:
+                out.append(row | {"error": str(exc)})
+                continue
+            offsets = w["offsets"][0]
+            kept = [o for o in offsets if o is not None]
+            total = len(tokenizer(context, add_special_tokens=False)["input_ids"])
+            out.append(row | {k: list(w[k][0]) if k in w else [0] * seq_len for k in
+                              ("input_ids", "attention_mask", "token_type_ids")} | {
+                "offsets": [None if o is None else list(o) for o in offsets], "context_tokens": len(kept),
+                "total_context_tokens": total, "read_to": kept[-1][1] if kept else 0,
+                "windows": len(w["input_ids"])})
+    return {"format": WINDOW_FORMAT, "cases": out, "source": source}
+
+
+def write_windows(out_dir: Path, tokenizer, cases, source: dict) -> Path:
+    from edgeport.apps import android
+
+    data = window_golden(tokenizer, cases, source)
+    path = out_dir / WINDOW_FILE
+    android.write_json(path, data)
+    refused = sum("error" in c for c in data["cases"])
+    cut = sum(c.get("windows", 1) > 1 for c in data["cases"])
+    print(f"wrote {path}: {len(data['cases'])} question + paragraph windows ({cut} paragraphs cut, {refused} "
+          f"questions refused)")
+    return path
+
+
+def write(out_dir: Path, squad_dir: Path) -> Path:
+    from edgeport.apps import android
+    from edgeport.models import load_tokenizer, resolve_model_dir
+
+    write_windows(out_dir, load_tokenizer(resolve_model_dir("builtin:minilm-l6")), window_examples(squad_dir),
+                  {"tokenizer": "builtin:minilm-l6", "by": "tests/squad_golden.py from edgeport.tasks.squad"})
     data = golden(squad_dir)
     path = out_dir / FILE
     android.write_json(path, data)

@@ -250,7 +250,7 @@ def test_write_assets_for_every_family(tmp_path, family_tokenizers, monkeypatch)
         monkeypatch.setattr(android, "ship_artifact", lambda run_dir, artifact, accept=False: shipment)
         monkeypatch.setattr(runtimes, "artifact_meta", lambda path: {"label_names": ["negative", "positive"]})
         monkeypatch.setattr(rtext, "artifact_tokenizer", lambda path, tok=tok: tok)
-        monkeypatch.setattr(android, "model_io", lambda path: {
+        monkeypatch.setattr(android, "model_io", lambda path, outputs=1: {
             "signature": "serving_default", "output": "logits", "seq_len": 16,
             "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask", "token_type_ids": None}})
         monkeypatch.setattr(runtimes, "load", lambda path, threads=1: lambda **a: np.zeros((1, 2), np.float32))
@@ -290,21 +290,23 @@ def test_unsupported_tokenizers_are_refused(family_tokenizers):
 # ------------------------------------------------------------------------------------------ tasks
 
 CONLL = SST2.parent / "conll2003"
+SQUAD = SST2.parent / "squad"
 MODEL_INFO_KT = ROOT / "android-demo/app/src/main/java/dev/edgeport/demo/text/ModelInfo.kt"
 
 
 @pytest.fixture(scope="module")
 def task_assets(tmp_path_factory):
-    """`edgeport android` on tiny real TFLite runs of a token classifier and a sentence embedder (dynamic INT8,
-    buckets 16/32, validate recorded as passed): task -> (run dir, assets dir)."""
-    from ship_run import record_validate, task_run
+    """`edgeport android` on tiny real TFLite runs of a token classifier, a sentence embedder (dynamic INT8, buckets
+    16/32) and a question-answering model (buckets 32/64, stride 12 in the run's config), validate recorded as
+    passed: task -> (run dir, assets dir)."""
+    from ship_run import TASK_RUN, record_validate, task_run
 
     from edgeport.cli import main
 
     out = {}
-    for task, data in (("token-classification", CONLL), ("sentence-embedding", SST2)):
+    for task, data in (("token-classification", CONLL), ("sentence-embedding", SST2), ("question-answering", SQUAD)):
         root = tmp_path_factory.mktemp(task)
-        run = task_run(root, task)
+        run = task_run(root, task, **TASK_RUN.get(task, {}))
         record_validate(run)
         assert main(["android", str(run), "--out", str(root / "assets"), "--data", str(data),
                      "--golden-count", "12"]) == 0
@@ -381,6 +383,77 @@ def test_embedding_golden_cases_hold_the_vector(task_assets):
         assert abs(np.linalg.norm(c["embedding"]) - 1) < 1e-3, c["name"]
 
 
+def test_question_answering_labels_json_has_the_window_settings(task_assets):
+    """labels.json: the sidecar's keys, both outputs of every signature in the torch order (start, end), the span
+    search's settings (squad.best_span's defaults) and the stride the run's config records, not a default."""
+    from edgeport.tasks.models import MODELS
+
+    run, assets = task_assets["question-answering"]
+    info, golden = _read(assets)
+    meta = json.loads((run / "quantize/tflite-int8/artifact.json").read_text())
+    assert {k: info[k] for k in MODELS["question-answering"].sidecar} == \
+        {k: meta[k] for k in MODELS["question-answering"].sidecar}
+    assert (info["task"], info["labels"], info["seq_len"], info["seq_buckets"]) == ("question-answering", [], 64,
+                                                                                    [32, 64])
+    assert (info["outputs"], info["n_best"], info["max_answer_len"]) == (["start_logits", "end_logits"], 20, 30)
+    assert (info["doc_stride"], info["doc_stride_source"]) == (12, "the run's config (data.doc_stride)")
+    assert {key: [o["name"] for o in outs] for key, outs in info["signature_outputs"].items()} == \
+        {"serving_default": ["output_0", "output_1"], "seq_32": ["output_0", "output_1"]}
+    assert golden["source"]["doc_stride"] == 12
+
+
+def test_question_answering_golden_cases_are_the_apps_window_and_pythons_answer(task_assets):
+    """Each case: the question and paragraph, the first window ``squad.windows`` makes of them at the model's length
+    and the run's stride (ids, token types, character offsets), the start then end logits of the bucket the app runs
+    it on, equal to ``edgeport.runtimes.load``'s on the run's artifact, and the answer ``squad.best_span`` reads from
+    them. The hand texts, SQuAD dev questions, a paragraph cut to the window and both buckets are in."""
+    import numpy as np
+
+    from edgeport import runtimes
+    from edgeport.runtimes.text import artifact_tokenizer
+    from edgeport.tasks import squad
+
+    run, assets = task_assets["question-answering"]
+    _, golden = _read(assets)
+    artifact = run / "quantize/tflite-int8"
+    tok, runner = artifact_tokenizer(artifact), runtimes.load(artifact)
+    cut = 0
+    for c in golden["cases"]:
+        w = squad.windows(tok, [squad.Example("q", "", c["text_pair"], c["text"], (), ())], 64, 12, labels=False)
+        assert (c["input_ids"], c["token_type_ids"]) == (w["input_ids"][0], w["token_type_ids"][0]), c["name"]
+        assert c["offsets"] == [None if o is None else list(o) for o in w["offsets"][0]]
+        n = c["bucket"]
+        assert n == (32 if sum(c["attention_mask"]) <= 32 else 64)
+        out = runner(*(np.asarray([c[k][:n]]) for k in ("input_ids", "attention_mask", "token_type_ids")))
+        assert np.abs(np.asarray(c["logits"]) - np.concatenate([out["start_logits"][0], out["end_logits"][0]])).max() \
+            < 1e-5, c["name"]
+        flat = np.asarray(c["logits"], dtype=np.float32)  # as the app reads them (JSON doubles to float)
+        best = squad.best_span(flat[:n], flat[n:], w["offsets"][0][:n], c["text_pair"])
+        assert c["answer"] == (None if best is None else {k: best[k] for k in (
+            "text", "start", "end", "score", "start_token", "end_token")}), c["name"]
+        cut += len(w["input_ids"]) > 1
+    names = {c["name"] for c in golden["cases"]}
+    assert {f"qa-{i}" for i in range(len(android.QA_TEXTS))} | {"squad-0"} <= names
+    assert cut > 0 and {c["bucket"] for c in golden["cases"]} == {32, 64}
+    assert len({(c["answer"] or {}).get("text") for c in golden["cases"]}) > 5  # the scaled head answers apart
+
+
+def test_a_question_answering_model_needs_wordpiece_and_both_outputs(tmp_path, monkeypatch, minilm_tokenizer,
+                                                                     family_tokenizers):
+    from edgeport.tasks.models import MODELS
+
+    meta = {"label_names": [], "outputs": ["start_logits", "end_logits"], "max_seq_len": 64, "seq_len": 64} \
+        | MODELS["question-answering"].sidecar
+    _fake_shipment(tmp_path, monkeypatch, meta, family_tokenizers["bpe-roberta"])
+    with pytest.raises(ArtifactError, match="question-answering mode reads each token's characters the way BERT's "
+                                            "WordPiece tokenizer gives them; .* BPE"):
+        android.write_assets(tmp_path / "run", tmp_path / "assets")
+    _fake_shipment(tmp_path, monkeypatch, meta | {"outputs": ["logits"]}, minilm_tokenizer)
+    with pytest.raises(ArtifactError, match="outputs are \\['logits'\\], not start_logits and end_logits"):
+        android.write_assets(tmp_path / "run", tmp_path / "assets")
+    assert not (tmp_path / "assets").exists()
+
+
 def _fake_shipment(tmp_path, monkeypatch, meta: dict, tokenizer):
     """write_assets up to the task check: a shippable fake artifact with ``meta`` and ``tokenizer``."""
     import edgeport.runtimes.text as rtext
@@ -402,12 +475,12 @@ def _fake_shipment(tmp_path, monkeypatch, meta: dict, tokenizer):
 def test_a_task_the_app_cannot_show_is_refused(tmp_path, monkeypatch, capsys, minilm_tokenizer):
     from edgeport.cli import main
 
-    _fake_shipment(tmp_path, monkeypatch, {"task": "question-answering", "label_names": []}, minilm_tokenizer)
+    _fake_shipment(tmp_path, monkeypatch, {"task": "summarization", "label_names": []}, minilm_tokenizer)
     out = tmp_path / "assets"
     assert main(["android", str(tmp_path / "run"), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "a question-answering model; the Android app shows sequence-classification, sentence-embedding, " \
-           "token-classification models" in err and "Traceback" not in err
+    assert "a summarization model; the Android app shows sequence-classification, sentence-embedding, " \
+           "token-classification, question-answering models" in err and "Traceback" not in err
     assert not out.exists()  # refused before the folder is touched
 
 

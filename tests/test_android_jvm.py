@@ -11,9 +11,10 @@ full-integer BERT (int8 outputs, one scale per signature): the app's classifier 
 returned in Python into the Python runtime's logits, on every signature (BucketedClassifierTest). Their validate
 verdicts are recorded by tests/ship_run.py (`edgeport android` ships only a passing artifact).
 
-A tiny token classifier and a sentence embedder (`ship_run.task_run`) go through `edgeport android` too: the app's
-controller must load each on its screen and pass the self-check with golden.json's outputs, and show the entities
-`edgeport.tasks.ner` found for every golden text (TaskAssetsTest).
+A tiny token classifier, a sentence embedder and a question-answering model (`ship_run.task_run`) go through
+`edgeport android` too: the app's controller must load each on its screen and pass the self-check with golden.json's
+outputs, show the entities `edgeport.tasks.ner` found for every golden text, and the answer `edgeport.tasks.squad`
+found for every golden question, highlighted in its paragraph (TaskAssetsTest).
 
 Slow (first run installs kotlin-compiler from npm and compiles, ~4-5 minutes): pass --runslow, or run the script."""
 
@@ -32,7 +33,8 @@ from conftest import SST2
 
 ROOT = Path(__file__).resolve().parents[1]
 LABELS = ["negative", "positive"]
-TASK_DATA = {"token-classification": SST2.parent / "conll2003", "sentence-embedding": SST2}  # golden sentences
+TASK_DATA = {"token-classification": SST2.parent / "conll2003", "sentence-embedding": SST2,  # golden sentences
+             "question-answering": SST2.parent / "squad"}
 
 
 def export_tiny_run(arch: str, root: Path, seq_len: int = 16) -> Path:
@@ -95,11 +97,12 @@ def test_kotlin_text_pipeline_on_the_jvm(tmp_path):
         int8_assets = tmp_path / "assets" / "full-integer"
         assert main(["android", str(run), "--out", str(int8_assets), "--data", str(SST2), "--golden-count", "64"]) == 0
         extra.append(str(int8_assets))
-        # A tiny token classifier and sentence embedder: the app's entity and similarity screens on their assets.
-        from ship_run import task_run
+        # A tiny token classifier, sentence embedder and question-answering model: the app's entity, similarity and
+        # answer screens on their assets.
+        from ship_run import TASK_RUN, task_run
 
         for task, data in TASK_DATA.items():
-            run = task_run(tmp_path / task, task)
+            run = task_run(tmp_path / task, task, **TASK_RUN.get(task, {}))
             record_validate(run)
             assets = tmp_path / "assets" / task
             assert main(["android", str(run), "--out", str(assets), "--data", str(data), "--golden-count", "64"]) == 0
@@ -122,7 +125,12 @@ def test_kotlin_text_pipeline_on_the_jvm(tmp_path):
     if extra:  # the int8 golden ran (not skipped) on the full-integer assets, every signature
         assert "int8 golden: " in out and "on 3 signatures" in out, out[-3000:]
         # the task screens on their assets: self-check passed on every case, the entities are Python's
-        for task, mode in (("token-classification", "ENTITIES"), ("sentence-embedding", "SIMILARITY")):
+        for task, mode in (("token-classification", "ENTITIES"), ("sentence-embedding", "SIMILARITY"),
+                           ("question-answering", "ANSWER")):
             assert re.search(rf"task assets {task} \({task}, {mode}\): Self-check PASS: tokenizer (\d+)/\1 identical, "
                              rf"model (\d+)/\2 within", out), out[-3000:]
         assert re.search(r"task assets token-classification: \d+ texts, [1-9]\d* entities as Python found them", out)
+        assert re.search(r"task assets question-answering: [1-9]\d* questions, [1-9]\d* answers as Python found them, "
+                         r"[1-9]\d* paragraphs cut to the window", out), out[-3000:]
+    for tokenizer in ("minilm", "wordpiece-bert", "wordpiece-distilbert"):  # the app's QA window is Python's
+        assert re.search(rf"squad windows {tokenizer}: [1-9]\d* windows", out), out[-3000:]

@@ -18,12 +18,17 @@
   ``logits`` from the TFLite runtime: the output of the case's bucket, flat, as the app reads it (and, for an int8
   output, the ``raw_output`` values before dequantization), plus what the task makes of them (``APP_TASKS``): a
   sentence embedding's ``embedding``; a token classifier's ``words``, ``spans``, ``word_ids``, ``word_tags`` and
-  ``entities`` (``edgeport.tasks.ner``). The app's start-up self-check replays them.
+  ``entities`` (``edgeport.tasks.ner``); a question-answering model's cases are a question (``text``) and a
+  paragraph (``text_pair``) as the app's one window of them (the first of ``squad.windows``), with the window's
+  ``offsets`` and the ``answer`` ``squad.best_span`` reads from the case's start then end ``logits``. The app's
+  start-up self-check replays them.
 
 labels.json carries the task's sidecar keys from the artifact's artifact.json (``task``, ``output``,
 ``output_shape``; ``pooling``/``normalize`` or ``labels_on``/``scheme``: ``edgeport.tasks.models.MODELS``), from
-which the app picks its screen (``ModelInfo.MODES``, keyed by the same task names). A task the app cannot show is
-refused before the assets folder is touched.
+which the app picks its screen (``ModelInfo.MODES``, keyed by the same task names), plus what a task's screen needs
+beyond them (question answering: ``outputs``, ``n_best``, ``max_answer_len`` and the ``doc_stride`` of the windows
+the model was trained on, ``runtimes.qa_text.window_settings``). A task the app cannot show is refused before the
+assets folder is touched.
 
 The same golden format without logits is what the JVM tests of the Kotlin tokenizers compare against
 (``python tests/android_golden.py OUT_DIR SST2_DIR``, run by ``android-demo/run-jvm-tests.sh``).
@@ -35,6 +40,7 @@ import base64
 import csv
 import json
 import os
+import random
 import shutil
 import sys
 from dataclasses import dataclass
@@ -473,6 +479,11 @@ def read_conll_sentences(data_dir: Path, limit: int | None = None) -> list[str]:
     return [" ".join(w) for w, t in zip(words, tags) if any(x != ner.OUTSIDE for x in t)][:limit]
 
 
+def one_text(text: str) -> tuple[str, str | None]:
+    """A bucket filler case's (text, pair): the repeated words alone."""
+    return text, None
+
+
 @dataclass(frozen=True)
 class AppTask:
     """What ``edgeport android`` writes for one task the app shows, keyed in ``APP_TASKS`` by the registry's task
@@ -485,6 +496,9 @@ class AppTask:
     cases: Callable  # (tokenizer, sentences) -> the golden (name, text, pair) cases
     expect: Callable | None = None  # (tokenizer, labels) -> golden_vectors' expect; None: the logits say it all
     tolerance: tuple = ()  # golden.json tolerance keys beyond atol/rtol: (key, value) pairs
+    settings: Callable | None = None  # (artifact model file, artifact.json) -> labels.json keys beyond the sidecar's
+    vectors: Callable | None = None  # (labels.json, model copy) -> what replaces golden_vectors (same arguments)
+    fill: Callable = one_text  # bucket_cases' filler: repeated words -> (text, pair)
 
 
 def _class_labels(meta: dict, tokenizer, where: Path) -> list[str]:
@@ -556,6 +570,115 @@ def _entity_expect(tokenizer, labels: list[str]):
     return expect
 
 
+# Questions and paragraphs in every question-answering model's golden.json, with or without SQuAD at hand: accents
+# and emoji (Python's characters and the app's UTF-16 indices differ), leading spaces in a question (stripped, as
+# squad.windows does), a special token typed in the paragraph, CJK, and a paragraph longer than any window (the app
+# reads its first window only).
+QA_TEXTS = [
+    ("Where was the party held?", "The \U0001f389 party of the year was held in Z\u00fcrich, at the Caf\u00e9 "
+                                  "M\u00fcller, on 3 May 2019. Nobody \U0001f600 left early."),
+    ("   Who wrote the song?", "\u00abCa plane pour moi\u00bb was written by Yvan Lacomblez and sung by Plastic "
+                              "Bertrand \U0001f3b8\U0001f3b8."),
+    ("What does [SEP] do?", "The token [SEP] separates the question from the paragraph; \u8fd9\u90e8\u7535\u5f71 "
+                            "means this film."),
+    ("What did the committee decide?", " ".join(f"Item {i} was discussed at length." for i in range(40))
+     + " In the end the committee decided to postpone the vote until spring."),
+]
+
+
+def read_squad_questions(data_dir: Path, limit: int | None = None, seed: int = 0) -> list[tuple[str, str]]:
+    """(question, paragraph) of a seeded sample of SQuAD v1.1 dev questions (all of them without ``limit``), read
+    at generation time."""
+    from ..tasks import squad
+
+    path = Path(data_dir) / "dev-v1.1.json"
+    if not path.is_file():
+        raise DataError(f"{path} not found; set EDGEPORT_DATA_DIR to the folder holding squad/dev-v1.1.json")
+    examples = squad.read_squad(path)
+    if limit is not None:
+        examples = random.Random(seed).sample(examples, min(limit, len(examples)))
+    return [(e.question, e.context) for e in examples]
+
+
+def _qa_labels(meta: dict, tokenizer, where: Path) -> list[str]:
+    """No labels; a WordPiece tokenizer: the app computes each token's characters in the paragraph the way BERT's
+    fast tokenizer gives its offsets (``QaWindows.kt``), for WordPiece only."""
+    model = (_state(tokenizer).get("model") or {}).get("type")
+    if model != "WordPiece":
+        raise ArtifactError(f"{where}: the app's question-answering mode reads each token's characters the way "
+                            f"BERT's WordPiece tokenizer gives them; this model's tokenizer is {model}")
+    return []
+
+
+def _qa_cases(tokenizer, pairs: list[tuple[str, str]]) -> list:
+    return ([(f"qa-{i}", q, c) for i, (q, c) in enumerate(QA_TEXTS)]
+            + [(f"squad-{i}", q, c) for i, (q, c) in enumerate(pairs)])
+
+
+def _qa_settings(model: Path, meta: dict) -> dict:
+    """What the app's answer screen needs beyond the sidecar: the output names in the order the app reads them, the
+    span search's settings (``squad.best_span``'s defaults, as the pipeline measures the model) and the stride of the
+    windows the model was trained on (the app refuses a question that leaves the paragraph no more, as Python does)."""
+    import inspect
+
+    from ..runtimes.qa_text import window_settings
+    from ..tasks import squad
+
+    if list(meta.get("outputs") or []) != ["start_logits", "end_logits"]:
+        raise ArtifactError(f"{model.parent}: artifact.json's outputs are {meta.get('outputs')}, not start_logits "
+                            f"and end_logits; re-export the question-answering artifact")
+    search = inspect.signature(squad.best_span).parameters
+    window = window_settings(model, meta)
+    return {"outputs": ["start_logits", "end_logits"], "n_best": search["n_best"].default,
+            "max_answer_len": search["max_answer_len"].default, "doc_stride": window.stride,
+            "doc_stride_source": window.source}
+
+
+def _qa_fill(text: str) -> tuple[str, str]:
+    return "What is good?", text
+
+
+def _qa_vectors(info: dict, model: Path) -> Callable:
+    """golden_vectors for a question-answering model: each case's window as the app builds it (the first of
+    ``squad.windows`` at the model's length and ``info``'s stride: a question too long for it is left out, as the app
+    refuses it), its ``offsets`` (code points), its ``logits`` = the start logits of the bucket the case runs on
+    followed by its end logits (what the app's classifier returns: ``model``'s signature of that bucket run on the
+    window cut to it, its two outputs in order, as the app runs it), and the ``answer`` ``squad.best_span`` reads
+    from them (null: no valid span)."""
+    import numpy as np
+
+    from ..runtimes.tflite import choose_bucket
+    from ..tasks import squad
+    from .android_model import signature_caller
+
+    call = signature_caller(model)
+
+    def vectors(tokenizer, cases, seq_len: int, runner=None, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
+                source: dict | None = None, expect=None) -> dict:
+        out = []
+        for name, question, context in cases:
+            try:
+                w = squad.windows(tokenizer, [squad.Example(name, "", context, question, (), ())], seq_len,
+                                  info["doc_stride"], labels=False)
+            except DataError:
+                continue  # a question that leaves the paragraph no room in this window: the app refuses it too
+            row = {"name": name, "text": question, "text_pair": context,
+                   **{k: list(w[k][0]) if k in w else [0] * seq_len for k in KEYS},
+                   "offsets": [None if o is None else list(o) for o in w["offsets"][0]]}
+            n = choose_bucket(info["seq_buckets"], sum(row["attention_mask"]))
+            starts, ends = (o[0] for o in call(info["bucket_signatures"][str(n)], {k: [row[k][:n]] for k in KEYS}))
+            row["logits"] = [round(float(x), 6) for x in np.concatenate([starts, ends])]
+            flat = np.asarray(row["logits"], dtype=np.float32)  # the values written: the app recomputes exactly this
+            best = squad.best_span(flat[:n], flat[n:], w["offsets"][0][:n], context, n_best=info["n_best"],
+                                   max_answer_len=info["max_answer_len"])
+            row["answer"] = None if best is None else {k: best[k] for k in (
+                "text", "start", "end", "score", "start_token", "end_token")}
+            out.append(row)
+        return {"format": GOLDEN_FORMAT, "seq_len": seq_len, "tolerance": {"atol": atol, "rtol": rtol},
+                "source": (source or {}) | {"doc_stride": info["doc_stride"]}, "cases": out}
+    return vectors
+
+
 APP_TASKS: dict[str, AppTask] = {
     "sequence-classification": AppTask("sst2", read_sst2_sentences, _class_labels,
                                        lambda tokenizer, sentences: golden_cases(sentences, with_pairs=False)),
@@ -563,6 +686,8 @@ APP_TASKS: dict[str, AppTask] = {
                                   _embedding_expect, (("min_cosine", DEFAULT_MIN_COSINE),)),
     "token-classification": AppTask("conll2003", read_conll_sentences, _tag_labels, _entity_cases,
                                     _entity_expect),
+    "question-answering": AppTask("squad", read_squad_questions, _qa_labels, _qa_cases, settings=_qa_settings,
+                                  vectors=_qa_vectors, fill=_qa_fill),
 }
 
 
@@ -592,9 +717,10 @@ def task_keys(task: str, meta: dict, where: Path) -> dict:
 # ------------------------------------------------------------------------------------------ app assets
 
 
-def bucket_cases(tokenizer, cases, buckets: list[int]) -> list:
+def bucket_cases(tokenizer, cases, buckets: list[int], fill: Callable = one_text) -> list:
     """``cases`` plus, for every length bucket no case falls in, one case of a length inside it (a sentence of
-    repeated words), so the golden vectors exercise every signature the app may call."""
+    repeated words, made a case by ``fill``: a question-answering case's paragraph), so the golden vectors exercise
+    every signature the app may call."""
     def length(text, pair):
         return len(tokenizer(text, pair, truncation=True, max_length=buckets[-1])["input_ids"])
 
@@ -604,10 +730,10 @@ def bucket_cases(tokenizer, cases, buckets: list[int]) -> list:
         if b not in have:
             words = max(1, (lower + b) // 2 - 2)  # roughly mid-bucket: 1 token per word + [CLS]/[SEP]
             text = " ".join(["good"] * words)
-            while length(text, None) > b and words > 1:
+            while length(*fill(text)) > b and words > 1:
                 words -= 1
                 text = " ".join(["good"] * words)
-            out.append((f"bucket-{b}", text, None))
+            out.append((f"bucket-{b}", *fill(text)))
         lower = b
     return out
 
@@ -620,8 +746,8 @@ def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str | None = 
     Only an artifact that may ship (``edgeport.apps.shipping``: the bytes validate judged, with a pass verdict) is
     taken, and only of a task the app shows (``APP_TASKS``); anything else is refused before ``out`` is touched.
     The copy is hashed before it replaces ``model.tflite``, and the golden outputs are computed from that verified
-    copy. ``data_dir``: the golden sentences' folder (SST-2; CoNLL-2003 for a token classifier); None: the task's
-    folder under $EDGEPORT_DATA_DIR, when there."""
+    copy. ``data_dir``: the golden sentences' folder (SST-2; CoNLL-2003 for a token classifier; SQuAD for a
+    question-answering model); None: the task's folder under $EDGEPORT_DATA_DIR, when there."""
     from ..runtimes import artifact_meta, load
     from ..runtimes.text import artifact_tokenizer
 
@@ -632,12 +758,14 @@ def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str | None = 
     task, app = app_task(meta, model.parent)
     keys = task_keys(task, meta, model.parent)
     labels = app.labels(meta, tokenizer, model.parent)
+    keys |= app.settings(model, meta) if app.settings else {}  # read beside the artifact in its run directory
     out.mkdir(parents=True, exist_ok=True)
     copy = out / ".model.tflite.partial"
     shutil.copyfile(model, copy)
     try:
         check_bytes(shipment, copy)
-        io = model_io(copy)  # refuses an output or input the app cannot read, before anything else is written
+        # refuses an output or input the app cannot read, before anything else is written
+        io = model_io(copy, outputs=len(meta.get("outputs") or ["logits"]))
         info = tokenizer_info(tokenizer, labels, io["seq_len"], out)  # refuses an unsupported tokenizer first
     except BaseException:
         copy.unlink(missing_ok=True)
@@ -657,11 +785,12 @@ def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str | None = 
     (out / "labels.json").write_text(json.dumps(info, indent=2, ensure_ascii=True) + "\n")
     data_dir = data_dir if data_dir is not None else default_data_dir(app.data)
     sentences = app.sentences(data_dir, golden_limit) if data_dir else []
-    cases = bucket_cases(tokenizer, app.cases(tokenizer, sentences), io["seq_buckets"])
+    cases = bucket_cases(tokenizer, app.cases(tokenizer, sentences), io["seq_buckets"], app.fill)
     # Outputs from the bucketed runner: each case's expected output comes from the bucket the app runs it on.
-    golden = golden_vectors(tokenizer, cases, io["seq_len"], runner=load(model, threads=1), atol=atol, rtol=rtol,
-                            source={"run": str(run_dir), "artifact": artifact, "sha256": shipment.verdict.sha256},
-                            expect=app.expect(tokenizer, labels) if app.expect else None)
+    vectors = app.vectors(info, model) if app.vectors else golden_vectors
+    golden = vectors(tokenizer, cases, io["seq_len"], runner=load(model, threads=1), atol=atol, rtol=rtol,
+                     source={"run": str(run_dir), "artifact": artifact, "sha256": shipment.verdict.sha256},
+                     expect=app.expect(tokenizer, labels) if app.expect else None)
     golden["tolerance"] |= dict(app.tolerance)
     for case in golden["cases"]:
         case["bucket"] = next(b for b in io["seq_buckets"] if b >= sum(case["attention_mask"]))
@@ -671,7 +800,8 @@ def write_assets(run_dir: Path, out: Path = DEFAULT_OUT, artifact: str | None = 
     return {"out": str(out), "model_bytes": model.stat().st_size, "cases": len(cases), "task": task,
             "labels": labels, "seq_len": io["seq_len"], "family": info["tokenizer"]["family"],
             "files": [f for f in TOKENIZER_FILES if (out / f).is_file()], "shipment": shipment,
-            "outputs": sorted({o["dtype"] for o in io["signature_outputs"].values()})}
+            "outputs": sorted({o["dtype"] for v in io["signature_outputs"].values()
+                               for o in (v if isinstance(v, list) else [v])})}
 
 
 def default_data_dir(folder: str = "sst2") -> Path | None:
@@ -706,10 +836,11 @@ def register(sub) -> None:
     p.add_argument("--artifact", help=TFLITE_HELP)
     p.add_argument("--accept-inconclusive", action="store_true", help=ACCEPT_HELP)
     p.add_argument("--golden-count", type=int, default=64,
-                   help="validation sentences added to the hard golden cases")
-    p.add_argument("--data", help="the golden sentences' folder: SST-2 with validation.tsv, or CoNLL-2003 with "
-                                  "validation.jsonl for a token classifier (default: $EDGEPORT_DATA_DIR/sst2 or "
-                                  "/conll2003)")
+                   help="validation sentences (SQuAD dev questions for a question-answering model) added to the hard "
+                        "golden cases")
+    p.add_argument("--data", help="the golden sentences' folder: SST-2 with validation.tsv, CoNLL-2003 with "
+                                  "validation.jsonl for a token classifier, or SQuAD with dev-v1.1.json for a "
+                                  "question-answering model (default: $EDGEPORT_DATA_DIR/sst2, /conll2003 or /squad)")
     p.add_argument("--atol", type=float, default=DEFAULT_ATOL, help="self-check absolute logit tolerance")
     p.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help="self-check relative logit tolerance")
     p.set_defaults(fn=cmd_android)

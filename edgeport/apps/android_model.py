@@ -8,8 +8,14 @@ read here and written into labels.json (``signature_outputs``); the app dequanti
 ``edgeport.runtimes.tflite`` does. Each signature's output carries its own parameters (measured on a bucketed
 full-integer file: scales 0.0061, 0.0076 and 0.0131 for three buckets), so one signature's cannot stand for another's.
 
+A model of several outputs (question answering's start and end logits: artifact.json's ``outputs``) gives each
+signature's outputs as a list, in the torch module's order (litert-torch's ``output_0, output_1, ...``, ordered as
+``edgeport.runtimes.tflite`` orders them); the app reads them one after the other into one array.
+
 Refused here, with the reason, rather than read as garbage on the phone: an input that is not int32 (the app writes
-``writeInt``), several outputs, an output that is neither float32 nor per-tensor int8.
+``writeInt``), another number of outputs than the artifact records, an output that is neither float32 nor
+per-tensor int8, an int8 output of a model of several outputs (only the dynamic INT8 mode, float outputs, is built
+for them).
 """
 
 from __future__ import annotations
@@ -49,7 +55,24 @@ def output_spec(model_path: Path, key: str, details: dict) -> dict:
                         f"Re-export with quantize.tflite: dynamic (float output) or full_integer")
 
 
-def _signature(model_path: Path, key: str, runner) -> dict:
+def output_specs(model_path: Path, key: str, details: dict, outputs: int) -> list[dict]:
+    """labels.json's list of one signature's ``outputs`` outputs (a model of several), in the torch module's order;
+    float32 only."""
+    from ..runtimes.tflite import _output_order
+
+    if len(details) != outputs:
+        raise ArtifactError(f"{model_path}: signature '{key}' has {len(details)} outputs {sorted(details)}; the "
+                            f"artifact records {outputs}; re-export it with edgeport")
+    specs = [output_spec(model_path, key, {name: d}) for name, d in
+             sorted(details.items(), key=lambda item: _output_order(item[0]))]
+    odd = [s["name"] for s in specs if s["dtype"] != "float32"]
+    if odd:
+        raise ArtifactError(f"{model_path}: signature '{key}' outputs {odd} as int8; the app reads the float32 outputs "
+                            f"of a model of several outputs (quantize.tflite: dynamic)")
+    return specs
+
+
+def _signature(model_path: Path, key: str, runner, outputs: int = 1) -> dict:
     import numpy as np
 
     inputs = runner.get_input_details()
@@ -60,14 +83,17 @@ def _signature(model_path: Path, key: str, runner) -> dict:
     if wrong:
         raise ArtifactError(f"{model_path}: signature '{key}' takes {wrong}; the app writes int32 token ids. "
                             f"Re-export the artifact with edgeport")
+    details = runner.get_output_details()
     return {"key": key, "seq_len": int(inputs["input_ids"]["shape"][1]), "inputs": sorted(inputs),
-            "output": output_spec(model_path, key, runner.get_output_details())}
+            "output": output_spec(model_path, key, details) if outputs == 1 else
+            output_specs(model_path, key, details, outputs)}
 
 
-def model_io(model_path: Path) -> dict:
+def model_io(model_path: Path, outputs: int = 1) -> dict:
     """labels.json's model fields: the longest signature, input names by role, its output name, ``seq_len``, the
-    length buckets with their signature keys, and every signature's own output (``signature_outputs``)."""
-    sigs = [_signature(model_path, k, r) for k, r in _runners(model_path).items()]
+    length buckets with their signature keys, and every signature's own output (``signature_outputs``; a list of
+    ``outputs`` outputs per signature for a model of several)."""
+    sigs = [_signature(model_path, k, r, outputs) for k, r in _runners(model_path).items()]
     by_key = {s["key"]: s for s in sigs}
     if SIGNATURE not in by_key:
         raise ArtifactError(f"{model_path}: no '{SIGNATURE}' signature (signatures: {sorted(by_key)}); re-export it "
@@ -80,10 +106,28 @@ def model_io(model_path: Path) -> dict:
     odd = [s["key"] for s in sigs if s["inputs"] != main["inputs"]]
     if odd:  # the app addresses every bucket's inputs by the names labels.json gives once
         raise ArtifactError(f"{model_path}: signatures {odd} take other inputs than '{SIGNATURE}' ({main['inputs']})")
+    first = main["output"][0] if isinstance(main["output"], list) else main["output"]
     return {"signature": SIGNATURE, "inputs": {k: (k if k in main["inputs"] else None) for k in KEYS},
-            "output": main["output"]["name"], "seq_len": main["seq_len"], "seq_buckets": lengths,
+            "output": first["name"], "seq_len": main["seq_len"], "seq_buckets": lengths,
             "bucket_signatures": {str(s["seq_len"]): s["key"] for s in sorted(sigs, key=lambda s: s["seq_len"])},
             "signature_outputs": {s["key"]: s["output"] for s in sigs}}
+
+
+def signature_caller(model_path: Path):
+    """``call(key, inputs)``: the file's signature ``key`` run on ``inputs`` (``{name: [1, n] ids}``, n its length) as
+    the app calls it, LiteRT's outputs in the torch module's order (``output_0, output_1, ...``; float32). Needs no
+    artifact.json beside the file, which names the outputs for ``edgeport.runtimes.tflite``."""
+    import numpy as np
+
+    from ..runtimes.tflite import _output_order
+
+    runners = _runners(model_path)
+
+    def call(key: str, inputs: dict) -> list:
+        runner = runners[key]
+        out = runner(**{k: np.asarray(inputs[k], dtype=np.int32) for k in runner.get_input_details()})
+        return [np.asarray(out[name], dtype=np.float32) for name in sorted(out, key=_output_order)]
+    return call
 
 
 def raw_outputs(model_path: Path, cases: list[dict], io: dict) -> None:
@@ -93,8 +137,8 @@ def raw_outputs(model_path: Path, cases: list[dict], io: dict) -> None:
     ``edgeport.runtimes.tflite`` (an independent implementation of the same rule)."""
     import numpy as np
 
-    if all(o["dtype"] != "int8" for o in io["signature_outputs"].values()):
-        return  # float logits: golden.json's logits are what the app reads
+    if all(not isinstance(o, dict) or o["dtype"] != "int8" for o in io["signature_outputs"].values()):
+        return  # float logits (a model of several outputs has float ones only): golden.json's are what the app reads
     runners = _runners(model_path)
     for case in cases:
         key = io["bucket_signatures"][str(case["bucket"])]

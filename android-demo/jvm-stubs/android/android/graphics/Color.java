@@ -6,6 +6,7 @@ package android.graphics;
 
 public class Color {
     public static final int BLACK = 0xFF000000;
+    public static final int GRAY = 0xFF888888;
     public static final int TRANSPARENT = 0;
 
     public static int rgb(int red, int green, int blue) { throw new UnsupportedOperationException("stub"); }

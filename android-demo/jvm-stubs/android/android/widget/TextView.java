@@ -12,4 +12,6 @@ public class TextView extends View {
     public final void setText(CharSequence text) { throw new UnsupportedOperationException("stub"); }
 
     public final void setText(int resid) { throw new UnsupportedOperationException("stub"); }
+
+    public final void setHint(int resid) { throw new UnsupportedOperationException("stub"); }
 }

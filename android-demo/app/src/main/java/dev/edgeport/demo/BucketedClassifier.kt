@@ -26,13 +26,14 @@ interface SignatureModel<B : AutoCloseable> : AutoCloseable {
 /**
  * The student on any [SignatureModel]: one signature per length bucket (labels.json `seq_buckets`), each with its
  * input buffers and *its own* output ([ModelInfo.outputFor]: the signature's output name, and for an int8 output of
- * a full-integer model the scale and zero point it is dequantized with). Inputs are addressed by their signature
+ * a full-integer model the scale and zero point it is dequantized with), or its own outputs, read one after the
+ * other into one array ([ModelInfo.outputsFor]: a question-answering model's start then end logits). Inputs are addressed by their signature
  * names from labels.json, never by position: exporters do not promise an input order, and a swapped mask/ids pair
  * would still run and silently give wrong logits.
  */
 class BucketedClassifier<B : AutoCloseable>(private val info: ModelInfo, private val model: SignatureModel<B>) : Classifier {
-    /** Per length bucket: its signature, input buffers, output buffer and how to read it. */
-    private inner class Bucket(val signature: String, val inputs: Map<String, B>, val output: B, val spec: OutputSpec)
+    /** Per length bucket: its signature, input buffers, output buffers and how to read each. */
+    private inner class Bucket(val signature: String, val inputs: Map<String, B>, val outputs: List<Pair<OutputSpec, B>>)
 
     private val buckets: Map<Int, Bucket>
 
@@ -42,9 +43,8 @@ class BucketedClassifier<B : AutoCloseable>(private val info: ModelInfo, private
             require(info.inputs.isNotEmpty()) { "labels.json names no model inputs" }
             buckets = info.seqBuckets.associateWith { len ->
                 val key = info.signatureFor(len)
-                val spec = info.outputFor(len)
                 Bucket(key, info.inputs.values.associateWith { model.createInputBuffer(it, key).also(made::add) },
-                    model.createOutputBuffer(spec.name, key).also(made::add), spec)
+                    info.outputsFor(len).map { spec -> spec to model.createOutputBuffer(spec.name, key).also(made::add) })
             }
         } catch (e: Throwable) {
             made.forEach { it.close() } // nothing native leaks when construction fails
@@ -70,12 +70,16 @@ class BucketedClassifier<B : AutoCloseable>(private val info: ModelInfo, private
             }
             model.writeInt(b.inputs.getValue(name), values.copyOf(len))
         }
-        model.run(b.inputs, mapOf(b.spec.name to b.output), b.signature)
-        return if (b.spec.quantized) b.spec.dequantize(model.readInt8(b.output)) else model.readFloat(b.output)
+        model.run(b.inputs, b.outputs.associate { (spec, buffer) -> spec.name to buffer }, b.signature)
+        val read = b.outputs.map { (spec, buffer) -> if (spec.quantized) spec.dequantize(model.readInt8(buffer)) else model.readFloat(buffer) }
+        return if (read.size == 1) read[0] else FloatArray(read.sumOf { it.size }).also { all ->
+            var at = 0
+            for (part in read) { part.copyInto(all, at); at += part.size }
+        }
     }
 
     override fun close() {
-        buckets.values.forEach { b -> b.inputs.values.forEach { it.close() }; b.output.close() }
+        buckets.values.forEach { b -> b.inputs.values.forEach { it.close() }; b.outputs.forEach { it.second.close() } }
         model.close()
     }
 }

@@ -1,5 +1,6 @@
 package dev.edgeport.demo
 
+import dev.edgeport.demo.text.AnswerSpan
 import dev.edgeport.demo.text.AppMode
 import dev.edgeport.demo.text.BertTokenizer
 import dev.edgeport.demo.text.CheckReport
@@ -7,10 +8,14 @@ import dev.edgeport.demo.text.Encoding
 import dev.edgeport.demo.text.Entities
 import dev.edgeport.demo.text.Entity
 import dev.edgeport.demo.text.GoldenSet
+import dev.edgeport.demo.text.Highlight
 import dev.edgeport.demo.text.ModelInfo
 import dev.edgeport.demo.text.OutputChecks
 import dev.edgeport.demo.text.Postprocess
+import dev.edgeport.demo.text.QaWindow
+import dev.edgeport.demo.text.QaWindows
 import dev.edgeport.demo.text.SelfCheck
+import dev.edgeport.demo.text.Spans
 import dev.edgeport.demo.text.TextTokenizer
 import dev.edgeport.demo.text.Vectors
 import java.util.Locale
@@ -21,7 +26,8 @@ interface Classifier : AutoCloseable {
     /**
      * The model's output for one encoded example, flat: a classifier's logits; a sentence-embedding model's embedding
      * (or the last hidden state of the bucket's positions); a token classifier's tag scores of the bucket's
-     * positions, token after token. May throw (a LiteRT error, a wrong shape): the controller shows it.
+     * positions, token after token; a question-answering model's start logits of the bucket's positions, then its
+     * end logits. May throw (a LiteRT error, a wrong shape): the controller shows it.
      */
     fun logits(e: Encoding): FloatArray
 }
@@ -34,20 +40,30 @@ interface DemoView {
     fun setClassifyEnabled(enabled: Boolean)
 
     /**
-     * What the model does ([ModelInfo.mode]): classify one text, compare two (a second text field), or find the
-     * entities in one.
+     * What the model does ([ModelInfo.mode]): classify one text, compare two (a second text field), find the
+     * entities in one, or answer a question (the first field) from a paragraph (the second).
      */
     fun setMode(mode: AppMode)
 
     fun showResult(result: ResultText)
 }
 
-/** One classification, similarity or entity list, or why it failed, as the screen's three result lines. */
-data class ResultText(val label: String, val details: String, val latency: String, val isError: Boolean)
+/**
+ * One classification, similarity, entity list or answer, or why it failed, as the screen's three result lines; an
+ * answer also gives the paragraph with the answer to highlight ([highlight], shown in place of [details]).
+ */
+data class ResultText(
+    val label: String,
+    val details: String,
+    val latency: String,
+    val isError: Boolean,
+    val highlight: Highlight? = null,
+)
 
 /**
  * The app's logic without Android: loads the assets, runs the golden self-check, classifies texts (or, by the
- * model's task, compares two: [compare], or finds entities: [findEntities]; [submit] picks), and turns every
+ * model's task, compares two: [compare], finds entities: [findEntities], or answers a question from a paragraph:
+ * [answer]; [submit] picks), and turns every
  * exception into something on screen. Model work runs on [worker] (one background thread in the app: the model
  * and tokenizer are only ever touched there, so nothing is locked); every [view] call is posted to [ui].
  * Nothing thrown on the worker escapes it: an uncaught exception there would kill the app.
@@ -79,6 +95,9 @@ class DemoController(
     /** The named entities of [text] (a token-classification model), in the background. */
     fun findEntities(text: String) = worker.execute { entitiesNow(text) }
 
+    /** The answer to [question] in [paragraph] (a question-answering model), in the background. */
+    fun answer(question: String, paragraph: String) = worker.execute { answerNow(question, paragraph) }
+
     /** The screen's one button: what the loaded model does with the text(s) ([ModelInfo.mode]; [other] is the second field). */
     fun submit(text: String, other: String) = worker.execute {
         session?.let { s -> actions.getValue(s.info.mode)(text, other) }
@@ -88,6 +107,7 @@ class DemoController(
         AppMode.CLASSIFY to { text, _ -> classifyNow(text) },
         AppMode.SIMILARITY to { text, other -> compareNow(text, other) },
         AppMode.ENTITIES to { text, _ -> entitiesNow(text) },
+        AppMode.ANSWER to { question, paragraph -> answerNow(question, paragraph) },
     )
 
     /** Releases the model after any queued work (call from onDestroy, then shut the worker down). */
@@ -207,6 +227,38 @@ class DemoController(
         post { showResult(result) }
     }
 
+    /**
+     * One window of question + paragraph ([QaWindows]: a paragraph longer than the window is cut, and the result
+     * says so), the model's start and end logits, and the best span ([Spans.bestSpan], as Python's `best_span`).
+     */
+    private fun answerNow(question: String, paragraph: String) {
+        val s = session ?: return
+        val result = try {
+            requireMode(s, AppMode.ANSWER)
+            val spans = checkNotNull(s.info.spans)
+            val tokenizer = QaWindows.wordPiece(s.tokenizer)
+            val start = nanoTime()
+            val window = QaWindows.build(tokenizer, question, paragraph, spans.docStride)
+            val tokenized = nanoTime()
+            val (starts, ends) = spans.split(s.classifier.logits(window.encoding))
+            val found = Spans.bestSpan(starts, ends, window.offsets.take(starts.size), paragraph, spans.nBest, spans.maxAnswerLen)
+            val done = nanoTime()
+            ResultText(
+                found?.text ?: "no answer",
+                answerText(paragraph, found, window),
+                String.format(
+                    Locale.ROOT, "latency %.1f ms (tokenize %.2f ms, model %.1f ms), %d tokens",
+                    (done - start) / 1e6, (tokenized - start) / 1e6, (done - tokenized) / 1e6, window.encoding.length,
+                ),
+                isError = false,
+                highlight = Highlight.of(paragraph, found, window),
+            )
+        } catch (e: Throwable) {
+            ResultText("Error", "Could not answer: ${describe(e)}", "", isError = true)
+        }
+        post { showResult(result) }
+    }
+
     /** Refuses a call the loaded model does not do, naming what it does (the button always matches the model). */
     private fun requireMode(s: Session, wanted: AppMode) =
         check(s.info.mode == wanted) { "this is a ${s.info.task} model: ${s.info.mode.does}" }
@@ -242,6 +294,26 @@ class DemoController(
                 append(String.format(Locale.ROOT, "\n%-5s %-7s %s", e.type, span, e.text))
             }
             if (droppedWords > 0) append("\n$droppedWords words past the model's length were not read (tagged O)")
+        }
+
+        /**
+         * Where the answer is in the paragraph (characters as Python counts them, as `edgeport predict` prints
+         * them) and its score, or that no valid span was found; then, when the paragraph was longer than the
+         * window, how much of it the model read.
+         */
+        fun answerText(paragraph: String, answer: AnswerSpan?, window: QaWindow): String = buildString {
+            if (answer == null) {
+                append("no valid span in the paragraph")
+            } else {
+                val span = "${Entities.codePoints(paragraph, answer.start)}-${Entities.codePoints(paragraph, answer.end)}"
+                append(String.format(Locale.ROOT, "characters %s of the paragraph, score %.2f (start + end logit)", span, answer.score))
+            }
+            if (window.truncated) {
+                append(String.format(Locale.ROOT, "\nthe paragraph is longer than one window: the model read its first %d of %d " +
+                    "characters (%d of %d tokens); the rest was not searched",
+                    Entities.codePoints(paragraph, window.readTo), Entities.codePoints(paragraph, paragraph.length),
+                    window.contextTokens, window.totalContextTokens))
+            }
         }
 
         fun selfCheckText(report: CheckReport): String {

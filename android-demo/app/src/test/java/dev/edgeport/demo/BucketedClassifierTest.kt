@@ -74,6 +74,40 @@ class BucketedClassifierTest {
     private fun encoding(tokens: Int) = Encoding(IntArray(8) { if (it < tokens) it + 1 else 0 },
         IntArray(8) { if (it < tokens) 1 else 0 }, IntArray(8))
 
+    /**
+     * A model of several outputs (question answering): each bucket's signature addressed with its own two outputs,
+     * read in labels.json's order into one array (the bucket's start logits, then its end logits).
+     */
+    @Test fun severalOutputsAreReadInOrderIntoOneArray() {
+        val info = ModelInfo.parse("""{"format": "edgeport-android/1", "task": "question-answering", "seq_len": 8,
+            "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask", "token_type_ids": null},
+            "output": "span_logits", "signature": "serving_default", "seq_buckets": [4, 8],
+            "bucket_signatures": {"4": "seq_4", "8": "serving_default"}, "outputs": ["start_logits", "end_logits"], "doc_stride": 2,
+            "signature_outputs": {"seq_4": [{"name": "output_0", "dtype": "float32"}, {"name": "output_1", "dtype": "float32"}],
+                                  "serving_default": [{"name": "output_0", "dtype": "float32"}, {"name": "output_1", "dtype": "float32"}]}}""")
+        val runs = ArrayList<Pair<String, Set<String>>>()
+        val model = object : SignatureModel<Buf> {
+            val results = HashMap<Buf, FloatArray>()
+            override fun createInputBuffer(name: String, signature: String) = Buf(signature, name, false)
+            override fun createOutputBuffer(name: String, signature: String) = Buf(signature, name, true)
+            override fun writeInt(buffer: Buf, values: IntArray) { buffer.ints = values }
+            override fun readInt8(buffer: Buf): ByteArray = error("float outputs")
+            override fun readFloat(buffer: Buf): FloatArray = results.getValue(buffer)
+            override fun close() {}
+            override fun run(inputs: Map<String, Buf>, outputs: Map<String, Buf>, signature: String) {
+                runs.add(signature to outputs.keys)
+                require(outputs.values.all { it.signature == signature })
+                val n = inputs.getValue("input_ids").ints!!.size // the bucket
+                // output_0 (start): 10, 11, ...; output_1 (end): 20, 21, ...
+                for ((name, buf) in outputs) results[buf] = FloatArray(n) { (if (name == "output_0") 10f else 20f) + it }
+            }
+        }
+        val classifier = BucketedClassifier(info, model)
+        assertArrayEquals(floatArrayOf(10f, 11f, 12f, 13f, 20f, 21f, 22f, 23f), classifier.logits(encoding(3)), 0f)
+        assertEquals(16, classifier.logits(encoding(6)).size)
+        assertEquals(listOf("seq_4" to setOf("output_0", "output_1"), "serving_default" to setOf("output_0", "output_1")), runs)
+    }
+
     @Test fun eachBucketReadsItsOwnSignaturesOutput() {
         val info = ModelInfo.parse(labels)
         val model = FakeModel(mapOf("seq_4" to ("output_short" to "int8"), "serving_default" to ("logits" to "float32"))) { sig, inputs ->

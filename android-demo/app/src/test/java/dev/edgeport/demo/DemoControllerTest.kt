@@ -1,10 +1,18 @@
 package dev.edgeport.demo
 
 import dev.edgeport.demo.text.AppMode
+import dev.edgeport.demo.text.CharSpan
 import dev.edgeport.demo.text.Encoding
+import dev.edgeport.demo.text.GoldenCase
 import dev.edgeport.demo.text.GoldenFiles
+import dev.edgeport.demo.text.GoldenSet
+import dev.edgeport.demo.text.Highlight
+import dev.edgeport.demo.text.ModelInfo
+import dev.edgeport.demo.text.OutputChecks
+import dev.edgeport.demo.text.QaWindow
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertFalse
+import org.junit.Assert.assertNull
 import org.junit.Assert.assertTrue
 import org.junit.Assume.assumeTrue
 import org.junit.Test
@@ -506,6 +514,153 @@ class DemoControllerTest {
             println("controller on ${d.name}: ${text.lines().first()}")
             assertTrue("${d.name}: $text", ok && text.startsWith("Self-check PASS: tokenizer "))
         }
+    }
+
+    // ---------------------------------------------------------------------------------------------- answers
+
+    private val question = "Where is the cafe?"
+    private val paragraph = "The café is in Zürich."
+
+    /** The fake question-answering model: start and end logits 5 on the token "zurich" (10), 0 elsewhere. */
+    private fun spanOutput(e: Encoding): FloatArray {
+        val scores = e.inputIds.map { if (it == 10) 5f else 0f }
+        return (scores + scores).toFloatArray()
+    }
+
+    /**
+     * A question-answering model's assets as `edgeport android` writes them: labels.json with the task's keys and
+     * the window settings, and one golden case (the question, the paragraph, their window's ids and offsets in code
+     * points, the start then end logits and the answer edgeport.tasks.squad.best_span reads from them).
+     */
+    private fun useQaAssets(answer: String = """{"text": "Zürich", "start": 15, "end": 21, "score": 10.0, "start_token": 11, "end_token": 11}""") {
+        assets[DemoController.VOCAB] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nwhere\nis\nthe\ncafe\n?\nzurich\nin\n.\n"
+        assets[DemoController.LABELS] = """{"format": "edgeport-android/1", "task": "question-answering", "labels": [],
+            "seq_len": 16, "do_lower_case": true, "strip_accents": null,
+            "special_tokens": ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
+            "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask", "token_type_ids": "token_type_ids"},
+            "output": "span_logits", "output_shape": "[1, seq] each (start_logits, end_logits)",
+            "signature": "serving_default", "outputs": ["start_logits", "end_logits"], "n_best": 20,
+            "max_answer_len": 30, "doc_stride": 2,
+            "signature_outputs": {"serving_default": [{"name": "output_0", "dtype": "float32"}, {"name": "output_1", "dtype": "float32"}]}}"""
+        val ids = intArrayOf(2, 5, 6, 7, 8, 9, 3, 7, 8, 6, 11, 10, 12, 3, 0, 0)
+        val logits = spanOutput(Encoding(ids, IntArray(16), IntArray(16)))
+        assets[DemoController.GOLDEN] = """{"format": "edgeport-golden/1", "seq_len": 16, "tolerance": {"atol": 0.05, "rtol": 0.02},
+            "cases": [{"name": "qa-0", "text": "$question", "text_pair": "$paragraph", "input_ids": ${ids.toList()},
+            "attention_mask": [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0],
+            "token_type_ids": [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0],
+            "offsets": [null, null, null, null, null, null, null, [0, 3], [4, 8], [9, 11], [12, 14], [15, 21], [21, 22], null, null, null],
+            "logits": ${logits.toList()}, "answer": $answer}]}"""
+        model.output = ::spanOutput
+    }
+
+    @Test fun theAnswerIsHighlightedInTheParagraph() {
+        useQaAssets()
+        controller.start()
+        controller.answer("  $question", paragraph)
+        drainUi()
+        val (status, ok) = view.status!!
+        assertTrue(status, ok && status.startsWith("Self-check PASS: tokenizer 1/1 identical, model 1/1 within tolerance"))
+        assertEquals(AppMode.ANSWER, view.shownMode)
+        assertEquals(
+            ResultText(
+                "Zürich",
+                "characters 15-21 of the paragraph, score 10.00 (start + end logit)",
+                "latency 3.0 ms (tokenize 1.00 ms, model 2.0 ms), 14 tokens",
+                isError = false,
+                highlight = Highlight(paragraph, CharSpan(15, 21), null),
+            ),
+            view.results.single(),
+        )
+    }
+
+    @Test fun aParagraphLongerThanTheWindowIsCutAndSaysSo() {
+        useQaAssets()
+        controller.start()
+        val long = listOf(paragraph, paragraph, paragraph).joinToString(" ")
+        controller.answer(question, long)
+        drainUi()
+        val shown = view.results.single()
+        assertEquals("Zürich", shown.label)
+        assertEquals("characters 15-21 of the paragraph, score 10.00 (start + end logit)\nthe paragraph is longer than " +
+            "one window: the model read its first 31 of 68 characters (8 of 18 tokens); the rest was not searched", shown.details)
+        assertEquals(Highlight(long, CharSpan(15, 21), CharSpan(31, 68)), shown.highlight)
+    }
+
+    @Test fun badQuestionsAndParagraphsAreShownNotThrown() {
+        useQaAssets()
+        controller.start()
+        drainUi()
+        for ((q, text, message) in listOf(
+            Triple(question, "  ", "type the paragraph that holds the answer"),
+            Triple("", paragraph, "type a question"),
+            Triple("where is the cafe? where is the cafe? where is the cafe?", paragraph,
+                "the question is 15 tokens long: a window of 16 tokens leaves -2 for the paragraph"),
+        )) {
+            controller.answer(q, text)
+            drainUi()
+            val shown = view.results.last()
+            assertTrue(shown.isError)
+            assertTrue(shown.details, shown.details.startsWith("Could not answer: IllegalArgumentException: $message"))
+            assertNull(shown.highlight)
+        }
+        // no valid span (Spans.bestSpan found none): said, not an error
+        val window = QaWindow(Encoding(IntArray(16), IntArray(16), IntArray(16)), List(16) { null }, 0, 0, 0)
+        assertEquals("no valid span in the paragraph", DemoController.answerText(paragraph, null, window))
+    }
+
+    @Test fun submitAnswersTheFirstFieldFromTheSecond() {
+        useQaAssets()
+        controller.start()
+        controller.submit(question, paragraph)
+        drainUi()
+        assertEquals("Zürich", view.results.last().label)
+        val calls = model.calls
+        controller.classify(question)
+        drainUi()
+        assertEquals("Could not classify this text: IllegalStateException: this is a question-answering model: it " +
+            "answers a question from a paragraph", view.results.last().details)
+        assertEquals(calls, model.calls)
+    }
+
+    /** The app's answer must be Python's: a golden.json whose answer differs fails the self-check, in red. */
+    @Test fun selfCheckComparesTheAnswerWithPythons() {
+        useQaAssets("""{"text": "café", "start": 4, "end": 8, "score": 10.0, "start_token": 8, "end_token": 8}""")
+        controller.start()
+        drainUi()
+        val (text, ok) = view.status!!
+        assertFalse(ok)
+        assertTrue(text, text.startsWith("Self-check FAIL: tokenizer 1/1 identical, model 0/1 within tolerance"))
+        assertTrue(text, text.contains("qa-0: answer 'Zürich' 15-21 vs golden 'café' 4-8"))
+    }
+
+    /**
+     * Another CPU's logits may break a near tie the other way: a span other than Python's passes when, on the golden
+     * logits, it scores within the four logits' tolerance of Python's; one further below does not.
+     */
+    @Test fun aNearTieMayPickTheOtherSpanButNoOther() {
+        useQaAssets()
+        val info = ModelInfo.parse(assets.getValue(DemoController.LABELS))
+        val check = OutputChecks.forModel(info, info.tokenizer { assets.getValue(it) })
+        val golden = GoldenSet.parse(assets.getValue(DemoController.GOLDEN))
+        val python = golden.cases.single()
+        // golden: café (token 8) 4.98 + 4.98, Zürich (token 11) 5 + 5: Python answers Zürich
+        val tie = python.logits!!.copyOf().also { it[8] = 4.98f; it[16 + 8] = 4.98f }
+        val case = GoldenCase(python.name, python.text, python.textPair, python.inputIds, python.attentionMask,
+            python.tokenTypeIds, tie, answer = python.answer)
+        val cafe = tie.copyOf().also { it[8] = 5.01f; it[16 + 8] = 5.01f } // this CPU: café 10.02 > 10
+        assertNull(check.disagreement(case, cafe, golden))
+        val far = python.logits!!.copyOf().also { it[8] = 5.01f; it[16 + 8] = 5.01f } // golden café 0: no tie
+        val notTie = GoldenCase(python.name, python.text, python.textPair, python.inputIds, python.attentionMask,
+            python.tokenTypeIds, python.logits, answer = python.answer)
+        assertEquals("answer 'café' 4-8 vs golden 'Zürich' 15-21", check.disagreement(notTie, far, golden))
+    }
+
+    @Test fun answerOnAClassifierIsShownAsError() {
+        controller.start()
+        controller.answer(question, paragraph)
+        drainUi()
+        assertEquals("Could not answer: IllegalStateException: this is a sequence-classification model: it " +
+            "classifies a text", view.results.single().details)
     }
 
     /** The controller must stay plain Kotlin (run-jvm-tests.sh compiles it without any Android stub, too). */

@@ -1,6 +1,7 @@
 package dev.edgeport.demo
 
 import dev.edgeport.demo.text.AppMode
+import dev.edgeport.demo.text.CharSpan
 import dev.edgeport.demo.text.Encoding
 import dev.edgeport.demo.text.GoldenFiles
 import dev.edgeport.demo.text.GoldenSet
@@ -16,8 +17,8 @@ import java.io.File
  * EDGEPORT_EXTRA_ASSETS, e.g. the tiny token classifier and sentence embedder of tests/test_android_jvm.py). LiteRT
  * does not run on the JVM, so the model replays golden.json's outputs for the ids it is given; everything else is the
  * app's: labels.json's task picks the screen, the self-check passes on every case (tokenizer, output, and the label,
- * embedding or words/tags/entities), and a token classifier's screen shows, for every golden text, the entities
- * Python found (edgeport.tasks.ner).
+ * embedding or words/tags/entities or answer), a token classifier's screen shows, for every golden text, the entities
+ * Python found (edgeport.tasks.ner), and a question-answering model's the answer Python found (edgeport.tasks.squad).
  */
 class TaskAssetsTest {
     private val dir: File? = GoldenFiles.dir?.takeIf { File(it, "labels.json").isFile && File(it, "golden.json").isFile }
@@ -78,5 +79,26 @@ class TaskAssetsTest {
         }
         println("task assets ${dir!!.name}: ${cases.size} texts, ${cases.sumOf { it.entities!!.entities.size }} entities as Python found them")
         assertTrue(cases.sumOf { it.entities!!.entities.size } > 0)
+    }
+
+    /**
+     * A question-answering model's screen: for every golden question and paragraph, the answer Python's
+     * `squad.best_span` read from the golden output, highlighted at its characters in the paragraph.
+     */
+    @Test fun theAnswerScreenShowsPythonsAnswers() {
+        val (controller, screen, golden) = started()
+        val cases = golden.cases.filter { it.answer != null }
+        assumeTrue("not a question-answering model's assets", screen.shownMode == AppMode.ANSWER)
+        for (c in cases) controller.answer(c.text, c.textPair!!)
+        assertEquals(cases.size, screen.results.size)
+        for ((c, shown) in cases.zip(screen.results)) {
+            val want = c.answer!!.expected
+            assertEquals(c.name, want?.text ?: "no answer", shown.label)
+            assertEquals(c.name, want?.let { CharSpan(it.start, it.end) }, shown.highlight!!.answer)
+        }
+        val cut = screen.results.count { it.highlight!!.unread != null }
+        println("task assets ${dir!!.name}: ${cases.size} questions, ${cases.count { it.answer!!.expected != null }} answers " +
+            "as Python found them, $cut paragraphs cut to the window")
+        assertTrue(cases.isNotEmpty() && cut > 0)
     }
 }

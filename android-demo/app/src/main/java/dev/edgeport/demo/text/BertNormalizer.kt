@@ -26,6 +26,31 @@ class BertNormalizer(
         return out.toString()
     }
 
+    /**
+     * [normalize] with, for every UTF-16 unit of the result, the characters of [text] it came from (`[start, end)`:
+     * the whole code point that produced it), as the HF normalizer's alignments map normalized text back to the
+     * original. A removed character maps to nothing; one that becomes several (a CJK ideograph padded with spaces, a
+     * lowercase that expands) maps each of them to itself.
+     */
+    fun normalizeAligned(text: String): Aligned {
+        val out = StringBuilder(text.length + 8)
+        val starts = ArrayList<Int>(text.length + 8)
+        val ends = ArrayList<Int>(text.length + 8)
+        var i = 0
+        while (i < text.length) {
+            val cp = text.codePointAt(i)
+            val next = i + Character.charCount(cp)
+            val before = out.length
+            appendNormalized(cp, out)
+            repeat(out.length - before) { starts.add(i); ends.add(next) }
+            i = next
+        }
+        return Aligned(out.toString(), starts.toIntArray(), ends.toIntArray())
+    }
+
+    /** Normalized [text] and, per UTF-16 unit of it, the original characters `[starts[k], ends[k])` it came from. */
+    class Aligned(val text: String, val starts: IntArray, val ends: IntArray)
+
     private fun appendNormalized(cp: Int, out: StringBuilder) {
         if (cleanText && CharClasses.isRemoved(cp)) return
         val c = if (cleanText && CharClasses.isSpace(cp)) ' '.code else cp

@@ -55,6 +55,61 @@ class BertTokenizer(
         return ids
     }
 
+    /**
+     * [tokenize] with each token's characters in [text], `[start, end)` in UTF-16 indices: what the HF fast
+     * tokenizer's `offset_mapping` gives (in code points there). A special token typed in the text spans its
+     * literal; a word piece spans the original characters its normalized characters came from
+     * ([BertNormalizer.normalizeAligned]); an unknown word's [UNK] spans the whole word.
+     */
+    fun tokenSpans(text: String): List<TokenSpan> {
+        val out = ArrayList<TokenSpan>()
+        var segmentStart = 0
+        var i = 0
+        while (i < text.length) {
+            val special = specials.firstOrNull { text.startsWith(it.first, i) }
+            if (special == null) {
+                i++
+                continue
+            }
+            segmentSpans(text, segmentStart, i, out)
+            out.add(TokenSpan(special.second, i, i + special.first.length))
+            i += special.first.length
+            segmentStart = i
+        }
+        segmentSpans(text, segmentStart, text.length, out)
+        return out
+    }
+
+    private fun segmentSpans(text: String, from: Int, to: Int, out: MutableList<TokenSpan>) {
+        if (from >= to) return
+        val norm = normalizer.normalizeAligned(text.substring(from, to))
+        for (word in words(norm.text)) {
+            for (piece in wordPiece.pieces(word.text)) {
+                val first = word.start + piece.start
+                val last = word.start + piece.end - 1
+                out.add(TokenSpan(piece.id, from + norm.starts[first], from + norm.ends[last]))
+            }
+        }
+    }
+
+    /**
+     * `[CLS] first [SEP] second [SEP]` (types 0 then 1, or all 0 without token types) right-padded to [seqLen]: a
+     * pair whose two parts were already cut to fit (e.g. a question and the context tokens of its window).
+     */
+    fun encodeCut(first: List<Int>, second: List<Int>): Encoding {
+        require(first.size + second.size + 3 <= seqLen) {
+            "${first.size} + ${second.size} tokens and 3 special tokens do not fit in $seqLen"
+        }
+        val ids = listOf(clsId) + first + sepId + second + sepId
+        val real = ids.size
+        val typeOnes = first.size + 2
+        return Encoding(
+            IntArray(seqLen) { if (it < real) ids[it] else padId },
+            IntArray(seqLen) { if (it < real) 1 else 0 },
+            IntArray(seqLen) { if (typeIds && it in typeOnes until real) 1 else 0 },
+        )
+    }
+
     override fun encode(text: String, pair: String?): Encoding {
         val a = tokenize(text)
         // transformers treats an empty text_pair as no pair at all (one [SEP]); match what Python feeds the model.

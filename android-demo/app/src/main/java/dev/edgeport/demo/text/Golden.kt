@@ -5,7 +5,8 @@ import kotlin.math.abs
 /**
  * One golden vector written by `edgeport android`: text (and pair) -> ids expected from Python, optional logits (the
  * model's output on the case's bucket, flat, as the app reads it) and what the task makes of them: a sentence
- * embedder's [embedding], a token classifier's [entities].
+ * embedder's [embedding], a token classifier's [entities], a question-answering model's [answer] (its case is
+ * [text] = the question, [textPair] = the paragraph, the ids its window's).
  */
 class GoldenCase(
     val name: String,
@@ -17,6 +18,7 @@ class GoldenCase(
     val logits: FloatArray?,
     val embedding: FloatArray? = null,
     val entities: GoldenEntities? = null,
+    val answer: GoldenAnswer? = null,
 ) {
     fun encoding() = Encoding(inputIds, attentionMask, tokenTypeIds)
 
@@ -36,6 +38,13 @@ class GoldenEntities(
     val wordTags: List<String>,
     val entities: List<Entity>,
 )
+
+/**
+ * A question-answering model's golden case, from `edgeport.tasks.squad`: the window's per-position paragraph
+ * [offsets] (UTF-16 indices; null off the paragraph) and the answer `squad.best_span` read from the golden logits
+ * ([expected]; null: no valid span), with the window's n-best and answer-length settings.
+ */
+class GoldenAnswer(val offsets: List<CharSpan?>, val expected: AnswerSpan?)
 
 /** golden.json; [minCosine]: the least cosine an embedding may have to its golden vector (tolerance `min_cosine`). */
 class GoldenSet(
@@ -73,7 +82,22 @@ class GoldenSet(
             floats(m["logits"]),
             floats(m["embedding"]),
             if (m["word_tags"] == null) null else parseEntities(m),
+            if (m["offsets"] == null) null else parseAnswer(m),
         )
+
+        /** A question-answering case: offsets and the answer in code points (as Python counts) made UTF-16. */
+        private fun parseAnswer(m: Map<*, *>): GoldenAnswer {
+            val context = m["text_pair"] as String
+            val offsets = Spans.fromCodePoints(context, (m["offsets"] as List<*>).map { o ->
+                (o as List<*>?)?.let { Pair((it[0] as Double).toInt(), (it[1] as Double).toInt()) }
+            })
+            val expected = (m["answer"] as Map<*, *>?)?.let {
+                AnswerSpan(it["text"] as String, Entities.utf16(context, (it["start"] as Double).toInt()),
+                    Entities.utf16(context, (it["end"] as Double).toInt()), it["score"] as Double,
+                    (it["start_token"] as Double).toInt(), (it["end_token"] as Double).toInt())
+            }
+            return GoldenAnswer(offsets, expected)
+        }
 
         private fun parseEntities(m: Map<*, *>): GoldenEntities {
             val text = m["text"] as String
@@ -145,7 +169,8 @@ object SelfCheck {
      */
     fun run(golden: GoldenSet, tokenizer: TextTokenizer, model: ((Encoding) -> FloatArray)?, check: OutputCheck): CheckReport {
         require(tokenizer.seqLen == golden.seqLen) { "tokenizer seq_len ${tokenizer.seqLen} != golden ${golden.seqLen}" }
-        val mismatches = golden.cases.mapNotNull { c -> tokenizerMismatch(c, tokenizer.encode(c.text, c.textPair)) }
+        // the encoding the model's screen makes of the case's text(s): a question-answering window for that task
+        val mismatches = golden.cases.mapNotNull { c -> tokenizerMismatch(c, check.encode(c, tokenizer)) }
         val failures = ArrayList<String>()
         var modelCases = 0
         var maxDiff = 0f

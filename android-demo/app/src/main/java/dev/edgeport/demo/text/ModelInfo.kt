@@ -5,6 +5,7 @@ enum class AppMode(val does: String) {
     CLASSIFY("it classifies a text"),
     SIMILARITY("it compares two texts"),
     ENTITIES("it finds the entities in a text"),
+    ANSWER("it answers a question from a paragraph"),
 }
 
 /**
@@ -19,7 +20,10 @@ enum class AppMode(val does: String) {
  *   graph) or `last_hidden_state` ([1, seq, d], pooled by the app), and `pooling` (default `mean`), `normalize`
  *   (default true) and `embedding_dim` (optional) how the embedding is made from it ([EmbeddingOutput]);
  * - `token-classification`: the labels are the IOB2 tag names; `labels_on` (`first_subtoken`) and `scheme`
- *   (`IOB2`) say how words and entities are read from the per-token scores ([TagOutput]).
+ *   (`IOB2`) say how words and entities are read from the per-token scores ([TagOutput]);
+ * - `question-answering`: no labels; `outputs` (start and end logits, each signature's pair in
+ *   `signature_outputs` as a list in that order), `n_best`, `max_answer_len` and `doc_stride` say how the answer
+ *   span is read ([SpanOutput]); the app reads one window of question + paragraph ([QaWindows]).
  *
  * For these tasks `output` is the task's output kind; the tensor the app addresses is each signature's own
  * (`signature_outputs`).
@@ -57,6 +61,13 @@ class ModelInfo(
     val tags: TagOutput? = null,
     /** labels.json `output_shape`, as the artifact gives it (for messages). */
     val outputShape: String? = null,
+    /** How the answer span is read; non-null exactly for a [QUESTION_ANSWERING] model. */
+    val spans: SpanOutput? = null,
+    /**
+     * Each signature's outputs when it has several (labels.json `signature_outputs` with a list per signature: a
+     * question-answering model's start and end logits, in that order); the classifier returns them one after the other.
+     */
+    val signatureOutputLists: Map<String, List<OutputSpec>> = emptyMap(),
 ) {
     init {
         require(task in TASKS) { "labels.json: task '$task' is not one the app runs (${TASKS.joinToString()})" }
@@ -66,7 +77,10 @@ class ModelInfo(
         require((task == TOKEN_CLASSIFICATION) == (tags != null)) {
             "labels.json: a $task model ${if (tags == null) "needs" else "has no"} tag settings"
         }
-        require(task == SENTENCE_EMBEDDING || labels.size >= 2) { "labels.json: need at least two labels" }
+        require((task == QUESTION_ANSWERING) == (spans != null)) {
+            "labels.json: a $task model ${if (spans == null) "needs" else "has no"} answer-span settings"
+        }
+        require(task == SENTENCE_EMBEDDING || task == QUESTION_ANSWERING || labels.size >= 2) { "labels.json: need at least two labels" }
         if (tags != null) labels.forEach { Entities.splitTag(it) } // IOB2 tag names, refused here otherwise
         require(seqBuckets.isNotEmpty() && seqBuckets == seqBuckets.sorted().distinct() && seqBuckets.last() == seqLen) {
             "labels.json: seq_buckets $seqBuckets must be ascending and end at seq_len $seqLen"
@@ -88,6 +102,16 @@ class ModelInfo(
         val key = signatureFor(bucket)
         if (signatureOutputs.isEmpty()) return OutputSpec(requireNotNull(output) { "labels.json names no model output" }, OutputSpec.FLOAT32)
         return signatureOutputs[key] ?: throw IllegalArgumentException("labels.json: signature_outputs has no entry for signature '$key'")
+    }
+
+    /**
+     * Every output of [bucket]'s own signature, in the order the classifier returns them one after the other: the
+     * list labels.json gives for a model of several outputs, else [outputFor]'s one.
+     */
+    fun outputsFor(bucket: Int): List<OutputSpec> {
+        if (signatureOutputLists.isEmpty()) return listOf(outputFor(bucket))
+        val key = signatureFor(bucket)
+        return signatureOutputLists[key] ?: throw IllegalArgumentException("labels.json: signature_outputs has no entry for signature '$key'")
     }
 
     /** What the screen does with this model. */
@@ -117,12 +141,14 @@ class ModelInfo(
         const val SEQUENCE_CLASSIFICATION = "sequence-classification"
         const val SENTENCE_EMBEDDING = "sentence-embedding"
         const val TOKEN_CLASSIFICATION = "token-classification"
+        const val QUESTION_ANSWERING = "question-answering"
 
         /** The screen of each task the app shows (edgeport.apps.android.APP_TASKS writes the same tasks). */
         val MODES = mapOf(
             SEQUENCE_CLASSIFICATION to AppMode.CLASSIFY,
             SENTENCE_EMBEDDING to AppMode.SIMILARITY,
             TOKEN_CLASSIFICATION to AppMode.ENTITIES,
+            QUESTION_ANSWERING to AppMode.ANSWER,
         )
         val TASKS = MODES.keys.toList()
 
@@ -141,8 +167,17 @@ class ModelInfo(
                 m["labels_on"] as String? ?: throw IllegalArgumentException("labels.json: a token-classification model needs `labels_on`"),
                 m["scheme"] as String? ?: throw IllegalArgumentException("labels.json: a token-classification model needs `scheme`"),
             )
-            // A classifier needs its labels (checked in init); an embedding model has none.
-            val labels = (m["labels"] as List<*>? ?: if (embedding != null) emptyList<String>() else
+            val spans = if (task != QUESTION_ANSWERING) null else SpanOutput(
+                (m["outputs"] as List<*>? ?: throw IllegalArgumentException("labels.json: a question-answering model needs `outputs`"))
+                    .map { it as String },
+                (m["n_best"] as Double? ?: Spans.N_BEST.toDouble()).toInt(),
+                (m["max_answer_len"] as Double? ?: Spans.MAX_ANSWER_LEN.toDouble()).toInt(),
+                (m["doc_stride"] as Double? ?: throw IllegalArgumentException("labels.json: a question-answering model needs `doc_stride`")).toInt(),
+            )
+            // A signature's output: one {name, dtype, ...}, or a list of them for a model of several outputs.
+            val signatureOutputs = m["signature_outputs"] as Map<*, *>? ?: emptyMap<String, Any>()
+            // A classifier needs its labels (checked in init); an embedding or question-answering model has none.
+            val labels = (m["labels"] as List<*>? ?: if (embedding != null || spans != null) emptyList<String>() else
                 throw IllegalArgumentException("labels.json: no labels")).map { it as String }
             @Suppress("UNCHECKED_CAST")
             return ModelInfo(
@@ -158,12 +193,15 @@ class ModelInfo(
                 (m["seq_buckets"] as List<*>?)?.map { (it as Double).toInt() } ?: listOf((m["seq_len"] as Double).toInt()),
                 (m["bucket_signatures"] as Map<*, *>? ?: emptyMap<String, String>())
                     .entries.associate { (k, v) -> (k as String).toInt() to v as String },
-                (m["signature_outputs"] as Map<*, *>? ?: emptyMap<String, Any>())
-                    .entries.associate { (k, v) -> k as String to OutputSpec.parse(v as Map<*, *>) },
+                signatureOutputs.entries.filter { it.value is Map<*, *> }
+                    .associate { (k, v) -> k as String to OutputSpec.parse(v as Map<*, *>) },
                 task,
                 embedding,
                 tags,
                 m["output_shape"] as String?,
+                spans,
+                signatureOutputs.entries.filter { it.value is List<*> }
+                    .associate { (k, v) -> k as String to (v as List<*>).map { OutputSpec.parse(it as Map<*, *>) } },
             )
         }
     }

@@ -1,6 +1,7 @@
 package dev.edgeport.demo.text
 
 import java.util.Locale
+import kotlin.math.abs
 
 /**
  * The model half of the start-up self-check, past the element-wise tolerance ([SelfCheck.run]): whether what the
@@ -9,14 +10,21 @@ import java.util.Locale
 fun interface OutputCheck {
     /** Why [actual] (the model's output for [case], flat as the classifier returns it) disagrees; null when it agrees. */
     fun disagreement(case: GoldenCase, actual: FloatArray, golden: GoldenSet): String?
+
+    /**
+     * The encoding the screen makes of [case]'s text(s), whose ids must be the golden ones: the tokenizer's text (or
+     * pair) by default; a question-answering model's window of question + paragraph.
+     */
+    fun encode(case: GoldenCase, tokenizer: TextTokenizer): Encoding = tokenizer.encode(case.text, case.textPair)
 }
 
-/** One [OutputCheck] per screen ([AppMode]): the label, the embedding, the word tags and entities. */
+/** One [OutputCheck] per screen ([AppMode]): the label, the embedding, the word tags and entities, the answer span. */
 object OutputChecks {
     private val BY_MODE: Map<AppMode, (ModelInfo, TextTokenizer) -> OutputCheck> = mapOf(
         AppMode.CLASSIFY to { _, _ -> LABEL },
         AppMode.SIMILARITY to { info, _ -> embedding(info) },
         AppMode.ENTITIES to { info, tokenizer -> entities(info, Entities.wordTokenizer(tokenizer)) },
+        AppMode.ANSWER to { info, tokenizer -> answer(info, QaWindows.wordPiece(tokenizer)) },
     )
 
     /** The check of [info]'s screen, on [tokenizer] (the model's own, from the assets). */
@@ -54,6 +62,42 @@ object OutputChecks {
     fun entities(info: ModelInfo, tokenizer: BertTokenizer) = OutputCheck { c, actual, golden ->
         val expected = c.entities ?: return@OutputCheck null
         entityDisagreement(c, expected, actual, golden.atol, tokenizer, info.labels)
+    }
+
+    /**
+     * A question-answering model: the app's window of the case's question + paragraph ([QaWindows]) gives the golden
+     * ids (the tokenizer half of the self-check) and character offsets, and [Spans.bestSpan] on the output finds the
+     * golden answer, unless the span it finds scores, on the golden logits, within the logits' tolerance of the
+     * golden best (a near tie another CPU's kernels may break the other way).
+     */
+    fun answer(info: ModelInfo, tokenizer: BertTokenizer): OutputCheck {
+        val spans = checkNotNull(info.spans) { "not a question-answering model" }
+        return object : OutputCheck {
+            override fun encode(case: GoldenCase, tokenizer: TextTokenizer): Encoding = window(case).encoding
+
+            private fun window(c: GoldenCase) = QaWindows.build(tokenizer, c.text, c.textPair ?: "", spans.docStride)
+
+            override fun disagreement(case: GoldenCase, actual: FloatArray, golden: GoldenSet): String? {
+                val want = case.answer ?: return null
+                val context = case.textPair ?: ""
+                val window = window(case)
+                if (window.offsets != want.offsets) return "the window's character offsets differ from Python's"
+                val (start, end) = spans.split(actual)
+                val found = Spans.bestSpan(start, end, window.offsets.take(start.size), context, spans.nBest, spans.maxAnswerLen)
+                val expected = want.expected
+                if (found?.start == expected?.start && found?.end == expected?.end) return null
+                if (found != null && expected != null) { // both spans scored on the golden logits
+                    val (goldStart, goldEnd) = spans.split(case.logits!!)
+                    val positions = listOf(goldStart[found.startToken], goldEnd[found.endToken], goldStart[expected.startToken], goldEnd[expected.endToken])
+                    val tolerance = positions.sumOf { (golden.atol + golden.rtol * abs(it)).toDouble() }
+                    val foundScore = goldStart[found.startToken].toDouble() + goldEnd[found.endToken].toDouble()
+                    val bestScore = goldStart[expected.startToken].toDouble() + goldEnd[expected.endToken].toDouble()
+                    if (abs(bestScore - foundScore) <= tolerance) return null
+                }
+                return "answer ${found?.let { "'${it.text}' ${it.start}-${it.end}" }} vs golden " +
+                    "${expected?.let { "'${it.text}' ${it.start}-${it.end}" }}"
+            }
+        }
     }
 
     private fun entityDisagreement(

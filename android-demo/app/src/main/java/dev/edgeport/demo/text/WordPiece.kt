@@ -34,12 +34,17 @@ class WordPiece(
     private val unkId = vocab.require(unkToken)
 
     override fun tokenize(word: String, out: MutableList<Int>) {
+        for (piece in pieces(word)) out.add(piece.id)
+    }
+
+    /**
+     * The pieces of [word] with where each sits in it, `[start, end)` in UTF-16 indices (as the HF tokenizer's
+     * offsets map a piece back to its characters): a known word's greedy pieces, or one [UNK] spanning the whole word.
+     */
+    fun pieces(word: String): List<TokenSpan> {
         // Lengths count code points, like Rust's chars(); an over-long word is one [UNK].
-        if (word.codePointCount(0, word.length) > maxInputCharsPerWord) {
-            out.add(unkId)
-            return
-        }
-        val pieces = ArrayList<Int>()
+        if (word.codePointCount(0, word.length) > maxInputCharsPerWord) return listOf(TokenSpan(unkId, 0, word.length))
+        val pieces = ArrayList<TokenSpan>()
         var start = 0
         while (start < word.length) {
             var end = word.length
@@ -53,13 +58,13 @@ class WordPiece(
                 }
                 end = word.offsetByCodePoints(end, -1)
             }
-            if (found < 0) {
-                out.add(unkId) // one unknown piece makes the whole word [UNK]
-                return
-            }
-            pieces.add(found)
+            if (found < 0) return listOf(TokenSpan(unkId, 0, word.length)) // one unknown piece makes the whole word [UNK]
+            pieces.add(TokenSpan(found, start, end))
             start = end
         }
-        out.addAll(pieces)
+        return pieces
     }
 }
+
+/** A token id and the characters it came from, `[start, end)` (UTF-16 indices into the text it was cut from). */
+data class TokenSpan(val id: Int, val start: Int, val end: Int)

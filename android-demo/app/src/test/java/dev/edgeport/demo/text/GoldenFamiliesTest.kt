@@ -20,11 +20,11 @@ class GoldenFamiliesTest {
             var pairs = 0
             for (f in d.goldenFiles()) {
                 val golden = GoldenSet.parse(f.readText())
-                val tokenizer = d.tokenizer(golden.seqLen)
+                val encode = d.encoder(d.tokenizer(golden.seqLen))
                 for (c in golden.cases) {
                     cases++
                     if (c.textPair != null) pairs++
-                    val mismatch = SelfCheck.tokenizerMismatch(c, tokenizer.encode(c.text, c.textPair))
+                    val mismatch = SelfCheck.tokenizerMismatch(c, encode(c))
                     if (mismatch == null) same++ else failures.add("${d.name}/${f.name}: $mismatch")
                 }
             }

@@ -42,6 +42,15 @@ object GoldenFiles {
             return BertTokenizer(vocab, seqLen, normalizer, specials)
         }
 
+        /**
+         * How the screen of this directory's model encodes a golden case ([OutputCheck.encode]): a question-answering
+         * model's window of question + paragraph; otherwise (and without labels.json) the tokenizer's text or pair.
+         */
+        fun encoder(tokenizer: TextTokenizer): (GoldenCase) -> Encoding {
+            val check = info?.let { OutputChecks.forModel(it, tokenizer) } ?: return { c -> tokenizer.encode(c.text, c.textPair) }
+            return { c -> check.encode(c, tokenizer) }
+        }
+
         override fun toString() = name
     }
 

@@ -128,6 +128,41 @@ class ModelInfoTest {
         }
     }
 
+    /** The keys `edgeport android` writes for a question-answering model (edgeport/apps/android.py `_qa_settings`). */
+    private fun qa(keys: String) = """{"format": "edgeport-android/1", "task": "question-answering", "labels": [], "seq_len": 16,
+        "inputs": {"input_ids": "input_ids", "attention_mask": "attention_mask"}, "output": "span_logits",
+        "output_shape": "[1, seq] each (start_logits, end_logits)", "seq_buckets": [8, 16],
+        "bucket_signatures": {"8": "seq_8", "16": "serving_default"}, "signature": "serving_default",
+        "signature_outputs": {"seq_8": [{"name": "output_0", "dtype": "float32"}, {"name": "output_1", "dtype": "float32"}],
+                              "serving_default": [{"name": "output_0", "dtype": "float32"}, {"name": "output_1", "dtype": "float32"}]}$keys}"""
+
+    @Test fun questionAnsweringKeysPickTheAnswerMode() {
+        val info = ModelInfo.parse(qa(""", "outputs": ["start_logits", "end_logits"], "n_best": 5, "max_answer_len": 7, "doc_stride": 4"""))
+        assertEquals(AppMode.ANSWER, info.mode)
+        val spans = info.spans!!
+        assertEquals(listOf(listOf("start_logits", "end_logits"), 5, 7, 4), listOf(spans.outputs, spans.nBest, spans.maxAnswerLen, spans.docStride))
+        assertEquals(emptyList<String>(), info.labels)
+        assertEquals(listOf("output_0", "output_1"), info.outputsFor(8).map { it.name })
+        assertEquals(listOf("output_0", "output_1"), info.outputsFor(16).map { it.name })
+        // the span search defaults to squad.best_span's
+        val defaults = ModelInfo.parse(qa(""", "outputs": ["start_logits", "end_logits"], "doc_stride": 4""")).spans!!
+        assertEquals(listOf(Spans.N_BEST, Spans.MAX_ANSWER_LEN), listOf(defaults.nBest, defaults.maxAnswerLen))
+        // a single-output model's list is its one output
+        assertEquals(listOf("logits"), ModelInfo.parse(labels(""", "signature": "serving_default"""")).outputsFor(16).map { it.name })
+    }
+
+    @Test fun badQuestionAnsweringFilesAreRefused() {
+        for ((json, message) in listOf(
+            qa(""", "doc_stride": 4""") to "a question-answering model needs `outputs`",
+            qa(""", "outputs": ["start_logits", "end_logits"]""") to "a question-answering model needs `doc_stride`",
+            qa(""", "outputs": ["logits"], "doc_stride": 4""") to "has two outputs (start and end logits)",
+            qa(""", "outputs": ["start_logits", "end_logits"], "doc_stride": 4, "n_best": 0""") to "n_best 0",
+        )) {
+            val e = assertThrows(IllegalArgumentException::class.java) { ModelInfo.parse(json) }
+            assertTrue("${e.message} should say $message", e.message!!.contains(message))
+        }
+    }
+
     @Test(expected = IllegalArgumentException::class) fun bucketsMustEndAtSeqLen() {
         ModelInfo.parse(labels(""", "seq_buckets": [4, 8]"""))
     }
