@@ -119,7 +119,7 @@ TASK_AXES = (
               "teacher": {"train": dict(TINY_TRAIN, epochs=1)}, "distill": {"train": dict(TINY_TRAIN, epochs=1)}},
              until="validate"),  # bench and report of a token run: tests/test_token_classification.py's run
     # Windows of 32 tokens sharing 8: most questions are read as several windows, the best span taken over them.
-    TaskAxis("question-answering", "qa", "squad", squad_dir, lambda d: qa_data(d),
+    TaskAxis("question-answering", "qa", "squad", squad_dir, lambda d: qa_data(d, label_names=None),
              "Task `question-answering` (small SQuAD v1.1 files; windows of 32 tokens, 8 shared; start and end logits)",
              {"validate": {"max_drop_vs_teacher": None}, "export": {"seq_buckets": [16, 32]},
               "teacher": {"train": dict(TINY_TRAIN, epochs=1)}, "distill": {"train": dict(TINY_TRAIN, epochs=1)}},
