@@ -102,7 +102,7 @@ def qa_run(tmp_path_factory):
     1 epoch of recovery, vocabulary) on 90 training questions; export and later stages off."""
     tmp = tmp_path_factory.mktemp("qa-distill")
     config = qa_config(tmp, make_tiny_bert(tmp / "bert"), squad_dir(tmp / "data"), **STAGES)
-    proc = run_cli("run", config, timeout=300)
+    proc = run_cli("run", config, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run = tmp / "runs" / "qa"
     return config, run, json.loads((run / "manifest.json").read_text())["stages"]

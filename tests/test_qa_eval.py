@@ -39,12 +39,12 @@ def qa_run(tmp_path_factory) -> Path:
     config = qa_config(tmp, make_tiny_bert(tmp / "bert"), squad_dir(tmp / "data"), **STAGES,
                        export={"enabled": True, "formats": ["onnx", "tflite"]}, quantize={"enabled": True},
                        validate=off, bench=off)
-    proc = run_cli("run", config, "-o", f"data.eval_limit={LIMIT}", timeout=300)
+    proc = run_cli("run", config, "-o", f"data.eval_limit={LIMIT}", timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return tmp / "runs" / "qa"
 
 
-def bench(*args, timeout=300) -> subprocess.CompletedProcess:
+def bench(*args, timeout=900) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True, text=True,
                           timeout=timeout)
 

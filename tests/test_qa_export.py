@@ -163,7 +163,7 @@ def qa_run(tmp_path_factory):
     config = qa_config(tmp, make_tiny_bert(tmp / "bert"), squad_dir(tmp / "data"), **STAGES,
                        export={"enabled": True, "formats": ["torchscript", "onnx", "tflite", "executorch"]},
                        quantize={"enabled": True}, validate=off, bench=off)
-    proc = run_cli("run", config, timeout=300)
+    proc = run_cli("run", config, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return tmp / "runs" / "qa"
 

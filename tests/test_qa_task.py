@@ -298,7 +298,7 @@ def teacher_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("qa-run")
     teacher = make_tiny_bert(tmp / "bert")
     config = qa_config(tmp, teacher, squad_dir(tmp / "data"))
-    proc = run_cli("run", config, "--until", "teacher", timeout=300)
+    proc = run_cli("run", config, "--until", "teacher", timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return config, tmp / "runs" / "qa", proc
 

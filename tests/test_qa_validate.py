@@ -182,7 +182,7 @@ def test_the_bench_times_every_window_and_the_cards_carry_squad_f1(qa_run):
 def test_a_gate_made_to_fail_fails_the_run_and_names_the_artifact(qa_run):
     config, run = qa_run
     proc = run_cli("run", config, "-o", "validate.tolerances={tflite-int8: {max_abs: 1.0e-9}}", "--until", "validate",
-                   timeout=300)
+                   timeout=900)
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     result = json.loads((run / "validate" / "results.json").read_text())
     states = {r["name"]: r["verdict"]["state"] for r in result["artifacts"]}
