@@ -242,7 +242,6 @@ class ValidateStage:
         print("\n" + header + table + "".join(f"\n- {f}" for f in notes), flush=True)
         return result
 
-
     def _questions(self, ctx) -> dict:
         """question-answering (``validation_qa``): every artifact's answers to the eval questions against the fp32
         torch model's and the teacher's, each window one call at the artifact's length."""
