@@ -163,9 +163,9 @@ class Models:
         if (who, length) not in self._cache:
             from .runtimes.eager import EagerRunner
 
-            model, tokenizer = {"reference": (self.reference, self.tokenizer),
-                                "teacher": (self.teacher, self.teacher_tokenizer),
-                                "yardstick": (self.yardstick_model(), self.tokenizer)}[who]
+            model, tokenizer = {"reference": lambda: (self.reference, self.tokenizer),
+                                "teacher": lambda: (self.teacher, self.teacher_tokenizer),
+                                "yardstick": lambda: (self.yardstick_model(), self.tokenizer)}[who]()
             print(f"  {who} (torch) on the eval questions, windows of {length} ...", flush=True)
             qw = self.windows(tokenizer, length)
             self._cache[who, length] = answers_of(qw, window_logits(EagerRunner(model), qw))
@@ -186,6 +186,8 @@ class Models:
     def teacher_answers(self, length: int) -> Answers | None:
         if self.teacher is None:
             return None
+        if self.teacher is self.reference:  # no distill or prune: the reference is the teacher
+            return self._answers("reference", length)
         return self._answers("teacher", length)
 
 
