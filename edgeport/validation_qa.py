@@ -84,12 +84,21 @@ class Answers:
     logits: np.ndarray  # every window's start then end logits, concatenated: the tolerances compare these
     windows: list[list[int]]  # per question, its windows' indices (the per-question 8-bit noise reads these)
     window_sizes: list[int]  # per window, its real tokens
+    # per question, the (window, start token, end token) of its best span and of the best other span (None: none)
+    decisive: list[tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]] = ()
+
+    def score(self, where: tuple[int, int, int]) -> float:
+        """This model's score (start + end logit) of the span at (window, start token, end token)."""
+        w, i, j = where
+        first = int(np.sum(self.window_sizes[:w]))
+        half = len(self.logits) // 2
+        return float(self.logits[first + i]) + float(self.logits[half + first + j])
 
 
 def answers_of(qw: QuestionWindows, logits: list[tuple[np.ndarray, np.ndarray]]) -> Answers:
     from .tasks import squad
 
-    spans, texts, f1, em, margin = [], {}, [], [], []
+    spans, texts, f1, em, margin, decisive = [], {}, [], [], [], []
     groups = qw.by_question()
     for e, ws in enumerate(groups):
         example = qw.split.examples[e]
@@ -105,29 +114,37 @@ def answers_of(qw: QuestionWindows, logits: list[tuple[np.ndarray, np.ndarray]])
             f1.append(0.0)
             em.append(0.0)
             margin.append(0.0)
+            decisive.append((None, None))
             continue
         span = (best["start"], best["end"])
-        others = [score for score, w, i, j in squad.scored_candidates(starts, ends, offsets)
+        others = [(score, w, i, j) for score, w, i, j in squad.scored_candidates(starts, ends, offsets)
                   if (offsets[w][i][0], offsets[w][j][1]) != span]
+        runner_up = max(others, key=lambda c: c[0]) if others else None
+        decisive.append(((ws[best["window"]], best["start_token"], best["end_token"]),
+                         None if runner_up is None else (ws[runner_up[1]], runner_up[2], runner_up[3])))
         spans.append(span)
         texts[example.id] = best["text"]
         f1.append(max(squad.f1(best["text"], g) for g in example.answer_texts))
         em.append(max(squad.exact_match(best["text"], g) for g in example.answer_texts))
-        margin.append(best["score"] - max(others) if others else np.inf)
+        margin.append(best["score"] - runner_up[0] if runner_up else np.inf)
     flat = np.concatenate([np.concatenate([s for s, _ in logits]), np.concatenate([e for _, e in logits])])
     return Answers(spans, texts, np.asarray(f1), np.asarray(em), np.asarray(margin, dtype=np.float64), flat,
-                   groups, [len(s) for s, _ in logits])
+                   groups, [len(s) for s, _ in logits], decisive)
 
 
-def question_noise(answers: Answers, yardstick: Answers) -> np.ndarray:
-    """Per question, the largest |Δlogit| of the yardstick (torch dynamic INT8 of the reference) against the
-    reference over its windows' start and end logits: how far this model's own 8-bit noise moves that question."""
-    diff = np.abs(answers.logits.astype(np.float64) - yardstick.logits.astype(np.float64))
-    half = len(diff) // 2
-    ends = np.cumsum(answers.window_sizes)
-    starts = ends - np.asarray(answers.window_sizes)
-    per_window = [max(diff[a:b].max(), diff[half + a:half + b].max()) for a, b in zip(starts, ends)]
-    return np.asarray([max(per_window[w] for w in ws) for ws in answers.windows])
+def question_noise(reference: Answers, yardstick: Answers) -> np.ndarray:
+    """Per question, how far this model's own 8-bit noise moves its decision: the change of the margin between the
+    reference's best span and its runner-up when the yardstick (torch dynamic INT8 of the reference) scores the
+    same two spans, |margin_yardstick - margin_reference| (0 when there is no runner-up or no answer). Not the
+    largest |Δlogit| over the question's tokens: one outlier token far from both spans would widen the band of every
+    question of its window (measured on the qa run: that band exempted every changed span)."""
+    out = np.zeros(len(reference.spans))
+    for q, (best, runner_up) in enumerate(reference.decisive):
+        if best is not None and runner_up is not None:
+            moved = (yardstick.score(best) - yardstick.score(runner_up)) - (
+                reference.score(best) - reference.score(runner_up))
+            out[q] = abs(moved)
+    return out
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,15 @@ def test_a_models_answers_are_the_official_best_spans_with_their_margin():
     a = answers_of(qw, [(start, end)])
     assert a.spans == [(24, 28)] and a.texts == {"q1": "1850"} and a.f1[0] == a.em[0] == 1.0
     assert a.margin[0] == pytest.approx(9.0 - 4.0)  # the runner-up: "in 1850" (start at "in" 0 + end 4)
+    assert a.decisive == [((0, 6, 6), (0, 1, 6))]  # (window, start, end) of the best span and of the runner-up
+    # the 8-bit shift of that margin, as the yardstick scores the same two spans: CLS and the other tokens move
+    # (far from both spans), the runner-up's start gains 1.5, and the end token both spans share loses 0.5 (which
+    # moves both scores alike: no shift)
+    noisy_start, noisy_end = start + np.asarray([7, 1.5, 0, 0, 3, 0, 0, 0]), end + np.asarray([0, 0, 0, 0, 0, 0, -0.5, 6])
+    yard = answers_of(qw, [(noisy_start.astype(np.float32), noisy_end.astype(np.float32))])
+    from edgeport.validation_qa import question_noise
+
+    assert question_noise(a, yard) == pytest.approx([1.5])
 
 
 def test_each_window_runs_alone_and_its_start_and_end_logits_are_cut_to_its_real_tokens():
