@@ -80,6 +80,12 @@ W4_CELLS = tuple(f"{f}-w4" for f in FORMATS)
 # matrix holds them to fixed limits with 3-4x headroom instead; real models keep the derived ones.
 TOY_EMBEDDING_LIMITS = {"min_cosine": 0.999,
                         "tolerances": {f"{f}-int8": {"max_abs": 0.02, "mean_abs": 0.005} for f in FORMATS}}
+# The same cause on the QA axis: the INT8 span agreement counts a changed answer unless the question's margin is
+# within the yardstick's own shift of it, and the yardstick (Linear layers only) barely moves a random model's
+# margins while the INT8 files' int8 embedding tables do (measured: roberta onnx-int8 answered 25 of 27 questions
+# with fp32's span, 2 changes beyond the yardstick's band). A fixed floor with headroom instead of the budget's 0.99;
+# real models keep the derived band (the qa run: tflite-int8 0.9990 on 2,000 questions).
+TOY_SPAN_LIMITS = {"int8_min_agreement": 0.85}
 
 
 @dataclass(frozen=True)
@@ -121,7 +127,7 @@ TASK_AXES = (
     # Windows of 32 tokens sharing 8: most questions are read as several windows, the best span taken over them.
     TaskAxis("question-answering", "qa", "squad", squad_dir, lambda d: qa_data(d, label_names=None),
              "Task `question-answering` (small SQuAD v1.1 files; windows of 32 tokens, 8 shared; start and end logits)",
-             {"validate": {"max_drop_vs_teacher": None}, "export": {"seq_buckets": [16, 32]},
+             {"validate": {"max_drop_vs_teacher": None, **TOY_SPAN_LIMITS}, "export": {"seq_buckets": [16, 32]},
               "teacher": {"train": dict(TINY_TRAIN, epochs=1)}, "distill": {"train": dict(TINY_TRAIN, epochs=1)}},
              until="validate"),  # bench and report of a QA run: tests/test_qa_validate.py's run
 )
