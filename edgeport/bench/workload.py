@@ -49,10 +49,10 @@ def encode_split(artifact: Path, texts: list[str], pairs: list[str] | None, max_
 def encode_questions(artifact: Path, split, max_len: int, stride: int,
                      limit: int | None = None) -> list[dict[str, np.ndarray]]:
     """question-answering: every window of the split's questions (the first ``limit``) as a batch-1 feed of its real
-    tokens, cut by the artifact's own tokenizer (``tasks.qa.split_windows``): a question runs one call per window,
+    tokens, cut by the artifact's own tokenizer (``tasks.squad.split_windows``): a question runs one call per window,
     as the app runs it."""
     from ..runtimes.text import artifact_tokenizer
-    from ..tasks.qa import split_windows
+    from ..tasks.squad import split_windows
 
     split = split.head(limit)
     windows = split_windows(split, artifact_tokenizer(Path(artifact)), max_len, stride)

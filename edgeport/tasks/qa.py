@@ -21,8 +21,8 @@ import numpy as np
 
 from ..errors import ModelError
 from . import squad
+from .squad import INPUTS, Windows, split_windows  # noqa: F401  (the windows live with the pure parts)
 
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 # ------------------------------------------------------------------------------------------------ windows
@@ -50,37 +50,6 @@ def check_tokenizer(spec) -> None:
 
     if isinstance(spec, Path):
         task_tokenizer(spec)
-
-
-@dataclass(frozen=True)
-class Windows:
-    """A split's windows as a model reads them: ``rows`` (inputs cut to their real tokens, with the labels when
-    asked), each window's context ``offsets`` (cut alike; None off the context) and the question it belongs to."""
-
-    rows: list[dict]
-    offsets: list[list]
-    example_index: list[int]
-
-    def with_answer(self) -> int:
-        """Training windows that hold their question's whole answer (the others are labelled on CLS)."""
-        return sum(1 for r in self.rows if r["has_answer"])
-
-
-def split_windows(split, tokenizer, max_len: int, stride: int, labels: bool = False) -> Windows:
-    """Every question of ``split`` as windows (``squad.windows``), each cut to its attention mask: the windows are
-    padded to ``max_len`` there, and most SQuAD contexts need far fewer tokens."""
-    w = squad.windows(tokenizer, split.examples, max_len, stride, labels=labels)
-    rows, offsets = [], []
-    for i, mask in enumerate(w["attention_mask"]):
-        real = [j for j, m in enumerate(mask) if m]  # one block: padding is all on one side
-        first, end = real[0], real[-1] + 1
-        row = {k: w[k][i][first:end] for k in INPUTS if k in w}
-        if labels:  # positions move with the cut (a left-padding tokenizer's real tokens start after the padding)
-            row |= {"start_positions": w["start_positions"][i] - first, "end_positions": w["end_positions"][i] - first,
-                    "has_answer": w["has_answer"][i]}
-        rows.append(row)
-        offsets.append(w["offsets"][i][first:end])
-    return Windows(rows, offsets, list(w["example_index"]))
 
 
 def collate_for(tokenizer):

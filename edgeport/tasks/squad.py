@@ -54,6 +54,8 @@ from typing import Sequence
 
 from ..errors import DataError, ModelError
 
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
 # ------------------------------------------------------------------------------------------ reading
 
 
@@ -201,6 +203,37 @@ def windows(tokenizer, examples: Sequence[Example], max_len: int, stride: int, l
         for key, values in _windows(tokenizer, part, first, max_len, stride, labels).items():
             out.setdefault(key, []).extend(values)
     return out
+
+
+@dataclass(frozen=True)
+class Windows:
+    """A split's windows as a model reads them: ``rows`` (inputs cut to their real tokens, with the labels when
+    asked), each window's context ``offsets`` (cut alike; None off the context) and the question it belongs to."""
+
+    rows: list[dict]
+    offsets: list[list]
+    example_index: list[int]
+
+    def with_answer(self) -> int:
+        """Training windows that hold their question's whole answer (the others are labelled on CLS)."""
+        return sum(1 for r in self.rows if r["has_answer"])
+
+
+def split_windows(split, tokenizer, max_len: int, stride: int, labels: bool = False) -> Windows:
+    """Every question of ``split`` as windows (``squad.windows``), each cut to its attention mask: the windows are
+    padded to ``max_len`` there, and most SQuAD contexts need far fewer tokens."""
+    w = windows(tokenizer, split.examples, max_len, stride, labels=labels)
+    rows, offsets = [], []
+    for i, mask in enumerate(w["attention_mask"]):
+        real = [j for j, m in enumerate(mask) if m]  # one block: padding is all on one side
+        first, end = real[0], real[-1] + 1
+        row = {k: w[k][i][first:end] for k in INPUTS if k in w}
+        if labels:  # positions move with the cut (a left-padding tokenizer's real tokens start after the padding)
+            row |= {"start_positions": w["start_positions"][i] - first, "end_positions": w["end_positions"][i] - first,
+                    "has_answer": w["has_answer"][i]}
+        rows.append(row)
+        offsets.append(w["offsets"][i][first:end])
+    return Windows(rows, offsets, list(w["example_index"]))
 
 
 def _check_window_args(tokenizer, max_len: int, stride: int) -> None:
