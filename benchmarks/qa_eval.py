@@ -9,6 +9,11 @@ RUN_DIR is a finished ``edgeport run`` of ``data.task: question-answering`` (its
   ``prune`` (the pruned student);
 * every artifact its export and quantize stages recorded (TorchScript / ONNX / TFLite / ExecuTorch, fp32 and
   INT8), each run through edgeport's own runner (``edgeport.runtimes.load``: ``{start_logits, end_logits}``);
+* ``tflite-int8-one-signature`` (with ``--one-signature``, the default): the model the run's TFLite INT8 artifact was
+  made from, converted again by the pipeline's own exporter with one signature at the export length (no length
+  buckets: what every TFLite artifact was before buckets) and made INT8 by the same dynamic mode, so the table
+  shows what the buckets do to a question's latency and its answers (the issue asked whether they help when the
+  length is the window length);
 * a peer, made here in a temporary directory: the fp32 teacher exported with ``torch.onnx.export`` (two outputs,
   start_logits / end_logits, dynamic batch and sequence axes; torch's default dynamo exporter, opset 18) and
   quantized by ONNX Runtime's ``quantize_dynamic`` with QInt8 weights (its defaults otherwise: per-tensor, every op
@@ -234,6 +239,52 @@ def recorded_artifact(name: str, stages: dict) -> dict | None:
     return {"eval_squad_em": row.get("squad_em"), "eval_squad_f1": row.get("squad_f1"),
             "eval_rows": validate["metrics"].get("eval_rows"), "verdict": (row.get("verdict") or {}).get("state"),
             "source": "validate"}
+
+
+# ------------------------------------------------------------------------------------------------ no buckets
+
+ONE_SIGNATURE = "tflite-int8-one-signature"
+
+
+def one_signature(run_dir: Path, rows: list[Model], cfg, threads: int, directory: Path) -> Model:
+    """The run's TFLite INT8 artifact rebuilt without length buckets: its source stage's model converted by the
+    pipeline's TFLite exporter with one signature at the artifact's export length, then the same INT8 mode
+    (``quantization`` in its artifact.json) by the same exporter; its directory is a copy of the shipped one (sidecar,
+    tokenizer) with that file and ``seq_buckets`` [length]."""
+    import json
+    import shutil
+
+    from edgeport import runtimes
+    from edgeport.exporters import QuantizeRequest, make_sample
+    from edgeport.exporters.tflite import TFLiteExporter
+    from edgeport.runtimes import artifact_meta
+    from edgeport.runtimes.text import artifact_tokenizer
+    from edgeport.stages.validate import regime
+    from edgeport.tasks.qa_model import load_qa
+
+    shipped = next((m for m in rows if m.name == "tflite-int8"), None)
+    if shipped is None:
+        raise NotAQaRun(f"{run_dir}: no tflite-int8 artifact to rebuild without buckets; pass --no-one-signature")
+    path = run_dir / shipped.facts["path"]
+    meta = artifact_meta(path)
+    model = load_qa(run_dir / meta["source_stage"]).eval()
+    length, mode = int(meta.get("export_seq_len") or meta["seq_len"]), meta.get("quantization") or "dynamic"
+    print(f"  {ONE_SIGNATURE}: converting {meta['source_stage']} with one signature of {length} tokens, {mode} "
+          f"INT8 ...", file=sys.stderr, flush=True)
+    exporter = TFLiteExporter()
+    sample = make_sample(length, vocab=artifact_tokenizer(path).vocab_size)
+    fp32_dir, int8_dir = directory / "fp32", directory / "int8"
+    fp32_dir.mkdir(parents=True)
+    fp32 = exporter.export(model, sample, fp32_dir, buckets=[length])
+    shutil.copytree(path.parent, int8_dir, ignore=shutil.ignore_patterns(path.name))
+    int8 = exporter.quantize(QuantizeRequest(model=model, fp32_path=fp32, sample=sample, out_dir=int8_dir,
+                                             mode=mode, calibration=[]))
+    (int8_dir / "artifact.json").write_text(json.dumps(meta | {"seq_buckets": [length], "seq_len": length}))
+    runner = runtimes.load(int8, threads=threads)
+    return Model(ONE_SIGNATURE, "variant", runner, shipped.tokenizer, shipped.length, shipped.stride, {
+        "role": f"tflite int8 of {_source(path)}, one signature of {length} (no buckets)", "format": "tflite",
+        "precision": "int8", "path": None, "regime": regime(runner), "params": None,
+        "size_bytes": int8.stat().st_size, "recorded": None})
 
 
 # ------------------------------------------------------------------------------------------------ the peer
@@ -569,6 +620,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=_positive, default=3)
     parser.add_argument("--warmup", type=int, default=10, help="untimed questions per row before each round")
     parser.add_argument("--threads", type=_positive, default=1, help="CPU threads of every runtime (torch included)")
+    parser.add_argument("--one-signature", action=argparse.BooleanOptionalAction, default=True,
+                        help="add the TFLite INT8 model converted with one signature at the export length (no "
+                             "buckets), to measure what the buckets do")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "qa_eval.json")
     args = parser.parse_args(argv)
     try:
@@ -606,6 +660,8 @@ def run(args) -> int:
     timed_split = latency_questions(full, args.latency_questions, cfg.run.seed)
     with tempfile.TemporaryDirectory(prefix="qa_eval_peer_") as tmp:
         rows = models(args.run_dir, stages, cfg, args.threads, Path(tmp))
+        if args.one_signature:
+            rows.insert(-1, one_signature(args.run_dir, rows, cfg, args.threads, Path(tmp) / "one-signature"))
         parity = peer_parity(rows[0], Path(rows[-1].facts["recipe"]["fp32_path"]),
                              WindowCache()(timed_split, rows[0]), args.threads)
         results = evaluate(rows, {cfg.data.eval_split: dev, "selection": selection}, cfg.run.seed)

@@ -67,6 +67,10 @@ class Artifact:
         """Label and class probabilities per text, each text run alone as the app and validate run it."""
         return load_artifact(self.path).predict(texts, pairs, threads)
 
+    def answer(self, question: str, context: str, threads: int = 1) -> dict:
+        """A question-answering artifact's best answer span in ``context``: ``LoadedArtifact.answer``."""
+        return load_artifact(self.path).answer(question, context, threads)
+
 
 @dataclass(frozen=True)
 class LoadedArtifact:
@@ -75,9 +79,25 @@ class LoadedArtifact:
     def predict(self, texts: list[str], pairs: list[str] | None = None, threads: int = 1) -> list[dict]:
         from .runtimes.text import predict
 
+        from .runtimes import artifact_meta
+
         if isinstance(texts, str):
             raise EdgeportError("predict takes a list of texts; wrap a single text in a list")
+        if artifact_meta(self.path).get("task") == "question-answering":
+            raise EdgeportError(f"{self.path}: a question-answering artifact answers a question about a context, "
+                                f"not texts: call answer(question, context) on it")
         return predict(self.path, list(texts), list(pairs) if pairs is not None else None, threads)
+
+    def answer(self, question: str, context: str, threads: int = 1) -> dict:
+        """The best answer span of ``context`` to ``question`` (a question-answering artifact), found as validate
+        and ``edgeport predict --question/--context`` find it: every window of the context alone, the best span
+        over them. ``{"text", "start", "end"}`` (characters of ``context``), ``score``, ``window`` of ``windows``,
+        and the window settings; ``text`` is None when no valid span exists."""
+        from .runtimes.qa_text import answer
+
+        if not isinstance(question, str) or not isinstance(context, str):
+            raise EdgeportError("answer takes one question and one context, both strings")
+        return answer(self.path, question, context, threads)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """benchmarks/qa_eval.py on a tiny real question-answering run: it runs, writes every row (model stages, artifacts,
 the ORT INT8 peer) with EM / F1 on the dev sample and the selection split, drops with CIs and latency, with
-provenance; the teacher's figures are the ones computed here directly (the torch model on each window, the best span,
+provenance, and the TFLite INT8 model rebuilt with one signature (no buckets); the teacher's figures are the ones computed here directly (the torch model on each window, the best span,
 ``squad_scores``) and the ones the run recorded; a directory that is no finished QA run exits 2 without a traceback.
 
 The run: test_qa_task's tiny SQuAD files and hidden-32 BERT, teacher -> distill -> prune (test_qa_distill's
@@ -55,14 +55,15 @@ def result(qa_run, tmp_path_factory) -> dict:
     proc = bench(qa_run, "--limit", LIMIT, "--latency-questions", 8, "--rounds", 2, "--warmup", 1, "--out", out)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "| teacher-ort-int8 |" in proc.stdout and "| tflite-int8 |" in proc.stdout  # the table is printed
+    assert "| tflite-int8-one-signature |" in proc.stdout
     return {"json": json.loads(out.read_text()), "path": out}
 
 
 def test_every_row_is_measured_on_both_splits_with_drops_and_latency(result):
     data = result["json"]
     names = [r["model"] for r in data["models"]]
-    assert names == ["teacher", "distill", "prune", *ARTIFACTS, "teacher-ort-int8"]
-    assert [r["kind"] for r in data["models"]] == ["stage"] * 3 + ["artifact"] * 4 + ["peer"]
+    assert names == ["teacher", "distill", "prune", *ARTIFACTS, "tflite-int8-one-signature", "teacher-ort-int8"]
+    assert [r["kind"] for r in data["models"]] == ["stage"] * 3 + ["artifact"] * 4 + ["variant", "peer"]
     assert data["questions"]["dev"] == LIMIT and data["questions"]["dev_file"] == 27
     assert data["questions"]["dev_sample"] == {"n": LIMIT, "rule": "edgeport.data.sample_questions", "seed": 0}
     for row in data["models"]:
@@ -81,6 +82,12 @@ def test_every_row_is_measured_on_both_splits_with_drops_and_latency(result):
             assert drop["value"] * 100 == pytest.approx(f["f1"], abs=1e-3)
             assert f["em_drop_vs_teacher"]["n"] == f["questions"]
             assert 0 <= f["same_answer_as_teacher"]["share"] <= 1
+    rows = {r["model"]: r for r in data["models"]}
+    shipped, single = rows["tflite-int8"], rows["tflite-int8-one-signature"]
+    assert "/" in shipped["regime"] and "/" not in single["regime"] and single["regime"].startswith("batch 1, bucket")
+    # the same model and INT8 mode at one length: mostly the same answers (padding moves INT8 rounding a little)
+    assert single["splits"]["dev"]["same_answer_as_teacher"]["share"] == pytest.approx(
+        shipped["splits"]["dev"]["same_answer_as_teacher"]["share"], abs=0.2)
     peer = data["models"][-1]
     assert peer["splits"]["dev"]["same_answer_as_teacher"]["share"] > 0.5  # INT8 of the same model, not noise
     assert data["peer"]["fp32_max_abs_diff"] < 1e-3  # its fp32 export is the teacher

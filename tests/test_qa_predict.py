@@ -233,3 +233,22 @@ def test_question_flags_on_another_task_and_the_cli_end_to_end(artifacts, tmp_pa
     proc = run_cli("predict", qa, "--question", "Who?")
     assert proc.returncode == 2 and "missing --context" in proc.stderr and "Traceback" not in proc.stderr
 
+
+
+def test_the_python_api_answers_as_the_cli_does_and_predict_points_to_answer(artifacts, capsys):
+    """``edgeport.load_artifact(PATH).answer(question, context)`` is ``edgeport predict --question/--context``'s
+    answer; ``predict(texts)`` on a question-answering artifact is refused with the call to make instead."""
+    import edgeport
+    from edgeport.errors import EdgeportError
+
+    path = artifacts[("onnx", "int8")]
+    question = "Who painted the door?"
+    got = edgeport.load_artifact(path).answer(question, LONG)
+    code, out, _ = predict(capsys, path, question, LONG)
+    shown = printed(out)
+    assert code == 0 and got["text"] == shown["text"] and LONG[got["start"]:got["end"]] == got["text"]
+    assert got["windows"] > 1  # LONG is cut into several windows, all read
+    with pytest.raises(EdgeportError, match=r"answer\(question, context\)"):
+        edgeport.load_artifact(path).predict([question])
+    with pytest.raises(EdgeportError, match="both strings"):
+        edgeport.load_artifact(path).answer([question], LONG)
