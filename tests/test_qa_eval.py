@@ -84,7 +84,8 @@ def test_every_row_is_measured_on_both_splits_with_drops_and_latency(result):
             assert 0 <= f["same_answer_as_teacher"]["share"] <= 1
     rows = {r["model"]: r for r in data["models"]}
     shipped, single = rows["tflite-int8"], rows["tflite-int8-one-signature"]
-    assert "/" in shipped["regime"] and "/" not in single["regime"] and single["regime"].startswith("batch 1, bucket")
+    # one signature at the export length (the tiny run's buckets may be that length alone)
+    assert single["regime"] == f"batch 1, bucket of {shipped['splits']['dev']['length']}", single["regime"]
     # the same model and INT8 mode at one length: mostly the same answers (padding moves INT8 rounding a little)
     assert single["splits"]["dev"]["same_answer_as_teacher"]["share"] == pytest.approx(
         shipped["splits"]["dev"]["same_answer_as_teacher"]["share"], abs=0.2)
