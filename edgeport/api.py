@@ -77,9 +77,8 @@ class LoadedArtifact:
     path: Path
 
     def predict(self, texts: list[str], pairs: list[str] | None = None, threads: int = 1) -> list[dict]:
-        from .runtimes.text import predict
-
         from .runtimes import artifact_meta
+        from .runtimes.text import predict
 
         if isinstance(texts, str):
             raise EdgeportError("predict takes a list of texts; wrap a single text in a list")
