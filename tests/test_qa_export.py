@@ -143,7 +143,7 @@ def test_predict_refuses_a_question_answering_artifact_with_a_clear_error(artifa
     from edgeport.errors import EdgeportError
     from edgeport.runtimes.text import predict
 
-    with pytest.raises(EdgeportError, match="no question-answering mode"):
+    with pytest.raises(EdgeportError, match="--question Q --context C"):
         predict(artifacts["onnx"]["fp32"], ["Where?"], ["Here."])
 
 
@@ -169,9 +169,11 @@ def qa_run(tmp_path_factory):
 
 
 def test_the_run_exports_the_pruned_student_and_makes_int8_of_both_outputs(qa_run):
+    from test_qa_task import qa_data
     from transformers import AutoTokenizer
 
     from edgeport import runtimes
+    from edgeport.runtimes.qa_text import window_settings
 
     manifest = json.loads((qa_run / "manifest.json").read_text())
     records = [a for stage in ("export", "quantize") for a in manifest["stages"][stage]["metrics"]["artifacts"]]
@@ -180,9 +182,13 @@ def test_the_run_exports_the_pruned_student_and_makes_int8_of_both_outputs(qa_ru
     tok = AutoTokenizer.from_pretrained(str((qa_run / records[0]["path"]).parent))  # the cut vocabulary's
     window = {k: np.asarray(v) for k, v in tok(["Where is it?"], ["It is by the river."], return_tensors="np").items()}
     seq = window["input_ids"].shape[1]
+    stride = qa_data("squad")["doc_stride"]  # the run's data.doc_stride
     for a in records:
         meta = json.loads((qa_run / a["path"]).with_name("artifact.json").read_text())
         assert (meta["task"], meta["outputs"], meta["source_stage"]) == ("question-answering", list(OUTPUTS), "prune")
+        # the stride the windows were made with travels with the bytes: predict and the app read it from there
+        assert meta["doc_stride"] == stride, a["name"]
+        assert window_settings(qa_run / a["path"]).source == "artifact.json"
         out = runtimes.load(qa_run / a["path"])(window["input_ids"], window["attention_mask"], window["token_type_ids"])
         assert {k: v.shape for k, v in out.items()} == {n: (1, seq) for n in OUTPUTS}, a["name"]
 

@@ -92,7 +92,7 @@ def test_shipped_config_runs_every_stage_from_teacher_to_report():
     assert cfg.data.task == "question-answering" and cfg.data.metric == "squad_f1"
     assert (cfg.data.max_seq_len, cfg.data.stride()) == (384, 128)
     assert cfg.distill.enabled and cfg.distill.student.layers == [0, 2, 4]
-    assert cfg.prune.enabled and (cfg.prune.heads_fraction, cfg.prune.ffn_fraction) == (0.25, 0.25)
+    assert cfg.prune.enabled and (cfg.prune.heads_fraction, cfg.prune.ffn_fraction) == (0.0, 0.25)
     assert cfg.export.enabled and cfg.quantize.enabled and cfg.validate.enabled and cfg.bench.enabled
     assert cfg.report.enabled and cfg.data.eval_limit == 2000  # a seeded sample of the dev file (data.eval_limit)
 

@@ -121,10 +121,14 @@ ANSWERS = {"logits": _classes, "embedding": _vectors, "tags": _entities}
 
 
 def answerable(meta: dict) -> str:
-    """``answer_kind(meta)``, refused when ``predict`` has no answer for it (question-answering's span logits: the
-    answer is the best span over a question's windows, not built here)."""
+    """``answer_kind(meta)``, refused when ``predict`` has no answer for it: question-answering's answer is the best
+    span over a question's windows (``runtimes/qa_text.py``, kept apart so this module's fingerprint holds)."""
     kind = answer_kind(meta)
-    if kind not in ANSWERS:
-        raise EdgeportError(f"edgeport predict has no {meta.get('task', kind)} mode yet; the artifact's runner "
-                            f"(edgeport.runtimes.load) gives its outputs ({', '.join(meta.get('outputs', [kind]))})")
-    return kind
+    if kind in ANSWERS:
+        return kind
+    if meta.get("task") == "question-answering":
+        raise EdgeportError("a question-answering artifact answers a question over a context, not texts: "
+                            "edgeport predict ARTIFACT --question Q --context C (Python: "
+                            "edgeport.load_artifact(ARTIFACT).answer(question, context))")
+    raise EdgeportError(f"predict has no {meta.get('task', kind)} answer; the artifact's runner "
+                        f"(edgeport.runtimes.load) gives its outputs ({', '.join(meta.get('outputs', [kind]))})")

@@ -30,6 +30,7 @@ class ExportSettings:
     max_seq_len: int  # data.max_seq_len, written into every sidecar
     source_stage: str  # the model stage exported (prune, distill or teacher)
     task: str  # data.task: which model the stage loads (``tasks.models``) and what the sidecar says of its output
+    doc_stride: int | None  # question-answering: the context tokens two windows share, written into every sidecar
     exported_model: str  # the model spec whose architecture reaches export (preflight's checks)
     data: DataSpec | None  # seq_buckets auto: the training split's token lengths decide the buckets
     seed: int | None  # ... and the seed that carves the selection split out of it
@@ -55,6 +56,7 @@ class ExportStage:
         return ExportSettings(export=cfg.export.model_copy(update={"seq_len": cfg.export_seq_len()}),
                               export_len=cfg.export_seq_len(), max_seq_len=cfg.data.max_seq_len,
                               source_stage=model_stage(cfg), task=cfg.data.task,
+                              doc_stride=cfg.data.stride() if cfg.data.task == "question-answering" else None,
                               exported_model=student or cfg.teacher.model,
                               data=cfg.data.spec() if auto else None, seed=cfg.run.seed if auto else None,
                               libs=fp.libraries("model", *(f"export.{f}" for f in cfg.export.formats)))
@@ -117,11 +119,18 @@ class ExportStage:
             write_sidecar(out_dir, fmt=fmt, precision="fp32", model_file=path.name,
                           label_names=kind.label_names(model), seq_len=None if exporter.dynamic_shapes else seq_len,
                           max_seq_len=cfg.max_seq_len, tokenizer=tokenizer,
-                          extra={"source_stage": cfg.source_stage, "seq_buckets": buckets} | kind.sidecar,
+                          extra={"source_stage": cfg.source_stage, "seq_buckets": buckets} | kind.sidecar
+                          | _windowing(cfg),
                           model=model, export_seq_len=seq_len)
             artifacts.append(artifact_record(self.name, ctx.out, path, fmt, "fp32"))
         return {"formats": ",".join(cfg.export.formats), "seq_len": seq_len, "seq_buckets": buckets,
                 "source_stage": cfg.source_stage, "artifacts": artifacts}
+
+
+def _windowing(cfg: ExportSettings) -> dict:
+    """question-answering: the stride the model's windows were made with, so ``edgeport predict`` and the app cut
+    a long context as the pipeline measured it (``runtimes.qa_text.window_settings`` reads it first)."""
+    return {} if cfg.doc_stride is None else {"doc_stride": cfg.doc_stride}
 
 
 def token_lengths(split, tokenizer, max_len: int) -> list[int]:
