@@ -1,6 +1,6 @@
 """The support matrix: architecture x stage x format x precision, every cell measured by running the tiny pipeline.
 
-    python benchmarks/support_matrix.py [WORKDIR] [--arch roberta ...] [--markdown-only]
+    python benchmarks/support_matrix.py [WORKDIR] [--arch roberta ...] [--jobs 2] [--w4]
 
 For each architecture in ``tests/family.py`` (a random tiny model with a tokenizer of its family trained on SST-2
 text: WordPiece, byte-level BPE or Unigram) this runs the real CLI four times (five with ``--w4``):
@@ -46,8 +46,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -324,6 +326,15 @@ def _task_table(axis: TaskAxis, rows: list[dict], notes: list[str]) -> list[str]
     return lines
 
 
+def _print_row(row: dict) -> None:
+    bad = [k for k, c in row["cells"].items() if not c["ok"] and not c["note"].startswith(DECLARED_PREFIXES)]
+    declared = [k for k, c in row["cells"].items() if not c["ok"] and k not in bad]
+    print(f"{row['arch']:12s} {row['seconds']:7.1f} s + w4 {row['w4_seconds'] or 0:6.1f} s"
+          + "".join(f" + {a.prefix} {row[f'{a.prefix}_seconds']:6.1f} s" for a in TASK_AXES) + "  "
+          + ("all cells ✓" if not bad else f"✗ {', '.join(bad)}")
+          + (f" (declared ✗: {', '.join(declared)})" if declared else ""), flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workdir", nargs="?", default="support-matrix-work")
@@ -332,22 +343,25 @@ def main(argv=None) -> int:
     # Off by default (not in CI yet): on run 1's pruned tiny models (2 heads of 16, half pruned) a Linear has 16
     # inputs, which no w4 block size (32, 64, 128) divides; ai-edge-quantizer refuses it (measured on bert).
     parser.add_argument("--w4", action="store_true", help="also run 2: <format>-w4 with int4 embeddings")
+    parser.add_argument("--jobs", type=int, default=1, help="architectures run at once, each CLI call with one "
+                        "torch thread (CI: 2, one per core; the cells judge fidelity, not latency)")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
     prov = provenance({"args": args_dict(args) | {"workdir": None, "out": None}}, ARGS_ONLY)
     base = Path(args.workdir).resolve()
     data = write_data(base / "data")
     for axis in TASK_AXES:
         axis.slice(base / axis.data_dir)
-    rows = []
-    for arch in args.arch or ARCHITECTURES:
-        row = _run_arch(arch, base, data, w4=args.w4)
-        rows.append(row)
-        bad = [k for k, c in row["cells"].items() if not c["ok"] and not c["note"].startswith(DECLARED_PREFIXES)]
-        declared = [k for k, c in row["cells"].items() if not c["ok"] and k not in bad]
-        print(f"{arch:12s} {row['seconds']:7.1f} s + w4 {row['w4_seconds'] or 0:6.1f} s"
-              + "".join(f" + {a.prefix} {row[f'{a.prefix}_seconds']:6.1f} s" for a in TASK_AXES) + "  "
-              + ("all cells ✓" if not bad else f"✗ {', '.join(bad)}")
-              + (f" (declared ✗: {', '.join(declared)})" if declared else ""), flush=True)
+    if args.jobs > 1:  # the CLI subprocesses inherit it: one torch thread each, so the jobs do not fight for cores
+        os.environ["OMP_NUM_THREADS"] = "1"
+    archs = args.arch or ARCHITECTURES
+    # Each architecture's runs are subprocesses in a directory of their own: threads only wait on them.
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {pool.submit(_run_arch, arch, base, data, w4=args.w4): arch for arch in archs}
+        for done in as_completed(futures):
+            _print_row(done.result())
+        rows = [f.result() for f in futures]  # in the order asked for, whatever order they finished in
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     table = markdown(rows)

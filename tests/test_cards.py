@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from card_snippets import run_load_snippet
 from export_run import export_run
 from huggingface_hub import ModelCard
 from tinyrun import cli
@@ -56,6 +57,8 @@ def test_every_model_and_artifact_dir_has_a_card(run):
         assert values[("accuracy", "selection")] == models[stage]["select_accuracy"]
         assert eval_results(run_dir / stage / "README.md") == values
         assert "AutoModelForSequenceClassification" in body and "## Limitations" in body
+        _, printed = run_load_snippet(run_dir / stage / "README.md")  # the card's code runs and names a label
+        assert printed.split()[0] in ("negative", "positive"), printed
     assert "**distill**" in (run_dir / "prune" / "README.md").read_text()  # the chain up to this model
     arts = {a["name"]: a for a in report["artifacts"]}
     listed = [a for s in ("export", "quantize") for a in manifest["stages"][s]["metrics"]["artifacts"]]
@@ -71,6 +74,8 @@ def test_every_model_and_artifact_dir_has_a_card(run):
         assert values[("agreement", split)] == arts[art["name"]]["agreement"]
         assert eval_results(card) == values
         assert loaders[art["format"]] in body
+        _, printed = run_load_snippet(card)
+        assert printed.strip() in ("negative", "positive"), printed
         # every latency row of the report for this artifact, with its kind and input, and no other
         rows = [r for r in report["latency"] if r["artifact"] == art["name"]]
         table = [line for line in body.split("## Latency per target")[1].split("##")[0].splitlines()

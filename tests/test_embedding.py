@@ -248,17 +248,28 @@ def test_tiny_embedding_run_through_every_stage(tmp_path):
     assert fp32["cosine_min"] > 0.9999
     assert all(a["verdict"]["state"] == "pass" for a in results["artifacts"])
     assert (run / "report" / "report.html").is_file()
-    check_cards(run, "sentence-similarity", "sentence embedder")
+    check_cards(run, "sentence-similarity", "sentence embedder", unit_vector)
 
 
-def check_cards(run: Path, pipeline_tag: str, noun: str) -> None:
-    """Every model and artifact card names the task's Hugging Face pipeline tag and what the model is."""
+def unit_vector(variables: dict, printed: str) -> None:
+    """A card's snippet gave a sentence's vector of unit length (pooling and norm in the graph or the snippet)."""
+    vector = np.asarray(variables["vector"], dtype=np.float64).reshape(-1)
+    assert vector.size > 1 and abs(np.linalg.norm(vector) - 1) < 1e-3, np.linalg.norm(vector)
+
+
+def check_cards(run: Path, pipeline_tag: str, noun: str, answer=None) -> None:
+    """Every model and artifact card names the task's Hugging Face pipeline tag and what the model is, and the
+    code it tells its reader to run runs where the card sits; ``answer(variables, printed)`` checks what it gave."""
+    from card_snippets import run_load_snippet
+
     cards = [run / stage / "README.md" for stage in ("teacher", "distill", "prune")]
     cards += sorted((run / "export").glob("*/README.md")) + sorted((run / "quantize").glob("*/README.md"))
     assert len(cards) == 7, cards
     for card in cards:
         text = card.read_text()
         assert f"pipeline_tag: {pipeline_tag}\n" in text, card
+        if answer is not None:
+            answer(*run_load_snippet(card))
     assert noun in (run / "quantize" / "tflite-int8" / "README.md").read_text()
 
 

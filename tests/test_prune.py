@@ -132,3 +132,27 @@ def test_prune_stage_via_cli(tmp_path, sst2_slice):
     first, last = metrics["variants"][0], metrics["variants"][-1]
     assert last["params"] < first["params"] and last["file_mb"] < first["file_mb"] and "p50_ms" in last
     assert (tmp_path / "runs" / "tiny" / "prune" / "vocab.txt").is_file()
+
+
+@pytest.mark.parametrize("recovered_score,kept", [(0.80, "recovered"), (0.60, "pruned"), (0.70, "pruned")])
+def test_recovery_keeps_the_pruned_weights_unless_a_checkpoint_beats_them(recovered_score, kept):
+    """The pruned weights (selection score 0.70) are a checkpoint too: recovery's best must score above them to
+    replace them; a tie keeps the earlier, pruned weights, as fit keeps the first checkpoint reaching a score."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from edgeport.pruning.recovery import recover_or_keep
+
+    model = torch.nn.Linear(3, 2)
+    pruned = {k: v.clone() for k, v in model.state_dict().items()}
+
+    def recover():
+        with torch.no_grad():
+            model.weight.add_(1.0)  # training moved the weights to its best checkpoint
+        return SimpleNamespace(best_accuracy=recovered_score, best_score=None)
+
+    result, info = recover_or_keep(model, 0.70, recover)
+    assert info == {"kept": kept, "pruned_select_score": 0.7} and result.best_accuracy == recovered_score
+    same = torch.equal(model.weight, pruned["weight"])
+    assert same == (kept == "pruned")

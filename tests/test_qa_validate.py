@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from card_snippets import run_load_snippet
 from conftest import make_tiny_bert, run_cli
 
 
@@ -186,6 +187,12 @@ def test_the_bench_times_every_window_and_the_cards_carry_squad_f1(qa_run):
     card = (run / "quantize" / "tflite-int8" / "README.md").read_text()
     assert "pipeline_tag: question-answering" in card and "| squad_f1 | dev |" in card
     assert "Validate gates: PASS" in card
+    # the code each card gives runs where it sits: two scores per token from the file, a span from transformers
+    for path in sorted(run.glob("*/*/README.md")):
+        variables, _ = run_load_snippet(path)
+        assert len(variables["start_logits"]) == len(variables["end_logits"]) > 1, path
+    variables, printed = run_load_snippet(run / "prune" / "README.md")
+    assert "AutoModelForQuestionAnswering" in (run / "prune" / "README.md").read_text() and "start" in variables
 
 
 def test_a_gate_made_to_fail_fails_the_run_and_names_the_artifact(qa_run):

@@ -438,8 +438,17 @@ def test_tiny_token_run_through_every_stage(tmp_path):
     assert fp32["verdict"]["state"] == "pass" and fp32["word_agreement"] == 1.0
     assert "entity F1" in (run / "validate" / "results.md").read_text()
     assert (run / "report" / "report.html").is_file()
-    check_cards(run, "token-classification", "token classifier")
+    check_cards(run, "token-classification", "token classifier", tags_of_the_label_set)
     tflite = run / "quantize" / "tflite-int8"
     proc = run_cli("predict", tflite, "Peter Blackburn went to Paris")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip(), "predict printed nothing"
+
+
+def tags_of_the_label_set(variables: dict, printed: str) -> None:
+    """A card's snippet printed one CoNLL tag per sub-token of its sentence."""
+    import ast
+
+    tags = ast.literal_eval(printed.strip().splitlines()[-1])
+    assert len(tags) > 3 and set(tags) <= {"O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC",
+                                           "I-MISC"}, tags

@@ -20,6 +20,7 @@ are left out of the stages' output hashes (``pipeline.manifest.DOC_FILES``), so 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
@@ -94,7 +95,8 @@ def model_card(manifest: Manifest, report: dict, stage: str) -> ModelCard:
              "## Metrics\n", _model_metrics_md(report, row),
              "## Latency\n", "No latency is measured for the torch model itself; the exported artifacts built from "
              "it are timed per target (see their cards and `report/report.md`).\n",
-             "## How to load it (transformers)\n", _snippet_transformers(max_len), _pruned_note(manifest, stage),
+             "## How to load it (transformers)\n", _snippet_transformers(_task(manifest).name, max_len),
+             _pruned_note(manifest, stage),
              "## Limitations\n", _limitations(manifest, report, max_len=max_len, static=False)]
     return _card(data, parts)
 
@@ -117,7 +119,7 @@ def artifact_card(manifest: Manifest, report: dict, art: dict) -> ModelCard:
              "## Metrics\n", _artifact_metrics_md(report, row),
              "## Latency per target\n", _latency_md(report, name),
              f"## How to load it ({RUNTIME.get(fmt, fmt)})\n",
-             _artifact_snippet(fmt, art, meta, Path(str(report.get("run_dir") or manifest.run_dir))),
+             _artifact_snippet(fmt, art, meta, Path(str(report.get("run_dir") or manifest.run_dir)), task.name),
              "## Limitations\n", _limitations(manifest, report, row=row, meta=meta, static=bool(meta.get("seq_len")))]
     return _card(data, parts)
 
@@ -434,18 +436,63 @@ def _limitations(manifest: Manifest, report: dict, *, row: dict | None = None, m
 # ------------------------------------------------------------------------------------------ load snippets
 
 
-def _snippet_transformers(max_len: int | None) -> str:
+@dataclass(frozen=True)
+class CardExample:
+    """How a card's snippets feed and read a model of one task (one entry per task, like ``tasks.TASKS``)."""
+
+    auto_class: str  # the transformers class that loads the model stage's directory
+    text: str  # the tokenizer's positional arguments: one example input
+    read_torch: str  # lines that turn the transformers output ``out`` into the answer
+    read_outputs: str  # lines that turn an artifact's outputs (``outputs``: a list, artifact.json order) into it
+    cli: str  # ``edgeport predict DIR <cli>``
+
+
+EXAMPLES: dict[str, CardExample] = {
+    "sequence-classification": CardExample(
+        "AutoModelForSequenceClassification", '["a gripping, funny film"]',
+        "probs = out.logits.softmax(-1)[0]\nprint(model.config.id2label[int(probs.argmax())], probs.tolist())",
+        "labels = {labels!r}\nprint(labels[int(outputs[0][0].argmax())])", '"a gripping, funny film"'),
+    "token-classification": CardExample(
+        "AutoModelForTokenClassification", '["Peter Blackburn visited Brussels ."]',
+        "tags = [model.config.id2label[int(i)] for i in out.logits[0].argmax(-1)]\n"
+        "print(tags)  # one per sub-token: a word's tag is its first sub-token's (IOB2)",
+        "labels = {labels!r}\nprint([labels[int(i)] for i in outputs[0][0].argmax(-1)])  # per sub-token",
+        '"Peter Blackburn visited Brussels ."'),
+    "sentence-embedding": CardExample(
+        "AutoModel", '["A man is playing a guitar."]',
+        "mask = enc[\"attention_mask\"].unsqueeze(-1)  # mean pooling and L2 norm: what the exported graph adds\n"
+        "vector = torch.nn.functional.normalize((out.last_hidden_state * mask).sum(1) / mask.sum(1), dim=-1)\n"
+        "print(vector.shape)",
+        "vector = outputs[0][0]  # unit length: mean pooling and L2 norm are inside the graph\nprint(vector.shape)",
+        '"A man is playing a guitar."'),
+    "question-answering": CardExample(
+        "AutoModelForQuestionAnswering", '["Where is the tower?"], ["The tower stands in Paris."]',
+        "start, end = int(out.start_logits[0].argmax()), int(out.end_logits[0].argmax())\n"
+        "print(tokenizer.decode(enc[\"input_ids\"][0][start:end + 1]))  # edgeport predict takes the best valid span "
+        "over every window",
+        "start_logits, end_logits = outputs[0][0], outputs[1][0]  # one score per token; the answer is the best span "
+        "of the context\n# with start <= end over every window of a long context: edgeport predict does that",
+        '--question "Where is the tower?" --context "The tower stands in Paris."'),
+}
+
+
+def _example(task: str) -> CardExample:
+    return EXAMPLES[task]
+
+
+def _snippet_transformers(task: str, max_len: int | None) -> str:
+    ex = _example(task)
     return f'''```python
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import {ex.auto_class}, AutoTokenizer
 
 path = "."  # this directory
 tokenizer = AutoTokenizer.from_pretrained(path)
-model = AutoModelForSequenceClassification.from_pretrained(path).eval()
-enc = tokenizer(["a gripping, funny film"], truncation=True, max_length={max_len or 128}, return_tensors="pt")
+model = {ex.auto_class}.from_pretrained(path).eval()
+enc = tokenizer({ex.text}, truncation=True, max_length={max_len or 128}, return_tensors="pt")
 with torch.no_grad():
-    probs = model(**enc).logits.softmax(-1)[0]
-print(model.config.id2label[int(probs.argmax())], probs.tolist())
+    out = model(**enc)
+{ex.read_torch}
 ```
 '''
 
@@ -458,7 +505,8 @@ def _pruned_note(manifest: Manifest, stage: str) -> str:
             "size; `edgeport.models.loading.load_classifier` slices them out for the physically smaller model.\n")
 
 
-def _artifact_snippet(fmt: str | None, art: dict, meta: dict, run_dir: Path) -> str:
+def _artifact_snippet(fmt: str | None, art: dict, meta: dict, run_dir: Path, task: str) -> str:
+    ex = _example(task)
     model_file = Path(art["path"]).name
     inputs = meta.get("inputs") or ["input_ids", "attention_mask", "token_type_ids"]
     length = meta.get("seq_len") or meta.get("max_seq_len") or 128
@@ -466,36 +514,39 @@ def _artifact_snippet(fmt: str | None, art: dict, meta: dict, run_dir: Path) -> 
            'tokenizer = AutoTokenizer.from_pretrained(".")  # tokenizer.json beside the model\n')
     args = ", ".join(f'enc["{n}"]' for n in inputs)
     where = run_dir / Path(art["path"]).parent
-    cli = f"\nOr with edgeport: `edgeport predict {where} \"a gripping, funny film\"`.\n"
+    cli = f"\nOr with edgeport: `edgeport predict {where} {ex.cli}`.\n"
     if fmt == "onnx":
         code = f'''import numpy as np
 import onnxruntime as ort
 {tok}session = ort.InferenceSession("{model_file}", providers=["CPUExecutionProvider"])
-enc = tokenizer(["a gripping, funny film"], truncation=True, max_length={length}, return_tensors="np")
+enc = tokenizer({ex.text}, truncation=True, max_length={length}, return_tensors="np")
 feed = {{i.name: enc[i.name].astype(np.int32 if i.type == "tensor(int32)" else np.int64)
         for i in session.get_inputs()}}
-logits = session.run(None, feed)[0]'''
+outputs = session.run(None, feed)  # in artifact.json's "outputs" order'''
     elif fmt == "tflite":
         code = f'''import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 {tok}runner = Interpreter(model_path="{model_file}").get_signature_runner("serving_default")
-enc = tokenizer(["a gripping, funny film"], padding="max_length", truncation=True, max_length={length},
+enc = tokenizer({ex.text}, padding="max_length", truncation=True, max_length={length},
                 return_tensors="np")  # static shape: exactly one row of {length} tokens per call
 inputs = runner.get_input_details()
-logits = next(iter(runner(**{{k: enc[k].astype(d["dtype"]) for k, d in inputs.items()}}).values()))'''
-        cli += ("\nOn Android, LiteRT's `Interpreter` takes the same file. For MediaPipe's `TextClassifier` "
-                f"(tokenizer and labels inside the file), run `edgeport mediapipe {run_dir}` and load "
-                f"`{run_dir}/mediapipe/{art['name']}/model.tflite`:\n\n```python\n"
-                "from mediapipe.tasks.python import BaseOptions, text\n\n"
-                "classifier = text.TextClassifier.create_from_options(text.TextClassifierOptions(\n"
-                "    base_options=BaseOptions(model_asset_path=\"model.tflite\")))\n"
-                "print(classifier.classify(\"a gripping, funny film\").classifications[0].categories)\n```\n")
+result = runner(**{{k: enc[k].astype(d["dtype"]) for k, d in inputs.items()}})
+outputs = [result[k] for k in sorted(result)]  # output_0, output_1...: artifact.json's "outputs" order'''
+        if task == "sequence-classification":  # MediaPipe's TextClassifier; it has no task for the others
+            cli += ("\nOn Android, LiteRT's `Interpreter` takes the same file. For MediaPipe's `TextClassifier` "
+                    f"(tokenizer and labels inside the file), run `edgeport mediapipe {run_dir}` and load "
+                    f"`{run_dir}/mediapipe/{art['name']}/model.tflite`:\n\n```python\n"
+                    "from mediapipe.tasks.python import BaseOptions, text\n\n"
+                    "classifier = text.TextClassifier.create_from_options(text.TextClassifierOptions(\n"
+                    "    base_options=BaseOptions(model_asset_path=\"model.tflite\")))\n"
+                    "print(classifier.classify(\"a gripping, funny film\").classifications[0].categories)\n```\n")
     elif fmt == "torchscript":
         code = f'''import torch
 {tok}model = torch.jit.load("{model_file}").eval()
-enc = tokenizer(["a gripping, funny film"], truncation=True, max_length={length}, return_tensors="pt")
+enc = tokenizer({ex.text}, truncation=True, max_length={length}, return_tensors="pt")
 with torch.inference_mode():
-    logits = model({args})  # positional, in artifact.json's "inputs" order'''
+    out = model({args})  # positional, in artifact.json's "inputs" order
+outputs = list(out) if isinstance(out, tuple) else [out]'''
         if _precision(art.get("precision")).quantized:  # w4 is refused for TorchScript: only INT8 gets here
             cli += "\nThe INT8 model uses torch's quantized CPU kernels (fbgemm on x86, qnnpack on Arm).\n"
     elif fmt == "executorch":
@@ -503,13 +554,12 @@ with torch.inference_mode():
 from executorch.runtime import Runtime
 {tok}program = Runtime.get().load_program("{model_file}")
 method = program.load_method("forward")
-enc = tokenizer(["a gripping, funny film"], padding="max_length", truncation=True, max_length={length},
+enc = tokenizer({ex.text}, padding="max_length", truncation=True, max_length={length},
                 return_tensors="pt")
-logits = method.execute([{args}])[0]  # positional, in artifact.json's "inputs" order'''
+outputs = method.execute([{args}])  # positional, in artifact.json's "inputs" order'''
     else:
-        return f"`edgeport predict {where} \"a gripping, funny film\"` runs it.\n"
-    labels = meta.get("label_names")
-    code += f"\nlabels = {labels!r}\nprint(labels[int(logits[0].argmax())])" if labels else ""
+        return f"`edgeport predict {where} {ex.cli}` runs it.\n"
+    code += "\n" + ex.read_outputs.format(labels=meta.get("label_names") or [])
     return f"```python\n{code}\n```\n{cli}"
 
 

@@ -71,6 +71,7 @@ class PruneStage:
         from ..pruning import (heads_to_keep, neurons_to_keep, prune_ffn, prune_heads, save_pruned,
                                top_k_per_layer, unit_importance)
         from ..pruning.measure import param_count
+        from ..pruning.recovery import recover_or_keep
         from ..pruning.structured import ffn_width, heads_per_layer
         from ..data import encode
         from ..training import distillation, recipe
@@ -108,9 +109,10 @@ class PruneStage:
             prune_ffn(model, top_k_per_layer(ffn_scores, neurons_to_keep(ffn_width(model), pcfg.ffn_fraction)))
             table.add("ffn-pruned", model, splits)
         if structured and pcfg.recover:
-            result = distillation.distill(model, rows, splits["select"], pcfg.train, kd, collate, cfg.seed,
-                                    desc="prune recovery", metric=metric)
-            metrics["recovery"] = result.metrics()
+            result, kept = recover_or_keep(model, table.rows[-1][f"select_{metric}"], lambda: distillation.distill(
+                model, rows, splits["select"], pcfg.train, kd, collate, cfg.seed, desc="prune recovery",
+                metric=metric))
+            metrics["recovery"] = result.metrics() | kept
             table.add("recovered", model.eval(), splits)
         if pcfg.vocab:
             tokenizer, splits, metrics["vocab"] = _prune_vocab(ctx, model, tokenizer)

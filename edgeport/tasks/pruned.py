@@ -56,7 +56,7 @@ def run(ctx, job: PruneJob) -> dict:
         _prune_ffn(model, job, pcfg)
         table.add("ffn-pruned", model, job.tokenizer)
     if structured and pcfg.recover:
-        metrics["recovery"] = _recover(model, job, pcfg, ctx.cfg.seed)
+        metrics["recovery"] = _recover(model, job, pcfg, ctx.cfg.seed, table.rows[-1][f"select_{job.metric}"])
         table.add("recovered", model.eval(), job.tokenizer)
     tokenizer = job.tokenizer
     if pcfg.vocab:
@@ -102,12 +102,16 @@ def _prune_ffn(model, job: PruneJob, pcfg) -> None:
     prune_ffn(model, top_k_per_layer(scores, neurons_to_keep(ffn_width(model), pcfg.ffn_fraction)))
 
 
-def _recover(model, job: PruneJob, pcfg, seed: int) -> dict:
+def _recover(model, job: PruneJob, pcfg, seed: int, before: float) -> dict:
+    """Recovery training; the pruned weights (``before``: their selection score) stay when no checkpoint beats
+    them (``pruning.recovery``)."""
+    from ..pruning.recovery import recover_or_keep
     from ..training.loop import fit
 
-    result = fit(model, job.rows, [], pcfg.train, job.loss, job.collate_for(job.tokenizer), seed,
-                 "prune recovery", metric=job.metric, evaluate_fn=job.selection(job.tokenizer))
-    return {k: v for k, v in result.metrics().items() if k != "select_accuracy"}
+    result, kept = recover_or_keep(model, before, lambda: fit(
+        model, job.rows, [], pcfg.train, job.loss, job.collate_for(job.tokenizer), seed, "prune recovery",
+        metric=job.metric, evaluate_fn=job.selection(job.tokenizer)))
+    return {k: v for k, v in result.metrics().items() if k != "select_accuracy"} | kept
 
 
 def _prune_vocab(model, job: PruneJob, out: Path, top_k: int | None):
