@@ -49,6 +49,7 @@ import json
 import os
 import sys
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,10 +184,18 @@ def _artifact_cells(manifest: dict, limits: dict[str, str], names=ARTIFACT_CELLS
     return cells
 
 
-def _run_arch(arch: str, base: Path, data: Path, w4: bool = False, axes=TASK_AXES) -> dict:
+def _models(arch: str, base: Path) -> tuple[Path, Path]:
+    """The architecture's random tiny base model and ready classifier, built in this process (``make_tiny`` seeds
+    torch's global RNG and trains a tokenizer: one at a time, never in the pool's threads)."""
     work = base / arch
-    teacher = make_tiny(arch, work / "model")
-    classifier = make_tiny(arch, work / "classifier", labels=["negative", "positive"])
+    return make_tiny(arch, work / "model"), make_tiny(arch, work / "classifier", labels=["negative", "positive"])
+
+
+def _run_arch(arch: str, base: Path, data: Path, models: tuple[Path, Path], w4: bool = False,
+              axes=TASK_AXES) -> dict:
+    """Every CLI run of one architecture (subprocesses only, so several architectures can run at once)."""
+    work = base / arch
+    teacher, classifier = models
     limits = dict(ARCHES[arch].format_limits)
     formats = [f for f in FORMATS if f not in limits]
     cfg = _tiny_config(work / "tiny.yaml", arch, work, teacher, data, formats)
@@ -356,11 +365,17 @@ def main(argv=None) -> int:
     if args.jobs > 1:  # the CLI subprocesses inherit it: one torch thread each, so the jobs do not fight for cores
         os.environ["OMP_NUM_THREADS"] = "1"
     archs = args.arch or ARCHITECTURES
+    models = {arch: _models(arch, base) for arch in archs}
     # Each architecture's runs are subprocesses in a directory of their own: threads only wait on them.
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(_run_arch, arch, base, data, w4=args.w4): arch for arch in archs}
-        for done in as_completed(futures):
-            _print_row(done.result())
+        futures = {pool.submit(_run_arch, arch, base, data, models[arch], w4=args.w4): arch for arch in archs}
+        try:
+            for done in as_completed(futures):
+                _print_row(done.result())
+        except BaseException:  # say it now and cancel what has not started (the running ones finish their call)
+            traceback.print_exc()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
         rows = [f.result() for f in futures]  # in the order asked for, whatever order they finished in
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
