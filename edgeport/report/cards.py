@@ -476,12 +476,8 @@ EXAMPLES: dict[str, CardExample] = {
 }
 
 
-def _example(task: str) -> CardExample:
-    return EXAMPLES[task]
-
-
 def _snippet_transformers(task: str, max_len: int | None) -> str:
-    ex = _example(task)
+    ex = EXAMPLES[task]
     return f'''```python
 import torch
 from transformers import {ex.auto_class}, AutoTokenizer
@@ -506,7 +502,7 @@ def _pruned_note(manifest: Manifest, stage: str) -> str:
 
 
 def _artifact_snippet(fmt: str | None, art: dict, meta: dict, run_dir: Path, task: str) -> str:
-    ex = _example(task)
+    ex = EXAMPLES[task]
     model_file = Path(art["path"]).name
     inputs = meta.get("inputs") or ["input_ids", "attention_mask", "token_type_ids"]
     length = meta.get("seq_len") or meta.get("max_seq_len") or 128
