@@ -125,6 +125,88 @@ def test_enqueue_entries_belong_to_one_study(tmp_path, tiny_teacher, keyword_dat
             update={"enqueue": [{"teacher.train.lrr": 0.1}]})}), "teacher", ["teacher.train.lr"])
 
 
+STUDENT = {"student.depth": 1, "student.placement": "bottom", "prune.heads_fraction": 0.25,
+           "prune.ffn_fraction": 0.5, "prune.vocab": True}
+
+
+def test_student_search_samples_the_quantize_mode_for_the_targets_format(tmp_path):
+    """tune.student.quantize_modes: several are sampled as quantize.mode and become quantize.<format>; one is
+    fixed (not sampled) but still set; none listed keeps the config's mode and adds no key (unchanged runs)."""
+    from optuna.trial import FixedTrial
+
+    from edgeport.config import load_config
+    from edgeport.tune.space import STUDY_PARAMS, student_modes, student_overrides, suggest_student
+
+    def load(*overrides):
+        return load_config(str(cfg_path(tmp_path)), list(overrides))
+
+    two = load("tune.student.quantize_modes=[dynamic, w4]")
+    params = suggest_student(FixedTrial(STUDENT | {"quantize.mode": "w4"}), two, 6)
+    assert params["quantize.mode"] == "w4"
+    overrides = student_overrides(params, 6, "tflite")
+    assert overrides["quantize.tflite"] == "w4" and "quantize.mode" not in overrides
+    assert student_overrides(params, 6, "onnx")["quantize.onnx"] == "w4"  # the target's format names the key
+    assert student_modes(two, "tflite") == ["dynamic", "w4"] and "quantize.mode" in STUDY_PARAMS["student"]
+    # one listed: nothing to choose, so not sampled (FixedTrial would fail on an unknown name), still set
+    assert suggest_student(FixedTrial(STUDENT), load("tune.student.quantize_modes=[w4]"), 6)["quantize.mode"] == "w4"
+    plain = suggest_student(FixedTrial(STUDENT), load(), 6)
+    assert "quantize.mode" not in plain
+    assert not [k for k in student_overrides(plain, 6, "tflite") if k.startswith("quantize.")]
+    assert student_modes(load(), "tflite") == ["dynamic"]  # the config's own quantize.tflite
+
+
+def test_artifact_is_found_by_the_name_its_quantize_mode_gives(tmp_path):
+    from edgeport.config import load_config
+    from edgeport.pipeline.manifest import Manifest
+    from edgeport.tune.study import _artifact
+
+    arts = [{"name": f"tflite-{p}", "path": f"quantize/tflite-{p}/model.tflite"} for p in ("int8", "w4")]
+    Manifest(tmp_path, {"stages": {"quantize": {"status": "done", "metrics": {"artifacts": arts}}}}).save()
+    for mode, name in (("w4", "tflite-w4"), ("dynamic", "tflite-int8"), ("full_integer", "tflite-int8")):
+        cfg = load_config(str(cfg_path(tmp_path)), [f"quantize.tflite={mode}"])
+        assert _artifact(tmp_path, "quantize", "tflite", cfg) == (name, f"quantize/{name}/model.tflite")
+
+
+def test_student_quantize_modes_are_refused_up_front(tmp_path):
+    """A mode the target's format lacks names the allowed ones (read from the schema); a mode its runtime refuses
+    at the quantize preflight (torchscript w4) is refused with the preflight's reason; so is an enqueued value
+    outside the listed modes."""
+    from edgeport.config import load_config
+    from edgeport.errors import ConfigError
+    from edgeport.tune.space import enqueued_for, student_modes
+
+    def modes(fmt, *overrides):
+        return student_modes(load_config(str(cfg_path(tmp_path)), list(overrides)), fmt)
+
+    with pytest.raises(ConfigError) as err:
+        modes("tflite", "tune.student.quantize_modes=[dynamic, w5]")
+    assert "'w5' is not a quantize mode of tflite" in str(err.value)
+    assert "allowed: dynamic, full_integer, w4" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        modes("torchscript", "tune.student.quantize_modes=[dynamic, w4]")
+    assert "w4 for a torchscript target is refused by the quantize preflight" in str(err.value)
+    assert "INT8 only" in str(err.value)  # the exporter's own reason
+    assert modes("onnx", "tune.student.quantize_modes=[dynamic, w4]") == ["dynamic", "w4"]
+    with pytest.raises(ConfigError, match="quantize.enabled is false"):
+        modes("tflite", "tune.student.quantize_modes=[w4]", "quantize.enabled=false")
+    with pytest.raises(ConfigError, match="lists no mode"):
+        load_config(str(cfg_path(tmp_path)), ["tune.student.quantize_modes=[]"])
+    cfg = load_config(str(cfg_path(tmp_path)), ["tune.enqueue=[{quantize.mode: w5}]"])
+    known = ["student.depth", "quantize.mode"]
+    with pytest.raises(ConfigError, match=r"quantize.mode: 'w5' \(choices: dynamic, w4\)"):
+        enqueued_for(cfg, "student", known, {"quantize.mode": ["dynamic", "w4"]})
+    ok = load_config(str(cfg_path(tmp_path)), ["tune.enqueue=[{quantize.mode: w4}]"])
+    assert enqueued_for(ok, "student", known, {"quantize.mode": ["dynamic", "w4"]}) == [{"quantize.mode": "w4"}]
+
+
+def cfg_path(tmp: Path) -> Path:
+    """A tiny config that loads without its model or data existing (the search-space units read no files)."""
+    path = tmp / "space.yaml"
+    if not path.is_file():
+        write_config(path, tmp, tmp, tmp / "runs")
+    return path
+
+
 def test_chosen_student_is_the_best_within_every_budget():
     """The most accurate trial is over a budget: the choice is the best one inside them all; the Pareto front
     keeps every non-dominated trial, feasible or not."""
@@ -386,6 +468,7 @@ BIG = {"student.depth": 2, "student.placement": "bottom", "prune.heads_fraction"
        "prune.vocab": False}
 SMALL = {"student.depth": 1, "student.placement": "bottom", "prune.heads_fraction": 0.5,
          "prune.ffn_fraction": 0.5, "prune.vocab": True}
+MODES = {False: "dynamic", True: "w4"}  # quantize.mode per student (by prune.vocab): tflite-int8 / tflite-w4
 
 
 def _lowend_with_size_budget(directory: Path, name: str, size_mb: float) -> str:
@@ -404,7 +487,8 @@ def test_student_search_pareto_and_chosen_student_meets_budgets(tmp_path, tiny_t
     """`--stage student --target T`, where T's size budget lies between the two students tried: the one over it is
     marked so, the chosen student is the one within, and run through the normal pipeline (`edgeport run
     --params`) it meets T's budgets in the report, while a second target whose budget nothing meets fails the
-    run's budget gate (the checks can say "over")."""
+    run's budget gate (the checks can say "over"). The quantize mode is searched too (dynamic for the big
+    student, w4 for the small one): each trial benches its own artifact, and the chosen mode reaches the run."""
     import json
 
     from edgeport.cli import main
@@ -421,7 +505,10 @@ def test_student_search_pareto_and_chosen_student_meets_budgets(tmp_path, tiny_t
                        export={"formats": ["tflite"]},
                        validate={"max_drop_vs_teacher": None},
                        bench={"targets": [split], "runs": 5, "min_seconds": 0, "warmup": 1},
-                       tune={"trials": 2, "student": {"min_layers": 1, "max_layers": 2}, "enqueue": [BIG, SMALL]})
+                       tune={"trials": 2, "student": {"min_layers": 1, "max_layers": 2,
+                                                      "quantize_modes": ["dynamic", "w4"]},
+                             "enqueue": [BIG | {"quantize.mode": MODES[False]},
+                                         SMALL | {"quantize.mode": MODES[True]}]})
     assert main(["tune", str(cfg), "--stage", "student", "--target", split]) == 0
     out = tmp_path / "runs" / "student" / "tune" / f"student-{split}"
     for name in ("pareto.md", "pareto.json", "pareto.png", "best_params.yaml", "summary.json", "history.png"):
@@ -432,6 +519,8 @@ def test_student_search_pareto_and_chosen_student_meets_budgets(tmp_path, tiny_t
     assert rows[False]["size_mb"] > SIZE_BUDGET_MB >= rows[True]["size_mb"], rows
     assert not rows[False]["within_budgets"] and rows[True]["within_budgets"]
     assert not rows[False]["chosen"] and rows[True]["chosen"]
+    assert {v: (r["quantize_mode"], r["artifact"]) for v, r in rows.items()} == {
+        False: ("dynamic", "tflite-int8"), True: ("w4", "tflite-w4")}  # each trial benched its own mode's file
     study = load_study(f"sqlite:///{out.parent / 'study.db'}", f"student-student-{split}")
     assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE", "MINIMIZE"]
     assert set(study.trials[0].constraints) == {"model_size_mb", "latency_p90_ms", "peak_memory_mb"}
@@ -439,7 +528,9 @@ def test_student_search_pareto_and_chosen_student_meets_budgets(tmp_path, tiny_t
     assert over[False] == pytest.approx(rows[False]["size_mb"] - SIZE_BUDGET_MB, abs=1e-3) and over[False] > 0
     params = yaml.safe_load((out / "best_params.yaml").read_text())
     assert params == {"distill.student.layers": [0], "prune.enabled": True, "prune.heads_fraction": 0.5,
-                      "prune.ffn_fraction": 0.5, "prune.vocab": True}
+                      "prune.ffn_fraction": 0.5, "prune.vocab": True, "quantize.tflite": "w4"}
+    chosen_summary = json.loads((out / "summary.json").read_text())["chosen"]
+    assert (chosen_summary["quantize_mode"], chosen_summary["artifact"]) == ("w4", "tflite-w4")
 
     # the chosen student through the pipeline, benched on both targets: budget gate 'any' fails the run on the
     # target nothing fits, and only on it
@@ -447,8 +538,9 @@ def test_student_search_pareto_and_chosen_student_meets_budgets(tmp_path, tiny_t
                  "-o", f"bench.targets=[{split},{tight}]"]) == 1
     manifest = Manifest.load(tmp_path / "runs" / "student")
     assert manifest.data["config"]["distill"]["student"]["layers"] == params["distill.student.layers"]
+    assert manifest.data["config"]["quantize"]["tflite"] == "w4"
     report = json.loads((tmp_path / "runs" / "student" / "report" / "report.json").read_text())
-    checks = {(c["target"], c["metric"]): c for c in report["budget_checks"] if c["artifact"] == "tflite-int8"}
+    checks = {(c["target"], c["metric"]): c for c in report["budget_checks"] if c["artifact"] == "tflite-w4"}
     assert {m for t, m in checks if t == split} == {"model_size_mb", "latency_p90_ms", "peak_memory_mb"}
     for c in checks.values():  # every verdict agrees with its own figures
         assert c["ok"] == (c["value"] <= c["limit"]), c

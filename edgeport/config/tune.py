@@ -65,7 +65,7 @@ class TuneSpace(Section):
 
 class TuneStudentSpace(Section):
     """The student search (``edgeport tune --stage student --target NAME``): depth and which teacher layers,
-    heads and FFN fractions pruned, vocabulary pruning."""
+    heads and FFN fractions pruned, vocabulary pruning, and optionally the target format's quantize mode."""
     min_layers: int = Field(1, ge=1, description="fewest student layers")
     max_layers: int | None = Field(None, ge=1, description="most student layers; default: the teacher's minus one")
     placements: list[Literal["bottom", "stride", "spread"]] = Field(
@@ -75,6 +75,12 @@ class TuneStudentSpace(Section):
     heads_fraction: TuneRange | None = TuneRange(low=0.0, high=0.5, step=0.25)
     ffn_fraction: TuneRange | None = TuneRange(low=0.0, high=0.75, step=0.25)
     vocab: list[bool] = Field(default_factory=lambda: [False, True], description="prune the vocabulary: choices")
+    quantize_modes: list[str] | None = Field(
+        None, description="quantize modes the search picks from for the target's format (its quantize.<format> "
+        "choices, e.g. [dynamic, w4]), sampled as quantize.mode and written to best_params.yaml as "
+        "quantize.<format>; the size budget judges each trial's own artifact (<format>-int8 or <format>-w4). A "
+        "mode the format lacks, or one its runtime refuses at the quantize preflight (torchscript w4), is refused "
+        "before any trial runs; null: the config's quantize.<format> only")
 
     @model_validator(mode="after")
     def _student(self):
@@ -82,6 +88,9 @@ class TuneStudentSpace(Section):
             raise ValueError("tune.student.max_layers must be >= min_layers")
         if not self.placements or not self.vocab:
             raise ValueError("tune.student.placements and tune.student.vocab need at least one choice")
+        if self.quantize_modes is not None and not self.quantize_modes:
+            raise ValueError("tune.student.quantize_modes lists no mode; list at least one (e.g. [dynamic, w4]) or "
+                             "use null for the config's quantize.<format>")
         for name in ("heads_fraction", "ffn_fraction"):
             r = getattr(self, name)
             if r is not None and (r.low < 0 or r.high >= 1):

@@ -100,7 +100,7 @@ def _trial_row(t) -> dict:
         row["values"] = list(t.values)
     for k in ("pruned_at", "steps", "best_step", "select_accuracy", "derived", "eval_every", "train_seconds",
               "error", "surplus", "interrupted", "overrides",
-              "latency_kind", "budgets", "artifact", "eval_measured", "gate_failures", "dir"):
+              "latency_kind", "budgets", "artifact", "quantize_mode", "eval_measured", "gate_failures", "dir"):
         if k in t.user_attrs:
             row[k] = t.user_attrs[k]
     if t.constraints:
@@ -184,7 +184,9 @@ def _student_summary(ctx, study, summary: dict, notes: list[str]) -> None:
         ov = x.user_attrs.get("overrides", {})
         rows.append({"number": x.number, "layers": ov.get("distill.student.layers"),
                      "heads_fraction": ov.get("prune.heads_fraction"), "ffn_fraction": ov.get("prune.ffn_fraction"),
-                     "vocab": ov.get("prune.vocab"), _metric_key(ctx): x.values[0], "latency_p90_ms": x.values[1],
+                     "vocab": ov.get("prune.vocab"), "artifact": x.user_attrs.get("artifact"),
+                     "quantize_mode": x.user_attrs.get("quantize_mode"),
+                     _metric_key(ctx): x.values[0], "latency_p90_ms": x.values[1],
                      "latency_kind": x.user_attrs.get("latency_kind"), "size_mb": x.values[2],
                      "memory_mb": next((b["value"] for b in x.user_attrs.get("budgets", [])
                                         if b["metric"] == "peak_memory_mb"), None),
@@ -197,7 +199,8 @@ def _student_summary(ctx, study, summary: dict, notes: list[str]) -> None:
         notes.append(f"no complete trial fits every {t.name} budget; widen the search (fewer layers, more pruning)")
         return
     params = chosen.user_attrs["overrides"]
-    summary["chosen"] = {"number": chosen.number, "overrides": params, _metric_key(ctx): chosen.values[0],
+    summary["chosen"] = {"number": chosen.number, "overrides": params, "artifact": chosen.user_attrs.get("artifact"),
+                         "quantize_mode": chosen.user_attrs.get("quantize_mode"), _metric_key(ctx): chosen.values[0],
                          "latency_p90_ms": chosen.values[1], "latency_kind": chosen.user_attrs.get("latency_kind"),
                          "size_mb": chosen.values[2], "budgets": chosen.user_attrs.get("budgets"),
                          "eval_measured_not_used_to_choose": chosen.user_attrs.get("eval_measured"),
@@ -205,8 +208,8 @@ def _student_summary(ctx, study, summary: dict, notes: list[str]) -> None:
     write_params(ctx.out_dir / "best_params.yaml", params,
                  f"edgeport tune: student for {t.name} ({t.kind}), study '{study.study_name}': trial #{chosen.number},\n"
                  f"the best selection {ctx.metric} ({chosen.values[0]:.4f}) among trials within every budget "
-                 f"(latency p90 {chosen.values[1]:.2f} ms {chosen.user_attrs.get('latency_kind')}, "
-                 f"{chosen.values[2]:.2f} MB).\n"
+                 f"({chosen.user_attrs.get('artifact')}: latency p90 {chosen.values[1]:.2f} ms "
+                 f"{chosen.user_attrs.get('latency_kind')}, {chosen.values[2]:.2f} MB).\n"
                  + (f"Trials ran with tune.overrides {json.dumps(dict(ctx.cfg.tune.overrides))}.\n"
                     if ctx.cfg.tune.overrides else "")
                  + "Use: edgeport run CONFIG --params THIS_FILE")
@@ -224,13 +227,13 @@ def _pareto_md(ctx, rows: list[dict]) -> str:
              f"{b.model_size_mb} MB, peak memory <= {b.peak_memory_mb} MB. Pareto = not dominated on the three "
              f"objectives; chosen = best {key} within every budget.",
              "",
-             f"| trial | layers | heads pruned | FFN pruned | vocab pruned | {key} | p90 ms | size MB | memory MB "
-             f"| within budgets | Pareto | chosen |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"| trial | layers | heads pruned | FFN pruned | vocab pruned | artifact | {key} | p90 ms | size MB "
+             f"| memory MB | within budgets | Pareto | chosen |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['number']} | {_fmt(r['layers'])} | {_fmt(r['heads_fraction'])} | {_fmt(r['ffn_fraction'])} "
-                     f"| {r['vocab']} | {r[key]:.4f} | {r['latency_p90_ms']:.2f} | {r['size_mb']:.2f} | "
-                     f"{_fmt(r['memory_mb'])} | {'yes' if r['within_budgets'] else 'no'} | "
+                     f"| {r['vocab']} | {r['artifact']} | {r[key]:.4f} | {r['latency_p90_ms']:.2f} | "
+                     f"{r['size_mb']:.2f} | {_fmt(r['memory_mb'])} | {'yes' if r['within_budgets'] else 'no'} | "
                      f"{'yes' if r['pareto'] else ''} | {'**yes**' if r['chosen'] else ''} |")
     return "\n".join(lines) + "\n"
 
@@ -284,8 +287,9 @@ def _summary_md(ctx, s: dict) -> str:
         ch = s.get("chosen")
         lines += ["## Chosen student", ""]
         if ch:
-            lines += [f"Trial #{ch['number']}: selection {ctx.metric} **{ch[_metric_key(ctx)]:.4f}**, latency p90 "
-                      f"{ch['latency_p90_ms']:.2f} ms ({ch['latency_kind']}), {ch['size_mb']:.2f} MB; "
+            lines += [f"Trial #{ch['number']} ({ch['artifact']}): selection {ctx.metric} "
+                      f"**{ch[_metric_key(ctx)]:.4f}**, latency p90 {ch['latency_p90_ms']:.2f} ms "
+                      f"({ch['latency_kind']}), {ch['size_mb']:.2f} MB; "
                       + ", ".join(f"`{k}` = {_fmt(v)}" for k, v in ch["overrides"].items())
                       + " -> `best_params.yaml`. The Pareto table: `pareto.md`.", ""]
         else:

@@ -4,14 +4,15 @@ Training studies (``--stage teacher|distill``) name their parameters by the conf
 (``teacher.train.lr``), so a trial's parameters *are* its overrides and ``best_params.yaml`` is a params file
 as it stands. The student search samples ``student.depth`` and ``student.placement`` (which become
 ``distill.student.layers``) and the prune settings ``prune.heads_fraction``, ``prune.ffn_fraction`` and
-``prune.vocab`` (``prune.enabled`` follows them).
+``prune.vocab`` (``prune.enabled`` follows them), and, when ``tune.student.quantize_modes`` lists several,
+``quantize.mode`` (which becomes ``quantize.<the target's format>``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
-from ..config import PipelineConfig, TuneRange
+from ..config import PipelineConfig, QuantizeConfig, TuneRange
 from ..errors import ConfigError
 
 TRAIN_KEYS = ("lr", "warmup_ratio", "weight_decay", "batch_size", "epochs", "min_steps")
@@ -96,31 +97,82 @@ def suggest_student(trial, cfg: PipelineConfig, n_teacher: int) -> dict[str, Any
         r = getattr(s, name)
         out[f"prune.{name}"] = _suggest_range(trial, f"prune.{name}", r) if r is not None else getattr(cfg.prune, name)
     out["prune.vocab"] = trial.suggest_categorical("prune.vocab", list(dict.fromkeys(s.vocab)))
+    if s.quantize_modes is not None:  # listed: the mode is part of the student (one mode: fixed, not sampled)
+        modes = list(dict.fromkeys(s.quantize_modes))
+        out["quantize.mode"] = trial.suggest_categorical("quantize.mode", modes) if len(modes) > 1 else modes[0]
     return out
 
 
-def student_overrides(params: dict[str, Any], n_teacher: int) -> dict[str, Any]:
-    """A student sample -> the config values it sets (what ``best_params.yaml`` holds)."""
+def student_overrides(params: dict[str, Any], n_teacher: int, fmt: str) -> dict[str, Any]:
+    """A student sample -> the config values it sets (what ``best_params.yaml`` holds); ``fmt``: the target's
+    format, whose ``quantize.<fmt>`` a sampled ``quantize.mode`` sets."""
     heads, ffn = float(params["prune.heads_fraction"]), float(params["prune.ffn_fraction"])
     vocab = bool(params["prune.vocab"])
     layers = student_layers(int(params["student.depth"]), params["student.placement"], n_teacher)
-    return {"distill.student.layers": layers, "prune.enabled": heads > 0 or ffn > 0 or vocab,
-            "prune.heads_fraction": heads, "prune.ffn_fraction": ffn, "prune.vocab": vocab}
+    out = {"distill.student.layers": layers, "prune.enabled": heads > 0 or ffn > 0 or vocab,
+           "prune.heads_fraction": heads, "prune.ffn_fraction": ffn, "prune.vocab": vocab}
+    if "quantize.mode" in params:
+        out[f"quantize.{fmt}"] = params["quantize.mode"]
+    return out
+
+
+def quantize_choices(fmt: str) -> tuple[str, ...]:
+    """The modes ``quantize.<fmt>`` accepts: its field's Literal in the schema, so the search offers exactly what
+    a run accepts (no list of its own to drift)."""
+    field = QuantizeConfig.model_fields.get(fmt)
+    return get_args(field.annotation) if field is not None else ()
+
+
+def student_modes(cfg: PipelineConfig, fmt: str) -> list[str]:
+    """The quantize modes a student search for a ``fmt`` target tries, after refusing, before any trial runs, a
+    listed mode the format lacks or one the quantize stage's preflight refuses (each with its reason). ``cfg``:
+    the trials' base config (``tune.overrides`` applied). Not listed: the config's ``quantize.<fmt>`` only."""
+    listed = cfg.tune.student.quantize_modes
+    if listed is None:
+        return [getattr(cfg.quantize, fmt)]
+    allowed = quantize_choices(fmt)
+    problems = [f"tune.student.quantize_modes: {m!r} is not a quantize mode of {fmt} (the target's format); "
+                f"allowed: {', '.join(allowed)}" for m in listed if m not in allowed]
+    if not cfg.quantize.enabled:
+        problems.append("tune.student.quantize_modes: quantize.enabled is false, so trials bench the fp32 "
+                        "artifact; set quantize.enabled: true or drop tune.student.quantize_modes")
+    problems += [p for m in dict.fromkeys(listed) if m in allowed for p in _preflight_problems(cfg, fmt, m)]
+    if problems:
+        raise ConfigError(problems)
+    return list(dict.fromkeys(listed))
+
+
+def _preflight_problems(cfg: PipelineConfig, fmt: str, mode: str) -> list[str]:
+    """The quantize stage's own preflight on a trial's settings (its format only, this mode): the exporter's
+    ``refused`` table and the calibration rule judge a search exactly as they judge a run."""
+    from ..stages.quantize import QuantizeStage
+
+    trial = cfg.model_copy(update={"quantize": cfg.quantize.model_copy(update={fmt: mode}),
+                                   "export": cfg.export.model_copy(update={"formats": [fmt]})})
+    stage = QuantizeStage()
+    try:
+        stage.preflight(stage.configure(trial))
+    except ConfigError as exc:
+        return [f"tune.student.quantize_modes: {mode} for a {fmt} target is refused by the quantize preflight: {p}"
+                for p in exc.problems]
+    return []
 
 
 STUDY_PARAMS = {
     "teacher": {f"teacher.train.{k}" for k in TRAIN_KEYS},
     "distill": {f"distill.train.{k}" for k in TRAIN_KEYS} | {f"distill.{k}" for k in DISTILL_KEYS},
-    "student": {"student.depth", "student.placement", "prune.heads_fraction", "prune.ffn_fraction", "prune.vocab"},
+    "student": {"student.depth", "student.placement", "prune.heads_fraction", "prune.ffn_fraction", "prune.vocab",
+                "quantize.mode"},
 }
 
 
-def enqueued_for(cfg: PipelineConfig, stage: str, known: list[str]) -> list[dict[str, Any]]:
+def enqueued_for(cfg: PipelineConfig, stage: str, known: list[str],
+                 choices: dict[str, list] | None = None) -> list[dict[str, Any]]:
     """The ``tune.enqueue`` entries of this study. One config serves every study, so an entry that names another
     study's parameters (``teacher.train.lr`` in a student search) is left for that study; an entry naming a
-    parameter of no study, mixing studies, or naming one this study does not search (its range is null) is a
-    ConfigError."""
-    problems, mine = [], []
+    parameter of no study, mixing studies, naming one this study does not search (its range is null), or giving
+    a parameter of ``choices`` a value outside them (Optuna would fail that trial) is a ConfigError."""
+    problems, mine, choices = [], [], choices or {}
     for i, entry in enumerate(cfg.tune.enqueue):
         owners = [s for s, names in STUDY_PARAMS.items() if set(entry) <= names]
         if not entry or not owners:
@@ -129,9 +181,13 @@ def enqueued_for(cfg: PipelineConfig, stage: str, known: list[str]) -> list[dict
                             f"distill.alpha; student: {', '.join(sorted(STUDY_PARAMS['student']))}")
         elif stage in owners:
             bad = [k for k in entry if k not in known]
+            wrong = [f"{k}: {v!r} (choices: {', '.join(map(str, choices[k]))})" for k, v in entry.items()
+                     if k in choices and v not in choices[k]]
             if bad:
                 problems.append(f"tune.enqueue[{i}]: {', '.join(bad)} not searched by this study (its range in "
                                 f"tune is null); it samples: {', '.join(known)}")
+            elif wrong:
+                problems.append(f"tune.enqueue[{i}]: {'; '.join(wrong)}")
             else:
                 mine.append(dict(entry))
     if problems:

@@ -380,7 +380,7 @@ def student_objective(ctx: TuneContext):
     def objective(trial):
         _check_surplus(trial.study, trial, ctx.n_trials)
         params = suggest_student(trial, ctx.cfg, ctx.n_teacher_layers)
-        values = student_overrides(params, ctx.n_teacher_layers)
+        values = student_overrides(params, ctx.n_teacher_layers, target.format)
         trial.set_user_attr("overrides", values)
         forced = {"export.enabled": True, "export.formats": [target.format], "validate.enabled": False,
                   "explain.enabled": False, "report.enabled": False, "prune.latency_seconds": 0,
@@ -394,7 +394,7 @@ def student_objective(ctx: TuneContext):
             execute(STAGES, cfg, until=until, echo=ctx.echo)
             model_stage = "prune" if cfg.prune.enabled else "distill"
             metrics = _stage_metrics(run_dir, model_stage)
-            name, path = _artifact(run_dir, until, target.format)
+            name, path = _artifact(run_dir, until, target.format, cfg)
             lat = cfg.bench  # fixed-length timing settings (the workload is the eval split: not for choosing)
             result = bench_artifact(run_dir / path, target, measure_host=target.kind == "host",
                                     warmup=lat.warmup, runs=lat.runs, min_seconds=lat.min_seconds)
@@ -405,8 +405,10 @@ def student_objective(ctx: TuneContext):
         for check in result["budgets"]:
             gap = 1e6 if check["value"] is None else check["value"] - check["limit"]
             trial.set_constraint(check["metric"], gap)
-        attrs = {"artifact": name, "latency_kind": kind, "seq_len": result["seq_len"], "budgets": result["budgets"],
-                 "select_accuracy": metrics.get("select_accuracy"), "model_stage": model_stage,
+        mode = getattr(cfg.quantize, target.format) if until == "quantize" else None  # what the artifact is
+        attrs = {"artifact": name, "quantize_mode": mode, "latency_kind": kind, "seq_len": result["seq_len"],
+                 "budgets": result["budgets"], "select_accuracy": metrics.get("select_accuracy"),
+                 "model_stage": model_stage,
                  "eval_measured": {k: metrics[k] for k in ("eval_accuracy", f"eval_{ctx.metric}") if k in metrics},
                  "estimated_memory_mb": result.get("estimated_memory_mb")}
         for k, v in attrs.items():
@@ -416,9 +418,14 @@ def student_objective(ctx: TuneContext):
     return objective
 
 
-def _artifact(run_dir: Path, stage: str, fmt: str) -> tuple[str, str]:
-    """(name, run-relative path) of the artifact in the target's format that ``stage`` published."""
-    name = f"{fmt}-int8" if stage == "quantize" else f"{fmt}-fp32"
+def _artifact(run_dir: Path, stage: str, fmt: str, cfg) -> tuple[str, str]:
+    """(name, run-relative path) of the artifact in the target's format that ``stage`` published, named as the
+    quantize stage names it: ``<format>-<precision of the trial's quantize.<format> mode>`` (tflite-int8,
+    tflite-w4), or the fp32 export when quantize is off."""
+    from ..exporters.base import precision_of
+
+    precision = precision_of(getattr(cfg.quantize, fmt)) if stage == "quantize" else "fp32"
+    name = f"{fmt}-{precision}"
     for art in _stage_metrics(run_dir, stage).get("artifacts", []):
         if art.get("name") == name:
             return name, art["path"]
@@ -585,7 +592,7 @@ def run_tune(req: TuneRequest, echo=print) -> dict:
     from ..pipeline import run_dir_for
     from .outputs import progress_line, write_outputs
     from .params import load_config_with, read_param_files
-    from .space import enqueued_for, training_keys
+    from .space import enqueued_for, student_modes, training_keys
 
     if req.stage not in STAGES_TUNED:
         raise ConfigError([f"--stage {req.stage!r}: choose teacher, distill or student"], source="edgeport tune")
@@ -609,7 +616,8 @@ def run_tune(req: TuneRequest, echo=print) -> dict:
     _apply_runtime(cfg)
     url = req.storage or cfg.tune.storage or default_storage(run_dir)
     # a bad tune.overrides or search range fails here, before any trial or teacher runs
-    ctx.trial_config(0, {})
+    base = ctx.trial_config(0, {})
+    modes = student_modes(base, ctx.target.format) if req.stage == "student" else []
     if req.stage in ("distill", "student"):
         ctx.teacher_dir = shared_teacher(ctx)
     if req.stage == "student":
@@ -618,13 +626,14 @@ def run_tune(req: TuneRequest, echo=print) -> dict:
 
         student_depths(cfg, ctx.n_teacher_layers)
         known = ["student.depth", "student.placement", "prune.heads_fraction", "prune.ffn_fraction", "prune.vocab"]
+        known += ["quantize.mode"] if len(modes) > 1 else []  # sampled only when there is a choice
         objective = student_objective(ctx)
     else:
         known = list(training_keys(cfg, req.stage).values())
         if not known:
             raise ConfigError(["tune.space: every range is null, nothing to search"])
         objective = training_objective(ctx)
-    queued = enqueued_for(cfg, req.stage, known)
+    queued = enqueued_for(cfg, req.stage, known, {"quantize.mode": modes})
     study = open_study(ctx, url)
     for params in queued:
         study.enqueue_trial(params, skip_if_exists=True)
