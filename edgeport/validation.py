@@ -59,6 +59,71 @@ def int8_yardstick(model):
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
+def w4_yardstick(model, block_size: int = 32, embeddings: str | None = None, embedding_block_size: int = 32):
+    """What a ``w4`` artifact computes, in torch: every ``nn.Linear`` weight rounded to symmetric 4-bit per block of
+    ``block_size`` inputs (a layer the block does not divide: the largest listed block that does, else left for
+    the INT8 step, as the exporters do: ``exporters.base.w4_block``), the looked-up embedding tables to 4 bits per
+    block of ``embedding_block_size`` when the artifact's are int4, then ``int8_yardstick`` (int8 activations per
+    call). The yardstick of the 4-bit noise this model shows, which scales every w4 tolerance as INT8's noise scales
+    INT8's: a small model's 4-bit noise is many times its 8-bit noise (a hidden-32 BERT's block of 32 is its whole
+    row), a wide one's a fraction of it, so one multiple of the 8-bit noise cannot hold for both. Weights on the
+    4-bit grid are re-rounded to torch's per-tensor INT8 grid by the last step; that adds ~8-bit noise, small
+    against the 4-bit step, to a yardstick (not to an artifact)."""
+    import copy
+
+    import torch
+
+    from .exporters.base import w4_block
+    from .models.arch import lookup_tables
+
+    model = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.Linear):
+                block = w4_block(m.in_features, block_size)
+                if block:
+                    m.weight.copy_(_int4_blocks(m.weight, block))
+        tables = lookup_tables(model) if embeddings == "int4" else []
+        for table in tables:
+            block = w4_block(table.weight.shape[1], embedding_block_size)
+            if block:
+                table.weight.copy_(_int4_blocks(table.weight, block))
+    return int8_yardstick(model)
+
+
+def _int4_blocks(weight, block: int):
+    """``weight`` [rows, cols] rounded to symmetric int4 (-8..7, scale max|w| / 7) per block of ``block`` columns."""
+    import torch
+
+    rows, cols = weight.shape
+    w = weight.reshape(rows, cols // block, block)
+    scale = w.abs().amax(-1, keepdim=True).clamp_min(1e-12) / 7
+    return (torch.clamp(torch.round(w / scale), -8, 7) * scale).reshape(rows, cols)
+
+
+# what an artifact's sidecar says it computes -> (the sidecar keys that matter, the torch copy whose noise scales
+# its tolerance)
+YARDSTICKS = {
+    "int8": ((), lambda model, meta: int8_yardstick(model)),
+    "w4": (("block_size", "embeddings", "embedding_block_size"),
+           lambda model, meta: w4_yardstick(model, int(meta["block_size"] or 32), meta["embeddings"],
+                                            int(meta["embedding_block_size"] or 32))),
+}
+
+
+def yardstick_key(precision: str | None, meta: dict | None = None) -> tuple:
+    """The yardstick an artifact is judged against: its precision and the sidecar values that shape it (w4: the
+    block sizes and the table bits). A quantized precision without a row of its own is judged as INT8."""
+    name = precision if precision in YARDSTICKS else "int8"
+    return (name, *((meta or {}).get(k) for k in YARDSTICKS[name][0]))
+
+
+def make_yardstick(model, key: tuple):
+    """The torch copy of ``model`` that ``key`` (``yardstick_key``) names."""
+    fields, make = YARDSTICKS[key[0]]
+    return make(model, dict(zip(fields, key[1:])))
+
+
 def noise_of(logits: np.ndarray, reference: np.ndarray) -> dict:
     """max and mean |Δlogit| of ``logits`` against the reference."""
     diff = np.abs(logits.astype(np.float64) - reference.astype(np.float64))
@@ -66,8 +131,9 @@ def noise_of(logits: np.ndarray, reference: np.ndarray) -> dict:
 
 
 class References:
-    """The fp32 torch model's logits on a split, per truncation length, each computed once; and the 8-bit noise
-    of the model on those rows (``noise``), which scales every INT8 tolerance.
+    """The fp32 torch model's logits on a split, per truncation length, each computed once; and the quantisation
+    noise of the model on those rows (``noise``), which scales every quantized artifact's tolerance: its 8-bit
+    noise for INT8, its 4-bit noise for w4 (``key``: ``yardstick_key``; default INT8).
 
     An artifact is compared with the reference *at its own length*: a TFLite model whose longest bucket is 64
     tokens sees rows truncated to 64, so its reference is the torch model on the same truncated rows, not on rows
@@ -76,8 +142,8 @@ class References:
     def __init__(self, model, tokenizer, split, max_len: int):
         self.model, self.tokenizer, self.split, self.max_len = model, tokenizer, split, max_len
         self._by_length: dict[int, np.ndarray] = {}
-        self._yardstick: dict[int, np.ndarray] = {}
-        self._int8 = None
+        self._yardstick: dict[tuple, np.ndarray] = {}
+        self._models: dict[tuple, object] = {}
 
     def __call__(self, length: int | None = None) -> np.ndarray:
         length = min(self.max_len, length or self.max_len)
@@ -88,30 +154,35 @@ class References:
     def for_runner(self, runner) -> np.ndarray:
         return self(artifact_length(runner, self.max_len))
 
-    def yardstick(self, length: int | None = None) -> np.ndarray:
-        """The logits of ``int8_yardstick(model)`` on the same rows, in the same regime."""
+    def yardstick_model(self, key: tuple = ("int8",)):
+        if key not in self._models:
+            self._models[key] = make_yardstick(self.model, key)
+        return self._models[key]
+
+    def yardstick(self, length: int | None = None, key: tuple = ("int8",)) -> np.ndarray:
+        """The logits of the yardstick ``key`` names (``yardstick_key``) on the same rows, in the same regime."""
         length = min(self.max_len, length or self.max_len)
-        if length not in self._yardstick:
-            self._int8 = self._int8 or int8_yardstick(self.model)
-            self._yardstick[length] = reference_logits(self._int8, self.tokenizer, self.split, length)
-        return self._yardstick[length]
+        if (length, key) not in self._yardstick:
+            self._yardstick[length, key] = reference_logits(self.yardstick_model(key), self.tokenizer, self.split,
+                                                            length)
+        return self._yardstick[length, key]
 
-    def noise(self, length: int | None = None) -> dict:
-        """The model's own 8-bit noise: max/mean |Δlogit| of the yardstick against the reference. An INT8
-        artifact's tolerance is a measured multiple of it (``resolved_tolerance``)."""
-        return noise_of(self.yardstick(length), self(length))
+    def noise(self, length: int | None = None, key: tuple = ("int8",)) -> dict:
+        """The model's own quantisation noise: max/mean |Δlogit| of the yardstick against the reference. A
+        quantized artifact's tolerance is a measured multiple of it (``resolved_tolerance``)."""
+        return noise_of(self.yardstick(length, key), self(length))
 
-    def yardstick_cosine(self, length: int | None = None) -> float:
+    def yardstick_cosine(self, length: int | None = None, key: tuple = ("int8",)) -> float:
         """Sentence embeddings: the smallest cosine between the yardstick's vector and the reference's, over the
-        rows: the INT8 cosine limit scales with it (``validation_gates.min_cosine_limit``)."""
+        rows: the quantized cosine limit scales with it (``validation_gates.min_cosine_limit``)."""
         from .tasks.vectors import cosine
 
-        return float(cosine(self.yardstick(length), self(length)).min())
+        return float(cosine(self.yardstick(length, key), self(length)).min())
 
-    def noise_rows(self, length: int | None = None) -> np.ndarray:
-        """Per row, the yardstick's largest |Δlogit|: how far 8-bit noise moves that row's logits (the INT8 tie
+    def noise_rows(self, length: int | None = None, key: tuple = ("int8",)) -> np.ndarray:
+        """Per row, the yardstick's largest |Δlogit|: how far quantisation noise moves that row's logits (the tie
         band of ``validation_gates.int8_agreement``)."""
-        diff = np.abs(self.yardstick(length).astype(np.float64) - self(length).astype(np.float64))
+        diff = np.abs(self.yardstick(length, key).astype(np.float64) - self(length).astype(np.float64))
         return diff.max(axis=-1)
 
 

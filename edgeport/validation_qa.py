@@ -169,41 +169,43 @@ def changed_spans(answers: Answers, reference: Answers) -> np.ndarray:
 
 class Models:
     """The torch models every artifact is compared with, run on the windows of the artifact's length (each length
-    computed once): the reference, its INT8 yardstick and the teacher (its own tokenizer)."""
+    computed once): the reference, its quantisation yardsticks (``validation.yardstick_key``: INT8, or w4 with its
+    blocks) and the teacher (its own tokenizer)."""
 
     def __init__(self, reference, tokenizer, split, max_len: int, stride: int, teacher=None, teacher_tokenizer=None):
         self.reference, self.tokenizer, self.split = reference, tokenizer, split
         self.max_len, self.stride = max_len, stride
         self.teacher, self.teacher_tokenizer = teacher, teacher_tokenizer
-        self._cache: dict[tuple[str, int], Answers] = {}
-        self._int8 = None
+        self._cache: dict[tuple, Answers] = {}
+        self._yardsticks: dict[tuple, object] = {}
 
     def windows(self, tokenizer, length: int) -> QuestionWindows:
         return question_windows(tokenizer, self.split, length, self.stride)
 
-    def _answers(self, who: str, length: int) -> Answers:
-        if (who, length) not in self._cache:
+    def _answers(self, who: str, length: int, key: tuple = ("int8",)) -> Answers:
+        if (who, length, key) not in self._cache:
             from .runtimes.eager import EagerRunner
 
             model, tokenizer = {"reference": lambda: (self.reference, self.tokenizer),
                                 "teacher": lambda: (self.teacher, self.teacher_tokenizer),
-                                "yardstick": lambda: (self.yardstick_model(), self.tokenizer)}[who]()
+                                "yardstick": lambda: (self.yardstick_model(key), self.tokenizer)}[who]()
             print(f"  {who} (torch) on the eval questions, windows of {length} ...", flush=True)
             qw = self.windows(tokenizer, length)
-            self._cache[who, length] = answers_of(qw, window_logits(EagerRunner(model), qw))
-        return self._cache[who, length]
+            self._cache[who, length, key] = answers_of(qw, window_logits(EagerRunner(model), qw))
+        return self._cache[who, length, key]
 
-    def yardstick_model(self):
-        from .validation import int8_yardstick
+    def yardstick_model(self, key: tuple = ("int8",)):
+        from .validation import make_yardstick
 
-        self._int8 = self._int8 or int8_yardstick(self.reference)
-        return self._int8
+        if key not in self._yardsticks:
+            self._yardsticks[key] = make_yardstick(self.reference, key)
+        return self._yardsticks[key]
 
     def reference_answers(self, length: int) -> Answers:
         return self._answers("reference", length)
 
-    def yardstick_answers(self, length: int) -> Answers:
-        return self._answers("yardstick", length)
+    def yardstick_answers(self, length: int, key: tuple = ("int8",)) -> Answers:
+        return self._answers("yardstick", length, key)
 
     def teacher_answers(self, length: int) -> Answers | None:
         if self.teacher is None:

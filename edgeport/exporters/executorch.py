@@ -31,6 +31,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import MissingExtraError, require
+from ..models.arch import lookup_tables
 from .base import QuantizeRequest, Tolerance, logits_only, model_inputs, refuse_unsupported
 
 MIN_SEQ = 2  # [CLS] [SEP]: the shortest input a tokenizer gives
@@ -136,7 +137,7 @@ def _quantize_embeddings(module, embeddings: str, block: int = 32) -> None:
     quantize_, config, granularity = _torchao()
     bits, group = spec
     group = block if group == "block" else group
-    tables = _lookup_tables(module)
+    tables = lookup_tables(module)
     for m in tables:  # padding_idx only masks gradients; ExecuTorch's fusion matches embedding(w, ids) alone
         m.padding_idx = None  # (BERT's word table has padding_idx 0: left, the fp32 table stays)
     quantize_(module, config.IntxWeightOnlyConfig(
@@ -145,17 +146,6 @@ def _quantize_embeddings(module, embeddings: str, block: int = 32) -> None:
         lambda m, fqn: any(m is t for t in tables))
 
 
-def _lookup_tables(module) -> list:
-    """The embedding tables looked up by ids: every ``nn.Embedding`` in the block that holds the input (word)
-    embeddings (word, position, token type). Others stay fp32: DeBERTa's relative-position table
-    (``encoder.rel_embeddings``) is read whole as a matrix (its weight goes through a LayerNorm), which a quantized
-    weight tensor cannot do."""
-    import torch
-
-    model = next(m for m in module.modules() if hasattr(m, "get_input_embeddings"))
-    word = model.get_input_embeddings()
-    block = next((m for m in model.modules() if any(c is word for c in m.children())), word)
-    return [m for m in block.modules() if isinstance(m, torch.nn.Embedding)]
 
 
 def _torchao():

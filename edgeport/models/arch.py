@@ -195,6 +195,19 @@ def set_head_count(model, layer, n_heads: int) -> None:
 # ------------------------------------------------------------------------------------------ config facts
 
 
+def lookup_tables(module) -> list:
+    """The embedding tables looked up by ids: every ``nn.Embedding`` in the block that holds the input (word)
+    embeddings (word, position, token type), in ``module`` or the model it wraps. Others are not lookups: DeBERTa's
+    relative-position table (``encoder.rel_embeddings``) is read whole as a matrix (its weight goes through a
+    LayerNorm). What the exporters quantize as tables, and what the w4 yardstick rounds like them."""
+    import torch  # lazily: this module stays torch-free for the estimate
+
+    model = next(m for m in module.modules() if hasattr(m, "get_input_embeddings"))
+    word = model.get_input_embeddings()
+    block = next((m for m in model.modules() if any(c is word for c in m.children())), word)
+    return [m for m in block.modules() if isinstance(m, torch.nn.Embedding)]
+
+
 def input_names(config) -> tuple[str, ...]:
     """The inputs the model takes, in ``INPUT_NAMES`` order: exporters export exactly these."""
     return INPUT_NAMES if takes_token_types(config) else INPUT_NAMES[:2]

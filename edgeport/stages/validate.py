@@ -134,7 +134,7 @@ class ValidateStage:
         """One artifact: its logits at batch 1, the comparison with the reference, its gates and verdict."""
         from .. import runtimes
         from ..exporters import non_builtin_ops, tflite_ops
-        from ..validation import artifact_length, artifact_logits, compare, judge_artifact
+        from ..validation import artifact_length, artifact_logits, compare, judge_artifact, yardstick_key
 
         from ..tasks import TASKS
 
@@ -148,23 +148,25 @@ class ValidateStage:
         ops = non_builtin_ops(path) if art["format"] == "tflite" else None
         from ..exporters.base import quantized
 
-        int8 = quantized(art["precision"])  # int8/w4: its tolerance scales with this model's own 8-bit noise here
+        int8 = quantized(art["precision"])  # int8/w4: its tolerance scales with this model's own quantisation noise
+        key = yardstick_key(art["precision"], meta)  # which: 8-bit for INT8, 4-bit (its blocks, its tables) for w4
         vectors = output == "embedding"
         words = tokens.evidence(length) if tokens else None  # token-classification: where each word's tag is read
         measured, gates = judge_artifact(
             art["name"], art["format"], art["precision"], logits, ref, None if tokens else split.labels,
             ctx.cfg.validate,
-            noise=refs.noise(length) if int8 else None, noise_rows=refs.noise_rows(length) if int8 else None,
+            noise=refs.noise(length, key) if int8 else None,
+            noise_rows=refs.noise_rows(length, key) if int8 else None,
             mode=meta.get("quantization"), qat=bool(meta.get("qat")),
             teacher=None if tokens else teacher, non_builtin_ops=ops, metric=metric, label_names=task.label_names,
             seed=ctx.cfg.seed, output=output, scores=task.eval.labels if vectors else None,
-            yardstick_cosine=refs.yardstick_cosine(length) if vectors and int8 else None, words=words)
+            yardstick_cosine=refs.yardstick_cosine(length, key) if vectors and int8 else None, words=words)
         if arm is not None:  # the same rows on the device profiles' aarch64 kernels, against x86 and fp32
             from ..bench.workload import encode_split
 
             feeds = encode_split(path, split.texts, split.pairs, length)
             gates += arm.judge(art, path, feeds, logits, ref, split.labels, measured["tolerance"],
-                               refs.noise_rows(length) if int8 else None, ctx.cfg.validate)
+                               refs.noise_rows(length, key) if int8 else None, ctx.cfg.validate)
         row = dict(art) | measured | {"reference_seq_len": length, "regime": regime(runner)}
         if length != refs.max_len and split.labels is not None and not tokens:
             row["reference_accuracy"] = compare(ref, ref, split.labels)["accuracy"]
@@ -274,7 +276,7 @@ class ValidateStage:
         from ..errors import ModelError
         from ..exporters import non_builtin_ops, tflite_ops
         from ..exporters.base import quantized
-        from ..validation import artifact_length, noise_of, resolved_tolerance
+        from ..validation import artifact_length, noise_of, resolved_tolerance, yardstick_key
         from ..validation_gates import Evidence, judge
         from ..validation_qa import SpanEvidence, artifact_answers, figures, question_noise
 
@@ -288,8 +290,8 @@ class ValidateStage:
                              f"fp32 model's ({len(mine.window_sizes)} vs {len(ref.window_sizes)}); re-export it")
         int8, meta = quantized(art["precision"]), runtimes.artifact_meta(path)
         noise = noise_q = None
-        if int8:  # the model's own 8-bit noise on these windows scales the INT8 tolerances and tie band
-            yard = models.yardstick_answers(length)
+        if int8:  # the model's own quantisation noise on these windows scales the tolerances and tie band
+            yard = models.yardstick_answers(length, yardstick_key(art["precision"], meta))
             noise, noise_q = noise_of(yard.logits, ref.logits), question_noise(ref, yard)
         ops = non_builtin_ops(path) if art["format"] == "tflite" else None
         tolerance = resolved_tolerance(art["format"], art["precision"], cfg.validate, noise=noise,
