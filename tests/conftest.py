@@ -6,8 +6,15 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
-import yaml
+# pytest-xdist runs two workers (pyproject's addopts): each gets its share of the cores for torch, ONNX Runtime and
+# the CLI subprocesses it starts (they inherit it), set before anything imports torch. Two workers with all cores
+# each would oversubscribe them.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ.setdefault("OMP_NUM_THREADS",
+                          str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+
+import pytest  # noqa: E402
+import yaml  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("EDGEPORT_DATA_DIR", REPO.parent / "shared" / "data"))

@@ -151,6 +151,11 @@ def test_third_party_noise_is_filtered_at_its_source():
     log = logging.getLogger("transformers.modeling_utils")
     handler = Keep()
     log.addHandler(handler)
+    # the filter alone is judged: an earlier test in this process may have quieted transformers' loggers by level
+    # (transformers.logging.set_verbosity_error), which would drop every record before the filter sees it
+    levels = {name: logging.getLogger(name).level for name in ("transformers", "transformers.modeling_utils")}
+    for name in levels:
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         log.warning("`loss_type=None` was set in the config but it is unrecognized. Using the default loss: "
                     "`ForCausalLMLoss`.")
@@ -160,6 +165,8 @@ def test_third_party_noise_is_filtered_at_its_source():
                     "bert.encoder.layer.0.attention.self.query.weight | MISSING\n")
     finally:
         log.removeHandler(handler)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
     # the expected new head is not news; a missing encoder weight is
     assert len(records) == 1 and "attention.self.query.weight" in records[0]
     with warnings.catch_warnings(record=True) as caught:
