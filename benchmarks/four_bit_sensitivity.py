@@ -48,7 +48,8 @@ def sweep(s, src: dict, args, scratch: Path) -> tuple[Path, dict]:
                                            "block_size": args.block_size,
                                            "embedding_block_size": args.embedding_block_size, "fallback": fallback})
     settings = QuantizeStage().configure(cfg.model_copy(update={"quantize": qcfg}))
-    ctx = SimpleNamespace(cfg=settings, run_dir=s.run_dir, out=scratch, task=lambda: s.task, _cache={}, inputs={})
+    ctx = SimpleNamespace(cfg=settings, run_dir=s.run_dir, out=scratch, task=lambda: s.task, _cache={},
+                          inputs={"model": s.model_dir})  # the judge reads the model stage's [PAD]
     return QuantizeStage()._one(ctx, src, s.model, s.model, scratch)
 
 

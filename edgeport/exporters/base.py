@@ -108,13 +108,14 @@ INT8_NOISE: dict[tuple[str, str], NoiseBudget] = {
     ("executorch", "dynamic"): NoiseBudget(1.5, 1.5, 1.0, 0.99),
     ("executorch", "static"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
     ("executorch", "qat"): NoiseBudget(2.0, 2.0, 1.0, 0.99),
-    # w4 (4-bit blockwise weights, block 32): the same derivation on the default SST-2 student (selection split, 500
-    # rows, benchmarks/four_bit.py -> benchmarks/results/four_bit.{json,md}); each the worse of int8 and int4
-    # embeddings (max / mean ratio: tflite 0.49-0.55 / 0.53-0.64, onnx 0.42-0.51 / 0.43-0.69, executorch
-    # 0.32-0.69 / 0.43-0.78 -> 2 x 0.78 rounds up to 2). Counted flips 1-3 of 500.
-    ("tflite", "w4"): NoiseBudget(1.5, 1.5, 1.0, 0.99),
+    # w4 (4-bit blockwise weights): in units of the model's own *4-bit* noise (``validation.w4_yardstick``), the same
+    # derivation on the default SST-2 student (selection split, 500 rows, Linear and table blocks 64,
+    # benchmarks/four_bit.py -> benchmarks/results/four_bit.{json,md}); each the looser of int8 and int4 tables
+    # (max / mean ratio: tflite 0.54-1.08 / 0.54-0.57, onnx 0.43-0.74 / 0.28-0.58, executorch 0.39-0.87 /
+    # 0.33-0.71). Counted flips 3-4 of 500.
+    ("tflite", "w4"): NoiseBudget(2.0, 1.5, 1.0, 0.99),
     ("onnx", "w4"): NoiseBudget(1.5, 1.5, 1.0, 0.99),
-    ("executorch", "w4"): NoiseBudget(1.5, 2.0, 1.0, 0.99),
+    ("executorch", "w4"): NoiseBudget(2.0, 1.5, 1.0, 0.99),
 }
 
 
