@@ -206,7 +206,8 @@ def resolved_tolerance(fmt: str, precision: str, vcfg, *, noise: dict | None = N
 
     fp32: the exporter's absolute tolerance (float noise). INT8: the format's fp32 base + the (format, mode) noise
     budget's factors times this model's own 8-bit noise on the same rows (``noise``: ``References.noise``, the
-    max/mean |Δlogit| of torch's dynamic INT8 of the reference model), and the budget's label-agreement floor;
+    max/mean |Δlogit| of torch's dynamic INT8 of the reference model), and the budget's label-agreement floor; w4
+    the same with its own 4-bit noise (``References.noise`` under ``yardstick_key("w4", ...)``);
     ``qat`` artifacts use the format's ``qat`` budget. An override sets the absolute limit and wins.
     """
     from .exporters import noise_budget, tolerance
@@ -214,9 +215,10 @@ def resolved_tolerance(fmt: str, precision: str, vcfg, *, noise: dict | None = N
 
     base = tolerance(fmt, precision)
     out: dict = {"max_abs": base.max_abs, "mean_abs": base.mean_abs}
-    if quantized(precision):  # int8 and w4: budgets in units of the model's own 8-bit noise
+    if quantized(precision):  # int8 and w4: budgets in units of the model's own 8- / 4-bit noise
         if noise is None:
-            raise ValueError("INT8 tolerances scale with the model's own 8-bit noise: pass noise (References.noise)")
+            raise ValueError("quantized tolerances scale with the model's own quantisation noise: pass noise "
+                             "(References.noise)")
         budget = noise_budget(fmt, mode, qat)
         out = {"max_abs": round(base.max_abs + budget.max_factor * noise["max_abs"], 6),
                "mean_abs": round(base.mean_abs + budget.mean_factor * noise["mean_abs"], 6),
