@@ -200,6 +200,17 @@ def compare(logits: np.ndarray, reference: np.ndarray, labels) -> dict:
         "max_abs_diff": diff["max_abs"], "mean_abs_diff": diff["mean_abs"]}
 
 
+def noise_name(precision: str) -> str:
+    """What a quantized precision's tolerance is counted in, for the gate messages: "8-bit noise (...)" for INT8,
+    "4-bit noise (...)" for w4 (``yardstick_key``)."""
+    from .precision import get
+
+    bits = get(precision).linear_bits
+    what = "torch dynamic INT8 of the reference" if yardstick_key(precision)[0] == "int8" else \
+        "the reference's 4-bit copy in the artifact's blocks"
+    return f"{bits}-bit noise ({what})"
+
+
 def resolved_tolerance(fmt: str, precision: str, vcfg, *, noise: dict | None = None, mode: str | None = None,
                        qat: bool = False) -> dict:
     """The artifact's logit tolerance, with any ``validate.tolerances.<format>-<precision>`` override.
@@ -225,7 +236,7 @@ def resolved_tolerance(fmt: str, precision: str, vcfg, *, noise: dict | None = N
                "min_agreement": budget.min_agreement,
                "budget": {"max_factor": budget.max_factor, "mean_factor": budget.mean_factor,
                           "tie_factor": budget.tie_factor, "min_agreement": budget.min_agreement},
-               "yardstick": {k: round(v, 6) for k, v in noise.items()},
+               "yardstick": {k: round(v, 6) for k, v in noise.items()}, "noise_of": noise_name(precision),
                "format": fmt, "mode": "qat" if qat else mode or "dynamic"}
     override = vcfg.tolerances.get(f"{fmt}-{precision}")
     for key in ("max_abs", "mean_abs"):

@@ -122,6 +122,13 @@ def fp32_parity(ev: Evidence, vcfg) -> Gate:
 # ------------------------------------------------------------------------------------------------ label gates
 
 
+def _bits(ev: Evidence) -> str:
+    """"8-bit" / "4-bit": the quantisation noise this artifact's gates are counted in (``validation.yardstick_key``)."""
+    from .precision import get
+
+    return f"{get(ev.precision).linear_bits}-bit"
+
+
 def int8_agreement(ev: Evidence, vcfg) -> Gate:
     """Label agreement, counting the flips 8-bit noise cannot explain: a row whose reference margin is within the
     tie band (``int8_band``) may flip under any sound quantization and is reported, not counted."""
@@ -135,11 +142,11 @@ def int8_agreement(ev: Evidence, vcfg) -> Gate:
     state = evidence_rule(s["agreement"] < floor, s["p_below"], vcfg.significance)
     lo, hi = s["ci95"]
     text = (f"label agreement with the fp32 torch model {s['agreement']:.4f} on {s['n']} {ev.unit} ({s['flips']} "
-            f"flipped beyond 8-bit noise, 95% CI [{lo:.4f}, {hi:.4f}], one-sided binomial p={s['p_below']:.2g} "
+            f"flipped beyond {_bits(ev)} noise, 95% CI [{lo:.4f}, {hi:.4f}], one-sided binomial p={s['p_below']:.2g} "
             f"against a {1 - floor:.3g} flip rate) vs limit >= {floor}")
     if s["tied_flips"]:
-        text += (f"; {s['tied_flips']} more flipped on rows tied at 8-bit resolution (reference margin within "
-                 f"2 x {_band_factor(ev):g} x the row's own 8-bit noise), not counted")
+        text += (f"; {s['tied_flips']} more flipped on rows tied at {_bits(ev)} resolution (reference margin within "
+                 f"2 x {_band_factor(ev):g} x the row's own {_bits(ev)} noise), not counted")
     return Gate("agreement_vs_fp32", state, value=s["agreement"], limit=floor,
                 message=_rule_note(text, state, vcfg), evidence=s)
 
@@ -395,9 +402,9 @@ def _tolerance_source(tol: dict, metric: str) -> str:
         return " (validate.tolerances)"
     if "budget" in tol:
         factor = tol["budget"]["max_factor" if metric == "max_abs" else "mean_factor"]
-        return (f" ({factor:g} x {tol['yardstick'][metric]:.3g}, this model's {metric.replace('_', ' ')} 8-bit noise "
-                f"(torch dynamic INT8 of the reference): the measured noise budget of {tol['format']} "
-                f"{tol['mode']} INT8)")
+        noise = tol.get("noise_of", "8-bit noise (torch dynamic INT8 of the reference)")
+        return (f" ({factor:g} x {tol['yardstick'][metric]:.3g}, this model's {metric.replace('_', ' ')} {noise}: "
+                f"the measured noise budget of {tol['format']} {tol['mode']})")
     return " (the format's fp32 tolerance)"
 
 
