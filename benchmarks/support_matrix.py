@@ -8,7 +8,7 @@ text: WordPiece, byte-level BPE or Unigram) this runs the real CLI four times (f
 1. ``edgeport run`` on the base model: teacher fine-tuning, distillation into layer [1], head + FFN pruning
    (half of each) with vocabulary pruning, export to TorchScript/ONNX/TFLite/ExecuTorch in fp32, INT8 of each
    (the formats' default modes: INT8 embedding tables for ONNX, TFLite and ExecuTorch), validate;
-2. (``--w4``; not in CI yet: see main's note) ``edgeport run --until validate`` on the same run directory with every format that takes it in ``w4`` (4-bit
+2. (``--w4``; not in CI yet: see ARCHITECTURE.md) ``edgeport run --until validate`` on the same run directory with every format that takes it in ``w4`` (4-bit
    weights per block of 32, int8 activations) and ``quantize.embeddings: int4``: the model stages are up to date
    (skipped), export re-runs for those formats, quantize and validate judge the ``<format>-w4`` artifacts;
 3. ``edgeport run --until teacher`` on a ready classifier with ``teacher.finetune: never`` (loading);
