@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _provenance import provenance, write_json, write_markdown  # noqa: E402
 from _student import load_run_student  # noqa: E402
-from four_bit import SHIPPED_INT8, host_cpu, measure, paired_drops  # noqa: E402
+from four_bit import SHIPPED_INT8, host_cpu, measure, paired_drops, quantize  # noqa: E402
 
 FORCED = -1.0  # a limit below any drop: the sweep always runs (the config's limit is reported beside it)
 
@@ -55,8 +55,6 @@ def sweep(s, src: dict, args, scratch: Path) -> tuple[Path, dict]:
 
 def int8_of(s, src: dict, args, scratch: Path) -> Path:
     """The format's shipped INT8 artifact (the paired drop's yardstick), quantized as the pipeline does."""
-    from four_bit import quantize
-
     _, mode, emb = SHIPPED_INT8[src["format"]].split(":")
     return quantize(s.run_dir, s.cfg, s.task, src, mode, emb, args.block_size, scratch, s.model)
 
@@ -128,7 +126,8 @@ def markdown(r: dict) -> str:
         lines += ["", f"Chosen: {len(chosen['layers_int8'])} layer(s) at 8 bits ({', '.join(chosen['layers_int8'])})"
                   f"; cost {rep['cost']['size_bytes_added'] / 1e6:+.3f} MB, {rep['cost']['p50_ms_added']:+.3f} ms "
                   f"p50. With the config's limit ({f['config_limit']:g} points) the fallback "
-                  f"{'would keep layers' if f['config_would_keep'] else 'keeps nothing: the all-4-bit file is within it'}."
+                  + ("would keep layers" if f["config_would_keep"] else
+                     "keeps nothing: the all-4-bit file is within it") + "."
                   "\n", "| artifact | size MB | validation acc | drop vs INT8 (validation) | agreement w/ fp32 | "
                   "fixed p50 ms | workload p50 ms |", "|---|---|---|---|---|---|---|"]
         for name, row in ((SHIPPED_INT8[fmt], int8), (f"{fmt}:w4:chosen", w4)):

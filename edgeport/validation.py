@@ -16,7 +16,9 @@ labels (the bench workload records the same digest), file size, the TFLite op li
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -101,13 +103,23 @@ def _int4_blocks(weight, block: int):
     return (torch.clamp(torch.round(w / scale), -8, 7) * scale).reshape(rows, cols)
 
 
-# what an artifact's sidecar says it computes -> (the sidecar keys that matter, the torch copy whose noise scales
-# its tolerance)
+@dataclass(frozen=True)
+class Yardstick:
+    """A precision's yardstick: the sidecar keys that shape it, how to make its torch copy, and what its noise is
+    called in the gate messages."""
+    fields: tuple[str, ...]
+    make: Callable
+    what: str
+
+
+# what an artifact's sidecar says it computes -> the torch copy whose noise scales its tolerance
 YARDSTICKS = {
-    "int8": ((), lambda model, meta: int8_yardstick(model)),
-    "w4": (("block_size", "embeddings", "embedding_block_size"),
-           lambda model, meta: w4_yardstick(model, int(meta["block_size"] or 32), meta["embeddings"],
-                                            int(meta["embedding_block_size"] or 32))),
+    "int8": Yardstick((), lambda model, meta: int8_yardstick(model),
+                      "8-bit noise (torch dynamic INT8 of the reference)"),
+    "w4": Yardstick(("block_size", "embeddings", "embedding_block_size"),
+                    lambda model, meta: w4_yardstick(model, int(meta["block_size"] or 32), meta["embeddings"],
+                                                     int(meta["embedding_block_size"] or 32)),
+                    "4-bit noise (the reference's 4-bit copy in the artifact's blocks)"),
 }
 
 
@@ -115,13 +127,13 @@ def yardstick_key(precision: str | None, meta: dict | None = None) -> tuple:
     """The yardstick an artifact is judged against: its precision and the sidecar values that shape it (w4: the
     block sizes and the table bits). A quantized precision without a row of its own is judged as INT8."""
     name = precision if precision in YARDSTICKS else "int8"
-    return (name, *((meta or {}).get(k) for k in YARDSTICKS[name][0]))
+    return (name, *((meta or {}).get(k) for k in YARDSTICKS[name].fields))
 
 
 def make_yardstick(model, key: tuple):
     """The torch copy of ``model`` that ``key`` (``yardstick_key``) names."""
-    fields, make = YARDSTICKS[key[0]]
-    return make(model, dict(zip(fields, key[1:])))
+    stick = YARDSTICKS[key[0]]
+    return stick.make(model, dict(zip(stick.fields, key[1:])))
 
 
 def noise_of(logits: np.ndarray, reference: np.ndarray) -> dict:
@@ -201,14 +213,8 @@ def compare(logits: np.ndarray, reference: np.ndarray, labels) -> dict:
 
 
 def noise_name(precision: str) -> str:
-    """What a quantized precision's tolerance is counted in, for the gate messages: "8-bit noise (...)" for INT8,
-    "4-bit noise (...)" for w4 (``yardstick_key``)."""
-    from .precision import get
-
-    bits = get(precision).linear_bits
-    what = "torch dynamic INT8 of the reference" if yardstick_key(precision)[0] == "int8" else \
-        "the reference's 4-bit copy in the artifact's blocks"
-    return f"{bits}-bit noise ({what})"
+    """What a quantized precision's tolerance is counted in, for the gate messages (``YARDSTICKS``)."""
+    return YARDSTICKS[yardstick_key(precision)[0]].what
 
 
 def resolved_tolerance(fmt: str, precision: str, vcfg, *, noise: dict | None = None, mode: str | None = None,

@@ -183,3 +183,16 @@ def test_w4_tolerance_scales_with_the_models_own_4bit_noise(tiny, fmt):
     noise = noise_of(artifact_logits(runtimes.load(path, threads=1), path, split, SEQ), refs(SEQ))
     tol = resolved_tolerance(fmt, "w4", ValidateConfig(), noise=four, mode="w4")
     assert noise["max_abs"] <= tol["max_abs"] and noise["mean_abs"] <= tol["mean_abs"], (noise, tol, eight)
+
+
+def test_w4_gate_messages_name_the_4bit_noise():
+    """A w4 artifact's tolerance and tie band are counted in its 4-bit noise, and its gate messages say so."""
+    from edgeport.config import ValidateConfig
+    from edgeport.validation import resolved_tolerance
+    from edgeport.validation_gates import _tolerance_source
+
+    noise = {"max_abs": 0.01, "mean_abs": 0.002}
+    w4 = resolved_tolerance("tflite", "w4", ValidateConfig(), noise=noise, mode="w4")
+    int8 = resolved_tolerance("tflite", "int8", ValidateConfig(), noise=noise, mode="dynamic")
+    assert "4-bit noise" in _tolerance_source(w4, "mean_abs") and "8-bit" not in _tolerance_source(w4, "mean_abs")
+    assert "8-bit noise" in _tolerance_source(int8, "max_abs")
