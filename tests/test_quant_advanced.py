@@ -130,6 +130,40 @@ def test_fake_quant_linear_rounds_to_the_int8_grid_and_passes_gradients():
     assert type(net[0]) is torch.nn.Linear and net[0] is trained  # the trained weights, plain module again
 
 
+def test_4bit_qat_rounds_linears_and_tables_as_the_w4_converters_do_and_detach_keeps_the_trained_weights():
+    """w4 QAT (``quantize.qat`` with a w4 format and int4 tables): the forward sees each Linear weight on the
+    symmetric int4 grid of its block and each looked-up table on its own, gradients reach the float weights, and
+    ``detach`` leaves the trained float values (not their rounding) for the converters to round."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from edgeport.quant.qat import FakeQuantLinear, Scheme, attach, detach, scheme_for
+    from edgeport.quant.rounding import int4_blocks
+
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=64, num_hidden_layers=1,
+                                                     num_attention_heads=2, intermediate_size=96)).eval()
+    scheme = scheme_for({"tflite": "w4", "onnx": "dynamic"}, "int4", 64, 32)
+    assert scheme == Scheme(64, 32)
+    assert scheme_for({"tflite": "dynamic"}, "auto", None, None) == Scheme()  # INT8 QAT as before
+    attach(model, scheme)
+    fq = model.bert.encoder.layer[0].intermediate.dense
+    assert isinstance(fq, FakeQuantLinear) and fq.block == 64
+    assert model.bert.encoder.layer[0].output.dense.block == 32  # 96 inputs: the largest block that divides them
+    table = model.bert.embeddings.word_embeddings
+    w = table.parametrizations.weight.original.detach().clone()
+    torch.testing.assert_close(table.weight, int4_blocks(w, 32))  # what the forward looks up
+    step = (w.reshape(50, 2, 32).abs().amax(-1, keepdim=True).clamp_min(1e-12) / 7).expand(50, 2, 32).reshape(50, 64)
+    codes = table.weight.detach() / step
+    torch.testing.assert_close(codes, codes.round(), atol=1e-4, rtol=0)
+    assert codes.round().min() >= -8 and codes.round().max() <= 7
+    ids = torch.randint(0, 50, (2, 8))
+    model(input_ids=ids).logits.sum().backward()
+    assert fq.linear.weight.grad.abs().sum() > 0 and table.parametrizations.weight.original.grad.abs().sum() > 0
+    detach(model)
+    assert type(model.bert.encoder.layer[0].intermediate.dense) is torch.nn.Linear
+    torch.testing.assert_close(model.bert.embeddings.word_embeddings.weight.detach(), w)  # float, not rounded
+
+
 def _write_data(out: Path, model, tok) -> Path:
     """SST-2 sentences labelled by the fp32 model (so the gate measures INT8 damage, not an untrained model)."""
     out.mkdir()
