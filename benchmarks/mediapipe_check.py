@@ -46,6 +46,8 @@ def main() -> None:
     ap.add_argument("--artifacts", nargs="+", default=["tflite-int8", "tflite-fp32"])
     ap.add_argument("--limit", type=int, default=None, help="first N validation rows (default: all)")
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    ap.add_argument("--name", default="mediapipe_check", help="result file stem (e.g. mediapipe_check_w4 for a "
+                                                              "4-bit run's file beside the INT8 one)")
     args = ap.parse_args()
     prov = provenance({"args": args_dict(args) | {"out": None}, "run_config": run_config(args.run)},
                       "the script's arguments and the run's resolved config (its manifest.json)")
@@ -70,9 +72,9 @@ def main() -> None:
             entry[variant] = r
         results["artifacts"].append(entry)
     args.out.mkdir(parents=True, exist_ok=True)
-    write_json(args.out / "mediapipe_check.json", results, prov)
+    write_json(args.out / f"{args.name}.json", results, prov)
     table = markdown(results)
-    write_markdown(args.out / "mediapipe_check.md", table, prov)
+    write_markdown(args.out / f"{args.name}.md", table, prov)
     print(table)
 
 

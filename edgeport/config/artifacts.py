@@ -22,9 +22,11 @@ class FallbackConfig(Section):
 
 
 class QatConfig(Section):
-    enabled: bool = Field(False, description="quantization-aware training: fake-quant INT8 (per-channel weights, "
-                                             "per-tensor run-time activations) during a short distillation from "
-                                             "the teacher; the INT8 artifacts are made from the QAT weights")
+    enabled: bool = Field(False, description="quantization-aware training: fake quantization during a short "
+                                             "distillation from the teacher, of what the configured modes ship "
+                                             "(INT8 per-channel weights; w4: 4-bit weights per quantize.block_size, "
+                                             "and int4 tables when quantize.embeddings is int4; per-tensor run-time "
+                                             "activations); the quantized artifacts are made from the QAT weights")
     train_limit: int | None = Field(2000, ge=1, description="training rows (first N of the shuffled split)")
     alpha: float = Field(0.5, ge=0, le=1, description="weight of the hard-label CE; 1-alpha goes to the KD term")
     temperature: float = Field(2.0, gt=0)
