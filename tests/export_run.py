@@ -35,7 +35,10 @@ def export_run(root: Path) -> dict:
             "quantize": {"enabled": True},
             "validate": {"enabled": True, "int8_max_accuracy_drop": 100.0, "check_tolerances": False,
                          "arm_parity": "auto"},  # test_arm.py reads its ARM runs (where qemu is installed)
-            "bench": {"targets": TARGETS, "warmup": 1, "runs": 5, "min_seconds": 0, "workload_passes": 1},
+            # emulated: test_arm_counting.py reads the instruction counts on android-lowend's CPU model (auto:
+            # where a plugin-capable qemu-aarch64 and gcc are installed; .ci/run installs them)
+            "bench": {"targets": TARGETS, "warmup": 1, "runs": 5, "min_seconds": 0, "workload_passes": 1,
+                      "emulated": "auto", "emulated_calls": 2, "emulated_rows": 4},
             "report": {"enabled": True, "plots": False, "budget_gate": "off"},
         }
         path = base / "cfg.yaml"

@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import ArtifactError, EdgeportError
 from ..runtimes.common import artifact_meta, model_file
 from ..timing import Stopwatch
+from .counting import Counter, Marks
 from .prepare import GUEST_RUNTIMES, Prepared, guest_env, prepare
 from .qemu import cpu_view
 
@@ -42,11 +43,14 @@ def guest_runtime(fmt: str):
 class ArmRunner:
     """Runs ``path`` in the guest on ``cpu_model`` (a QEMU ``-cpu`` value, options allowed: 'max,sme=off')."""
 
-    def __init__(self, path: Path, cpu_model: str, threads: int = 1, prepared: Prepared | None = None):
+    def __init__(self, path: Path, cpu_model: str, threads: int = 1, prepared: Prepared | None = None,
+                 counter: Counter | None = None):
+        """``counter``: count guest instructions (``arm.counting``): its emulator runs the guest with the plugin,
+        and ``spans()`` gives the instructions of the load and of each call so far."""
         self.path = model_file(Path(path))
         fmt = artifact_meta(self.path).get("format") or self.path.suffix.lstrip(".")
         guest_runtime(fmt)
-        self.prepared = prepared or prepare()
+        self.prepared = prepared or prepare(counter.emulator if counter else None)
         emu = self.prepared.emulator
         if not emu.supports(cpu_model):
             raise NotRunnable(f"QEMU {emu.version} has no CPU model '{cpu_model}' (it knows "
@@ -55,8 +59,10 @@ class ArmRunner:
         view = cpu_view(self.prepared.root, self.prepared.views, cpu_model)
         self._pkg = tempfile.TemporaryDirectory(prefix="edgeport-arm-")
         (Path(self._pkg.name) / "edgeport").symlink_to(PACKAGE)
-        cmd = [emu.binary, "-L", str(view), "-cpu", cpu_model, str(self.prepared.root / "usr/bin/python3.11"),
-               str(GUEST), str(self.path), str(threads)]
+        self._marks = Marks(Path(self._pkg.name) / "marks.txt") if counter else None
+        plugin = counter.args(self._marks.path) if counter else []
+        cmd = [emu.binary, *plugin, "-L", str(view), "-cpu", cpu_model,
+               str(self.prepared.root / "usr/bin/python3.11"), str(GUEST), str(self.path), str(threads)]
         self._clock = Stopwatch().start()
         # stderr to a file, not a pipe: nobody reads it while rows run, and a full pipe would stall the guest
         self._stderr = open(Path(self._pkg.name) / "stderr.txt", "w+")
@@ -77,6 +83,13 @@ class ArmRunner:
         self._proc.stdin.flush()
         self.rows += len(feed["input_ids"])
         return np.asarray(self._read()["logits"], dtype=np.float32)
+
+    def spans(self) -> dict[str, list[int]]:
+        """Guest instructions of each span completed so far, by ``guest.MARKS`` name: ``load`` (the model's),
+        ``call`` (one per call, in order), ``empty`` (the markers' own cost). Only with a ``counter``."""
+        if self._marks is None:
+            raise EdgeportError("this ArmRunner was started without an instruction counter")
+        return self._marks.read()
 
     def _read(self) -> dict:
         line = self._proc.stdout.readline()
@@ -121,5 +134,6 @@ class ArmRunner:
         self.close()
 
 
-def load(path: str | Path, threads: int = 1, cpu_model: str = "cortex-a53", prepared: Prepared | None = None):
-    return ArmRunner(Path(path), cpu_model, threads, prepared)
+def load(path: str | Path, threads: int = 1, cpu_model: str = "cortex-a53", prepared: Prepared | None = None,
+         counter: Counter | None = None):
+    return ArmRunner(Path(path), cpu_model, threads, prepared, counter)

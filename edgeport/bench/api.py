@@ -1,4 +1,5 @@
-"""Benchmark one artifact against one device profile: the three kinds of latency, and the profile's budgets.
+"""Benchmark one artifact against one device profile: the three kinds of latency, the instructions counted under
+emulation, and the profile's budgets.
 
 ``bench_artifact`` is what ``edgeport bench`` and the bench stage (for each ``bench.targets`` profile) call.
 Its result keeps the kinds apart:
@@ -8,11 +9,14 @@ Its result keeps the kinds apart:
      "device":   measured on a device over adb (or None),
      "estimate": roofline at the fixed length from counted work and the profile's hardware figures,
      "workload": {"host": ..., "estimate": ...} on real inputs, one row per call (``bench.workload``; or None),
+     "emulated": instructions per inference on the profile's CPU model under qemu-aarch64, fixed and workload,
+                 first call and steady (``bench.emulated``; or None): a count, not a time,
      "budgets":  [{metric, value, limit, kind, input, ok}] }
 
 A budget's latency is checked against the best evidence there is, and the check says which it used:
 ``device`` if measured, else ``host`` when the profile *is* this machine, else the ``estimate``; of that kind,
-the workload figure when there is one (what users see), else the fixed-length one. Host memory is the
+the workload figure when there is one (what users see), else the fixed-length one. ``emulated`` is never read
+here: instructions are not milliseconds until something calibrates them (issue 23 item 4). Host memory is the
 artifact's peak RSS measured in a fresh process that loads and runs only it (``bench.memory``).
 
 The estimate counts the artifact's own physical shapes (``model_shapes`` in its artifact.json), so any artifact
@@ -113,8 +117,10 @@ def count_artifact_work(info: dict, seq_len: int, model_dir: Path | None = None)
 
 def bench_artifact(path: Path, target, *, measure_host: bool = True, model_dir: Path | None = None,
                    device: dict | None = None, seq_len: int | None = None, workload: list | None = None,
-                   memory: bool = True, passes: int = 3, labels=None, **timing) -> dict:
+                   memory: bool = True, passes: int = 3, labels=None, emulated: dict | None = None,
+                   **timing) -> dict:
     """All the latency evidence for ``path`` on ``target`` (a ``Target``); ``device``: a parsed adb result;
+    ``emulated``: its instruction counts (``bench.emulated.Counting.measure``), kept as they are;
     ``workload``: batch-1 feeds of real rows (``bench.workload.encode_split``) for the workload figures, with their
     ``labels`` when known (the host workload figure then carries the accuracy of the logits it computed).
     Fixed sequence length: the artifact's static one (a bucketed TFLite model: its longest bucket), else
@@ -132,7 +138,7 @@ def bench_artifact(path: Path, target, *, measure_host: bool = True, model_dir: 
         "threads": target.threads, "target": target.name, "host": host, "device": device,
         "estimate": est.roofline(work, target, info["precision"], **info["storage"]) | {"seq_len": seq_len, "input": "fixed"},
         "estimated_memory_mb": est.estimate_memory_mb(work, info["size_bytes"]),
-        "workload": None,
+        "workload": None, "emulated": emulated,
     }
     if workload:
         work_at = (lambda n: count_artifact_work(info, n, model_dir))  # noqa: E731 - same source at each length

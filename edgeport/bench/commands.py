@@ -61,10 +61,11 @@ def cmd_bench(args) -> int:
                                                    target.threads, seq, serial=args.serial,
                                                    inputs=info["inputs"]))
     workload = _workload(args) if args.texts else None
+    emulated = _emulated(args, target, workload) if args.emulated else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EstimateWarning)
         result = bench_artifact(Path(args.artifact), target, measure_host=not args.no_host,
-                                model_dir=model_dir, device=device, workload=workload,
+                                model_dir=model_dir, device=device, workload=workload, emulated=emulated,
                                 warmup=args.warmup, runs=args.runs, min_seconds=args.min_seconds)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
@@ -82,6 +83,17 @@ def _workload(args) -> list:
     from .api import workload_feeds
 
     return workload_feeds(Path(args.artifact), read_texts(Path(args.texts), "--texts"), args.texts_limit)
+
+
+def _emulated(args, target, workload: list | None) -> dict | None:
+    """``--emulated``: the instruction counts on the profile's CPU model (an error when they cannot be counted)."""
+    from ..errors import EdgeportError
+    from .emulated import Counting, plan
+
+    if not target.cpu_model:
+        raise EdgeportError(f"--emulated: profile {target.name} names no cpu_model to emulate")
+    return Counting(plan("on", args.emulated_calls, args.emulated_rows, 0)).measure(
+        Path(args.artifact), target, None, workload)
 
 
 def _print_bench(r: dict) -> None:
@@ -105,6 +117,10 @@ def _print_bench(r: dict) -> None:
         if fig:
             print(f"  {kind:<9} workload ({fig['rows']} rows, one per call): mean {fig['mean_ms']} ms  "
                   f"p50 {fig['p50_ms']} ms  p90 {fig['p90_ms']} ms")
+    if e := r.get("emulated"):
+        from .emulated import text_line
+
+        print(f"  emulated  {text_line(e)}")
     for c in r["budgets"]:
         print(f"  budget {c['metric']:<15} {str(c['value']):>9} <= {c['limit']:<7g} {'ok' if c['ok'] else 'OVER'} "
               f"({c['kind']}{', ' + c['input'] if c.get('input') else ''})")
@@ -173,6 +189,11 @@ def register(sub) -> None:
     b.add_argument("--device", action="store_true", help="also measure on an adb device with benchmark_model")
     b.add_argument("--benchmark-binary", help="LiteRT benchmark_model built for the device (e.g. android_aarch64)")
     b.add_argument("--serial", help="adb device serial (adb devices)")
+    b.add_argument("--emulated", action="store_true",
+                   help="also count instructions per inference on the profile's CPU model under qemu-aarch64 "
+                        "(needs Debian qemu-user + gcc; a count, not a time)")
+    b.add_argument("--emulated-calls", type=int, default=3, help="--emulated: steady calls after the first")
+    b.add_argument("--emulated-rows", type=int, default=16, help="--emulated: --texts rows counted (seeded sample)")
     b.add_argument("--json", metavar="FILE", help="also write the full result as JSON")
     b.set_defaults(fn=cmd_bench)
 

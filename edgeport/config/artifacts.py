@@ -140,6 +140,18 @@ class BenchConfig(Section):
     workload_rows: int | None = Field(None, ge=1, description="eval rows in the workload (the first N); default all")
     workload_passes: int = Field(3, ge=1, le=20, description="times each row is run; its time is the median")
     memory: bool = Field(True, description="peak memory of each artifact in a fresh process (host targets)")
+    # instructions per inference under qemu-aarch64 (edgeport/bench/emulated.py): off by default, because the
+    # emulator runs ~100-130 M guest instructions per CPU-second, so the default student's four runnable files
+    # cost minutes per CPU model (ARCHITECTURE.md, "ARM parity", measured)
+    emulated: Literal["auto", "on", "off"] = Field(
+        "off", description="count guest instructions per inference (evidence kind `emulated`: instructions, never "
+                           "milliseconds, never a latency budget's evidence) of each TFLite/ONNX artifact on each "
+                           "bench.targets profile's CPU model under a plugin-capable qemu-aarch64 (Debian qemu-user) "
+                           "+ gcc; auto: when installed (else a note); on: missing is an error")
+    emulated_calls: int = Field(3, ge=1, le=20, description="emulated, fixed length: calls after the first; "
+                                                            "steady state is their median")
+    emulated_rows: int = Field(16, ge=1, description="emulated, workload: rows counted, a sample seeded by "
+                                                     "run.seed (each run twice: first pass, steady pass)")
 
 
 class ValidateConfig(Section):

@@ -179,7 +179,16 @@ def collect(run_dir: Path) -> dict:
         "models": model_rows(manifest), "eval_split": _eval_split(manifest), "explain": explain_summary(manifest),
         "metric": task_metric(manifest), "parity_only": parity_only(manifest),
         "arm_parity": validate.get("arm_parity"),  # validate's runs on the profiles' CPU models (emulated)
+        # the bench's instruction counts (kind emulated): their own table, never latency rows
+        "emulated": emulated_rows(bench),
+        "emulated_plan": (manifest.entry("bench") or {}).get("metrics", {}).get("emulated"),
     }
+
+
+def emulated_rows(bench: list[dict]) -> list[dict]:
+    """{artifact_name, target, emulated} per (artifact, target) the bench counted instructions for."""
+    return [{"artifact_name": r.get("artifact_name") or Path(r.get("artifact", "?")).parent.name,
+             "target": r.get("target"), "emulated": r["emulated"]} for r in bench if r.get("emulated")]
 
 
 def parity_only(manifest: Manifest) -> dict | None:

@@ -11,6 +11,8 @@ KIND_NOTE = {
     "device": "measured on a real device over adb with LiteRT's benchmark_model",
     "estimate": "roofline estimate: max(ops / (peak x efficiency), bytes / (bandwidth x efficiency)) "
                 "from the model's counted MACs and bytes and the profile's published figures; not a measurement",
+    "emulated": "guest instructions per inference counted under qemu-aarch64 on the profile's CPU model (the "
+                "aarch64 kernels its runtime picks there); a count, not a time: no budget reads it",
 }
 
 
@@ -42,7 +44,8 @@ def markdown(report: dict) -> str:
     parts = [f"# edgeport report: {report['run']}\n",
              f"edgeport {report['edgeport_version']}, generated {report['generated_at']} from "
              f"`{report['run_dir']}/manifest.json`.\n",
-             _ship(report), _stages(report), _models(report), _artifacts(report), _latency(report), _gates(report),
+             _ship(report), _stages(report), _models(report), _artifacts(report), _latency(report),
+             _emulated(report), _gates(report),
              _arm(report), _plots(report), _explain(report), _kinds()]
     return "\n".join(p for p in parts if p)
 
@@ -264,6 +267,19 @@ def _latency(report: dict) -> str:
                      f"{_fmt(f.get('p90_ms'))} | {f.get('seq_len', '-')} | {_fmt(w.get('mean_ms'))} | "
                      f"{_fmt(w.get('p50_ms'))} | {_fmt(w.get('p90_ms'))} | {any_.get('threads', '-')} | {note} |")
     return "\n".join(lines) + "\n"
+
+
+def _emulated(report: dict) -> str:
+    """The bench's instruction counts (kind ``emulated``), apart from the latency table: a count is no time."""
+    rows = [r for r in report.get("emulated") or [] if r.get("emulated")]
+    if not rows:
+        return ""
+    from ..bench.emulated import EmulatedPlan, markdown as emulated_markdown
+
+    meta = report.get("emulated_plan") or {}
+    plan = EmulatedPlan(True, meta.get("calls", 0), meta.get("rows", 0), meta.get("sample_seed", 0),
+                        meta.get("emulator"), notes=tuple(meta.get("notes") or ()))
+    return "## Instructions per inference (emulated)\n" + emulated_markdown(rows, plan)
 
 
 def verdict_state(report: dict, name: str) -> str:

@@ -7,7 +7,10 @@ Per (artifact, target), in ``edgeport.bench.bench_artifact``'s format (the same 
   bucket), with peak memory in a fresh process;
 * ``estimate``: the roofline from the artifact's counted work and the profile's hardware figures, at the fixed
   length and per row over the same workload (per-bucket estimates weighted by the split's length distribution);
-* ``budgets``: the profile's budgets, judged on the workload figure of the strongest kind there is.
+* ``budgets``: the profile's budgets, judged on the workload figure of the strongest kind there is;
+* ``emulated`` (``bench.emulated``, off by default: minutes per CPU model): guest instructions per inference on
+  the profile's CPU model under qemu-aarch64, fixed length and a sample of the workload, first call and steady
+  state (``bench.emulated``); instructions, never milliseconds, so no budget reads it.
 
 Validate judges accuracy and parity only; the report renders these rows from the manifest and measures nothing.
 """
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING
 from ..pipeline import fingerprint as fp
 
 if TYPE_CHECKING:
+    from ..bench.emulated import EmulatedPlan
     from ..config import BenchConfig, DataSpec
 
 
@@ -34,6 +38,7 @@ class BenchSettings:
     data: DataSpec | None  # the workload: the eval split's own rows
     seed: int | None
     libs: fp.Libraries
+    emulated: EmulatedPlan  # the instruction counter's emulator, plugin and guest, when bench.emulated counts
 
 
 class BenchStage:
@@ -54,6 +59,7 @@ class BenchStage:
     def configure(self, cfg) -> BenchSettings:
         """The timing settings, each profile as loaded, the host measured on, the eval rows (workload) and the
         runtimes that run them. Host timings are facts about this machine: another CPU re-runs this stage."""
+        from ..bench.emulated import plan as emulated_plan
         from ..hostinfo import host_identity
         from ..targets import get_target
 
@@ -65,10 +71,12 @@ class BenchStage:
             profile=profiles,
             host=host_identity() if any(t.kind == "host" for t in profiles.values()) else None,
             data=cfg.data.spec() if b.workload else None, seed=cfg.run.seed if b.workload else None,
-            libs=fp.libraries("model", *(f"runtime.{f}" for f in cfg.export.formats)))
+            libs=fp.libraries("model", *(f"runtime.{f}" for f in cfg.export.formats)),
+            emulated=emulated_plan(b.emulated, b.emulated_calls, b.emulated_rows, cfg.run.seed))
 
     def run(self, ctx) -> dict:
         from ..bench.api import bench_artifact
+        from ..bench.emulated import counting
         from ..bench.workload import encode_questions, encode_split
 
         cfg, b = ctx.cfg, ctx.cfg.bench
@@ -85,6 +93,7 @@ class BenchStage:
         labelled = split is not None and split.labels and TASKS[cfg.data.task].labels == "classes"
         # rows are truncated where the app truncates them: the export length (the longest bucket)
         longest = cfg.workload_len
+        counter = counting(cfg.emulated)  # counts nothing when bench.emulated is off
         rows = []
         for art in artifacts:
             path = ctx.run_dir / art["path"]
@@ -100,14 +109,17 @@ class BenchStage:
                 row = bench_artifact(path, target, measure_host=here, seq_len=cfg.seq_len,
                                      workload=feeds, memory=b.memory, passes=b.workload_passes,
                                      labels=split.labels[:len(feeds)] if feeds and labelled else None,
-                                     warmup=b.warmup, runs=b.runs, min_seconds=b.min_seconds)
+                                     warmup=b.warmup, runs=b.runs, min_seconds=b.min_seconds,
+                                     emulated=counter.measure(path, target, cfg.seq_len, feeds))
                 row |= {"artifact": art["path"], "artifact_name": art["name"]}
                 if row["workload"]:
                     row["workload"]["split"] = f"{split.name} (eval split)" + (
                         f": {len(feeds)} windows of {len(split.head(b.workload_rows))} questions"
                         if split.examples is not None else "")
                 rows.append(row)
-        table = self._table(rows)
+        from ..bench.emulated import markdown as emulated_markdown
+
+        table = self._table(rows) + emulated_markdown(rows, cfg.emulated)
         print(table, flush=True)
         (ctx.out / "results.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")
         (ctx.out / "results.md").write_text(
@@ -118,7 +130,8 @@ class BenchStage:
                              "budgets": t.budgets.model_dump(mode="json")} for t in targets}
         return {"artifacts": len(artifacts), "targets": list(b.targets), "profiles": profiles, "results": rows,
                 "workload_split": f"{split.name} (eval split)" if split is not None else None,
-                "workload_rows": len(feeds) if split is not None and artifacts else 0}
+                "workload_rows": len(feeds) if split is not None and artifacts else 0,
+                "emulated": cfg.emulated.summary()}
 
     @staticmethod
     def _table(rows: list[dict]) -> str:
