@@ -8,7 +8,7 @@ text: WordPiece, byte-level BPE or Unigram) this runs the real CLI four times (f
 1. ``edgeport run`` on the base model: teacher fine-tuning, distillation into layer [1], head + FFN pruning
    (half of each) with vocabulary pruning, export to TorchScript/ONNX/TFLite/ExecuTorch in fp32, INT8 of each
    (the formats' default modes: INT8 embedding tables for ONNX, TFLite and ExecuTorch), validate;
-2. (``--w4``; not in CI yet: see ARCHITECTURE.md) ``edgeport run --until validate`` on the same run directory with every format that takes it in ``w4`` (4-bit
+2. (``--w4``; ``.ci/run`` runs the matrix without it) ``edgeport run --until validate`` on the same run directory with every format that takes it in ``w4`` (4-bit
    weights per block of 32, int8 activations) and ``quantize.embeddings: int4``: the model stages are up to date
    (skipped), export re-runs for those formats, quantize and validate judge the ``<format>-w4`` artifacts;
 3. ``edgeport run --until teacher`` on a ready classifier with ``teacher.finetune: never`` (loading);
@@ -306,7 +306,8 @@ def markdown(rows: list[dict]) -> str:
     if notes:
         lines += ["", *notes]
     lines += ["", f"`<format>-w4`: `quantize.<format>: w4` (4-bit weights per block of 32, int8 activations) with "
-                  f"`quantize.embeddings: {W4_EMBEDDINGS}`, judged by validate like every artifact.",
+                  f"`quantize.embeddings: {W4_EMBEDDINGS}` (a Linear or table no block divides stays at int8: the "
+                  f"pruned 16-input layers, ELECTRA's 16-wide tables), judged by validate like every artifact.",
               "", "| architecture | vocabulary (tiny tokenizer, pruned on the 400 training rows) | pipeline run s | "
                   "w4 run s (export, quantize, validate) | "
                   + " | ".join(f"{axis.prefix} run s" for axis in TASK_AXES) + " |",
@@ -349,8 +350,9 @@ def main(argv=None) -> int:
     parser.add_argument("workdir", nargs="?", default="support-matrix-work")
     parser.add_argument("--arch", action="append", choices=ARCHITECTURES, help="only these (repeatable)")
     parser.add_argument("--out", default=str(OUT), help="where support_matrix.{json,md} go")
-    # Off by default (not in CI yet): on run 1's pruned tiny models (2 heads of 16, half pruned) a Linear has 16
-    # inputs, which no w4 block size (32, 64, 128) divides; ai-edge-quantizer refuses it (measured on bert).
+    # Off by default (``.ci/run`` runs without it). Run 1's pruned tiny models (2 heads of 16, half pruned) have
+    # 16-input Linear layers and ELECTRA 16-wide tables, which no w4 block (32, 64, 128) divides: every format keeps
+    # them at int8 (``exporters.base.w4_block``), as it keeps an int4 table no block divides.
     parser.add_argument("--w4", action="store_true", help="also run 2: <format>-w4 with int4 embeddings")
     parser.add_argument("--jobs", type=int, default=1, help="architectures run at once, each CLI call with one "
                         "torch thread (CI: 2, one per core; the cells judge fidelity, not latency)")

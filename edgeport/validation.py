@@ -61,12 +61,20 @@ def int8_yardstick(model):
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
-def w4_yardstick(model, block_size: int = 32, embeddings: str | None = None, embedding_block_size: int = 32):
-    """What a ``w4`` artifact computes, in torch: every ``nn.Linear`` weight rounded to symmetric 4-bit per block of
+def w4_yardstick(model, block_size: int = 32, embeddings: str | None = None, embedding_block_size: int = 32,
+                 fmt: str | None = None):
+    """What a ``w4`` artifact computes, in torch: every ``nn.Linear`` weight rounded to 4 bits per block of
     ``block_size`` inputs (a layer the block does not divide: the largest listed block that does, else left for
-    the INT8 step, as the exporters do: ``exporters.base.w4_block``), the looked-up embedding tables to 4 bits per
-    block of ``embedding_block_size`` when the artifact's are int4, then ``int8_yardstick`` (int8 activations per
-    call). The yardstick of the 4-bit noise this model shows, which scales every w4 tolerance as INT8's noise scales
+    the INT8 step, as the exporters do: ``exporters.base.w4_block``), the looked-up embedding tables stored as the
+    artifact's are (``embeddings``: int4 per block of ``embedding_block_size`` where a block divides the table's
+    width, else int8, as the exporters store them; int8; fp32), then ``int8_yardstick`` (int8 activations per
+    call). Rounded by the artifact's own converter's rule (``fmt``'s ``exporters.base.Rounding``: scale max|w| / 7
+    for ai-edge-quantizer, / 7.5 for torchao, the block's extreme / -8 for ONNX Runtime; None: TFLite's): on a tiny
+    model the noise of one rounding is not the noise of another (the support matrix's pruned hidden-32 XLM-R: mean
+    |Δlogit| 0.00087 rounded by max|w| / 7, 0.0021 by torchao's max|w| / 7.5, whose executorch-w4 file shows
+    0.0020), so a yardstick rounding otherwise judges its own luck, not the runtime.
+
+    The yardstick of the 4-bit noise this model shows, which scales every w4 tolerance as INT8's noise scales
     INT8's: a small model's 4-bit noise is many times its 8-bit noise (a hidden-32 BERT's block of 32 is its whole
     row), a wide one's a fraction of it, so one multiple of the 8-bit noise cannot hold for both. Weights on the
     4-bit grid are re-rounded to torch's per-tensor INT8 grid by the last step; that adds ~8-bit noise, small
@@ -75,32 +83,29 @@ def w4_yardstick(model, block_size: int = 32, embeddings: str | None = None, emb
 
     import torch
 
-    from .exporters.base import w4_block
+    from .exporters.base import round_table_int8, round_to_grid, w4_block
     from .models.arch import lookup_tables
 
+    rounding = _rounding(fmt)
     model = copy.deepcopy(model).eval()
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.Linear):
                 block = w4_block(m.in_features, block_size)
                 if block:
-                    m.weight.copy_(_int4_blocks(m.weight, block))
-        tables = lookup_tables(model) if embeddings == "int4" else []
-        for table in tables:
-            block = w4_block(table.weight.shape[1], embedding_block_size)
-            if block:
-                table.weight.copy_(_int4_blocks(table.weight, block))
+                    m.weight.copy_(round_to_grid(m.weight, 4, block, rounding))
+        for table in lookup_tables(model) if embeddings in ("int4", "int8") else []:
+            block = w4_block(table.weight.shape[1], embedding_block_size) if embeddings == "int4" else None
+            table.weight.copy_(round_to_grid(table.weight, 4, block, rounding) if block
+                               else round_table_int8(table.weight, rounding))
     return int8_yardstick(model)
 
 
-def _int4_blocks(weight, block: int):
-    """``weight`` [rows, cols] rounded to symmetric int4 (-8..7, scale max|w| / 7) per block of ``block`` columns."""
-    import torch
+def _rounding(fmt: str | None):
+    """The converter's rounding rule (``exporters.base.Rounding``) of ``fmt``; TFLite's when none is named."""
+    from .exporters import EXPORTERS
 
-    rows, cols = weight.shape
-    w = weight.reshape(rows, cols // block, block)
-    scale = w.abs().amax(-1, keepdim=True).clamp_min(1e-12) / 7
-    return (torch.clamp(torch.round(w / scale), -8, 7) * scale).reshape(rows, cols)
+    return getattr(EXPORTERS.get(fmt or "tflite"), "rounding", None) or EXPORTERS["tflite"].rounding
 
 
 @dataclass(frozen=True)
@@ -116,16 +121,17 @@ class Yardstick:
 YARDSTICKS = {
     "int8": Yardstick((), lambda model, meta: int8_yardstick(model),
                       "8-bit noise (torch dynamic INT8 of the reference)"),
-    "w4": Yardstick(("block_size", "embeddings", "embedding_block_size"),
+    "w4": Yardstick(("format", "block_size", "embeddings", "embedding_block_size"),
                     lambda model, meta: w4_yardstick(model, int(meta["block_size"] or 32), meta["embeddings"],
-                                                     int(meta["embedding_block_size"] or 32)),
-                    "4-bit noise (the reference's 4-bit copy in the artifact's blocks)"),
+                                                     int(meta["embedding_block_size"] or 32), meta["format"]),
+                    "4-bit noise (the reference's 4-bit copy in the artifact's blocks, by its converter's rounding)"),
 }
 
 
 def yardstick_key(precision: str | None, meta: dict | None = None) -> tuple:
     """The yardstick an artifact is judged against: its precision and the sidecar values that shape it (w4: the
-    block sizes and the table bits). A quantized precision without a row of its own is judged as INT8."""
+    format, whose converter's rounding it copies, the block sizes and the table bits). A quantized precision
+    without a row of its own is judged as INT8."""
     name = precision if precision in YARDSTICKS else "int8"
     return (name, *((meta or {}).get(k) for k in YARDSTICKS[name].fields))
 

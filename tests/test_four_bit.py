@@ -177,7 +177,7 @@ def test_w4_tolerance_scales_with_the_models_own_4bit_noise(tiny, fmt):
     path = exporter.quantize(QuantizeRequest(model=tiny["model"], fp32_path=fp32, sample=sample, out_dir=out,
                                              mode="w4", calibration=[], embeddings="int4", block_size=32))
     refs = References(tiny["model"], tiny["tok"], split, SEQ)
-    key = yardstick_key("w4", {"block_size": 32, "embeddings": "int4", "embedding_block_size": 32})
+    key = yardstick_key("w4", {"format": fmt, "block_size": 32, "embeddings": "int4", "embedding_block_size": 32})
     four, eight = refs.noise(SEQ, key), refs.noise(SEQ)
     assert four["mean_abs"] > 2 * eight["mean_abs"], (four, eight)
     noise = noise_of(artifact_logits(runtimes.load(path, threads=1), path, split, SEQ), refs(SEQ))
@@ -196,3 +196,195 @@ def test_w4_gate_messages_name_the_4bit_noise():
     int8 = resolved_tolerance("tflite", "int8", ValidateConfig(), noise=noise, mode="dynamic")
     assert "4-bit noise" in _tolerance_source(w4, "mean_abs") and "8-bit" not in _tolerance_source(w4, "mean_abs")
     assert "8-bit noise" in _tolerance_source(int8, "max_abs")
+
+
+@pytest.fixture(scope="module")
+def electra(tmp_path_factory):
+    """A tiny ELECTRA: factorised embeddings, its tables ``embedding_size`` 16 wide under a hidden size of 32."""
+    from family import make_tiny
+
+    from edgeport.models import load_classifier, load_tokenizer
+
+    base = tmp_path_factory.mktemp("four-bit-electra")
+    src = make_tiny("electra", base / "electra", labels=LABELS)
+    return {"model": load_classifier(src).eval(), "tok": load_tokenizer(src), "base": base, "fp32": {}}
+
+
+def _sst2_split(n=64):
+    from conftest import SST2
+
+    lines = (SST2 / "validation.tsv").read_text(encoding="utf-8").splitlines()[1:n + 1]
+    return SimpleNamespace(texts=[line.split("\t")[0] for line in lines], pairs=None)
+
+
+def _judged(fmt: str, model, tok, path: Path, meta: dict) -> tuple[dict, dict]:
+    """The artifact's noise against the fp32 model, and its w4 tolerance from the yardstick its sidecar names."""
+    from edgeport.config import ValidateConfig
+    from edgeport.validation import References, artifact_logits, noise_of, resolved_tolerance, yardstick_key
+
+    split = _sst2_split()
+    runner = runtimes.load(path, threads=1)
+    refs = References(model, tok, split, SEQ)
+    noise = noise_of(artifact_logits(runner, path, split, SEQ), refs.for_runner(runner))
+    four = refs.noise(min(SEQ, runner.seq_len or SEQ), yardstick_key("w4", meta))
+    return noise, resolved_tolerance(fmt, "w4", ValidateConfig(), noise=four, mode="w4") | {"yardstick": four}
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "tflite", "executorch"])
+def test_int4_tables_no_block_divides_are_int8_per_table_and_judged_so(electra, fmt):
+    """Issue 26: ELECTRA's 16-wide tables, which no int4 block (32, 64, 128) divides, failed every w4 + int4 cell of
+    the support matrix (ai-edge-quantizer and torchao refuse the uneven block; ONNX Runtime padded the row into one
+    block of 32, which no other format does). Like a Linear layer (``base.w4_block``), such a table is stored at int8
+    by every format, the sidecar names it (``tables_int8``), and validate's yardstick rounds it at int8 too."""
+    import json
+
+    from edgeport.models.arch import lookup_tables
+
+    model, exporter = electra["model"], EXPORTERS[fmt]
+    assert {t.weight.shape[1] for t in lookup_tables(model)} == {16}
+    fp32 = _fp32(electra, fmt)
+    out = electra["base"] / f"{fmt}-w4-int4"
+    shutil.copytree(fp32.parent, out, ignore=shutil.ignore_patterns(fp32.name))
+    sample = make_sample(SEQ, batch=2 if exporter.dynamic_shapes else 1, vocab=electra["tok"].vocab_size)
+    path = exporter.quantize(QuantizeRequest(model=model, fp32_path=fp32, sample=sample, out_dir=out, mode="w4",
+                                             calibration=[], embeddings="int4", block_size=32,
+                                             embedding_block_size=32))
+    meta = json.loads((out / "artifact.json").read_text())
+    tables = ["electra.embeddings.word_embeddings", "electra.embeddings.position_embeddings",
+              "electra.embeddings.token_type_embeddings"]
+    assert sorted(meta.get("tables_int8", [])) == sorted(tables), meta.get("tables_int8")
+    if fmt == "onnx":
+        import onnx
+
+        ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+        assert "GatherBlockQuantized" not in ops and ops.count("DequantizeLinear") >= 3, ops  # int8 Gather tables
+        assert "MatMulNBits" in ops and "MatMulInteger" in ops, ops  # embeddings_project: 16 inputs, int8 too
+    elif fmt == "executorch":
+        data = path.read_bytes()
+        assert b"embedding_byte" in data and b"embedding_4bit" not in data
+    else:
+        from ai_edge_litert import schema_py_generated as schema
+        from ai_edge_litert.tools import flatbuffer_utils
+
+        tfl = flatbuffer_utils.read_model_from_bytearray(bytearray(path.read_bytes()))
+        lookup = [i for i, c in enumerate(tfl.operatorCodes)
+                  if max(c.builtinCode, c.deprecatedBuiltinCode) == schema.BuiltinOperator.EMBEDDING_LOOKUP]
+        sg = tfl.subgraphs[0]
+        types = {sg.tensors[op.inputs[1]].type for op in sg.operators if op.opcodeIndex in lookup}
+        assert types == {schema.TensorType.INT8}, types
+    noise, tol = _judged(fmt, model, electra["tok"], path,
+                         meta | {"block_size": 32, "embeddings": "int4", "embedding_block_size": 32})
+    assert noise["max_abs"] <= tol["max_abs"] and noise["mean_abs"] <= tol["mean_abs"], (noise, tol)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "tflite", "executorch"])
+def test_rounding_is_each_converters_own(fmt):
+    """``base.round_to_grid`` / ``round_table_int8`` under an exporter's ``rounding`` give what its converter stores,
+    checked against the library itself: ai-edge-quantizer's scale rule and rounding, torchao's quantize_ (8da4w
+    Linear, weight-only int8 table), ONNX Runtime's MatMulNBits (run on an identity input: its output is the
+    dequantized weight) and quantize_dynamic's Gather table. The three rules differ (max|w| / 7, / 7.5, the signed
+    extreme / -8), so a yardstick rounding by one judged the others by another rounding's noise."""
+    import torch
+
+    from edgeport.exporters.base import round_table_int8, round_to_grid
+
+    rounding = EXPORTERS[fmt].rounding
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(8, 64, generator=gen) * 0.05  # [out, in]: two blocks of 32 per row
+    table = torch.randn(20, 16, generator=gen) * 0.05
+    four, eight = round_to_grid(w, 4, 32, rounding).numpy(), round_table_int8(table, rounding).numpy()
+    if fmt == "tflite":
+        from ai_edge_quantizer import qtyping
+        from ai_edge_quantizer.algorithms.uniform_quantize import uniform_quantize_tensor as uqt
+
+        def aeq(x, bits, gran, dim, block=0, blocks=None):
+            lo, hi = (x.reshape(blocks).min(-1), x.reshape(blocks).max(-1)) if blocks else (
+                x.min(1, keepdims=True), x.max(1, keepdims=True))
+            zp, scale = uqt.tensor_zp_scale_from_min_max(lo, hi, bits, True, gran)
+            params = qtyping.UniformQuantParams(num_bits=bits, quantized_dimension=dim, scale=scale, zero_point=zp,
+                                                symmetric=True, block_size=block)
+            return uqt.uniform_dequantize(uqt.uniform_quantize(x, params, is_blockwise_quant=bool(block)), params)
+
+        theirs4 = aeq(w.numpy(), 4, qtyping.QuantGranularity.BLOCKWISE_32, 1, 32, (8, 2, 32))
+        theirs8 = aeq(table.numpy(), 8, qtyping.QuantGranularity.CHANNELWISE, 0)
+    elif fmt == "executorch":
+        from edgeport.exporters.executorch import _quiet, _torchao
+
+        quantize_, config, granularity = _torchao()
+        linear, emb = torch.nn.Linear(64, 8, bias=False), torch.nn.Embedding(20, 16)
+        with torch.no_grad():
+            linear.weight.copy_(w)
+            emb.weight.copy_(table)
+        with _quiet():
+            quantize_(torch.nn.Sequential(linear), config.Int8DynamicActivationIntxWeightConfig(
+                weight_dtype=torch.int4, weight_granularity=granularity.PerGroup(32)))
+            quantize_(torch.nn.Sequential(emb), config.IntxWeightOnlyConfig(
+                weight_dtype=torch.int8, granularity=granularity.PerAxis(0)),
+                lambda m, fqn: isinstance(m, torch.nn.Embedding))
+        theirs4, theirs8 = linear.weight.dequantize().numpy(), emb.weight.dequantize().numpy()
+    else:
+        theirs4, theirs8 = _ort_stored(w.numpy(), table.numpy())
+    np.testing.assert_allclose(four, theirs4, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(eight, theirs8, rtol=0, atol=1e-6)
+
+
+def _ort_stored(w: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What ONNX Runtime stores for a Linear weight ``w`` [out, in] under MatMulNBits (symmetric int4, blocks of
+    32) and for an embedding ``table`` under quantize_dynamic, both dequantized."""
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgeport.exporters.onnx_int8 import nbits, ort_dynamic_ops
+
+    k = w.shape[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        graph = helper.make_graph(
+            [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm"),
+             helper.make_node("Gather", ["t", "ids"], ["e"], name="lookup")], "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, k]),
+             helper.make_tensor_value_info("ids", TensorProto.INT64, [None])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, w.shape[0]]),
+             helper.make_tensor_value_info("e", TensorProto.FLOAT, [None, table.shape[1]])],
+            [numpy_helper.from_array(w.T.copy(), "w"), numpy_helper.from_array(table, "t")])
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(tmp / "m.onnx"))
+        nbits(tmp / "m.onnx", tmp / "q4.onnx", ("MatMul",), 32)
+        ort_dynamic_ops(tmp / "q4.onnx", tmp / "q.onnx", ["Gather"])
+        session = ort.InferenceSession(str(tmp / "q.onnx"), providers=["CPUExecutionProvider"])
+        y, e = session.run(None, {"x": np.eye(k, dtype=np.float32), "ids": np.arange(len(table))})
+    return y.T, e
+
+
+def test_w4_yardstick_tracks_the_executorch_artifact_it_judges(tmp_path):
+    """Issue 26: the support matrix's XLM-R executorch-w4 failed its mean budget (0.00227 vs 1.5 x 0.000856). Not
+    the runtime: the eager torchao model gave the same noise as the .pte (0.00204 vs 0.00201); the yardstick rounded
+    by max|w| / 7, torchao by max|w| / 7.5, and on a hidden-32 model the noise of one rounding is not the noise of
+    another (that model's yardstick: 0.00087 by / 7, 0.0021 by / 7.5). Rounded by the converter's own rule the
+    yardstick tracks the artifact (mean ratio 0.92-1.05 on seeds 0-2 of this random XLM-R); by / 7 the ratio
+    wandered (0.35 on seed 1, 2.25 on the support matrix's model), so a budget judged that luck."""
+    import json
+
+    from family import make_tiny
+
+    from edgeport.models import load_classifier, load_tokenizer
+
+    src = make_tiny("xlm-roberta", tmp_path / "xlmr", labels=LABELS, seed=1)
+    model, tok = load_classifier(src).eval(), load_tokenizer(src)
+    exporter, fp32_dir, out = EXPORTERS["executorch"], tmp_path / "fp32", tmp_path / "w4"
+    fp32_dir.mkdir()
+    sample = make_sample(SEQ, batch=2, vocab=len(tok))
+    fp32 = exporter.export(model, sample, fp32_dir)
+    write_sidecar(fp32_dir, fmt="executorch", precision="fp32", model_file=fp32.name, label_names=LABELS,
+                  seq_len=None, max_seq_len=SEQ, tokenizer=tok, model=model, export_seq_len=SEQ)
+    shutil.copytree(fp32_dir, out, ignore=shutil.ignore_patterns(fp32.name))
+    path = exporter.quantize(QuantizeRequest(model=model, fp32_path=fp32, sample=sample, out_dir=out, mode="w4",
+                                             calibration=[], embeddings="int4", block_size=32))
+    meta = json.loads((out / "artifact.json").read_text()) | {"block_size": 32, "embeddings": "int4",
+                                                               "embedding_block_size": 32}
+    noise, tol = _judged("executorch", model, tok, path, meta)
+    ratio = noise["mean_abs"] / tol["yardstick"]["mean_abs"]
+    assert 0.75 <= ratio <= 1.33, (ratio, noise, tol["yardstick"])
+    assert noise["max_abs"] <= tol["max_abs"] and noise["mean_abs"] <= tol["mean_abs"], (noise, tol)

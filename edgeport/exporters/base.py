@@ -34,6 +34,89 @@ def w4_block(inputs: int, block_size: int) -> int | None:
     return next((b for b in sorted(BLOCK_SIZES, reverse=True) if b <= block_size and inputs % b == 0), None)
 
 
+def int8_tables(model, embedding_block_size: int) -> list[str]:
+    """Under ``quantize.embeddings: int4``, the looked-up tables (``models.arch.lookup_tables``, by their names in
+    ``model``) that no int4 block divides (``w4_block`` of the table's width, the rule Linear layers follow): every
+    exporter stores those at int8 (ELECTRA's factorised tables are ``embedding_size`` wide: 16 in the support matrix's
+    tiny model, which no block of 32, 64 or 128 divides; ai-edge-quantizer and torchao refuse an uneven block)."""
+    from ..models.arch import lookup_tables
+
+    names = {id(m): name for name, m in model.named_modules()}
+    return [names[id(t)] for t in lookup_tables(model) if w4_block(t.weight.shape[1], embedding_block_size) is None]
+
+
+def note_table_storage(req, model) -> None:
+    """Records in the artifact's sidecar (``out_dir/artifact.json``, when there is one) which tables an int4 request
+    stored at int8 instead (``int8_tables``): ``tables_int8``, absent when none fell back. The quantize stage keeps
+    the key when it adds its own (``_update_sidecar`` merges into what is there); the model card lists them."""
+    path = Path(req.out_dir) / SIDECAR
+    if not path.is_file():  # a candidate of the fallback's sensitivity sweep: scratch, no sidecar
+        return
+    meta = json.loads(path.read_text())
+    meta.pop("tables_int8", None)
+    if req.embeddings == "int4" and (names := int8_tables(model, req.embedding_block_size)):
+        meta["tables_int8"] = names
+    path.write_text(json.dumps(meta, indent=2) + "\n")
+
+
+@dataclass(frozen=True)
+class Rounding:
+    """How a converter rounds a weight onto its symmetric ``b``-bit grid (codes -2^(b-1) .. 2^(b-1) - 1): what the
+    w4 yardstick must copy to compute what the artifact computes (``validation.w4_yardstick``). Read from the
+    libraries' code and the scales they store, and checked against their own quantizers
+    (tests/test_four_bit.py::test_rounding_is_each_converters_own).
+
+    ``scale``: ``"max"``: max|w| / (2^(b-1) - 1) (ai-edge-quantizer: int4 max|w| / 7, int8 / 127);
+    ``"half_range"``: max|w| / ((2^b - 1) / 2) (torchao's SYMMETRIC: int4 max|w| / 7.5, int8 / 127.5; codes are
+    round(w x (1 / scale)), so a block's extreme lands on ±7 or ±8 by its sign and the float reciprocal);
+    ``"extreme"``: the block's largest-magnitude value / -2^(b-1) (ONNX Runtime's symmetric int4, MatMulNBits and
+    GatherBlockQuantized alike: that value is code -8 exactly). ``scale_bf16``: blockwise scales are stored with a
+    bf16 mantissa (ai-edge-quantizer). ``int8_tables``: an int8 table's storage: ``"row"``, one symmetric scale per
+    row by ``scale``; ``"tensor"``, asymmetric uint8 with one scale and zero point for the table (ONNX Runtime's
+    quantize_dynamic Gather: it quantizes a table as an activation)."""
+
+    scale: str
+    scale_bf16: bool = False
+    int8_tables: str = "row"
+
+
+def round_to_grid(weight, bits: int, block: int | None, rounding: Rounding):
+    """``weight`` [rows, cols] as ``rounding``'s converter stores it at ``bits``, dequantized: one scale per block
+    of ``block`` columns (None: per row)."""
+    import torch
+
+    qmax = 2 ** (bits - 1) - 1
+    qmin = -qmax - 1
+    rows, cols = weight.shape
+    w = weight.reshape(rows, cols // (block or cols), block or cols)
+    amax = w.abs().amax(-1, keepdim=True)
+    if rounding.scale == "extreme":
+        scale = w.gather(-1, w.abs().argmax(-1, keepdim=True)) / qmin
+    elif rounding.scale == "half_range":
+        scale = amax / ((qmax - qmin) / 2)
+    elif rounding.scale == "max":
+        scale = amax / qmax
+    else:
+        raise ValueError(f"unknown scale rule {rounding.scale!r}")
+    if rounding.scale_bf16 and block:
+        scale = scale.to(torch.bfloat16).to(torch.float16).float()
+    scale = torch.where(scale == 0, torch.ones_like(scale), scale)  # an all-zero block stays zero
+    codes = w * (1.0 / scale) if rounding.scale == "half_range" else w / scale
+    return (torch.clamp(torch.round(codes), qmin, qmax) * scale).reshape(rows, cols)
+
+
+def round_table_int8(table, rounding: Rounding):
+    """An embedding table [rows, width] as ``rounding``'s converter stores it at int8, dequantized."""
+    import torch
+
+    if rounding.int8_tables == "row":
+        return round_to_grid(table, 8, None, rounding)
+    lo, hi = min(float(table.min()), 0.0), max(float(table.max()), 0.0)  # ONNX Runtime: asymmetric uint8, 0 exact
+    scale = (hi - lo) / 255 or 1.0
+    zero = round(-lo / scale)
+    return (torch.clamp(torch.round(table / scale) + zero, 0, 255) - zero) * scale
+
+
 def precision_of(mode: str) -> str:
     return MODE_PRECISION.get(mode, "int8")
 

@@ -32,7 +32,8 @@ from pathlib import Path
 
 from ..errors import MissingExtraError, require
 from ..models.arch import lookup_tables
-from .base import QuantizeRequest, Tolerance, logits_only, model_inputs, refuse_unsupported
+from .base import (QuantizeRequest, Rounding, Tolerance, logits_only, model_inputs, note_table_storage,
+                   refuse_unsupported, w4_block)
 
 MIN_SEQ = 2  # [CLS] [SEP]: the shortest input a tokenizer gives
 DEFAULT_MAX_SEQ = 512  # when the config does not say how many positions the model has
@@ -45,6 +46,9 @@ class ExecuTorchExporter:
     quantize_modes = ("dynamic", "static", "w4")
     auto_embeddings = {"dynamic": "int8", "static": "int8", "w4": "int8"}  # measured: benchmarks/four_bit.py
     refused: dict = {}  # every (mode, embeddings) pair lowers and runs
+    # torchao's SYMMETRIC grid: scale max|w| / 7.5 for int4 (max|w| / 127.5 for int8 tables), codes
+    # round(w x (1 / scale)) clamped to -8..7 (``base.Rounding``; the w4 yardstick rounds alike)
+    rounding = Rounding("half_range")
     # what the accuracy-aware fallback turns a sensitive layer into, per mode: w4 keeps it at 8 bits (torchao's
     # filter_fn gives it 8da8w, int8 per channel; XNNPACK's int8 GEMM)
     keep_precision = {"w4": "int8"}
@@ -79,6 +83,7 @@ class ExecuTorchExporter:
             _quantize_embeddings(module, req.embedding_bits(self), req.embedding_block_size)  # eager, weight-only
             program = LINEAR[req.mode](module, req)
             _lower(program, path, quantized=True)
+        note_table_storage(req, req.model)
         return path
 
 
@@ -102,8 +107,6 @@ def _8da4w_linear(module, req: QuantizeRequest):
     """torchao 8da4w on every Linear: 4-bit symmetric weights per ``block_size`` inputs, int8 dynamic activations;
     the fallback's ``keep_int8`` layers (module names) 8da8w per channel instead, through torchao's ``filter_fn``."""
     import torch
-
-    from .base import w4_block
 
     quantize_, config, granularity = _torchao()
     kept = set(req.keep_int8)
@@ -129,6 +132,9 @@ EMBEDDING_BITS = {"fp32": None, "int8": (8, None), "int4": (4, "block")}  # "blo
 
 
 def _quantize_embeddings(module, embeddings: str, block: int = 32) -> None:
+    """torchao weight-only quantization of the looked-up tables: int8 per row, or int4 per group of the block
+    ``w4_block`` gives the table's width under ``block`` (the Linear layers' rule); an int4 table that no block
+    divides (ELECTRA's 16-wide ones; torchao refuses an uneven group) is int8 per row."""
     import torch
 
     spec = EMBEDDING_BITS[embeddings]
@@ -136,16 +142,17 @@ def _quantize_embeddings(module, embeddings: str, block: int = 32) -> None:
         return
     quantize_, config, granularity = _torchao()
     bits, group = spec
-    group = block if group == "block" else group
     tables = lookup_tables(module)
     for m in tables:  # padding_idx only masks gradients; ExecuTorch's fusion matches embedding(w, ids) alone
         m.padding_idx = None  # (BERT's word table has padding_idx 0: left, the fp32 table stays)
-    quantize_(module, config.IntxWeightOnlyConfig(
-        weight_dtype=getattr(torch, f"int{bits}"),
-        granularity=granularity.PerAxis(0) if group is None else granularity.PerGroup(group)),
-        lambda m, fqn: any(m is t for t in tables))
-
-
+    # table -> (bits, group or None = per row)
+    storage = {id(t): (bits, None) if group is None else
+               ((4, g) if (g := w4_block(t.weight.shape[1], block)) else (8, None)) for t in tables}
+    for bits, group in sorted(set(storage.values()), key=str):
+        quantize_(module, config.IntxWeightOnlyConfig(
+            weight_dtype=getattr(torch, f"int{bits}"),
+            granularity=granularity.PerAxis(0) if group is None else granularity.PerGroup(group)),
+            lambda m, fqn, spec=(bits, group): any(m is t and storage[id(t)] == spec for t in tables))
 
 
 def _torchao():

@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 
 from ..errors import require
-from .base import QuantizeRequest, Tolerance, logits_only, model_inputs, model_outputs, refuse_unsupported
+from .base import (QuantizeRequest, Rounding, Tolerance, logits_only, model_inputs, model_outputs, note_table_storage,
+                   refuse_unsupported)
 
 
 class OnnxExporter:
@@ -27,6 +28,9 @@ class OnnxExporter:
     keep_precision = {"dynamic": "fp32", "static": "fp32", "static_linear": "fp32", "nncf": "fp32",
                       "nncf_accuracy": "fp32", "w4": "int8"}
     auto_embeddings = {"dynamic": "int8", "w4": "int8"}  # measured: benchmarks/four_bit.py
+    # ONNX Runtime's symmetric int4 (MatMulNBits, GatherBlockQuantized): scale = the block's largest-magnitude value
+    # / -8; int8 tables from quantize_dynamic's Gather: asymmetric uint8, one scale per table (``base.Rounding``)
+    rounding = Rounding("extreme", int8_tables="tensor")
     # the calibrated recipes decide the Gather tables themselves (QDQ, NNCF's transformer scope)
     refused = {(m, e): f"onnx {m} quantizes with its own calibrated recipe; quantize.embeddings applies to the "
                        f"dynamic and w4 modes: use auto"
@@ -68,6 +72,8 @@ class OnnxExporter:
                                         req.validation if req.mode == "nncf_accuracy" else None, req.max_drop)
         for leftover in out.parent.glob("*.onnx.data"):  # calibration scratch, never part of the artifact
             os.remove(leftover)
+        if req.mode in onnx_int8.WEIGHT_MODES:
+            note_table_storage(req, req.model)
         return out
 
     @staticmethod

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import require
+from .base import w4_block
 
 WEIGHT_OPS = ("MatMul", "Gemm")
 
@@ -152,6 +153,32 @@ def nbits(src: Path, dst: Path, op_types: tuple[str, ...], block_size: int, excl
     quantizer.model.save_model_to_file(str(dst), use_external_data_format=False)
 
 
+def block_widths(model, op_type: str) -> dict[str, int]:
+    """Node name -> the width its 4-bit blocks run along, for each ``op_type`` node whose weight is an initializer
+    (what the MatMulNBits quantizer takes): a MatMul's input width (its weight is [in, out]), a Gather's table width
+    (an embedding table is [rows, width])."""
+    dims = {i.name: list(i.dims) for i in model.graph.initializer}
+    index, axis = {"MatMul": (1, 0), "Gather": (0, 1)}[op_type]
+    return {n.name: dims[n.input[index]][axis] for n in model.graph.node
+            if n.op_type == op_type and len(n.input) > index and len(dims.get(n.input[index], ())) == 2}
+
+
+def nbits_blocks(src: Path, dst: Path, op_type: str, block_size: int, exclude=()) -> list[str]:
+    """4-bit blocks under the rule every format follows (``base.w4_block``): each ``op_type`` node (but ``exclude``)
+    gets ``block_size`` when it divides the node's width, else the largest smaller listed block that does (one
+    quantizer pass per block size); returns the nodes no block divides, left as they are for an int8 pass.
+    MatMulNBits' own quantizer would pad such a width with zeros to a whole block (a 16-wide row in a block of 32,
+    a 288-input layer in blocks of 64 with the last half empty), which no other format does."""
+    import onnx
+
+    blocks = {n: w4_block(w, block_size) for n, w in block_widths(onnx.load(str(src)), op_type).items()
+              if n not in set(exclude)}
+    passes = [lambda a, b, size=size: nbits(a, b, (op_type,), size, exclude=list(exclude) + [
+        n for n, s in blocks.items() if s != size]) for size in sorted({s for s in blocks.values() if s})]
+    _chain(src, dst, passes)
+    return [n for n, s in blocks.items() if s is None]
+
+
 def dynamic_ops(embeddings: bool) -> list[str]:
     """quantize_dynamic's op types, with or without Gather (the embedding tables)."""
     from onnxruntime.quantization.registry import IntegerOpsRegistry
@@ -168,10 +195,15 @@ def ort_dynamic_ops(src: Path, dst: Path, op_types: list[str], keep_fp=(), nodes
 
 
 def _chain(src: Path, dst: Path, passes: list) -> None:
-    """Each pass ``(in, out)`` reads the previous one's file; scratch files are removed."""
+    """Each pass ``(in, out)`` reads the previous one's file; scratch files are removed. No passes: a copy."""
+    import shutil
+
+    if not passes:
+        shutil.copyfile(src, dst)
+        return
     current = src
     for i, step in enumerate(passes):
-        out = dst if i == len(passes) - 1 else dst.with_name(f"pass{i}.onnx")
+        out = dst if i == len(passes) - 1 else dst.with_name(f"pass{i}-{dst.name}")
         step(current, out)
         if current != src:
             current.unlink()
@@ -179,10 +211,17 @@ def _chain(src: Path, dst: Path, passes: list) -> None:
 
 
 def _tables(embeddings: str, req) -> list:
-    """The embedding tables' pass: 4-bit blocks (GatherBlockQuantized), int8 (quantize_dynamic's Gather), or none.
-    MatMulNBits' Gather path is 4-bit only (bits=8 leaves the Gather as it is)."""
-    return {"fp32": [], "int8": [lambda a, b: ort_dynamic_ops(a, b, ["Gather"])],
-            "int4": [lambda a, b: nbits(a, b, ("Gather",), req.embedding_block_size)]}[embeddings]
+    """The embedding tables' passes: 4-bit blocks (GatherBlockQuantized) where a block divides the table's width
+    (``nbits_blocks``), int8 (quantize_dynamic's Gather: asymmetric uint8, one scale per table) for ``int8`` and for
+    the int4 tables no block divides (ELECTRA's 16-wide ones), or none. MatMulNBits' Gather path is 4-bit only
+    (bits=8 leaves the Gather as it is)."""
+    if embeddings == "fp32":
+        return []
+    if embeddings == "int8":
+        return [lambda a, b: ort_dynamic_ops(a, b, ["Gather"])]
+    left: list[str] = []  # the int4 pass's tables no block divides, for the int8 pass after it
+    return [lambda a, b: left.extend(nbits_blocks(a, b, "Gather", req.embedding_block_size)),
+            lambda a, b: ort_dynamic_ops(a, b, ["Gather"], nodes=left) if left else _chain(a, b, [])]
 
 
 def dynamic_linear(src: Path, dst: Path, embeddings: str, req) -> None:
@@ -192,11 +231,13 @@ def dynamic_linear(src: Path, dst: Path, embeddings: str, req) -> None:
 
 
 def w4_linear(src: Path, dst: Path, embeddings: str, req) -> None:
-    """MatMulNBits Linear layers; the fallback's ``keep_int8`` ones int8 dynamic instead (quantize_dynamic on those
-    nodes only), ``keep_fp`` ones left fp32; then the tables."""
-    passes = [lambda a, b: nbits(a, b, ("MatMul",), req.block_size, exclude=req.keep_int8 + req.keep_fp)]
-    if req.keep_int8:
-        passes.append(lambda a, b: ort_dynamic_ops(a, b, ["MatMul"], nodes=req.keep_int8))
+    """MatMulNBits Linear layers in their ``base.w4_block`` blocks; the fallback's ``keep_int8`` ones and those no
+    block divides int8 dynamic instead (quantize_dynamic on those nodes only), ``keep_fp`` ones left fp32; then the
+    tables."""
+    int8 = list(req.keep_int8)
+    passes = [lambda a, b: int8.extend(nbits_blocks(a, b, "MatMul", req.block_size,
+                                                    exclude=req.keep_int8 + req.keep_fp)),
+              lambda a, b: ort_dynamic_ops(a, b, ["MatMul"], nodes=int8) if int8 else _chain(a, b, [])]
     _chain(src, dst, passes + _tables(embeddings, req))
 
 

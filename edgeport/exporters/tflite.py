@@ -34,7 +34,8 @@ import logging
 from pathlib import Path
 
 from ..errors import ArtifactError, require
-from .base import QuantizeRequest, Tolerance, logits_only, model_inputs, refuse_unsupported, w4_block
+from .base import (QuantizeRequest, Rounding, Tolerance, logits_only, model_inputs, note_table_storage,
+                   refuse_unsupported, w4_block)
 
 SIGNATURE = "serving_default"
 
@@ -48,6 +49,9 @@ class TFLiteExporter:
     # ai-edge-quantizer recipe entry for that layer's scope: int8 per channel); dynamic keeps it in float
     keep_precision = {"dynamic": "fp32", "w4": "int8"}
     auto_embeddings = {"dynamic": "int8", "full_integer": "int8", "w4": "int8"}  # measured: benchmarks/four_bit.py
+    # ai-edge-quantizer's symmetric grid: max|w| / 7 for int4 (its blockwise scales kept to a bf16 mantissa),
+    # max|w| / 127 per row for int8 tables (``base.Rounding``; the w4 yardstick rounds alike)
+    rounding = Rounding("max", scale_bf16=True)
     refused = {("full_integer", "fp32"): "tflite full_integer quantizes every tensor, the embedding table included "
                                          "(static_wi8_ai8); use quantize.embeddings: auto or int8",
                ("full_integer", "int4"): "tflite full_integer runs integer-only kernels and LiteRT has no int4 "
@@ -86,7 +90,8 @@ class TFLiteExporter:
             from ai_edge_quantizer import quantizer, recipe
 
         if req.mode in LINEAR:
-            q = quantizer.Quantizer(str(req.fp32_path), _weight_recipe(req, self, fc_layers(req.fp32_path)))
+            q = quantizer.Quantizer(str(req.fp32_path), _weight_recipe(req, self, fc_layers(req.fp32_path),
+                                                                       lookup_layers(req.fp32_path)))
             with _quiet():
                 result = q.quantize(enable_progress_bar=False, enable_progress_report=False)
         elif req.mode == "full_integer":
@@ -108,6 +113,7 @@ class TFLiteExporter:
         out = req.out_dir / f"model{self.suffix}"
         out.write_bytes(bytes(result.quantized_model))
         check_builtin_only(out)
+        note_table_storage(req, req.model)
         return out
 
     def quant_units(self, fp32_path: Path, linear_names: list[str]) -> dict[str, str]:
@@ -119,18 +125,19 @@ class TFLiteExporter:
 
 # weight-quantized modes -> the FULLY_CONNECTED weights: (bits, granularity or None = per block of block_size)
 LINEAR = {"dynamic": (8, "CHANNELWISE"), "w4": (4, None)}
-# embeddings -> the EMBEDDING_LOOKUP table: (bits, granularity); fp32: no entry
-# (None = per block of quantize.embedding_block_size)
+# embeddings -> the EMBEDDING_LOOKUP tables: (bits, granularity); fp32: no entry
+# (None = per table: the block ``w4_block`` gives its width under quantize.embedding_block_size, else int8 per row)
 EMBEDDING_BITS = {"fp32": None, "int8": (8, "CHANNELWISE"), "int4": (4, None)}
 
 
-def _weight_recipe(req: QuantizeRequest, exporter, layers: list[dict]) -> list:
+def _weight_recipe(req: QuantizeRequest, exporter, layers: list[dict], tables: list[dict] = ()) -> list:
     """ai-edge-quantizer's dynamic recipe (integer compute on activations quantized per call) for the Linear layers,
-    plus one entry for the embedding table. Per-layer entries come after the ".*" one (in its recipes the latest
+    plus the embedding tables' entries. Per-layer entries come after the ".*" one (in its recipes the latest
     matching entry wins): a layer in ``keep_fp`` is not quantized, one in ``keep_int8`` gets int8 per channel (the
     fallback's choices), and under w4 a layer whose input width the block size does not divide (a pruned student's
     attention output: 9 heads x 32 = 288 inputs) gets the largest block in ``BLOCK_SIZES`` that does (the converter
-    refuses an uneven block), else int8 per channel."""
+    refuses an uneven block), else int8 per channel. int4 tables (``tables``: ``lookup_layers``) follow the same
+    rule per table along its width: ELECTRA's 16-wide tables, which no block divides, are int8 per row."""
     from ai_edge_quantizer import algorithm_manager, qtyping, recipe_manager
 
     bits, gran = LINEAR[req.mode]
@@ -146,30 +153,49 @@ def _weight_recipe(req: QuantizeRequest, exporter, layers: list[dict]) -> list:
             manager.add_dynamic_config(regex=layer["scope"], operation_name=ops.FULLY_CONNECTED, num_bits=8,
                                        granularity=grans.CHANNELWISE)
         elif gran is None and layer["inputs"] % req.block_size:
-            block = w4_block(layer["inputs"], req.block_size)
-            manager.add_dynamic_config(regex=layer["scope"], operation_name=ops.FULLY_CONNECTED,
-                                       num_bits=4 if block else 8,
-                                       granularity=grans[f"BLOCKWISE_{block}" if block else "CHANNELWISE"])
+            _blocked(manager, layer["scope"], ops.FULLY_CONNECTED, w4_block(layer["inputs"], req.block_size))
     emb = EMBEDDING_BITS[req.embedding_bits(exporter)]
-    if emb is not None:  # a later entry wins for its op
-        emb_gran = emb[1] or f"BLOCKWISE_{req.embedding_block_size}"
+    if emb is None:
+        return manager.get_quantization_recipe()
+    if emb[1] is not None:  # int8: every table per row
         manager.add_dynamic_config(regex=".*", operation_name=ops.EMBEDDING_LOOKUP, num_bits=emb[0],
-                                   granularity=grans[emb_gran])
+                                   granularity=grans[emb[1]])
+    for table in tables if emb[1] is None else ():  # int4: each table in the block its width takes
+        _blocked(manager, table["scope"], ops.EMBEDDING_LOOKUP, w4_block(table["inputs"], req.embedding_block_size))
     return manager.get_quantization_recipe()
+
+
+def _blocked(manager, scope: str, op, block: int | None) -> None:
+    """One op's entry: int4 per ``block`` along its weight's last axis, or int8 per channel when no block fits."""
+    from ai_edge_quantizer import qtyping
+
+    manager.add_dynamic_config(regex=scope, operation_name=op, num_bits=4 if block else 8,
+                               granularity=qtyping.QuantGranularity[f"BLOCKWISE_{block}" if block else "CHANNELWISE"])
 
 
 def fc_layers(path: Path) -> list[dict]:
     """The FULLY_CONNECTED ops with a constant weight (the Linear layers), in graph order: ``scope`` (a regex
     matching the op in every signature's subgraph by its output tensor name: ai-edge-quantizer's op scope) and
     ``inputs`` (the weight's input width). Every bucket's subgraph holds the same Linear layers in the same order."""
+    return _weight_ops(path, "FULLY_CONNECTED")
+
+
+def lookup_layers(path: Path) -> list[dict]:
+    """The EMBEDDING_LOOKUP ops with a constant table (the word and token-type tables; litert-torch folds the
+    position table's slice into a constant), as ``fc_layers`` gives them: ``inputs`` is the table's width."""
+    return _weight_ops(path, "EMBEDDING_LOOKUP")
+
+
+def _weight_ops(path: Path, op_name: str) -> list[dict]:
+    """The ``op_name`` ops whose second input (the weight or table) is a constant: scope regex and its last axis."""
     import re
 
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.tools import flatbuffer_utils
 
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(Path(path).read_bytes()))
-    fc = [i for i, c in enumerate(model.operatorCodes)
-          if max(c.builtinCode, c.deprecatedBuiltinCode) == schema.BuiltinOperator.FULLY_CONNECTED]
+    code = getattr(schema.BuiltinOperator, op_name)
+    fc = [i for i, c in enumerate(model.operatorCodes) if max(c.builtinCode, c.deprecatedBuiltinCode) == code]
     per_graph = []
     for sg in model.subgraphs:
         ops = [op for op in sg.operators if op.opcodeIndex in fc and sg.tensors[op.inputs[1]].buffer
@@ -177,7 +203,7 @@ def fc_layers(path: Path) -> list[dict]:
                     or model.buffers[sg.tensors[op.inputs[1]].buffer].offset)]
         per_graph.append([(_name(sg.tensors[op.outputs[0]]), int(sg.tensors[op.inputs[1]].shape[-1])) for op in ops])
     if len({len(g) for g in per_graph}) != 1:
-        raise ArtifactError(f"{path}: its signatures hold different numbers of Linear layers "
+        raise ArtifactError(f"{path}: its signatures hold different numbers of {op_name} weights "
                             f"({[len(g) for g in per_graph]}); re-export it")
     return [{"scope": "(^|;)(" + "|".join(sorted({re.escape(g[i][0]) for g in per_graph})) + ")(;|$)",
              "inputs": per_graph[0][i][1]} for i in range(len(per_graph[0]))]

@@ -264,8 +264,11 @@ def _chain(manifest: Manifest, report: dict, chain: list[str], art: dict | None 
             mode = meta.get("quantization") or (cfg.get("quantize") or {}).get(art.get("format"))
             extra = [f"calibration rows {meta['calibration_rows']}" if meta.get("calibration_rows") else None,
                      "quantization-aware training" if meta.get("qat") else None,
-                     f"layers kept in float: {meta['layers_fp']}" if meta.get("layers_fp") else None]
-            lines.append(f"- **quantize**: INT8, mode `{mode}`" + "".join(f"; {e}" for e in extra if e))
+                     f"layers kept in float: {meta['layers_fp']}" if meta.get("layers_fp") else None,
+                     "int4 embedding tables kept at int8 (no int4 block divides their width): "
+                     + ", ".join(f"`{t}`" for t in meta["tables_int8"]) if meta.get("tables_int8") else None]
+            what = "4-bit weights (w4)" if meta.get("precision") == "w4" else "INT8"
+            lines.append(f"- **quantize**: {what}, mode `{mode}`" + "".join(f"; {e}" for e in extra if e))
     lines.append(_data_line(cfg.get("data") or {}, report))
     return "\n".join(lines) + "\n"
 
