@@ -120,3 +120,16 @@ def test_a_missing_compiler_is_named(monkeypatch, tmp_path):
     header.write_text("#define QEMU_PLUGIN_VERSION 1\n")
     with pytest.raises(counting.CounterMissing, match="gcc is not installed"):
         counting._compile(header, tmp_path / "out" / "insn_count.so")
+
+
+def test_auto_without_a_buildable_plugin_counts_nothing_with_a_note_and_on_is_an_error(monkeypatch):
+    """The emulator is there but the plugin cannot be built (no gcc, no header): auto notes it, on refuses."""
+    def missing(*a, **k):
+        raise counting.CounterMissing("gcc is not installed")
+
+    monkeypatch.setattr(counting, "counter", missing)
+    auto = emulated.counting(emulated.EmulatedPlan(True))
+    assert auto.measure(None, None, None, None) is None
+    assert not auto.plan.enabled and "gcc is not installed" in auto.plan.notes[-1]
+    with pytest.raises(EdgeportError, match="bench.emulated: on, but gcc is not installed"):
+        emulated.counting(emulated.EmulatedPlan(True, required=True))

@@ -61,7 +61,8 @@ class ArmRunner:
         (Path(self._pkg.name) / "edgeport").symlink_to(PACKAGE)
         self._marks = Marks(Path(self._pkg.name) / "marks.txt") if counter else None
         plugin = counter.args(self._marks.path) if counter else []
-        cmd = [emu.binary, *plugin, "-L", str(view), "-cpu", cpu_model,
+        binary = counter.emulator.binary if counter else emu.binary  # only a dynamic qemu loads the plugin
+        cmd = [binary, *plugin, "-L", str(view), "-cpu", cpu_model,
                str(self.prepared.root / "usr/bin/python3.11"), str(GUEST), str(self.path), str(threads)]
         self._clock = Stopwatch().start()
         # stderr to a file, not a pipe: nobody reads it while rows run, and a full pipe would stall the guest

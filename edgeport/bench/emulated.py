@@ -23,7 +23,7 @@ host CPU-second with the plugin, so a 128-token INT8 MiniLM call on a Cortex-A53
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +47,7 @@ class EmulatedPlan:
     guest_code: str | None = None  # sha256 of arm/guest.py (its markers)
     guest_key: str | None = None  # arm.prepare.cache_key: the guest's root, wheels and emulator
     notes: tuple[str, ...] = field(default=())
+    required: bool = False  # bench.emulated: on (a plugin that cannot be built is an error, not a note)
 
     def summary(self) -> dict:
         """What the bench stage's metrics say about it (the counts themselves are in each row's ``emulated``)."""
@@ -70,7 +71,7 @@ def plan(mode: str, calls: int, rows: int, seed: int | None) -> EmulatedPlan:
         return EmulatedPlan(False, notes=(f"instructions not counted (bench.emulated: auto): {exc}",))
     guest = SOURCE.with_name("guest.py")
     return EmulatedPlan(True, calls, rows, seed or 0, emu.version, _sha(SOURCE), _sha(guest),
-                        cache_key(emu, wheel_versions())[0])
+                        cache_key(emu, wheel_versions())[0], required=mode == "on")
 
 
 def _sha(path: Path) -> str:
@@ -113,7 +114,19 @@ class NoCounting:
 
 
 def counting(p: EmulatedPlan) -> Counting | NoCounting:
-    return (Counting if p.enabled else NoCounting)(p)
+    """What the bench counts with: nothing when off; under ``auto``, nothing (with the reason as a note) when the
+    plugin cannot be built here (no gcc, no header); under ``on`` that is an error."""
+    from ..arm.counting import CounterMissing
+
+    if not p.enabled:
+        return NoCounting(p)
+    try:
+        return Counting(p)
+    except CounterMissing as exc:
+        if p.required:
+            raise EdgeportError(f"bench.emulated: on, but {exc}") from None
+        return NoCounting(replace(p, enabled=False, notes=p.notes + (
+            f"instructions not counted (bench.emulated: auto): {exc}",)))
 
 
 def count(path: Path, model: str, fixed_len: int, feeds: list | None, p: EmulatedPlan, counter) -> dict:
