@@ -139,7 +139,8 @@ def fake_run(run_dir: Path, targets=("host", "android-lowend"), states: dict[str
         "bench": {"status": "done", "seconds": 20.0, "metrics": {
             "artifacts": len(artifacts), "targets": list(targets), "profiles": profiles,
             "results": bench_rows(run_dir, artifacts, targets), "workload_split": "validation (eval split)",
-            "workload_rows": len(LENGTHS)}},
+            "workload_rows": len(LENGTHS),
+            "emulated": {"enabled": False, "notes": ["instructions not counted: bench.emulated: off"]}}},
     })
     m.data["config"] = {"bench": {"targets": list(targets)}}
     m.save()

@@ -184,10 +184,11 @@ def _run(path: Path, model: str, feeds: list[dict], counter) -> dict[str, list[i
 
 
 def _sample(n: int, cap: int, seed: int) -> list[int]:
-    """The workload rows counted: all, or ``cap`` drawn without replacement (seeded), in their order."""
-    from ..validation_arm import sample
-
-    return [int(i) for i in sample(n, cap, seed)]
+    """The workload rows counted: all, or ``cap`` drawn without replacement (seeded), in their order (validate's ARM
+    sample rule, not imported: bench's code fingerprint would then follow validate's modules)."""
+    if n <= cap:
+        return list(range(n))
+    return sorted(int(i) for i in np.random.default_rng(seed).choice(n, size=cap, replace=False))
 
 
 def markdown(rows: list[dict], p: EmulatedPlan) -> str:
