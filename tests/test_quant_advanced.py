@@ -136,14 +136,15 @@ def test_4bit_qat_rounds_linears_and_tables_as_the_w4_converters_do_and_detach_k
     ``detach`` leaves the trained float values (not their rounding) for the converters to round."""
     from transformers import BertConfig, BertForSequenceClassification
 
+    from edgeport.exporters import get_exporter
+    from edgeport.exporters.base import round_to_grid
     from edgeport.quant.qat import FakeQuantLinear, Scheme, attach, detach, scheme_for
-    from edgeport.quant.rounding import int4_blocks
 
     torch.manual_seed(0)
     model = BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=64, num_hidden_layers=1,
                                                      num_attention_heads=2, intermediate_size=96)).eval()
-    scheme = scheme_for({"tflite": "w4", "onnx": "dynamic"}, "int4", 64, 32)
-    assert scheme == Scheme(64, 32)
+    scheme = scheme_for({"onnx": "dynamic", "executorch": "w4", "tflite": "w4"}, "int4", 64, 32)
+    assert scheme == Scheme(64, 32, "executorch")  # the first w4 format's converter rounds
     assert scheme_for({"tflite": "dynamic"}, "auto", None, None) == Scheme()  # INT8 QAT as before
     attach(model, scheme)
     fq = model.bert.encoder.layer[0].intermediate.dense
@@ -151,9 +152,10 @@ def test_4bit_qat_rounds_linears_and_tables_as_the_w4_converters_do_and_detach_k
     assert model.bert.encoder.layer[0].output.dense.block == 32  # 96 inputs: the largest block that divides them
     table = model.bert.embeddings.word_embeddings
     w = table.parametrizations.weight.original.detach().clone()
-    torch.testing.assert_close(table.weight, int4_blocks(w, 32))  # what the forward looks up
-    step = (w.reshape(50, 2, 32).abs().amax(-1, keepdim=True).clamp_min(1e-12) / 7).expand(50, 2, 32).reshape(50, 64)
-    codes = table.weight.detach() / step
+    # what the forward looks up: the table as torchao stores it at int4 (scale max|w| / 7.5 per block of 32)
+    torch.testing.assert_close(table.weight, round_to_grid(w, 4, 32, get_exporter("executorch").rounding))
+    step = (w.reshape(50, 2, 32).abs().amax(-1, keepdim=True) / 7.5).expand(50, 2, 32).reshape(50, 64)
+    codes = (table.weight.detach() / step.clamp_min(1e-12))[1:]  # row 0 is the all-zero padding row
     torch.testing.assert_close(codes, codes.round(), atol=1e-4, rtol=0)
     assert codes.round().min() >= -8 and codes.round().max() <= 7
     ids = torch.randint(0, 50, (2, 8))
