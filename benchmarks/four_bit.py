@@ -15,6 +15,10 @@ the same exporter, request and sidecar; fallback and QAT off) and run one row pe
   a padded model sees) and ``workload`` p50 over the eval split's rows at their own length (``bench.workload``:
   each row's median over ``--passes``), as the bench stage measures them; one process, so the ratios between rows
   are the figures to read on this noisy machine;
+* with ``--qat``: the same w4 + int4-table variants made from a 4-bit QAT copy of the student per format (the
+  quantize stage's QAT step: fake-quant int4 Linears and tables in the blocks and that format's converter's
+  rounding, distilled from the run's teacher on ``--qat-rows`` training rows, the checkpoint kept on the selection
+  split), keyed ``FORMAT:w4:int4:qat``;
 * the paired accuracy drop on the eval split of every variant against its format's INT8 default
   (``FORMAT:dynamic:auto``; ExecuTorch's ``dynamic:int8``, what the pipeline ships), with its Newcombe 95% interval
   and the one-sided McNemar p (``stats.paired_drop``): reported only, nothing chosen on it.
@@ -46,18 +50,45 @@ VARIANTS = [("tflite", "dynamic", "auto"), ("tflite", "dynamic", "int4"), ("tfli
 SHIPPED_INT8 = {"tflite": "tflite:dynamic:auto", "onnx": "onnx:dynamic:auto", "executorch": "executorch:dynamic:int8"}
 
 
-def quantize(run_dir: Path, cfg, task, src: dict, mode: str, embeddings: str, block: int, scratch: Path, model,
-             embedding_block: int = 32):
+def settings(cfg, fmt: str, mode: str, embeddings: str, block: int, embedding_block: int = 32, qat: dict | None = None):
+    """The quantize stage's own settings for one (format, mode, embeddings): fallback off, QAT as given."""
     from edgeport.stages.quantize import QuantizeStage
 
-    qcfg = cfg.quantize.model_copy(update={src["format"]: mode, "embeddings": embeddings, "block_size": block,
+    qcfg = cfg.quantize.model_copy(update={fmt: mode, "embeddings": embeddings, "block_size": block,
                                            "embedding_block_size": embedding_block,
-                                           "fallback": cfg.quantize.fallback.model_copy(update={"enabled": False})})
-    settings = QuantizeStage().configure(cfg.model_copy(update={"quantize": qcfg}))  # what the stage runs with
-    ctx = SimpleNamespace(cfg=settings, run_dir=run_dir, out=scratch,
-                          task=lambda: task, _cache={}, inputs={})
-    path, _ = QuantizeStage()._one(ctx, src, model, model, scratch)
+                                           "fallback": cfg.quantize.fallback.model_copy(update={"enabled": False}),
+                                           "qat": cfg.quantize.qat.model_copy(update={"enabled": qat is not None}
+                                                                               | (qat or {}))})
+    formats = cfg.export.model_copy(update={"formats": [fmt]})
+    return QuantizeStage().configure(cfg.model_copy(update={"quantize": qcfg, "export": formats}))
+
+
+def quantize(run_dir: Path, cfg, task, src: dict, mode: str, embeddings: str, block: int, scratch: Path, model,
+             embedding_block: int = 32, source=None):
+    """``source`` (a QAT copy of ``model``) is what gets quantized when given, as the stage does after QAT."""
+    from edgeport.stages.quantize import QuantizeStage
+
+    ctx = SimpleNamespace(cfg=settings(cfg, src["format"], mode, embeddings, block, embedding_block),
+                          run_dir=run_dir, out=scratch, task=lambda: task, _cache={}, inputs={})
+    path, _ = QuantizeStage()._one(ctx, src, model, model if source is None else source, scratch)
     return path
+
+
+def qat_source(s, args, fmt: str):
+    """The student after the quantize stage's own QAT step (``stages.quantize_qat.qat_model``) for ``fmt`` in w4 +
+    int4 tables in ``args``' blocks (its converter's rounding), with the run's teacher; returns (model, metrics)."""
+    from edgeport.pipeline.stage import StageContext
+    from edgeport.stages.quantize_qat import qat_model
+
+    qat = {"train_limit": args.qat_rows} | ({"train": s.cfg.quantize.qat.train.model_copy(
+        update={"min_steps": args.qat_steps})} if args.qat_steps else {})
+    cfg = settings(s.cfg, fmt, "w4", "int4", args.block_size, args.embedding_block_size, qat=qat)
+    ctx = StageContext(cfg=cfg, run_dir=s.run_dir, out=s.run_dir / "quantize", manifest=s.manifest,
+                       inputs={"model": s.model_dir, "teacher": s.run_dir / "teacher", "export": s.run_dir / "export"},
+                       _cache={"task": s.task})
+    t = time.time()
+    model, metrics = qat_model(ctx, s.model)
+    return model, metrics | {"seconds": round(time.time() - t, 1)}
 
 
 def latency(runner, path: Path, task, max_len: int, passes: int) -> dict:
@@ -158,8 +189,24 @@ def run(args) -> dict:
             rows[key] = measure(path, task, evals, selects, select, args.passes) | {"quantize_seconds": quantize_s}
         print(f"  {({k: v for k, v in rows[key].items() if k not in ('eval', 'select', '_eval_correct')})} eval acc "
               f"{rows[key]['eval']['accuracy']} agreement {rows[key]['eval']['agreement']}", flush=True)
+    qat = {}
+    if args.qat:
+        for fmt in ("tflite", "onnx", "executorch"):
+            key = f"{fmt}:w4:int4:qat"
+            if fmt not in sources or (args.only and key not in args.only):
+                continue
+            print(f"{key}: QAT (w4 block {args.block_size}, int4 tables block {args.embedding_block_size}) ...",
+                  flush=True)
+            source, qat[fmt] = qat_source(s, args, fmt)
+            print(f"  {({k: v for k, v in qat[fmt].items() if k != 'history'})}", flush=True)
+            with tempfile.TemporaryDirectory() as tmp:
+                path = quantize(run_dir, cfg, task, sources[fmt], "w4", "int4", args.block_size, Path(tmp), model,
+                                args.embedding_block_size, source=source)
+                rows[key] = measure(path, task, evals, selects, select, args.passes)
+            print(f"  eval acc {rows[key]['eval']['accuracy']} select acc {rows[key]['select']['accuracy']}",
+                  flush=True)
     paired_drops(rows)
-    w4 = w4_budgets(rows)
+    w4 = w4_budgets({k: r for k, r in rows.items() if not k.endswith(":qat")})  # QAT weights: not the noise of a rounding
     return {"provenance": provenance({"config": manifest.data["config"], "args": vars(args)},
                                      "the measured run's resolved config and the script's arguments"),
             "setting": {"run_dir": str(run_dir), "model_dir": str(model_dir), "eval_split": f"{task.eval.name} "
@@ -168,7 +215,7 @@ def run(args) -> dict:
                         "max_len": max_len, "batch": 1, "threads": 1, "block_size": args.block_size,
                         "embedding_block_size": args.embedding_block_size, "host": host_cpu(),
                         "yardstick_select": {k: round(v, 6) for k, v in selects.noise().items()}},
-            "rows": rows, "w4_budgets": w4}
+            "rows": rows, "w4_budgets": w4, "qat": qat}
 
 
 def w4_budgets(rows: dict) -> dict:
@@ -201,6 +248,10 @@ def _drop(row: dict) -> str:
     return f"{d['points']:+.2f} [{lo:+.2f}, {hi:+.2f}] p={d['p_worse']:.2f}"
 
 
+def _select_fq(q: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in q.items() if k.startswith("select_") and k.endswith("_fake_quant"))
+
+
 def markdown(r: dict) -> str:
     s = r["setting"]
     lines = [f"# Four-bit weights and quantized embeddings ({r['provenance']['date']})\n",
@@ -223,6 +274,11 @@ def markdown(r: dict) -> str:
                      f"| {_drop(row)} | {e['agreement'] * 100:.2f}% ({e['flips']} flips) | "
                      f"{row.get('fixed_p50_ms', float('nan')):.2f} | {row.get('workload_p50_ms', float('nan')):.2f} | "
                      f"{sel['max_ratio']:.2f} | {sel['mean_ratio']:.2f} |")
+    for fmt, q in (r.get("qat") or {}).items():
+        lines.append(f"\n`{fmt}:w4:int4:qat`: made from a 4-bit QAT copy of the student ({q.get('scheme')}; "
+                     f"{q.get('train_rows')} training rows, {q.get('steps')} steps, {q.get('seconds')} s; checkpoint "
+                     f"kept on the selection split with fake quantization on: {_select_fq(q)}). Its drop vs INT8 "
+                     f"includes what QAT changed.")
     ref = next(iter(r["rows"].values()), {}).get("eval", {}).get("reference_accuracy")
     if ref is not None:
         lines.append(f"\nfp32 torch reference: {ref * 100:.2f}% on SST-2 validation.")
@@ -242,6 +298,9 @@ def main() -> None:
     p.add_argument("--block-size", type=int, default=32)
     p.add_argument("--embedding-block-size", type=int, default=32, help="int4 tables: values per scale")
     p.add_argument("--passes", type=int, default=3, help="workload passes over the eval rows (each row's median)")
+    p.add_argument("--qat", action="store_true", help="also w4 + int4 tables from a 4-bit QAT copy (FORMAT:w4:int4:qat)")
+    p.add_argument("--qat-rows", type=int, default=2000, help="QAT training rows (quantize.qat.train_limit)")
+    p.add_argument("--qat-steps", type=int, default=None, help="QAT optimizer steps at least (quantize.qat.train.min_steps)")
     p.add_argument("--only", nargs="*", help="only these FORMAT:MODE:EMBEDDINGS keys (FORMAT:fp32 for fp32)")
     args = p.parse_args()
     result = run(args)
