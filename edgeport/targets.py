@@ -56,9 +56,21 @@ class Budgets(_Strict):
     peak_memory_mb: float = Field(gt=0)
 
 
+class Calibration(_Strict):
+    """Counted instructions -> ms for this profile's cores (``bench.calibration``), fitted to published latencies."""
+    cpu_model: str = Field(description="the QEMU CPU model the instructions must be counted on")
+    ms_per_ginstr: float = Field(gt=0, description="ms per 10^9 instructions counted (one thread, steady state)")
+    error_pct: float = Field(ge=0, description="the fit's leave-one-out RMS relative error, in percent")
+    points: int = Field(ge=2, description="published latencies fitted (leave-one-out needs two)")
+    source: str = Field(min_length=3, description="the calibration table (published points, counts, errors)")
+
+
 class EstimateSettings(_Strict):
     # Real kernels reach a fraction of peak; 0.5 matches what MiniLM reached on the host (see ARCHITECTURE.md).
     efficiency: float = Field(0.5, gt=0, le=1, description="fraction of peak compute and bandwidth assumed reached")
+    calibration: Calibration | None = Field(None, description="where set, the estimate is counted instructions x "
+                                            "its factor (bench.emulated counts on its cpu_model); the roofline is "
+                                            "the fallback")
 
 
 class Target(_Strict):

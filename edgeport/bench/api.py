@@ -32,6 +32,7 @@ from pathlib import Path
 from .. import precision as precisions
 from ..errors import ArtifactError
 from ..timing import Stopwatch
+from . import calibration
 from . import estimate as est
 from .host import measure_latency, tokenizer_feed
 from .memory import measure_peak_memory
@@ -147,8 +148,22 @@ def bench_artifact(path: Path, target, *, measure_host: bool = True, model_dir: 
             "estimate": estimate_workload(work_at, target, info["precision"], token_lengths(workload),
                                           info["seq_buckets"], storage=info["storage"]),
         }
+    _calibrate(result, target)
     result["budgets"] = check_budgets(result, target)
     return result
+
+
+def _calibrate(result: dict, target) -> None:
+    """The estimate becomes counted instructions x the profile's calibrated factor where the profile has one and
+    the artifact was counted on its CPU model (``bench.calibration``: "X ms ± Y%", the roofline kept inside);
+    elsewhere the roofline stays, labelled as the fallback."""
+    cal = target.estimate.calibration
+    fixed = calibration.calibrated(result.get("emulated"), cal, result["estimate"])
+    result["estimate"] = fixed or calibration.fallback(result["estimate"])
+    real = result.get("workload") or {}
+    if real.get("estimate"):
+        fig = calibration.calibrated(result.get("emulated"), cal, real["estimate"], workload=True)
+        real["estimate"] = fig or calibration.fallback(real["estimate"])
 
 
 def best_latency(result: dict, target) -> tuple[str, dict] | None:

@@ -97,6 +97,8 @@ def _emulated(args, target, workload: list | None) -> dict | None:
 
 
 def _print_bench(r: dict) -> None:
+    from . import calibration
+
     print(f"{r['artifact']}  ({r['format']} {r['precision']}, {r['size_bytes'] / 1e6:.2f} MB)")
     print(f"target {r['target']}: batch 1, seq_len {r['seq_len']}, {r['threads']} thread(s)")
     for kind in ("host", "device", "estimate"):
@@ -109,14 +111,20 @@ def _print_bench(r: dict) -> None:
                      f"  load {fig.get('load_ms', '-')} ms  peak RSS {fig.get('peak_rss_mb', '-')} MB"
                      + (f" (in a {fig['memory_measured_in']}; model +{fig.get('model_rss_mb', '-')} MB)"
                         if fig.get("memory_measured_in") else ""))
+        elif fig.get("model") == calibration.MODEL_CALIBRATED:
+            line = (f"  {kind:<9} {fig['label']} ({fig['method']}; the roofline fallback: "
+                    f"{fig['roofline'].get('p50_ms')} ms)")
         else:
-            line += (f"  ({fig['bound']}-bound: {fig['gops']} GOP, {fig['mbytes']} MB moved; peak {fig['peak_gops']} "
-                     f"GOPS, {fig['bandwidth_gbs']} GB/s, efficiency {fig['efficiency']}; {fig['method']})")
+            line += (f"  (roofline, fallback: {fig['bound']}-bound: {fig['gops']} GOP, {fig['mbytes']} MB moved; "
+                     f"peak {fig['peak_gops']} GOPS, {fig['bandwidth_gbs']} GB/s, efficiency {fig['efficiency']}; "
+                     f"{fig['method']})")
         print(line)
     for kind, fig in (r.get("workload") or {}).items():
         if fig:
+            err = f" ± {fig['error_pct']:g}% (calibrated estimate)" if fig.get("model") == \
+                calibration.MODEL_CALIBRATED else ""
             print(f"  {kind:<9} workload ({fig['rows']} rows, one per call): mean {fig['mean_ms']} ms  "
-                  f"p50 {fig['p50_ms']} ms  p90 {fig['p90_ms']} ms")
+                  f"p50 {fig['p50_ms']} ms  p90 {fig['p90_ms']} ms{err}")
     if e := r.get("emulated"):
         from .emulated import text_line
 

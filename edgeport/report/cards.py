@@ -386,7 +386,9 @@ def _latency_md(report: dict, name: str) -> str:
         bad = [c["metric"] for c in checks if not c["ok"]]
         verdict = "-" if not checks else "all met" if not bad else "over: " + ", ".join(bad)
         chosen = (ship.get(r.get("target")) or {}).get("artifact") == name
-        lines.append(f"| {r.get('target')} | {r['kind']} | {r.get('input') or 'fixed'} | {_ms(r.get('p50_ms'))} | "
+        pm = (f" ± {r['error_pct']:g}% (calibrated)" if r.get("model") == "calibrated"
+              else " (roofline, fallback)" if r.get("model") else "")
+        lines.append(f"| {r.get('target')} | {r['kind']} | {r.get('input') or 'fixed'} | {_ms(r.get('p50_ms'))}{pm} | "
                      f"{_ms(r.get('p90_ms'))} | {r.get('threads', '-')} | {r.get('seq_len', '-')} | {verdict} | {'yes' if chosen else '-'} |")
     kinds = sorted({r["kind"] for r in rows}, key=lambda k: order.get(k, 9))
     lines.append("\nBatch 1. Input `fixed`: one full-length row per call (the worst case); `workload`: the eval "

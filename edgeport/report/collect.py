@@ -131,7 +131,7 @@ def latency_rows(bench: list[dict], artifacts: list[dict]) -> list[dict]:
 def _latency_row(artifact: str, target: str | None, kind: str, fig: dict) -> dict:
     keep = ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "mean_ms", "runs", "rows", "passes", "tokens_mean", "load_ms",
             "peak_rss_mb", "model_rss_mb", "memory_measured_in", "threads", "seq_len", "bound", "efficiency",
-            "method", "p90_from", "serial", "length_shares")
+            "method", "p90_from", "serial", "length_shares", "model", "error_pct", "label")
     return {"artifact": artifact, "target": target, "kind": kind} | {k: fig[k] for k in keep if k in fig}
 
 

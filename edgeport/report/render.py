@@ -9,8 +9,11 @@ KIND_NOTE = {
     "host": "measured on this machine in the artifact's own runtime (batch 1, the profile's seq len and threads); "
             "peak memory is the RSS high-water mark of a fresh process that loads and runs only the artifact",
     "device": "measured on a real device over adb with LiteRT's benchmark_model",
-    "estimate": "roofline estimate: max(ops / (peak x efficiency), bytes / (bandwidth x efficiency)) "
-                "from the model's counted MACs and bytes and the profile's published figures; not a measurement",
+    "estimate": "computed, not measured: where the profile has a calibrated factor and the artifact's instructions "
+                "were counted on its CPU model, instructions x the factor fitted to published device latencies, "
+                "\"X ms ± Y%\" (Y: the fit's leave-one-out error); otherwise the roofline fallback: "
+                "max(ops / (peak x efficiency), bytes / (bandwidth x efficiency)) from the model's counted MACs "
+                "and bytes and the profile's published figures",
     "emulated": "guest instructions per inference counted under qemu-aarch64 on the profile's CPU model (the "
                 "aarch64 kernels its runtime picks there); a count, not a time: no budget reads it",
 }
@@ -260,12 +263,14 @@ def _latency(report: dict) -> str:
     for e in _pivot(report):
         f, w = e.get("fixed") or {}, e.get("workload") or {}
         any_ = f or w
-        note = any_.get("bound") and f"{any_['bound']}-bound, efficiency {any_.get('efficiency')}" or \
+        note = any_.get("model") == "calibrated" and f"calibrated: ± {any_.get('error_pct')}% (leave-one-out)" or \
+            any_.get("bound") and f"roofline (fallback): {any_['bound']}-bound, efficiency {any_.get('efficiency')}" or \
             (f"p90 from {any_['p90_from']}" if any_.get("p90_from") else
              f"{f.get('runs', '-')} runs" + (f"; {w['rows']} rows x {w.get('passes', 1)}" if w.get("rows") else ""))
-        lines.append(f"| {e['target']} | {e['artifact']} | {e['kind']} | {_fmt(f.get('p50_ms'))} | "
+        pm = (lambda fig: f" ± {fig['error_pct']:g}%" if fig.get("model") == "calibrated" else "")  # noqa: E731
+        lines.append(f"| {e['target']} | {e['artifact']} | {e['kind']} | {_fmt(f.get('p50_ms'))}{pm(f)} | "
                      f"{_fmt(f.get('p90_ms'))} | {f.get('seq_len', '-')} | {_fmt(w.get('mean_ms'))} | "
-                     f"{_fmt(w.get('p50_ms'))} | {_fmt(w.get('p90_ms'))} | {any_.get('threads', '-')} | {note} |")
+                     f"{_fmt(w.get('p50_ms'))}{pm(w)} | {_fmt(w.get('p90_ms'))} | {any_.get('threads', '-')} | {note} |")
     return "\n".join(lines) + "\n"
 
 
