@@ -388,3 +388,39 @@ def test_w4_yardstick_tracks_the_executorch_artifact_it_judges(tmp_path):
     ratio = noise["mean_abs"] / tol["yardstick"]["mean_abs"]
     assert 0.75 <= ratio <= 1.33, (ratio, noise, tol["yardstick"])
     assert noise["max_abs"] <= tol["max_abs"] and noise["mean_abs"] <= tol["mean_abs"], (noise, tol)
+
+
+def test_onnx_blocks_each_table_and_linear_by_its_width(tmp_path):
+    """One rule in ONNX too (``base.w4_block``, what TFLite and ExecuTorch apply): under blocks of 64 a 96-wide table
+    gets blocks of 32, a 64-wide one 64, a 16-wide one int8 (quantize_dynamic's Gather), and a 288-input MatMul
+    blocks of 32, a 16-input one int8 (MatMulInteger); MatMulNBits alone would pad 96, 288 and 16 to whole blocks."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    from edgeport.exporters.onnx_int8 import _tables, w4_linear
+
+    rng = np.random.default_rng(0)
+    nodes, inits, outs = [], [], []
+    for i, width in enumerate((64, 96, 16)):
+        inits.append(numpy_helper.from_array(rng.normal(0, 0.05, (50, width)).astype(np.float32), f"t{i}"))
+        nodes.append(helper.make_node("Gather", [f"t{i}", "ids"], [f"e{i}"], name=f"lookup{i}"))
+        outs.append(helper.make_tensor_value_info(f"e{i}", TensorProto.FLOAT, [None, width]))
+    for i, k in enumerate((288, 16)):
+        inits.append(numpy_helper.from_array(rng.normal(0, 0.05, (k, 8)).astype(np.float32), f"w{i}"))
+        nodes.append(helper.make_node("MatMul", [f"x{i}", f"w{i}"], [f"y{i}"], name=f"mm{i}"))
+        outs.append(helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, [None, 8]))
+    inputs = [helper.make_tensor_value_info("ids", TensorProto.INT64, [None])] + [
+        helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, [None, k]) for i, k in enumerate((288, 16))]
+    model = helper.make_model(helper.make_graph(nodes, "g", inputs, outs, inits),
+                              opset_imports=[helper.make_opsetid("", 18)])
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    req = SimpleNamespace(block_size=64, embedding_block_size=64, keep_int8=(), keep_fp=())
+    w4_linear(tmp_path / "m.onnx", tmp_path / "q.onnx", "int4", req)
+    graph = onnx.load(str(tmp_path / "q.onnx")).graph
+    blocks = {n.input[0]: onnx.helper.get_node_attr_value(n, "block_size") for n in graph.node
+              if n.op_type in ("GatherBlockQuantized", "MatMulNBits")}
+    assert blocks == {"t0_Q4": 64, "t1_Q4": 32, "x0": 32}, blocks
+    ops = [n.op_type for n in graph.node]
+    assert ops.count("MatMulInteger") == 1 and ops.count("Gather") == 1 and "DequantizeLinear" in ops, ops
+    assert not (tmp_path / "pass0-q.onnx").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "q.onnx"]
+    assert len(_tables("int4", req)) == 2 and _tables("fp32", req) == []
