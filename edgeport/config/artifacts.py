@@ -54,7 +54,8 @@ class QuantizeConfig(Section):
                                "w4: torchao 8da4w (4-bit blockwise weights, int8 dynamic activations) on XNNPACK")
     embeddings: Literal["auto", "fp32", "int8", "int4"] = Field(
         "auto", description="the embedding tables, independent of the Linear mode: int8 (per row), int4 (per block "
-                            "of quantize.embedding_block_size) or fp32; auto: each format's measured default (int8 for onnx, tflite and "
+                            "of quantize.embedding_block_size; a table whose width no block divides stays int8) or "
+                            "fp32; auto: each format's measured default (int8 for onnx, tflite and "
                             "executorch, fp32 for torchscript). A pair a format's runtime cannot take is refused "
                             "at preflight with the reason")
     block_size: Literal[32, 64, 128] = Field(32, description="w4: weights per 4-bit quantization scale (along the "
