@@ -16,9 +16,9 @@ What is simulated is what the shipped quantized paths compute (``Scheme``):
 Gradients pass straight through the rounding (torch's fake-quant ops implement the straight-through estimator;
 the 4-bit rounding adds ``(q - w).detach()``). LayerNorm, softmax and GELU stay float, as in those paths.
 
-After training the fake-quant wrappers are removed: the model is a plain fp32 classifier whose weights sit where INT8
-rounding hurts least, and each format's ordinary INT8 converter makes the artifact from it (the weights it
-rounds are the ones QAT trained against). Nothing format-specific is needed, and every INT8 format benefits.
+After training the fake-quant wrappers are removed: the model is a plain fp32 classifier whose weights sit where the
+rounding hurts least, and each format's ordinary converter makes the artifact from it (the weights it rounds are
+the ones QAT trained against). Nothing format-specific is needed beyond the 4-bit rounding rule.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
-
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,8 @@ def scheme_for(modes: dict[str, str], embeddings: str, block_size: int | None,
     """The coarsest rounding any configured format ships: 4-bit Linears when a format is w4 (an INT8 format made
     from those weights sees a finer grid than the one trained against: its noise only shrinks), int4 tables when
     ``quantize.embeddings`` is int4. The 4-bit grid is the first w4 format's converter's (``export.formats``
-    order; another w4 format's rule differs in the scale by at most 8/7, within the noise QAT trains against)."""
+    order; another w4 format's rule differs in the scale by at most 8/7, within the noise QAT trains against);
+    with INT8 Linears and int4 tables, the first format that quantizes tables (TorchScript does not)."""
     w4 = next((fmt for fmt, mode in modes.items() if mode == "w4"), None)
     tables = embedding_block_size if embeddings == "int4" else None
     fmt = w4 or (next((f for f in modes if f != "torchscript"), None) if tables else None)
