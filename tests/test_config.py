@@ -48,6 +48,13 @@ def test_overrides_parse_yaml_values(tmp_path):
     assert cfg.run.name == "x"
 
 
+def test_bare_on_and_off_mean_the_switch_words_not_booleans(tmp_path):
+    # YAML 1.1 reads on/off as True/False; the tri-state switches take the word the user wrote
+    p = write(tmp_path, "report: {budget_gate: off}\n")
+    cfg = load_config(str(p), ["validate.arm_parity=on", "bench.emulated=off"])
+    assert (cfg.validate.arm_parity, cfg.bench.emulated, cfg.report.budget_gate) == ("on", "off", "off")
+
+
 def test_bad_override_and_bad_value_collected_together(tmp_path):
     p = write(tmp_path, "{}\n")
     with pytest.raises(ConfigError) as err:

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from .base import Section
 from .train import QatTrainConfig
+
+
+def _yaml_switch(value):
+    # YAML 1.1 reads a bare on/off as a boolean (`arm_parity: on`, `-o validate.arm_parity=on`): take the word meant
+    return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
+
+Switch = Annotated[Literal["auto", "on", "off"], BeforeValidator(_yaml_switch)]
 
 
 class FallbackConfig(Section):
@@ -144,7 +152,7 @@ class BenchConfig(Section):
     # instructions per inference under qemu-aarch64 (edgeport/bench/emulated.py): off by default, because the
     # emulator runs ~100-130 M guest instructions per CPU-second, so the default student's four runnable files
     # cost minutes per CPU model (ARCHITECTURE.md, "ARM parity", measured)
-    emulated: Literal["auto", "on", "off"] = Field(
+    emulated: Switch = Field(
         "off", description="count guest instructions per inference (evidence kind `emulated`: instructions, never "
                            "milliseconds, never a latency budget's evidence) of each TFLite/ONNX artifact on each "
                            "bench.targets profile's CPU model under a plugin-capable qemu-aarch64 (Debian qemu-user) "
@@ -184,7 +192,7 @@ class ValidateConfig(Section):
     # off by default for now: emulation costs 0.15-0.37 CPU-s per row per CPU model for the default student's INT8
     # TFLite file (more for fp32), so 872 rows x 2 files x 3 profiles would multiply validate's time; on once runs are
     # shared per kernel path and run in parallel (ARCHITECTURE.md, "ARM parity")
-    arm_parity: Literal["auto", "on", "off"] = Field(
+    arm_parity: Switch = Field(
         "off", description="run each artifact in a bench.targets ARM profile's format on the profile's CPU model "
                            "under qemu-aarch64 and gate it against the x86 result and the fp32 model; auto: when "
                            "qemu-aarch64 is installed (else a note says it was not checked); on: a missing "
@@ -223,7 +231,7 @@ class ValidateConfig(Section):
 class ReportConfig(Section):
     enabled: bool = True
     plots: bool = Field(True, description="write PNG plots (needs matplotlib: pip install 'edgeport[report]')")
-    budget_gate: Literal["off", "any", "all"] = Field(
+    budget_gate: Annotated[Literal["off", "any", "all"], BeforeValidator(_yaml_switch)] = Field(
         "any", description="fail the run on target budgets: 'any' = each target needs one artifact in its preferred "
                            "format within every budget; 'all' = every artifact in that format must be; 'off'")
     baseline: str | None = Field(None, description="a previous report.json; the run fails if a figure regressed "
