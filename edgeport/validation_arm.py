@@ -114,50 +114,58 @@ class ArmCheck:
     def judge(self, art: dict, path: Path, feeds: list, x86: np.ndarray, ref: np.ndarray, labels, tolerance: dict,
               noise_rows, vcfg) -> tuple[Gate, ...]:
         """Every gate of ``art`` on every profile of its format. ``feeds``/``x86``/``ref``/``labels``/``noise_rows``:
-        all eval rows, as validate ran the artifact on x86 (the sample is taken here). The profiles' guests run at
-        once, one qemu process per core (each is single-threaded); records keep the plan's order."""
+        all eval rows, as validate ran the artifact on x86 (the sample is taken here). One guest per CPU model
+        (profiles on the same model share its logits: same kernels, same bytes), the guests at once, one qemu
+        process per core (each is single-threaded); records keep the plan's order."""
         from concurrent.futures import ThreadPoolExecutor
 
         i = self.idx
-        rows = ([feeds[k] for k in i], x86[i], ref[i], None if labels is None else np.asarray(labels)[i],
-                None if noise_rows is None else np.asarray(noise_rows)[i])
+        feeds, x86, ref = [feeds[k] for k in i], x86[i], ref[i]
+        labels = None if labels is None else np.asarray(labels)[i]
+        noise_rows = None if noise_rows is None else np.asarray(noise_rows)[i]
         targets = [t for t in self.plan.targets if t.format == art["format"]]
+        models = list(dict.fromkeys(t.cpu_model for t in targets))
         clock = Stopwatch().start()
-        with ThreadPoolExecutor(max_workers=max(1, min(len(targets), os.cpu_count() or 1))) as pool:
-            done = list(pool.map(lambda t: self._one(t, art, path, *rows, tolerance, vcfg), targets))
+        with ThreadPoolExecutor(max_workers=max(1, min(len(models), os.cpu_count() or 1))) as pool:
+            guest = dict(zip(models, pool.map(lambda m: self._run(m, art, path, feeds), models)))
         self.wall_seconds += clock.seconds
         gates: list[Gate] = []
-        for t, (run, gs) in zip(targets, done):
-            (self.not_covered if "reason" in run else self.runs).append(run)
-            gates += gs
+        for t in targets:
+            where = f"qemu-aarch64 -cpu {t.cpu_model} ({t.profile})"
+            arm, run = guest[t.cpu_model]
+            run = {"artifact": art["name"], "profile": t.profile} | run
+            if "reason" in run:
+                self.not_covered.append(run)
+            elif arm is None:  # the guest died loading or running it
+                self.runs.append(run)
+                gates.append(Gate(f"arm.{t.profile}.run", State.INCONCLUSIVE, message=f"on {where}: {run['error']}; "
+                                  f"the device's kernels could not be checked", evidence={"cpu_model": t.cpu_model}))
+            else:
+                self.runs.append(run | _figures(arm, x86, ref))
+                gates += [_named(g, t, where) for g in self._gates(art, arm, x86, ref, labels, tolerance,
+                                                                    noise_rows, vcfg)]
         return tuple(gates)
 
-    def _one(self, t: ArmTarget, art, path, feeds, x86, ref, labels, noise_rows, tolerance, vcfg
-             ) -> tuple[dict, list[Gate]]:
-        """One (profile, artifact) guest run: its record (a run, or not covered with ``reason``) and its gates."""
+    def _run(self, cpu_model: str, art, path, feeds) -> tuple[np.ndarray | None, dict]:
+        """One guest run of ``art`` on ``cpu_model``: its logits (None when it could not run) and its record
+        (``reason``: not runnable; ``error``: the guest died)."""
         from .arm.runner import ArmRunner, NotRunnable
         from .bench.workload import run_rows
         from .errors import ArtifactError
 
-        where = f"qemu-aarch64 -cpu {t.cpu_model} ({t.profile})"
-        print(f"  ARM parity: {art['name']} on {where}, {len(feeds)} rows ...", flush=True)
+        print(f"  ARM parity: {art['name']} on qemu-aarch64 -cpu {cpu_model}, {len(feeds)} rows ...", flush=True)
         clock = Stopwatch().start()
         try:
-            runner = ArmRunner(path, t.cpu_model, 1, self.prepared)
+            runner = ArmRunner(path, cpu_model, 1, self.prepared)
             with runner:
                 arm = run_rows(runner, feeds)
         except NotRunnable as exc:
-            return {"artifact": art["name"], "profile": t.profile, "reason": str(exc)}, []
-        except ArtifactError as exc:  # the guest died loading or running it
-            run = {"artifact": art["name"], "profile": t.profile, "cpu_model": t.cpu_model, "error": str(exc)}
-            return run, [Gate(f"arm.{t.profile}.run", State.INCONCLUSIVE, message=f"on {where}: {exc}; the "
-                              f"device's kernels could not be checked", evidence={"cpu_model": t.cpu_model})]
-        run = {"artifact": art["name"], "profile": t.profile, "cpu_model": t.cpu_model, "rows": len(feeds),
-               "sampled": len(feeds) < self.n_rows,
-               "cpu_seconds": runner.cpu_seconds, "wall_seconds": round(clock.seconds, 2),
-               "guest": runner.guest} | _figures(arm, x86, ref)
-        return run, [_named(g, t, where) for g in self._gates(art, arm, x86, ref, labels, tolerance, noise_rows,
-                                                               vcfg)]
+            return None, {"reason": str(exc)}
+        except ArtifactError as exc:
+            return None, {"cpu_model": cpu_model, "error": str(exc)}
+        return arm, {"cpu_model": cpu_model, "rows": len(feeds), "sampled": len(feeds) < self.n_rows,
+                     "cpu_seconds": runner.cpu_seconds, "wall_seconds": round(clock.seconds, 2),
+                     "guest": runner.guest}
 
     @staticmethod
     def _gates(art, arm, x86, ref, labels, tolerance, noise_rows, vcfg) -> list[Gate]:

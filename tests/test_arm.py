@@ -95,6 +95,27 @@ def _judge(run_dir, cpu, artifact="quantize/tflite-int8", n=24):
     return {g.name.split(".")[-1]: g for g in gates}, check
 
 
+def test_profiles_on_one_cpu_model_share_its_guest_run_and_each_is_gated(run_dir, monkeypatch):
+    """Same kernels, same bytes: two profiles on cortex-a53 take one guest run's logits, cortex-a72 gets its own;
+    every profile still gets its own record and gates, in the plan's order."""
+    path = run_dir / "quantize/tflite-int8"
+    results = json.loads((run_dir / "validate" / "results.json").read_text())
+    row = next(r for r in results["artifacts"] if r["name"] == "tflite-int8")
+    feeds = encode_split(path, _texts(run_dir, 8), None, 16)
+    x86 = run_rows(runtimes.load(path), feeds)
+    plan = ArmPlan(True, tuple(ArmTarget(p, "tflite", m) for p, m in
+                               (("a", "cortex-a53"), ("b", "cortex-a72"), ("c", "cortex-a53"))), None)
+    check, calls = ArmCheck(plan, len(feeds), 0), []
+    real = ArmCheck._run
+    monkeypatch.setattr(ArmCheck, "_run", lambda self, m, *a: calls.append(m) or real(self, m, *a))
+    gates = check.judge(row, path, feeds, x86, x86, x86.argmax(-1), row["tolerance"], None, ValidateConfig())
+    assert sorted(calls) == ["cortex-a53", "cortex-a72"]
+    assert [(r["profile"], r["cpu_model"]) for r in check.runs] == [("a", "cortex-a53"), ("b", "cortex-a72"),
+                                                                     ("c", "cortex-a53")]
+    assert {g.name.split(".")[1] for g in gates} == {"a", "b", "c"}
+    assert check.results()["wall_seconds"] > 0
+
+
 @pytest.mark.skipif(not EMU.version.startswith("7."), reason="the planted divergence is QEMU 7.2's SME defect "
                     f"(-cpu max with SME gives wrong INT8 results); this is QEMU {EMU.version}")
 def test_parity_gates_fail_on_a_diverging_cpu_and_pass_on_a_sound_one(run_dir):

@@ -118,3 +118,25 @@ def test_bench_report_and_card_print_the_error(capsys):
 
     card = _latency_md({"latency": rows}, "student")
     assert "| android-lowend | estimate | fixed | 0.4 ± 31.4% (calibrated) |" in card
+
+
+def test_every_shipped_calibration_is_the_committed_fit_of_its_core_class():
+    # a profile's factor and error are copied from benchmarks/results/latency_calibration.json: a re-run of the fit
+    # that moves them must move the profile too (or the profile claims an error the table does not show)
+    import json
+    from pathlib import Path
+
+    from edgeport.targets import all_targets
+
+    fit = json.loads((Path(__file__).parents[1] / "benchmarks/results/latency_calibration.json").read_text())
+    points = {p["name"]: p for p in fit["points"]}
+    shipped = [t for t in all_targets().values() if t.estimate.calibration is not None]
+    assert shipped, "no shipped profile carries a calibration"
+    for t in shipped:
+        cal = t.estimate.calibration
+        classes = {p["core_class"] for p in points.values() if p.get("cpu_model") == cal.cpu_model and p.get("use")}
+        assert len(classes) == 1, (t.name, classes)
+        cls = fit["classes"][classes.pop()]
+        assert cal.ms_per_ginstr == pytest.approx(cls["factor"], rel=1e-5), t.name
+        assert cal.error_pct == pytest.approx(100 * cls["loo_rms"], abs=0.05), t.name
+        assert cal.points == cls["points"], t.name
