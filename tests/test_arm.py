@@ -150,6 +150,11 @@ def test_validate_runs_arm_parity_on_the_device_profiles(run_dir):
     assert "## ARM parity (emulated" in (run_dir / "validate" / "results.md").read_text()
     report = (run_dir / "report" / "report.md").read_text()
     assert "## ARM parity (emulated" in report and f"| tflite-int8 | android-lowend | {want_cpu} |" in report
+    # the model cards: each artifact's own runs; none for a format no profile ships
+    card = (run_dir / "quantize" / "tflite-int8" / "README.md").read_text()
+    assert "### ARM parity (emulated" in card and f"| tflite-int8 | android-lowend | {want_cpu} |" in card
+    assert "| tflite-fp32 |" not in card
+    assert "ARM parity (emulated" not in (run_dir / "quantize" / "onnx-int8" / "README.md").read_text()
 
 
 def test_vs_x86_gates_count_what_the_budget_cannot_explain(run_dir):

@@ -92,6 +92,10 @@ def test_the_bench_stage_records_the_emulated_kind(run_dir):
     report = (run_dir / "report" / "report.md").read_text()
     assert "## Instructions per inference (emulated)" in report and "| tflite-int8 | android-lowend | cortex-a53 |" \
         in report
+    # each artifact's model card carries its own counts, and only its own
+    card = (run_dir / "quantize" / "tflite-int8" / "README.md").read_text()
+    assert "### Instructions per inference (emulated)" in card
+    assert "| tflite-int8 | android-lowend | cortex-a53 |" in card and "| onnx-int8 |" not in card
 
 
 def test_emulated_counts_never_judge_a_latency_budget():

@@ -28,7 +28,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from .. import precision as precisions
 from ..pipeline.manifest import Manifest
 from ..precision import Precision
-from .render import KIND_NOTE, PARITY_NOTE, ship_choices
+from .render import KIND_NOTE, PARITY_NOTE, arm_section, emulated_section, ship_choices
 
 CARD = "README.md"
 DEFAULT_LANGUAGE = "en"  # every shipped config is English (SST-2); a config may say otherwise with data.language
@@ -117,11 +117,21 @@ def artifact_card(manifest: Manifest, report: dict, art: dict) -> ModelCard:
              f"MB), tokenizer beside it (`tokenizer.json`), metadata in `artifact.json`.\n",
              "## Where it came from\n", _chain(manifest, report, chain, art=art, meta=meta),
              "## Metrics\n", _artifact_metrics_md(report, row),
-             "## Latency per target\n", _latency_md(report, name),
+             "## Latency per target\n", _latency_md(report, name), _device_kernels_md(report, name),
              f"## How to load it ({RUNTIME.get(fmt, fmt)})\n",
              _artifact_snippet(fmt, art, meta, Path(str(report.get("run_dir") or manifest.run_dir)), task.name),
              "## Limitations\n", _limitations(manifest, report, row=row, meta=meta, static=bool(meta.get("seq_len")))]
     return _card(data, parts)
+
+
+def _device_kernels_md(report: dict, name: str) -> str:
+    """This file on the device profiles' own aarch64 kernels, under emulation: validate's ARM parity runs and the
+    bench's instruction counts; nothing when neither ran on it."""
+    parts = [arm_section(report, name), emulated_section(report, name)]
+    if not any(parts):
+        return ""
+    # each section opens with "## ": one level down, under this card's heading
+    return "## On the device's CPU (emulated)\n\n" + "\n".join("#" + p for p in parts if p) + "\n"
 
 
 # ------------------------------------------------------------------------------------------ front matter

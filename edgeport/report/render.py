@@ -48,8 +48,8 @@ def markdown(report: dict) -> str:
              f"edgeport {report['edgeport_version']}, generated {report['generated_at']} from "
              f"`{report['run_dir']}/manifest.json`.\n",
              _ship(report), _stages(report), _models(report), _artifacts(report), _latency(report),
-             _emulated(report), _gates(report),
-             _arm(report), _plots(report), _explain(report), _kinds()]
+             emulated_section(report), _gates(report),
+             arm_section(report), _plots(report), _explain(report), _kinds()]
     return "\n".join(p for p in parts if p)
 
 
@@ -274,9 +274,11 @@ def _latency(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _emulated(report: dict) -> str:
-    """The bench's instruction counts (kind ``emulated``), apart from the latency table: a count is no time."""
-    rows = [r for r in report.get("emulated") or [] if r.get("emulated")]
+def emulated_section(report: dict, artifact: str | None = None) -> str:
+    """The bench's instruction counts (kind ``emulated``), apart from the latency table: a count is no time.
+    ``artifact``: only its rows (a model card)."""
+    rows = [r for r in report.get("emulated") or [] if r.get("emulated")
+            and artifact in (None, r.get("artifact_name"))]
     if not rows:
         return ""
     from ..bench.emulated import EmulatedPlan, markdown as emulated_markdown
@@ -334,13 +336,20 @@ def _gates(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _arm(report: dict) -> str:
+def arm_section(report: dict, artifact: str | None = None) -> str:
     """Validate's ARM parity runs (emulated device kernels) and what it did not cover; its gates are in the
-    verdicts above. Nothing when validate recorded none (a run from before it, or validate off)."""
+    verdicts above. Nothing when validate recorded none (a run from before it, or validate off). ``artifact``: only
+    its runs, nothing when it had none (a model card)."""
     arm = report.get("arm_parity")
     if not arm:
         return ""
     from ..validation_arm import markdown as arm_markdown
+
+    if artifact is not None:
+        mine = {k: [r for r in arm.get(k) or [] if r.get("artifact") == artifact] for k in ("runs", "not_covered")}
+        if not any(mine.values()):
+            return ""
+        arm = arm | mine | {"notes": []}
 
     return arm_markdown(arm).lstrip("\n")
 
