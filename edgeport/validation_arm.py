@@ -24,7 +24,6 @@ covered, with the reason; a guest that dies mid-run gives an inconclusive gate (
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -53,14 +52,14 @@ class ArmPlan:
     rows: int | None = None
     emulator: str | None = None  # QEMU's version
     guest_key: str | None = None  # arm.prepare.cache_key: suite, packages, wheel versions, emulator
-    guest_code: str | None = None  # sha256 of arm/guest.py (run as a script: no import follows it)
+    guest_code: str | None = None  # arm.prepare.guest_code: arm/guest.py and the ExecuTorch shim's source
     notes: tuple[str, ...] = ()  # what is not checked, and why
     required: bool = False  # validate.arm_parity: on (a guest that cannot be prepared is an error, not a note)
 
 
 def plan(mode: str, profiles: list, rows: int | None) -> ArmPlan:
     """``mode``: validate.arm_parity; ``profiles``: the bench.targets profiles (``targets.Target``)."""
-    from .arm.prepare import cache_key, wheel_versions
+    from .arm.prepare import cache_key, guest_code, wheel_versions
     from .arm.qemu import EmulatorMissing, find_emulator
 
     arm = [p for p in profiles if p.cpu_model]
@@ -82,9 +81,8 @@ def plan(mode: str, profiles: list, rows: int | None) -> ArmPlan:
         else:
             targets.append(ArmTarget(p.name, p.format, model))
     notes += [f"{p.name}: not an ARM device (no cpu_model)" for p in profiles if not p.cpu_model and p.kind == "device"]
-    guest = Path(__file__).parent / "arm" / "guest.py"
     return ArmPlan(bool(targets), tuple(targets), rows, emu.version, cache_key(emu, wheel_versions())[0],
-                   hashlib.sha256(guest.read_bytes()).hexdigest(), tuple(notes), mode == "on")
+                   guest_code(), tuple(notes), mode == "on")
 
 
 def sample(n: int, cap: int | None, seed: int) -> np.ndarray:

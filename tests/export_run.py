@@ -47,3 +47,31 @@ def export_run(root: Path) -> dict:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         _RUN.update(run_dir=base / "runs" / "tiny", config=path, proc=proc, base=base)
     return _RUN
+
+
+def executorch_artifacts(root: Path) -> dict[str, Path]:
+    """{"fp32", "int8"}: the shared run's pruned model as ExecuTorch programs (XNNPACK; INT8: dynamic PT2E), the
+    export and quantize stages' way, made once per session beside the run (the run itself exports ONNX and TFLite
+    only: lowering costs ~40 s here, paid only by the tests that run .pte files under ARM emulation)."""
+    if "executorch" not in _RUN:
+        from edgeport.exporters import EXPORTERS, QuantizeRequest, make_sample, write_sidecar
+        from edgeport.models import load_tokenizer
+        from edgeport.tasks.models import MODELS
+
+        run_dir = export_run(root)["run_dir"]
+        kind = MODELS["sequence-classification"]
+        model, tok = kind.load(run_dir / "prune").eval(), load_tokenizer(run_dir / "prune")
+        exporter, out = EXPORTERS["executorch"], _RUN["base"] / "executorch"
+        sample = make_sample(EXPORT_SEQ, batch=2, vocab=tok.vocab_size)
+        paths = {}
+        for precision in ("fp32", "int8"):
+            art = out / f"executorch-{precision}"
+            art.mkdir(parents=True, exist_ok=True)
+            paths[precision] = (exporter.export(model, sample, art) if precision == "fp32" else exporter.quantize(
+                QuantizeRequest(model=model, fp32_path=paths["fp32"], sample=sample, out_dir=art, mode="dynamic",
+                                calibration=[])))
+            write_sidecar(art, fmt="executorch", precision=precision, model_file=paths[precision].name,
+                          label_names=kind.label_names(model), seq_len=None, max_seq_len=EXPORT_SEQ, tokenizer=tok,
+                          model=model, export_seq_len=EXPORT_SEQ)
+        _RUN["executorch"] = paths
+    return _RUN["executorch"]

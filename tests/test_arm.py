@@ -1,7 +1,8 @@
-"""ARM parity under emulation (edgeport/arm/, edgeport/validation_arm.py): real aarch64 LiteRT/ONNX Runtime kernels
-under qemu-aarch64 on the tiny pipeline run's artifacts (tests/export_run.py, whose validate runs ARM parity on
-android-lowend's CPU model). Needs qemu-user-static and mmdebstrap (apt; .ci/run installs them) and the registries
-the first time the guest is prepared; skipped, saying so, only where the emulator is not installed."""
+"""ARM parity under emulation (edgeport/arm/, edgeport/validation_arm.py): real aarch64 LiteRT/ONNX Runtime and
+ExecuTorch kernels under qemu-aarch64 on the tiny pipeline run's artifacts (tests/export_run.py, whose validate runs
+ARM parity on android-lowend's CPU model; its .pte files are made from the run's model beside it). Needs
+qemu-user-static and mmdebstrap (apt; .ci/run installs them), for .pte files g++-aarch64-linux-gnu, and the
+registries the first time the guest is prepared; skipped, saying so, only where the emulator is not installed."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 
 import numpy as np
 import pytest
-from export_run import export_run
+from export_run import executorch_artifacts, export_run
 from tinyrun import SST2
 
 from edgeport import runtimes
@@ -57,6 +58,38 @@ def test_guest_runs_the_artifact_on_aarch64_kernels(run_dir, artifact):
     assert runner.rows == len(feeds) and runner.cpu_seconds > 0
     assert (arm.argmax(-1) == x86.argmax(-1)).all()
     assert np.abs(arm - x86).max() < 0.05, np.abs(arm - x86).max()
+
+
+@pytest.fixture(scope="module")
+def pte(run_dir, tmp_path_factory):
+    return executorch_artifacts(tmp_path_factory.getbasetemp())
+
+
+# fp32 and INT8 on an Armv8.2 core (dot product, LSE atomics), INT8 on an Armv8.0 one (neither): the guest's
+# ExecuTorch has no torch, so it needs no LSE atomics (torch's aarch64 wheels do: SIGILL on Armv8.0 cores)
+@pytest.mark.parametrize("precision,cpu", [("fp32", "cortex-a76"), ("int8", "cortex-a76"), ("int8", "cortex-a53")])
+def test_executorch_runs_on_the_wheels_aarch64_runtime_without_torch(pte, run_dir, precision, cpu):
+    """A .pte runs in the guest on the host's executorch release (its aarch64 runtime libraries through the shim,
+    no torch in the guest at all), one row per call at each row's own width, and agrees with the x86 run."""
+    from importlib import metadata
+
+    from edgeport.arm.prepare import prepare
+
+    feeds, x86, arm, runner = _x86_and_arm(pte[precision], cpu, _texts(run_dir, 12))
+    assert runner.guest["versions"]["executorch"] == metadata.version("executorch")
+    assert runner.guest["shim"]["compiler"].startswith("aarch64-linux-gnu-g++")
+    assert not (prepare().site / "torch").exists()
+    assert runner.rows == len(feeds) and len({f["input_ids"].shape[1] for f in feeds}) > 1  # widths vary
+    assert (arm.argmax(-1) == x86.argmax(-1)).all()
+    # XNNPACK's aarch64 and x86 kernels of one graph: float rounding apart (measured: max 7e-9 on 48 rows)
+    assert np.abs(arm - x86).max() < 1e-4, np.abs(arm - x86).max()
+
+
+def test_executorch_without_a_cross_compiler_is_not_runnable_and_says_what_to_install(pte, monkeypatch):
+    monkeypatch.setenv("EDGEPORT_AARCH64_CXX", "no-such-aarch64-g++")
+    with pytest.raises(NotRunnable, match=r"executorch artifacts do not run under ARM emulation here: no no-such-"
+                                          r"aarch64-g\+\+ on PATH .* apt-get install g\+\+-aarch64-linux-gnu"):
+        ArmRunner(pte["int8"], "cortex-a76")
 
 
 def test_the_guest_sees_the_models_cpuinfo(run_dir):

@@ -8,5 +8,7 @@ micro-architecture. This package runs the *same runtime versions* as the host, b
 - ``qemu``: finding the emulator, its version and the CPU models it knows; the per-model ``/proc/cpuinfo`` view.
 - ``prepare``: the arm64 Debian root (mmdebstrap) and the aarch64 wheels, cached under a key of their versions.
 - ``runner``: ``ArmRunner``, a ``runtimes.Runner`` whose rows run in one guest process per artifact x CPU model.
-- ``guest``: the script the guest Python runs; it loads the artifact with ``edgeport.runtimes`` itself.
+- ``guest``: the script the guest Python runs; it loads the artifact with ``edgeport.runtimes`` itself (a ``.pte``
+  with ``ExecuTorchGuestRunner``: the executorch wheel's runtime libraries, no torch, through ``etshim``).
+- ``etshim``: that C API (``et_shim.cpp``), cross-compiled for aarch64 on first use and cached.
 """

@@ -1,7 +1,9 @@
 """Runs inside the aarch64 guest (qemu-user, the guest's python3.11): one artifact, rows in, logits out.
 
 It loads the artifact with ``edgeport.runtimes.load`` (the host's own runner code, imported from the host's tree:
-the same batch-1 regime, TFLite buckets and signatures, input names and dtypes as on x86). Protocol on stdin /
+the same batch-1 regime, TFLite buckets and signatures, input names and dtypes as on x86). A ``.pte`` runs on
+``ExecuTorchGuestRunner`` instead: the wheel's C++ runtime through the shim (``etshim``; the host's runner imports
+torch, which the guest has not), row by row at each row's own width like ``runtimes.executorch``. Protocol on stdin /
 stdout, one JSON object per line: first it writes ``{"ready": ..., "seq_len", "seq_buckets", "versions",
 "load_s"}`` (or ``{"error": ...}``), then answers each ``{"input_ids": [[...]], "attention_mask": ..., 
 "token_type_ids": ...|null}`` with ``{"logits": [[...]]}`` (float32 values written as exact doubles). Native
@@ -44,7 +46,7 @@ def main(path: str, threads: int) -> int:
         from edgeport import runtimes
 
         mark(MARKS["load"][0])
-        runner = runtimes.load(path, threads=threads)
+        runner = ExecuTorchGuestRunner(path, threads) if path.endswith(".pte") else runtimes.load(path, threads)
         mark(MARKS["load"][1])
     except Exception as exc:  # the host turns it into an ArtifactError with this text
         proto.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n")
@@ -66,11 +68,81 @@ def main(path: str, threads: int) -> int:
     return 0
 
 
+class ExecuTorchGuestRunner:
+    """A ``.pte`` on the executorch wheel's aarch64 runtime libraries, through ``et_shim.cpp`` (ctypes): the host
+    runner's contract (``runtimes.executorch.ExecuTorchRunner``): one row ``[1, width]`` per execution, any width
+    up to the program's bound, outputs concatenated over rows. ``$EDGEPORT_ET_SHIM``: the shim;
+    ``$EDGEPORT_ET_LIBS``: the wheel's ``executorch/lib`` (``ArmRunner`` sets both)."""
+
+    format = "executorch"
+    seq_len = None
+
+    def __init__(self, path: str, threads: int):
+        import ctypes
+
+        from edgeport.runtimes.common import recorded_inputs, recorded_outputs
+
+        libs = os.environ["EDGEPORT_ET_LIBS"]
+        for name in os.environ["EDGEPORT_ET_RUNTIME_LIBS"].split(":"):  # each registers its kernels / backend
+            ctypes.CDLL(os.path.join(libs, name), mode=os.RTLD_GLOBAL)
+        lib = ctypes.CDLL(os.environ["EDGEPORT_ET_SHIM"])
+        lib.ep_et_load.restype = ctypes.c_void_p
+        self._c, self._lib, self._err = ctypes, lib, ctypes.create_string_buffer(1024)
+        self.path, self.threads = path, max(1, int(threads))
+        self._inputs, self._outputs = recorded_inputs(path), recorded_outputs(path)
+        if lib.ep_et_threads(ctypes.c_uint32(self.threads)) != 0:  # before the load: a method keeps its pool
+            raise RuntimeError("ExecuTorch's thread pool could not be sized")
+        self._h = lib.ep_et_load(path.encode(), self._err, ctypes.c_size_t(len(self._err)))
+        if not self._h:
+            raise RuntimeError(f"{path}: {self._err.value.decode(errors='replace')}")
+        self._h = ctypes.c_void_p(self._h)
+        meta = (ctypes.c_int64 * 3)()
+        lib.ep_et_meta(self._h, meta)
+        n_inputs, _, self.max_seq_len = meta
+        if n_inputs != len(self._inputs):
+            raise RuntimeError(f"{path}: the program takes {n_inputs} inputs, artifact.json records "
+                               f"{len(self._inputs)} ({', '.join(self._inputs)}); re-export the artifact")
+
+    def __call__(self, input_ids, attention_mask, token_type_ids=None):
+        import numpy as np
+
+        from edgeport.errors import ArtifactError
+        from edgeport.runtimes.common import as_result, row_inputs
+
+        c = self._c
+        values = row_inputs(self.path, input_ids, attention_mask, token_type_ids, self.max_seq_len,
+                            "this ExecuTorch program takes at most")
+        width = values["input_ids"].shape[1]
+        feeds = [np.ascontiguousarray(values[n], dtype=np.int64) for n in self._inputs]
+        rows = []
+        for i in range(width and len(feeds[0])):
+            data = np.ascontiguousarray(np.stack([f[i] for f in feeds]))  # each input's row, one after the other
+            n = self._lib.ep_et_run(self._h, data.ctypes.data_as(c.c_void_p), c.c_int64(width), self._err,
+                                    c.c_size_t(len(self._err)))
+            if n < 0:
+                raise RuntimeError(self._err.value.decode(errors="replace"))
+            rows.append([self._output(k) for k in range(n)])
+        if not rows:
+            raise ArtifactError(f"{self.path}: empty input (no rows or no tokens)")
+        if len(self._outputs) == 1:
+            return np.concatenate([r[0] for r in rows]).astype(np.float32)
+        return as_result(self._outputs, [np.concatenate([r[k] for r in rows]) for k in range(len(rows[0]))])
+
+    def _output(self, k: int):
+        import numpy as np
+
+        sizes = (self._c.c_int64 * 8)()
+        rank = self._lib.ep_et_shape(self._h, k, sizes)
+        out = np.empty(tuple(sizes[:rank]), dtype=np.float32)
+        self._lib.ep_et_copy(self._h, k, out.ctypes.data_as(self._c.c_void_p))
+        return out
+
+
 def _versions() -> dict:
     from importlib import metadata
 
     out = {}
-    for name in ("numpy", "onnxruntime", "ai-edge-litert"):
+    for name in ("numpy", "onnxruntime", "ai-edge-litert", "executorch"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

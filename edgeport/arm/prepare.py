@@ -5,6 +5,12 @@
 - Wheels: the host's own versions of numpy and each guest runtime (``GUEST_RUNTIMES``), for aarch64 cp311, from
   PyPI through pip (``--platform`` must name the wheel's exact manylinux tag, hence the list), unpacked with
   ``pip install --target``. The same runtime version on both sides: a difference is the kernels', not a release's.
+  ExecuTorch too: the guest runs the host's executorch release (1.5.1 here) and no torch at all. Its wheel's
+  Python bindings link libtorch, and PyPI's aarch64 torch is a CUDA build from 2.11 on, so the bindings cannot be
+  the guest's runtime (an older CPU pair, executorch 1.1.0 on torch 2.10, would be another release than the
+  host's, import for ~35 s under emulation and die with SIGILL on Armv8.0 cores: torch needs LSE atomics). The
+  same wheel's runtime libraries link no torch: the guest loads them through ``et_shim.cpp`` (``etshim``), which
+  runs on every CPU model here, Armv8.0 included.
 - Key: Debian suite + package list + wheel versions + the emulator's version (the smoke import that marks an
   entry ready ran under it). A finished entry is ``ready.json``; preparation builds in a temporary sibling under
   an exclusive lock and renames, so concurrent runs wait for one build and never see half of one.
@@ -37,20 +43,19 @@ WHEEL_PLATFORMS = ("manylinux_2_17_aarch64", "manylinux2014_aarch64", "manylinux
 
 @dataclass(frozen=True)
 class GuestRuntime:
-    """What one format needs in the guest, or why it cannot run there (``unsupported``: the reason)."""
+    """What one format needs in the guest, or why it cannot run there (``unsupported``: the reason). ``shim``: the
+    guest runs it through ``etshim`` (a C API over the wheel's C++ runtime, cross-compiled on first use)."""
     wheels: tuple[str, ...] = ()
     unsupported: str | None = None
+    shim: bool = False
 
 
 # format -> its guest runtime: the formats edgeport ships to ARM devices, and why the others do not run here.
 GUEST_RUNTIMES = {
     "tflite": GuestRuntime(("ai-edge-litert",)),
     "onnx": GuestRuntime(("onnxruntime",)),
-    "executorch": GuestRuntime(unsupported=(
-        "ExecuTorch's Python runtime imports torch, and PyPI's aarch64 torch is a CUDA build from 2.11 on, so the "
-        "host's executorch has no aarch64 CPU stack to run in; an older pair (executorch 1.1.0 on torch 2.10 CPU) "
-        "is another runtime version than the host's, takes ~35 s to import under emulation and dies with SIGILL "
-        "on Armv8.0 cores (LSE atomics; measured by an earlier session): not covered")),
+    # the host's executorch version, its runtime libraries without torch (the module docstring says why)
+    "executorch": GuestRuntime(("executorch",), shim=True),
     "torchscript": GuestRuntime(unsupported="TorchScript is not an on-device format here (PyTorch Mobile is "
                                             "deprecated); no aarch64 CPU torch wheel to run it"),
 }
@@ -132,14 +137,26 @@ def _build(entry: Path, spec: dict, emulator: Emulator) -> None:
 
 
 def _smoke(tmp: Path, emulator: Emulator, wheels: dict[str, str]) -> None:
-    """Import every wheel in the guest once (on a plain Armv8.0 core, the lowest common model)."""
+    """Import every wheel in the guest once (on a plain Armv8.0 core, the lowest common model); executorch's runtime
+    libraries are loaded as the guest loads them (``etshim.RUNTIME_LIBS``), not its Python package (torch)."""
+    from .etshim import RUNTIME_LIBS
     from .qemu import cpu_view
 
     view = cpu_view(tmp / "root", tmp / "views", "cortex-a53" if emulator.supports("cortex-a53") else "max")
     mods = {"numpy": "numpy", "onnxruntime": "onnxruntime", "ai-edge-litert": "ai_edge_litert.interpreter"}
-    code = "import " + ", ".join(mods[w] for w in wheels if w in mods)
+    code = "import ctypes, os\n" + "".join(f"import {mods[w]}\n" for w in wheels if w in mods)
+    if "executorch" in wheels:
+        lib = tmp / "site" / "executorch" / "lib"
+        code += "".join(f"ctypes.CDLL({str(lib / n)!r}, mode=os.RTLD_GLOBAL)\n" for n in RUNTIME_LIBS)
     _run([emulator.binary, "-L", str(view), "-cpu", view.name, str(tmp / "root/usr/bin/python3.11"), "-c", code],
          "the guest's smoke import", env=guest_env(tmp / "site"))
+
+
+def guest_code() -> str:
+    """sha256 of what runs in the guest from this tree: ``guest.py`` (a script: no import follows it) and the
+    ExecuTorch shim's source (``et_shim.cpp``); the plans' fingerprints hold it."""
+    here = Path(__file__).parent
+    return hashlib.sha256(b"".join((here / n).read_bytes() for n in ("guest.py", "et_shim.cpp"))).hexdigest()
 
 
 def guest_env(site: Path, package_dir: Path | None = None) -> dict:

@@ -20,6 +20,7 @@ from ..errors import ArtifactError, EdgeportError
 from ..runtimes.common import artifact_meta, model_file
 from ..timing import Stopwatch
 from .counting import Counter, Marks
+from .etshim import RUNTIME_LIBS
 from .prepare import GUEST_RUNTIMES, Prepared, guest_env, prepare
 from .qemu import cpu_view
 
@@ -40,6 +41,17 @@ def guest_runtime(fmt: str):
     return entry
 
 
+def _shim(fmt: str, prepared: Prepared):
+    """The C API the guest runs ``fmt`` through (``etshim``), built on first use; ``NotRunnable`` saying what to
+    install when it cannot be built here."""
+    from .etshim import ShimMissing, shim
+
+    try:
+        return shim(prepared)
+    except ShimMissing as exc:
+        raise NotRunnable(f"{fmt} artifacts do not run under ARM emulation here: {exc}") from None
+
+
 class ArmRunner:
     """Runs ``path`` in the guest on ``cpu_model`` (a QEMU ``-cpu`` value, options allowed: 'max,sme=off')."""
 
@@ -49,8 +61,9 @@ class ArmRunner:
         and ``spans()`` gives the instructions of the load and of each call so far."""
         self.path = model_file(Path(path))
         fmt = artifact_meta(self.path).get("format") or self.path.suffix.lstrip(".")
-        guest_runtime(fmt)
+        runtime = guest_runtime(fmt)
         self.prepared = prepared or prepare(counter.emulator if counter else None)
+        shim = _shim(fmt, self.prepared) if runtime.shim else None
         emu = self.prepared.emulator
         if not emu.supports(cpu_model):
             raise NotRunnable(f"QEMU {emu.version} has no CPU model '{cpu_model}' (it knows "
@@ -67,12 +80,18 @@ class ArmRunner:
         self._clock = Stopwatch().start()
         # stderr to a file, not a pipe: nobody reads it while rows run, and a full pipe would stall the guest
         self._stderr = open(Path(self._pkg.name) / "stderr.txt", "w+")
+        env = guest_env(self.prepared.site, Path(self._pkg.name))
+        if shim:
+            env |= {"EDGEPORT_ET_SHIM": str(shim.library), "EDGEPORT_ET_LIBS": str(shim.lib_dir),
+                    "EDGEPORT_ET_RUNTIME_LIBS": ":".join(RUNTIME_LIBS)}
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-                                      text=True, env=guest_env(self.prepared.site, Path(self._pkg.name)))
+                                      text=True, env=env)
         hello = self._read()
         self.format, self.seq_len = hello["format"], hello["seq_len"]
         self.seq_buckets = hello["seq_buckets"]
         self.guest = {k: hello[k] for k in ("machine", "versions", "load_s")}
+        if shim:  # what ran the .pte: the shim (its digest: source + compiler + executorch version) and its compiler
+            self.guest["shim"] = {"digest": shim.digest, "compiler": shim.compiler}
         self.rows = 0
         self.cpu_seconds: float | None = None  # the guest's user+system CPU time, known after close()
         self.wall_seconds: float | None = None

@@ -44,7 +44,7 @@ class EmulatedPlan:
     seed: int = 0
     emulator: str | None = None  # the counting QEMU's version
     plugin_code: str | None = None  # sha256 of insn_count.c (the header follows the emulator's version)
-    guest_code: str | None = None  # sha256 of arm/guest.py (its markers)
+    guest_code: str | None = None  # arm.prepare.guest_code: arm/guest.py (its markers), the ExecuTorch shim
     guest_key: str | None = None  # arm.prepare.cache_key: the guest's root, wheels and emulator
     notes: tuple[str, ...] = field(default=())
     required: bool = False  # bench.emulated: on (a plugin that cannot be built is an error, not a note)
@@ -59,7 +59,7 @@ def plan(mode: str, calls: int, rows: int, seed: int | None) -> EmulatedPlan:
     """``mode``: bench.emulated (off / auto / on). ``auto`` without a counting emulator: off, with a note;
     ``on`` without it: an error naming what to install."""
     from ..arm.counting import SOURCE, CounterMissing, counting_emulator
-    from ..arm.prepare import cache_key, wheel_versions
+    from ..arm.prepare import cache_key, guest_code, wheel_versions
 
     if mode == "off":
         return EmulatedPlan(False, notes=("instructions not counted: bench.emulated: off",))
@@ -69,8 +69,7 @@ def plan(mode: str, calls: int, rows: int, seed: int | None) -> EmulatedPlan:
         if mode == "on":
             raise EdgeportError(f"bench.emulated: on, but {exc}") from None
         return EmulatedPlan(False, notes=(f"instructions not counted (bench.emulated: auto): {exc}",))
-    guest = SOURCE.with_name("guest.py")
-    return EmulatedPlan(True, calls, rows, seed or 0, emu.version, _sha(SOURCE), _sha(guest),
+    return EmulatedPlan(True, calls, rows, seed or 0, emu.version, _sha(SOURCE), guest_code(),
                         cache_key(emu, wheel_versions())[0], required=mode == "on")
 
 
