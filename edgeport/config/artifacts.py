@@ -189,9 +189,9 @@ class ValidateConfig(Section):
                                           "budget per (format, mode) times the model's own 8-bit noise "
                                           "(exporters.base.INT8_NOISE)")
     # ARM parity (edgeport/validation_arm.py): the device's own aarch64 kernels, under qemu-user
-    # off by default for now: emulation costs 0.15-0.37 CPU-s per row per CPU model for the default student's INT8
-    # TFLite file (more for fp32), so 872 rows x 2 files x 3 profiles would multiply validate's time; on once runs are
-    # shared per kernel path and run in parallel (ARCHITECTURE.md, "ARM parity")
+    # off by default: even with one guest per CPU model (profiles share it) and the models' guests in parallel, the
+    # default run's 872 rows cost about 1 CPU-s per row for an fp32 TFLite file under emulation (0.15-0.4 for INT8),
+    # which would add most of an hour to a run of minutes (ARCHITECTURE.md, "ARM parity")
     arm_parity: Switch = Field(
         "off", description="run each artifact in a bench.targets ARM profile's format on the profile's CPU model "
                            "under qemu-aarch64 and gate it against the x86 result and the fp32 model; auto: when "
