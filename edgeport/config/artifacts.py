@@ -190,8 +190,8 @@ class ValidateConfig(Section):
                                           "(exporters.base.INT8_NOISE)")
     # ARM parity (edgeport/validation_arm.py): the device's own aarch64 kernels, under qemu-user
     # off by default: even with one guest per CPU model (profiles share it) and the models' guests in parallel, the
-    # default run's 872 rows cost about 1 CPU-s per row for an fp32 TFLite file under emulation (0.15-0.4 for INT8),
-    # which would add most of an hour to a run of minutes (ARCHITECTURE.md, "ARM parity")
+    # default run's 872 rows cost 1.4-1.6 CPU-s per row for its fp32 TFLite file under emulation (0.2-0.45 for INT8):
+    # 3,886 s of validate's wall time on a shared 2-core machine, most of an hour on a run of minutes (ARCHITECTURE.md, "ARM parity")
     arm_parity: Switch = Field(
         "off", description="run each artifact in a bench.targets ARM profile's format on the profile's CPU model "
                            "under qemu-aarch64 and gate it against the x86 result and the fp32 model; auto: when "
