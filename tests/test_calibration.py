@@ -129,12 +129,11 @@ def test_every_shipped_calibration_is_the_committed_fit_of_its_core_class():
     from edgeport.targets import all_targets
 
     fit = json.loads((Path(__file__).parents[1] / "benchmarks/results/latency_calibration.json").read_text())
-    points = {p["name"]: p for p in fit["points"]}
     shipped = [t for t in all_targets().values() if t.estimate.calibration is not None]
     assert shipped, "no shipped profile carries a calibration"
     for t in shipped:
         cal = t.estimate.calibration
-        classes = {p["core_class"] for p in points.values() if p.get("cpu_model") == cal.cpu_model and p.get("use")}
+        classes = {p["core_class"] for p in fit["points"] if p.get("cpu_model") == cal.cpu_model and p.get("use")}
         assert len(classes) == 1, (t.name, classes)
         cls = fit["classes"][classes.pop()]
         assert cal.ms_per_ginstr == pytest.approx(cls["factor"], rel=1e-5), t.name

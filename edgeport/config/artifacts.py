@@ -150,13 +150,13 @@ class BenchConfig(Section):
     workload_passes: int = Field(3, ge=1, le=20, description="times each row is run; its time is the median")
     memory: bool = Field(True, description="peak memory of each artifact in a fresh process (host targets)")
     # instructions per inference under qemu-aarch64 (edgeport/bench/emulated.py): off by default, because the
-    # emulator runs ~100-130 M guest instructions per CPU-second, so the default student's four runnable files
+    # emulator runs ~100-130 M guest instructions per CPU-second, so the default student's six runnable files
     # cost minutes per CPU model (ARCHITECTURE.md, "ARM parity", measured)
     emulated: Switch = Field(
         "off", description="count guest instructions per inference (evidence kind `emulated`: instructions, never "
-                           "milliseconds, never a latency budget's evidence) of each TFLite/ONNX artifact on each "
-                           "bench.targets profile's CPU model under a plugin-capable qemu-aarch64 (Debian qemu-user) "
-                           "+ gcc; auto: when installed (else a note); on: missing is an error")
+                           "milliseconds, never a latency budget's evidence) of each TFLite/ONNX/ExecuTorch "
+                           "artifact on each bench.targets profile's CPU model under a plugin-capable qemu-aarch64 "
+                           "(Debian qemu-user) + gcc; auto: when installed (else a note); on: missing is an error")
     emulated_calls: int = Field(3, ge=1, le=20, description="emulated, fixed length: calls after the first; "
                                                             "steady state is their median")
     emulated_rows: int = Field(16, ge=1, description="emulated, workload: rows counted, a sample seeded by "
@@ -191,7 +191,7 @@ class ValidateConfig(Section):
     # ARM parity (edgeport/validation_arm.py): the device's own aarch64 kernels, under qemu-user
     # off by default: even with one guest per CPU model (profiles share it) and the models' guests in parallel, the
     # default run's 872 rows cost 1.4-1.6 CPU-s per row for its fp32 TFLite file under emulation (0.2-0.45 for INT8):
-    # 3,886 s of validate's wall time on a shared 2-core machine, most of an hour on a run of minutes (ARCHITECTURE.md, "ARM parity")
+    # 3,886 s of validate's wall time on a shared 2-core machine, on a run of minutes (ARCHITECTURE.md, "ARM parity")
     arm_parity: Switch = Field(
         "off", description="run each artifact in a bench.targets ARM profile's format on the profile's CPU model "
                            "under qemu-aarch64 and gate it against the x86 result and the fp32 model; auto: when "
