@@ -97,11 +97,23 @@ def config(name: str, task: Task, data_dir: Path, work: Path) -> Path:
     return path
 
 
-def stage_metric(stage: dict | None, metric: str) -> float | None:
-    if not stage or stage.get("status") != "done":
-        return None
-    m = stage.get("metrics") or {}
-    return m.get(f"eval_{metric}", m.get("eval_accuracy"))
+def metrics_of(stages: dict, name: str) -> dict:
+    stage = stages.get(name) or {}
+    return (stage.get("metrics") or {}) if stage.get("status") == "done" else {}
+
+
+def split_metric(stages: dict, name: str, split: str, metric: str) -> float | None:
+    m = metrics_of(stages, name)
+    return m.get(f"{split}_{metric}", m.get(f"{split}_accuracy"))
+
+
+def headline(artifact: dict, metric: str) -> dict:
+    verdict = artifact.get("verdict") or {}
+    drop = next((g for g in verdict.get("gates", []) if g["name"] == "drop_vs_teacher"), None)
+    return {"metric": artifact.get(metric, artifact.get("accuracy")), "state": verdict.get("state"),
+            "drop_points": drop and drop["evidence"].get("drop_points"),
+            "ci95_points": drop and drop["evidence"].get("ci95_points"),
+            "failed_gates": [g["message"] for g in verdict.get("gates", []) if g["state"] != "pass"]}
 
 
 def summarise(name: str, task: Task, run_dir: Path, code: int, seconds: float, log: str) -> dict:
@@ -110,26 +122,22 @@ def summarise(name: str, task: Task, run_dir: Path, code: int, seconds: float, l
     results_path = run_dir / "validate" / "results.json"
     validated = json.loads(results_path.read_text()) if results_path.is_file() else {}
     metric = validated.get("metric", "accuracy")
-    teacher = stages.get("teacher", {}).get("metrics", {})
+    teacher, distill = metrics_of(stages, "teacher"), metrics_of(stages, "distill")
+    models = (("teacher", "teacher"), ("student", "distill"), ("pruned", "prune"))
     row = {"task": name, "about": task.about, "exit_code": code, "seconds": round(seconds), "metric": metric,
            "stage_seconds": {k: round(v.get("seconds") or 0) for k, v in stages.items()},
            "train_rows": teacher.get("train_rows"), "select_rows": teacher.get("select_rows"),
            "eval_rows": teacher.get("eval_rows"), "majority": teacher.get("select_majority_rate"),
-           "teacher": stage_metric(stages.get("teacher"), metric),
-           "student": stage_metric(stages.get("distill"), metric),
-           "pruned": stage_metric(stages.get("prune"), metric),
-           "teacher_steps": teacher.get("steps"), "distill_steps": stages.get("distill", {}).get("metrics", {}).get(
-               "steps"), "verdicts": {}, "headline": None, "log_tail": "" if code == 0 else log[-1500:]}
-    for art in validated.get("artifacts", []):
-        verdict = art.get("verdict") or {}
-        row["verdicts"][art["name"]] = verdict.get("state", "missing")
-        if art["name"] == HEADLINE:
-            drop = next((g for g in verdict.get("gates", []) if g["name"] == "drop_vs_teacher"), None)
-            row["headline"] = {"metric": art.get(metric, art.get("accuracy")), "state": verdict.get("state"),
-                               "drop_points": drop and drop["evidence"].get("drop_points"),
-                               "ci95_points": drop and drop["evidence"].get("ci95_points"),
-                               "failed_gates": [g["message"] for g in verdict.get("gates", [])
-                                                if g["state"] != "pass"]}
+           **{k: split_metric(stages, s, "eval", metric) for k, s in models},
+           # the selection split: where the recipe's choices (the augmentation rule among them) are judged
+           "select": {k: split_metric(stages, s, "select", metric) for k, s in models},
+           "teacher_steps": teacher.get("steps"), "distill_steps": distill.get("steps"),
+           "augment": distill.get("augment"), "augmented_rows": distill.get("augmented_rows"),
+           "verdicts": {a["name"]: (a.get("verdict") or {}).get("state", "missing")
+                        for a in validated.get("artifacts", [])},
+           "headline": next((headline(a, metric) for a in validated.get("artifacts", []) if a["name"] == HEADLINE),
+                            None),
+           "log_tail": "" if code == 0 else log[-1500:]}
     row["shippable"] = sorted(k for k, v in row["verdicts"].items() if v == "pass")
     return row
 
@@ -151,6 +159,17 @@ def table(rows: list[dict]) -> str:
         lines.append(f"| {r['task']} | {r['train_rows'] or '-'} | {pct(r['teacher'])} | {pct(r['student'])} | "
                      f"{pct(r['pruned'])} | {pct(h.get('metric'))} ({h.get('state', '-')}) | {drop} | {counts} | "
                      f"{'yes' if r['shippable'] else 'no'} | {r['exit_code']} | {r['seconds'] / 60:.1f} min |")
+    return "\n".join(lines)
+
+
+def select_table(rows: list[dict]) -> str:
+    lines = ["| task | selection rows | majority | teacher | student | pruned | teacher / distill steps | "
+             "augmented rows |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        sel = r.get("select") or {}
+        lines.append(f"| {r['task']} | {r['select_rows'] or '-'} | {pct(r['majority'])} | {pct(sel.get('teacher'))} | "
+                     f"{pct(sel.get('student'))} | {pct(sel.get('pruned'))} | {r['teacher_steps'] or '-'} / "
+                     f"{r['distill_steps'] or '-'} | {r.get('augmented_rows') or 0} |")
     return "\n".join(lines)
 
 
@@ -187,7 +206,8 @@ def main() -> None:
         "\n\nEvaluation split: SST-2 validation (872 rows) for the SST-2 tasks, STS-B validation (1,500 pairs) for "
         "STS-B's. Figures are the task's metric (x100) on it; the drop is the shipped INT8 TFLite file's vs the fp32 "
         "teacher with its 95% CI (validate's drop_vs_teacher gate). Verdicts count the run's artifacts; a task "
-        "ships when at least one artifact passes every gate.")
+        "ships when at least one artifact passes every gate.\n\n## The selection split (where choices are made)\n\n"
+        + select_table(rows))
     print("\n" + text)
     stem = "panel" + (f"_{args.tag}" if args.tag else "")
     write_json(RESULTS / f"{stem}.json", rows, prov)

@@ -14,6 +14,7 @@ from conftest import make_tiny_bert
 from edgeport.config import (PipelineConfig, QatTrainConfig, RecoveryTrainConfig, TrainConfig, load_config,
                              shipped_configs)
 from edgeport.errors import ConfigError
+from edgeport.training import augment
 from edgeport.training.loop import planned_epochs
 
 
@@ -112,16 +113,25 @@ def tiny_run(tmp_path_factory, sst2_slice):
            "quantize": {"qat": {"enabled": True, "train": train("qat")}},
            **{s: {"enabled": False} for s in ("validate", "bench", "report")}}
     cfg = PipelineConfig.model_validate(raw)
-    summary = execute(STAGES, cfg, echo=lambda *a: None)
+    spied, real = {}, augment.augment
+
+    def spy(train, held, *args, **kwargs):  # what distill's augmentation drew from and made
+        out, info = real(train, held, *args, **kwargs)
+        spied.update(train=train, out=out)
+        return out, info
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(augment, "augment", spy)
+        summary = execute(STAGES, cfg, echo=lambda *a: None)
     assert not summary.gate_failures
     stages = json.loads((base / "runs" / "len" / "manifest.json").read_text())["stages"]
-    return cfg, stages
+    return cfg, stages, spied
 
 
 def test_every_stage_of_a_tiny_run_trains_its_minimum_steps(tiny_run):
     """Red when a stage's length does not come from its own section's rule, e.g. ``epochs=1`` back as a stage
     default: that stage stops after one pass (20 steps)."""
-    cfg, stages = tiny_run
+    cfg, stages, _ = tiny_run
     recorded = {"teacher": stages["teacher"]["metrics"], "distill": stages["distill"]["metrics"],
                 "prune": stages["prune"]["metrics"] | stages["prune"]["metrics"]["recovery"],
                 "qat": stages["quantize"]["metrics"]["qat"]}
@@ -130,6 +140,23 @@ def test_every_stage_of_a_tiny_run_trains_its_minimum_steps(tiny_run):
         one_pass = math.ceil(m["train_rows"] / tcfg.batch_size)
         assert m["steps"] == MIN_STEPS[stage], (stage, m["steps"])
         assert m["steps"] > one_pass, (stage, "a single pass would have been as long: the rule was not tested")
+
+
+def test_a_small_task_distils_on_augmented_copies_of_training_texts_only(tiny_run):
+    """320 labelled rows < distill's budget of 50 steps x 16: auto adds 480 word-replaced copies (one pass = the 50
+    steps), drawn from training texts only, none of them a selection or evaluation text. Red when distill draws its
+    copies from the selection split."""
+    from edgeport.corpus import normalize
+    from edgeport.data import load_task
+
+    cfg, stages, spied = tiny_run
+    m = stages["distill"]["metrics"]
+    assert m["augment"].startswith("auto: 320 labelled rows") and m["augmented_rows"] == 50 * 16 - 320
+    task = load_task(cfg.data, cfg.run.seed)
+    held = {normalize(t) for t in task.select.texts + task.eval.texts}
+    drawn = {normalize(t) for t in spied["train"].texts}
+    assert drawn <= {normalize(t) for t in task.train.texts} and not drawn & held
+    assert len(spied["out"]) == 480 and not {normalize(t) for t in spied["out"].texts} & held
 
 
 # ------------------------------------------------------------------------------ the search knob

@@ -6,16 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
-from .base import Section
+from .base import Section, Switch, yaml_switch
 from .train import QatTrainConfig
-
-
-def _yaml_switch(value):
-    # YAML 1.1 reads a bare on/off as a boolean (`arm_parity: on`, `-o validate.arm_parity=on`): take the word meant
-    return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
-
-
-Switch = Annotated[Literal["auto", "on", "off"], BeforeValidator(_yaml_switch)]
 
 
 class FallbackConfig(Section):
@@ -231,7 +223,7 @@ class ValidateConfig(Section):
 class ReportConfig(Section):
     enabled: bool = True
     plots: bool = Field(True, description="write PNG plots (needs matplotlib: pip install 'edgeport[report]')")
-    budget_gate: Annotated[Literal["off", "any", "all"], BeforeValidator(_yaml_switch)] = Field(
+    budget_gate: Annotated[Literal["off", "any", "all"], BeforeValidator(yaml_switch)] = Field(
         "any", description="fail the run on target budgets: 'any' = each target needs one artifact in its preferred "
                            "format within every budget; 'all' = every artifact in that format must be; 'off'")
     baseline: str | None = Field(None, description="a previous report.json; the run fails if a figure regressed "

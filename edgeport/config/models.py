@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import Section
+from .base import Section, Switch
 from .train import RecoveryTrainConfig, TrainConfig
 
 
@@ -83,6 +83,20 @@ class StudentConfig(Section):
         return self
 
 
+class AugmentConfig(Section):
+    """Transfer data for small tasks (``training.augment``): the training texts with words replaced by their
+    nearest neighbours in the teacher's word embeddings, labelled by the teacher and learned with the KD term only."""
+
+    mode: Switch = Field("auto", description="auto: on when the labelled training rows are fewer than one "
+                         "distillation budget (distill.train.min_steps x batch_size) and distill.train.epochs is "
+                         "unset, filling it; on: fill it always; off: never. Sequence classification only")
+    max_per_text: int = Field(20, ge=1, description="at most this many new texts per training text (TinyBERT's N)")
+    replace_prob: float = Field(0.4, gt=0, le=1, description="chance that each replaceable word is replaced "
+                                "(TinyBERT's p)")
+    neighbours: int = Field(15, ge=1, description="a replacement is one of the word's K nearest neighbours "
+                            "(TinyBERT's K)")
+
+
 class DistillConfig(Section):
     enabled: bool = True
     student: StudentConfig = StudentConfig()
@@ -93,6 +107,7 @@ class DistillConfig(Section):
     extra_texts: str | None = Field(None, description="unlabelled texts the teacher labels with soft targets; the "
                                     "student learns them with the KD term only (a file or directory, one text per "
                                     "line, or .jsonl with a 'text' field)")
+    augment: AugmentConfig = AugmentConfig()
     train: TrainConfig = TrainConfig(lr=1e-4)
 
 

@@ -104,6 +104,7 @@ def _task_problems(cfg: PipelineConfig) -> list[str]:
               "quantize.qat.enabled": cfg.quantize.enabled and cfg.quantize.qat.enabled,
               "quantize.fallback.enabled": cfg.quantize.enabled and cfg.quantize.fallback.enabled,
               "explain.enabled": cfg.explain.enabled, "distill.extra_texts": cfg.distill.extra_texts,
+              "distill.augment.mode": cfg.distill.enabled and cfg.distill.augment.mode == "on",
               "distill.student.model": cfg.distill.student.model, "data.texts": cfg.data.texts,
               "teacher.finetune": cfg.teacher.finetune == "always",
               "distill.student.hidden_size": cfg.distill.enabled and cfg.distill.student.hidden_size,

@@ -206,11 +206,12 @@ class DistillStage:
         select_rows = encode(task.select, tokenizer, max_len)
         _teacher_targets(ctx, rows, train, teacher, teacher_tok)
         extra_rows, extra_info = _extra_rows(ctx, tokenizer, teacher, teacher_tok) if dcfg.extra_texts else ([], {})
+        aug_rows, aug_info = _augmented_rows(ctx, train, len(rows) + len(extra_rows), tokenizer, teacher, teacher_tok)
         kd = distillation.KD(dcfg.alpha, dcfg.temperature, dcfg.hidden_loss_weight, layer_map)
-        result = distillation.distill(student, rows + extra_rows, select_rows, dcfg.train, kd, collate, cfg.seed,
-                                teacher=teacher, metric=metric)
+        result = distillation.distill(student, rows + extra_rows + aug_rows, select_rows, dcfg.train, kd, collate,
+                                      cfg.seed, teacher=teacher, metric=metric)
         metrics = {"params": sum(p.numel() for p in student.parameters()), "layers": student.config.num_hidden_layers,
-                   "hidden_size": student.config.hidden_size, "train_rows": len(rows)} | extra_info | info
+                   "hidden_size": student.config.hidden_size, "train_rows": len(rows)} | extra_info | aug_info | info
         metrics |= result.metrics()
         metrics |= recipe.split_metrics(task, student, tokenizer, collate, max_len, metric)
         metrics |= _teacher_comparison(ctx, student, tokenizer, collate, teacher, teacher_tok)
@@ -258,6 +259,28 @@ def _extra_rows(ctx, tokenizer, teacher, teacher_tok) -> tuple[list[dict], dict]
     rows = encode(split, tokenizer, max_len)
     _teacher_targets(ctx, rows, split, teacher, teacher_tok)
     return rows, {"unlabelled_rows": len(rows), "unlabelled_dropped_eval_or_selection_text": len(texts) - len(keep)}
+
+
+def _augmented_rows(ctx, train, filled: int, tokenizer, teacher, teacher_tok) -> tuple[list[dict], dict]:
+    """``distill.augment``: word-replaced copies of the training texts (``training.augment``) as rows without a
+    label, each carrying the teacher's logits (cached), when the ``filled`` rows (labelled + extra texts) are fewer
+    than the distillation steps draw."""
+    from ..corpus import OverlapFilter
+    from ..data import encode
+    from ..training import augment
+
+    cfg, task, dcfg = ctx.cfg, ctx.task(), ctx.cfg.distill
+    a = dcfg.augment
+    plan = augment.plan(a.mode, filled, dcfg.train.min_steps * dcfg.train.batch_size, a.max_per_text,
+                        epochs_set=dcfg.train.epochs is not None)
+    if not plan.on:
+        return [], {"augment": plan.reason, "augmented_rows": 0}
+    neighbours = augment.Neighbours(teacher_tok, teacher.get_input_embeddings().weight, a.neighbours)
+    split, counts = augment.augment(train, OverlapFilter(task.eval, task.select), neighbours, plan.count,
+                                    a.replace_prob, cfg.seed)
+    rows = encode(split, tokenizer, cfg.data.max_seq_len)
+    _teacher_targets(ctx, rows, split, teacher, teacher_tok)
+    return rows, {"augment": plan.reason} | counts
 
 
 def _own_student(dcfg, label_names: list[str], max_len: int):

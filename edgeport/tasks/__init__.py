@@ -70,6 +70,8 @@ SENTENCE_EMBEDDING = TaskSpec(
                                       f"{_NOT_YET}; set it to 0",
         "distill.student.model": f"a student model of its own {_NOT_YET}; remove it (the student is built from "
                                  f"the teacher's layers)",
+        "distill.augment.mode": f"'on': word-replacement augmentation {_NOT_YET} (distill.extra_texts adds "
+                                f"sentences); use auto or off",
         "data.texts": f"unlabelled parity-only texts {_NOT_YET}; use a scored pair dataset (data.local)",
         "teacher.finetune": f"'always': fine-tuning on scored pairs (a cosine-similarity loss) {_NOT_YET}; use "
                             f"auto (the teacher is taken as it ships)",
@@ -92,6 +94,8 @@ TOKEN_CLASSIFICATION = TaskSpec(
         "explain.enabled": f"attribution explains one class logit per text; it {_NOT_BUILT}; set it to false",
         "distill.extra_texts": f"unlabelled distillation texts (they would need splitting into words the way the "
                                f"tags were) {_NOT_BUILT}; remove it",
+        "distill.augment.mode": f"'on': word-replacement augmentation (the words carry tags) {_NOT_BUILT}; use auto "
+                                f"or off",
         "distill.student.model": f"a student model of its own {_NOT_BUILT}; remove it (the student is built from "
                                  f"the teacher's layers)",
         "distill.hidden_loss_weight": f"hidden-state KD {_NOT_BUILT} (the student learns the teacher's per-token "
@@ -125,6 +129,8 @@ QUESTION_ANSWERING = TaskSpec(
         "explain.enabled": f"attribution {_QA_LATER}; set it to false",
         "distill.extra_texts": f"unlabelled distillation texts (they would need contexts to be cut into windows "
                                f"with questions) {_QA_LATER}; remove it",
+        "distill.augment.mode": f"'on': word-replacement augmentation (answers are spans of the context) "
+                                f"{_QA_LATER}; use auto or off",
         "distill.student.model": f"a student model of its own {_QA_LATER}; remove it (the student is built from the "
                                  f"teacher's layers)",
         "distill.hidden_loss_weight": f"hidden-state KD {_QA_LATER} (the student learns the teacher's start and end "
