@@ -11,8 +11,8 @@ from conftest import make_tiny_bert, run_cli, write_config
 
 from edgeport.config import load_config
 from edgeport.errors import ConfigError
-from edgeport.pruning import (heads_to_keep, load_pruned, prune_ffn, prune_heads, prune_vocab, save_pruned,
-                              token_change, unit_importance)
+from edgeport.pruning import (VocabTrial, heads_to_keep, load_pruned, prune_ffn, prune_heads, prune_vocab,
+                              save_pruned, token_change, unit_importance)
 
 TEXTS = ["a gripping , funny movie !", "the acting was dreadful and the plot thin", "Café au lait, s'il vous plaît"]
 ATOL = 1e-5
@@ -103,6 +103,61 @@ def test_vocab_pruning_keeps_training_tokenization_and_logits(tiny, tmp_path):
     assert change["changed_row_share"] == pytest.approx(1 / 4)
 
 
+@pytest.mark.parametrize("after,limit,kept", [(0.83, 1.0, "full"), (0.863, 1.0, "pruned"), (0.83, None, "pruned"),
+                                              (0.855, 1.0, "pruned")])
+def test_the_vocabulary_cut_is_kept_only_within_its_selection_limit(after, limit, kept):
+    """2,000 SST-2 rows: the cut took the selection split from 86.5% to 83.0% (3.5 points): the full vocabulary
+    stays; a 0.2-point cost (the full task's) or exactly the limit keeps the cut; no limit always keeps it."""
+    assert VocabTrial.judge(0.865, after, limit)["kept"] == kept
+
+
+def test_an_undone_vocabulary_cut_gives_back_the_model_and_removes_its_files(tiny, tmp_path):
+    model, tok = tiny
+    expected, size = logits(model, tok), model.config.vocab_size
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "earlier.txt").write_text("written before the cut")
+    trial = VocabTrial(model, out)
+    prune_vocab(model, tok, TEXTS[:1], out)
+    assert model.config.vocab_size < size and (out / "vocab.txt").is_file()
+    back = trial.undo()
+    assert sorted(p.name for p in out.iterdir()) == ["earlier.txt"]
+    assert back.config.vocab_size == size
+    torch.testing.assert_close(logits(back, tok), expected, atol=0, rtol=0)
+
+
+def test_the_prune_stage_keeps_the_full_vocabulary_when_the_cut_costs_too_much(tmp_path, sst2_slice, monkeypatch):
+    """The stage's wiring of the trial: a cut judged too costly leaves the saved model with the full vocabulary and
+    tokenizer, a last table row "vocab-kept", and a reload that matches. Red when the stage ignores the verdict."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from edgeport.config import PipelineConfig
+    from edgeport.pipeline.runner import execute
+    from edgeport.stages import STAGES
+
+    teacher = make_tiny_bert(tmp_path / "teacher", hidden=32, layers=2, heads=4, intermediate=64)
+    size = len(AutoTokenizer.from_pretrained(str(teacher)))
+    small = {"epochs": 1, "lr": 1e-3, "batch_size": 16, "useful_gate": False}
+    monkeypatch.setattr(VocabTrial, "judge", staticmethod(lambda before, after, limit: {
+        "kept": "full", "select_drop_points": 5.0, "max_drop_points": limit}))
+    cfg = PipelineConfig.model_validate({
+        "run": {"name": "tiny", "runs_dir": str(tmp_path / "runs"), "seed": 0, "threads": 1},
+        "data": {"local": str(sst2_slice), "label_names": ["negative", "positive"], "max_seq_len": 32,
+                 "train_limit": 64, "eval_limit": 64},
+        "teacher": {"model": str(teacher), "train": small}, "distill": {"enabled": False},
+        "prune": {"enabled": True, "ffn_fraction": 0.5, "vocab": True, "score_batches": 2, "latency_seconds": 0,
+                  "train": small},
+        **{s: {"enabled": False} for s in ("export", "quantize", "validate", "bench", "report")}})
+    execute(STAGES, cfg, echo=lambda *a: None)
+    metrics = json.loads((tmp_path / "runs" / "tiny" / "manifest.json").read_text())["stages"]["prune"]["metrics"]
+    assert [r["step"] for r in metrics["variants"]][-2:] == ["vocab-pruned", "vocab-kept"]
+    assert metrics["vocab"]["kept"] == "full" and metrics["vocab_size"] == size
+    out = tmp_path / "runs" / "tiny" / "prune"
+    assert len(AutoTokenizer.from_pretrained(str(out))) == size
+    assert AutoModelForSequenceClassification.from_pretrained(str(out)).config.vocab_size == size
+    assert metrics["reload_max_abs_diff"] <= ATOL
+
+
 def test_heads_fraction_rounding_and_validation(tmp_path):
     assert heads_to_keep(12, 0.5) == 6 and heads_to_keep(12, 0.3) == 9 and heads_to_keep(4, 0.99) == 1
     cfg = tmp_path / "c.yaml"
@@ -120,7 +175,8 @@ def test_prune_stage_via_cli(tmp_path, sst2_slice):
                        data={"train_limit": 64, "eval_limit": 64}, teacher={"train": small},
                        distill={"enabled": False},
                        prune={"enabled": True, "heads_fraction": 0.5, "ffn_fraction": 0.5, "vocab": True,
-                              "score_batches": 2, "latency_seconds": 0.05, "latency_seq_len": 32, "train": small})
+                              "vocab_max_drop": None, "score_batches": 2, "latency_seconds": 0.05,
+                              "latency_seq_len": 32, "train": small})
     result = run_cli("run", cfg, "--until", "prune")
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = json.loads((tmp_path / "runs" / "tiny" / "manifest.json").read_text())

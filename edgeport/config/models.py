@@ -119,6 +119,10 @@ class PruneConfig(Section):
     score_batches: int = Field(16, ge=1, description="training batches (of train.batch_size rows) that score "
                                "head and neuron importance")
     vocab: bool = Field(False, description="drop vocabulary entries the training data never uses")
+    vocab_max_drop: float | None = Field(1.0, ge=0, description="with vocab: keep the cut only when it costs at "
+                                         "most this many points (x100) of data.metric on the selection split, "
+                                         "else keep the full vocabulary (a small task's training text misses "
+                                         "words it reads later); null: always keep the cut")
     vocab_top_k: int | None = Field(None, ge=1, description="with vocab: also keep the first K entries of vocab.txt")
     recover: bool = Field(True, description="distil from the teacher after heads/neurons are removed")
     alpha: float = Field(0.5, ge=0, le=1, description="recovery: weight of the hard-label CE")

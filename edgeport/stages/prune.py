@@ -115,10 +115,8 @@ class PruneStage:
             metrics["recovery"] = result.metrics() | kept
             table.add("recovered", model.eval(), splits)
         if pcfg.vocab:
-            tokenizer, splits, metrics["vocab"] = _prune_vocab(ctx, model, tokenizer)
-            collate = table.collate = recipe.collate_for(tokenizer)
-            table.tokenizer = tokenizer
-            table.add("vocab-pruned", model, splits)
+            model, tokenizer, splits, metrics["vocab"] = _vocab_or_keep(ctx, model, tokenizer, splits, table)
+            collate = table.collate
         if dist.is_main():
             save_pruned(model, tokenizer, ctx.out)
             metrics["reload_max_abs_diff"] = _reload_check(ctx.out, model, splits["eval"], collate)
@@ -165,6 +163,26 @@ def _score_loader(rows, pcfg, collate):
 
     return DataLoader(rows[: pcfg.score_batches * pcfg.train.batch_size], batch_size=pcfg.train.batch_size,
                       collate_fn=collate)
+
+
+def _vocab_or_keep(ctx, model, tokenizer, splits, table):
+    """The vocabulary cut, kept only when it costs at most ``prune.vocab_max_drop`` on the selection split
+    (``pruning.VocabTrial``); returns the model, tokenizer and encoded splits that go on, and the cut's record."""
+    from ..pruning import VocabTrial
+    from ..training import recipe
+
+    key = f"select_{ctx.cfg.data.metric}"
+    trial = VocabTrial(model, ctx.out)
+    new_tok, new_splits, info = _prune_vocab(ctx, model, tokenizer)
+    table.collate, table.tokenizer = recipe.collate_for(new_tok), new_tok
+    table.add("vocab-pruned", model, new_splits)
+    info |= trial.judge(table.rows[-2][key], table.rows[-1][key], ctx.cfg.prune.vocab_max_drop)
+    if info["kept"] == "pruned":
+        return model, new_tok, new_splits, info
+    model = trial.undo()
+    table.collate, table.tokenizer = recipe.collate_for(tokenizer), tokenizer
+    table.add("vocab-kept", model, splits)
+    return model, tokenizer, splits, info
 
 
 def _prune_vocab(ctx, model, tokenizer):

@@ -60,8 +60,7 @@ def run(ctx, job: PruneJob) -> dict:
         table.add("recovered", model.eval(), job.tokenizer)
     tokenizer = job.tokenizer
     if pcfg.vocab:
-        tokenizer, metrics["vocab"] = _prune_vocab(model, job, ctx.out, pcfg.vocab_top_k)
-        table.add("vocab-pruned", model, tokenizer)
+        model, tokenizer, metrics["vocab"] = _vocab_or_keep(model, job, ctx.out, pcfg, table)
     if dist.is_main():
         job.save(model, tokenizer, ctx.out)
         metrics["reload_max_abs_diff"] = _reload_check(job, ctx.out, model, tokenizer)
@@ -112,6 +111,23 @@ def _recover(model, job: PruneJob, pcfg, seed: int, before: float) -> dict:
         model, job.rows, [], pcfg.train, job.loss, job.collate_for(job.tokenizer), seed, "prune recovery",
         metric=job.metric, evaluate_fn=job.selection(job.tokenizer)))
     return {k: v for k, v in result.metrics().items() if k != "select_accuracy"} | kept
+
+
+def _vocab_or_keep(model, job: PruneJob, out: Path, pcfg, table):
+    """The vocabulary cut, kept only when it costs at most ``prune.vocab_max_drop`` on the selection split
+    (``pruning.VocabTrial``); returns the model and tokenizer that go on, and the cut's record."""
+    from ..pruning import VocabTrial
+
+    key = f"select_{job.metric}"
+    trial = VocabTrial(model, out)
+    tokenizer, info = _prune_vocab(model, job, out, pcfg.vocab_top_k)
+    table.add("vocab-pruned", model, tokenizer)
+    info |= trial.judge(table.rows[-2][key], table.rows[-1][key], pcfg.vocab_max_drop)
+    if info["kept"] == "pruned":
+        return model, tokenizer, info
+    model = trial.undo()
+    table.add("vocab-kept", model, job.tokenizer)
+    return model, job.tokenizer, info
 
 
 def _prune_vocab(model, job: PruneJob, out: Path, top_k: int | None):
