@@ -113,11 +113,11 @@ def tiny_run(tmp_path_factory, sst2_slice):
            "quantize": {"qat": {"enabled": True, "train": train("qat")}},
            **{s: {"enabled": False} for s in ("validate", "bench", "report")}}
     cfg = PipelineConfig.model_validate(raw)
-    spied, real = {}, augment.augment
+    spied, real = [], augment.augment
 
-    def spy(train, held, *args, **kwargs):  # what distill's augmentation drew from and made
+    def spy(train, held, *args, **kwargs):  # what each stage's augmentation drew from and made
         out, info = real(train, held, *args, **kwargs)
-        spied.update(train=train, out=out)
+        spied.append((train, out))
         return out, info
 
     with pytest.MonkeyPatch.context() as mp:
@@ -142,21 +142,25 @@ def test_every_stage_of_a_tiny_run_trains_its_minimum_steps(tiny_run):
         assert m["steps"] > one_pass, (stage, "a single pass would have been as long: the rule was not tested")
 
 
-def test_a_small_task_distils_on_augmented_copies_of_training_texts_only(tiny_run):
+def test_a_small_task_distils_and_recovers_on_copies_of_training_texts_only(tiny_run):
     """320 labelled rows < distill's budget of 50 steps x 16: auto adds 480 word-replaced copies (one pass = the 50
-    steps), drawn from training texts only, none of them a selection or evaluation text. Red when distill draws its
-    copies from the selection split."""
+    steps), and recovery 400 (45 x 16), drawn from training texts only, none of them a selection or evaluation
+    text. Red when distill draws its copies from the selection split."""
     from edgeport.corpus import normalize
     from edgeport.data import load_task
 
     cfg, stages, spied = tiny_run
-    m = stages["distill"]["metrics"]
+    m, p = stages["distill"]["metrics"], stages["prune"]["metrics"]
     assert m["augment"].startswith("auto: 320 labelled rows") and m["augmented_rows"] == 50 * 16 - 320
+    assert p["recovery_augmented_rows"] == 45 * 16 - 320
     task = load_task(cfg.data, cfg.run.seed)
     held = {normalize(t) for t in task.select.texts + task.eval.texts}
-    drawn = {normalize(t) for t in spied["train"].texts}
-    assert drawn <= {normalize(t) for t in task.train.texts} and not drawn & held
-    assert len(spied["out"]) == 480 and not {normalize(t) for t in spied["out"].texts} & held
+    training = {normalize(t) for t in task.train.texts}
+    assert [len(out) for _, out in spied] == [480, 400]
+    for train, out in spied:
+        drawn = {normalize(t) for t in train.texts}
+        assert drawn <= training and not drawn & held
+        assert not {normalize(t) for t in out.texts} & held
 
 
 # ------------------------------------------------------------------------------ the search knob

@@ -17,12 +17,12 @@ from .base import Section
 from .data import DataConfig, DataSpec, data_root
 from .explain import ExplainConfig
 from .loading import SHIPPED_DIR, load_config, resolve_config_path, shipped_configs
-from .models import DistillConfig, PretrainConfig, PruneConfig, StudentConfig, TeacherConfig
+from .models import AugmentConfig, DistillConfig, PretrainConfig, PruneConfig, StudentConfig, TeacherConfig
 from .pipeline import PipelineConfig, RunConfig
 from .train import QatTrainConfig, RecoveryTrainConfig, TrainConfig
 from .tune import TuneConfig, TuneRange, TuneSpace, TuneStudentSpace
 
-__all__ = ["BenchConfig", "ConfigError", "DataConfig", "DataSpec", "DistillConfig", "ExplainConfig", "ExportConfig",
+__all__ = ["AugmentConfig", "BenchConfig", "ConfigError", "DataConfig", "DataSpec", "DistillConfig", "ExplainConfig", "ExportConfig",
            "FallbackConfig", "PipelineConfig", "PretrainConfig", "PruneConfig", "QatConfig", "QatTrainConfig",
            "QuantizeConfig", "RecoveryTrainConfig", "ReportConfig", "RunConfig", "SHIPPED_DIR", "Section",
            "StudentConfig", "TeacherConfig", "ToleranceConfig", "TrainConfig", "TuneConfig", "TuneRange",

@@ -270,17 +270,13 @@ def _augmented_rows(ctx, train, filled: int, tokenizer, teacher, teacher_tok) ->
     from ..training import augment
 
     cfg, task, dcfg = ctx.cfg, ctx.task(), ctx.cfg.distill
-    a = dcfg.augment
-    plan = augment.plan(a.mode, filled, dcfg.train.min_steps * dcfg.train.batch_size, a.max_per_text,
-                        epochs_set=dcfg.train.epochs is not None)
-    if not plan.on:
-        return [], {"augment": plan.reason, "augmented_rows": 0}
-    neighbours = augment.Neighbours(teacher_tok, teacher.get_input_embeddings().weight, a.neighbours)
-    split, counts = augment.augment(train, OverlapFilter(task.eval, task.select), neighbours, plan.count,
-                                    a.replace_prob, cfg.seed)
+    split, info = augment.copies_for(train, OverlapFilter(task.eval, task.select), filled, dcfg.augment, dcfg.train,
+                                     teacher, teacher_tok, cfg.seed)
+    if split is None:
+        return [], info
     rows = encode(split, tokenizer, cfg.data.max_seq_len)
     _teacher_targets(ctx, rows, split, teacher, teacher_tok)
-    return rows, {"augment": plan.reason} | counts
+    return rows, info
 
 
 def _own_student(dcfg, label_names: list[str], max_len: int):

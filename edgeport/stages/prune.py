@@ -19,7 +19,7 @@ from ..pipeline import dist
 from ..pipeline import fingerprint as fp
 
 if TYPE_CHECKING:
-    from ..config import DataSpec, PruneConfig
+    from ..config import AugmentConfig, DataSpec, PruneConfig
     from ..training.loop import TrainEnv
 
 
@@ -34,6 +34,7 @@ class PruneSettings:
     env: TrainEnv
     # a sentence embedder's recovery learns the teacher's vectors of distill's sentences, these included
     extra_texts: object | None = fp.optional_input()  # corpus.CorpusFiles of distill.extra_texts
+    augment: AugmentConfig  # distill.augment: a classifier's recovery fills its budget with copies too
     libs: fp.Libraries
 
 
@@ -59,7 +60,8 @@ class PruneStage:
         extra = cfg.distill.extra_texts if TASKS[cfg.data.task].prune_reads_extra_texts else None
         return PruneSettings(prune=cfg.prune, data=cfg.data.spec(), train_rows=rows, seed=cfg.run.seed,
                              env=train_env(cfg.prune.train, cfg.run.threads),
-                             extra_texts=CorpusFiles(extra) if extra else None, libs=fp.libraries("model", "training"))
+                             extra_texts=CorpusFiles(extra) if extra else None, augment=cfg.distill.augment,
+                             libs=fp.libraries("model", "training"))
 
     def run(self, ctx) -> dict:
         return RECIPES[ctx.cfg.data.task](ctx)
@@ -88,15 +90,14 @@ class PruneStage:
         structured = pcfg.heads_fraction > 0 or pcfg.ffn_fraction > 0
         kd = distillation.KD(pcfg.alpha, pcfg.temperature)
         if structured and pcfg.recover:
-            teacher_dir = ctx.inputs["teacher"]
-            distillation.attach_teacher_logits(rows, load_classifier(teacher_dir).eval(), load_tokenizer(teacher_dir),
-                                         train, cfg.data.max_seq_len, ctx.cache_dir,
-                                         ctx.manifest.outputs_digest("teacher"),
-                                         recipe.resolve_precision(pcfg.train.precision))
+            copies, metrics_aug = _teacher_rows(ctx, rows, train, tokenizer)
+        else:
+            copies, metrics_aug = [], {}
         loss_fn = _loss(kd)
         table = Table(ctx, collate, tokenizer, metric, task.num_labels)
         table.add("unpruned", model, splits)
         metrics = {"heads_per_layer_before": heads_per_layer(model), "ffn_width_before": ffn_width(model)}
+        metrics |= metrics_aug
         if pcfg.heads_fraction > 0:
             keep = heads_to_keep(heads_per_layer(model), pcfg.heads_fraction)
             head_scores, _ = unit_importance(model, _score_loader(rows, pcfg, collate), loss_fn, pcfg.score_batches)
@@ -110,7 +111,7 @@ class PruneStage:
             table.add("ffn-pruned", model, splits)
         if structured and pcfg.recover:
             result, kept = recover_or_keep(model, table.rows[-1][f"select_{metric}"], lambda: distillation.distill(
-                model, rows, splits["select"], pcfg.train, kd, collate, cfg.seed, desc="prune recovery",
+                model, rows + copies, splits["select"], pcfg.train, kd, collate, cfg.seed, desc="prune recovery",
                 metric=metric))
             metrics["recovery"] = result.metrics() | kept
             table.add("recovered", model.eval(), splits)
@@ -163,6 +164,34 @@ def _score_loader(rows, pcfg, collate):
 
     return DataLoader(rows[: pcfg.score_batches * pcfg.train.batch_size], batch_size=pcfg.train.batch_size,
                       collate_fn=collate)
+
+
+def _teacher_rows(ctx, rows, train, tokenizer) -> tuple[list[dict], dict]:
+    """Recovery's rows get the teacher's logits (cached: distill's rows reuse them), and a small task's recovery
+    gets word-replaced copies of its training texts to fill its budget (``distill.augment``, the same rule as
+    distill's: ``training.augment``); returns the copies' rows and their record."""
+    from ..corpus import OverlapFilter
+    from ..data import encode
+    from ..models import load_classifier, load_tokenizer
+    from ..training import augment, distillation, recipe
+
+    cfg, task = ctx.cfg, ctx.task()
+    teacher_dir = ctx.inputs["teacher"]
+    teacher, teacher_tok = load_classifier(teacher_dir).eval(), load_tokenizer(teacher_dir)
+
+    def attach(target, split):
+        distillation.attach_teacher_logits(target, teacher, teacher_tok, split, cfg.data.max_seq_len, ctx.cache_dir,
+                                           ctx.manifest.outputs_digest("teacher"),
+                                           recipe.resolve_precision(cfg.prune.train.precision))
+
+    attach(rows, train)
+    split, info = augment.copies_for(train, OverlapFilter(task.eval, task.select), len(rows), cfg.augment,
+                                     cfg.prune.train, teacher, teacher_tok, cfg.seed)
+    if split is None:
+        return [], {"recovery_" + k: v for k, v in info.items()}
+    copies = encode(split, tokenizer, cfg.data.max_seq_len)
+    attach(copies, split)
+    return copies, {"recovery_" + k: v for k, v in info.items()}
 
 
 def _vocab_or_keep(ctx, model, tokenizer, splits, table):

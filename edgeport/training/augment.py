@@ -144,3 +144,17 @@ def augment(train: Split, held: OverlapFilter, neighbours: Neighbours, count: in
     split = Split("augmented", f"{len(texts)} word-replaced copies of {train.name}", texts, pairs, [-100] * len(texts))
     return split, {"augmented_rows": len(texts), "augmented_unchanged_or_repeated": unchanged,
                    "augmented_dropped_eval_or_selection_text": dropped}
+
+
+def copies_for(train: Split, held: OverlapFilter, filled: int, acfg, tcfg, teacher, teacher_tok,
+               seed: int) -> tuple[Split | None, dict]:
+    """The word-replaced copies a training stage adds (``acfg``: distill.augment) beside its ``filled`` rows to fill
+    its budget (``tcfg``: the stage's train section, min_steps x batch_size), or None; with the stage's record of
+    why. The copies come from ``train`` only."""
+    p = plan(acfg.mode, filled, tcfg.min_steps * tcfg.batch_size, acfg.max_per_text,
+             epochs_set=tcfg.epochs is not None)
+    if not p.on:
+        return None, {"augment": p.reason, "augmented_rows": 0}
+    neighbours = Neighbours(teacher_tok, teacher.get_input_embeddings().weight, acfg.neighbours)
+    split, counts = augment(train, held, neighbours, p.count, acfg.replace_prob, seed)
+    return split, {"augment": p.reason} | counts
