@@ -239,6 +239,7 @@ def _tiny_config(path: Path, arch: str, work: Path, teacher: Path, data: Path, f
                         run={"name": arch, "runs_dir": str(work / "runs"), "seed": 0},
                         export={"formats": formats},
                         prune={"enabled": True, "heads_fraction": 0.5, "ffn_fraction": 0.5, "vocab": True,
+                               "vocab_max_drop": None,
                                "train": dict(TINY_TRAIN, epochs=1), "latency_seconds": 0},
                         bench={"min_seconds": 0.2, "workload_rows": 64}, **extra)
 

@@ -219,7 +219,8 @@ def test_tiny_embedding_run_through_every_stage(tmp_path):
            "distill": {"student": {"layers": [1]},
                        "train": {"epochs": 1, "lr": 1e-3, "batch_size": 16, "useful_gate": False}},
            # half the heads and FFN neurons, the vocabulary to the training text's tokens, recovery on the task's loss
-           "prune": {"enabled": True, "heads_fraction": 0.5, "ffn_fraction": 0.5, "vocab": True, "latency_seconds": 0,
+           "prune": {"enabled": True, "heads_fraction": 0.5, "ffn_fraction": 0.5, "vocab": True,
+                     "vocab_max_drop": None, "latency_seconds": 0,
                      "train": {"epochs": 1, "lr": 1e-3, "batch_size": 16, "useful_gate": False}},
            "export": {"formats": ["onnx", "tflite"], "seq_buckets": [16, 32]},
            # a random hidden-32 model: the toy limits the support matrix measured (benchmarks/support_matrix.py)

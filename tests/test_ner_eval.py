@@ -48,7 +48,8 @@ def ner_run(tmp_path_factory) -> Path:
                     "selection_min_rows": 40},
            "teacher": {"model": str(make_tiny_bert(base / "teacher")), "train": dict(train)},
            "distill": {"student": {"layers": [1]}, "train": dict(train)},
-           "prune": {"enabled": True, "heads_fraction": 0.5, "ffn_fraction": 0.5, "vocab": True, "latency_seconds": 0,
+           "prune": {"enabled": True, "heads_fraction": 0.5, "ffn_fraction": 0.5, "vocab": True,
+                     "vocab_max_drop": None, "latency_seconds": 0,
                      "train": dict(train)},
            "export": {"formats": ["onnx", "tflite"], "seq_buckets": [16, 32]},
            # a random tiny model: no limit means anything about it; the figures are what is under test

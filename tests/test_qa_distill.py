@@ -19,7 +19,8 @@ from test_qa_task import TEACHER_ONLY, qa_config, qa_data, squad_dir
 FAST = {"epochs": 2, "lr": 1e-3, "batch_size": 8, "eval_every": 10, "precision": "fp32"}
 STAGES = {"distill": {"enabled": True, "student": {"layers": [1]}, "train": FAST},
           # half the heads and FFN neurons, the vocabulary cut to the training questions' and contexts' tokens
-          "prune": {"enabled": True, "heads_fraction": 0.5, "ffn_fraction": 0.5, "vocab": True, "score_batches": 2,
+          "prune": {"enabled": True, "heads_fraction": 0.5, "ffn_fraction": 0.5, "vocab": True,
+                    "vocab_max_drop": None, "score_batches": 2,
                     "latency_seconds": 0.02, "latency_seq_len": 32, "train": FAST | {"epochs": 1}}}
 
 

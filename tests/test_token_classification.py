@@ -405,7 +405,8 @@ def test_tiny_token_run_through_every_stage(tmp_path):
            "distill": {"student": {"layers": [1]},
                        "train": {"epochs": 1, "lr": 1e-3, "batch_size": 16, "useful_gate": False}},
            # half the heads and FFN neurons, the vocabulary to the training text's tokens, recovery on the task's loss
-           "prune": {"enabled": True, "heads_fraction": 0.5, "ffn_fraction": 0.5, "vocab": True, "latency_seconds": 0,
+           "prune": {"enabled": True, "heads_fraction": 0.5, "ffn_fraction": 0.5, "vocab": True,
+                     "vocab_max_drop": None, "latency_seconds": 0,
                      "train": {"epochs": 1, "lr": 1e-3, "batch_size": 16, "useful_gate": False}},
            "export": {"formats": ["onnx", "tflite"], "seq_buckets": [16, 32]},
            "bench": {"targets": ["host"], "min_seconds": 0.05, "runs": 3, "workload_rows": 20,
