@@ -2,6 +2,7 @@
 on data it was not tuned on?
 
     python benchmarks/panel.py [--tasks sst2,sst2-2k,stsb-binary,stsb-3class] [--work runs/panel] [--tag before]
+                               [--reuse]
 
 Tasks, built at run time from ``$EDGEPORT_DATA_DIR`` into the work directory (nothing is copied into the repository):
 
@@ -13,7 +14,8 @@ Tasks, built at run time from ``$EDGEPORT_DATA_DIR`` into the work directory (no
 Each task runs ``edgeport run`` end to end in its own process. Per task the table gives the teacher, the student, the
 pruned student and the shipped INT8 TFLite file on the evaluation split, that file's drop vs the teacher with its
 95% CI (validate's ``drop_vs_teacher`` gate), every artifact's verdict and the wall time. Nothing here chooses
-anything: the evaluation split is only reported. Prints a table and writes ``benchmarks/results/panel[_TAG].{json,md}``.
+anything: the evaluation split is only reported. Prints a table and writes ``benchmarks/results/panel[_TAG].{json,md}``;
+each row names the commit its run was made at (``--reuse`` summarises earlier runs of the same work directory).
 """
 
 from __future__ import annotations
@@ -148,8 +150,8 @@ def pct(x: float | None) -> str:
 
 def table(rows: list[dict]) -> str:
     lines = ["| task | train rows | teacher | student | pruned | tflite-int8 | drop vs teacher [95% CI] | "
-             "verdicts (pass/fail/inc.) | ships | exit | wall |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "verdicts (pass/fail/inc.) | ships | exit | wall | commit |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         h = r["headline"] or {}
         ci = h.get("ci95_points")
@@ -158,7 +160,8 @@ def table(rows: list[dict]) -> str:
         counts = "/".join(str(states.count(s)) for s in ("pass", "fail", "inconclusive"))
         lines.append(f"| {r['task']} | {r['train_rows'] or '-'} | {pct(r['teacher'])} | {pct(r['student'])} | "
                      f"{pct(r['pruned'])} | {pct(h.get('metric'))} ({h.get('state', '-')}) | {drop} | {counts} | "
-                     f"{'yes' if r['shippable'] else 'no'} | {r['exit_code']} | {r['seconds'] / 60:.1f} min |")
+                     f"{'yes' if r['shippable'] else 'no'} | {r['exit_code']} | {r['seconds'] / 60:.1f} min | "
+                     f"`{r.get('commit', '-')[:7]}` |")
     return "\n".join(lines)
 
 
@@ -188,6 +191,8 @@ def main() -> None:
     ap.add_argument("--work", default=str(ROOT / "runs" / "panel"))
     ap.add_argument("--tag", default="", help="results go to panel_TAG.{json,md} (e.g. before)")
     ap.add_argument("--data", default=os.environ.get("EDGEPORT_DATA_DIR", str(ROOT.parent / "shared" / "data")))
+    ap.add_argument("--reuse", action="store_true", help="summarise tasks already run in --work (their "
+                    "panel-run.json: exit code, wall time, commit) instead of running them again")
     args = ap.parse_args()
     names = [t for t in args.tasks.split(",") if t]
     unknown = sorted(set(names) - set(TASKS))
@@ -197,10 +202,19 @@ def main() -> None:
     prov = provenance({"args": args_dict(args) | {"work": None, "data": None}}, ARGS_ONLY)
     rows = []
     for name in names:
-        cfg = config(name, TASKS[name], data_dir, work)
-        print(f"[panel] {name}: edgeport run {cfg}", flush=True)
-        code, log, seconds = run(cfg, data_dir)
-        rows.append(summarise(name, TASKS[name], work / "runs" / name, code, seconds, log))
+        record = work / "runs" / name / "panel-run.json"
+        if args.reuse and record.is_file():
+            done = json.loads(record.read_text())
+            code, log, seconds, commit = done["exit_code"], done.get("log_tail", ""), done["seconds"], done["commit"]
+            print(f"[panel] {name}: reusing its run at {commit[:12]} ({record})", flush=True)
+        else:
+            cfg = config(name, TASKS[name], data_dir, work)
+            print(f"[panel] {name}: edgeport run {cfg}", flush=True)
+            code, log, seconds = run(cfg, data_dir)
+            commit = prov["commit"]
+            record.write_text(json.dumps({"exit_code": code, "seconds": round(seconds), "commit": commit,
+                                          "log_tail": log[-1500:]}, indent=2) + "\n")
+        rows.append(summarise(name, TASKS[name], work / "runs" / name, code, seconds, log) | {"commit": commit})
         print(table(rows[-1:]), flush=True)
     text = "# Panel: the default config, only `data` changed\n\n" + table(rows) + (
         "\n\nEvaluation split: SST-2 validation (872 rows) for the SST-2 tasks, STS-B validation (1,500 pairs) for "
