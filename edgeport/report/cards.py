@@ -255,11 +255,14 @@ def _chain(manifest: Manifest, report: dict, chain: list[str], art: dict | None 
             student = c.get("student") or {}
             lines.append(f"- **distill**: student keeps teacher layers {student.get('layers')}; alpha "
                          f"{c.get('alpha')}, temperature {c.get('temperature')}, hidden-state loss weight "
-                         f"{c.get('hidden_loss_weight')}; " + _kv(m, ("params", "layers", "train_rows", "steps",
-                                                                       "precision")))
+                         f"{c.get('hidden_loss_weight')}; " + _kv(m, ("params", "layers", "train_rows",
+                                                                       "augmented_rows", "steps", "precision")))
         elif stage == "prune":
             lines.append(f"- **prune**: heads fraction {c.get('heads_fraction')}, FFN fraction {c.get('ffn_fraction')}, "
-                         f"vocabulary pruning {c.get('vocab')}, recovery training {c.get('recover')}; heads per layer "
+                         f"vocabulary pruning {c.get('vocab')}"
+                         + (f" (the cut was judged on the selection split: {m['vocab']['kept']} vocabulary kept)"
+                            if (m.get("vocab") or {}).get("kept") else "")
+                         + f", recovery training {c.get('recover')}; heads per layer "
                          f"{m.get('heads_per_layer_before')} -> {m.get('heads_per_layer')}, FFN width "
                          f"{m.get('ffn_width_before')} -> {m.get('ffn_width')}, vocabulary {m.get('vocab_size')}, "
                          f"params {m.get('params')}")
