@@ -30,7 +30,7 @@ def split(name: str, texts: list[str], pairs: list[str] | None = None, labels=No
 
 def test_auto_fills_one_distillation_budget_only_for_small_tasks():
     """auto: a 2,000-row task gets 30,000 texts to fill 1,000 steps x 32 (at most 20 per text); SST-2's 67k rows
-    get none; a user's fixed epochs turn auto off (more rows would mean more steps)."""
+    get none; a user's fixed epochs turn auto off (more rows would mean more steps), and so does a pair task."""
     small = augment.plan("auto", 2000, 32000, 20)
     assert (small.on, small.count) == (True, 30000)
     assert augment.plan("auto", 500, 32000, 20).count == 10000  # capped at 20 per text
@@ -38,6 +38,9 @@ def test_auto_fills_one_distillation_budget_only_for_small_tasks():
     assert not augment.plan("auto", 2000, 32000, 20, epochs_set=True).on
     assert not augment.plan("off", 10, 32000, 20).on
     assert augment.plan("on", 2000, 32000, 20, epochs_set=True).count == 30000
+    # pair tasks: off unless forced (the panel's STS-B binary task lost selection accuracy with them)
+    assert not augment.plan("auto", 5452, 32000, 20, pairs=True).on
+    assert augment.plan("on", 5452, 32000, 20, pairs=True).count == 32000 - 5452
 
 
 def test_augmentation_never_draws_from_or_produces_selection_or_evaluation_texts():

@@ -87,9 +87,10 @@ class AugmentConfig(Section):
     """Transfer data for small tasks (``training.augment``): the training texts with words replaced by their
     nearest neighbours in the teacher's word embeddings, labelled by the teacher and learned with the KD term only."""
 
-    mode: Switch = Field("auto", description="auto: on when the labelled training rows are fewer than one "
-                         "distillation budget (distill.train.min_steps x batch_size) and distill.train.epochs is "
-                         "unset, filling it; on: fill it always; off: never. Sequence classification only")
+    mode: Switch = Field("auto", description="auto: on for a single-text task whose labelled training rows are "
+                         "fewer than one distillation budget (distill.train.min_steps x batch_size) while "
+                         "distill.train.epochs is unset, filling it (off for pair tasks: the copies cost selection "
+                         "accuracy on STS-B pairs); on: fill it always; off: never. Sequence classification only")
     max_per_text: int = Field(20, ge=1, description="at most this many new texts per training text (TinyBERT's N)")
     replace_prob: float = Field(0.4, gt=0, le=1, description="chance that each replaceable word is replaced "
                                 "(TinyBERT's p)")
