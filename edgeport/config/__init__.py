@@ -22,9 +22,9 @@ from .pipeline import PipelineConfig, RunConfig
 from .train import QatTrainConfig, RecoveryTrainConfig, TrainConfig
 from .tune import TuneConfig, TuneRange, TuneSpace, TuneStudentSpace
 
-__all__ = ["AugmentConfig", "BenchConfig", "ConfigError", "DataConfig", "DataSpec", "DistillConfig", "ExplainConfig", "ExportConfig",
-           "FallbackConfig", "PipelineConfig", "PretrainConfig", "PruneConfig", "QatConfig", "QatTrainConfig",
-           "QuantizeConfig", "RecoveryTrainConfig", "ReportConfig", "RunConfig", "SHIPPED_DIR", "Section",
+__all__ = ["AugmentConfig", "BenchConfig", "ConfigError", "DataConfig", "DataSpec", "DistillConfig", "ExplainConfig",
+           "ExportConfig", "FallbackConfig", "PipelineConfig", "PretrainConfig", "PruneConfig", "QatConfig",
+           "QatTrainConfig", "QuantizeConfig", "RecoveryTrainConfig", "ReportConfig", "RunConfig", "SHIPPED_DIR", "Section",
            "StudentConfig", "TeacherConfig", "ToleranceConfig", "TrainConfig", "TuneConfig", "TuneRange",
            "TuneSpace", "TuneStudentSpace", "ValidateConfig", "data_root", "load_config", "resolve_config_path",
            "shipped_configs"]
