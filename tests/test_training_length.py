@@ -145,7 +145,7 @@ def test_every_stage_of_a_tiny_run_trains_its_minimum_steps(tiny_run):
 def test_a_small_task_distils_and_recovers_on_copies_of_training_texts_only(tiny_run):
     """320 labelled rows < distill's budget of 50 steps x 16: auto adds 480 word-replaced copies (one pass = the 50
     steps), and recovery 400 (45 x 16), drawn from training texts only, none of them a selection or evaluation
-    text. Red when distill draws its copies from the selection split."""
+    text. Red when distill, or prune, draws its copies from the selection split."""
     from edgeport.corpus import normalize
     from edgeport.data import load_task
 
