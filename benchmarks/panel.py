@@ -105,14 +105,14 @@ def metrics_of(stages: dict, name: str) -> dict:
 
 
 def split_metric(stages: dict, name: str, split: str, metric: str) -> float | None:
-    m = metrics_of(stages, name)
-    return m.get(f"{split}_{metric}", m.get(f"{split}_accuracy"))
+    # no fallback to accuracy: an F1 task's row must never show an accuracy under the F1 label
+    return metrics_of(stages, name).get(f"{split}_{metric}")
 
 
 def headline(artifact: dict, metric: str) -> dict:
     verdict = artifact.get("verdict") or {}
     drop = next((g for g in verdict.get("gates", []) if g["name"] == "drop_vs_teacher"), None)
-    return {"metric": artifact.get(metric, artifact.get("accuracy")), "state": verdict.get("state"),
+    return {"metric": artifact.get(metric), "state": verdict.get("state"),
             "drop_points": drop and drop["evidence"].get("drop_points"),
             "ci95_points": drop and drop["evidence"].get("ci95_points"),
             "failed_gates": [g["message"] for g in verdict.get("gates", []) if g["state"] != "pass"]}

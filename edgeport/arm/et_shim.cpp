@@ -2,8 +2,9 @@
 // wheel), for ctypes in the guest's Python (edgeport/arm/guest.py, ExecuTorchGuestRunner). The wheel's Python
 // bindings (_C) link libtorch and take torch tensors, and PyPI's aarch64 torch is a CUDA build from 2.11 on; the
 // runtime libraries themselves link no torch. So the guest runs the host's executorch release without any torch,
-// through this file, cross-compiled for aarch64 against the wheel's own headers (arm/etshim.py). The kernels (optimized + portable,
-// quantized, XNNPACK delegate) register themselves when the guest loads their libraries, as a phone app links them.
+// through this file, cross-compiled for aarch64 against the wheel's own headers (arm/etshim.py). The kernels
+// (optimized + portable, quantized, XNNPACK delegate) register themselves when the guest loads their libraries, as
+// a phone app links them.
 //
 // Protocol: ep_et_threads (XNNPACK's pool), ep_et_load -> handle; ep_et_meta -> inputs, outputs, the longest
 // sequence; ep_et_run: one row [1, width] of each int64 input; ep_et_shape / ep_et_copy: each float32 output.
