@@ -2,7 +2,7 @@
 on data it was not tuned on?
 
     python benchmarks/panel.py [--tasks sst2,sst2-2k,stsb-binary,stsb-3class] [--work runs/panel] [--tag before]
-                               [--reuse]
+                               [--threads N] [--reuse]
 
 Tasks, built at run time from ``$EDGEPORT_DATA_DIR`` into the work directory (nothing is copied into the repository):
 
@@ -85,7 +85,7 @@ TASKS = {
 }
 
 
-def config(name: str, task: Task, data_dir: Path, work: Path) -> Path:
+def config(name: str, task: Task, data_dir: Path, work: Path, threads: int | None = None) -> Path:
     cfg = yaml.safe_load((ROOT / "edgeport" / "configs" / "default.yaml").read_text())
     if task.build is not None:
         built = work / "data" / name
@@ -93,6 +93,8 @@ def config(name: str, task: Task, data_dir: Path, work: Path) -> Path:
         task.build(data_dir / task.source, built)
         cfg["data"] = {"local": str(built)} | task.data
     cfg["run"] = (cfg.get("run") or {}) | {"name": name, "runs_dir": str(work / "runs")}
+    if threads is not None:  # how the run executes, not the recipe (two runs side by side on 2 cores: 1 each)
+        cfg["run"]["threads"] = threads
     work.mkdir(parents=True, exist_ok=True)
     path = work / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
@@ -190,6 +192,8 @@ def main() -> None:
     ap.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated, of: {', '.join(TASKS)}")
     ap.add_argument("--work", default=str(ROOT / "runs" / "panel"))
     ap.add_argument("--tag", default="", help="results go to panel_TAG.{json,md} (e.g. before)")
+    ap.add_argument("--threads", type=int, help="run.threads of each run (default: all cores); torch's bf16 "
+                    "training differs with the thread count, so compare rows run with the same")
     ap.add_argument("--data", default=os.environ.get("EDGEPORT_DATA_DIR", str(ROOT.parent / "shared" / "data")))
     ap.add_argument("--reuse", action="store_true", help="summarise tasks already run in --work (their "
                     "panel-run.json: exit code, wall time, commit) instead of running them again")
@@ -208,7 +212,7 @@ def main() -> None:
             code, log, seconds, commit = done["exit_code"], done.get("log_tail", ""), done["seconds"], done["commit"]
             print(f"[panel] {name}: reusing its run at {commit[:12]} ({record})", flush=True)
         else:
-            cfg = config(name, TASKS[name], data_dir, work)
+            cfg = config(name, TASKS[name], data_dir, work, args.threads)
             print(f"[panel] {name}: edgeport run {cfg}", flush=True)
             code, log, seconds = run(cfg, data_dir)
             commit = prov["commit"]

@@ -50,14 +50,14 @@ def edgeport(cfg: Path, data_dir: Path, *args: str) -> tuple[int, str, float]:
     return proc.returncode, proc.stdout + proc.stderr, time.perf_counter() - t0
 
 
-def run_variant(task: str, variant: str, cfg: Path, runs: Path, data_dir: Path, threads: int) -> dict:
+def run_variant(task: str, variant: str, cfg: Path, runs: Path, data_dir: Path, commit: str) -> dict:
     """Distil one variant in its own copy of the task's run directory (the teacher stage is reused)."""
     name = f"{task}--{variant}"
     if not (runs / name).exists():
         shutil.copytree(runs / task, runs / name)
-    overrides = [f"run.name={name}", f"run.threads={threads}", *VARIANTS[variant][1]]
+    overrides = [f"run.name={name}", *VARIANTS[variant][1]]
     code, log, seconds = edgeport(cfg, data_dir, "--until", "distill", *[a for o in overrides for a in ("-o", o)])
-    record = {"exit_code": code, "seconds": round(seconds), "log_tail": log[-1500:]}
+    record = {"exit_code": code, "seconds": round(seconds), "commit": commit, "log_tail": log[-1500:]}
     (runs / name / "fit-run.json").write_text(json.dumps(record, indent=2) + "\n")
     return record
 
@@ -72,15 +72,16 @@ def summarise(task: str, variant: str, runs: Path, metric: str) -> dict:
             "select": split_metric(stages, "distill", "select", metric),
             "eval": split_metric(stages, "distill", "eval", metric), "params": distill.get("params"),
             "augmented_rows": distill.get("augmented_rows"),
-            "distill_seconds": round((stages.get("distill") or {}).get("seconds") or 0)}
+            "distill_seconds": round((stages.get("distill") or {}).get("seconds") or 0), "commit": record["commit"]}
 
 
 def table(task: str, rows: list[dict]) -> str:
-    lines = [f"| {task}: student | selection | evaluation (reported only) | params | distill | exit |",
-             "|---|---|---|---|---|---|"]
+    lines = [f"| {task}: student | selection | evaluation (reported only) | params | distill | exit | commit |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['variant']}: {r['student']} | {pct(r['select'])} | {pct(r['eval'])} | "
-                     f"{(r['params'] or 0) / 1e6:.1f}M | {r['distill_seconds'] / 60:.1f} min | {r['exit_code']} |")
+                     f"{(r['params'] or 0) / 1e6:.1f}M | {r['distill_seconds'] / 60:.1f} min | {r['exit_code']} | "
+                     f"`{r['commit'][:7]}` |")
     return "\n".join(lines)
 
 
@@ -89,8 +90,8 @@ def main() -> None:
     ap.add_argument("--task", required=True, choices=sorted(TASKS))
     ap.add_argument("--variants", default=",".join(VARIANTS), help=f"comma-separated, of: {', '.join(VARIANTS)}")
     ap.add_argument("--work", default=str(ROOT / "runs" / "fit"))
-    ap.add_argument("--threads", type=int, default=1, help="torch threads per run (two runs side by side on 2 "
-                    "cores: 1 each)")
+    ap.add_argument("--threads", type=int, default=1, help="run.threads (two runs side by side on 2 cores: 1 each; "
+                    "panel.py --threads 1 then continues the same runs)")
     ap.add_argument("--tag", default="")
     ap.add_argument("--data", default=os.environ.get("EDGEPORT_DATA_DIR", str(ROOT.parent / "shared" / "data")))
     ap.add_argument("--reuse", action="store_true", help="summarise the variants already run in --work")
@@ -102,19 +103,19 @@ def main() -> None:
     work, data_dir = Path(args.work), Path(args.data)
     runs = work / "runs"
     prov = provenance({"args": args_dict(args) | {"work": None, "data": None}}, ARGS_ONLY)
-    cfg = config(args.task, TASKS[args.task], data_dir, work)
+    cfg = config(args.task, TASKS[args.task], data_dir, work, args.threads)
     metric = "accuracy"
     if not args.reuse:
         print(f"[fit] {args.task}: teacher", flush=True)
-        code, log, _ = edgeport(cfg, data_dir, "--until", "teacher", "-o", f"run.threads={args.threads}")
+        code, log, _ = edgeport(cfg, data_dir, "--until", "teacher")
         if code:
             sys.exit(f"the teacher run failed (exit {code}):\n{log[-3000:]}")
     rows = []
     for variant in variants:
         if not args.reuse or not (runs / f"{args.task}--{variant}" / "fit-run.json").is_file():
             print(f"[fit] {args.task}: {variant}", flush=True)
-            run_variant(args.task, variant, cfg, runs, data_dir, args.threads)
-        rows.append(summarise(args.task, variant, runs, metric) | {"commit": prov["commit"]})
+            run_variant(args.task, variant, cfg, runs, data_dir, prov["commit"])
+        rows.append(summarise(args.task, variant, runs, metric))
         print(table(args.task, rows[-1:]), flush=True)
     teacher = rows[0]["teacher_select"] if rows else None
     text = (f"# Student fit: {args.task} ({TASKS[args.task].about})\n\nThe teacher: {pct(teacher)} on the selection "
