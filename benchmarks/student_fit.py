@@ -62,10 +62,11 @@ def run_variant(task: str, variant: str, cfg: Path, runs: Path, data_dir: Path, 
     return record
 
 
-def summarise(task: str, variant: str, runs: Path, metric: str) -> dict:
+def summarise(task: str, variant: str, runs: Path) -> dict:
     run_dir = runs / f"{task}--{variant}"
     record = json.loads((run_dir / "fit-run.json").read_text())
     stages = json.loads((run_dir / "manifest.json").read_text())["stages"]
+    metric = metrics_of(stages, "teacher")["select_metric"]  # data.metric, as the teacher stage recorded it
     distill = metrics_of(stages, "distill")
     return {"variant": variant, "student": VARIANTS[variant][0], "exit_code": record["exit_code"],
             "teacher_select": split_metric(stages, "teacher", "select", metric),
@@ -104,7 +105,6 @@ def main() -> None:
     runs = work / "runs"
     prov = provenance({"args": args_dict(args) | {"work": None, "data": None}}, ARGS_ONLY)
     cfg = config(args.task, TASKS[args.task], data_dir, work, args.threads)
-    metric = "accuracy"
     if not args.reuse:
         print(f"[fit] {args.task}: teacher", flush=True)
         code, log, _ = edgeport(cfg, data_dir, "--until", "teacher")
@@ -115,7 +115,7 @@ def main() -> None:
         if not args.reuse or not (runs / f"{args.task}--{variant}" / "fit-run.json").is_file():
             print(f"[fit] {args.task}: {variant}", flush=True)
             run_variant(args.task, variant, cfg, runs, data_dir, prov["commit"])
-        rows.append(summarise(args.task, variant, runs, metric))
+        rows.append(summarise(args.task, variant, runs))
         print(table(args.task, rows[-1:]), flush=True)
     teacher = rows[0]["teacher_select"] if rows else None
     text = (f"# Student fit: {args.task} ({TASKS[args.task].about})\n\nThe teacher: {pct(teacher)} on the selection "
