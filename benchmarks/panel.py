@@ -187,6 +187,15 @@ def run(cfg: Path, data_dir: Path) -> tuple[int, str, float]:
     return proc.returncode, proc.stdout + proc.stderr, time.perf_counter() - t0
 
 
+def chosen(ap: argparse.ArgumentParser, value: str, known, what: str) -> list[str]:
+    """The comma-separated names in ``value``; an unknown one is a usage error (exit 2) naming the choices."""
+    names = [v for v in value.split(",") if v]
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        ap.error(f"unknown {what}(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    return names
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated, of: {', '.join(TASKS)}")
@@ -198,10 +207,7 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="summarise tasks already run in --work (their "
                     "panel-run.json: exit code, wall time, commit) instead of running them again")
     args = ap.parse_args()
-    names = [t for t in args.tasks.split(",") if t]
-    unknown = sorted(set(names) - set(TASKS))
-    if unknown:
-        sys.exit(f"unknown task(s) {', '.join(unknown)}; choose from {', '.join(TASKS)}")
+    names = chosen(ap, args.tasks, TASKS, "task")
     work, data_dir = Path(args.work), Path(args.data)
     prov = provenance({"args": args_dict(args) | {"work": None, "data": None}}, ARGS_ONLY)
     rows = []

@@ -5,7 +5,8 @@
 
 Each setting trains from the same seed on the same rows; accuracy is on the selection split (held out from
 train), as the pipeline chooses; nothing here reads the evaluation split. The result decides what
-``train.precision: auto`` picks (edgeport/training/loop.py: resolve_precision).
+``train.precision: auto`` picks (edgeport/training/loop.py: resolve_precision); the current result, from a host
+with AVX-512 BF16 but no AMX, has bf16 slower than fp32 there, and ``auto`` has not followed it yet.
 """
 
 from __future__ import annotations

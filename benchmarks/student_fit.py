@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from _provenance import ARGS_ONLY, RESULTS, args_dict, provenance, write_json, write_markdown
-from panel import TASKS, config, metrics_of, pct, split_metric
+from panel import TASKS, chosen, config, metrics_of, pct, split_metric
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,10 +97,7 @@ def main() -> None:
     ap.add_argument("--data", default=os.environ.get("EDGEPORT_DATA_DIR", str(ROOT.parent / "shared" / "data")))
     ap.add_argument("--reuse", action="store_true", help="summarise the variants already run in --work")
     args = ap.parse_args()
-    variants = [v for v in args.variants.split(",") if v]
-    unknown = sorted(set(variants) - set(VARIANTS))
-    if unknown:
-        sys.exit(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
+    variants = chosen(ap, args.variants, VARIANTS, "variant")
     work, data_dir = Path(args.work), Path(args.data)
     runs = work / "runs"
     prov = provenance({"args": args_dict(args) | {"work": None, "data": None}}, ARGS_ONLY)

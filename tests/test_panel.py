@@ -47,3 +47,16 @@ def test_the_built_tasks_have_their_rows_and_labels(tmp_path):
     assert binary == [int(s >= 3) for s in scores]
     assert three == [0 if s < 2 else 1 if s < 4 else 2 for s in scores]
     assert len(_rows(tmp_path / "data" / "stsb-binary" / "validation.tsv")) == 1501
+
+
+def test_an_unknown_task_is_a_usage_error_naming_the_choices(capsys):
+    import argparse
+
+    import pytest
+
+    ap = argparse.ArgumentParser()
+    assert panel.chosen(ap, "sst2,,stsb-binary", panel.TASKS, "task") == ["sst2", "stsb-binary"]
+    with pytest.raises(SystemExit) as exit_:
+        panel.chosen(ap, "sst2,sst3", panel.TASKS, "task")
+    assert exit_.value.code == 2
+    assert "unknown task(s) sst3; choose from sst2, sst2-2k" in capsys.readouterr().err
