@@ -30,7 +30,7 @@ def torchrun_cmd(nproc: int, *cli_args) -> list[str]:
 
 def test_two_process_distill_matches_one_process(tiny_bert, sst2_slice, tmp_path):
     # fp32: the equivalence is about the process count; bf16 rounding would blur it (precision "auto" is bf16 on
-    # AVX-512 BF16 CPUs).
+    # CPUs where bf16 measured faster).
     train = {"epochs": 1, "lr": 1e-3, "batch_size": 16, "useful_gate": False, "precision": "fp32"}
     common = {"teacher": {"model": str(tiny_bert), "dropout": 0.0, "train": train}, "distill": {"train": train}}
     one = write_config(tmp_path / "one.yaml", tiny_bert, sst2_slice, tmp_path / "runs", **common)

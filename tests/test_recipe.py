@@ -155,11 +155,64 @@ def test_epochs_adapt_to_small_datasets_unless_set():
 def test_precision_auto_rule(monkeypatch):
     import edgeport.training.loop as loop
 
-    monkeypatch.setattr(loop, "_cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr(loop, "_cpu_bf16_is_faster", lambda: False)
     assert resolve_precision("auto", torch.device("cpu")) == "fp32"
-    monkeypatch.setattr(loop, "_cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(loop, "_cpu_bf16_is_faster", lambda: True)
     assert resolve_precision("auto", torch.device("cpu")) == "bf16"
     assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
+
+
+@pytest.fixture
+def probe(monkeypatch, tmp_path):
+    """cpu_bf16 with its host cache under tmp_path, a fixed host key and a scripted measurement."""
+    from edgeport.training import cpu_bf16
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(cpu_bf16, "host_key", lambda: "Some CPU | avx512_bf16 | torch x")
+    cpu_bf16.bf16_is_faster.cache_clear()
+    yield cpu_bf16
+    cpu_bf16.bf16_is_faster.cache_clear()
+
+
+@pytest.mark.parametrize("fp32_s, bf16_s, faster", [(1.0, 0.7, True), (1.0, 1.0, False), (1.0, 1.9, False)])
+def test_cpu_bf16_is_chosen_only_where_it_measured_clearly_faster(probe, monkeypatch, fp32_s, bf16_s, faster):
+    monkeypatch.setattr(probe, "measure", lambda: (fp32_s, bf16_s))
+    assert probe.bf16_is_faster() is faster
+
+
+def test_cpu_bf16_probe_is_measured_once_per_host_and_kept(probe, monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(probe, "measure", lambda: calls.append(1) or (1.0, 0.5))
+    assert probe.bf16_is_faster() and calls == [1]
+    saved = json.loads((tmp_path / "edgeport" / "cpu_bf16.json").read_text())
+    assert saved["Some CPU | avx512_bf16 | torch x"]["speedup"] == 2.0
+    probe.bf16_is_faster.cache_clear()  # a new process on the same host: the file answers, the probe stays idle
+    monkeypatch.setattr(probe, "measure", lambda: (1.0, 9.0))
+    assert probe.bf16_is_faster()
+    monkeypatch.setattr(probe, "host_key", lambda: "Another CPU | avx512_bf16 | torch x")  # another host measures
+    probe.bf16_is_faster.cache_clear()
+    assert not probe.bf16_is_faster()
+
+
+def test_cpu_without_a_bf16_instruction_is_never_timed(probe, monkeypatch):
+    monkeypatch.setattr(probe, "host_key", lambda: None)
+    monkeypatch.setattr(probe, "measure", lambda: pytest.fail("timed a CPU without bf16 instructions"))
+    assert probe.bf16_is_faster() is False
+
+
+def test_cpu_bf16_host_key_reads_the_cpu_not_only_its_name(monkeypatch, tmp_path):
+    from edgeport.training import cpu_bf16
+
+    info = tmp_path / "cpuinfo"
+    real_path = cpu_bf16.Path
+    monkeypatch.setattr(cpu_bf16, "Path", lambda p: info if p == "/proc/cpuinfo" else real_path(p))
+    line = "model name\t: Intel(R) Xeon(R) Processor\ncpu family\t: 6\nmodel\t\t: {}\nstepping\t: 2\nflags\t\t: {}\n"
+    info.write_text(line.format(207, "fpu avx512f avx512_bf16 avx512_vnni"))
+    emerald = cpu_bf16.host_key()
+    info.write_text(line.format(85, "fpu avx512f avx512_bf16 avx512_vnni"))
+    assert cpu_bf16.host_key() != emerald and "model 85" in cpu_bf16.host_key() and "avx512_bf16" in emerald
+    info.write_text(line.format(85, "fpu avx2 fma"))
+    assert cpu_bf16.host_key() is None
 
 
 def _tiny_rows(tok, n=48):

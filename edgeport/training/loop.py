@@ -100,16 +100,16 @@ def training_device() -> torch.device:
 
 
 def resolve_precision(precision: str, device: torch.device | None = None) -> str:
-    """``auto`` -> bf16 where the hardware computes it natively, else fp32. Measured here
-    (``benchmarks/precision.py``, AVX-512 BF16 CPU, 2 threads): bf16 steps 1.4x (MiniLM teacher) and 1.5x
-    (3-layer student) faster at the same selection accuracy (within 0.1 point on 2,000 rows)."""
+    """``auto`` -> bf16 where it is native and faster, else fp32. CUDA: bf16 where the GPU supports it. CPU: bf16
+    only where the host's probe (``cpu_bf16.py``) measured bf16 autocast clearly faster than fp32; the CPU flags
+    alone gave opposite answers on two hosts (``benchmarks/precision.py``: 1.4x faster, 1.6x slower)."""
     if precision != "auto":
         return precision
     device = device or training_device()
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     if device.type == "cpu":
-        return "bf16" if _cpu_has_native_bf16() else "fp32"
+        return "bf16" if _cpu_bf16_is_faster() else "fp32"
     return "fp32"  # MPS: bf16 autocast support varies by macOS release
 
 
@@ -131,14 +131,10 @@ def train_env(tcfg: TrainConfig, threads: int | None) -> TrainEnv:
     return TrainEnv(device.type, resolve_precision(tcfg.precision, device), dist.num_processes(), threads)
 
 
-def _cpu_has_native_bf16() -> bool:
-    """AVX-512 BF16 or AMX computes bf16 dot products in hardware; without them (AVX2, most laptops, Arm without
-    its BF16 extension) oneDNN emulates bf16 and autocast only adds conversions, so fp32 stays the choice."""
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:  # macOS, Windows: no cheap reliable probe, keep fp32
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+def _cpu_bf16_is_faster() -> bool:
+    from .cpu_bf16 import bf16_is_faster
+
+    return bf16_is_faster()
 
 
 def _accelerator(precision: str):
