@@ -75,7 +75,8 @@ STUDY = {"tune.pruner": "median", "tune.startup_trials": 3, "tune.warmup_evals":
 SMOKE = {"data.selection_min_rows": 200, "data.selection_max_rows": 200}
 
 # The default run's cost model (2 cores). Step times: benchmarks/results/precision.json (2 threads, nothing else
-# running), the faster precision per stage: what `train.precision: auto`'s probe picks on the measuring host. A teacher-logit row is a MiniLM forward, ~1/3 of a training step's work per row. FIXED:
+# running), the faster precision per stage: what `train.precision: auto`'s probe picks on the measuring host. A
+# teacher-logit row is a MiniLM forward, ~1/3 of a training step's work per row. FIXED:
 # what does not scale with the two searched lengths, from README's default-run table (commit 0573b5a): prune 118 s,
 # export..report 148 s, the teacher stage's loading, evaluations and measurement 67 s (275 s - 1,000 x 0.208).
 FIXED_SECONDS = 333.0

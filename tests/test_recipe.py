@@ -194,6 +194,14 @@ def test_cpu_bf16_probe_is_measured_once_per_host_and_kept(probe, monkeypatch, t
     assert not probe.bf16_is_faster()
 
 
+def test_cpu_bf16_probe_answers_with_an_unwritable_cache(probe, monkeypatch, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # edgeport/ cannot be made under a file
+    monkeypatch.setattr(probe, "measure", lambda: (1.0, 0.5))
+    assert probe.bf16_is_faster()
+
+
 def test_cpu_without_a_bf16_instruction_is_never_timed(probe, monkeypatch):
     monkeypatch.setattr(probe, "host_key", lambda: None)
     monkeypatch.setattr(probe, "measure", lambda: pytest.fail("timed a CPU without bf16 instructions"))

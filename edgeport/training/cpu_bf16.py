@@ -8,14 +8,17 @@ feed-forward shape, in fp32 and under bf16 autocast (the weight cast each call i
 picks bf16 only where it is clearly faster. A CPU without a bf16 instruction (no ``avx512_bf16``/``amx_bf16`` in
 ``/proc/cpuinfo``; macOS, Windows) is not timed: oneDNN would emulate bf16 there.
 
-The answer is cached per host (CPU name, family/model/stepping, flags, torch version) under ``$XDG_CACHE_HOME/edgeport/``, so every run
-on a host trains at the same precision; a noisy neighbour during one probe cannot flip a later run's numerics.
-The resolved precision is part of each training stage's fingerprint, so a different answer retrains, never reuses.
+The answer is cached per host (CPU name, family/model/stepping, flags, torch version) in
+``$XDG_CACHE_HOME/edgeport/cpu_bf16.json``, so every run on a host trains at the same precision: a noisy neighbour
+during one probe cannot flip a later run's numerics. The file is written under a ``filelock`` lock, so the ranks of
+a multi-process launch read one answer instead of each timing its own. The resolved precision is part of each
+training stage's fingerprint, so a different answer retrains, never reuses.
 No library answers "is bf16 faster here" (torch exposes only whether it is supported), hence this probe.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -26,7 +29,7 @@ from pathlib import Path
 
 # rows x in -> out: one feed-forward matmul of MiniLM (hidden 384, intermediate 1536) for 8 sentences of 32 tokens
 SHAPE = (256, 384, 1536)
-MIN_SPEEDUP = 1.15  # below it bf16 buys too little for its rounding; measured hosts sit at 1.4x or 0.6x
+MIN_SPEEDUP = 1.15  # below it bf16 buys too little for its rounding (training steps measured 1.4x and 0.6-0.8x)
 NATIVE_FLAGS = ("avx512_bf16", "amx_bf16")
 CACHE_NAME = "cpu_bf16.json"
 
@@ -38,12 +41,13 @@ def bf16_is_faster() -> bool:
     if key is None:
         return False
     cache = _cache_path()
-    known = _read(cache)
-    if key not in known:
-        fp32_s, bf16_s = measure()
-        known[key] = {"fp32_s": fp32_s, "bf16_s": bf16_s, "speedup": round(fp32_s / bf16_s, 3),
-                      "shape": list(SHAPE), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        _write(cache, known)
+    with _locked(cache):
+        known = _read(cache)
+        if key not in known:
+            fp32_s, bf16_s = measure()
+            known[key] = {"fp32_s": fp32_s, "bf16_s": bf16_s, "speedup": round(fp32_s / bf16_s, 3),
+                          "shape": list(SHAPE), "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            _write(cache, known)
     return known[key]["speedup"] >= MIN_SPEEDUP
 
 
@@ -101,6 +105,25 @@ def _cache_path() -> Path:
     return Path(base) / "edgeport" / CACHE_NAME
 
 
+@contextlib.contextmanager
+def _locked(path: Path):
+    """Hold ``path``.lock while reading, probing and writing. An unwritable cache directory (or a holder stuck for
+    two minutes) only costs this process its own probe."""
+    from filelock import FileLock, Timeout
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(f"{path}.lock", timeout=120)
+        lock.acquire()
+    except (OSError, Timeout):
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _read(path: Path) -> dict:
     try:
         data = json.loads(path.read_text())
@@ -110,8 +133,8 @@ def _read(path: Path) -> dict:
 
 
 def _write(path: Path, data: dict) -> None:
-    """Atomic replace: two processes probing at once each leave a whole file. An unwritable cache only costs a
-    probe per process (the caller keeps its answer in memory)."""
+    """Atomic replace: a reader that does not take the lock still sees a whole file. An unwritable cache only costs
+    a probe per process (``bf16_is_faster`` keeps its answer in memory)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
