@@ -47,6 +47,21 @@ def _cpuinfo() -> dict[str, str]:
     return out
 
 
+def cpu_signature() -> str:
+    """``family F model M stepping S`` of an x86 CPU ('' elsewhere): VMs often report a generic model name
+    ("Intel(R) Xeon(R) Processor") for different microarchitectures, and these numbers tell them apart."""
+    info = _cpuinfo()
+    if "cpu family" not in info:
+        return ""
+    return f"family {info['cpu family']} model {info.get('model', '?')} stepping {info.get('stepping', '?')}"
+
+
+def cache_dir() -> Path:
+    """Where edgeport keeps what it measured or built for this machine (the bf16 probe, the ARM guest):
+    ``$XDG_CACHE_HOME/edgeport``, else ``~/.cache/edgeport``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgeport"
+
+
 def has_isa(*flags: str) -> bool:
     """True when this CPU has any of ``flags`` (names as in ``KERNEL_FLAGS``)."""
     return any(f in host_identity()["isa"] for f in flags)

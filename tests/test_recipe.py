@@ -208,18 +208,24 @@ def test_cpu_without_a_bf16_instruction_is_never_timed(probe, monkeypatch):
     assert probe.bf16_is_faster() is False
 
 
-def test_cpu_bf16_host_key_reads_the_cpu_not_only_its_name(monkeypatch, tmp_path):
+def test_cpu_bf16_host_key_reads_the_cpu_not_only_its_name(monkeypatch, tmp_path, request):
+    from edgeport import hostinfo
     from edgeport.training import cpu_bf16
 
     info = tmp_path / "cpuinfo"
-    real_path = cpu_bf16.Path
-    monkeypatch.setattr(cpu_bf16, "Path", lambda p: info if p == "/proc/cpuinfo" else real_path(p))
+    real_open = open
+    monkeypatch.setattr(hostinfo, "open", lambda p, *a, **k: real_open(info if p == "/proc/cpuinfo" else p, *a, **k),
+                        raising=False)
+    request.addfinalizer(hostinfo.host_identity.cache_clear)  # later tests read the real host again
+    hostinfo.host_identity.cache_clear()
     line = "model name\t: Intel(R) Xeon(R) Processor\ncpu family\t: 6\nmodel\t\t: {}\nstepping\t: 2\nflags\t\t: {}\n"
     info.write_text(line.format(207, "fpu avx512f avx512_bf16 avx512_vnni"))
     emerald = cpu_bf16.host_key()
     info.write_text(line.format(85, "fpu avx512f avx512_bf16 avx512_vnni"))
+    hostinfo.host_identity.cache_clear()
     assert cpu_bf16.host_key() != emerald and "model 85" in cpu_bf16.host_key() and "avx512_bf16" in emerald
     info.write_text(line.format(85, "fpu avx2 fma"))
+    hostinfo.host_identity.cache_clear()
     assert cpu_bf16.host_key() is None
 
 

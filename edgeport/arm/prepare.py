@@ -74,8 +74,9 @@ class Prepared:
 def cache_base() -> Path:
     if os.environ.get("EDGEPORT_ARM_CACHE"):
         return Path(os.environ["EDGEPORT_ARM_CACHE"])
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "edgeport" / "arm"
+    from ..hostinfo import cache_dir
+
+    return cache_dir() / "arm"
 
 
 def wheel_versions() -> dict[str, str]:

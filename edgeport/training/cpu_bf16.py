@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .. import hostinfo
+
 # rows x in -> out: one feed-forward matmul of MiniLM (hidden 384, intermediate 1536) for 8 sentences of 32 tokens
 SHAPE = (256, 384, 1536)
 MIN_SPEEDUP = 1.15  # below it bf16 buys too little for its rounding (training steps measured 1.4x and 0.6-0.8x)
@@ -53,23 +55,15 @@ def bf16_is_faster() -> bool:
 
 def host_key() -> str | None:
     """What the answer depends on: the CPU (its name, family/model/stepping: hosts that name themselves the same
-    differ there, and its bf16 flags) and torch's kernels. None: no bf16 flag (or no ``/proc/cpuinfo``), so
-    nothing to time."""
+    differ there, and its bf16/AMX flags, as ``hostinfo`` reads them) and torch's kernels. None: no bf16 flag (or
+    no ``/proc/cpuinfo``), so nothing to time."""
     import torch
 
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
+    if not hostinfo.has_isa(*NATIVE_FLAGS):
         return None
-    fields = {}
-    for line in text.splitlines():
-        name, _, value = line.partition(":")
-        fields.setdefault(name.strip(), value.strip())  # the first processor speaks for all
-    flags = sorted(f for f in fields.get("flags", "").split() if f in NATIVE_FLAGS or f.startswith("amx"))
-    if not any(f in NATIVE_FLAGS for f in flags):
-        return None
-    cpu = " ".join(f"{k} {fields.get(k, '?')}" for k in ("cpu family", "model", "stepping"))
-    return f"{fields.get('model name', '?')} | {cpu} | {' '.join(flags)} | torch {torch.__version__}"
+    ident = hostinfo.host_identity()
+    flags = " ".join(f for f in ident["isa"] if f in NATIVE_FLAGS or f.startswith("amx"))
+    return f"{ident['cpu_model']} | {hostinfo.cpu_signature()} | {flags} | torch {torch.__version__}"
 
 
 def measure(rounds: int = 7, calls: int = 20) -> tuple[float, float]:
@@ -101,8 +95,7 @@ def measure(rounds: int = 7, calls: int = 20) -> tuple[float, float]:
 
 
 def _cache_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "edgeport" / CACHE_NAME
+    return hostinfo.cache_dir() / CACHE_NAME
 
 
 @contextlib.contextmanager
@@ -133,10 +126,9 @@ def _read(path: Path) -> dict:
 
 
 def _write(path: Path, data: dict) -> None:
-    """Atomic replace: a reader that does not take the lock still sees a whole file. An unwritable cache only costs
-    a probe per process (``bf16_is_faster`` keeps its answer in memory)."""
+    """Atomic replace, so a process that could not take the lock (``_locked``'s timeout) never reads a torn file.
+    An unwritable cache only costs a probe per process (``bf16_is_faster`` keeps its answer in memory)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
             json.dump(data, f, indent=2)
         os.replace(f.name, path)
